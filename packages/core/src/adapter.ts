@@ -1,0 +1,37 @@
+// '@tidings/core/adapter': what an adapter author needs beyond the public API.
+
+export type {
+  AckSettlement,
+  AdapterCapabilities,
+  AdapterSubscription,
+  BrokerAdapter,
+  CloseOptions,
+  ConnectionState,
+  DeadLetterSettlement,
+  IncomingRecord,
+  OutgoingRecord,
+  RecordHandler,
+  RecordHeaders,
+  RetrySettlement,
+  Settlement,
+  StartPosition,
+  SubscribeSpec,
+  SubscriptionState,
+} from './adapters/types';
+export { DEAD_LETTER_HEADERS, RETRY_HEADERS } from './adapters/types';
+export {
+  CONTENT_TYPE_HEADER,
+  isEnvelopeHeader,
+  readBinaryAttributes,
+  STRUCTURED_CONTENT_TYPE,
+} from './envelope/envelope';
+export {
+  ClosedError,
+  ConfigError,
+  ConnectionError,
+  MessageTooLargeError,
+  PublishError,
+  TidingsError,
+  TimeoutError,
+  toError,
+} from './errors';

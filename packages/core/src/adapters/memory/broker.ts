@@ -1,0 +1,543 @@
+import { ConfigError, PublishError } from '../../errors';
+import { definedOnly } from '../../internal/options';
+import type {
+  IncomingRecord,
+  OutgoingRecord,
+  RecordHandler,
+  RecordHeaders,
+  Settlement,
+  StartPosition,
+} from '../types';
+import { Deque } from './deque';
+import { TimerHeap } from './timer-heap';
+
+/** Settings of an in-process broker. */
+export interface MemoryBrokerOptions {
+  /**
+   * Records kept per topic for consumer groups that start from `'earliest'`. Older records are
+   * forgotten, as a log's retention would; groups that already exist keep their own queue.
+   * Default 10,000.
+   */
+  readonly retainedRecords?: number;
+  /**
+   * Most unsettled records one consumer group may hold for one topic. A publisher waits for room
+   * beyond it (as a broker's flow control would) and fails after `publishTimeoutMs`. Default 100,000.
+   */
+  readonly maxQueuedRecords?: number;
+  /** How long a publish waits for room in a full group queue before it fails. Default 10,000 ms. */
+  readonly publishTimeoutMs?: number;
+}
+
+const DEFAULTS = {
+  retainedRecords: 10_000,
+  maxQueuedRecords: 100_000,
+  publishTimeoutMs: 10_000,
+} satisfies Required<MemoryBrokerOptions>;
+
+/** A stored record: an immutable copy of what was published, with its offset in the topic. */
+interface StoredRecord {
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: RecordHeaders;
+  readonly body: Uint8Array;
+  readonly offset: number;
+}
+
+interface Entry {
+  readonly record: StoredRecord;
+  deliveries: number;
+}
+
+/** One member of a consumer group: a live subscription of one adapter. */
+export interface MemberSpec {
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly concurrency: number;
+  readonly ordering: 'key' | 'none';
+  readonly startFrom: StartPosition;
+  readonly handler: RecordHandler;
+}
+
+class Topic {
+  readonly log: Deque<StoredRecord> = new Deque();
+  readonly queues = new Set<GroupQueue>();
+  nextOffset = 0;
+  constructor(readonly name: string) {}
+}
+
+/** The state of one consumer group on one topic. */
+class GroupQueue {
+  ordering: 'key' | 'none';
+  /** Work ready to hand out: unkeyed entries, and key tokens (the key's next entry is in `keyed`). */
+  readonly ready = new Deque<Entry | string>();
+  readonly keyed = new Map<string, Deque<Entry>>();
+  /** Keys with an entry in flight or waiting out a retry delay. */
+  readonly busyKeys = new Set<string>();
+  readonly delayed: TimerHeap<Entry>;
+  readonly members: Member[] = [];
+  /** Entries accepted and not yet acknowledged or dead-lettered (ready, delayed or in flight). */
+  pending = 0;
+  private nextMember = 0;
+
+  constructor(
+    readonly broker: MemoryBroker,
+    readonly group: string,
+    readonly topic: Topic,
+    ordering: 'key' | 'none',
+  ) {
+    this.ordering = ordering;
+    this.delayed = new TimerHeap((entry) => this.releaseDelayed(entry));
+  }
+
+  enqueue(entry: Entry): void {
+    this.pending++;
+    this.makeReady(entry, false);
+  }
+
+  private makeReady(entry: Entry, front: boolean): void {
+    const key = entry.record.key;
+    if (this.ordering === 'key' && key !== undefined) {
+      let queue = this.keyed.get(key);
+      if (queue === undefined) {
+        queue = new Deque(4);
+        this.keyed.set(key, queue);
+      }
+      const idle = queue.length === 0 && !this.busyKeys.has(key);
+      if (front) queue.unshift(entry);
+      else queue.push(entry);
+      if (idle) this.ready.push(key);
+    } else if (front) {
+      this.ready.unshift(entry);
+    } else {
+      this.ready.push(entry);
+    }
+    this.broker.scheduleDispatch(this);
+  }
+
+  /** Takes the next deliverable entry, marking its key busy; undefined when nothing is ready. */
+  take(): Entry | undefined {
+    for (;;) {
+      const next = this.ready.shift();
+      if (next === undefined) return undefined;
+      if (typeof next !== 'string') return next;
+      const queue = this.keyed.get(next);
+      const entry = queue?.shift();
+      if (entry === undefined) continue;
+      this.busyKeys.add(next);
+      return entry;
+    }
+  }
+
+  /** Frees a key after its entry settled, putting the key's next entry in line. */
+  releaseKey(key: string | undefined): void {
+    if (key === undefined || !this.busyKeys.delete(key)) return;
+    const queue = this.keyed.get(key);
+    if (queue === undefined) return;
+    if (queue.length === 0) this.keyed.delete(key);
+    else this.ready.push(key);
+  }
+
+  retry(entry: Entry, delayMs: number): void {
+    // Under key ordering the key stays busy while the entry waits, so later entries of the key
+    // cannot overtake it; other keys flow on.
+    if (delayMs <= 0) this.releaseDelayed(entry);
+    else this.delayed.add(entry, delayMs);
+  }
+
+  private releaseDelayed(entry: Entry): void {
+    const key = entry.record.key;
+    if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
+      let queue = this.keyed.get(key);
+      if (queue === undefined) {
+        queue = new Deque(4);
+        this.keyed.set(key, queue);
+      }
+      queue.unshift(entry);
+      this.ready.push(key);
+      this.broker.scheduleDispatch(this);
+    } else {
+      this.makeReady(entry, true);
+    }
+  }
+
+  /** Puts an entry that a closing member never settled back at the head of the line. */
+  requeue(entry: Entry): void {
+    const key = entry.record.key;
+    if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
+      let queue = this.keyed.get(key);
+      if (queue === undefined) {
+        queue = new Deque(4);
+        this.keyed.set(key, queue);
+      }
+      queue.unshift(entry);
+      this.ready.unshift(key);
+      this.broker.scheduleDispatch(this);
+    } else {
+      this.makeReady(entry, true);
+    }
+  }
+
+  done(): void {
+    this.pending--;
+    this.broker.notifySpace();
+  }
+
+  /** The next member, round robin, that can take one more record. */
+  pickMember(): Member | undefined {
+    const count = this.members.length;
+    for (let i = 0; i < count; i++) {
+      const member = this.members[(this.nextMember + i) % count]!;
+      if (member.canTake()) {
+        this.nextMember = (this.nextMember + i + 1) % count;
+        return member;
+      }
+    }
+    return undefined;
+  }
+
+  /** Switches the ordering mode while no member is attached, keeping the queued entries' order. */
+  reorganize(ordering: 'key' | 'none'): void {
+    if (ordering === this.ordering) return;
+    const entries: Entry[] = [];
+    for (const item of this.ready) {
+      if (typeof item !== 'string') entries.push(item);
+    }
+    for (const queue of this.keyed.values()) entries.push(...queue);
+    entries.sort((a, b) => a.record.offset - b.record.offset);
+    this.ready.removeWhere(() => true);
+    this.keyed.clear();
+    this.busyKeys.clear();
+    this.ordering = ordering;
+    for (const entry of entries) this.makeReady(entry, false);
+  }
+}
+
+/** A subscription attached to one group queue per topic. */
+class Member {
+  inFlight = 0;
+  paused = false;
+  closing = false;
+  /** Entries delivered to this member and not yet settled. */
+  readonly entries = new Map<Entry, GroupQueue>();
+  private readonly idleWaiters: (() => void)[] = [];
+
+  constructor(
+    readonly broker: MemoryBroker,
+    readonly spec: MemberSpec,
+    readonly queues: GroupQueue[],
+  ) {}
+
+  canTake(): boolean {
+    return !this.paused && !this.closing && this.inFlight < this.spec.concurrency;
+  }
+
+  deliver(queue: GroupQueue, entry: Entry): void {
+    entry.deliveries++;
+    this.inFlight++;
+    this.entries.set(entry, queue);
+    const record = entry.record;
+    const incoming: IncomingRecord = {
+      topic: record.topic,
+      key: record.key,
+      headers: record.headers,
+      body: record.body,
+      attempt: entry.deliveries,
+      position: `${record.topic}@${record.offset}`,
+    };
+    let settlement: Promise<Settlement>;
+    try {
+      settlement = this.spec.handler(incoming);
+    } catch {
+      settlement = Promise.resolve(RETRY_NOW);
+    }
+    settlement.then(
+      (verdict) => this.settle(queue, entry, verdict),
+      () => this.settle(queue, entry, RETRY_NOW),
+    );
+  }
+
+  private settle(queue: GroupQueue, entry: Entry, settlement: Settlement): void {
+    // An entry given back when the member closed belongs to the queue again; ignore its verdict.
+    if (this.entries.get(entry) !== queue) return;
+    this.entries.delete(entry);
+    this.inFlight--;
+    switch (settlement.type) {
+      case 'ack':
+        queue.releaseKey(entry.record.key);
+        queue.done();
+        break;
+      case 'retry':
+        queue.retry(entry, settlement.delayMs);
+        break;
+      case 'deadLetter': {
+        const record = entry.record;
+        this.broker.append({
+          topic: settlement.topic,
+          key: record.key,
+          headers: { ...record.headers, ...settlement.headers },
+          body: record.body,
+        });
+        queue.releaseKey(record.key);
+        queue.done();
+        break;
+      }
+    }
+    if (this.inFlight === 0) {
+      for (const wake of this.idleWaiters.splice(0)) wake();
+    }
+    for (const q of this.queues) this.broker.scheduleDispatch(q);
+  }
+
+  /** Resolves when nothing is in flight. */
+  idle(): Promise<void> {
+    if (this.inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  }
+
+  /** Gives every unsettled entry back to its queue, to be delivered again. */
+  abandon(): void {
+    for (const [entry, queue] of this.entries) {
+      this.entries.delete(entry);
+      queue.requeue(entry);
+    }
+    this.inFlight = 0;
+    for (const wake of this.idleWaiters.splice(0)) wake();
+  }
+}
+
+const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
+
+/** Statistics of one consumer group on one topic, for tests and dashboards. */
+export interface MemoryGroupStats {
+  readonly group: string;
+  readonly topic: string;
+  /** Records accepted for the group and not yet acknowledged or dead-lettered. */
+  readonly pending: number;
+  /** Records waiting out a retry delay. */
+  readonly delayed: number;
+  /** Attached subscriptions. */
+  readonly members: number;
+}
+
+/**
+ * An in-process message broker: topics with bounded retention, consumer groups whose members
+ * share the records, per-key ordering, delayed redelivery and backpressure. Several adapters may
+ * share one broker, as several processes share a real one; it lives as long as the process.
+ *
+ * @example
+ * ```ts
+ * const broker = createMemoryBroker({ maxQueuedRecords: 10_000 });
+ * const api = createBus({ source: 'api', adapter: createMemoryAdapter({ broker }) });
+ * const worker = createBus({ source: 'worker', adapter: createMemoryAdapter({ broker }) });
+ * ```
+ */
+export class MemoryBroker {
+  readonly options: Required<MemoryBrokerOptions>;
+  private readonly topics = new Map<string, Topic>();
+  private readonly queues = new Map<string, GroupQueue>();
+  private readonly dirty = new Set<GroupQueue>();
+  private dispatchScheduled = false;
+  private spaceWaiters: (() => void)[] = [];
+
+  constructor(options: MemoryBrokerOptions = {}) {
+    const merged = { ...DEFAULTS, ...definedOnly(options) } satisfies Required<MemoryBrokerOptions>;
+    for (const field of ['retainedRecords', 'maxQueuedRecords', 'publishTimeoutMs'] as const) {
+      const value = merged[field];
+      if (!Number.isInteger(value) || value < 0) {
+        throw new ConfigError(field, `must be a non-negative integer, got ${String(value)}`);
+      }
+    }
+    if (merged.maxQueuedRecords < 1) throw new ConfigError('maxQueuedRecords', 'must be at least 1');
+    this.options = merged;
+  }
+
+  /**
+   * Stores records, waiting while a consumer group's queue for the topic is full. Rejects with a
+   * `PublishError` when room does not come within `publishTimeoutMs`; records before the one
+   * that waited too long are stored.
+   */
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    let deadline: number | undefined;
+    for (const record of records) {
+      let full = this.fullQueue(record.topic);
+      while (full !== undefined) {
+        deadline ??= Date.now() + this.options.publishTimeoutMs;
+        const left = deadline - Date.now();
+        if (left <= 0 || !(await this.waitForSpace(left))) {
+          throw new PublishError(
+            `memory broker: consumer group "${full.group}" has ${full.pending} unsettled records on topic "${record.topic}" (maxQueuedRecords ${this.options.maxQueuedRecords}) and no room came within ${this.options.publishTimeoutMs} ms`,
+            { topic: record.topic },
+          );
+        }
+        full = this.fullQueue(record.topic);
+      }
+      this.append(record);
+    }
+  }
+
+  /** Stores one record without waiting for room (dead letters, which must not be refused). */
+  append(record: OutgoingRecord): void {
+    const topic = this.topic(record.topic);
+    const stored: StoredRecord = {
+      topic: record.topic,
+      key: record.key,
+      // A broker keeps its own copy: the publisher may reuse its buffers and header objects.
+      headers: Object.freeze({ ...record.headers }),
+      body: record.body.slice(),
+      offset: topic.nextOffset++,
+    };
+    if (this.options.retainedRecords > 0) {
+      topic.log.push(stored);
+      if (topic.log.length > this.options.retainedRecords) topic.log.shift();
+    }
+    for (const queue of topic.queues) queue.enqueue({ record: stored, deliveries: 0 });
+  }
+
+  /** Attaches a subscription to its group's queues, creating them (and the group) when new. */
+  attach(spec: MemberSpec): Member {
+    const queues: GroupQueue[] = [];
+    for (const topicName of spec.topics) {
+      const id = queueId(spec.group, topicName);
+      let queue = this.queues.get(id);
+      if (queue === undefined) {
+        const topic = this.topic(topicName);
+        queue = new GroupQueue(this, spec.group, topic, spec.ordering);
+        this.queues.set(id, queue);
+        topic.queues.add(queue);
+        if (spec.startFrom === 'earliest') {
+          for (const record of topic.log) queue.enqueue({ record, deliveries: 0 });
+        }
+      } else if (queue.ordering !== spec.ordering) {
+        if (queue.members.length > 0) {
+          throw new ConfigError(
+            'ordering',
+            `consumer group "${spec.group}" already consumes topic "${topicName}" with ordering "${queue.ordering}"; all members of a group must use the same ordering`,
+          );
+        }
+        queue.reorganize(spec.ordering);
+      }
+      queues.push(queue);
+    }
+    const member = new Member(this, spec, queues);
+    for (const queue of queues) {
+      queue.members.push(member);
+      this.scheduleDispatch(queue);
+    }
+    return member;
+  }
+
+  /** Detaches a member; records it never settled go back to its group. */
+  detach(member: Member): void {
+    member.abandon();
+    for (const queue of member.queues) {
+      const index = queue.members.indexOf(member);
+      if (index !== -1) queue.members.splice(index, 1);
+      this.scheduleDispatch(queue);
+    }
+  }
+
+  /**
+   * Forgets a consumer group: its queued and delayed records are dropped and publishers no longer
+   * wait for it. Use it for groups that will not come back.
+   */
+  deleteGroup(group: string): void {
+    for (const [id, queue] of this.queues) {
+      if (queue.group !== group) continue;
+      if (queue.members.length > 0) {
+        throw new ConfigError('group', `consumer group "${group}" still has live subscriptions`);
+      }
+      queue.delayed.stop();
+      queue.topic.queues.delete(queue);
+      this.queues.delete(id);
+    }
+    this.notifySpace();
+  }
+
+  /** Per-group, per-topic statistics. */
+  stats(): MemoryGroupStats[] {
+    return [...this.queues.values()].map((queue) => ({
+      group: queue.group,
+      topic: queue.topic.name,
+      pending: queue.pending,
+      delayed: queue.delayed.length,
+      members: queue.members.length,
+    }));
+  }
+
+  /** @internal Runs dispatch for a queue on the next microtask, batching bursts of publishes. */
+  scheduleDispatch(queue: GroupQueue): void {
+    this.dirty.add(queue);
+    if (this.dispatchScheduled) return;
+    this.dispatchScheduled = true;
+    queueMicrotask(() => this.dispatch());
+  }
+
+  /** @internal */
+  notifySpace(): void {
+    if (this.spaceWaiters.length === 0) return;
+    const waiters = this.spaceWaiters;
+    this.spaceWaiters = [];
+    for (const wake of waiters) wake();
+  }
+
+  private dispatch(): void {
+    this.dispatchScheduled = false;
+    for (const queue of this.dirty) {
+      this.dirty.delete(queue);
+      for (;;) {
+        const member = queue.pickMember();
+        if (member === undefined) break;
+        const entry = queue.take();
+        if (entry === undefined) break;
+        member.deliver(queue, entry);
+      }
+    }
+  }
+
+  private fullQueue(topicName: string): GroupQueue | undefined {
+    const topic = this.topics.get(topicName);
+    if (topic === undefined) return undefined;
+    for (const queue of topic.queues) {
+      if (queue.pending >= this.options.maxQueuedRecords) return queue;
+    }
+    return undefined;
+  }
+
+  private waitForSpace(timeoutMs: number): Promise<boolean> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => resolve(false), timeoutMs);
+      this.spaceWaiters.push(() => {
+        clearTimeout(timer);
+        resolve(true);
+      });
+    });
+  }
+
+  private topic(name: string): Topic {
+    let topic = this.topics.get(name);
+    if (topic === undefined) {
+      topic = new Topic(name);
+      this.topics.set(name, topic);
+    }
+    return topic;
+  }
+}
+
+export type { Member };
+
+/**
+ * Creates an in-process broker to share between adapters (and so between buses) in one process.
+ *
+ * @example
+ * ```ts
+ * const broker = createMemoryBroker();
+ * const adapter = createMemoryAdapter({ broker });
+ * ```
+ */
+export function createMemoryBroker(options?: MemoryBrokerOptions): MemoryBroker {
+  return new MemoryBroker(options);
+}
+
+function queueId(group: string, topic: string): string {
+  return `${group}\u0000${topic}`;
+}

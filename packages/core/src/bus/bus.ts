@@ -1,0 +1,554 @@
+import { createMemoryAdapter } from '../adapters/memory/adapter';
+import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/types';
+import type { AnyEventContract, EventInput } from '../contracts/define-event';
+import type { ValidationOutcome } from '../contracts/schema';
+import { type Codec, jsonCodec } from '../envelope/codec';
+import { encodeEnvelope } from '../envelope/envelope';
+import { uuidv7 } from '../envelope/uuid';
+import { ClosedError, ConfigError, MessageTooLargeError, ValidationError } from '../errors';
+import type { IdempotencyStore } from '../idempotency/store';
+import { checkInteger, definedOnly } from '../internal/options';
+import { type DeadLetterTopicNamer, deadLetter, defaultDeadLetterTopic } from '../middleware/dead-letter';
+import { type IdempotencyOptions, idempotency } from '../middleware/idempotency';
+import { type RetryOptions, resolveRetryOptions, retry } from '../middleware/retry';
+import { timeout } from '../middleware/timeout';
+import { compose, type Middleware } from '../middleware/types';
+import type { EventOf, MessageContext } from './context';
+import { decodeStep } from './decode';
+import type {
+  BatchEntry,
+  EventDraft,
+  PublishContext,
+  PublishedEvent,
+  PublishMiddleware,
+  PublishOptions,
+} from './publish';
+import {
+  type Handler,
+  type Subscription,
+  type SubscriptionHealth,
+  SubscriptionRuntime,
+} from './subscription';
+
+/** Names the topic of a contract. */
+export type TopicNamer = (contract: AnyEventContract) => string;
+
+/** Settings of a subscription. Defaults come from the bus's `subscriptionDefaults`. */
+export interface SubscribeOptions {
+  /** Consumer group: each group gets every event; the members of a group share them. */
+  readonly group: string;
+  /** Most messages handled at once by this subscription (the broker's prefetch). Default 16. */
+  readonly concurrency?: number;
+  /**
+   * `'key'`: events of one key are handled one at a time, in order (the default where the adapter
+   * orders by key). `'none'`: any order, for the most throughput.
+   */
+  readonly ordering?: 'key' | 'none';
+  /** Where a new consumer group starts: `'latest'` (default) or `'earliest'` retained event. */
+  readonly startFrom?: StartPosition;
+  /** Retry policy; `false` for a single attempt. Default: 5 attempts, 1 s doubling, 20 % jitter. */
+  readonly retry?: RetryOptions | false;
+  /** Handler timeout in milliseconds; `false` for none. Default 30,000. */
+  readonly timeoutMs?: number | false;
+  /** Skip messages already handled by this group. A store alone uses the default key and times. */
+  readonly idempotency?: IdempotencyOptions | IdempotencyStore;
+  /** Middleware around the handler, inside the built-in policies. */
+  readonly middleware?: readonly Middleware[];
+  /** What to do with a message of a type this subscription does not handle. Default `'deadLetter'`. */
+  readonly unknownTypes?: 'deadLetter' | 'ack';
+  /** Validate incoming data against the contract. Default true. */
+  readonly validate?: boolean;
+}
+
+/** Subscription settings that can be given once for the whole bus. */
+export type SubscriptionDefaults = Omit<SubscribeOptions, 'group' | 'middleware' | 'idempotency'>;
+
+/** Settings of {@link createBus}. */
+export interface BusOptions {
+  /** CloudEvents `source` of everything this bus publishes, e.g. `order-service`. */
+  readonly source: string;
+  /** The broker adapter. Default: an in-memory adapter of the bus's own. */
+  readonly adapter?: BrokerAdapter;
+  /** Codecs for event data; the first encodes what this bus publishes. Default `[jsonCodec]`. */
+  readonly codecs?: readonly Codec[];
+  /** Topic of a contract. Default: the contract's `topic`, else its `type`. */
+  readonly topic?: TopicNamer;
+  /** Dead-letter topic for a topic and group. Default `<topic>.<group>.dlq`. */
+  readonly deadLetterTopic?: DeadLetterTopicNamer;
+  /**
+   * Middleware around every subscription's pipeline, outside the built-in policies: it sees the
+   * final settlement. The place for tracing, metrics and logging.
+   */
+  readonly middleware?: readonly Middleware[];
+  /** Middleware around every publish, for tracing, metrics or auditing. */
+  readonly publishMiddleware?: readonly PublishMiddleware[];
+  /** Defaults for every subscription. */
+  readonly subscriptionDefaults?: SubscriptionDefaults;
+  /** How long `stop()` waits for in-flight handlers, in milliseconds. Default 30,000. */
+  readonly drainTimeoutMs?: number;
+  /** Largest encoded body, in bytes. Default: the adapter's limit. */
+  readonly maxMessageBytes?: number;
+  /** Validate data against its contract before publishing. Default true. */
+  readonly validateOnPublish?: boolean;
+}
+
+/** The bus's readiness, for a health endpoint. */
+export interface BusHealth {
+  /** `up`: connected and every subscription running; `degraded`: some subscription is not; `down`: not connected. */
+  readonly status: 'up' | 'degraded' | 'down';
+  readonly adapter: { readonly name: string; readonly state: ConnectionState };
+  readonly subscriptions: readonly SubscriptionHealth[];
+}
+
+/** The union of the events a handler receives for one contract or a list of them. */
+export type EventsOf<TContracts> = TContracts extends readonly (infer TContract)[]
+  ? TContract extends AnyEventContract
+    ? EventOf<TContract>
+    : never
+  : TContracts extends AnyEventContract
+    ? EventOf<TContracts>
+    : never;
+
+/**
+ * The event bus: publishes typed events and runs subscriptions through the delivery policies.
+ *
+ * @example
+ * ```ts
+ * const bus = createBus({ source: 'order-service' });
+ * bus.subscribe(OrderPlaced, { group: 'email' }, async (event) => {
+ *   await mailer.sendConfirmation(event.data.orderId);
+ * });
+ * await bus.start();
+ * await bus.publish(OrderPlaced, { orderId: 'o-1', total: 42, currency: 'EUR' });
+ * await bus.stop();
+ * ```
+ */
+export interface Bus {
+  readonly adapter: BrokerAdapter;
+  /** Connects to the broker and starts every subscription made so far. */
+  start(): Promise<void>;
+  /**
+   * Stops every subscription (in-flight handlers finish, up to the drain timeout; nothing new
+   * starts), then closes the adapter. Publishing fails with a `ClosedError` afterwards.
+   */
+  stop(): Promise<void>;
+  /**
+   * Validates, encodes and publishes one event; resolves once the broker accepted it. Rejects with
+   * a `ValidationError`, `MessageTooLargeError`, `PublishError` or `ClosedError`.
+   */
+  publish<TContract extends AnyEventContract>(
+    contract: TContract,
+    data: EventInput<TContract>,
+    options?: PublishOptions,
+  ): Promise<PublishedEvent>;
+  /** Publishes several events in one call to the broker. Nothing is sent if any fails validation. */
+  publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]>;
+  /**
+   * Validates and encodes events into broker records without sending them: what an outbox stores.
+   * Publish middleware runs, so trace context is captured at the time of the write.
+   */
+  prepare(
+    entries: readonly BatchEntry[],
+  ): Promise<{ readonly records: OutgoingRecord[]; readonly events: PublishedEvent[] }>;
+  /**
+   * Subscribes a handler to one contract, or to several (the handler then receives a union
+   * discriminated by `event.type`). Before `start()`, the subscription begins with it; after, at once.
+   */
+  subscribe<const TContracts extends AnyEventContract | readonly AnyEventContract[]>(
+    contracts: TContracts,
+    options: SubscribeOptions,
+    handler: Handler<EventsOf<TContracts>>,
+  ): Subscription;
+  /** The topic a contract is published to. */
+  topicOf(contract: AnyEventContract): string;
+  /** Connection and subscription states, for a readiness probe. */
+  health(): BusHealth;
+}
+
+type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+const DEFAULT_CONCURRENCY = 16;
+const DEFAULT_TIMEOUT_MS = 30_000;
+
+class EventBus implements Bus {
+  readonly adapter: BrokerAdapter;
+  private readonly source: string;
+  private readonly codec: Codec;
+  private readonly codecs: ReadonlyMap<string, Codec>;
+  private readonly topicNamer: TopicNamer;
+  private readonly deadLetterTopic: DeadLetterTopicNamer;
+  private readonly outerMiddleware: readonly Middleware[];
+  private readonly publishChain: ((ctx: PublishContext) => Promise<void>) | undefined;
+  private readonly prepareChain: (ctx: PublishContext) => Promise<void>;
+  private readonly defaults: SubscriptionDefaults;
+  private readonly drainTimeoutMs: number;
+  private readonly maxMessageBytes: number;
+  private readonly validateOnPublish: boolean;
+  private readonly prefix: string;
+  private readonly runtimes = new Set<SubscriptionRuntime>();
+  private state: BusState = 'created';
+  private connecting: Promise<void> | undefined;
+  private stopping: Promise<void> | undefined;
+
+  constructor(options: BusOptions) {
+    if (typeof options.source !== 'string' || options.source.length === 0) {
+      throw new ConfigError('source', 'a non-empty CloudEvents source is required, e.g. "order-service"');
+    }
+    this.source = options.source;
+    this.adapter = options.adapter ?? createMemoryAdapter();
+    const codecs = options.codecs ?? [jsonCodec];
+    if (codecs.length === 0) throw new ConfigError('codecs', 'at least one codec is required');
+    this.codec = codecs[0]!;
+    this.codecs = new Map(codecs.map((codec) => [codec.contentType.toLowerCase(), codec]));
+    this.topicNamer = options.topic ?? ((contract) => contract.topic ?? contract.type);
+    this.deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
+    this.outerMiddleware = options.middleware ?? [];
+    const publishMiddleware = options.publishMiddleware ?? [];
+    this.publishChain =
+      publishMiddleware.length === 0 ? undefined : composePublish(publishMiddleware, (ctx) => this.send(ctx));
+    this.prepareChain = composePublish(publishMiddleware, async (ctx) => {
+      ctx.records = this.encode(ctx.drafts);
+    });
+    this.defaults = options.subscriptionDefaults ?? {};
+    this.drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 30_000, 0);
+    const adapterLimit = this.adapter.capabilities.maxMessageBytes;
+    this.maxMessageBytes = checkInteger(
+      'maxMessageBytes',
+      options.maxMessageBytes ?? adapterLimit,
+      1,
+      adapterLimit,
+    );
+    this.validateOnPublish = options.validateOnPublish ?? true;
+    this.prefix = this.adapter.capabilities.headerPrefix;
+    // Fail at construction, not at the first subscribe, on bad defaults.
+    resolveRetryOptions(this.defaults.retry, 'subscriptionDefaults.retry');
+  }
+
+  topicOf(contract: AnyEventContract): string {
+    return this.topicNamer(contract);
+  }
+
+  async start(): Promise<void> {
+    if (this.state === 'stopping' || this.state === 'stopped')
+      throw new ClosedError('cannot start a stopped bus');
+    this.state = 'starting';
+    await this.connect();
+    await Promise.all([...this.runtimes].map((runtime) => runtime.start(this.adapter)));
+    this.state = 'started';
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      this.state = 'stopping';
+      await Promise.all([...this.runtimes].map((runtime) => runtime.stop()));
+      await this.adapter.close();
+      this.state = 'stopped';
+    })();
+    return this.stopping;
+  }
+
+  private connect(): Promise<void> {
+    if (this.connecting === undefined) {
+      this.connecting = this.adapter.connect();
+      // Let a later call try again after a failed connection.
+      this.connecting.catch(() => {
+        this.connecting = undefined;
+      });
+    }
+    return this.connecting;
+  }
+
+  async publish(
+    contract: AnyEventContract,
+    data: unknown,
+    options?: PublishOptions,
+  ): Promise<PublishedEvent> {
+    const [published] = await this.publishDrafts([await this.draft(contract, data, options)]);
+    return published!;
+  }
+
+  async publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]> {
+    if (entries.length === 0) return [];
+    const drafts = await Promise.all(
+      entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
+    );
+    return this.publishDrafts(drafts);
+  }
+
+  async prepare(
+    entries: readonly BatchEntry[],
+  ): Promise<{ records: OutgoingRecord[]; events: PublishedEvent[] }> {
+    const drafts = await Promise.all(
+      entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
+    );
+    const ctx: PublishContext = { drafts, records: undefined };
+    await this.prepareChain(ctx);
+    return { records: [...(ctx.records ?? [])], events: drafts.map(publishedOf) };
+  }
+
+  private async publishDrafts(drafts: EventDraft[]): Promise<PublishedEvent[]> {
+    if (this.state === 'stopped') throw new ClosedError('cannot publish: the bus is stopped');
+    if (this.connecting === undefined || this.adapter.state !== 'connected') await this.connect();
+    const ctx: PublishContext = { drafts, records: undefined };
+    if (this.publishChain === undefined) await this.send(ctx);
+    else await this.publishChain(ctx);
+    return drafts.map(publishedOf);
+  }
+
+  private send(ctx: PublishContext): Promise<void> {
+    const records = this.encode(ctx.drafts);
+    ctx.records = records;
+    return this.adapter.publish(records);
+  }
+
+  private encode(drafts: readonly EventDraft[]): OutgoingRecord[] {
+    const records: OutgoingRecord[] = new Array(drafts.length);
+    for (let i = 0; i < drafts.length; i++) {
+      const draft = drafts[i]!;
+      const record = encodeEnvelope(
+        {
+          id: draft.id,
+          source: draft.source,
+          type: draft.type,
+          specversion: '1.0',
+          time: draft.time,
+          datacontenttype: this.codec.contentType,
+          subject: draft.subject,
+          dataschema: draft.dataschema,
+          eventversion: draft.version,
+          partitionkey: draft.key,
+          traceparent: draft.traceparent,
+          tracestate: draft.tracestate,
+          correlationid: draft.correlationId,
+          causationid: draft.causationId,
+          extensions: draft.extensions ?? NO_EXTENSIONS,
+          data: draft.data,
+        },
+        draft.topic,
+        { prefix: this.prefix, codec: this.codec, headers: draft.headers },
+      );
+      if (record.body.byteLength > this.maxMessageBytes) {
+        throw new MessageTooLargeError(record.body.byteLength, this.maxMessageBytes);
+      }
+      records[i] = record;
+    }
+    return records;
+  }
+
+  private draft(
+    contract: AnyEventContract,
+    data: unknown,
+    options: PublishOptions = {},
+  ): EventDraft | Promise<EventDraft> {
+    if (!this.validateOnPublish) return this.buildDraft(contract, data, data, options);
+    const outcome = contract.validate(data);
+    if (outcome instanceof Promise)
+      return outcome.then((resolved) => this.checkedDraft(contract, data, resolved, options));
+    return this.checkedDraft(contract, data, outcome, options);
+  }
+
+  private checkedDraft(
+    contract: AnyEventContract,
+    data: unknown,
+    outcome: ValidationOutcome,
+    options: PublishOptions,
+  ): EventDraft {
+    if (outcome.issues !== undefined) throw new ValidationError(contract.type, outcome.issues);
+    return this.buildDraft(contract, data, outcome.value, options);
+  }
+
+  // The wire carries the data as given (the schema's input form), so that the consumer's parse of
+  // it gives the same output; key and subject functions see the parsed output.
+  private buildDraft(
+    contract: AnyEventContract,
+    data: unknown,
+    parsed: unknown,
+    options: PublishOptions,
+  ): EventDraft {
+    const time = options.time === undefined ? new Date() : options.time;
+    return {
+      contract,
+      topic: options.topic ?? this.topicNamer(contract),
+      id: options.id ?? uuidv7(),
+      source: this.source,
+      type: contract.type,
+      time: typeof time === 'string' ? time : time.toISOString(),
+      subject: options.subject ?? contract.subject?.(parsed),
+      key: options.key ?? contract.key?.(parsed),
+      version: contract.version,
+      correlationId: options.correlationId,
+      causationId: options.causationId,
+      traceparent: options.traceparent,
+      tracestate: options.tracestate,
+      dataschema: contract.dataschema,
+      extensions: options.extensions === undefined ? undefined : { ...options.extensions },
+      headers: options.headers === undefined ? undefined : { ...options.headers },
+      data,
+    };
+  }
+
+  subscribe(
+    contracts: AnyEventContract | readonly AnyEventContract[],
+    options: SubscribeOptions,
+    // biome-ignore lint/suspicious/noExplicitAny: the public overload types the handler; here it is erased.
+    handler: Handler<any>,
+  ): Subscription {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      throw new ClosedError('cannot subscribe: the bus is stopped');
+    }
+    const list: readonly AnyEventContract[] = Array.isArray(contracts)
+      ? contracts
+      : [contracts as AnyEventContract];
+    const runtime = this.buildRuntime(list, options, handler);
+    this.runtimes.add(runtime);
+    if (this.state === 'started' || this.state === 'starting') {
+      runtime.start(this.adapter).catch(() => undefined);
+    }
+    return runtime;
+  }
+
+  private buildRuntime(
+    contracts: readonly AnyEventContract[],
+    options: SubscribeOptions,
+    // biome-ignore lint/suspicious/noExplicitAny: see subscribe.
+    handler: Handler<any>,
+  ): SubscriptionRuntime {
+    if (typeof options?.group !== 'string' || options.group.length === 0) {
+      throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
+    }
+    if (contracts.length === 0) throw new ConfigError('contracts', 'subscribe to at least one contract');
+    if (typeof handler !== 'function') throw new ConfigError('handler', 'the handler must be a function');
+    const settings = { ...this.defaults, ...definedOnly(options) };
+    const { group } = options;
+    const capabilities = this.adapter.capabilities;
+
+    const byType = new Map<string, AnyEventContract>();
+    const topics: string[] = [];
+    for (const contract of contracts) {
+      const existing = byType.get(contract.type);
+      if (existing !== undefined && existing !== contract) {
+        throw new ConfigError('contracts', `two contracts for the event type "${contract.type}"`);
+      }
+      byType.set(contract.type, contract);
+      const topic = this.topicNamer(contract);
+      if (!topics.includes(topic)) topics.push(topic);
+    }
+
+    const ordering = settings.ordering ?? capabilities.ordering;
+    if (ordering === 'key' && capabilities.ordering !== 'key') {
+      throw new ConfigError(
+        'ordering',
+        `the ${this.adapter.name} adapter does not order by key; use ordering: 'none'`,
+      );
+    }
+    const concurrency = checkInteger('concurrency', settings.concurrency ?? DEFAULT_CONCURRENCY, 1);
+    const retryOptions = resolveRetryOptions(settings.retry);
+    const timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    if (timeoutMs !== false) checkInteger('timeoutMs', timeoutMs, 1);
+    const startFrom = settings.startFrom ?? 'latest';
+    if (startFrom !== 'earliest' && startFrom !== 'latest') {
+      throw new ConfigError('startFrom', `must be 'earliest' or 'latest', got ${String(startFrom)}`);
+    }
+    const unknownTypes = settings.unknownTypes ?? 'deadLetter';
+
+    // The fixed frame of the pipeline; see docs/concepts.md for why it is in this order.
+    const layers: Middleware[] = [
+      ...this.outerMiddleware,
+      deadLetter({ topic: this.deadLetterTopic }),
+      retry(retryOptions),
+      decodeStep({
+        contracts: byType,
+        prefix: this.prefix,
+        codecs: this.codecs,
+        defaultCodec: this.codec,
+        maxMessageBytes: this.maxMessageBytes,
+        unknownTypes,
+        validate: settings.validate ?? true,
+      }),
+    ];
+    if (timeoutMs !== false) layers.push(timeout({ ms: timeoutMs }));
+    if (options.idempotency !== undefined) {
+      const idempotencyOptions: IdempotencyOptions =
+        'claim' in options.idempotency ? { store: options.idempotency } : options.idempotency;
+      layers.push(idempotency(idempotencyOptions));
+    }
+    layers.push(...(options.middleware ?? []));
+    const run = compose(layers, callHandler(handler));
+
+    return new SubscriptionRuntime(
+      {
+        group,
+        topics,
+        concurrency,
+        ordering,
+        startFrom,
+        maxAttempts: retryOptions.maxAttempts,
+        handlerTimeoutMs: timeoutMs === false ? 0 : timeoutMs,
+      },
+      contracts,
+      run,
+      {
+        publisher: this,
+        drainTimeoutMs: this.drainTimeoutMs,
+        retry: retryOptions,
+        deadLetterTopic: this.deadLetterTopic,
+        onStopped: (runtime) => this.runtimes.delete(runtime),
+      },
+    );
+  }
+
+  health(): BusHealth {
+    const subscriptions = [...this.runtimes].map((runtime) => runtime.health());
+    const adapterState = this.adapter.state;
+    let status: BusHealth['status'] = 'up';
+    if (adapterState !== 'connected') status = 'down';
+    else if (subscriptions.some((s) => s.state !== 'running' && s.state !== 'paused')) status = 'degraded';
+    return { status, adapter: { name: this.adapter.name, state: adapterState }, subscriptions };
+  }
+}
+
+const NO_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
+
+function publishedOf(draft: EventDraft): PublishedEvent {
+  return { id: draft.id, type: draft.type, topic: draft.topic, key: draft.key };
+}
+
+// biome-ignore lint/suspicious/noExplicitAny: handlers are typed by subscribe's signature.
+function callHandler(handler: Handler<any>): (ctx: MessageContext) => Promise<void> {
+  return async (ctx) => {
+    await handler(ctx.event, ctx);
+  };
+}
+
+function composePublish(
+  layers: readonly PublishMiddleware[],
+  terminal: (ctx: PublishContext) => Promise<void>,
+): (ctx: PublishContext) => Promise<void> {
+  let run = terminal;
+  for (let i = layers.length - 1; i >= 0; i--) {
+    const layer = layers[i]!;
+    const next = run;
+    run = (ctx) => layer(ctx, () => next(ctx));
+  }
+  return run;
+}
+
+/**
+ * Creates an event bus. With no adapter it runs on an in-memory broker of its own, which is
+ * enough for a single-process app and for tests.
+ *
+ * @example
+ * ```ts
+ * import { createBus, defineEvent } from '@tidings/core';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent({ type: 'order.placed', schema: z.object({ orderId: z.string() }) });
+ * const bus = createBus({ source: 'order-service' });
+ * bus.subscribe(OrderPlaced, { group: 'analytics' }, (event) => console.log(event.data.orderId));
+ * await bus.start();
+ * await bus.publish(OrderPlaced, { orderId: 'o-1' });
+ * ```
+ */
+export function createBus(options: BusOptions): Bus {
+  return new EventBus(options);
+}

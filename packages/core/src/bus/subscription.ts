@@ -1,0 +1,221 @@
+import type {
+  AdapterSubscription,
+  BrokerAdapter,
+  IncomingRecord,
+  Settlement,
+  SubscribeSpec,
+  SubscriptionState,
+} from '../adapters/types';
+import type { AnyEventContract } from '../contracts/define-event';
+import { ClosedError, toError } from '../errors';
+import { type DeadLetterTopicNamer, deadLetterSettlement } from '../middleware/dead-letter';
+import { backoffDelay, type ResolvedRetryOptions, retryHeaders } from '../middleware/retry';
+import type { ContextPublisher, MessageContext, ReceivedEvent } from './context';
+import { DeliveryContext } from './context';
+
+/** A handler: receives the decoded, validated event and its delivery context. */
+export type Handler<TEvent extends ReceivedEvent = ReceivedEvent> = (
+  event: TEvent,
+  ctx: MessageContext<TEvent>,
+) => unknown;
+
+/** A subscription's state in health reports: the adapter's states plus `pending` and `stopped`. */
+export type SubscriptionStatus = 'pending' | SubscriptionState | 'stopping' | 'stopped';
+
+/** The last failure a subscription met, for health reports. */
+export interface ReportedError {
+  readonly name: string;
+  readonly message: string;
+  /** ISO-8601 time. */
+  readonly at: string;
+}
+
+/** Health of one subscription. */
+export interface SubscriptionHealth {
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly eventTypes: readonly string[];
+  readonly state: SubscriptionStatus;
+  /** Messages whose handler is running now. */
+  readonly inFlight: number;
+  /** The latest handler failure or broker error. */
+  readonly lastError: ReportedError | undefined;
+}
+
+/**
+ * A subscription as the application sees it: what `bus.subscribe` returns.
+ *
+ * @example
+ * ```ts
+ * const subscription = bus.subscribe(OrderPlaced, { group: 'email' }, sendConfirmation);
+ * await subscription.ready; // registered with the broker
+ * subscription.pause();     // e.g. while a downstream service is down
+ * subscription.resume();
+ * await subscription.stop();
+ * ```
+ */
+export interface Subscription {
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** Resolves once the broker delivers to this subscription (after `bus.start()`). */
+  readonly ready: Promise<void>;
+  /** Stops fetching new messages; in-flight ones finish. */
+  pause(): void;
+  resume(): void;
+  /** Drains in-flight handlers (up to the bus's drain timeout) and leaves the group. */
+  stop(): Promise<void>;
+  health(): SubscriptionHealth;
+}
+
+const ACK: Settlement = Object.freeze({ type: 'ack' });
+
+/** @internal What a subscription runtime needs from its bus. */
+export interface RuntimeDeps {
+  readonly publisher: ContextPublisher;
+  readonly drainTimeoutMs: number;
+  readonly retry: ResolvedRetryOptions;
+  readonly deadLetterTopic: DeadLetterTopicNamer;
+  readonly onStopped: (runtime: SubscriptionRuntime) => void;
+}
+
+/** @internal Runs one subscription: owns its adapter subscription and its pipeline. */
+export class SubscriptionRuntime implements Subscription {
+  readonly group: string;
+  readonly topics: readonly string[];
+  readonly ready: Promise<void>;
+  private status: SubscriptionStatus = 'pending';
+  private adapterSubscription: AdapterSubscription | undefined;
+  private lastError: ReportedError | undefined;
+  private readonly inFlight = new Set<DeliveryContext>();
+  private resolveReady!: () => void;
+  private rejectReady!: (error: Error) => void;
+  private stopping: Promise<void> | undefined;
+  private pausedByUser = false;
+
+  constructor(
+    readonly spec: SubscribeSpec,
+    readonly contracts: readonly AnyEventContract[],
+    private readonly run: (ctx: MessageContext) => Promise<void>,
+    private readonly deps: RuntimeDeps,
+  ) {
+    this.group = spec.group;
+    this.topics = spec.topics;
+    this.ready = new Promise((resolve, reject) => {
+      this.resolveReady = resolve;
+      this.rejectReady = reject;
+    });
+    // `ready` is awaited by choice; a failed start is also reported by bus.start() and health().
+    this.ready.catch(() => undefined);
+  }
+
+  /** Registers with the broker. */
+  async start(adapter: BrokerAdapter): Promise<void> {
+    if (this.status !== 'pending') return this.ready;
+    this.status = 'starting';
+    try {
+      this.adapterSubscription = await adapter.subscribe(this.spec, this.onRecord);
+      if (this.pausedByUser) this.adapterSubscription.pause();
+      this.status = 'running';
+      this.resolveReady();
+    } catch (thrown) {
+      const error = toError(thrown);
+      this.status = 'failed';
+      this.report(error);
+      this.rejectReady(error);
+      throw error;
+    }
+  }
+
+  private readonly onRecord = (record: IncomingRecord): Promise<Settlement> => {
+    const ctx = new DeliveryContext(record, this.group, this.spec.maxAttempts, this.deps.publisher);
+    this.inFlight.add(ctx);
+    return this.run(ctx).then(
+      () => this.settled(ctx),
+      (thrown: unknown) => this.escaped(ctx, thrown),
+    );
+  };
+
+  private settled(ctx: DeliveryContext): Settlement {
+    this.inFlight.delete(ctx);
+    const settlement = ctx.settlement ?? ACK;
+    if (ctx.error !== undefined) this.report(ctx.error);
+    return settlement;
+  }
+
+  // An error that got past the policies (thrown by outer middleware): retry it like a handler
+  // failure, then dead-letter it, so it is neither lost nor redelivered in a tight loop.
+  private escaped(ctx: DeliveryContext, thrown: unknown): Settlement {
+    this.inFlight.delete(ctx);
+    const error = toError(thrown);
+    this.report(error);
+    if (ctx.attempt < this.deps.retry.maxAttempts) {
+      return {
+        type: 'retry',
+        delayMs: backoffDelay(ctx.attempt, this.deps.retry),
+        headers: retryHeaders(ctx),
+      };
+    }
+    return deadLetterSettlement(ctx, error, this.deps.deadLetterTopic);
+  }
+
+  private report(error: Error): void {
+    this.lastError = { name: error.name, message: error.message, at: new Date().toISOString() };
+  }
+
+  pause(): void {
+    this.pausedByUser = true;
+    this.adapterSubscription?.pause();
+  }
+
+  resume(): void {
+    this.pausedByUser = false;
+    this.adapterSubscription?.resume();
+  }
+
+  stop(): Promise<void> {
+    this.stopping ??= this.drain();
+    return this.stopping;
+  }
+
+  private async drain(): Promise<void> {
+    if (this.status === 'pending' || this.status === 'starting') {
+      this.rejectReady(new ClosedError(`subscription of group "${this.group}" stopped before it started`));
+    }
+    this.status = 'stopping';
+    const subscription = this.adapterSubscription;
+    if (subscription !== undefined) {
+      const signal = AbortSignal.timeout(this.deps.drainTimeoutMs);
+      // Handlers still running when the drain time is up are told to stop through their signal;
+      // their records stay unsettled and the broker redelivers them.
+      const onTimeout = (): void => {
+        const reason = new ClosedError(`bus stopped: drain of group "${this.group}" timed out`);
+        for (const ctx of this.inFlight) ctx.abort(reason);
+      };
+      signal.addEventListener('abort', onTimeout, { once: true });
+      try {
+        await subscription.close({ signal });
+      } finally {
+        signal.removeEventListener('abort', onTimeout);
+      }
+    }
+    this.status = 'stopped';
+    this.deps.onStopped(this);
+  }
+
+  health(): SubscriptionHealth {
+    let state: SubscriptionStatus = this.status;
+    if (state === 'running' && this.adapterSubscription !== undefined) state = this.adapterSubscription.state;
+    const adapterError = this.adapterSubscription?.lastError;
+    return {
+      group: this.group,
+      topics: this.topics,
+      eventTypes: this.contracts.map((c) => c.type),
+      state,
+      inFlight: this.inFlight.size,
+      lastError:
+        adapterError !== undefined && state !== 'running'
+          ? { name: adapterError.name, message: adapterError.message, at: new Date().toISOString() }
+          : this.lastError,
+    };
+  }
+}

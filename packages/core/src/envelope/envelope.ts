@@ -1,0 +1,296 @@
+import type { IncomingRecord, OutgoingRecord, RecordHeaders } from '../adapters/types';
+import { DecodeError } from '../errors';
+import { type Codec, selectCodec } from './codec';
+
+/**
+ * The CloudEvents 1.0 attributes and Tidings extensions of one event, without its data.
+ * Extension names follow the CloudEvents rule: lower-case letters and digits only.
+ */
+export interface EnvelopeAttributes {
+  /** Unique id of the event (a UUIDv7 when Tidings made it). Consumers deduplicate on it. */
+  readonly id: string;
+  /** Where the event happened: a URI-reference such as `order-service` or `/orders/eu`. */
+  readonly source: string;
+  /** Event type, e.g. `order.placed`. */
+  readonly type: string;
+  /** Always `1.0`. */
+  readonly specversion: '1.0';
+  /** When the fact happened, RFC 3339. */
+  readonly time: string | undefined;
+  /** MIME type of the data. */
+  readonly datacontenttype: string | undefined;
+  /** What the event is about within the source, e.g. the order id. */
+  readonly subject: string | undefined;
+  /** URI of the data's schema, if the producer set one. */
+  readonly dataschema: string | undefined;
+  /** Version of the contract the data was written with (extension `eventversion`). */
+  readonly eventversion: number;
+  /** Partition key (CloudEvents partitioning extension). */
+  readonly partitionkey: string | undefined;
+  /** W3C trace context (CloudEvents distributed tracing extension). */
+  readonly traceparent: string | undefined;
+  readonly tracestate: string | undefined;
+  /** Id shared by every event of one business conversation (extension `correlationid`). */
+  readonly correlationid: string | undefined;
+  /** Id of the event that caused this one (extension `causationid`). */
+  readonly causationid: string | undefined;
+  /** Any other CloudEvents extension attribute found on the record, by name. */
+  readonly extensions: Readonly<Record<string, string>>;
+}
+
+/** An envelope: attributes plus data. */
+export interface Envelope<TData = unknown> extends EnvelopeAttributes {
+  readonly data: TData;
+}
+
+/** Attribute names Tidings reads and writes itself; everything else with the prefix is an extension. */
+const KNOWN_ATTRIBUTES = new Set([
+  'id',
+  'source',
+  'type',
+  'specversion',
+  'time',
+  'subject',
+  'dataschema',
+  'eventversion',
+  'partitionkey',
+  'traceparent',
+  'tracestate',
+  'correlationid',
+  'causationid',
+  'datacontenttype',
+]);
+
+/** Header that carries `datacontenttype` in binary content mode (every CloudEvents binding). */
+export const CONTENT_TYPE_HEADER = 'content-type';
+
+/** The content type of a CloudEvent in structured content mode, encoded as JSON. */
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+/**
+ * Writes an envelope to a record in CloudEvents binary content mode: every attribute becomes a
+ * header named `prefix + attribute`, the data becomes the body through `codec`, and
+ * `datacontenttype` goes to the `content-type` header.
+ *
+ * @example
+ * ```ts
+ * const record = encodeEnvelope(envelope, 'order.placed', { prefix: 'ce_', codec: jsonCodec });
+ * record.headers.ce_type; // 'order.placed'
+ * ```
+ */
+export function encodeEnvelope(
+  envelope: Envelope,
+  topic: string,
+  options: { readonly prefix: string; readonly codec: Codec; readonly headers?: RecordHeaders | undefined },
+): OutgoingRecord {
+  const { prefix, codec } = options;
+  const headers: Record<string, string> = options.headers === undefined ? {} : { ...options.headers };
+  headers[`${prefix}specversion`] = '1.0';
+  headers[`${prefix}id`] = envelope.id;
+  headers[`${prefix}source`] = envelope.source;
+  headers[`${prefix}type`] = envelope.type;
+  headers[`${prefix}eventversion`] = String(envelope.eventversion);
+  if (envelope.time !== undefined) headers[`${prefix}time`] = envelope.time;
+  if (envelope.subject !== undefined) headers[`${prefix}subject`] = envelope.subject;
+  if (envelope.dataschema !== undefined) headers[`${prefix}dataschema`] = envelope.dataschema;
+  if (envelope.partitionkey !== undefined) headers[`${prefix}partitionkey`] = envelope.partitionkey;
+  if (envelope.traceparent !== undefined) headers[`${prefix}traceparent`] = envelope.traceparent;
+  if (envelope.tracestate !== undefined) headers[`${prefix}tracestate`] = envelope.tracestate;
+  if (envelope.correlationid !== undefined) headers[`${prefix}correlationid`] = envelope.correlationid;
+  if (envelope.causationid !== undefined) headers[`${prefix}causationid`] = envelope.causationid;
+  for (const name in envelope.extensions) {
+    headers[`${prefix}${name}`] = envelope.extensions[name]!;
+  }
+  headers[CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
+  return { topic, key: envelope.partitionkey, headers, body: codec.encode(envelope.data) };
+}
+
+/** Options for {@link decodeEnvelope}. */
+export interface DecodeEnvelopeOptions {
+  /** The header prefix of the broker's CloudEvents binding. */
+  readonly prefix: string;
+  /** Codecs by content type. */
+  readonly codecs: ReadonlyMap<string, Codec>;
+  /** Codec for records without a content type. */
+  readonly defaultCodec: Codec;
+}
+
+/**
+ * Reads an envelope from a record in binary content mode, or in structured content mode when the
+ * content type is `application/cloudevents+json`. Throws a `DecodeError` saying what is missing or
+ * malformed.
+ */
+export function decodeEnvelope(
+  record: IncomingRecord | OutgoingRecord,
+  options: DecodeEnvelopeOptions,
+): Envelope {
+  const contentType = record.headers[CONTENT_TYPE_HEADER];
+  if (contentType?.startsWith(STRUCTURED_CONTENT_TYPE)) {
+    return decodeStructured(record.body);
+  }
+  const attributes = readBinaryAttributes(record.headers, options.prefix);
+  const codec = selectCodec(options.codecs, attributes.datacontenttype, options.defaultCodec);
+  let data: unknown;
+  try {
+    data = codec.decode(record.body);
+  } catch (error) {
+    throw new DecodeError(
+      `cannot decode the body of event ${attributes.id} (${attributes.type}) as ${codec.contentType}: ${(error as Error).message}`,
+      { cause: error },
+    );
+  }
+  return { ...attributes, data };
+}
+
+/**
+ * Reads only the attributes of a record in binary content mode. Throws a `DecodeError` when a
+ * required attribute is missing or malformed.
+ */
+export function readBinaryAttributes(headers: RecordHeaders, prefix: string): EnvelopeAttributes {
+  let id: string | undefined;
+  let source: string | undefined;
+  let type: string | undefined;
+  let specversion: string | undefined;
+  let time: string | undefined;
+  let subject: string | undefined;
+  let dataschema: string | undefined;
+  let eventversion: string | undefined;
+  let partitionkey: string | undefined;
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
+  let correlationid: string | undefined;
+  let causationid: string | undefined;
+  let extensions: Record<string, string> | undefined;
+  const prefixLength = prefix.length;
+  for (const header in headers) {
+    if (!header.startsWith(prefix)) continue;
+    const value = headers[header]!;
+    const name = header.slice(prefixLength);
+    switch (name) {
+      case 'id':
+        id = value;
+        break;
+      case 'source':
+        source = value;
+        break;
+      case 'type':
+        type = value;
+        break;
+      case 'specversion':
+        specversion = value;
+        break;
+      case 'time':
+        time = value;
+        break;
+      case 'subject':
+        subject = value;
+        break;
+      case 'dataschema':
+        dataschema = value;
+        break;
+      case 'eventversion':
+        eventversion = value;
+        break;
+      case 'partitionkey':
+        partitionkey = value;
+        break;
+      case 'traceparent':
+        traceparent = value;
+        break;
+      case 'tracestate':
+        tracestate = value;
+        break;
+      case 'correlationid':
+        correlationid = value;
+        break;
+      case 'causationid':
+        causationid = value;
+        break;
+      case 'datacontenttype':
+        // Carried by the content-type header in binary mode; structured mode copies it there.
+        break;
+      default:
+        if (EXTENSION_NAME.test(name)) {
+          extensions ??= {};
+          extensions[name] = value;
+        }
+    }
+  }
+  const missing: string[] = [];
+  if (id === undefined || id === '') missing.push('id');
+  if (source === undefined || source === '') missing.push('source');
+  if (type === undefined || type === '') missing.push('type');
+  if (specversion === undefined) missing.push('specversion');
+  if (missing.length > 0) {
+    throw new DecodeError(
+      `not a CloudEvent in binary content mode: missing ${missing.map((m) => prefix + m).join(', ')} header${missing.length > 1 ? 's' : ''}`,
+    );
+  }
+  if (specversion !== '1.0') {
+    throw new DecodeError(
+      `unsupported CloudEvents specversion "${specversion}" on event ${id}; expected "1.0"`,
+    );
+  }
+  return {
+    id: id!,
+    source: source!,
+    type: type!,
+    specversion: '1.0',
+    time,
+    datacontenttype: headers[CONTENT_TYPE_HEADER],
+    subject,
+    dataschema,
+    eventversion: parseVersion(eventversion, id!),
+    partitionkey,
+    traceparent,
+    tracestate,
+    correlationid,
+    causationid,
+    extensions: extensions ?? EMPTY_EXTENSIONS,
+  };
+}
+
+const EMPTY_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
+
+function parseVersion(value: string | undefined, id: string): number {
+  // Events from producers that do not version their contracts count as version 1.
+  if (value === undefined) return 1;
+  const version = Number(value);
+  if (!Number.isInteger(version) || version < 1) {
+    throw new DecodeError(`event ${id} has a malformed eventversion "${value}"; expected a positive integer`);
+  }
+  return version;
+}
+
+function decodeStructured(body: Uint8Array): Envelope {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
+  } catch (error) {
+    throw new DecodeError(`malformed structured CloudEvent: ${(error as Error).message}`, { cause: error });
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) {
+    throw new DecodeError('malformed structured CloudEvent: the body is not a JSON object');
+  }
+  const event = parsed as Record<string, unknown>;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(event)) {
+    if (name === 'data' || name === 'data_base64' || value === undefined || value === null) continue;
+    headers[name] = typeof value === 'string' ? value : String(value);
+  }
+  if (event.datacontenttype !== undefined) headers[CONTENT_TYPE_HEADER] = String(event.datacontenttype);
+  const attributes = readBinaryAttributes(headers, '');
+  let data: unknown = event.data;
+  if (typeof event.data_base64 === 'string') {
+    data = new Uint8Array(Buffer.from(event.data_base64, 'base64'));
+  }
+  return { ...attributes, data };
+}
+
+/** Whether a header name belongs to the envelope rather than to the application. */
+export function isEnvelopeHeader(name: string, prefix: string): boolean {
+  if (name === CONTENT_TYPE_HEADER) return true;
+  return name.startsWith(prefix) && KNOWN_ATTRIBUTES.has(name.slice(prefix.length));
+}

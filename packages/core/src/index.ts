@@ -1,0 +1,89 @@
+// The public API of @tidings/core. What only adapter authors need is in '@tidings/core/adapter';
+// the test harness is in '@tidings/core/testing'.
+
+export type { MemoryAdapterOptions } from './adapters/memory/adapter';
+export { createMemoryAdapter, memoryCapabilities } from './adapters/memory/adapter';
+export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/broker';
+export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
+export type {
+  AdapterCapabilities,
+  BrokerAdapter,
+  ConnectionState,
+  IncomingRecord,
+  OutgoingRecord,
+  Settlement,
+  StartPosition,
+} from './adapters/types';
+export type {
+  Bus,
+  BusHealth,
+  BusOptions,
+  EventsOf,
+  SubscribeOptions,
+  SubscriptionDefaults,
+  TopicNamer,
+} from './bus/bus';
+export { createBus } from './bus/bus';
+export type { EventOf, MessageContext, ReceivedEvent } from './bus/context';
+export type {
+  BatchEntry,
+  EventDraft,
+  PublishContext,
+  PublishedEvent,
+  PublishMiddleware,
+  PublishOptions,
+} from './bus/publish';
+export { batchEntry } from './bus/publish';
+export type {
+  Handler,
+  ReportedError,
+  Subscription,
+  SubscriptionHealth,
+  SubscriptionStatus,
+} from './bus/subscription';
+export type {
+  AnyEventContract,
+  EventContract,
+  EventData,
+  EventInput,
+  JsonEventDefinition,
+  StandardEventDefinition,
+  Upcaster,
+} from './contracts/define-event';
+export { defineEvent } from './contracts/define-event';
+export type { ContractSchema, JsonSchemaObject } from './contracts/schema';
+export type { Codec } from './envelope/codec';
+export { jsonCodec } from './envelope/codec';
+export type { DecodeEnvelopeOptions, Envelope, EnvelopeAttributes } from './envelope/envelope';
+export { decodeEnvelope, encodeEnvelope } from './envelope/envelope';
+export { uuidv7, uuidv7Time } from './envelope/uuid';
+export type { TidingsErrorCode, TidingsErrorOptions, ValidationIssue } from './errors';
+export {
+  ClosedError,
+  ConfigError,
+  ConnectionError,
+  DecodeError,
+  HandlerError,
+  isTidingsError,
+  MessageTooLargeError,
+  NonRetryableError,
+  PublishError,
+  TidingsError,
+  TimeoutError,
+  UnknownEventTypeError,
+  ValidationError,
+} from './errors';
+export type { MemoryIdempotencyStoreOptions } from './idempotency/memory-store';
+export { createMemoryIdempotencyStore } from './idempotency/memory-store';
+export type { ClaimResult, IdempotencyStore } from './idempotency/store';
+export type { ConcurrencyLimitOptions } from './middleware/concurrency';
+export { concurrencyLimit } from './middleware/concurrency';
+export type { DeadLetterOptions, DeadLetterTopicNamer } from './middleware/dead-letter';
+export { deadLetter, defaultDeadLetterTopic } from './middleware/dead-letter';
+export type { IdempotencyOptions } from './middleware/idempotency';
+export { DuplicateInProgressError, idempotency } from './middleware/idempotency';
+export type { RetryOptions } from './middleware/retry';
+export { backoffDelay, defaultRetryable, retry } from './middleware/retry';
+export type { TimeoutOptions } from './middleware/timeout';
+export { timeout } from './middleware/timeout';
+export type { Middleware, Next } from './middleware/types';

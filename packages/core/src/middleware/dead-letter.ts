@@ -1,0 +1,77 @@
+import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '../adapters/types';
+import type { MessageContext } from '../bus/context';
+import { ConfigError, toError } from '../errors';
+import type { Middleware } from './types';
+
+/** Names the dead-letter topic of a record's topic for a consumer group. */
+export type DeadLetterTopicNamer = (topic: string, group: string) => string;
+
+/** Settings of the dead-letter policy. */
+export interface DeadLetterOptions {
+  /** Names the dead-letter topic. Default: `<topic>.<group>.dlq`. */
+  readonly topic?: DeadLetterTopicNamer;
+}
+
+/** The default dead-letter topic: one per topic and consumer group, `<topic>.<group>.dlq`. */
+export const defaultDeadLetterTopic: DeadLetterTopicNamer = (topic, group) => `${topic}.${group}.dlq`;
+
+// Header values stay small enough for every broker's header limits.
+const MAX_HEADER_TEXT = 1_000;
+
+/**
+ * Builds the dead-letter settlement of a record that failed with `error`: the failure metadata
+ * (reason, error, attempts, original topic, position and key, consumer group, first and last
+ * failure time) travels as headers beside the record's own.
+ */
+export function deadLetterSettlement(
+  ctx: MessageContext,
+  error: Error,
+  namer: DeadLetterTopicNamer = defaultDeadLetterTopic,
+  now: number = Date.now(),
+): DeadLetterSettlement {
+  const { record } = ctx;
+  const lastFailureAt = new Date(now).toISOString();
+  const reason = truncate(`${error.name}: ${error.message}`);
+  const headers: Record<string, string> = {
+    [DEAD_LETTER_HEADERS.reason]: reason,
+    [DEAD_LETTER_HEADERS.errorName]: error.name,
+    [DEAD_LETTER_HEADERS.errorMessage]: truncate(error.message),
+    [DEAD_LETTER_HEADERS.attempts]: String(ctx.attempt),
+    [DEAD_LETTER_HEADERS.originalTopic]: record.topic,
+    [DEAD_LETTER_HEADERS.originalPosition]: record.position,
+    [DEAD_LETTER_HEADERS.group]: ctx.group,
+    [DEAD_LETTER_HEADERS.firstFailureAt]: record.headers[RETRY_HEADERS.firstFailureAt] ?? lastFailureAt,
+    [DEAD_LETTER_HEADERS.lastFailureAt]: lastFailureAt,
+  };
+  if (record.key !== undefined) headers[DEAD_LETTER_HEADERS.originalKey] = record.key;
+  return { type: 'deadLetter', topic: namer(record.topic, ctx.group), reason, headers };
+}
+
+/**
+ * The dead-letter policy: any failure that reaches it (retries exhausted, or an error that is not
+ * worth retrying: bad bytes, schema violation, unknown type, `NonRetryableError`) settles the
+ * record as a dead letter, so the consumer goes on with the next one and nothing is dropped.
+ *
+ * @example
+ * ```ts
+ * const bus = createBus({ source: 'shop', deadLetterTopic: (topic, group) => `dlq.${group}` });
+ * ```
+ */
+export function deadLetter(options: DeadLetterOptions = {}): Middleware {
+  const namer = options.topic ?? defaultDeadLetterTopic;
+  if (typeof namer !== 'function') throw new ConfigError('deadLetter.topic', 'must be a function');
+  return async (ctx, next) => {
+    try {
+      await next();
+    } catch (thrown) {
+      const error = toError(thrown);
+      ctx.error = error;
+      ctx.settlement = deadLetterSettlement(ctx, error, namer);
+    }
+  };
+}
+
+function truncate(text: string): string {
+  const oneLine = text.replace(/[\r\n]+/g, ' ');
+  return oneLine.length <= MAX_HEADER_TEXT ? oneLine : `${oneLine.slice(0, MAX_HEADER_TEXT - 1)}…`;
+}
