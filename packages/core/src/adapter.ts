@@ -35,3 +35,4 @@ export {
   TimeoutError,
   toError,
 } from './errors';
+export { whenAborted } from './internal/abort';

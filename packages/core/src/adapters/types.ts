@@ -203,6 +203,16 @@ export interface AdapterCapabilities {
   /** A new group can start from the retained history (`startFrom: 'earliest'`). */
   readonly replay: boolean;
   /**
+   * A record settled with `retry`, or left unsettled when its subscriber closed, is delivered
+   * again. Only at-most-once transports (core NATS) declare `false`.
+   */
+  readonly redelivery: boolean;
+  /**
+   * The broker counts deliveries, so a record that comes back because its consumer died unsettled
+   * has a higher `attempt` (after a `retry` settlement the attempt rises with every adapter).
+   */
+  readonly deliveryCount: boolean;
+  /**
    * `retry(delayMs)` is honoured by the broker (or by the adapter through the broker), without
    * holding back other records of the group beyond what ordering requires.
    */

@@ -1,4 +1,5 @@
 import { ClosedError, ConfigError, MessageTooLargeError } from '../../errors';
+import { whenAborted } from '../../internal/abort';
 import type {
   AdapterCapabilities,
   AdapterSubscription,
@@ -28,6 +29,8 @@ export const memoryCapabilities: AdapterCapabilities = Object.freeze({
   ordering: 'key',
   durable: false,
   replay: true,
+  redelivery: true,
+  deliveryCount: true,
   delayedRetry: true,
   nativeDeadLetter: true,
   deduplication: false,
@@ -72,16 +75,8 @@ class MemorySubscription implements AdapterSubscription {
 
   private async drain(signal: AbortSignal | undefined): Promise<void> {
     this.member.closing = true;
-    if (signal?.aborted !== true) {
-      await new Promise<void>((resolve) => {
-        const onAbort = (): void => resolve();
-        signal?.addEventListener('abort', onAbort, { once: true });
-        void this.member.idle().then(() => {
-          signal?.removeEventListener('abort', onAbort);
-          resolve();
-        });
-      });
-    }
+    const idle = this.member.idle();
+    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
     // Whatever is still unsettled goes back to the group for its next member.
     this.broker.detach(this.member);
     this.closed = true;

@@ -1,0 +1,43 @@
+import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
+import type { Fixture } from './fixture';
+
+/** Names of the scenarios, for `skip` and for reading the output. */
+export type ScenarioName =
+  | 'publish-consume-all'
+  | 'many-topics'
+  | 'competing-consumers'
+  | 'fan-out'
+  | 'redelivery-after-failure'
+  | 'unsettled-redelivered'
+  | 'retry-delay'
+  | 'dead-letter'
+  | 'key-ordering'
+  | 'resume'
+  | 'start-position'
+  | 'close-semantics'
+  | 'bodies-and-unicode'
+  | 'concurrent-publishers'
+  | 'reconnect'
+  | 'throughput-smoke';
+
+/** Settings a scenario may read. */
+export interface ScenarioSettings {
+  readonly messages: number;
+  readonly redeliveryTimeoutMs: number;
+  readonly deliveryTimeoutMs: number;
+  readonly unicodeTopics: boolean;
+  readonly dropConnection: ((adapter: BrokerAdapter) => Promise<void>) | undefined;
+}
+
+/** One scenario of the suite. */
+export interface Scenario {
+  readonly name: ScenarioName;
+  /** What it proves, in a line: the test's title. */
+  readonly title: string;
+  /** The reason this adapter cannot run it, or undefined when it can. */
+  readonly unsupported?: (
+    capabilities: AdapterCapabilities,
+    settings: ScenarioSettings,
+  ) => string | undefined;
+  readonly run: (fx: Fixture, settings: ScenarioSettings) => Promise<void>;
+}

@@ -1,0 +1,182 @@
+import type { Settlement } from '@tidings/core/adapter';
+import { expect } from 'vitest';
+import { ACK, bodyText, Collector, deferred, quietPeriod } from '../collector';
+import { records } from '../fixture';
+import type { Scenario } from '../scenario';
+
+function retry(delayMs: number, attempt: number): Settlement {
+  return { type: 'retry', delayMs, headers: { 'tidings-attempt': String(attempt + 1) } };
+}
+
+const needsRedelivery = (c: { redelivery: boolean }): string | undefined =>
+  c.redelivery ? undefined : 'the adapter does not redeliver (at-most-once)';
+
+export const redeliveryAfterFailure: Scenario = {
+  name: 'redelivery-after-failure',
+  title: 'redelivers a record settled with retry, attempt rising, without holding back other records',
+  unsupported: needsRedelivery,
+  async run(fx, settings) {
+    const adapter = await fx.adapter();
+    const topic = fx.topic('redeliver');
+    const collector = new Collector();
+    const retryDelay = 500;
+    await adapter.subscribe(
+      fx.spec({ group: fx.group('redeliver'), topics: [topic] }),
+      collector.handler('only', (record) =>
+        bodyText(record) === 'poison' && record.attempt < 3 ? retry(retryDelay, record.attempt) : ACK,
+      ),
+    );
+    await adapter.publish([
+      { topic, key: 'poison-key', headers: { 'x-test': 'kept' }, body: Buffer.from('poison') },
+    ]);
+    await adapter.publish(records(topic, 'fine', 20, { key: (i) => `fine-${i}` }));
+    await collector.until(
+      () => collector.ofBody('poison').length >= 3 && collector.distinctBodies().size >= 21,
+      settings.deliveryTimeoutMs + 2 * retryDelay,
+      () =>
+        `poison delivered ${collector.ofBody('poison').length} times, ${collector.distinctBodies().size - 1} of 20 others`,
+    );
+    const poison = collector.ofBody('poison');
+    expect(poison.map((d) => d.record.attempt)).toEqual([1, 2, 3]);
+    expect(poison.every((d) => d.record.headers['x-test'] === 'kept')).toBe(true);
+    expect(Buffer.from(poison[2]!.record.body).toString()).toBe('poison');
+    // The other records were not held back behind the failing one.
+    const lastFine = Math.max(
+      ...collector.deliveries.filter((d) => bodyText(d.record) !== 'poison').map((d) => d.at),
+    );
+    expect(lastFine, 'other records waited for the failing record').toBeLessThan(poison[1]!.at);
+  },
+};
+
+export const unsettledRedelivered: Scenario = {
+  name: 'unsettled-redelivered',
+  title: 'gives a record left unsettled by a closing subscriber to the next member of its group',
+  unsupported: needsRedelivery,
+  async run(fx, settings) {
+    const topic = fx.topic('unsettled');
+    const group = fx.group('unsettled');
+    const first = new Collector();
+    const never = deferred<Settlement>();
+    const adapterA = await fx.adapter();
+    const subscriptionA = await adapterA.subscribe(
+      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000 }),
+      first.handler('a', () => never.promise),
+    );
+    await adapterA.publish([{ topic, key: 'stuck', headers: {}, body: Buffer.from('stuck') }]);
+    await first.untilDistinct(1, settings.deliveryTimeoutMs);
+    // The subscriber goes away without settling: only the abort ends its close.
+    await fx.closeSubscription(subscriptionA, 200);
+
+    const second = new Collector();
+    const adapterB = await fx.adapter();
+    await adapterB.subscribe(
+      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000 }),
+      second.handler('b'),
+    );
+    await second.until(
+      () => second.ofBody('stuck').length >= 1,
+      settings.redeliveryTimeoutMs,
+      () => 'the unsettled record never reached the next member',
+    );
+    if (fx.capabilities.deliveryCount) {
+      expect(second.ofBody('stuck')[0]!.record.attempt).toBeGreaterThanOrEqual(2);
+    }
+    never.resolve(ACK);
+  },
+};
+
+export const retryDelay: Scenario = {
+  name: 'retry-delay',
+  title: 'honours the delay of a retry, within the declared tolerance',
+  unsupported: (c) => (c.delayedRetry ? undefined : 'the adapter does not support delayed retry'),
+  async run(fx, settings) {
+    const adapter = await fx.adapter();
+    const topic = fx.topic('delay');
+    const collector = new Collector();
+    const delays = [300, 1_500];
+    const settledAt = new Map<string, number>();
+    await adapter.subscribe(
+      fx.spec({ group: fx.group('delay'), topics: [topic] }),
+      collector.handler('only', (record) => {
+        if (record.attempt > 1) return ACK;
+        const text = bodyText(record);
+        settledAt.set(text, performance.now());
+        return retry(Number(text.split('-')[1]), record.attempt);
+      }),
+    );
+    await adapter.publish(
+      delays.map((ms) => ({ topic, key: `d${ms}`, headers: {}, body: Buffer.from(`delay-${ms}`) })),
+    );
+    await collector.until(
+      () => delays.every((ms) => collector.ofBody(`delay-${ms}`).length >= 2),
+      settings.deliveryTimeoutMs + Math.max(...delays) + fx.capabilities.delayToleranceMs,
+      () => 'a delayed retry never arrived',
+    );
+    for (const ms of delays) {
+      const again = collector.ofBody(`delay-${ms}`)[1]!;
+      const waited = again.at - settledAt.get(`delay-${ms}`)!;
+      // 20 ms of slack for timer granularity on the early side.
+      expect(waited, `retry after ${ms} ms arrived early`).toBeGreaterThanOrEqual(ms - 20);
+      expect(waited, `retry after ${ms} ms arrived later than the declared tolerance`).toBeLessThanOrEqual(
+        ms + fx.capabilities.delayToleranceMs,
+      );
+      expect(again.record.attempt).toBe(2);
+    }
+  },
+};
+
+export const deadLetter: Scenario = {
+  name: 'dead-letter',
+  title: 'moves a dead-lettered record to the dead-letter topic with its metadata, and goes on',
+  async run(fx, settings) {
+    const adapter = await fx.adapter();
+    const topic = fx.topic('dlq-source');
+    const dlqTopic = fx.topic('dlq-target');
+    const group = fx.group('dlq');
+    const main = new Collector();
+    const dead = new Collector();
+    await adapter.subscribe(
+      fx.spec({ group: fx.group('dlq-reader'), topics: [dlqTopic] }),
+      dead.handler('reader'),
+    );
+    await adapter.subscribe(
+      fx.spec({ group, topics: [topic] }),
+      main.handler('main', (record) =>
+        bodyText(record) === 'bad'
+          ? {
+              type: 'deadLetter',
+              topic: dlqTopic,
+              reason: 'ValidationError: total must be positive',
+              headers: {
+                'tidings-dlq-reason': 'ValidationError: total must be positive',
+                'tidings-dlq-attempts': String(record.attempt),
+                'tidings-dlq-original-topic': record.topic,
+                'tidings-dlq-group': group,
+              },
+            }
+          : ACK,
+      ),
+    );
+    await adapter.publish([
+      { topic, key: 'bad-key', headers: { 'x-original': 'yes' }, body: Buffer.from('bad') },
+    ]);
+    await adapter.publish(records(topic, 'good', 5, { key: () => 'bad-key' }));
+
+    await dead.untilDistinct(1, settings.deliveryTimeoutMs);
+    await main.untilDistinct(6, settings.deliveryTimeoutMs);
+    const letter = dead.deliveries[0]!.record;
+    expect(bodyText(letter)).toBe('bad');
+    expect(letter.key).toBe('bad-key');
+    expect(letter.headers).toMatchObject({
+      'x-original': 'yes',
+      'tidings-dlq-reason': 'ValidationError: total must be positive',
+      'tidings-dlq-attempts': '1',
+      'tidings-dlq-original-topic': topic,
+      'tidings-dlq-group': group,
+    });
+    // Dead-lettered means done for the group: it does not come back.
+    await quietPeriod(300);
+    expect(main.ofBody('bad').length).toBe(1);
+    expect(dead.deliveries.length).toBe(1);
+  },
+};

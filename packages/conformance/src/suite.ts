@@ -1,0 +1,139 @@
+import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
+import { afterAll, afterEach, describe, it } from 'vitest';
+import { type Created, SuiteFixture } from './fixture';
+import type { Scenario, ScenarioName, ScenarioSettings } from './scenario';
+import {
+  bodiesAndUnicode,
+  competingConsumers,
+  concurrentPublishers,
+  fanOut,
+  manyTopics,
+  publishConsumeAll,
+} from './scenarios/delivery';
+import { deadLetter, redeliveryAfterFailure, retryDelay, unsettledRedelivered } from './scenarios/failure';
+import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
+import { keyOrdering } from './scenarios/ordering';
+import { throughputSmoke } from './scenarios/throughput';
+
+/** Every scenario, in the order the suite runs them. */
+export const scenarios: readonly Scenario[] = [
+  publishConsumeAll,
+  manyTopics,
+  competingConsumers,
+  fanOut,
+  redeliveryAfterFailure,
+  unsettledRedelivered,
+  retryDelay,
+  deadLetter,
+  keyOrdering,
+  resume,
+  startPosition,
+  closeSemantics,
+  bodiesAndUnicode,
+  concurrentPublishers,
+  reconnect,
+  throughputSmoke,
+];
+
+/** Settings of {@link describeAdapter}. */
+export interface ConformanceOptions {
+  /** Shown in the test titles, e.g. `kafka`. */
+  readonly name: string;
+  /**
+   * Makes a new, not yet connected adapter on the broker under test. It is called several times
+   * per scenario (a second process, a fresh consumer): every adapter must reach the same broker.
+   */
+  readonly createAdapter: () => BrokerAdapter | Promise<BrokerAdapter>;
+  /** Corrections to the adapter's declared capabilities; normally leave it out. */
+  readonly capabilities?: Partial<AdapterCapabilities>;
+  /** Prefix of every topic and group the suite makes. Default: `tc` and a random suffix. */
+  readonly namespace?: string;
+  /** Deletes the topics and groups the suite made, after the last scenario. */
+  readonly cleanup?: (created: Created) => Promise<void>;
+  /** Makes the broker drop `adapter`'s connection(s), for the reconnect scenario. */
+  readonly dropConnection?: (adapter: BrokerAdapter) => Promise<void>;
+  /** The broker accepts non-ASCII topic names. Default false. */
+  readonly unicodeTopics?: boolean;
+  /** Records in the bulk scenario (at least 1,000). Default 1,000. */
+  readonly messages?: number;
+  /** How long a scenario waits for a delivery. Default 20,000 ms. */
+  readonly deliveryTimeoutMs?: number;
+  /** How long to wait for a redelivery after a consumer left or a connection dropped. Default 30,000 ms. */
+  readonly redeliveryTimeoutMs?: number;
+  /** Time limit of each scenario. Default 120,000 ms. */
+  readonly scenarioTimeoutMs?: number;
+  /** Scenarios to leave out, each with the reason shown in the output. */
+  readonly skip?: Partial<Record<ScenarioName, string>>;
+}
+
+/**
+ * Registers the adapter conformance suite in the calling vitest file: one test per scenario,
+ * those the adapter's capabilities rule out marked skipped with the reason.
+ *
+ * @example
+ * ```ts
+ * import { describeAdapter } from '@tidings/conformance';
+ * import { createMyAdapter } from '../src';
+ *
+ * describeAdapter({ name: 'my-broker', createAdapter: () => createMyAdapter({ url: process.env.BROKER_URL }) });
+ * ```
+ */
+export function describeAdapter(options: ConformanceOptions): void {
+  describe(`adapter conformance: ${options.name}`, () => {
+    const namespace =
+      options.namespace ?? `tc${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    let fixture: SuiteFixture | undefined;
+    let capabilities: AdapterCapabilities | undefined;
+    const created: Created = { topics: [], groups: [] };
+
+    const settings: ScenarioSettings = {
+      messages: Math.max(1_000, options.messages ?? 1_000),
+      deliveryTimeoutMs: options.deliveryTimeoutMs ?? 20_000,
+      redeliveryTimeoutMs: options.redeliveryTimeoutMs ?? 30_000,
+      unicodeTopics: options.unicodeTopics ?? false,
+      dropConnection: options.dropConnection,
+    };
+
+    const fixtureFor = async (): Promise<SuiteFixture> => {
+      if (capabilities === undefined) {
+        const probe = await options.createAdapter();
+        capabilities = { ...probe.capabilities, ...options.capabilities };
+        await probe.close();
+      }
+      fixture = new SuiteFixture({
+        createAdapter: options.createAdapter,
+        capabilities,
+        namespace,
+        unicodeTopics: settings.unicodeTopics,
+      });
+      return fixture;
+    };
+
+    afterEach(async () => {
+      if (fixture === undefined) return;
+      created.topics.push(...fixture.created.topics);
+      created.groups.push(...fixture.created.groups);
+      await fixture.release();
+      fixture = undefined;
+    });
+
+    afterAll(async () => {
+      await options.cleanup?.(created);
+    });
+
+    for (const scenario of scenarios) {
+      it(
+        `${scenario.name}: ${scenario.title}`,
+        async (context) => {
+          const skipped = options.skip?.[scenario.name];
+          if (skipped !== undefined) context.skip(skipped);
+          const fx = await fixtureFor();
+          const unsupported = scenario.unsupported?.(fx.capabilities, settings);
+          if (unsupported !== undefined) context.skip(unsupported);
+          await scenario.run(fx, settings);
+        },
+        options.scenarioTimeoutMs ?? 120_000,
+      );
+    }
+  });
+}

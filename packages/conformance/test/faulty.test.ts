@@ -1,0 +1,68 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import type { Fault } from './faulty/faulty-adapters';
+
+const run = promisify(execFile);
+const here = dirname(fileURLToPath(import.meta.url));
+const vitestBin = join(dirname(createRequire(import.meta.url).resolve('vitest/package.json')), 'vitest.mjs');
+
+interface JsonReport {
+  testResults: {
+    assertionResults: { title: string; status: 'passed' | 'failed' | 'skipped' | 'pending' }[];
+  }[];
+}
+
+/** Runs the whole suite against a faulty adapter in a child vitest and returns each scenario's status. */
+async function suiteAgainst(fault: Fault): Promise<Map<string, string>> {
+  const dir = await mkdtemp(join(tmpdir(), 'tidings-faulty-'));
+  const output = join(dir, 'report.json');
+  try {
+    await run(
+      process.execPath,
+      [vitestBin, 'run', '--root', join(here, 'faulty'), '--reporter=json', `--outputFile=${output}`],
+      {
+        env: { ...process.env, TIDINGS_FAULT: fault },
+        timeout: 120_000,
+      },
+    ).catch((error: { code?: number }) => {
+      // Failing scenarios are the point; only a crash of vitest itself is an error here.
+      if (error.code !== 1) throw error;
+    });
+    const report = JSON.parse(await readFile(output, 'utf8')) as JsonReport;
+    const statuses = new Map<string, string>();
+    for (const file of report.testResults) {
+      for (const test of file.assertionResults) statuses.set(test.title.split(':')[0]!, test.status);
+    }
+    return statuses;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+describe('the conformance suite catches broken adapters', () => {
+  it('fails an adapter that loses records', async () => {
+    const statuses = await suiteAgainst('lossy');
+    expect(statuses.get('publish-consume-all')).toBe('failed');
+    expect(statuses.get('concurrent-publishers')).toBe('failed');
+    expect(statuses.get('close-semantics')).toBe('passed');
+  });
+
+  it('fails an adapter that reorders the records of a key', async () => {
+    const statuses = await suiteAgainst('reordering');
+    expect(statuses.get('key-ordering')).toBe('failed');
+    expect(statuses.get('fan-out')).toBe('passed');
+  });
+
+  it('fails an adapter that never redelivers', async () => {
+    const statuses = await suiteAgainst('no-redelivery');
+    expect(statuses.get('redelivery-after-failure')).toBe('failed');
+    expect(statuses.get('retry-delay')).toBe('failed');
+    expect(statuses.get('dead-letter')).toBe('passed');
+  });
+});

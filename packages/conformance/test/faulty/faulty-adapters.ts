@@ -1,0 +1,50 @@
+import { createMemoryAdapter, type MemoryBroker } from '@tidings/core';
+import type { BrokerAdapter, RecordHandler, Settlement, SubscribeSpec } from '@tidings/core/adapter';
+
+/** The ways a broken adapter can break. */
+export type Fault = 'lossy' | 'reordering' | 'no-redelivery';
+
+/**
+ * Wraps the in-memory adapter so that it breaks one promise of the contract while still claiming
+ * to keep it: the suite must notice.
+ */
+export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter {
+  const inner = createMemoryAdapter({ broker });
+  let published = 0;
+  return {
+    name: `faulty-${fault}`,
+    capabilities: inner.capabilities,
+    get state() {
+      return inner.state;
+    },
+    connect: () => inner.connect(),
+    close: (options) => inner.close(options),
+    publish(records) {
+      if (fault !== 'lossy') return inner.publish(records);
+      // Says every record was stored; silently drops one in fifty.
+      return inner.publish(records.filter(() => ++published % 50 !== 0));
+    },
+    subscribe(spec: SubscribeSpec, handler: RecordHandler) {
+      if (fault === 'reordering') {
+        // Claims key ordering, but lets records of a key overtake each other.
+        const shuffled: RecordHandler = async (record) => {
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 5));
+          return handler(record);
+        };
+        return inner.subscribe(
+          { ...spec, ordering: 'none', concurrency: Math.max(spec.concurrency, 8) },
+          shuffled,
+        );
+      }
+      if (fault === 'no-redelivery') {
+        // Treats a retry as done.
+        const forgetful: RecordHandler = async (record) => {
+          const settlement: Settlement = await handler(record);
+          return settlement.type === 'retry' ? { type: 'ack' } : settlement;
+        };
+        return inner.subscribe(spec, forgetful);
+      }
+      return inner.subscribe(spec, handler);
+    },
+  };
+}
