@@ -120,6 +120,9 @@ our_pid() {
   return 1
 }
 
+# Client port in the config our running broker was started with.
+config_port() { sed -n 's|^listeners=PLAINTEXT://[^:]*:\([0-9]*\),.*|\1|p' "$CONFIG" 2>/dev/null; }
+
 rss_mib() { ps -o rss= -p "$1" 2>/dev/null | awk '{ printf "%d", $1 / 1024 }'; }
 
 show_log_tail() {
@@ -309,7 +312,7 @@ cmd_start() {
   if pid=$(our_pid); then
     # Started earlier and still starting, or started on other ports.
     if ! grep -qx "listeners=PLAINTEXT://$HOST:$PORT,CONTROLLER://$HOST:$CONTROLLER_PORT" "$CONFIG"; then
-      die "our broker (pid $pid) runs with other ports than $PORT/$CONTROLLER_PORT; run '$0 stop' first"
+      die "our broker (pid $pid) was started for other ports ($(config_port)) than $PORT/$CONTROLLER_PORT; run '$0 stop' first"
     fi
     say "our broker (pid $pid) is running but does not answer yet; waiting for it"
     wait_ready "$pid" "$t0" || startup_failed "$pid"
@@ -380,8 +383,10 @@ cmd_status() {
     fi
     return 0
   fi
-  if [[ -n $pid ]]; then
-    say "not ready: our broker (pid $pid) runs but does not answer on $HOST:$PORT"
+  if [[ -n $pid && $(config_port) != "$PORT" ]]; then
+    say "not running: no broker answers on $HOST:$PORT; our broker (pid $pid) was started for port $(config_port)"
+  elif [[ -n $pid ]]; then
+    say "not ready: our broker (pid $pid) runs but does not answer on $HOST:$PORT yet"
   elif port_open "$PORT"; then
     say "not running: $HOST:$PORT is open but does not answer Kafka requests"
   else
