@@ -147,7 +147,9 @@ cmd_install() {
   say "fetching Kafka $(kafka_version) jars from Maven Central (cached in ~/.m2 after the first time)"
   tmp=$CACHE_DIR/libs.tmp
   rm -rf "$tmp"
-  mvn -B -q -Dstyle.color=never -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" ||
+  # Debian's Maven 3.8 writes colour resets even with -B -q; strip them.
+  mvn -B -q -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 |
+    sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' ||
     die "mvn could not fetch the Kafka jars (see its output above)"
   ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "mvn finished but no kafka_2.13 jar is in $tmp"
   echo "$want" >"$tmp/.pom.sha256"
