@@ -341,7 +341,7 @@ cmd_start() {
 # SIGTERM for a clean shutdown, SIGKILL after STOP_TIMEOUT seconds.
 terminate() {
   local pid=$1 deadline=$((SECONDS + STOP_TIMEOUT))
-  say "stopping the broker (pid $pid)"
+  say "stopping the broker (pid $pid, port $(config_port))"
   kill -TERM "$pid" 2>/dev/null || true
   while is_our_broker "$pid"; do
     if ((SECONDS >= deadline)); then
