@@ -1,5 +1,7 @@
 // '@tidings/core/adapter': what an adapter author needs beyond the public API.
 
+export type { DispatcherOptions } from './adapters/dispatcher';
+export { KeyedDispatcher } from './adapters/dispatcher';
 export type {
   AckSettlement,
   AdapterCapabilities,
