@@ -37,6 +37,11 @@ export type TopicNamer = (contract: AnyEventContract) => string;
 export interface SubscribeOptions {
   /** Consumer group: each group gets every event; the members of a group share them. */
   readonly group: string;
+  /**
+   * Consume from this topic instead of the contracts' own, e.g. a dead-letter topic:
+   * `{ group: 'dlq-audit', topic: bus.deadLetterTopicOf(OrderPlaced, 'email') }`.
+   */
+  readonly topic?: string;
   /** Most messages handled at once by this subscription (the broker's prefetch). Default 16. */
   readonly concurrency?: number;
   /**
@@ -61,7 +66,7 @@ export interface SubscribeOptions {
 }
 
 /** Subscription settings that can be given once for the whole bus. */
-export type SubscriptionDefaults = Omit<SubscribeOptions, 'group' | 'middleware' | 'idempotency'>;
+export type SubscriptionDefaults = Omit<SubscribeOptions, 'group' | 'topic' | 'middleware' | 'idempotency'>;
 
 /** Settings of {@link createBus}. */
 export interface BusOptions {
@@ -161,6 +166,8 @@ export interface Bus {
   ): Subscription;
   /** The topic a contract is published to. */
   topicOf(contract: AnyEventContract): string;
+  /** The dead-letter topic of a contract's topic for a consumer group. */
+  deadLetterTopicOf(contract: AnyEventContract, group: string): string;
   /** Connection and subscription states, for a readiness probe. */
   health(): BusHealth;
 }
@@ -228,6 +235,10 @@ class EventBus implements Bus {
     return this.topicNamer(contract);
   }
 
+  deadLetterTopicOf(contract: AnyEventContract, group: string): string {
+    return this.deadLetterTopic(this.topicNamer(contract), group);
+  }
+
   async start(): Promise<void> {
     if (this.state === 'stopping' || this.state === 'stopped')
       throw new ClosedError('cannot start a stopped bus');
@@ -281,7 +292,7 @@ class EventBus implements Bus {
     const drafts = await Promise.all(
       entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
     );
-    const ctx: PublishContext = { drafts, records: undefined };
+    const ctx: PublishContext = { mode: 'prepare', drafts, records: undefined };
     await this.prepareChain(ctx);
     return { records: [...(ctx.records ?? [])], events: drafts.map(publishedOf) };
   }
@@ -289,7 +300,7 @@ class EventBus implements Bus {
   private async publishDrafts(drafts: EventDraft[]): Promise<PublishedEvent[]> {
     if (this.state === 'stopped') throw new ClosedError('cannot publish: the bus is stopped');
     if (this.connecting === undefined || this.adapter.state !== 'connected') await this.connect();
-    const ctx: PublishContext = { drafts, records: undefined };
+    const ctx: PublishContext = { mode: 'publish', drafts, records: undefined };
     if (this.publishChain === undefined) await this.send(ctx);
     else await this.publishChain(ctx);
     return drafts.map(publishedOf);
@@ -430,7 +441,7 @@ class EventBus implements Bus {
         throw new ConfigError('contracts', `two contracts for the event type "${contract.type}"`);
       }
       byType.set(contract.type, contract);
-      const topic = this.topicNamer(contract);
+      const topic = options.topic ?? this.topicNamer(contract);
       if (!topics.includes(topic)) topics.push(topic);
     }
 

@@ -85,6 +85,11 @@ export interface EventDraft {
 
 /** What publish middleware sees. */
 export interface PublishContext {
+  /**
+   * `publish`: the records go to the broker after the innermost step. `prepare`: they are only
+   * encoded, for an outbox to store and a relay to send later.
+   */
+  readonly mode: 'publish' | 'prepare';
   /** The events of this call, in order. */
   readonly drafts: readonly EventDraft[];
   /** The encoded records; set by the innermost step just before the adapter is called. */

@@ -113,9 +113,7 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
   const deliveries: RecordedDelivery[] = [];
   let waiters: Waiter[] = [];
 
-  const record = (delivery: RecordedDelivery): void => {
-    deliveries.push(delivery);
-    if (waiters.length === 0) return;
+  const wake = (): void => {
     const still: Waiter[] = [];
     for (const waiter of waiters) {
       const found = deliveries.filter((d) => matches(waiter.query, d));
@@ -123,6 +121,13 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
       else still.push(waiter);
     }
     waiters = still;
+  };
+
+  const record = (delivery: RecordedDelivery): void => {
+    deliveries.push(delivery);
+    // Wake waiters once the settlement has reached the adapter, so that a test that goes on to
+    // look at the broker or at health sees the delivery finished.
+    if (waiters.length > 0) setImmediate(wake);
   };
 
   const recordDeliveries: Middleware = async (ctx, next) => {
@@ -135,8 +140,11 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
     } finally {
       const settlement = ctx.settlement;
       let outcome: DeliveryOutcome;
-      if (settlement === undefined || settlement.type === 'ack') {
-        outcome = ctx.duplicate || ctx.event === undefined || error !== undefined ? 'skipped' : 'handled';
+      if (error !== undefined) {
+        // An error that escapes every policy is retried, then dead-lettered, by the bus itself.
+        outcome = ctx.attempt < ctx.maxAttempts ? 'retried' : 'deadLettered';
+      } else if (settlement === undefined || settlement.type === 'ack') {
+        outcome = ctx.duplicate || ctx.event === undefined ? 'skipped' : 'handled';
       } else outcome = settlement.type === 'retry' ? 'retried' : 'deadLettered';
       record({
         group: ctx.group,
@@ -155,6 +163,7 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
 
   const recordPublishes: PublishMiddleware = async (ctx, next) => {
     await next();
+    if (ctx.mode !== 'publish') return;
     for (const draft of ctx.drafts) {
       published.push({
         id: draft.id,
@@ -190,6 +199,7 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
     prepare: bus.prepare.bind(bus),
     subscribe: bus.subscribe.bind(bus),
     topicOf: bus.topicOf.bind(bus),
+    deadLetterTopicOf: bus.deadLetterTopicOf.bind(bus),
     health: bus.health.bind(bus),
     published,
     deliveries,

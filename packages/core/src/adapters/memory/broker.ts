@@ -383,7 +383,8 @@ export class MemoryBroker {
       key: record.key,
       // A broker keeps its own copy: the publisher may reuse its buffers and header objects.
       headers: Object.freeze({ ...record.headers }),
-      body: record.body.slice(),
+      // Not `slice()`: on a Buffer that returns a view of the same memory.
+      body: new Uint8Array(record.body),
       offset: topic.nextOffset++,
     };
     if (this.options.retainedRecords > 0) {

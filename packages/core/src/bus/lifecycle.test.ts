@@ -1,0 +1,155 @@
+import { describe, expect, it } from 'vitest';
+import { createMemoryAdapter } from '../adapters/memory/adapter';
+import { createMemoryBroker } from '../adapters/memory/broker';
+import { createTestBus } from '../testing/harness';
+import { createBus } from './bus';
+import { OrderPlaced, order } from './fixtures';
+
+function deferred() {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
+describe('stop drains in-flight handlers', () => {
+  it('lets running handlers finish and starts nothing new', async () => {
+    const broker = createMemoryBroker();
+    const bus = createBus({ source: 's', adapter: createMemoryAdapter({ broker }) });
+    const started: string[] = [];
+    const finished: string[] = [];
+    const inHandler = deferred();
+    bus.subscribe(OrderPlaced, { group: 'g', concurrency: 2, ordering: 'none' }, async (event) => {
+      started.push(event.data.orderId);
+      inHandler.resolve();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      finished.push(event.data.orderId);
+    });
+    await bus.start();
+    for (const id of ['a', 'b', 'c', 'd']) await bus.publish(OrderPlaced, order(id));
+    await inHandler.promise;
+    await bus.stop();
+    expect(started).toEqual(['a', 'b']);
+    expect(finished).toEqual(['a', 'b']);
+    // The rest stays with the broker for the group's next member.
+    expect(broker.stats()).toEqual([expect.objectContaining({ group: 'g', pending: 2 })]);
+  });
+
+  it('gives up after the drain timeout, aborting the handlers, and their records come back', async () => {
+    const broker = createMemoryBroker();
+    const bus = createBus({ source: 's', adapter: createMemoryAdapter({ broker }), drainTimeoutMs: 50 });
+    let aborted = false;
+    const inHandler = deferred();
+    bus.subscribe(OrderPlaced, { group: 'g' }, (_event, ctx) => {
+      inHandler.resolve();
+      return new Promise<void>(() => {
+        ctx.signal.addEventListener('abort', () => {
+          aborted = true;
+        });
+      });
+    });
+    await bus.start();
+    await bus.publish(OrderPlaced, order('stuck'));
+    await inHandler.promise;
+    await bus.stop();
+    expect(aborted).toBe(true);
+
+    const next = createTestBus({ broker });
+    next.subscribe(OrderPlaced, { group: 'g' }, () => undefined);
+    await next.start();
+    const [again] = await next.waitFor({ outcome: 'handled' });
+    expect(again!.attempt).toBe(2);
+    await next.stop();
+  });
+
+  it('is idempotent', async () => {
+    const bus = createBus({ source: 's' });
+    await bus.start();
+    await Promise.all([bus.stop(), bus.stop()]);
+    await bus.stop();
+  });
+});
+
+describe('health', () => {
+  it('reports the adapter and every subscription for a readiness probe', async () => {
+    const bus = createTestBus();
+    expect(bus.health().status).toBe('down');
+    const subscription = bus.subscribe(OrderPlaced, { group: 'email' }, (event) => {
+      if (event.data.orderId === 'bad') throw new Error('template missing');
+    });
+    expect(bus.health().subscriptions[0]!.state).toBe('pending');
+    await bus.start();
+    expect(bus.health()).toEqual({
+      status: 'up',
+      adapter: { name: 'memory', state: 'connected' },
+      subscriptions: [
+        {
+          group: 'email',
+          topics: ['order.placed'],
+          eventTypes: ['order.placed'],
+          state: 'running',
+          inFlight: 0,
+          lastError: undefined,
+        },
+      ],
+    });
+    subscription.pause();
+    expect(bus.health().subscriptions[0]!.state).toBe('paused');
+    expect(bus.health().status).toBe('up');
+    subscription.resume();
+
+    await bus.publish(OrderPlaced, order('bad'));
+    await bus.waitFor({ outcome: 'retried' });
+    expect(bus.health().subscriptions[0]!.lastError).toMatchObject({
+      name: 'Error',
+      message: 'template missing',
+    });
+
+    await subscription.stop();
+    expect(bus.health().subscriptions).toEqual([]);
+    await bus.stop();
+    expect(bus.health()).toMatchObject({ status: 'down', adapter: { state: 'closed' } });
+  });
+
+  it('reports a subscription the adapter refused as failed and fails start', async () => {
+    const inner = createMemoryAdapter();
+    const bus = createBus({
+      source: 's',
+      adapter: {
+        name: 'refusing',
+        capabilities: inner.capabilities,
+        get state() {
+          return inner.state;
+        },
+        connect: () => inner.connect(),
+        publish: (records) => inner.publish(records),
+        subscribe: async () => {
+          throw new Error('ACCESS_REFUSED for queue');
+        },
+        close: (options) => inner.close(options),
+      },
+    });
+    const subscription = bus.subscribe(OrderPlaced, { group: 'g' }, () => undefined);
+    await expect(bus.start()).rejects.toThrow('ACCESS_REFUSED');
+    await expect(subscription.ready).rejects.toThrow('ACCESS_REFUSED');
+    expect(bus.health()).toMatchObject({
+      status: 'degraded',
+      subscriptions: [{ state: 'failed', lastError: { message: 'ACCESS_REFUSED for queue' } }],
+    });
+    await bus.stop();
+  });
+
+  it('pauses and resumes delivery', async () => {
+    const bus = createTestBus();
+    const subscription = bus.subscribe(OrderPlaced, { group: 'g' }, () => undefined);
+    await bus.start();
+    subscription.pause();
+    await bus.publish(OrderPlaced, order('while-paused'));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    expect(bus.deliveries).toEqual([]);
+    subscription.resume();
+    await bus.waitFor({ outcome: 'handled' });
+    await bus.stop();
+  });
+});
