@@ -73,6 +73,29 @@ describe('contract types', () => {
     });
   });
 
+  it('types key and subject functions of a JSON Schema contract by its data', () => {
+    defineEvent({
+      type: 'json.keyed',
+      schema: {
+        type: 'object',
+        properties: { orderId: { type: 'string' }, n: { type: 'integer' } },
+        required: ['orderId'],
+        additionalProperties: false,
+      },
+      key: (data) => {
+        expectTypeOf(data).toEqualTypeOf<{ orderId: string; n?: number }>();
+        return data.orderId;
+      },
+      subject: (data) => String(data.n),
+    });
+    defineEvent({
+      type: 'json.badkey',
+      schema: { type: 'object', properties: { a: { type: 'string' } }, required: ['a'] },
+      // @ts-expect-error the data has no such property
+      key: (data) => data.nope,
+    });
+  });
+
   it('types the key function by the parsed data', () => {
     defineEvent({
       type: 'keyed',

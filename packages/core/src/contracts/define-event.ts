@@ -49,7 +49,9 @@ export interface StandardEventDefinition<TType extends string, TSchema extends S
 
 /** A contract definition whose schema is a JSON Schema object, compiled once by Ajv. */
 export interface JsonEventDefinition<TType extends string, TSchema extends JsonSchemaObject>
-  extends EventDefinitionBase<TType, FromSchema<TSchema>> {
+  extends Omit<EventDefinitionBase<TType, never>, 'key' | 'subject'> {
+  readonly key?: NoInfer<(data: FromSchema<TSchema>) => string | undefined>;
+  readonly subject?: NoInfer<(data: FromSchema<TSchema>) => string | undefined>;
   readonly schema: TSchema;
   /** Ajv instance to compile with (for custom formats or keywords). Default: a shared instance. */
   readonly ajv?: Ajv;

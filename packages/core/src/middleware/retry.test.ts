@@ -121,6 +121,6 @@ describe('resolveRetryOptions', () => {
 
   it('treats false as a single attempt and keeps defaults for undefined fields', () => {
     expect(resolveRetryOptions(false).maxAttempts).toBe(1);
-    expect(resolveRetryOptions({ maxAttempts: undefined }).maxAttempts).toBe(5);
+    expect(resolveRetryOptions({ maxAttempts: undefined } as never).maxAttempts).toBe(5);
   });
 });
