@@ -93,7 +93,10 @@ describe('idempotent-consumer policy', () => {
     const claims: string[] = [];
     const spying = {
       ...store,
-      claim: (key: string, lease: number) => (claims.push(key), store.claim(key, lease)),
+      claim: (key: string, lease: number) => {
+        claims.push(key);
+        return store.claim(key, lease);
+      },
     };
     await idempotency({ store: spying })(eventContext('abc'), async () => undefined);
     await idempotency({ store: spying, key: (ctx) => `custom:${ctx.event?.id}` })(
