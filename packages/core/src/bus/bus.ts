@@ -2,6 +2,7 @@ import { createMemoryAdapter } from '../adapters/memory/adapter';
 import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/types';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
+import { nowIso } from '../envelope/clock';
 import { type Codec, jsonCodec } from '../envelope/codec';
 import { encodeEnvelope } from '../envelope/envelope';
 import { uuidv7 } from '../envelope/uuid';
@@ -269,13 +270,20 @@ class EventBus implements Bus {
     return this.connecting;
   }
 
-  async publish(
-    contract: AnyEventContract,
-    data: unknown,
-    options?: PublishOptions,
-  ): Promise<PublishedEvent> {
-    const [published] = await this.publishDrafts([await this.draft(contract, data, options)]);
-    return published!;
+  publish(contract: AnyEventContract, data: unknown, options?: PublishOptions): Promise<PublishedEvent> {
+    // Written without async/await: this is the hot path, and each await costs a microtask.
+    let draft: EventDraft | Promise<EventDraft>;
+    try {
+      draft = this.draft(contract, data, options);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (draft instanceof Promise) return draft.then((ready) => this.publishOne(ready));
+    return this.publishOne(draft);
+  }
+
+  private publishOne(draft: EventDraft): Promise<PublishedEvent> {
+    return this.publishDrafts([draft]).then(() => publishedOf(draft));
   }
 
   async publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]> {
@@ -283,7 +291,8 @@ class EventBus implements Bus {
     const drafts = await Promise.all(
       entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
     );
-    return this.publishDrafts(drafts);
+    await this.publishDrafts(drafts);
+    return drafts.map(publishedOf);
   }
 
   async prepare(
@@ -297,13 +306,20 @@ class EventBus implements Bus {
     return { records: [...(ctx.records ?? [])], events: drafts.map(publishedOf) };
   }
 
-  private async publishDrafts(drafts: EventDraft[]): Promise<PublishedEvent[]> {
-    if (this.state === 'stopped') throw new ClosedError('cannot publish: the bus is stopped');
-    if (this.connecting === undefined || this.adapter.state !== 'connected') await this.connect();
+  private publishDrafts(drafts: EventDraft[]): Promise<void> {
+    if (this.state === 'stopped')
+      return Promise.reject(new ClosedError('cannot publish: the bus is stopped'));
+    if (this.adapter.state !== 'connected') return this.connect().then(() => this.sendDrafts(drafts));
+    return this.sendDrafts(drafts);
+  }
+
+  private sendDrafts(drafts: EventDraft[]): Promise<void> {
     const ctx: PublishContext = { mode: 'publish', drafts, records: undefined };
-    if (this.publishChain === undefined) await this.send(ctx);
-    else await this.publishChain(ctx);
-    return drafts.map(publishedOf);
+    try {
+      return this.publishChain === undefined ? this.send(ctx) : this.publishChain(ctx);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private send(ctx: PublishContext): Promise<void> {
@@ -376,7 +392,7 @@ class EventBus implements Bus {
     parsed: unknown,
     options: PublishOptions,
   ): EventDraft {
-    const time = options.time === undefined ? new Date() : options.time;
+    const time = options.time === undefined ? nowIso() : options.time;
     return {
       contract,
       topic: options.topic ?? this.topicNamer(contract),

@@ -74,8 +74,9 @@ export function compileSchema(eventType: string, schema: ContractSchema, ajv?: A
 
 function standardValidator(schema: StandardSchemaV1): Validator {
   const validate = schema['~standard'].validate;
+  // A success result already has the outcome's shape; only failures are converted.
   const toOutcome = (result: StandardSchemaV1.Result<unknown>): ValidationOutcome =>
-    result.issues === undefined ? { value: result.value } : { issues: result.issues.map(standardIssue) };
+    result.issues === undefined ? result : { issues: result.issues.map(standardIssue) };
   return (value) => {
     const result = validate(value);
     return result instanceof Promise ? result.then(toOutcome) : toOutcome(result);

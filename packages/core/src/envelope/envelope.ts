@@ -43,8 +43,17 @@ export interface Envelope<TData = unknown> extends EnvelopeAttributes {
   readonly data: TData;
 }
 
-/** Attribute names Tidings reads and writes itself; everything else with the prefix is an extension. */
-const KNOWN_ATTRIBUTES = new Set([
+/** Header that carries `datacontenttype` in binary content mode (every CloudEvents binding). */
+export const CONTENT_TYPE_HEADER = 'content-type';
+
+/** The content type of a CloudEvent in structured content mode, encoded as JSON. */
+export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+
+const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+
+type AttributeName = (typeof ATTRIBUTE_NAMES)[number];
+
+const ATTRIBUTE_NAMES = [
   'id',
   'source',
   'type',
@@ -59,15 +68,30 @@ const KNOWN_ATTRIBUTES = new Set([
   'correlationid',
   'causationid',
   'datacontenttype',
-]);
+] as const;
 
-/** Header that carries `datacontenttype` in binary content mode (every CloudEvents binding). */
-export const CONTENT_TYPE_HEADER = 'content-type';
+/** Header names of the known attributes under one prefix, both ways. */
+type HeaderNames = Readonly<Record<AttributeName, string>> & {
+  readonly attributeOf: ReadonlyMap<string, AttributeName>;
+};
 
-/** The content type of a CloudEvent in structured content mode, encoded as JSON. */
-export const STRUCTURED_CONTENT_TYPE = 'application/cloudevents+json';
+const namesByPrefix = new Map<string, HeaderNames>();
 
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+// Header names are built once per prefix: concatenating them for every event showed in profiles.
+function headerNames(prefix: string): HeaderNames {
+  let names = namesByPrefix.get(prefix);
+  if (names === undefined) {
+    const byAttribute = {} as Record<AttributeName, string>;
+    const attributeOf = new Map<string, AttributeName>();
+    for (const attribute of ATTRIBUTE_NAMES) {
+      byAttribute[attribute] = prefix + attribute;
+      attributeOf.set(prefix + attribute, attribute);
+    }
+    names = { ...byAttribute, attributeOf };
+    namesByPrefix.set(prefix, names);
+  }
+  return names;
+}
 
 /**
  * Writes an envelope to a record in CloudEvents binary content mode: every attribute becomes a
@@ -86,22 +110,23 @@ export function encodeEnvelope(
   options: { readonly prefix: string; readonly codec: Codec; readonly headers?: RecordHeaders | undefined },
 ): OutgoingRecord {
   const { prefix, codec } = options;
+  const names = headerNames(prefix);
   const headers: Record<string, string> = options.headers === undefined ? {} : { ...options.headers };
-  headers[`${prefix}specversion`] = '1.0';
-  headers[`${prefix}id`] = envelope.id;
-  headers[`${prefix}source`] = envelope.source;
-  headers[`${prefix}type`] = envelope.type;
-  headers[`${prefix}eventversion`] = String(envelope.eventversion);
-  if (envelope.time !== undefined) headers[`${prefix}time`] = envelope.time;
-  if (envelope.subject !== undefined) headers[`${prefix}subject`] = envelope.subject;
-  if (envelope.dataschema !== undefined) headers[`${prefix}dataschema`] = envelope.dataschema;
-  if (envelope.partitionkey !== undefined) headers[`${prefix}partitionkey`] = envelope.partitionkey;
-  if (envelope.traceparent !== undefined) headers[`${prefix}traceparent`] = envelope.traceparent;
-  if (envelope.tracestate !== undefined) headers[`${prefix}tracestate`] = envelope.tracestate;
-  if (envelope.correlationid !== undefined) headers[`${prefix}correlationid`] = envelope.correlationid;
-  if (envelope.causationid !== undefined) headers[`${prefix}causationid`] = envelope.causationid;
+  headers[names.specversion] = '1.0';
+  headers[names.id] = envelope.id;
+  headers[names.source] = envelope.source;
+  headers[names.type] = envelope.type;
+  headers[names.eventversion] = String(envelope.eventversion);
+  if (envelope.time !== undefined) headers[names.time] = envelope.time;
+  if (envelope.subject !== undefined) headers[names.subject] = envelope.subject;
+  if (envelope.dataschema !== undefined) headers[names.dataschema] = envelope.dataschema;
+  if (envelope.partitionkey !== undefined) headers[names.partitionkey] = envelope.partitionkey;
+  if (envelope.traceparent !== undefined) headers[names.traceparent] = envelope.traceparent;
+  if (envelope.tracestate !== undefined) headers[names.tracestate] = envelope.tracestate;
+  if (envelope.correlationid !== undefined) headers[names.correlationid] = envelope.correlationid;
+  if (envelope.causationid !== undefined) headers[names.causationid] = envelope.causationid;
   for (const name in envelope.extensions) {
-    headers[`${prefix}${name}`] = envelope.extensions[name]!;
+    headers[prefix + name] = envelope.extensions[name]!;
   }
   headers[CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
   return { topic, key: envelope.partitionkey, headers, body: codec.encode(envelope.data) };
@@ -130,25 +155,33 @@ export function decodeEnvelope(
   if (contentType?.startsWith(STRUCTURED_CONTENT_TYPE)) {
     return decodeStructured(record.body);
   }
-  const attributes = readBinaryAttributes(record.headers, options.prefix);
-  const codec = selectCodec(options.codecs, attributes.datacontenttype, options.defaultCodec);
-  let data: unknown;
+  const envelope = readAttributes(record.headers, options.prefix);
+  const codec = selectCodec(options.codecs, envelope.datacontenttype, options.defaultCodec);
   try {
-    data = codec.decode(record.body);
+    envelope.data = codec.decode(record.body);
   } catch (error) {
     throw new DecodeError(
-      `cannot decode the body of event ${attributes.id} (${attributes.type}) as ${codec.contentType}: ${(error as Error).message}`,
+      `cannot decode the body of event ${envelope.id} (${envelope.type}) as ${codec.contentType}: ${(error as Error).message}`,
       { cause: error },
     );
   }
-  return { ...attributes, data };
+  return envelope;
 }
+
+/** An envelope under construction: attributes read, data filled in afterwards. */
+type EnvelopeDraft = { -readonly [K in keyof Envelope]: Envelope[K] };
 
 /**
  * Reads only the attributes of a record in binary content mode. Throws a `DecodeError` when a
  * required attribute is missing or malformed.
  */
 export function readBinaryAttributes(headers: RecordHeaders, prefix: string): EnvelopeAttributes {
+  return readAttributes(headers, prefix);
+}
+
+// Builds the envelope object in one literal, `data` included, so that every decoded envelope has
+// the same shape and decoding allocates one object rather than an attributes object and a copy.
+function readAttributes(headers: RecordHeaders, prefix: string): EnvelopeDraft {
   let id: string | undefined;
   let source: string | undefined;
   let type: string | undefined;
@@ -163,11 +196,12 @@ export function readBinaryAttributes(headers: RecordHeaders, prefix: string): En
   let correlationid: string | undefined;
   let causationid: string | undefined;
   let extensions: Record<string, string> | undefined;
-  const prefixLength = prefix.length;
+  const attributeOf = headerNames(prefix).attributeOf;
   for (const header in headers) {
-    if (!header.startsWith(prefix)) continue;
+    const known = attributeOf.get(header);
+    if (known === undefined && !header.startsWith(prefix)) continue;
     const value = headers[header]!;
-    const name = header.slice(prefixLength);
+    const name = known ?? header.slice(prefix.length);
     switch (name) {
       case 'id':
         id = value;
@@ -249,6 +283,7 @@ export function readBinaryAttributes(headers: RecordHeaders, prefix: string): En
     correlationid,
     causationid,
     extensions: extensions ?? EMPTY_EXTENSIONS,
+    data: undefined,
   };
 }
 
@@ -281,16 +316,16 @@ function decodeStructured(body: Uint8Array): Envelope {
     headers[name] = typeof value === 'string' ? value : String(value);
   }
   if (event.datacontenttype !== undefined) headers[CONTENT_TYPE_HEADER] = String(event.datacontenttype);
-  const attributes = readBinaryAttributes(headers, '');
-  let data: unknown = event.data;
-  if (typeof event.data_base64 === 'string') {
-    data = new Uint8Array(Buffer.from(event.data_base64, 'base64'));
-  }
-  return { ...attributes, data };
+  const envelope = readAttributes(headers, '');
+  envelope.data =
+    typeof event.data_base64 === 'string'
+      ? new Uint8Array(Buffer.from(event.data_base64, 'base64'))
+      : event.data;
+  return envelope;
 }
 
 /** Whether a header name belongs to the envelope rather than to the application. */
 export function isEnvelopeHeader(name: string, prefix: string): boolean {
   if (name === CONTENT_TYPE_HEADER) return true;
-  return name.startsWith(prefix) && KNOWN_ATTRIBUTES.has(name.slice(prefix.length));
+  return headerNames(prefix).attributeOf.has(name);
 }

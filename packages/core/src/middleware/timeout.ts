@@ -50,24 +50,32 @@ export function timeout(options: TimeoutOptions): Middleware {
     }
   };
 
-  return async (ctx, next) => {
-    let fail!: (error: TimeoutError) => void;
-    const expired = new Promise<never>((_, reject) => {
-      fail = (error) => {
-        (ctx as DeliveryContext).abort?.(error);
-        reject(error);
+  return (ctx, next) =>
+    // One promise per delivery that settles with the inner steps or with the timeout, whichever
+    // comes first; cheaper than Promise.race over a second promise.
+    new Promise<void>((resolve, reject) => {
+      const watch: Watch = {
+        deadline: Date.now() + ms,
+        ctx,
+        fail: (error) => {
+          (ctx as DeliveryContext).abort?.(error);
+          reject(error);
+        },
       };
+      watches.add(watch);
+      if (timer === undefined) {
+        timer = setInterval(sweep, period);
+        timer.unref();
+      }
+      next().then(
+        () => {
+          watches.delete(watch);
+          resolve();
+        },
+        (error: unknown) => {
+          watches.delete(watch);
+          reject(error);
+        },
+      );
     });
-    const watch: Watch = { deadline: Date.now() + ms, ctx, fail };
-    watches.add(watch);
-    if (timer === undefined) {
-      timer = setInterval(sweep, period);
-      timer.unref();
-    }
-    try {
-      await Promise.race([next(), expired]);
-    } finally {
-      watches.delete(watch);
-    }
-  };
 }

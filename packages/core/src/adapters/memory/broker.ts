@@ -179,7 +179,8 @@ class GroupQueue {
 
   done(): void {
     this.pending--;
-    this.broker.notifySpace();
+    // Wake waiting publishers once a tenth of the queue has drained, not on every record.
+    if (this.pending === this.broker.resumeBelow) this.broker.notifySpace();
   }
 
   /** The next member, round robin, that can take one more record. */
@@ -333,6 +334,8 @@ export interface MemoryGroupStats {
  */
 export class MemoryBroker {
   readonly options: Required<MemoryBrokerOptions>;
+  /** @internal Queue length at which waiting publishers are woken. */
+  readonly resumeBelow: number;
   private readonly topics = new Map<string, Topic>();
   private readonly queues = new Map<string, GroupQueue>();
   private readonly dirty = new Set<GroupQueue>();
@@ -349,6 +352,7 @@ export class MemoryBroker {
     }
     if (merged.maxQueuedRecords < 1) throw new ConfigError('maxQueuedRecords', 'must be at least 1');
     this.options = merged;
+    this.resumeBelow = Math.floor(merged.maxQueuedRecords * 0.9);
   }
 
   /**
@@ -383,8 +387,8 @@ export class MemoryBroker {
       key: record.key,
       // A broker keeps its own copy: the publisher may reuse its buffers and header objects.
       headers: Object.freeze({ ...record.headers }),
-      // Not `slice()`: on a Buffer that returns a view of the same memory.
-      body: new Uint8Array(record.body),
+      // Buffer.from copies (into Node's pool for small bodies); Buffer#slice would be a view.
+      body: Buffer.from(record.body),
       offset: topic.nextOffset++,
     };
     if (this.options.retainedRecords > 0) {
