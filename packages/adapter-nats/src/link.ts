@@ -1,0 +1,160 @@
+import type { ConnectionState } from '@tidings/core/adapter';
+import { connect, Events, type NatsConnection } from 'nats';
+import { closedError, connectionFailure } from './errors';
+import type { ResolvedConnectionOptions } from './options';
+
+/** What a subscription hears about the connection. */
+export interface LinkListener {
+  /** The connection came back after a loss: pull requests and interest must be renewed. */
+  onReconnect(): void;
+}
+
+/**
+ * The adapter's connection: opens it (or adopts the caller's), follows its state through the
+ * client's status events, tells subscriptions when it came back, and closes it if it owns it.
+ */
+export class Link {
+  private nc: NatsConnection | undefined;
+  private opening: Promise<NatsConnection> | undefined;
+  private closing: Promise<void> | undefined;
+  private current: ConnectionState = 'idle';
+  private readonly listeners = new Set<LinkListener>();
+  /** The last connection problem, for health reports. */
+  lastError: Error | undefined;
+
+  constructor(
+    private readonly options: ResolvedConnectionOptions,
+    private readonly adapterName: string,
+  ) {}
+
+  get state(): ConnectionState {
+    return this.current;
+  }
+
+  /** The connection, once open. */
+  get connection(): NatsConnection | undefined {
+    return this.nc;
+  }
+
+  /** Whether `close()` was called. */
+  get isClosing(): boolean {
+    return this.closing !== undefined;
+  }
+
+  /** The open connection, or a `ClosedError` / `ConnectionError` saying why there is none. */
+  require(what: string): NatsConnection {
+    if (this.closing !== undefined) throw closedError(what, this.adapterName);
+    if (this.nc === undefined) {
+      throw connectionFailure(
+        new Error('not connected; call connect() first'),
+        `cannot ${what} on the ${this.adapterName} adapter`,
+      );
+    }
+    return this.nc;
+  }
+
+  listen(listener: LinkListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Opens the connection once; a failed attempt may be retried by calling again. */
+  open(): Promise<NatsConnection> {
+    if (this.closing !== undefined) return Promise.reject(closedError('connect', this.adapterName));
+    this.opening ??= this.connect().catch((error: unknown) => {
+      this.opening = undefined;
+      this.current = 'failed';
+      this.lastError = error as Error;
+      throw error;
+    });
+    return this.opening;
+  }
+
+  private async connect(): Promise<NatsConnection> {
+    this.current = 'connecting';
+    const { options } = this;
+    let nc = options.connection;
+    if (nc === undefined) {
+      try {
+        nc = await connect({
+          name: `tidings-${this.adapterName}`,
+          maxReconnectAttempts: -1,
+          reconnectTimeWait: 1_000,
+          timeout: options.connectTimeoutMs,
+          ...options.connectionOptions,
+          servers: options.servers,
+        });
+      } catch (error) {
+        throw connectionFailure(error, `cannot connect to NATS at ${String(options.servers)}`);
+      }
+    } else if (nc.isClosed()) {
+      throw connectionFailure(new Error('the given connection is closed'), 'cannot use the NATS connection');
+    }
+    this.nc = nc;
+    this.current = 'connected';
+    this.follow(nc);
+    return nc;
+  }
+
+  private follow(nc: NatsConnection): void {
+    void (async () => {
+      for await (const status of nc.status()) {
+        if (this.closing !== undefined) return;
+        switch (status.type) {
+          case Events.Disconnect:
+            this.current = 'reconnecting';
+            this.lastError = new Error(`lost the connection to ${String(status.data)}`);
+            break;
+          case Events.Reconnect:
+            this.current = 'connected';
+            for (const listener of this.listeners) listener.onReconnect();
+            break;
+          case Events.Error:
+            this.lastError = status.data instanceof Error ? status.data : new Error(String(status.data));
+            break;
+          default:
+            if (status.type === 'reconnecting') this.current = 'reconnecting';
+        }
+      }
+    })();
+    void nc.closed().then((error) => {
+      if (this.closing !== undefined) return;
+      // Closed by someone else (a caller-owned connection, or reconnects gave up).
+      this.current = 'failed';
+      this.lastError = error instanceof Error ? error : new Error('the NATS connection was closed');
+    });
+  }
+
+  /** Waits until the server has seen everything sent so far (acks, naks, publishes). */
+  async flush(timeoutMs: number): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed()) return;
+    let timer: NodeJS.Timeout | undefined;
+    try {
+      await Promise.race([
+        nc.flush(),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, timeoutMs);
+        }),
+      ]);
+    } catch {
+      // A flush that fails means the connection is gone; what it carried is redelivered.
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the connection if the adapter opened it. Idempotent. */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      await this.opening?.catch(() => undefined);
+      const nc = this.nc;
+      if (nc !== undefined && this.options.connection === undefined && !nc.isClosed()) {
+        await this.flush(this.options.publishTimeoutMs);
+        await nc.close().catch(() => undefined);
+      }
+      this.current = 'closed';
+    })();
+    return this.closing;
+  }
+}
