@@ -25,10 +25,11 @@ export interface NatsBenchOptions {
   readonly messages: number;
   /** One round of each instead of three, for a smoke run. */
   readonly quick?: boolean;
-  /** The NATS server (with JetStream). Default `NATS_URL` or `127.0.0.1:4222`. */
+  /** The NATS server (with JetStream). Default `127.0.0.1:4222`, the machine's. */
   readonly url?: string;
 }
 
+const DEFAULT_URL = '127.0.0.1:4222';
 const MESSAGE_BYTES = 1024;
 /** Publishes in flight at once, the same for raw and Tidings. */
 const IN_FLIGHT = 100;
@@ -286,7 +287,7 @@ function rows(impl: 'raw' | 'tidings', messages: number, rounds: readonly Measur
  * Tidings, raw, Tidings, ...) and reporting the median round of each.
  */
 export async function run(options: NatsBenchOptions): Promise<BenchResult[]> {
-  const url = options.url ?? process.env.NATS_URL ?? '127.0.0.1:4222';
+  const url = options.url ?? DEFAULT_URL;
   const { messages } = options;
   const rounds = options.quick === true ? 1 : 3;
   // Warm both paths up (JIT, connections, the server's file store) before measuring.
@@ -313,7 +314,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   console.log(JSON.stringify(results, null, 2));
   if (process.argv.includes('--ordered')) {
     // Not a row of the comparison: raw nats.js has no per-key order to compare with.
-    const ordered = await tidingsRound(url ?? process.env.NATS_URL ?? '127.0.0.1:4222', messages, 'key');
+    const ordered = await tidingsRound(url ?? DEFAULT_URL, messages, 'key');
     console.log(`tidings consume with ordering 'key' (8 partitions): ${Math.round(ordered.consume)} msg/s`);
   }
 }

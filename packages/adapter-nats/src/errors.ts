@@ -52,6 +52,7 @@ export function isConnectionFailure(error: unknown): boolean {
  * a `PublishError` naming the topic. The nats.js error stays as `cause`.
  */
 export function publishFailure(error: unknown, topic: string, what: string): TidingsError {
+  if (isTidings(error)) return error;
   if (isConnectionFailure(error)) {
     return new ConnectionError(`${what} to topic "${topic}" failed: ${describe(error)}`, { cause: error });
   }

@@ -1,5 +1,5 @@
-import type { ConnectionState } from '@tidings/core/adapter';
-import { connect, Events, type NatsConnection } from 'nats';
+import { ConnectionError, type ConnectionState } from '@tidings/core/adapter';
+import { connect, DebugEvents, Events, type NatsConnection } from 'nats';
 import { closedError, connectionFailure } from './errors';
 import type { ResolvedConnectionOptions } from './options';
 
@@ -19,6 +19,8 @@ export class Link {
   private closing: Promise<void> | undefined;
   private current: ConnectionState = 'idle';
   private readonly listeners = new Set<LinkListener>();
+  private drop: { promise: Promise<never>; reject: (error: Error) => void } | undefined;
+  private reconnected: (() => void)[] = [];
   /** The last connection problem, for health reports. */
   lastError: Error | undefined;
 
@@ -51,6 +53,44 @@ export class Link {
       );
     }
     return this.nc;
+  }
+
+  /**
+   * A promise that rejects when the connection is next lost. A request in flight then has lost
+   * its answer (nats.js would only give up at its timeout): racing it against this fails it at
+   * once, with a `ConnectionError`, and the caller may retry.
+   */
+  whenDropped(): Promise<never> {
+    if (this.drop === undefined) {
+      let reject!: (error: Error) => void;
+      const promise = new Promise<never>((_, r) => {
+        reject = r;
+      });
+      promise.catch(() => undefined);
+      this.drop = { promise, reject };
+    }
+    return this.drop.promise;
+  }
+
+  /**
+   * Resolves once the connection is up, at once when it is; rejects with a `ConnectionError` if it
+   * is not back within `timeoutMs`. A request sent while the client reconnects may never be
+   * answered, so requests wait for the connection instead.
+   */
+  whenConnected(timeoutMs: number): Promise<void> {
+    if (this.current === 'connected') return Promise.resolve();
+    if (this.closing !== undefined) return Promise.reject(closedError('publish', this.adapterName));
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.reconnected = this.reconnected.filter((wake) => wake !== done);
+        reject(new ConnectionError(`the connection to NATS was not back within ${timeoutMs} ms`));
+      }, timeoutMs);
+      const done = (): void => {
+        clearTimeout(timer);
+        resolve();
+      };
+      this.reconnected.push(done);
+    });
   }
 
   listen(listener: LinkListener): () => void {
@@ -104,19 +144,33 @@ export class Link {
       for await (const status of nc.status()) {
         if (this.closing !== undefined) return;
         switch (status.type) {
-          case Events.Disconnect:
+          case Events.Disconnect: {
             this.current = 'reconnecting';
-            this.lastError = new Error(`lost the connection to ${String(status.data)}`);
+            this.lastError = new ConnectionError(`lost the connection to NATS at ${String(status.data)}`);
+            const drop = this.drop;
+            this.drop = undefined;
+            drop?.reject(
+              new ConnectionError(
+                `lost the connection to NATS at ${String(status.data)} before the server answered; the record may or may not be stored (publish again: the duplicate window drops a repeat)`,
+              ),
+            );
             break;
-          case Events.Reconnect:
+          }
+          case Events.Reconnect: {
             this.current = 'connected';
+            const waiting = this.reconnected;
+            this.reconnected = [];
+            for (const wake of waiting) wake();
             for (const listener of this.listeners) listener.onReconnect();
             break;
+          }
           case Events.Error:
             this.lastError = status.data instanceof Error ? status.data : new Error(String(status.data));
             break;
+          case DebugEvents.Reconnecting:
+            this.current = 'reconnecting';
+            break;
           default:
-            if (status.type === 'reconnecting') this.current = 'reconnecting';
         }
       }
     })();

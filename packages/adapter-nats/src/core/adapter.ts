@@ -85,6 +85,7 @@ class NatsCoreAdapter implements NatsAdapter {
       maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
       subjectOf: (record) => coreSubject(this.options.prefix, record.topic),
     });
+    await this.link.whenConnected(this.options.publishTimeoutMs);
     for (const message of messages) {
       try {
         nc.publish(message.subject, message.body, { headers: message.headers });

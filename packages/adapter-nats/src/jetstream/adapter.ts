@@ -131,16 +131,21 @@ class NatsJetStreamAdapter implements NatsAdapter {
     await this.send(js, messages, 'publish');
   }
 
-  private send(js: JetStreamClient, messages: readonly OutgoingMessage[], what: string): Promise<void> {
+  private async send(js: JetStreamClient, messages: readonly OutgoingMessage[], what: string): Promise<void> {
     const streamName = this.options.stream.name;
     const timeout = this.options.publishTimeoutMs;
-    return settleAll(
+    await this.link.whenConnected(timeout);
+    const dropped = this.link.whenDropped();
+    await settleAll(
       messages.map((message) =>
-        js.publish(message.subject, message.body, {
-          headers: message.headers,
-          timeout,
-          expect: { streamName },
-        }),
+        Promise.race([
+          js.publish(message.subject, message.body, {
+            headers: message.headers,
+            timeout,
+            expect: { streamName },
+          }),
+          dropped,
+        ]),
       ),
       (error, index) => publishFailure(error, messages[index]!.topic, what),
     );
