@@ -2,8 +2,14 @@ import type { RecordHeaders } from '@tidings/core/adapter';
 import { type MsgHdrs, headers as natsHeaders } from 'nats';
 
 /**
- * The header that carries a record's key. NATS has no key of its own; the key also decides the
- * partition token of the subject (see `subjects.ts`).
+ * The header that carries a record's key, percent-encoded like every value. NATS has no key of its
+ * own; the key also picks the partition token of the subject.
+ *
+ * @example
+ * ```ts
+ * // Reading a Tidings record with plain nats.js:
+ * const key = msg.headers?.has(KEY_HEADER) ? decodeHeaderValue(msg.headers.get(KEY_HEADER)) : undefined;
+ * ```
  */
 export const KEY_HEADER = 'tidings-key';
 

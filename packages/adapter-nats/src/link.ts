@@ -21,6 +21,7 @@ export class Link {
   private readonly listeners = new Set<LinkListener>();
   private drop: { promise: Promise<never>; reject: (error: Error) => void } | undefined;
   private reconnected: (() => void)[] = [];
+  private statuses: { stop?: () => void } | undefined;
   /** The last connection problem, for health reports. */
   lastError: Error | undefined;
 
@@ -141,7 +142,9 @@ export class Link {
 
   private follow(nc: NatsConnection): void {
     void (async () => {
-      for await (const status of nc.status()) {
+      const statuses = nc.status();
+      this.statuses = statuses as { stop?: () => void };
+      for await (const status of statuses) {
         if (this.closing !== undefined) return;
         switch (status.type) {
           case Events.Disconnect: {
@@ -205,6 +208,8 @@ export class Link {
   close(): Promise<void> {
     this.closing ??= (async () => {
       await this.opening?.catch(() => undefined);
+      // A connection the caller owns outlives the adapter: stop listening to it.
+      this.statuses?.stop?.();
       const nc = this.nc;
       if (nc !== undefined && this.options.connection === undefined && !nc.isClosed()) {
         await this.flush(this.options.publishTimeoutMs);

@@ -2,7 +2,18 @@ import { ConfigError } from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { subjectProblem } from './subjects';
 
-/** Connection settings shared by the JetStream and the core-NATS adapter. */
+/**
+ * Connection settings shared by the JetStream and the core-NATS adapter.
+ *
+ * @example
+ * ```ts
+ * const connection: NatsConnectionOptions = {
+ *   servers: ['nats://nats-1:4222', 'nats://nats-2:4222'],
+ *   connectionOptions: { user: 'orders', pass: process.env.NATS_PASSWORD },
+ *   publishTimeoutMs: 10_000,
+ * };
+ * ```
+ */
 export interface NatsConnectionOptions {
   /** Server URLs (`nats://host:port` or `host:port`). Default `127.0.0.1:4222`. Ignored with `connection`. */
   readonly servers?: string | readonly string[];
@@ -28,7 +39,15 @@ export interface NatsConnectionOptions {
   readonly maxMessageBytes?: number;
 }
 
-/** How the JetStream stream that stores the records is made, when the adapter makes it. */
+/**
+ * How the JetStream stream that stores the records is made, when the adapter makes it. An existing
+ * stream is used as it is (only its subjects and partition count are checked).
+ *
+ * @example
+ * ```ts
+ * const stream: NatsStreamOptions = { name: 'ORDERS', maxAgeMs: 3 * 24 * 3600_000, maxBytes: 20 * 1024 ** 3 };
+ * ```
+ */
 export interface NatsStreamOptions {
   /** Stream name. Default: the prefix in capitals, other characters than `[A-Za-z0-9_-]` as `_`. */
   readonly name?: string;
@@ -42,7 +61,8 @@ export interface NatsStreamOptions {
   /**
    * `limits` (default): records stay until the limits below remove them, whoever read them, as in
    * a log. `interest`: a record goes once every consumer group that existed when it was stored
-   * has acknowledged it; records published while no group exists are not kept.
+   * has acknowledged it; records published while no group reads their topic are not kept, dead
+   * letters included (subscribe a group to the dead-letter topics first).
    */
   readonly retention?: 'limits' | 'interest';
   /** Oldest record kept, in milliseconds; 0 keeps records forever. Default 7 days. */
@@ -62,7 +82,20 @@ export interface NatsStreamOptions {
   readonly replicas?: number;
 }
 
-/** Settings of {@link createNatsAdapter}. */
+/**
+ * Settings of {@link createNatsAdapter}.
+ *
+ * @example
+ * ```ts
+ * const adapter = createNatsAdapter({
+ *   servers: 'nats://127.0.0.1:4222',
+ *   prefix: 'shop',                  // subjects shop.<topic>.<partition>
+ *   stream: { name: 'SHOP', replicas: 3 },
+ *   partitions: 16,
+ *   ackWaitMs: 60_000,
+ * });
+ * ```
+ */
 export interface NatsAdapterOptions extends NatsConnectionOptions {
   /**
    * Subject prefix: a record of topic `order.placed` is stored at `<prefix>.order.placed.<partition>`.
@@ -99,7 +132,14 @@ export interface NatsAdapterOptions extends NatsConnectionOptions {
   readonly maxAckPending?: number;
 }
 
-/** Settings of {@link createNatsCoreAdapter}. */
+/**
+ * Settings of {@link createNatsCoreAdapter}.
+ *
+ * @example
+ * ```ts
+ * const adapter = createNatsCoreAdapter({ servers: 'nats://127.0.0.1:4222', prefix: 'presence', maxBufferedRecords: 1_000 });
+ * ```
+ */
 export interface NatsCoreAdapterOptions extends NatsConnectionOptions {
   /**
    * Subject prefix: topic `user.seen` is published at `<prefix>.user.seen`. Default `tidings-core`,

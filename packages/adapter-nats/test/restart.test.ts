@@ -36,7 +36,7 @@ describe('JetStream adapter with a server that stops and starts again', () => {
     return created;
   }
 
-  it('loses no acknowledged record when the server restarts while publishing and while consuming', async () => {
+  it('loses no acknowledged record when the server stops or crashes while publishing and while consuming', async () => {
     const producer = adapter();
     const consumer = adapter();
     await producer.connect();
@@ -85,9 +85,10 @@ describe('JetStream adapter with a server that stops and starts again', () => {
         }
       }
     };
-    // Stops the server, and starts it again once a publish or a consumer has felt the outage.
-    const outage = async (felt: () => boolean): Promise<void> => {
-      await server.stop();
+    // Stops the server, and starts it again once a publish has felt the outage. SIGTERM is a clean
+    // shutdown; SIGKILL a crash of the server process.
+    const outage = async (signal: NodeJS.Signals, felt: () => boolean): Promise<void> => {
+      await server.stop(signal);
       await progress.until(felt, 30_000, () => 'nobody noticed the server was down');
       await server.resume();
     };
@@ -96,16 +97,16 @@ describe('JetStream adapter with a server that stops and starts again', () => {
     for (let i = 0; i < TOTAL; i += 10) {
       if (i === 900 || i === 2_100) {
         const failuresBefore = failedPublishes;
-        restarts.push(outage(() => failedPublishes > failuresBefore));
+        restarts.push(outage(i === 900 ? 'SIGTERM' : 'SIGKILL', () => failedPublishes > failuresBefore));
       }
       await Promise.all(Array.from({ length: 10 }, (_, j) => publish(i + j)));
     }
     await Promise.all(restarts);
     expect(failedPublishes, 'no publish felt the outages').toBeGreaterThan(0);
 
-    // A third outage while the consumer still works through the backlog.
+    // A third outage, a crash, while the consumer still works through the backlog.
     expect(consumed.size, 'the consumer had already caught up').toBeLessThan(acknowledged.size);
-    await server.stop();
+    await server.stop('SIGKILL');
     await pause(500);
     await server.resume();
 

@@ -16,6 +16,7 @@ import { closedError, connectionFailure, publishFailure } from '../errors';
 import { Link } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
+  DEFAULT_MAX_MESSAGE_BYTES,
   type NatsCoreAdapterOptions,
   type ResolvedNatsCoreOptions,
   resolveNatsCoreOptions,
@@ -29,6 +30,11 @@ import { type CoreContext, CoreSubscription } from './subscription';
  * What the core-NATS adapter can do: deliver to whoever listens now, at most once. Nothing is
  * stored, so nothing is replayed, redelivered or deduplicated; retries wait in the consuming
  * process.
+ *
+ * @example
+ * ```ts
+ * natsCoreCapabilities.redelivery; // false: a record its subscriber did not finish is gone
+ * ```
  */
 export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   ordering: 'none',
@@ -39,7 +45,7 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   delayedRetry: true,
   nativeDeadLetter: false,
   deduplication: false,
-  maxMessageBytes: 1024 * 1024 - 64 * 1024,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   delayToleranceMs: 200,
   headerPrefix: 'ce-',
 });

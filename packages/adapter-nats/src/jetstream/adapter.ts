@@ -14,7 +14,12 @@ import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { closedError, connectionFailure, publishFailure } from '../errors';
 import { Link } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
-import { type NatsAdapterOptions, type ResolvedNatsOptions, resolveNatsOptions } from '../options';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type NatsAdapterOptions,
+  type ResolvedNatsOptions,
+  resolveNatsOptions,
+} from '../options';
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
 import { checkSpec } from '../spec';
 import { partitionOfKey, partitionSubject } from '../subjects';
@@ -23,7 +28,12 @@ import { type JetStreamContext, JetStreamSubscription } from './subscription';
 
 /**
  * What the JetStream adapter can do (with the default file storage; `stream.storage: 'memory'`
- * makes it `durable: false`).
+ * makes it `durable: false`). An adapter's own `capabilities` also carry its `maxMessageBytes`.
+ *
+ * @example
+ * ```ts
+ * if (natsCapabilities.deduplication) console.log('re-publishing an event id within the window is safe');
+ * ```
  */
 export const natsCapabilities: AdapterCapabilities = Object.freeze({
   ordering: 'key',
@@ -34,7 +44,7 @@ export const natsCapabilities: AdapterCapabilities = Object.freeze({
   delayedRetry: true,
   nativeDeadLetter: true,
   deduplication: true,
-  maxMessageBytes: 1024 * 1024 - 64 * 1024,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   delayToleranceMs: 1_000,
   headerPrefix: 'ce-',
 });
@@ -70,6 +80,10 @@ class NatsJetStreamAdapter implements NatsAdapter {
   }
 
   get state(): ConnectionState {
+    // Connected to the server but without a usable stream is not connected for the core.
+    if (this.connected === undefined && this.link.state === 'connected') {
+      return this.connecting === undefined ? 'failed' : 'connecting';
+    }
     return this.link.state;
   }
 
