@@ -1,49 +1,25 @@
-import type { IncomingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
-import { connect, type Msg, type NatsConnection } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
+import type { Msg, NatsConnection } from 'nats';
+import { describe, expect, it } from 'vitest';
 import { createNatsCoreAdapter, type NatsAdapter } from '../src/index';
+import { natsFixture } from './support/fixture';
 import { NATS_URL, uniqueName } from './support/nats';
+import { subscribeSpec } from './support/spec';
 import { pause, Waiter } from './support/waiter';
 
 const ACK: Settlement = { type: 'ack' };
 const prefix = uniqueName('tcore');
-let raw: NatsConnection;
-const open: NatsAdapter[] = [];
+const fx = natsFixture();
+const raw = (): NatsConnection => fx.raw();
 
-beforeAll(async () => {
-  raw = await connect({ servers: NATS_URL });
-});
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(3_000) })));
-});
-
-afterAll(async () => {
-  await raw?.close();
-});
-
-async function adapter(maxBufferedRecords?: number): Promise<NatsAdapter> {
-  const created = createNatsCoreAdapter({
-    servers: NATS_URL,
-    prefix,
-    ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecords }),
-  });
-  open.push(created);
-  await created.connect();
-  return created;
-}
-
-function spec(topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
-  return {
-    group: uniqueName('g'),
-    topics: [topic],
-    concurrency: 1,
-    ordering: 'none',
-    startFrom: 'latest',
-    maxAttempts: 5,
-    handlerTimeoutMs: 5_000,
-    ...overrides,
-  };
+function adapter(maxBufferedRecords?: number): Promise<NatsAdapter> {
+  return fx.open(
+    createNatsCoreAdapter({
+      servers: NATS_URL,
+      prefix,
+      ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecords }),
+    }),
+  );
 }
 
 describe('core NATS adapter', () => {
@@ -52,14 +28,14 @@ describe('core NATS adapter', () => {
     const topic = uniqueName('wire');
     const seen: Msg[] = [];
     const waiter = new Waiter();
-    raw.subscribe(`${prefix}.${topic}`, {
+    raw().subscribe(`${prefix}.${topic}`, {
       max: 1,
       callback: (_error, msg) => {
         seen.push(msg);
         waiter.notify();
       },
     });
-    await raw.flush();
+    await raw().flush();
     await nats.publish([
       { topic, key: 'k', headers: { 'ce-id': 'e1', 'ce-source': 'a b' }, body: Buffer.from('x') },
     ]);
@@ -77,7 +53,7 @@ describe('core NATS adapter', () => {
     const topic = uniqueName('retry');
     const attempts: number[] = [];
     const waiter = new Waiter();
-    await nats.subscribe(spec(topic), async (record: IncomingRecord) => {
+    await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record: IncomingRecord) => {
       attempts.push(record.attempt);
       waiter.notify();
       return record.attempt < 3 ? { type: 'retry', delayMs: 50, headers: {} } : ACK;
@@ -100,7 +76,7 @@ describe('core NATS adapter', () => {
     });
     const handled: string[] = [];
     const waiter = new Waiter();
-    const subscription = await nats.subscribe(spec(topic), async (record) => {
+    const subscription = await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record) => {
       await gate;
       handled.push(Buffer.from(record.body).toString());
       waiter.notify();

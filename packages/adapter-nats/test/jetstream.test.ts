@@ -1,9 +1,11 @@
-import type { IncomingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
-import { connect, type Msg, type NatsConnection } from 'nats';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
+import type { Msg, NatsConnection } from 'nats';
+import { describe, expect, it } from 'vitest';
 import { createNatsAdapter, type NatsAdapter, type NatsAdapterOptions, partitionOfKey } from '../src/index';
 import { consumerName } from '../src/subjects';
+import { natsFixture } from './support/fixture';
 import { deleteStream, NATS_URL, uniqueName } from './support/nats';
+import { subscribeSpec } from './support/spec';
 import { pause, Waiter } from './support/waiter';
 
 const ACK: Settlement = { type: 'ack' };
@@ -11,46 +13,19 @@ const ACK: Settlement = { type: 'ack' };
 // One prefix and stream for this file, deleted at the end; every test uses topics of its own.
 const prefix = uniqueName('tjs');
 const stream = prefix.toUpperCase();
-let raw: NatsConnection;
-const open: NatsAdapter[] = [];
-
-beforeAll(async () => {
-  raw = await connect({ servers: NATS_URL });
-});
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(3_000) })));
-});
-
-afterAll(async () => {
-  await raw?.close();
+const fx = natsFixture(async () => {
   await deleteStream(stream);
   await deleteStream(`${stream}_P`);
 });
+const raw = (): NatsConnection => fx.raw();
 
-async function adapter(options: Partial<NatsAdapterOptions> = {}): Promise<NatsAdapter> {
-  const created = createNatsAdapter({ servers: NATS_URL, prefix, stream: { name: stream }, ...options });
-  open.push(created);
-  await created.connect();
-  return created;
-}
-
-function spec(topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
-  return {
-    group: uniqueName('g'),
-    topics: [topic],
-    concurrency: 8,
-    ordering: 'none',
-    startFrom: 'earliest',
-    maxAttempts: 10,
-    handlerTimeoutMs: 5_000,
-    ...overrides,
-  };
+function adapter(options: Partial<NatsAdapterOptions> = {}): Promise<NatsAdapter> {
+  return fx.open(createNatsAdapter({ servers: NATS_URL, prefix, stream: { name: stream }, ...options }));
 }
 
 /** How many records the stream holds for a topic, over all its partitions. */
 async function storedCount(topic: string): Promise<number> {
-  const jsm = await raw.jetstreamManager();
+  const jsm = await raw().jetstreamManager();
   const info = await jsm.streams.info(stream, { subjects_filter: `${prefix}.${topic}.*` });
   return Object.values(info.state.subjects ?? {}).reduce((sum, n) => sum + n, 0);
 }
@@ -68,8 +43,8 @@ describe('publishing', () => {
       waiter.notify();
       return ACK;
     };
-    await nats.subscribe(spec(first), handler);
-    await nats.subscribe(spec(second), handler);
+    await nats.subscribe(subscribeSpec(first), handler);
+    await nats.subscribe(subscribeSpec(second), handler);
     const event = (topic: string, body: string) => ({
       topic,
       key: 'k',
@@ -95,13 +70,13 @@ describe('publishing', () => {
     const topic = uniqueName('wire');
     const received: Msg[] = [];
     const waiter = new Waiter();
-    const sub = raw.subscribe(`${prefix}.${topic}.*`, {
+    const sub = raw().subscribe(`${prefix}.${topic}.*`, {
       callback: (_error, msg) => {
         received.push(msg);
         waiter.notify();
       },
     });
-    await raw.flush();
+    await raw().flush();
     await nats.publish([
       {
         topic,
@@ -163,7 +138,7 @@ describe('consuming', () => {
     const deliveries: IncomingRecord[] = [];
     const waiter = new Waiter();
     let finished = false;
-    const subscription = spec(topic, { concurrency: 1 });
+    const subscription = subscribeSpec(topic, { concurrency: 1 });
     await nats.subscribe(subscription, async (record) => {
       deliveries.push(record);
       waiter.notify();
@@ -183,7 +158,7 @@ describe('consuming', () => {
     await pause(2_500);
     expect(deliveries).toHaveLength(1);
     expect(deliveries[0]!.attempt).toBe(1);
-    const jsm = await raw.jetstreamManager();
+    const jsm = await raw().jetstreamManager();
     const info = await jsm.consumers.info(stream, consumerName(subscription.group, topic));
     expect(info.num_redelivered).toBe(0);
     expect(info.num_ack_pending).toBe(0);
@@ -218,7 +193,7 @@ describe('consuming', () => {
       waiter.notify();
       return ACK;
     };
-    const ordered = spec(topic, { group, ordering: 'key', concurrency: 4 });
+    const ordered = subscribeSpec(topic, { group, ordering: 'key', concurrency: 4 });
     await a.subscribe(ordered, handler);
     await b.subscribe(ordered, handler);
     const records = [];
@@ -242,10 +217,13 @@ describe('consuming', () => {
     const nats = await adapter();
     const topic = uniqueName('mixed');
     const group = uniqueName('g');
-    const subscription = await nats.subscribe(spec(topic, { group, ordering: 'none' }), async () => ACK);
+    const subscription = await nats.subscribe(
+      subscribeSpec(topic, { group, ordering: 'none' }),
+      async () => ACK,
+    );
     await subscription.close();
     await expect(
-      nats.subscribe(spec(topic, { group, ordering: 'key' }), async () => ACK),
+      nats.subscribe(subscribeSpec(topic, { group, ordering: 'key' }), async () => ACK),
     ).rejects.toMatchObject({
       code: 'CONFIG',
       field: 'ordering',
@@ -257,7 +235,7 @@ describe('consuming', () => {
     const topic = uniqueName('paused');
     const seen: string[] = [];
     const waiter = new Waiter();
-    const subscription = await nats.subscribe(spec(topic), async (record) => {
+    const subscription = await nats.subscribe(subscribeSpec(topic), async (record) => {
       seen.push(text(record));
       waiter.notify();
       return ACK;
@@ -287,7 +265,7 @@ describe('the stream', () => {
   it('records the partition count in the stream and refuses an adapter that disagrees', async () => {
     const name = `${stream}_P`;
     const first = await adapter({ prefix: `${prefix}p`, stream: { name }, partitions: 3 });
-    const info = await (await raw.jetstreamManager()).streams.info(name);
+    const info = await (await raw().jetstreamManager()).streams.info(name);
     expect(info.config.description).toContain('(partitions: 3)');
     expect(info.config.subjects).toEqual([`${prefix}p.>`]);
     await first.close();

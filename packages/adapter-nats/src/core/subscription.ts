@@ -4,17 +4,16 @@ import {
   ConnectionError,
   type DeadLetterSettlement,
   type IncomingRecord,
-  KeyedDispatcher,
   type RecordHandler,
   type Settlement,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
-  whenAborted,
 } from '@tidings/core/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { fromNatsHeaders } from '../headers';
 import type { Link } from '../link';
+import { PausableDispatcher } from '../pausable';
 import { coreSubject } from '../subjects';
 
 /** What a core subscription needs from its adapter. */
@@ -38,10 +37,8 @@ const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers
  */
 export class CoreSubscription implements AdapterSubscription {
   private subs: Subscription[] = [];
-  private readonly dispatcher: KeyedDispatcher<IncomingRecord>;
-  private parked: IncomingRecord[] = [];
+  private readonly work: PausableDispatcher<IncomingRecord>;
   private readonly retries = new Set<NodeJS.Timeout>();
-  private paused = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   private error: Error | undefined;
@@ -55,17 +52,12 @@ export class CoreSubscription implements AdapterSubscription {
     private readonly handler: RecordHandler,
     private readonly onClosed: (subscription: CoreSubscription) => void,
   ) {
-    this.dispatcher = new KeyedDispatcher<IncomingRecord>({
-      concurrency: spec.concurrency,
-      ordering: 'none',
-      keyOf: () => undefined,
-      run: (record) => this.run(record),
-    });
+    this.work = new PausableDispatcher(spec.concurrency, (record) => this.run(record));
   }
 
   get state(): SubscriptionState {
     if (this.closed || this.closing !== undefined) return 'closed';
-    if (this.paused) return 'paused';
+    if (this.work.paused) return 'paused';
     return this.ctx.link.state === 'reconnecting' ? 'reconnecting' : 'running';
   }
 
@@ -91,7 +83,7 @@ export class CoreSubscription implements AdapterSubscription {
       return;
     }
     if (this.closing !== undefined) return;
-    if (this.dispatcher.queued + this.parked.length >= this.ctx.maxBufferedRecords) {
+    if (this.work.waiting >= this.ctx.maxBufferedRecords) {
       this.dropped++;
       this.error = new ConnectionError(
         `group "${this.spec.group}" dropped ${this.dropped} record(s): ${this.ctx.maxBufferedRecords} were waiting for a handler (maxBufferedRecords)`,
@@ -99,7 +91,7 @@ export class CoreSubscription implements AdapterSubscription {
       return;
     }
     const { headers, key } = fromNatsHeaders(msg.headers);
-    this.enqueue({
+    this.work.push({
       topic,
       key,
       headers,
@@ -107,11 +99,6 @@ export class CoreSubscription implements AdapterSubscription {
       attempt: 1,
       position: `${msg.subject}#${++this.received}`,
     });
-  }
-
-  private enqueue(record: IncomingRecord): void {
-    if (this.paused) this.parked.push(record);
-    else this.dispatcher.push(record);
   }
 
   private async run(record: IncomingRecord): Promise<void> {
@@ -125,7 +112,7 @@ export class CoreSubscription implements AdapterSubscription {
       if (this.closing !== undefined) return;
       const timer = setTimeout(() => {
         this.retries.delete(timer);
-        if (this.closing === undefined) this.enqueue({ ...record, attempt: record.attempt + 1 });
+        if (this.closing === undefined) this.work.push({ ...record, attempt: record.attempt + 1 });
       }, settlement.delayMs);
       this.retries.add(timer);
     } else if (settlement.type === 'deadLetter') {
@@ -138,17 +125,11 @@ export class CoreSubscription implements AdapterSubscription {
   }
 
   pause(): void {
-    if (this.paused || this.closing !== undefined) return;
-    this.paused = true;
-    this.parked.push(...this.dispatcher.drainQueued());
+    if (this.closing === undefined) this.work.pause();
   }
 
   resume(): void {
-    if (!this.paused || this.closing !== undefined) return;
-    this.paused = false;
-    const parked = this.parked;
-    this.parked = [];
-    for (const record of parked) this.dispatcher.push(record);
+    if (this.closing === undefined) this.work.resume();
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -161,10 +142,8 @@ export class CoreSubscription implements AdapterSubscription {
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
     // There is no broker to give received records back to: handle them before closing.
-    for (const record of this.parked) this.dispatcher.push(record);
-    this.parked = [];
-    const idle = this.dispatcher.idle();
-    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
+    this.work.resume();
+    await this.work.idle(signal);
     this.closed = true;
     this.onClosed(this);
   }

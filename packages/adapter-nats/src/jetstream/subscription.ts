@@ -3,18 +3,17 @@ import {
   type CloseOptions,
   type DeadLetterSettlement,
   type IncomingRecord,
-  KeyedDispatcher,
   RETRY_HEADERS,
   type RecordHandler,
   type Settlement,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
-  whenAborted,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, NatsConnection } from 'nats';
 import { fromNatsHeaders } from '../headers';
 import type { Link, LinkListener } from '../link';
+import { PausableDispatcher } from '../pausable';
 import { acks, type DeliveryInfo, parseAckSubject } from './acks';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumer, planConsumers } from './consumers';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
@@ -58,10 +57,8 @@ const GIVE_BACK_WAIT_MS = 1_000;
  */
 export class JetStreamSubscription implements AdapterSubscription, PullerHost, LinkListener {
   private readonly held = new Map<string, Held>();
-  private parked: Held[] = [];
-  private readonly dispatcher: KeyedDispatcher<Held>;
+  private readonly work: PausableDispatcher<Held>;
   private pullers: Puller[] = [];
-  private paused = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   private failed = false;
@@ -76,20 +73,13 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
     private readonly handler: RecordHandler,
     private readonly onClosed: (subscription: JetStreamSubscription) => void,
   ) {
-    // The server orders what needs ordering (one record at a time per partition), so the
-    // dispatcher only limits concurrency.
-    this.dispatcher = new KeyedDispatcher<Held>({
-      concurrency: spec.concurrency,
-      ordering: 'none',
-      keyOf: () => undefined,
-      run: (held) => this.run(held),
-    });
+    this.work = new PausableDispatcher(spec.concurrency, (held) => this.run(held));
     this.progressEveryMs = ctx.consumers.ackWaitMs / 3;
   }
 
   get state(): SubscriptionState {
     if (this.closed || this.closing !== undefined) return 'closed';
-    if (this.paused) return 'paused';
+    if (this.work.paused) return 'paused';
     if (this.ctx.link.state === 'reconnecting') return 'reconnecting';
     return this.failed ? 'failed' : 'running';
   }
@@ -99,7 +89,7 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
   }
 
   get wanting(): boolean {
-    return !this.paused && this.closing === undefined;
+    return !this.work.paused && this.closing === undefined;
   }
 
   /** Creates or checks the group's consumers, then starts pulling. */
@@ -158,8 +148,7 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
       done: false,
     };
     this.held.set(id, held);
-    if (this.paused) this.parked.push(held);
-    else this.dispatcher.push(held);
+    this.work.push(held);
   }
 
   report(error: Error, fatal: boolean): void {
@@ -172,17 +161,12 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
   }
 
   pause(): void {
-    if (this.paused || this.closing !== undefined) return;
-    this.paused = true;
-    this.parked.push(...this.dispatcher.drainQueued());
+    if (this.closing === undefined) this.work.pause();
   }
 
   resume(): void {
-    if (!this.paused || this.closing !== undefined) return;
-    this.paused = false;
-    const parked = this.parked;
-    this.parked = [];
-    for (const held of parked) this.dispatcher.push(held);
+    if (this.closing !== undefined || !this.work.paused) return;
+    this.work.resume();
     for (const puller of this.pullers) puller.pull();
   }
 
@@ -194,11 +178,8 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
   private async drain(signal: AbortSignal | undefined): Promise<void> {
     for (const puller of this.pullers) puller.stop();
     // Records that no handler has started go back to the group at once.
-    const queued = [...this.parked, ...this.dispatcher.drainQueued()];
-    this.parked = [];
-    await this.giveBack(queued);
-    const idle = this.dispatcher.idle();
-    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
+    await this.giveBack(this.work.takeWaiting());
+    await this.work.idle(signal);
     // Handlers still running after an abort: their records go to the next member now, rather
     // than after ack_wait.
     await this.giveBack([...this.held.values()]);
