@@ -2,7 +2,6 @@ import {
   type AdapterCapabilities,
   type AdapterSubscription,
   type CloseOptions,
-  ConfigError,
   type ConnectionState,
   type DeadLetterSettlement,
   type IncomingRecord,
@@ -12,7 +11,7 @@ import {
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { NatsConnection } from 'nats';
-import { closedError, connectionFailure, publishFailure } from '../errors';
+import { closedError, publishFailure } from '../errors';
 import { Link } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
@@ -23,6 +22,7 @@ import {
 } from '../options';
 import { prepareMessages } from '../outgoing';
 import { checkSpec } from '../spec';
+import { startSubscription } from '../start';
 import { coreSubject } from '../subjects';
 import { type CoreContext, CoreSubscription } from './subscription';
 
@@ -55,7 +55,7 @@ class NatsCoreAdapter implements NatsAdapter {
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedNatsCoreOptions;
   private readonly link: Link;
-  private closing: Promise<void> | undefined;
+  private shutdown: Promise<void> | undefined;
   private readonly subscriptions = new Set<CoreSubscription>();
 
   constructor(options: NatsCoreAdapterOptions) {
@@ -71,12 +71,17 @@ class NatsCoreAdapter implements NatsAdapter {
     return this.link.state;
   }
 
+  /** Whether `close()` was called. */
+  get closing(): boolean {
+    return this.shutdown !== undefined;
+  }
+
   get connection(): NatsConnection | undefined {
     return this.link.connection;
   }
 
   async connect(): Promise<void> {
-    if (this.closing !== undefined) throw closedError('connect', this.name);
+    if (this.closing) throw closedError('connect', this.name);
     await this.link.open();
   }
 
@@ -130,6 +135,7 @@ class NatsCoreAdapter implements NatsAdapter {
   }
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing) throw closedError('subscribe', this.name);
     const nc = this.link.require('subscribe');
     checkSpec(spec, this.capabilities);
     const context: CoreContext = {
@@ -142,15 +148,7 @@ class NatsCoreAdapter implements NatsAdapter {
     };
     const subscription = new CoreSubscription(context, spec, handler, (s) => this.subscriptions.delete(s));
     this.subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      await subscription.close({ signal: AbortSignal.abort() });
-      throw error instanceof ConfigError
-        ? error
-        : connectionFailure(error, `cannot subscribe group "${spec.group}"`);
-    }
-    return subscription;
+    return startSubscription(subscription, spec.group, this);
   }
 
   private publishDeadLetter(
@@ -168,11 +166,11 @@ class NatsCoreAdapter implements NatsAdapter {
   }
 
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= (async () => {
+    this.shutdown ??= (async () => {
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
       await this.link.close();
     })();
-    return this.closing;
+    return this.shutdown;
   }
 }
 

@@ -1,14 +1,13 @@
-import {
-  type AdapterCapabilities,
-  type AdapterSubscription,
-  type CloseOptions,
-  ConfigError,
-  type ConnectionState,
-  type DeadLetterSettlement,
-  type IncomingRecord,
-  type OutgoingRecord,
-  type RecordHandler,
-  type SubscribeSpec,
+import type {
+  AdapterCapabilities,
+  AdapterSubscription,
+  CloseOptions,
+  ConnectionState,
+  DeadLetterSettlement,
+  IncomingRecord,
+  OutgoingRecord,
+  RecordHandler,
+  SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { closedError, connectionFailure, publishFailure } from '../errors';
@@ -22,6 +21,7 @@ import {
 } from '../options';
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
 import { checkSpec } from '../spec';
+import { startSubscription } from '../start';
 import { partitionOfKey, partitionSubject } from '../subjects';
 import { ensureStream } from './stream';
 import { type JetStreamContext, JetStreamSubscription } from './subscription';
@@ -65,7 +65,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
   private readonly link: Link;
   private connected: Connected | undefined;
   private connecting: Promise<Connected> | undefined;
-  private closing: Promise<void> | undefined;
+  private shutdown: Promise<void> | undefined;
   private readonly subscriptions = new Set<JetStreamSubscription>();
   private nextPartition = 0;
 
@@ -87,6 +87,11 @@ class NatsJetStreamAdapter implements NatsAdapter {
     return this.link.state;
   }
 
+  /** Whether `close()` was called. */
+  get closing(): boolean {
+    return this.shutdown !== undefined;
+  }
+
   get connection(): NatsConnection | undefined {
     return this.link.connection;
   }
@@ -96,7 +101,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
   }
 
   async connect(): Promise<void> {
-    if (this.closing !== undefined) throw closedError('connect', this.name);
+    if (this.closing) throw closedError('connect', this.name);
     this.connecting ??= this.open().catch((error: unknown) => {
       this.connecting = undefined;
       throw error;
@@ -193,6 +198,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
   }
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing) throw closedError('subscribe', this.name);
     const { nc, jsm, partitions } = this.require('subscribe');
     checkSpec(spec, this.capabilities);
     const context: JetStreamContext = {
@@ -215,28 +221,16 @@ class NatsJetStreamAdapter implements NatsAdapter {
       this.subscriptions.delete(s),
     );
     this.subscriptions.add(subscription);
-    try {
-      await subscription.start();
-    } catch (error) {
-      await subscription.close({ signal: AbortSignal.abort() });
-      throw error instanceof ConfigError
-        ? error
-        : connectionFailure(error, `cannot subscribe group "${spec.group}"`);
-    }
-    if (this.closing !== undefined) {
-      await subscription.close();
-      throw closedError('subscribe', this.name);
-    }
-    return subscription;
+    return startSubscription(subscription, spec.group, this);
   }
 
   close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= (async () => {
+    this.shutdown ??= (async () => {
       await this.connecting?.catch(() => undefined);
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
       await this.link.close();
     })();
-    return this.closing;
+    return this.shutdown;
   }
 }
 
