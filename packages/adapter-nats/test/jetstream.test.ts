@@ -2,6 +2,7 @@ import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
 import type { Msg, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { createNatsAdapter, type NatsAdapter, type NatsAdapterOptions, partitionOfKey } from '../src/index';
+import { streamDescription } from '../src/jetstream/stream';
 import { consumerName } from '../src/subjects';
 import { natsFixture } from './support/fixture';
 import { deleteStream, NATS_URL, uniqueName } from './support/nats';
@@ -16,6 +17,7 @@ const stream = prefix.toUpperCase();
 const fx = natsFixture(async () => {
   await deleteStream(stream);
   await deleteStream(`${stream}_P`);
+  await deleteStream(`${stream}_Q`);
 });
 const raw = (): NatsConnection => fx.raw();
 
@@ -275,6 +277,44 @@ describe('the stream', () => {
     });
     // Without an explicit count, a later adapter takes the stream's.
     await expect(adapter({ prefix: `${prefix}p`, stream: { name } })).resolves.toBeDefined();
+  });
+
+  it('gives an ordered group the records of partitions added while it was down', async () => {
+    const name = `${stream}_Q`;
+    const options = { prefix: `${prefix}q`, stream: { name } };
+    const topic = uniqueName('grow');
+    const ordered = subscribeSpec(topic, { ordering: 'key', startFrom: 'latest' });
+    const before = await adapter({ ...options, partitions: 2 });
+    await (await before.subscribe(ordered, async () => ACK)).close();
+    await before.close();
+    // An operator raises the partition count, as the docs describe.
+    const jsm = await raw().jetstreamManager();
+    const info = await jsm.streams.info(name);
+    await jsm.streams.update(name, { ...info.config, description: streamDescription(`${prefix}q`, 4) });
+
+    const publisher = await adapter(options);
+    const records = Array.from({ length: 40 }, (_, i) => ({
+      topic,
+      key: `key-${i}`,
+      headers: {},
+      body: Buffer.from(`r${i}`),
+    }));
+    await publisher.publish(records);
+    expect(new Set(records.map((r) => partitionOfKey(r.key, 4))).has(3)).toBe(true);
+
+    const seen = new Set<string>();
+    const waiter = new Waiter();
+    const consumer = await adapter(options);
+    await consumer.subscribe(ordered, async (record) => {
+      seen.add(text(record));
+      waiter.notify();
+      return ACK;
+    });
+    await waiter.until(
+      () => seen.size === records.length,
+      10_000,
+      () => `${seen.size} of ${records.length}`,
+    );
   });
 
   it('fails to connect with a ConfigError when the stream is missing and may not be created', async () => {

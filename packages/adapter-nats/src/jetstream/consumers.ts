@@ -94,13 +94,52 @@ export async function checkOrderingConflict(
 }
 
 /**
- * Makes sure the durable consumer of `plan` exists. A new one starts where `spec.startFrom` says;
- * an existing one keeps its position (the group resumes) and gets its acknowledgement settings
- * brought up to date.
+ * Makes sure the durable consumers of a subscription exist. A group new to a topic starts where
+ * `spec.startFrom` says; existing consumers keep their position (the group resumes) and get their
+ * acknowledgement settings brought up to date. A group that already reads a topic starts a
+ * partition it has no consumer for yet (the partition count grew) from the partition's first
+ * record, so that nothing published there before this member came up is skipped.
  */
-export async function ensureConsumer(
+export async function ensureConsumers(
+  jsm: JetStreamManager,
+  plans: readonly ConsumerPlan[],
+  spec: SubscribeSpec,
+  settings: ConsumerSettings,
+): Promise<void> {
+  const infos = await Promise.all(plans.map((plan) => readConsumer(jsm, settings.stream, plan.name)));
+  const readTopics = new Set(plans.filter((_, i) => infos[i] !== undefined).map((plan) => plan.topic));
+  await Promise.all(
+    plans.map((plan, i) =>
+      ensureConsumer(
+        jsm,
+        plan,
+        infos[i],
+        readTopics.has(plan.topic) ? 'earliest' : spec.startFrom,
+        spec,
+        settings,
+      ),
+    ),
+  );
+}
+
+async function readConsumer(
+  jsm: JetStreamManager,
+  stream: string,
+  name: string,
+): Promise<ConsumerInfo | undefined> {
+  try {
+    return await jsm.consumers.info(stream, name);
+  } catch (error) {
+    if (isNotFound(error)) return undefined;
+    throw connectionFailure(error, `cannot read consumer "${name}" of stream "${stream}"`);
+  }
+}
+
+async function ensureConsumer(
   jsm: JetStreamManager,
   plan: ConsumerPlan,
+  existing: ConsumerInfo | undefined,
+  startFrom: SubscribeSpec['startFrom'],
   spec: SubscribeSpec,
   settings: ConsumerSettings,
 ): Promise<void> {
@@ -110,19 +149,13 @@ export async function ensureConsumer(
     max_deliver: maxDeliverOf(spec.maxAttempts, settings.extraDeliveries),
     max_ack_pending: plan.maxAckPending,
   };
-  let info: ConsumerInfo | undefined;
-  try {
-    info = await jsm.consumers.info(stream, plan.name);
-  } catch (error) {
-    if (!isNotFound(error))
-      throw connectionFailure(error, `cannot read consumer "${plan.name}" of stream "${stream}"`);
-  }
+  let info = existing;
   if (info === undefined) {
     const config: Partial<ConsumerConfig> = {
       durable_name: plan.name,
       description: `Tidings group "${spec.group}" on topic "${plan.topic}"${plan.partition === undefined ? '' : `, partition ${plan.partition}`}`,
       ack_policy: AckPolicy.Explicit,
-      deliver_policy: spec.startFrom === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New,
+      deliver_policy: startFrom === 'earliest' ? DeliverPolicy.All : DeliverPolicy.New,
       replay_policy: ReplayPolicy.Instant,
       filter_subject: plan.filter,
       ...wanted,

@@ -15,7 +15,7 @@ import { fromNatsHeaders } from '../headers';
 import type { Link, LinkListener } from '../link';
 import { PausableDispatcher } from '../pausable';
 import { acks, type DeliveryInfo, parseAckSubject } from './acks';
-import { type ConsumerSettings, checkOrderingConflict, ensureConsumer, planConsumers } from './consumers';
+import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
 
 /** What a subscription needs from its adapter. */
@@ -99,7 +99,7 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
       this.spec.topics.map((topic) => checkOrderingConflict(jsm, this.spec, topic, consumers.stream)),
     );
     const plans = planConsumers(this.spec, consumers);
-    await Promise.all(plans.map((plan) => ensureConsumer(jsm, plan, this.spec, consumers)));
+    await ensureConsumers(jsm, plans, this.spec, consumers);
     if (this.closing !== undefined) return;
     const share = Math.max(1, Math.ceil(this.spec.concurrency / plans.length));
     this.pullers = plans.map(
