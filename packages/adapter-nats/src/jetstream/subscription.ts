@@ -47,7 +47,7 @@ const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers
 /** A dead letter that could not be published comes back after this long, to be dead-lettered again. */
 const DEAD_LETTER_RETRY_MS = 2_000;
 /** How long a close waits for the server to forget its pull requests before giving records back. */
-const GIVE_BACK_WAIT_MS = 1_000;
+const FORGET_WAIT_MS = 1_000;
 
 /**
  * One subscription on JetStream: pulls from the durable consumers of its group (one per topic, or
@@ -177,12 +177,13 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
 
   private async drain(signal: AbortSignal | undefined): Promise<void> {
     for (const puller of this.pullers) puller.stop();
+    await this.forgetPullRequests();
     // Records that no handler has started go back to the group at once.
-    await this.giveBack(this.work.takeWaiting());
+    this.giveBack(this.work.takeWaiting());
     await this.work.idle(signal);
     // Handlers still running after an abort: their records go to the next member now, rather
     // than after ack_wait.
-    await this.giveBack([...this.held.values()]);
+    this.giveBack([...this.held.values()]);
     clearInterval(this.timer);
     this.unlisten?.();
     await this.ctx.link.flush(this.ctx.flushTimeoutMs);
@@ -191,26 +192,33 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
   }
 
   /**
-   * Naks records so that the group's next member gets them now. The server still holds this
-   * subscription's pull requests (it cannot be told to drop them), and a record redelivered into
-   * one of them is lost until ack_wait, or (NATS 2.9) comes back without its delivery counted. A
-   * consumer info request makes the server forget requests whose inbox is gone, so it goes first.
+   * The server keeps this subscription's pull requests after their inbox is gone (it cannot be
+   * told to drop them) until it tries to deliver into one. A record it hands to such a request is
+   * taken back, and on NATS 2.9 comes back to the next member without its delivery counted: a
+   * record given back below, or another member's retry, would lose a count. A consumer info
+   * request makes the server forget them at once.
    */
-  private async giveBack(records: readonly Held[]): Promise<void> {
-    const open = records.filter((held) => !held.done);
-    if (open.length === 0) return;
-    for (const held of open) this.finish(held);
-    const consumers = new Set(open.map((held) => held.puller.target.consumer));
-    const { jsm, consumers: settings } = this.ctx;
+  private async forgetPullRequests(): Promise<void> {
+    const { jsm, consumers } = this.ctx;
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
-      Promise.allSettled([...consumers].map((name) => jsm.consumers.info(settings.stream, name))),
+      Promise.allSettled(
+        this.pullers.map((puller) => jsm.consumers.info(consumers.stream, puller.target.consumer)),
+      ),
       new Promise((resolve) => {
-        timer = setTimeout(resolve, GIVE_BACK_WAIT_MS);
+        timer = setTimeout(resolve, FORGET_WAIT_MS);
       }),
     ]);
     clearTimeout(timer);
-    for (const held of open) acks.nak(this.ctx.nc, held.msg, 0);
+  }
+
+  /** Naks records so that the group's next member gets them now. */
+  private giveBack(records: readonly Held[]): void {
+    for (const held of records) {
+      if (held.done) continue;
+      this.finish(held);
+      acks.nak(this.ctx.nc, held.msg, 0);
+    }
   }
 
   private async run(held: Held): Promise<void> {
