@@ -13,10 +13,4 @@ describeAdapter({
     await (adapter as NatsAdapter).connection?.reconnect();
   },
   unicodeTopics: true,
-  skip: {
-    // The scenario publishes while the group has no member and expects the records to wait for
-    // it; core NATS delivers only to subscribers present at publish time. The capabilities say so
-    // (durable, replay and redelivery false), but the suite does not gate this scenario on them.
-    resume: 'core NATS keeps nothing for a group with no member (at-most-once, no persistence)',
-  },
 });

@@ -48,6 +48,7 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   delayToleranceMs: 200,
   headerPrefix: 'ce-',
+  contentTypeHeader: 'ce-datacontenttype',
 });
 
 class NatsCoreAdapter implements NatsAdapter {

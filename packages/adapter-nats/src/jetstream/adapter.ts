@@ -47,6 +47,7 @@ export const natsCapabilities: AdapterCapabilities = Object.freeze({
   maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
   delayToleranceMs: 1_000,
   headerPrefix: 'ce-',
+  contentTypeHeader: 'ce-datacontenttype',
 });
 
 const ID_HEADER = `${natsCapabilities.headerPrefix}id`;
