@@ -1,0 +1,183 @@
+// The composition root: the one place that knows every part and wires them from the
+// configuration. main.ts runs it; the tests and the experiment build it with their own settings.
+// Nothing here is global, so a test can run several systems side by side.
+import { type BrokerAdapter, type Bus, createBus, type Middleware } from '@tidings/core';
+import type { FastifyInstance } from 'fastify';
+import { type ActivityLog, quiet } from './activity';
+import { createHttpApi, type HealthReport } from './api/http-api';
+import type { AppConfig } from './config';
+import { ANALYTICS_GROUP, subscribeAnalytics } from './consumers/analytics';
+import { subscribeDeadLetterMonitor } from './consumers/dead-letters';
+import { EMAIL_GROUP, subscribeEmailConfirmation } from './consumers/email-confirmation';
+import { FULFILMENT_GROUP, subscribeFulfilment } from './consumers/fulfilment';
+import type { ConsumerDeps } from './consumers/policy';
+import { OrderPlaced, ShipmentPrepared } from './contracts';
+import { createBrokerAdapter } from './infrastructure/broker';
+import { createPersistence, type Persistence } from './infrastructure/persistence';
+import { placeOrder } from './orders/place-order';
+import { ORDER_STATUS_GROUP, subscribeShipmentTracking } from './orders/track-shipments';
+import { type AnalyticsSink, createSimulatedAnalyticsSink } from './services/analytics-sink';
+import { createSimulatedEmailProvider, type EmailProvider } from './services/email-provider';
+import { createSimulatedInventoryService, type InventoryService } from './services/inventory';
+import { createSimulatedPaymentService, type PaymentService } from './services/payment';
+import { createSimulatedWarehouse, type Warehouse } from './services/warehouse';
+
+/** The downstream services the order system talks to. Simulated unless given. */
+export interface Downstream {
+  readonly payments: PaymentService;
+  readonly inventory: InventoryService;
+  readonly email: EmailProvider;
+  readonly analytics: AnalyticsSink;
+  readonly warehouse: Warehouse;
+}
+
+/** Settings of {@link createOrderSystem}. */
+export interface OrderSystemOptions {
+  readonly config: AppConfig;
+  /** Real (or differently simulated) services in place of the simulated ones. */
+  readonly downstream?: Partial<Downstream>;
+  /** Where the services report what they do. Default: nowhere. */
+  readonly activity?: ActivityLog;
+  /** Wraps the broker adapter; tests use it to inject duplicates and redeliveries. */
+  readonly decorateAdapter?: (adapter: BrokerAdapter) => BrokerAdapter;
+}
+
+/** A wired order system: the HTTP API, the bus with every consumer, and the storage. */
+export interface OrderSystem {
+  readonly http: FastifyInstance;
+  readonly bus: Bus;
+  readonly downstream: Downstream;
+  readonly persistence: Persistence;
+  /** Starts storage, bus and relay, then listens; resolves with the API's base URL. */
+  start(): Promise<string>;
+  /** Stops in the order that loses nothing: HTTP, relay, consumers, connections. Idempotent. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Wires the order system from its configuration.
+ *
+ * @example
+ * ```ts
+ * const system = await createOrderSystem({ config: loadConfig(), activity: (a) => console.log(a) });
+ * const url = await system.start();
+ * process.once('SIGTERM', () => void system.stop());
+ * ```
+ */
+export async function createOrderSystem(options: OrderSystemOptions): Promise<OrderSystem> {
+  const { config } = options;
+  const activity = options.activity ?? quiet;
+  const downstream = { ...simulatedDownstream(config), ...options.downstream };
+
+  const adapter = await createBrokerAdapter(config.broker);
+  const bus = createBus({
+    source: 'order-system',
+    adapter: options.decorateAdapter?.(adapter) ?? adapter,
+    topic: (contract) => `${config.topicPrefix}${contract.topic ?? contract.type}`,
+    middleware: [reportDuplicates(activity)],
+  });
+  const persistence = await createPersistence(config, bus, activity);
+
+  // The consumers. Each is its own consumer group, so each gets every event and fails alone;
+  // in production each could be its own deployment, subscribing the same way.
+  const consumerDeps: ConsumerDeps = {
+    idempotency: persistence.idempotency,
+    policy: config.consumers,
+    activity,
+  };
+  subscribeEmailConfirmation(bus, { ...consumerDeps, email: downstream.email });
+  subscribeAnalytics(bus, { ...consumerDeps, analytics: downstream.analytics });
+  subscribeFulfilment(bus, { ...consumerDeps, warehouse: downstream.warehouse });
+  subscribeShipmentTracking(bus, { orders: persistence.orders, activity, policy: config.consumers });
+  subscribeDeadLetterMonitor(
+    bus,
+    [
+      { group: EMAIL_GROUP, contracts: [OrderPlaced] },
+      { group: ANALYTICS_GROUP, contracts: [OrderPlaced, ShipmentPrepared] },
+      { group: FULFILMENT_GROUP, contracts: [OrderPlaced] },
+      { group: ORDER_STATUS_GROUP, contracts: [ShipmentPrepared] },
+    ],
+    activity,
+  );
+
+  const http = createHttpApi(
+    {
+      placeOrder: (request, signal) =>
+        placeOrder(
+          {
+            payments: downstream.payments,
+            inventory: downstream.inventory,
+            orders: persistence.orders,
+            activity,
+          },
+          request,
+          signal,
+        ),
+      findOrder: (orderId) => persistence.orders.find(orderId),
+      health: async (): Promise<HealthReport> => {
+        const busHealth = bus.health();
+        const storage = await persistence.health();
+        return {
+          status: storage.ok ? busHealth.status : 'down',
+          broker: busHealth.adapter,
+          storage,
+          consumers: busHealth.subscriptions,
+        };
+      },
+    },
+    { logger: config.http.logger },
+  );
+
+  let stopping: Promise<void> | undefined;
+  return {
+    http,
+    bus,
+    downstream,
+    persistence,
+    async start() {
+      await bus.start();
+      await persistence.start();
+      return http.listen({ host: config.http.host, port: config.http.port });
+    },
+    stop() {
+      stopping ??= (async () => {
+        // No new orders; requests in flight finish first.
+        await http.close();
+        // Hand what the outbox holds to the broker, then let the consumers finish what they hold.
+        await persistence.stopRelay();
+        await bus.stop();
+        await persistence.close();
+      })();
+      return stopping;
+    },
+  };
+}
+
+function simulatedDownstream(config: AppConfig): Downstream {
+  const s = config.simulation;
+  return {
+    payments: createSimulatedPaymentService({ latencyMs: s.paymentMs }),
+    inventory: createSimulatedInventoryService({ latencyMs: s.inventoryMs, stock: { 'sold-out-mug': 0 } }),
+    email: createSimulatedEmailProvider({
+      latencyMs: s.emailMs,
+      jitterMs: s.emailJitterMs,
+      failureRate: s.emailFailureRate,
+    }),
+    analytics: createSimulatedAnalyticsSink({ latencyMs: s.analyticsMs }),
+    warehouse: createSimulatedWarehouse({ latencyMs: s.warehouseMs }),
+  };
+}
+
+// Reports each delivery the idempotency policy skipped: outer middleware sees the final verdict.
+function reportDuplicates(activity: ActivityLog): Middleware {
+  return async (ctx, next) => {
+    await next();
+    if (ctx.duplicate) {
+      activity({
+        kind: 'duplicate.skipped',
+        group: ctx.group,
+        orderId: ctx.event?.subject ?? ctx.event?.key ?? ctx.record.position,
+      });
+    }
+  };
+}

@@ -1,0 +1,60 @@
+// Dead letters: events a consumer gave up on (retries used up, or an error retrying cannot fix)
+// land on `<topic>.<group>.dlq`. Someone must look at them; this monitor reports each one. In
+// production it would page someone, or keep them for an operator to fix and replay.
+import type { AnyEventContract, Bus, Subscription } from '@tidings/core';
+import { DEAD_LETTER_HEADERS } from '@tidings/core/adapter';
+import type { ActivityLog } from '../activity';
+
+export const DEAD_LETTER_GROUP = 'dead-letter-monitor';
+
+/** A consumer group and the contracts it consumes: whose dead letters to watch. */
+export interface WatchedGroup {
+  readonly group: string;
+  readonly contracts: readonly AnyEventContract[];
+}
+
+/**
+ * Subscribes one monitor per dead-letter topic of the given groups.
+ *
+ * @example
+ * ```ts
+ * subscribeDeadLetterMonitor(bus, [{ group: 'email-confirmation', contracts: [OrderPlaced] }], console.log);
+ * ```
+ */
+export function subscribeDeadLetterMonitor(
+  bus: Bus,
+  watched: readonly WatchedGroup[],
+  activity: ActivityLog,
+): Subscription[] {
+  const subscriptions: Subscription[] = [];
+  for (const { group, contracts } of watched) {
+    for (const contract of contracts) {
+      subscriptions.push(
+        bus.subscribe(
+          contract,
+          {
+            group: DEAD_LETTER_GROUP,
+            topic: bus.deadLetterTopicOf(contract, group),
+            // Nothing to retry here, and a dead letter that cannot even be read is acknowledged
+            // rather than sent round again: the headers still say what happened.
+            retry: false,
+            validate: false,
+            unknownTypes: 'ack',
+            // A dead letter is kept by the broker until read: start from the first one.
+            startFrom: 'earliest',
+          },
+          (event, ctx) => {
+            const headers = ctx.record.headers;
+            activity({
+              kind: 'dead-letter',
+              group: headers[DEAD_LETTER_HEADERS.group] ?? group,
+              orderId: event.subject ?? event.key ?? event.id,
+              reason: headers[DEAD_LETTER_HEADERS.reason] ?? 'unknown',
+            });
+          },
+        ),
+      );
+    }
+  }
+  return subscriptions;
+}

@@ -1,0 +1,35 @@
+// Which broker the bus runs on is configuration, not code: the services only ever see a Bus. Each
+// adapter package is imported only when chosen, so the in-memory setup loads no broker client.
+import { type BrokerAdapter, createMemoryAdapter } from '@tidings/core';
+import type { BrokerConfig } from '../config';
+
+/**
+ * Creates the adapter the configuration names.
+ *
+ * @example
+ * ```ts
+ * const adapter = await createBrokerAdapter({ kind: 'nats', url: 'nats://127.0.0.1:4222' });
+ * const bus = createBus({ source: 'order-system', adapter });
+ * ```
+ */
+export async function createBrokerAdapter(config: BrokerConfig): Promise<BrokerAdapter> {
+  switch (config.kind) {
+    case 'memory':
+      return createMemoryAdapter();
+    case 'nats': {
+      const { createNatsAdapter } = await import('@tidings/adapter-nats');
+      return createNatsAdapter({
+        servers: config.url ?? '127.0.0.1:4222',
+        // The prefix names the JetStream stream too (upper-cased), one per namespace.
+        ...(config.namespace === undefined ? {} : { prefix: config.namespace }),
+      });
+    }
+  }
+}
+
+/** Where the broker is, for the startup banner. */
+export function describeBroker(config: BrokerConfig): string {
+  if (config.kind === 'memory')
+    return 'the in-memory broker (nothing to install; events live in this process)';
+  return `${config.kind} at ${config.url ?? 'its default local address'}`;
+}
