@@ -49,7 +49,11 @@ export class Publisher {
     this.inFlight++;
     const deadline = Date.now() + this.timeoutMs;
     try {
-      const channel = await withTimeout(this.ready(), deadline - Date.now(), () => this.notConnected());
+      const channel = await withTimeout(this.ready(), deadline - Date.now(), () => this.notConnected()).catch(
+        (error: unknown) => {
+          throw error instanceof PublishError ? error : this.notConnected(error);
+        },
+      );
       const confirms: Promise<void>[] = [];
       for (const publication of publications) {
         const { confirmed, writable } = this.publishOne(channel, publication);
@@ -196,7 +200,10 @@ export class Publisher {
     if (list.length === 0) this.unconfirmed.delete(id);
   }
 
-  private notConnected(): PublishError {
+  private notConnected(error?: unknown): PublishError {
+    if (error !== undefined) {
+      return new PublishError(`cannot publish to RabbitMQ: ${toError(error).message}`, { cause: error });
+    }
     const cause = this.link.lastError ?? new ConnectionError('not connected to RabbitMQ');
     return new PublishError(
       `not connected to RabbitMQ within the publish timeout of ${this.timeoutMs} ms: ${cause.message}`,
