@@ -59,7 +59,11 @@ export class Publisher {
         const { confirmed, writable } = this.publishOne(channel, publication);
         confirms.push(confirmed);
         // amqplib buffers what the socket cannot take yet; wait rather than let the buffer grow.
-        if (!writable) await drained(channel);
+        if (!writable) {
+          await withTimeout(drained(channel), deadline - Date.now(), () =>
+            this.notConfirmed(publication.topic),
+          );
+        }
       }
       const outcomes = await withTimeout(Promise.allSettled(confirms), deadline - Date.now(), () =>
         this.notConfirmed(publications[0]!.topic),

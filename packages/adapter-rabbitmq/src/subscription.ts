@@ -55,6 +55,12 @@ const GIVE_BACK_MAX_WAIT_MS = 5_000;
 
 const ignore = (): undefined => undefined;
 
+// The core never settles with anything else; a hand-written handler might.
+function isSettlement(value: unknown): value is Settlement {
+  const type = (value as { type?: unknown } | null)?.type;
+  return type === 'ack' || type === 'retry' || type === 'deadLetter';
+}
+
 /**
  * A subscription: one channel with a consumer per work queue (one queue per topic), prefetch =
  * concurrency per consumer, manual acknowledgements. The channel is reopened, and the queues
@@ -283,6 +289,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     } catch {
       settlement = RETRY_NOW;
     }
+    if (!isSettlement(settlement)) settlement = RETRY_NOW;
     // A delivery of a lost channel is back in its queue already; settling it would duplicate it.
     if (this.abandoned || !delivery.lease.open) return;
     try {
