@@ -24,6 +24,11 @@ export function workQueueName(exchange: string, group: string, topic: string): s
  * The exchange and the queue of one delay level: records wait `ms` there. `0ms` is the pass-through
  * queue that hands records straight back. The `.` after the exchange name keeps these apart from
  * the work queues, which all start with `<exchange>/`.
+ *
+ * @example
+ * ```ts
+ * delayLevelName('tidings', 800); // 'tidings.delay.800ms': its headers exchange and its queue
+ * ```
  */
 export function delayLevelName(exchange: string, ms: number): string {
   return `${exchange}.delay.${ms}ms`;

@@ -2,7 +2,15 @@ import { hostname } from 'node:os';
 import { ConfigError } from '@tidings/core/adapter';
 import type { Options, SocketOptions } from 'amqplib';
 
-/** How the adapter reconnects after the broker drops a connection. */
+/**
+ * How the adapter reconnects after the broker drops a connection: exponential backoff from
+ * `initialDelayMs` up to `maxDelayMs`, with 20 % jitter, for as long as it takes.
+ *
+ * @example
+ * ```ts
+ * createRabbitMQAdapter({ reconnect: { initialDelayMs: 250, maxDelayMs: 30_000 } });
+ * ```
+ */
 export interface ReconnectOptions {
   /** Delay before the first reconnection attempt, in milliseconds. Default 100. */
   readonly initialDelayMs?: number;

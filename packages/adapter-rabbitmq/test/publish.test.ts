@@ -172,6 +172,37 @@ describe('publishing to RabbitMQ', () => {
     ).resolves.toBeDefined();
   });
 
+  it('treats * and # in a subscribed topic as AMQP wildcards, keeping the topic of each record', async () => {
+    const subscriber = await adapter();
+    const collector = new Collector();
+    await subscriber.subscribe(
+      spec('audit', ['audit.*']),
+      collector.handler('only', (record) =>
+        record.attempt === 1
+          ? { type: 'retry', delayMs: 0, headers: { 'tidings-attempt': '2' } }
+          : { type: 'ack' },
+      ),
+    );
+    await subscriber.publish([
+      { topic: 'audit.login', key: undefined, headers: {}, body: Buffer.from('in') },
+      { topic: 'audit.logout', key: undefined, headers: {}, body: Buffer.from('out') },
+    ]);
+    await collector.until(
+      () => collector.deliveries.length >= 4,
+      10_000,
+      () => `${collector.deliveries.length} of 4 deliveries`,
+    );
+    const topics = collector.deliveries.map(
+      (d) => `${Buffer.from(d.record.body)}@${d.record.topic}#${d.record.attempt}`,
+    );
+    expect(topics.sort()).toEqual([
+      'in@audit.login#1',
+      'in@audit.login#2',
+      'out@audit.logout#1',
+      'out@audit.logout#2',
+    ]);
+  });
+
   it('refuses key ordering, which RabbitMQ queues cannot keep', async () => {
     const subscriber = await adapter();
     await expect(
