@@ -1,47 +1,13 @@
 import { Collector } from '@tidings/conformance';
-import type { BrokerAdapter, SubscribeSpec } from '@tidings/core/adapter';
-import { type ChannelModel, connect, type Message } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Message } from 'amqplib';
+import { describe, expect, it } from 'vitest';
 import { createRabbitMQAdapter, type RabbitMQAdapterOptions, workQueueName } from '../src/index';
-import { deleteTopology, RABBITMQ_URL, uniqueName } from './support/broker';
+import { useBroker } from './support/fixture';
 
-const exchange = uniqueName('publish');
-const opened: BrokerAdapter[] = [];
-let raw: ChannelModel;
-
-async function adapter(options: RabbitMQAdapterOptions = {}): Promise<BrokerAdapter> {
-  const created = createRabbitMQAdapter({
-    url: RABBITMQ_URL,
-    exchange,
-    connectionName: `${exchange} test`,
-    ...options,
-  });
-  opened.push(created);
-  await created.connect();
-  return created;
-}
-
-function spec(group: string, topics: string[]): SubscribeSpec {
-  return {
-    group,
-    topics,
-    concurrency: 4,
-    ordering: 'none',
-    startFrom: 'latest',
-    maxAttempts: 5,
-    handlerTimeoutMs: 5_000,
-  };
-}
-
-beforeAll(async () => {
-  raw = await connect(RABBITMQ_URL);
-});
-
-afterAll(async () => {
-  await Promise.allSettled(opened.map((a) => a.close({ signal: AbortSignal.timeout(5_000) })));
-  await raw.close();
-  await deleteTopology(exchange);
-});
+const broker = useBroker('publish');
+const { exchange } = broker;
+const adapter = (options: RabbitMQAdapterOptions = {}) => broker.adapter('test', options);
+const spec = (group: string, topics: string[]) => broker.spec(group, topics, 4);
 
 describe('publishing to RabbitMQ', () => {
   it('fails with a PublishError when no queue is bound to the topic, rather than losing the record', async () => {
@@ -88,7 +54,7 @@ describe('publishing to RabbitMQ', () => {
   it('puts records on the wire in CloudEvents binary mode, persistent, with the event id as message id', async () => {
     const publisher = await adapter();
     const queue = `${exchange}/raw-reader`;
-    const channel = await raw.createChannel();
+    const channel = await broker.raw().createChannel();
     await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
     await channel.bindQueue(queue, exchange, 'order.placed');
     const received = new Promise<Message>((resolve) => {
@@ -151,7 +117,7 @@ describe('publishing to RabbitMQ', () => {
     await subscriber.subscribe(spec('billing', ['order.paid']), async () => ({ type: 'ack' }));
     const queue = workQueueName(exchange, 'billing', 'order.paid');
     expect(queue).toBe(`${exchange}/billing/order.paid`);
-    const channel = await raw.createChannel();
+    const channel = await broker.raw().createChannel();
     channel.on('error', () => undefined);
     // Declaring it as a classic queue fails: RabbitMQ says the existing one is a quorum queue.
     const refused = channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
@@ -159,7 +125,7 @@ describe('publishing to RabbitMQ', () => {
   });
 
   it('reports a queue that exists with other settings as a configuration error', async () => {
-    const channel = await raw.createChannel();
+    const channel = await broker.raw().createChannel();
     await channel.assertQueue(workQueueName(exchange, 'legacy', 'order.shipped'), { durable: true });
     await channel.close();
     const subscriber = await adapter();

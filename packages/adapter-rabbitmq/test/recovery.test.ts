@@ -1,28 +1,12 @@
 import { Collector } from '@tidings/conformance';
 import type { AdapterSubscription, BrokerAdapter, OutgoingRecord, Settlement } from '@tidings/core/adapter';
-import { afterAll, describe, expect, it } from 'vitest';
-import { createRabbitMQAdapter, type RabbitMQAdapterOptions } from '../src/index';
-import { deleteTopology, dropConnections, RABBITMQ_URL, uniqueName } from './support/broker';
+import { describe, expect, it } from 'vitest';
+import { dropConnections } from './support/broker';
+import { useBroker } from './support/fixture';
 import { eventually } from './support/wait';
 
-const exchange = uniqueName('recovery');
-const opened: BrokerAdapter[] = [];
-
-function adapter(role: string, options: RabbitMQAdapterOptions = {}): BrokerAdapter {
-  const created = createRabbitMQAdapter({
-    url: RABBITMQ_URL,
-    exchange,
-    connectionName: `${exchange} ${role}`,
-    ...options,
-  });
-  opened.push(created);
-  return created;
-}
-
-afterAll(async () => {
-  await Promise.allSettled(opened.map((a) => a.close({ signal: AbortSignal.timeout(5_000) })));
-  await deleteTopology(exchange);
-});
+const broker = useBroker('recovery');
+const { exchange } = broker;
 
 /** What an application does with a publish that failed while the broker was away: try again. */
 async function publishUntilConfirmed(
@@ -46,9 +30,8 @@ async function publishUntilConfirmed(
 describe('when RabbitMQ closes every connection', () => {
   it('recovers while publishing and consuming, and loses nothing', async () => {
     const topic = 'recovery.all';
-    const publisher = adapter('publisher');
-    const consumer = adapter('consumer');
-    await Promise.all([publisher.connect(), consumer.connect()]);
+    const publisher = await broker.adapter('publisher');
+    const consumer = await broker.adapter('consumer');
     const collector = new Collector();
     // Every 50th record fails once and comes back through a delay level, across the outages.
     const retryOnce = (attempt: number, text: string): Settlement =>
@@ -59,15 +42,7 @@ describe('when RabbitMQ closes every connection', () => {
     for (const member of ['a', 'b']) {
       subscriptions.push(
         await consumer.subscribe(
-          {
-            group: 'workers',
-            topics: [topic],
-            concurrency: 16,
-            ordering: 'none',
-            startFrom: 'latest',
-            maxAttempts: 5,
-            handlerTimeoutMs: 5_000,
-          },
+          broker.spec('workers', [topic], 16),
           collector.handler(member, async (record) => {
             await new Promise((resolve) => setImmediate(resolve));
             return retryOnce(record.attempt, Buffer.from(record.body).toString());
@@ -130,19 +105,10 @@ describe('when RabbitMQ closes every connection', () => {
 
   it('reports the lost connection on the subscription meanwhile, then runs again', async () => {
     // A slow first reconnection keeps the 'reconnecting' state long enough to be seen.
-    const consumer = adapter('observed', { reconnect: { initialDelayMs: 1_000 } });
-    await consumer.connect();
+    const consumer = await broker.adapter('observed', { reconnect: { initialDelayMs: 1_000 } });
     const collector = new Collector();
     const subscription = await consumer.subscribe(
-      {
-        group: 'observed',
-        topics: ['recovery.observed'],
-        concurrency: 4,
-        ordering: 'none',
-        startFrom: 'latest',
-        maxAttempts: 5,
-        handlerTimeoutMs: 5_000,
-      },
+      broker.spec('observed', ['recovery.observed'], 4),
       collector.handler('only'),
     );
     expect(subscription.state).toBe('running');
@@ -165,20 +131,8 @@ describe('when RabbitMQ closes every connection', () => {
   });
 
   it('closes promptly while the broker is away', async () => {
-    const consumer = adapter('closing');
-    await consumer.connect();
-    await consumer.subscribe(
-      {
-        group: 'closing',
-        topics: ['recovery.closing'],
-        concurrency: 4,
-        ordering: 'none',
-        startFrom: 'latest',
-        maxAttempts: 5,
-        handlerTimeoutMs: 5_000,
-      },
-      async () => ({ type: 'ack' }),
-    );
+    const consumer = await broker.adapter('closing');
+    await consumer.subscribe(broker.spec('closing', ['recovery.closing'], 4), async () => ({ type: 'ack' }));
     await dropConnections(`${exchange} closing `);
     await consumer.close({ signal: AbortSignal.timeout(5_000) });
     expect(consumer.state).toBe('closed');

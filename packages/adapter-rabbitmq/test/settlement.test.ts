@@ -1,39 +1,20 @@
 import { Collector } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
-import type { BrokerAdapter, Settlement, SubscribeSpec } from '@tidings/core/adapter';
-import { type ChannelModel, connect } from 'amqplib';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Settlement } from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createRabbitMQAdapter, workQueueName } from '../src/index';
-import { deleteTopology, listQueues, RABBITMQ_URL, uniqueName } from './support/broker';
+import { workQueueName } from '../src/index';
+import { listQueues } from './support/broker';
+import { useBroker } from './support/fixture';
 import { quietPeriod } from './support/wait';
 
-const exchange = uniqueName('settlement');
-const opened: BrokerAdapter[] = [];
-let raw: ChannelModel;
-
-async function adapter(): Promise<BrokerAdapter> {
-  const created = createRabbitMQAdapter({ url: RABBITMQ_URL, exchange, connectionName: `${exchange} test` });
-  opened.push(created);
-  await created.connect();
-  return created;
-}
-
-function spec(group: string, topics: string[], concurrency = 8): SubscribeSpec {
-  return {
-    group,
-    topics,
-    concurrency,
-    ordering: 'none',
-    startFrom: 'latest',
-    maxAttempts: 5,
-    handlerTimeoutMs: 5_000,
-  };
-}
+const broker = useBroker('settlement');
+const { exchange, spec } = broker;
+const adapter = () => broker.adapter();
 
 /** Messages in a queue right now, or undefined when it does not exist. */
 async function depth(queue: string): Promise<number | undefined> {
-  const channel = await raw.createChannel();
+  const channel = await broker.raw().createChannel();
   channel.on('error', () => undefined);
   try {
     const { messageCount } = await channel.checkQueue(queue);
@@ -54,16 +35,6 @@ async function untilDepth(queue: string, expected: number, timeoutMs: number): P
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
-
-beforeAll(async () => {
-  raw = await connect(RABBITMQ_URL);
-});
-
-afterAll(async () => {
-  await Promise.allSettled(opened.map((a) => a.close({ signal: AbortSignal.timeout(5_000) })));
-  await raw.close();
-  await deleteTopology(exchange);
-});
 
 const OrderPlaced = defineEvent({
   type: 'order.placed',
