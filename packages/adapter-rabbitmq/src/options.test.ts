@@ -28,6 +28,8 @@ describe('resolveOptions', () => {
     [{ publishTimeoutMs: -1 }, 'publishTimeoutMs'],
     [{ reconnect: { initialDelayMs: 500, maxDelayMs: 100 } }, 'reconnect.maxDelayMs'],
     [{ connectionName: '' }, 'connectionName'],
+    [{ url: 'not a url' }, 'url'],
+    [{ url: 'http://127.0.0.1:5672' }, 'url'],
     [{ rejectUnroutable: 'yes' as unknown as boolean }, 'rejectUnroutable'],
   ])('refuses %j, naming %s', (options, field) => {
     expect(() => resolveOptions(options)).toThrow(expect.objectContaining({ code: 'CONFIG', field }));

@@ -135,10 +135,23 @@ export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions
   if (typeof resolved.connectionName !== 'string' || resolved.connectionName.length === 0) {
     throw new ConfigError('connectionName', 'must be a non-empty string');
   }
-  if (typeof resolved.url !== 'string' && (typeof resolved.url !== 'object' || resolved.url === null)) {
-    throw new ConfigError('url', 'must be an AMQP URL or an amqplib connection object');
-  }
+  checkUrl(resolved.url);
   return resolved;
+}
+
+function checkUrl(url: unknown): void {
+  if (typeof url === 'object' && url !== null) return;
+  if (typeof url !== 'string')
+    throw new ConfigError('url', 'must be an AMQP URL or an amqplib connection object');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError('url', 'is not a valid URL; expected amqp://user:password@host:5672/vhost');
+  }
+  if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+    throw new ConfigError('url', `must use amqp: or amqps:, got ${protocol}`);
+  }
 }
 
 function checkExchange(exchange: unknown): void {

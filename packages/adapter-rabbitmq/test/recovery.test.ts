@@ -1,6 +1,7 @@
 import { Collector } from '@tidings/conformance';
 import type { AdapterSubscription, BrokerAdapter, OutgoingRecord, Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
+import { workQueueName } from '../src/index';
 import { dropConnections } from './support/broker';
 import { useBroker } from './support/fixture';
 import { eventually } from './support/wait';
@@ -126,6 +127,33 @@ describe('when RabbitMQ closes every connection', () => {
     );
     await consumer.publish([
       { topic: 'recovery.observed', key: undefined, headers: {}, body: Buffer.from('after') },
+    ]);
+    await collector.untilDistinct(1, 10_000);
+  });
+
+  it('declares its queue again when someone deletes it under a live subscription', async () => {
+    const consumer = await broker.adapter('deleted');
+    const collector = new Collector();
+    const subscription = await consumer.subscribe(
+      broker.spec('deleted', ['recovery.deleted'], 4),
+      collector.handler('only'),
+    );
+    const channel = await broker.raw().createChannel();
+    await channel.deleteQueue(workQueueName(exchange, 'deleted', 'recovery.deleted'));
+    await channel.close();
+    // RabbitMQ cancels the consumer; the subscription opens a new channel and declares the queue.
+    await eventually(
+      () => subscription.lastError?.message.includes('cancelled the consumer') === true,
+      10_000,
+      () => `lastError: ${String(subscription.lastError)}`,
+    );
+    await eventually(
+      () => subscription.state === 'running',
+      10_000,
+      () => `state ${subscription.state}`,
+    );
+    await consumer.publish([
+      { topic: 'recovery.deleted', key: undefined, headers: {}, body: Buffer.from('again') },
     ]);
     await collector.untilDistinct(1, 10_000);
   });
