@@ -5,7 +5,7 @@
  * `n`: the record is published to the top level's headers exchange and, level after level, either
  * waits in that level's queue (bit 1) or passes to the next level's exchange (bit 0). Level 0 and
  * the pass-through queue dead-letter it to the default exchange with its routing key, which is its
- * work queue's name. About 30 queues cover every delay, whatever the number of groups, and a
+ * work queue's name. 27 queues (at 100 ms) cover every delay, whatever the number of groups, and a
  * record is at most one resolution late plus the broker's latency per level it waits in.
  *
  * @module
@@ -42,7 +42,7 @@ export function levelDelayMs(level: number, resolutionMs: number): number {
 
 /**
  * The plan for a delay: `undefined` when there is nothing to wait. Delays beyond what the levels
- * can add up to (about 99 days at 100 ms) are capped there.
+ * can add up to (about 77 days at 100 ms) are capped there.
  *
  * @example
  * ```ts
