@@ -5,7 +5,7 @@
 // 1 KiB JSON events; raw and Tidings rounds alternate so that machine noise hits both alike, and
 // each figure is the median of the rounds.
 //
-// Run alone: npx tsx --conditions=@tidings/source bench/rabbitmq.ts [--messages N] [--rounds N] [--url amqp://...]
+// Run alone: npx tsx --conditions=@tidings/source bench/rabbitmq.ts [--messages N] [--rounds N] [--quick] [--url amqp://...]
 // It needs the local broker (bash tools/services.sh) and deletes every queue and exchange it makes.
 import { createRabbitMQAdapter, workQueueName } from '@tidings/adapter-rabbitmq';
 import { createBus, defineEvent } from '@tidings/core';
@@ -28,8 +28,10 @@ export interface BenchResult {
 export interface RabbitMQBenchOptions {
   /** Events per throughput round. */
   readonly messages: number;
-  /** Rounds of each implementation; each figure is their median. Default 3. */
+  /** Rounds of each implementation; each figure is their median. Default 3, or 1 when `quick`. */
   readonly rounds?: number;
+  /** A short smoke run (CI): one round of each. */
+  readonly quick?: boolean;
   /** Broker URL. Default: the machine's RabbitMQ, `amqp://guest:guest@127.0.0.1:5672`. */
   readonly url?: string;
 }
@@ -292,7 +294,7 @@ function rows(impl: 'raw' | 'tidings', rounds: readonly Measured[], messages: nu
  */
 export async function run(options: RabbitMQBenchOptions): Promise<BenchResult[]> {
   const url = options.url ?? 'amqp://guest:guest@127.0.0.1:5672';
-  const rounds = options.rounds ?? 3;
+  const rounds = options.rounds ?? (options.quick === true ? 1 : 3);
   const namespace = `bench-${Date.now().toString(36)}`;
   const raw: Measured[] = [];
   const tidings: Measured[] = [];
@@ -311,9 +313,11 @@ function argument(name: string): string | undefined {
 async function main(): Promise<void> {
   const started = performance.now();
   const url = argument('url');
+  const rounds = argument('rounds');
   const results = await run({
     messages: Number(argument('messages') ?? 10_000),
-    rounds: Number(argument('rounds') ?? 3),
+    quick: process.argv.includes('--quick'),
+    ...(rounds === undefined ? {} : { rounds: Number(rounds) }),
     ...(url === undefined ? {} : { url }),
   });
   console.table(results);
