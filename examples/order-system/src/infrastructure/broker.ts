@@ -24,6 +24,15 @@ export async function createBrokerAdapter(config: BrokerConfig): Promise<BrokerA
         ...(config.namespace === undefined ? {} : { prefix: config.namespace }),
       });
     }
+    case 'rabbitmq': {
+      const { createRabbitMQAdapter } = await import('@tidings/adapter-rabbitmq');
+      return createRabbitMQAdapter({
+        url: config.url ?? 'amqp://guest:guest@127.0.0.1:5672',
+        connectionName: 'order-system',
+        // The exchange prefixes every queue name too: one namespace, one set of queues.
+        ...(config.namespace === undefined ? {} : { exchange: config.namespace }),
+      });
+    }
   }
 }
 

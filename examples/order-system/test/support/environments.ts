@@ -1,7 +1,9 @@
 // The setups the end-to-end test runs the app on: the in-memory broker, and each real broker on
 // this machine. A setup whose service is not running fails its tests with the command that starts
 // it; it never skips.
+import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { promisify } from 'node:util';
 import type { BrokerConfig, BrokerKind } from '../../src/config';
 
 /** A name no other run on the shared servers uses. */
@@ -21,6 +23,23 @@ export interface BrokerEnvironment {
 }
 
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+const run = promisify(execFile);
+
+// The adapter names every queue and exchange it declares after its exchange; rabbitmqctl lists
+// them (the tests run on the broker's machine, as the adapter's own tests do).
+async function rabbitmqNames(kind: 'queues' | 'exchanges', namespace: string): Promise<string[]> {
+  const { stdout } = await run('rabbitmqctl', ['-q', `list_${kind}`, '--no-table-headers', 'name'], {
+    timeout: 30_000,
+  });
+  return stdout
+    .split('\n')
+    .map((line) => line.trim())
+    .filter(
+      (name) => name === namespace || name.startsWith(`${namespace}/`) || name.startsWith(`${namespace}.`),
+    );
+}
 
 export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>> = {
   memory: {
@@ -57,6 +76,38 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
         await jsm.streams.delete(namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);
       } finally {
         await nc.close();
+      }
+    },
+  },
+  rabbitmq: {
+    kind: 'rabbitmq',
+    config: (namespace) => ({ kind: 'rabbitmq', url: RABBITMQ_URL, namespace }),
+    async check() {
+      const { connect } = await import('amqplib');
+      try {
+        const connection = await connect(RABBITMQ_URL, { timeout: 5_000 });
+        await connection.close();
+      } catch (error) {
+        throw new Error(
+          `RabbitMQ is not answering on ${RABBITMQ_URL.replace(/:[^:@/]*@/, ':***@')} (${(error as Error).message}). ` +
+            'Start it with `bash tools/services.sh`, or set RABBITMQ_URL.',
+        );
+      }
+    },
+    async cleanup(namespace) {
+      const [queues, exchanges] = await Promise.all([
+        rabbitmqNames('queues', namespace),
+        rabbitmqNames('exchanges', namespace),
+      ]);
+      const { connect } = await import('amqplib');
+      const connection = await connect(RABBITMQ_URL);
+      try {
+        const channel = await connection.createChannel();
+        for (const queue of queues) await channel.deleteQueue(queue);
+        for (const exchange of exchanges) await channel.deleteExchange(exchange);
+        await channel.close();
+      } finally {
+        await connection.close();
       }
     },
   },
