@@ -40,7 +40,17 @@ export interface OrderSystemOptions {
   readonly activity?: ActivityLog;
   /** Wraps the broker adapter; tests use it to inject duplicates and redeliveries. */
   readonly decorateAdapter?: (adapter: BrokerAdapter) => BrokerAdapter;
+  /**
+   * The consumers this process runs. Default: all of them. Run a subset to deploy consumers
+   * apart from the API, or (as the sync-vs-events experiment does) to leave some out.
+   */
+  readonly consumers?: readonly ConsumerName[];
 }
+
+/** The consumers of the order system. */
+export type ConsumerName = 'email' | 'analytics' | 'fulfilment' | 'shipments' | 'dead-letters';
+
+const ALL_CONSUMERS: readonly ConsumerName[] = ['email', 'analytics', 'fulfilment', 'shipments', 'dead-letters'];
 
 /** A wired order system: the HTTP API, the bus with every consumer, and the storage. */
 export interface OrderSystem {
@@ -85,20 +95,26 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
     policy: config.consumers,
     activity,
   };
-  subscribeEmailConfirmation(bus, { ...consumerDeps, email: downstream.email });
-  subscribeAnalytics(bus, { ...consumerDeps, analytics: downstream.analytics });
-  subscribeFulfilment(bus, { ...consumerDeps, warehouse: downstream.warehouse });
-  subscribeShipmentTracking(bus, { orders: persistence.orders, activity, policy: config.consumers });
-  subscribeDeadLetterMonitor(
-    bus,
-    [
-      { group: EMAIL_GROUP, contracts: [OrderPlaced] },
-      { group: ANALYTICS_GROUP, contracts: [OrderPlaced, ShipmentPrepared] },
-      { group: FULFILMENT_GROUP, contracts: [OrderPlaced] },
-      { group: ORDER_STATUS_GROUP, contracts: [ShipmentPrepared] },
-    ],
-    activity,
-  );
+  const runs = new Set(options.consumers ?? ALL_CONSUMERS);
+  if (runs.has('email')) subscribeEmailConfirmation(bus, { ...consumerDeps, email: downstream.email });
+  if (runs.has('analytics')) subscribeAnalytics(bus, { ...consumerDeps, analytics: downstream.analytics });
+  if (runs.has('fulfilment')) subscribeFulfilment(bus, { ...consumerDeps, warehouse: downstream.warehouse });
+  if (runs.has('shipments')) {
+    subscribeShipmentTracking(bus, { orders: persistence.orders, activity, policy: config.consumers });
+  }
+  if (runs.has('dead-letters')) {
+    const watched = [
+      { group: EMAIL_GROUP, contracts: [OrderPlaced], runs: runs.has('email') },
+      { group: ANALYTICS_GROUP, contracts: [OrderPlaced, ShipmentPrepared], runs: runs.has('analytics') },
+      { group: FULFILMENT_GROUP, contracts: [OrderPlaced], runs: runs.has('fulfilment') },
+      { group: ORDER_STATUS_GROUP, contracts: [ShipmentPrepared], runs: runs.has('shipments') },
+    ];
+    subscribeDeadLetterMonitor(
+      bus,
+      watched.filter((group) => group.runs),
+      activity,
+    );
+  }
 
   const http = createHttpApi(
     {
