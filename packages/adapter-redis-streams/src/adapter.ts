@@ -1,0 +1,249 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type BrokerAdapter,
+  ClosedError,
+  type CloseOptions,
+  ConfigError,
+  type ConnectionState,
+  MessageTooLargeError,
+  type OutgoingRecord,
+  PublishError,
+  type RecordHandler,
+  type SubscribeSpec,
+  TidingsError,
+  toError,
+} from '@tidings/core/adapter';
+import type { Redis } from 'ioredis';
+import { encodeFields } from './codec';
+import { checkServerVersion, connectWithin, createConnection, publishFailure } from './connection';
+import {
+  claimIdleFor,
+  type RedisStreamsAdapterOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options';
+import { StreamSubscription } from './subscription';
+import { Trimmer } from './trimmer';
+
+/**
+ * The Redis Streams adapter: a {@link BrokerAdapter} with the names of its connections.
+ *
+ * @example
+ * ```ts
+ * const adapter = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:6379' });
+ * console.log(adapter.connectionName); // e.g. "tidings:3f9c1a2b" — find it in CLIENT LIST
+ * ```
+ */
+export interface RedisStreamsAdapter extends BrokerAdapter {
+  readonly name: 'redis';
+  /**
+   * The name every connection of this adapter starts with in `CLIENT LIST`: `<clientName>:<id>`,
+   * followed by `:cmd` for the command connection and `:read-<n>` for subscription readers.
+   */
+  readonly connectionName: string;
+}
+
+/** What the Redis Streams adapter can do with its default options. */
+export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
+  ordering: 'none',
+  durable: false,
+  replay: true,
+  redelivery: true,
+  deliveryCount: true,
+  delayedRetry: true,
+  nativeDeadLetter: true,
+  deduplication: false,
+  maxMessageBytes: 1024 * 1024,
+  delayToleranceMs: 500,
+  headerPrefix: 'ce_',
+});
+
+// Beyond the poll interval: the claim script, the hand-over to the dispatcher, a busy event loop.
+const DELAY_TOLERANCE_MARGIN_MS = 250;
+
+class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
+  readonly name = 'redis';
+  readonly capabilities: AdapterCapabilities;
+  readonly connectionName: string;
+  private readonly options: ResolvedOptions;
+  private command: Redis | undefined;
+  private connecting: Promise<void> | undefined;
+  private connected = false;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  private trimmer: Trimmer | undefined;
+  private readonly subscriptions = new Set<StreamSubscription>();
+  private readers = 0;
+
+  constructor(options: RedisStreamsAdapterOptions) {
+    this.options = resolveOptions(options);
+    this.connectionName = `${this.options.clientName}:${randomBytes(4).toString('hex')}`;
+    this.capabilities = Object.freeze({
+      ...redisStreamsCapabilities,
+      durable: this.options.durable,
+      maxMessageBytes: this.options.maxMessageBytes,
+      delayToleranceMs: this.options.retryPollIntervalMs + DELAY_TOLERANCE_MARGIN_MS,
+    });
+  }
+
+  get state(): ConnectionState {
+    if (this.closed) return 'closed';
+    const command = this.command;
+    if (command === undefined) return 'idle';
+    if (!this.connected) return 'connecting';
+    if (command.status === 'ready') return 'connected';
+    // 'end' means ioredis gave up reconnecting (its retryStrategy said stop).
+    return command.status === 'end' ? 'failed' : 'reconnecting';
+  }
+
+  connect(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('the Redis adapter is closed'));
+    this.connecting ??= this.open().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const command = createConnection(this.options, `${this.connectionName}:cmd`, () => undefined);
+    this.command = command;
+    try {
+      await connectWithin(command, this.options.connectTimeoutMs, 'command connection');
+      await checkServerVersion(command);
+    } catch (error) {
+      command.disconnect();
+      this.command = undefined;
+      throw error;
+    }
+    if (this.options.trim !== undefined) {
+      this.trimmer = new Trimmer(command, this.options.trim, () => undefined);
+    }
+    this.connected = true;
+  }
+
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
+    const limit = this.options.maxMessageBytes;
+    for (const record of records) {
+      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
+    }
+    if (records.length === 0) return;
+    await this.connect();
+    const command = this.command!;
+    try {
+      if (records.length === 1) {
+        const [record] = records as [OutgoingRecord];
+        await command.callBuffer('xadd', record.topic, '*', ...encodeFields(record));
+      } else {
+        // One transaction: a connection lost before EXEC stores none of the batch.
+        const transaction = command.multi();
+        for (const record of records)
+          transaction.callBuffer('xadd', record.topic, '*', ...encodeFields(record));
+        const results = await transaction.exec();
+        if (results === null) throw new PublishError('the publish transaction was discarded');
+        results.forEach(([error], i) => {
+          if (error) throw publishFailure(error, records[i]!.topic);
+        });
+      }
+      const wait = this.options.waitForReplicas;
+      if (wait !== undefined) {
+        const acknowledged = Number(await command.call('wait', wait.replicas, wait.timeoutMs));
+        if (acknowledged < wait.replicas) {
+          throw new PublishError(
+            `only ${acknowledged} of ${wait.replicas} replicas confirmed the records within ${wait.timeoutMs} ms; the primary has them`,
+          );
+        }
+      }
+    } catch (error) {
+      if (error instanceof TidingsError) throw error;
+      throw publishFailure(error, records[0]!.topic);
+    }
+    if (this.trimmer !== undefined) {
+      for (const topic of new Set(records.map((record) => record.topic))) this.trimmer.published(topic);
+    }
+  }
+
+  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
+    checkSpec(spec, this.capabilities);
+    await this.connect();
+    const n = ++this.readers;
+    let subscription: StreamSubscription | undefined;
+    const reader = createConnection(
+      this.options,
+      `${this.connectionName}:read-${n}`,
+      (error) => subscription?.noteError(error),
+      // A blocked read waits through a reconnection instead of failing after N attempts.
+      { maxRetriesPerRequest: null },
+    );
+    subscription = new StreamSubscription({
+      spec,
+      handler,
+      options: this.options,
+      command: this.command!,
+      reader,
+      consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
+      claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
+      onClosed: (closed) => this.subscriptions.delete(closed),
+    });
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error instanceof TidingsError ? error : toError(error);
+    }
+    return subscription;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
+      await this.trimmer?.stop();
+      const command = this.command;
+      if (command !== undefined) {
+        // QUIT waits for the replies before it; a connection that is down is simply dropped.
+        if (command.status === 'ready') await command.quit().catch(() => command.disconnect());
+        else command.disconnect();
+      }
+      this.closed = true;
+    })();
+    return this.closing;
+  }
+}
+
+function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
+  if (spec.topics.length === 0) throw new ConfigError('topics', 'give at least one topic');
+  if (typeof spec.group !== 'string' || spec.group.length === 0) {
+    throw new ConfigError('group', 'must be a non-empty string');
+  }
+  if (spec.ordering === 'key' && capabilities.ordering !== 'key') {
+    throw new ConfigError('ordering', "the Redis adapter does not order by key; use ordering: 'none'");
+  }
+}
+
+/**
+ * Creates the Redis Streams adapter. Each topic is a stream of that name; each consumer group a
+ * stream consumer group. Publishing is `XADD` (a batch in one `MULTI`); consuming is
+ * `XREADGROUP` on a connection per subscription, `XACK` after the handler settled. A retry stays
+ * pending in its group and is claimed back when due; a member that dies leaves its entries
+ * pending, and another member claims them once idle. See docs/adapters/redis-streams.md.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@tidings/core';
+ * import { createRedisStreamsAdapter } from '@tidings/adapter-redis-streams';
+ *
+ * const bus = createBus({
+ *   source: 'order-service',
+ *   adapter: createRedisStreamsAdapter({ connection: process.env.REDIS_URL, trim: { maxLength: 1_000_000 } }),
+ * });
+ * ```
+ */
+export function createRedisStreamsAdapter(options: RedisStreamsAdapterOptions = {}): RedisStreamsAdapter {
+  return new RedisStreamsAdapterImpl(options);
+}
