@@ -44,6 +44,17 @@ export interface RedisStreamsAdapter extends BrokerAdapter {
    * followed by `:cmd` for the command connection and `:read-<n>` for subscription readers.
    */
   readonly connectionName: string;
+  /**
+   * Trims one stream now with the adapter's `trim` settings (publishing does it by itself, at most
+   * once per `trim.intervalMs`); resolves with how many entries were removed. Rejects with a
+   * `ConfigError` when the adapter has no `trim` settings.
+   *
+   * @example
+   * ```ts
+   * const removed = await adapter.trim('order.placed');
+   * ```
+   */
+  trim(topic: string): Promise<number>;
 }
 
 /** What the Redis Streams adapter can do with its default options. */
@@ -165,6 +176,13 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     if (this.trimmer !== undefined) {
       for (const topic of new Set(records.map((record) => record.topic))) this.trimmer.published(topic);
     }
+  }
+
+  async trim(topic: string): Promise<number> {
+    if (this.closing !== undefined) throw new ClosedError('cannot trim: the Redis adapter is closed');
+    if (this.options.trim === undefined) throw new ConfigError('trim', 'the adapter has no trim settings');
+    await this.connect();
+    return this.trimmer!.trimNow(topic);
   }
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {

@@ -1,0 +1,253 @@
+import { Collector } from '@tidings/conformance';
+import type { Settlement, SubscribeSpec } from '@tidings/core/adapter';
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
+import { adminConnection, deleteKeysMatching, REDIS_URL, uniqueName } from './redis';
+import { waitUntil } from './wait';
+
+const ACK: Settlement = { type: 'ack' };
+
+function spec(overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 'topics'>): SubscribeSpec {
+  return {
+    concurrency: 8,
+    ordering: 'none',
+    startFrom: 'earliest',
+    maxAttempts: 10,
+    handlerTimeoutMs: 2_000,
+    ...overrides,
+  };
+}
+
+describe('the Redis Streams adapter', () => {
+  const adapters: RedisStreamsAdapter[] = [];
+  const made: string[] = [];
+  let admin: ReturnType<typeof adminConnection> | undefined;
+
+  afterEach(async () => {
+    await Promise.all(adapters.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(2_000) })));
+    await admin?.quit();
+    admin = undefined;
+    for (const name of made.splice(0)) await deleteKeysMatching(`*${name}*`);
+  });
+
+  function adapter(options: Parameters<typeof createRedisStreamsAdapter>[0] = {}): RedisStreamsAdapter {
+    const created = createRedisStreamsAdapter({ connection: REDIS_URL, ...options });
+    adapters.push(created);
+    return created;
+  }
+
+  async function redis() {
+    admin ??= adminConnection();
+    if (admin.status === 'wait') await admin.connect();
+    return admin;
+  }
+
+  function names(label: string) {
+    const topic = uniqueName(label);
+    made.push(topic);
+    return { topic, group: `${topic}-group` };
+  }
+
+  it('writes headers as fields of their own name and reads back any header name and body bytes', async () => {
+    const { topic, group } = names('fields');
+    const a = adapter();
+    const collector = new Collector();
+    await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    const body = Buffer.from([0, 255, 1, 254, 0x80, 0x0d, 0x0a, 0]);
+    const headers = { ce_type: 'order.placed', $body: 'not the body', $$x: 'two', __proto__: 'proto', '': 'empty' };
+    await a.publish([{ topic, key: '$key', headers, body }]);
+    await collector.untilDistinct(1, 10_000);
+    const got = collector.deliveries[0]!.record;
+    expect(Buffer.from(got.body).equals(body)).toBe(true);
+    expect(got.key).toBe('$key');
+    expect(Object.entries(got.headers).sort()).toEqual(Object.entries(headers).sort());
+
+    // Other stream readers see the CloudEvents attributes under their own names.
+    const [[, fields]] = (await (await redis()).xrange(topic, '-', '+')) as [string, string[]][];
+    expect(fields.slice(0, 1)).toEqual(['$body']);
+    expect(fields).toContain('ce_type');
+    expect(fields).toContain('$$body');
+  });
+
+  it('keeps the headers a retry adds across deliveries and puts them on the dead letter', async () => {
+    const { topic, group } = names('retry-headers');
+    const dlq = `${topic}.dlq`;
+    const a = adapter();
+    const collector = new Collector();
+    const dead = new Collector();
+    await a.subscribe(spec({ group: `${group}-dlq`, topics: [dlq] }), dead.handler('dlq'));
+    await a.subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('only', (record) =>
+        record.attempt < 3
+          ? {
+              type: 'retry',
+              delayMs: 50,
+              headers: {
+                'tidings-attempt': String(record.attempt + 1),
+                'tidings-first-failure-at': record.headers['tidings-first-failure-at'] ?? `first-${record.attempt}`,
+              },
+            }
+          : {
+              type: 'deadLetter',
+              topic: dlq,
+              reason: 'gave up',
+              headers: { 'tidings-dlq-reason': 'gave up' },
+            },
+      ),
+    );
+    await a.publish([{ topic, key: 'k', headers: { 'x-original': 'yes' }, body: Buffer.from('retried') }]);
+    await dead.untilDistinct(1, 10_000);
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 2, 3]);
+    expect(collector.deliveries.map((d) => d.record.headers['tidings-first-failure-at'])).toEqual([
+      undefined,
+      'first-1',
+      'first-1',
+    ]);
+    const letter = dead.deliveries[0]!.record;
+    expect(letter.key).toBe('k');
+    expect(letter.headers).toMatchObject({
+      'x-original': 'yes',
+      'tidings-first-failure-at': 'first-1',
+      'tidings-dlq-reason': 'gave up',
+    });
+    // Settled: nothing is left pending, waiting for a retry or beside the entry.
+    const r = await redis();
+    expect(((await r.xpending(topic, group)) as [number])[0]).toBe(0);
+    expect(await r.keys(`tidings:*${topic}*`)).toEqual([]);
+  });
+
+  it('leaves a record pending when its dead letter cannot be written', async () => {
+    const { topic, group } = names('dlq-fails');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const collector = new Collector();
+    const subscription = await a.subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('only', () => ({ type: 'deadLetter', topic: notAStream, reason: 'bad', headers: {} })),
+    );
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('stuck') }]);
+    await collector.untilDistinct(1, 10_000);
+    await waitUntil(() => subscription.lastError !== undefined, 10_000, 'the failure was reported');
+    expect(subscription.lastError?.message).toMatch(/WRONGTYPE/);
+    expect(((await (await redis()).xpending(topic, group)) as [number])[0]).toBe(1);
+  });
+
+  it('rejects a batch naming the record Redis refused, having stored the others', async () => {
+    const { topic } = names('partial');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const record = (to: string, text: string) => ({ topic: to, key: undefined, headers: {}, body: Buffer.from(text) });
+    await expect(
+      a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
+    ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
+    expect(await (await redis()).xlen(topic)).toBe(2);
+  });
+
+  it('refuses an oversize body before sending anything', async () => {
+    const { topic } = names('oversize');
+    const a = adapter({ maxMessageBytes: 10 });
+    expect(a.capabilities.maxMessageBytes).toBe(10);
+    await expect(
+      a.publish([
+        { topic, key: undefined, headers: {}, body: Buffer.from('fine') },
+        { topic, key: undefined, headers: {}, body: Buffer.alloc(11) },
+      ]),
+    ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', size: 11, limit: 10 });
+    expect(await (await redis()).exists(topic)).toBe(0);
+  });
+
+  it('hands entries fetched while paused back to the group at once when it closes, attempt unchanged', async () => {
+    const { topic, group } = names('release');
+    const first = adapter();
+    const subscription = await first.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    subscription.pause();
+    expect(subscription.state).toBe('paused');
+    await first.publish(
+      [0, 1, 2].map((i) => ({ topic, key: undefined, headers: {}, body: Buffer.from(`parked-${i}`) })),
+    );
+    // The read that was blocked when the pause came takes them: they are this member's now.
+    const r = await redis();
+    await waitUntil(async () => ((await r.xpending(topic, group)) as [number])[0] === 3, 10_000, 'they were read');
+    await subscription.close();
+
+    // A member that would wait a minute before claiming idle entries gets them at once.
+    const collector = new Collector();
+    await adapter({ claimIdleMs: 60_000 }).subscribe(spec({ group, topics: [topic] }), collector.handler('next'));
+    await collector.untilDistinct(3, 10_000);
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1, 1]);
+  });
+
+  it('brings a retry back on another member when the member that scheduled it has left, not early', async () => {
+    const { topic, group } = names('orphan-retry');
+    const delayMs = 1_500;
+    const leaving = adapter();
+    const scheduled = new Collector();
+    const subscription = await leaving.subscribe(
+      spec({ group, topics: [topic] }),
+      scheduled.handler('leaving', (record) => ({
+        type: 'retry',
+        delayMs,
+        headers: { 'tidings-attempt': String(record.attempt + 1) },
+      })),
+    );
+    const staying = new Collector();
+    const stayingAdapter = adapter();
+    await leaving.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('orphan') }]);
+    await scheduled.untilDistinct(1, 10_000);
+    await subscription.close();
+    const settledAt = performance.now();
+    await stayingAdapter.subscribe(spec({ group, topics: [topic] }), staying.handler('staying'));
+    await staying.untilDistinct(1, 10_000);
+    const waited = staying.deliveries[0]!.at - settledAt;
+    expect(waited).toBeGreaterThanOrEqual(delayMs - 20);
+    expect(waited).toBeLessThanOrEqual(delayMs + stayingAdapter.capabilities.delayToleranceMs);
+    expect(staying.deliveries[0]!.record.attempt).toBe(2);
+  });
+
+  it('keeps an entry whose handler outlasts the idle limit from being claimed by another member', async () => {
+    const { topic, group } = names('fresh');
+    const options = { claimIdleMs: 300 };
+    const busy = new Collector();
+    let finished = false;
+    await adapter(options).subscribe(
+      spec({ group, topics: [topic] }),
+      busy.handler('busy', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        finished = true;
+        return ACK;
+      }),
+    );
+    await adapters[0]!.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('long') }]);
+    await busy.untilDistinct(1, 10_000);
+    // A second member joins while the handler runs; its recovery looks for idle entries at once.
+    const other = new Collector();
+    await adapter(options).subscribe(spec({ group, topics: [topic] }), other.handler('other'));
+    await waitUntil(() => finished, 10_000, 'the long handler finished');
+    expect(other.deliveries, 'the entry was claimed while its handler ran').toEqual([]);
+    expect(busy.deliveries).toHaveLength(1);
+  });
+
+  it('reports a server that does not answer as a ConnectionError within the connect timeout', async () => {
+    const a = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 });
+    await expect(a.connect()).rejects.toMatchObject({ code: 'CONNECTION' });
+    expect(a.state).toBe('idle');
+    await a.close();
+    await expect(a.connect()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('names its connections so that they can be found in CLIENT LIST', async () => {
+    const { topic, group } = names('names');
+    const a = adapter({ clientName: 'orders-api' });
+    await a.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    const list = String(await (await redis()).client('LIST'));
+    expect(a.connectionName).toMatch(/^orders-api:[0-9a-f]{8}$/);
+    expect(list).toContain(`name=${a.connectionName}:cmd `);
+    expect(list).toContain(`name=${a.connectionName}:read-1 `);
+    await a.close();
+    const after = String(await (await redis()).client('LIST'));
+    expect(after).not.toContain(a.connectionName);
+  });
+});
