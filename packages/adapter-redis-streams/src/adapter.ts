@@ -59,7 +59,7 @@ export interface RedisStreamsAdapter extends BrokerAdapter {
 
 /** What the Redis Streams adapter can do with its default options. */
 export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
-  ordering: 'none',
+  ordering: 'key',
   durable: false,
   replay: true,
   redelivery: true,
@@ -187,7 +187,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
-    checkSpec(spec, this.capabilities);
+    checkSpec(spec);
     await this.connect();
     const n = ++this.readers;
     let subscription: StreamSubscription | undefined;
@@ -234,13 +234,13 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   }
 }
 
-function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
+function checkSpec(spec: SubscribeSpec): void {
   if (spec.topics.length === 0) throw new ConfigError('topics', 'give at least one topic');
   if (typeof spec.group !== 'string' || spec.group.length === 0) {
     throw new ConfigError('group', 'must be a non-empty string');
   }
-  if (spec.ordering === 'key' && capabilities.ordering !== 'key') {
-    throw new ConfigError('ordering', "the Redis adapter does not order by key; use ordering: 'none'");
+  if (spec.ordering !== 'key' && spec.ordering !== 'none') {
+    throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(spec.ordering)}`);
   }
 }
 

@@ -19,6 +19,8 @@ export interface ClaimedEntry {
   readonly deliveries: number;
   /** The headers a retry added, as JSON, if the entry was retried. */
   readonly retryHeaders: string | undefined;
+  /** For an entry that waits for a retry: when it is due, in server time (ms). */
+  readonly dueAt: number | undefined;
 }
 
 /** A reply the adapter could not read. */
@@ -82,7 +84,7 @@ export function readEntries(reply: unknown): ReadEntry[] {
 /** Reads the entries a claim script returns. */
 export function claimedEntries(reply: unknown): ClaimedEntry[] {
   return asArray(reply, 'claimed entries').map((item) => {
-    const [index, id, fields, deliveries, retryHeaders] = asArray(item, 'claimed entry');
+    const [index, id, fields, deliveries, retryHeaders, dueAt] = asArray(item, 'claimed entry');
     return {
       streamIndex: asInteger(index, 'stream index') - 1,
       id: asText(id, 'entry id'),
@@ -92,6 +94,7 @@ export function claimedEntries(reply: unknown): ClaimedEntry[] {
         retryHeaders === null || retryHeaders === undefined
           ? undefined
           : asText(retryHeaders, 'retry headers'),
+      dueAt: dueAt === null || dueAt === undefined ? undefined : asInteger(dueAt, 'due time'),
     };
   });
 }

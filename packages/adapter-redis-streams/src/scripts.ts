@@ -157,25 +157,159 @@ return touched
 );
 
 /**
- * Gives back entries the member received but never handed to a handler (closing): each is made
- * to look long idle, so the next member claims it at once, and its delivery count is put back.
- * KEYS: streams. ARGV: group, consumer, idle ms to set, then per stream: count, ids.
+ * Gives back entries the member holds but will not settle (closing, or an ordered stream's lease
+ * lost): each is made to look long idle, so the next member claims it at once. For entries never
+ * handed to a handler (`uncount` = '1') the delivery count is put back as it was.
+ * KEYS: streams. ARGV: group, consumer, idle ms to set, uncount, then per stream: count, ids.
  */
 export const release = new LuaScript(
   'release',
   `${FOR_EACH_ID_LIST}
-local group, consumer, idle, released = ARGV[1], ARGV[2], ARGV[3], 0
-for_each_id_list(4, function(stream, ids)
+local group, consumer, idle, uncount, released = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', 0
+for_each_id_list(5, function(stream, ids)
   for _, id in ipairs(ids) do
     local p = owned_by(stream, group, consumer, id)
     if p then
-      local count = math.max(tonumber(p[4]) - 1, 0)
+      local count = tonumber(p[4])
+      if uncount then count = math.max(count - 1, 0) end
       redis.call('XCLAIM', stream, group, consumer, 0, id, 'IDLE', idle, 'RETRYCOUNT', count, 'JUSTID')
       released = released + 1
     end
   end
 end)
 return released
+`,
+);
+
+/**
+ * Finds the member's own pending entries that it does not hold: a read whose reply was lost when
+ * the connection dropped. Entries waiting for a retry (in the due set) are not lost. Reads them
+ * with XRANGE, so their delivery count stays as it is (they never reached a handler); an entry
+ * deleted meanwhile is acknowledged away.
+ * KEYS: per stream, the stream, its due set and its retry-headers hash.
+ * ARGV: group, consumer, page size, then per stream: a cursor ('-' or '(<id>'), count, held ids.
+ * Returns {next cursors or false when done, entries}.
+ */
+export const ownPending = new LuaScript(
+  'own-pending',
+  `
+local group, consumer, page = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local a, cursors, out = 4, {}, {}
+for i = 1, #KEYS, 3 do
+  local index = (i + 2) / 3
+  local cursor, n = ARGV[a], tonumber(ARGV[a + 1])
+  local held = {}
+  for j = 1, n do held[ARGV[a + 1 + j]] = true end
+  a = a + n + 2
+  local pending = redis.call('XPENDING', KEYS[i], group, cursor, '+', page, consumer)
+  for _, p in ipairs(pending) do
+    local id = p[1]
+    if not held[id] and not redis.call('ZSCORE', KEYS[i + 1], id) then
+      local entry = redis.call('XRANGE', KEYS[i], id, id)[1]
+      if entry then
+        out[#out + 1] = { index, id, entry[2], p[4], redis.call('HGET', KEYS[i + 2], id) }
+      else
+        redis.call('XACK', KEYS[i], group, id)
+        redis.call('HDEL', KEYS[i + 2], id)
+      end
+    end
+    cursor = '(' .. id
+  end
+  if #pending < page then cursor = false end
+  cursors[index] = cursor
+end
+return { cursors, out }
+`,
+);
+
+/**
+ * Takes an ordered stream over for its new lease holder: claims, in id order, the entries other
+ * members left pending, as long as each has been idle at least `min_idle` ms. It stops at the
+ * first entry another member still works on (touched recently): the entries after it may share
+ * its key. Entries waiting for a retry are claimed without raising their delivery count (JUSTID)
+ * and come back with their due time; they are claimed again, counted, when due.
+ * KEYS: stream, due set, retry-headers hash. ARGV: group, consumer, min idle ms, page size, cursor.
+ * Returns {next cursor or false when done, 1 if stopped at a busy entry else 0, server time ms,
+ * entries}; an entry is {1, id, fields, deliveries, retry headers or false[, due ms]}.
+ */
+export const takeOver = new LuaScript(
+  'take-over',
+  `${CLAIMED_ENTRY}
+local group, consumer, min_idle, page, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local pending = redis.call('XPENDING', KEYS[1], group, cursor, '+', page)
+local out, busy = {}, 0
+for _, p in ipairs(pending) do
+  local id, owner, idle = p[1], p[2], tonumber(p[3])
+  if owner ~= consumer then
+    if idle < min_idle then
+      busy = 1
+      break
+    end
+    local due = redis.call('ZSCORE', KEYS[2], id)
+    if due then
+      redis.call('XCLAIM', KEYS[1], group, consumer, min_idle, id, 'JUSTID')
+      local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
+      if entry then
+        out[#out + 1] = { 1, id, entry[2], p[4], redis.call('HGET', KEYS[3], id), tonumber(due) }
+      else
+        redis.call('XACK', KEYS[1], group, id)
+        redis.call('ZREM', KEYS[2], id)
+        redis.call('HDEL', KEYS[3], id)
+      end
+    else
+      local entry = claimed_entry(1, KEYS[1], group, KEYS[3], id,
+        redis.call('XCLAIM', KEYS[1], group, consumer, min_idle, id))
+      if entry then out[#out + 1] = entry end
+    end
+  end
+  cursor = '(' .. id
+end
+if busy == 0 and #pending < page then cursor = false end
+return { cursor, busy, now, out }
+`,
+);
+
+/**
+ * Claims one entry back for its retry, when due: off the due set, delivery count raised.
+ * KEYS: stream, due set, retry-headers hash. ARGV: group, consumer, id.
+ * Returns the entry, or nil when it is gone (deleted, or settled by another member).
+ */
+export const claimOne = new LuaScript(
+  'claim-one',
+  `${CLAIMED_ENTRY}
+redis.call('ZREM', KEYS[2], ARGV[3])
+return claimed_entry(1, KEYS[1], ARGV[1], KEYS[3], ARGV[3],
+  redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[3]))
+`,
+);
+
+/**
+ * Takes or renews the lease on an ordered stream for a group.
+ * KEYS: lease. ARGV: consumer, ttl ms. Returns 2 when newly taken, 1 when renewed, 0 when another
+ * member holds it.
+ */
+export const holdLease = new LuaScript(
+  'hold-lease',
+  `
+local holder = redis.call('GET', KEYS[1])
+if holder == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  return 1
+end
+if holder then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return 2
+`,
+);
+
+/** Gives a lease up if this member holds it. KEYS: lease. ARGV: consumer. */
+export const dropLease = new LuaScript(
+  'drop-lease',
+  `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
 `,
 );
 

@@ -18,9 +18,21 @@ import { AckBatcher } from './acks';
 import { decodeFields, decodeHeaders, encodeFields, encodeHeaders } from './codec';
 import { connectWithin, isBusyGroup, isNoGroup, isReplyError } from './connection';
 import { keys } from './keys';
+import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
-import { asArray, asText, type ClaimedEntry, claimedEntries, readEntries } from './replies';
-import { claimDue, claimIdle, deadLetter, forgetConsumers, release, scheduleRetry, touch } from './scripts';
+import { asArray, asInteger, asText, type ClaimedEntry, claimedEntries, readEntries } from './replies';
+import {
+  claimDue,
+  claimIdle,
+  claimOne,
+  deadLetter,
+  forgetConsumers,
+  ownPending,
+  release,
+  scheduleRetry,
+  takeOver,
+  touch,
+} from './scripts';
 
 /** What a subscription needs from its adapter. */
 export interface SubscriptionContext {
@@ -39,12 +51,14 @@ export interface SubscriptionContext {
 
 /** An entry this member holds: delivered to it and not settled yet. */
 interface Delivery {
-  readonly stream: string;
+  readonly index: number;
   readonly id: string;
   readonly record: IncomingRecord;
   /** Headers earlier retries added, kept beside the pending entry. */
   readonly retryHeaders: Readonly<Record<string, string>> | undefined;
-  /** Set when a close gave up waiting for the handler: the entry is left to the next member. */
+  /** Ordered subscriptions: wait this long, then claim the entry back for its retry. */
+  readonly waitMs: number | undefined;
+  /** Set when this member gives up on the entry: it is left pending for the group's next member. */
   abandoned: boolean;
 }
 
@@ -52,15 +66,21 @@ type Phase = 'starting' | 'running' | 'closing' | 'closed';
 
 // Members that died leave consumers behind; they are removed once idle this long with nothing pending.
 const STALE_CONSUMER_MS = 60 * 60 * 1000;
-// A released entry looks this idle, so the next member's recovery claims it at once.
+// A released entry looks this idle, so the next member claims it at once.
 const RELEASED_IDLE_MS = 24 * 60 * 60 * 1000;
 // Best-effort clean-up calls made while closing give up after this long.
 const CLOSE_STEP_MS = 2_000;
+// Pending entries examined per script call when recovering or taking a stream over.
+const PAGE = 100;
 
 /**
  * One member of a consumer group on one or more streams. A blocking `XREADGROUP` on a connection
  * of its own fetches new entries while the dispatcher has room; timers claim what other members
  * left behind, bring back retries that are due and keep this member's own entries fresh.
+ *
+ * With `ordering: 'key'` the member reads a stream only while it holds the group's lease on it
+ * (see {@link StreamLease}), after taking over, in id order, what the previous holder left
+ * pending; a retry then waits in this member, holding back the later records of its key.
  */
 export class StreamSubscription implements AdapterSubscription {
   private phase: Phase = 'starting';
@@ -68,8 +88,11 @@ export class StreamSubscription implements AdapterSubscription {
   private error: Error | undefined;
   private readonly group: string;
   private readonly streams: readonly string[];
-  private readonly dueKeys: readonly string[];
-  private readonly retryHeaderKeys: readonly string[];
+  private readonly ordered: boolean;
+  private readonly leases: readonly StreamLease[];
+  /** Ordered: the stream was taken over and may be read with '>'. */
+  private readonly takenOver: boolean[];
+  private readonly takeOverCursors: string[];
   private readonly dispatcher: KeyedDispatcher<Delivery>;
   private readonly acks: AckBatcher;
   private readonly held = new Map<string, Delivery>();
@@ -77,12 +100,14 @@ export class StreamSubscription implements AdapterSubscription {
   private parked: Delivery[] = [];
   private readerId: number | undefined;
   private reading: Promise<void> | undefined;
-  private wakeReader: (() => void) | undefined;
+  /** Set when the reader reconnected: a read's reply may have been lost on the way. */
+  private lookForLostReads = false;
+  private readonly nudges = new Set<() => void>();
   private readonly timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | undefined;
   private dueTimerAt = Number.POSITIVE_INFINITY;
   private readonly busy = new Set<string>();
-  private cursors: string[];
+  private recoveryCursors: string[];
   private recoveries = 0;
   private closing: Promise<void> | undefined;
 
@@ -90,9 +115,16 @@ export class StreamSubscription implements AdapterSubscription {
     const { spec } = context;
     this.group = spec.group;
     this.streams = [...spec.topics];
-    this.dueKeys = this.streams.map((stream) => keys.due(stream, this.group));
-    this.retryHeaderKeys = this.streams.map((stream) => keys.retryHeaders(stream, this.group));
-    this.cursors = this.streams.map(() => '-');
+    this.ordered = spec.ordering === 'key';
+    this.leases = this.ordered
+      ? this.streams.map(
+          (stream) =>
+            new StreamLease(context.command, stream, this.group, context.consumer, context.claimIdleMs),
+        )
+      : [];
+    this.takenOver = this.streams.map(() => !this.ordered);
+    this.takeOverCursors = this.streams.map(() => '-');
+    this.recoveryCursors = this.streams.map(() => '-');
     this.acks = new AckBatcher(context.command, this.group);
     this.dispatcher = new KeyedDispatcher<Delivery>({
       concurrency: spec.concurrency,
@@ -116,13 +148,22 @@ export class StreamSubscription implements AdapterSubscription {
     return this.error;
   }
 
+  /** Records an error for health reports (`lastError`). */
+  noteError(error: unknown): void {
+    this.error = toError(error);
+  }
+
   /** Creates the group on every stream, connects the reader and starts the loops. */
   async start(): Promise<void> {
     try {
       await this.createGroups();
       await connectWithin(this.context.reader, this.context.options.connectTimeoutMs, 'stream reader');
-      this.context.reader.on('ready', () => void this.learnReaderId());
       await this.learnReaderId();
+      this.context.reader.on('ready', () => {
+        this.lookForLostReads = true;
+        this.nudge();
+        void this.cutShortResentRead();
+      });
     } catch (error) {
       this.phase = 'closed';
       this.context.reader.disconnect();
@@ -144,7 +185,7 @@ export class StreamSubscription implements AdapterSubscription {
     const parked = this.parked;
     this.parked = [];
     for (const delivery of parked) this.dispatcher.push(delivery);
-    this.wakeReader?.();
+    this.nudge();
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -159,15 +200,24 @@ export class StreamSubscription implements AdapterSubscription {
     let failures = 0;
     while (this.phase === 'running') {
       if (this.paused) {
-        await new Promise<void>((resolve) => {
-          this.wakeReader = resolve;
-        });
+        await this.nudged();
         continue;
       }
       await this.dispatcher.whenRoom();
-      if (this.phase !== 'running') break;
+      if (this.phase !== 'running' || this.paused) continue;
+      if (this.lookForLostReads) {
+        this.lookForLostReads = false;
+        await this.recoverLostReads().catch((error: unknown) => this.noteError(error));
+        continue;
+      }
+      const readable = this.streams.filter((_, i) => this.mayRead(i));
+      if (readable.length === 0) {
+        // Ordered and no lease yet: the lease timer nudges when one is taken.
+        await this.nudged(options.blockMs);
+        continue;
+      }
       // COUNT applies per stream: share the room out so one read cannot fetch much beyond it.
-      const count = Math.max(1, Math.ceil(this.dispatcher.room / this.streams.length));
+      const count = Math.max(1, Math.ceil(this.dispatcher.room / readable.length));
       let reply: unknown;
       try {
         reply = await reader.callBuffer(
@@ -180,8 +230,8 @@ export class StreamSubscription implements AdapterSubscription {
           'BLOCK',
           options.blockMs,
           'STREAMS',
-          ...this.streams,
-          ...this.streams.map(() => '>'),
+          ...readable,
+          ...readable.map(() => '>'),
         );
         failures = 0;
       } catch (error) {
@@ -192,11 +242,19 @@ export class StreamSubscription implements AdapterSubscription {
         await sleep(Math.min(2_000, 100 * 2 ** failures++));
         continue;
       }
+      // After a reconnection the entries of this reply are among our own pending ones, which
+      // the next turn picks up in id order with any reply that was lost.
+      if (this.lookForLostReads) continue;
       try {
+        const late: { index: number; id: string }[] = [];
         for (const entry of readEntries(reply)) {
-          if (entry.fields === null) continue;
-          this.accept(entry.stream, entry.id, entry.fields, 1, undefined);
+          const index = this.streams.indexOf(entry.stream);
+          if (index < 0 || entry.fields === null) continue;
+          // Ordered: a read that returns after the lease ran out gives its entries to the next holder.
+          if (!this.mayRead(index)) late.push({ index, id: entry.id });
+          else this.accept(index, entry.id, entry.fields, 1, undefined, undefined);
         }
+        if (late.length > 0) await this.releaseIds(late, true);
       } catch (error) {
         // Unreadable reply: what it held stays pending and is claimed again later.
         this.noteError(error);
@@ -204,33 +262,91 @@ export class StreamSubscription implements AdapterSubscription {
     }
   }
 
+  /** Whether this member may read stream `index` with '>' now. */
+  private mayRead(index: number): boolean {
+    return this.holdsLease(index) && this.takenOver[index]!;
+  }
+
+  /** Whether this member may handle entries of stream `index` now (ordered: it holds the lease). */
+  private holdsLease(index: number): boolean {
+    return !this.ordered || this.leases[index]!.valid;
+  }
+
   private async learnReaderId(): Promise<void> {
+    this.readerId = Number(await this.context.reader.client('ID'));
+  }
+
+  /**
+   * After a reconnection ioredis sends the interrupted read again; it must end at once, so that
+   * the reader looks for lost replies before anything newer. The reader's new client id is
+   * found by its name: asking the reader itself would queue behind the read.
+   */
+  private async cutShortResentRead(): Promise<void> {
     try {
-      this.readerId = Number(await this.context.reader.client('ID'));
+      const { command, reader } = this.context;
+      const list = asText(await command.callBuffer('client', 'LIST', 'TYPE', 'normal'), 'CLIENT LIST');
+      const line = list.split('\n').find((l) => l.includes(` name=${reader.options.connectionName} `));
+      const id = line === undefined ? undefined : /^id=(\d+)/.exec(line)?.[1];
+      if (id === undefined) return;
+      this.readerId = Number(id);
+      await command.client('UNBLOCK', this.readerId);
     } catch (error) {
       this.noteError(error);
     }
   }
 
+  /** Resolves at the next {@link nudge} (pause, resume, a lease taken, a reconnection) or after `ms`. */
+  private nudged(ms?: number): Promise<void> {
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const wake = (): void => {
+        clearTimeout(timer);
+        this.nudges.delete(wake);
+        resolve();
+      };
+      if (ms !== undefined) timer = setTimeout(wake, ms);
+      this.nudges.add(wake);
+    });
+  }
+
+  private nudge(): void {
+    for (const wake of [...this.nudges]) wake();
+  }
+
   /** Turns an entry into a record and hands it on (or parks it while paused or closing). */
   private accept(
-    stream: string,
+    index: number,
     id: string,
     fields: readonly Buffer[],
     deliveries: number,
     retryHeadersJson: string | undefined,
+    waitMs: number | undefined,
   ): void {
-    const heldKey = `${stream}\n${id}`;
+    const heldKey = `${index}\n${id}`;
     // Our own entry, claimed back while we still hold it (a stall let it go idle): keep one copy.
     if (this.held.has(heldKey)) return;
+    const delivery = this.delivery(index, id, fields, deliveries, retryHeadersJson, waitMs);
+    this.held.set(heldKey, delivery);
+    if (this.paused || this.phase !== 'running') this.parked.push(delivery);
+    else this.dispatcher.push(delivery);
+  }
+
+  private delivery(
+    index: number,
+    id: string,
+    fields: readonly Buffer[],
+    deliveries: number,
+    retryHeadersJson: string | undefined,
+    waitMs: number | undefined,
+  ): Delivery {
     const content = decodeFields(fields);
     const retryHeaders = decodeHeaders(retryHeadersJson);
     const headers = retryHeaders === undefined ? content.headers : { ...content.headers, ...retryHeaders };
-    const delivery: Delivery = {
-      stream,
+    return {
+      index,
       id,
       record: {
-        topic: stream,
+        topic: this.streams[index]!,
         key: content.key,
         headers,
         body: content.body,
@@ -239,62 +355,147 @@ export class StreamSubscription implements AdapterSubscription {
         position: id,
       },
       retryHeaders,
+      waitMs,
       abandoned: false,
     };
-    this.held.set(heldKey, delivery);
-    if (this.paused || this.phase !== 'running') this.parked.push(delivery);
-    else this.dispatcher.push(delivery);
   }
 
-  private acceptClaimed(entries: readonly ClaimedEntry[]): void {
+  private acceptClaimed(entries: readonly ClaimedEntry[], index?: number, serverNow?: number): void {
     for (const entry of entries) {
-      const stream = this.streams[entry.streamIndex];
-      if (stream === undefined) continue;
-      this.accept(stream, entry.id, entry.fields, entry.deliveries, entry.retryHeaders);
+      const at = index ?? entry.streamIndex;
+      if (this.streams[at] === undefined) continue;
+      const waitMs =
+        entry.dueAt === undefined || serverNow === undefined
+          ? undefined
+          : Math.max(0, entry.dueAt - serverNow);
+      this.accept(at, entry.id, entry.fields, entry.deliveries, entry.retryHeaders, waitMs);
+    }
+  }
+
+  /** Picks up our own pending entries that no handler has: replies lost when the reader dropped. */
+  private async recoverLostReads(): Promise<void> {
+    let cursors: (string | false)[] = this.streams.map(() => '-');
+    while (cursors.some((cursor) => cursor !== false)) {
+      const args: (string | number)[] = [this.group, this.context.consumer, PAGE];
+      for (const [i, cursor] of cursors.entries()) {
+        const held = [...this.held.values()].filter((d) => d.index === i).map((d) => d.id);
+        // A finished stream is asked from its end, which yields nothing.
+        args.push(cursor === false ? '+' : cursor, held.length, ...held);
+      }
+      const reply = asArray(
+        await ownPending.run(this.context.command, this.streamKeyTriples(), args),
+        'reply',
+      );
+      cursors = asArray(reply[0], 'cursors').map((c) =>
+        c === null || c === false ? false : asText(c, 'cursor'),
+      );
+      const late: { index: number; id: string }[] = [];
+      for (const entry of claimedEntries(reply[1])) {
+        if (this.holdsLease(entry.streamIndex)) this.acceptClaimed([entry]);
+        else late.push({ index: entry.streamIndex, id: entry.id });
+      }
+      if (late.length > 0) await this.releaseIds(late, false);
     }
   }
 
   // ---- handling and settling ----------------------------------------------------------------
 
-  private async process(delivery: Delivery): Promise<void> {
-    let settlement: Settlement;
+  private async process(first: Delivery): Promise<void> {
+    let delivery: Delivery | undefined = first;
+    while (delivery !== undefined) {
+      if (delivery.waitMs !== undefined) {
+        delivery = await this.claimBackWhenDue(delivery);
+        if (delivery === undefined) return;
+      }
+      const settlement = await this.handle(delivery.record);
+      if (delivery.abandoned) return;
+      try {
+        if (settlement.type === 'retry' && this.ordered) {
+          // The retry waits here, holding back the later records of its key; the due time is
+          // stored too, so that a member taking the stream over honours it.
+          const waitMs = await this.scheduleRetry(delivery, settlement);
+          delivery = { ...delivery, waitMs };
+          this.held.set(`${delivery.index}\n${delivery.id}`, delivery);
+          continue;
+        }
+        await this.settle(delivery, settlement);
+      } catch (error) {
+        // Not settled: the entry stays pending and comes back through recovery.
+        this.noteError(error);
+      }
+      this.held.delete(`${delivery.index}\n${delivery.id}`);
+      return;
+    }
+  }
+
+  private async handle(record: IncomingRecord): Promise<Settlement> {
     try {
-      settlement = await this.context.handler(delivery.record);
+      return await this.context.handler(record);
     } catch {
       // The core never rejects; if it does, the contract says: retry at once.
-      settlement = {
+      return {
         type: 'retry',
         delayMs: 0,
-        headers: { [RETRY_HEADERS.attempt]: String(delivery.record.attempt + 1) },
+        headers: { [RETRY_HEADERS.attempt]: String(record.attempt + 1) },
       };
     }
-    if (delivery.abandoned) return;
-    try {
-      await this.settle(delivery, settlement);
-    } catch (error) {
-      // Not settled: the entry stays pending and comes back through recovery.
-      this.noteError(error);
-    } finally {
-      this.held.delete(`${delivery.stream}\n${delivery.id}`);
+  }
+
+  /**
+   * Ordered retries: waits out the delay, then claims the entry back (raising its delivery count).
+   * Gives the entry up, for the next holder of the stream, if the member closes or loses the lease
+   * meanwhile.
+   */
+  private async claimBackWhenDue(delivery: Delivery): Promise<Delivery | undefined> {
+    const heldKey = `${delivery.index}\n${delivery.id}`;
+    const deadline = performance.now() + (delivery.waitMs ?? 0);
+    while (performance.now() < deadline && this.phase === 'running' && this.holdsLease(delivery.index)) {
+      await this.nudged(Math.max(1, Math.ceil(deadline - performance.now())));
     }
+    if (this.phase !== 'running' || !this.holdsLease(delivery.index)) {
+      this.held.delete(heldKey);
+      delivery.abandoned = true;
+      await this.releaseIds([delivery], false);
+      return undefined;
+    }
+    const reply = await claimOne
+      .run(this.context.command, this.keyTriple(delivery.index), [
+        this.group,
+        this.context.consumer,
+        delivery.id,
+      ])
+      .catch((error: unknown) => {
+        this.noteError(error);
+        return null;
+      });
+    if (reply === null) {
+      // Gone (deleted), or the claim failed: recovery or the next holder takes it from here.
+      this.held.delete(heldKey);
+      return undefined;
+    }
+    const [entry] = claimedEntries([reply]);
+    const next = this.delivery(
+      delivery.index,
+      entry!.id,
+      entry!.fields,
+      entry!.deliveries,
+      entry!.retryHeaders,
+      undefined,
+    );
+    this.held.set(heldKey, next);
+    return next;
   }
 
   private async settle(delivery: Delivery, settlement: Settlement): Promise<void> {
     const { command } = this.context;
-    const { stream, id, record } = delivery;
+    const { index, id, record } = delivery;
+    const stream = this.streams[index]!;
     switch (settlement.type) {
       case 'ack':
         await this.acks.ack(stream, id, delivery.retryHeaders !== undefined);
         return;
       case 'retry': {
-        const headers = { ...delivery.retryHeaders, ...settlement.headers };
-        const delayMs = Math.max(0, Math.ceil(settlement.delayMs));
-        await scheduleRetry.run(
-          command,
-          [keys.due(stream, this.group), keys.retryHeaders(stream, this.group)],
-          [id, delayMs, encodeHeaders(headers)],
-        );
-        this.wakeForDue(delayMs);
+        this.wakeForDue(await this.scheduleRetry(delivery, settlement));
         return;
       }
       case 'deadLetter': {
@@ -313,20 +514,39 @@ export class StreamSubscription implements AdapterSubscription {
     }
   }
 
-  // ---- timers: retries that are due, recovery of idle entries, keeping ours fresh --------------
+  /** Stores a retry's due time and headers beside the pending entry; returns the delay in ms. */
+  private async scheduleRetry(
+    delivery: Delivery,
+    settlement: Extract<Settlement, { type: 'retry' }>,
+  ): Promise<number> {
+    const stream = this.streams[delivery.index]!;
+    const headers = { ...delivery.retryHeaders, ...settlement.headers };
+    const delayMs = Math.max(0, Math.ceil(settlement.delayMs));
+    await scheduleRetry.run(
+      this.context.command,
+      [keys.due(stream, this.group), keys.retryHeaders(stream, this.group)],
+      [delivery.id, delayMs, encodeHeaders(headers)],
+    );
+    return delayMs;
+  }
+
+  // ---- timers: leases, retries that are due, recovery, keeping our entries fresh -------------
 
   private startTimers(): void {
     const { claimIdleMs } = this.context;
-    const every = (ms: number, task: () => Promise<void>, name: string): void => {
+    const every = (ms: number, name: string, task: () => Promise<void>): void => {
       const timer = setInterval(() => void this.once(name, task), ms);
       timer.unref();
       this.timers.push(timer);
+      void this.once(name, task);
     };
-    every(this.context.options.retryPollIntervalMs, () => this.moveDue(), 'due');
-    every(clamp(claimIdleMs / 2, 250, 30_000), () => this.recover(), 'recover');
-    every(clamp(claimIdleMs / 3, 100, 10_000), () => this.refresh(), 'refresh');
-    void this.once('recover', () => this.recover());
-    void this.once('due', () => this.moveDue());
+    if (this.ordered) {
+      every(clamp(claimIdleMs / 3, 50, 10_000), 'leases', () => this.holdLeases());
+    } else {
+      every(this.context.options.retryPollIntervalMs, 'due', () => this.moveDue());
+      every(clamp(claimIdleMs / 2, 250, 30_000), 'recover', () => this.recover());
+    }
+    every(clamp(claimIdleMs / 3, 100, 10_000), 'refresh', () => this.refresh());
   }
 
   /** Runs a periodic task unless it is still running from the last tick. */
@@ -342,7 +562,7 @@ export class StreamSubscription implements AdapterSubscription {
     }
   }
 
-  /** Brings back this group's retries that are due, on this member. */
+  /** Unordered: brings back this group's retries that are due, on this member. */
   private async moveDue(): Promise<void> {
     for (;;) {
       const budget = this.dispatcher.room;
@@ -358,7 +578,7 @@ export class StreamSubscription implements AdapterSubscription {
     }
   }
 
-  /** Calls {@link moveDue} again when a retry this member scheduled becomes due. */
+  /** Unordered: calls {@link moveDue} again when a retry this member scheduled becomes due. */
   private wakeForDue(delayMs: number): void {
     // A few ms late rather than early: the server's clock decides what is due.
     const at = Date.now() + delayMs + 5;
@@ -373,7 +593,7 @@ export class StreamSubscription implements AdapterSubscription {
     this.dueTimer.unref();
   }
 
-  /** Claims entries that other (dead) members left pending longer than the idle limit. */
+  /** Unordered: claims entries that other (dead) members left pending longer than the idle limit. */
   private async recover(): Promise<void> {
     const budget = this.dispatcher.room;
     if (budget > 0 && !this.paused) {
@@ -383,20 +603,93 @@ export class StreamSubscription implements AdapterSubscription {
           this.context.consumer,
           this.context.claimIdleMs,
           budget,
-          ...this.cursors,
+          ...this.recoveryCursors,
         ]),
         'claim-idle reply',
       );
-      this.cursors = asArray(reply[0], 'cursors').map((cursor) => asText(cursor, 'cursor'));
+      this.recoveryCursors = asArray(reply[0], 'cursors').map((cursor) => asText(cursor, 'cursor'));
       this.acceptClaimed(claimedEntries(reply[1]));
     }
-    if (++this.recoveries % 100 === 1) {
-      await forgetConsumers.run(this.context.command, this.streams, [
-        this.group,
-        this.context.consumer,
-        STALE_CONSUMER_MS,
-      ]);
+    await this.forgetDeadConsumers();
+  }
+
+  private async forgetDeadConsumers(): Promise<void> {
+    if (this.recoveries++ % 100 !== 0) return;
+    await forgetConsumers.run(this.context.command, this.streams, [
+      this.group,
+      this.context.consumer,
+      STALE_CONSUMER_MS,
+    ]);
+  }
+
+  /** Ordered: takes and renews the leases, takes streams over, gives up the ones lost. */
+  private async holdLeases(): Promise<void> {
+    for (const [index, lease] of this.leases.entries()) {
+      let change: Awaited<ReturnType<StreamLease['hold']>>;
+      try {
+        change = await lease.hold();
+      } catch (error) {
+        this.noteError(error);
+        continue;
+      }
+      if (change === 'taken') {
+        this.takenOver[index] = false;
+        this.takeOverCursors[index] = '-';
+      } else if (change === 'lost') {
+        await this.loseStream(index);
+        continue;
+      }
+      if (lease.valid) await this.takeOverStream(index);
     }
+    await this.forgetDeadConsumers();
+  }
+
+  /**
+   * Ordered: claims what other members left pending on a stream just taken, in id order; the
+   * stream is read with '>' once nothing of another member is left. Once taken over, the same
+   * pass goes on picking up entries other members give up later.
+   */
+  private async takeOverStream(index: number): Promise<void> {
+    for (;;) {
+      const reply = asArray(
+        await takeOver.run(this.context.command, this.keyTriple(index), [
+          this.group,
+          this.context.consumer,
+          this.context.claimIdleMs,
+          PAGE,
+          this.takeOverCursors[index]!,
+        ]),
+        'take-over reply',
+      );
+      const [cursor, busy, now, entries] = reply;
+      this.acceptClaimed(claimedEntries(entries), index, asInteger(now, 'server time'));
+      const done = cursor === null || cursor === false;
+      this.takeOverCursors[index] = done ? '-' : asText(cursor, 'cursor');
+      if (asInteger(busy, 'busy') === 1) return;
+      if (done) {
+        if (!this.takenOver[index]) {
+          this.takenOver[index] = true;
+          this.nudge();
+        }
+        return;
+      }
+    }
+  }
+
+  /** Ordered: the lease on a stream ran out or another member holds it now. */
+  private async loseStream(index: number): Promise<void> {
+    this.takenOver[index] = false;
+    // Entries of the stream not started yet go back; the others keep their place in the queue.
+    const queued = this.dispatcher.drainQueued();
+    const lost = queued.filter((delivery) => delivery.index === index);
+    for (const delivery of queued) if (delivery.index !== index) this.dispatcher.push(delivery);
+    for (const delivery of lost) {
+      delivery.abandoned = true;
+      this.held.delete(`${delivery.index}\n${delivery.id}`);
+    }
+    // Waiting retries of the stream wake up, see the lease gone and give their entries back.
+    this.nudge();
+    if (lost.length > 0) await this.releaseIds(lost, true);
   }
 
   /** Resets the idle time of the entries this member holds, so no other member claims them. */
@@ -410,21 +703,40 @@ export class StreamSubscription implements AdapterSubscription {
     ]);
   }
 
+  /** Gives entries back to the group, claimable at once; `uncount` for ones never handled. */
+  private async releaseIds(
+    entries: readonly { index: number; id: string }[],
+    uncount: boolean,
+  ): Promise<void> {
+    await release.run(this.context.command, this.streams, [
+      this.group,
+      this.context.consumer,
+      RELEASED_IDLE_MS,
+      uncount ? '1' : '0',
+      ...this.idLists(entries),
+    ]);
+  }
+
+  private keyTriple(index: number): string[] {
+    const stream = this.streams[index]!;
+    return [stream, keys.due(stream, this.group), keys.retryHeaders(stream, this.group)];
+  }
+
   private streamKeyTriples(): string[] {
-    return this.streams.flatMap((stream, i) => [stream, this.dueKeys[i]!, this.retryHeaderKeys[i]!]);
+    return this.streams.flatMap((_, i) => this.keyTriple(i));
   }
 
   /** The "per stream: count, ids..." argument layout of the touch and release scripts. */
-  private idLists(deliveries: readonly Delivery[]): string[] {
+  private idLists(entries: readonly { index: number; id: string }[]): string[] {
     const args: string[] = [];
-    for (const stream of this.streams) {
-      const ids = deliveries.filter((d) => d.stream === stream).map((d) => d.id);
+    for (const index of this.streams.keys()) {
+      const ids = entries.filter((entry) => entry.index === index).map((entry) => entry.id);
       args.push(String(ids.length), ...ids);
     }
     return args;
   }
 
-  // ---- groups, errors, close ----------------------------------------------------------------
+  // ---- groups and close ---------------------------------------------------------------------
 
   private async createGroups(): Promise<void> {
     const start = this.context.spec.startFrom === 'earliest' ? '0' : '$';
@@ -442,17 +754,10 @@ export class StreamSubscription implements AdapterSubscription {
           ? error
           : new ConnectionError(
               `cannot create group "${this.group}" on "${stream}": ${toError(error).message}`,
-              {
-                cause: error,
-              },
+              { cause: error },
             );
       }
     }
-  }
-
-  /** Records an error for health reports (`lastError`). */
-  noteError(error: unknown): void {
-    this.error = toError(error);
   }
 
   private async shutdown(signal: AbortSignal | undefined): Promise<void> {
@@ -460,23 +765,16 @@ export class StreamSubscription implements AdapterSubscription {
     this.phase = 'closing';
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.dueTimer);
-    this.wakeReader?.();
+    // Entries fetched but never handed to a handler go back to the group at once. They leave the
+    // queue first, so that nothing of their keys starts when the waiting retries give up.
+    const unstarted = this.dispatcher.drainQueued();
+    // Wakes the reader (if paused) and ordered retries that wait: they give their entries back.
+    this.nudge();
     if (wasRunning) await this.stopReading();
-
-    // Entries fetched but never handed to a handler go back to the group at once.
-    const unstarted = [...this.parked, ...this.dispatcher.drainQueued()];
+    unstarted.push(...this.parked);
     this.parked = [];
-    for (const delivery of unstarted) this.held.delete(`${delivery.stream}\n${delivery.id}`);
-    if (unstarted.length > 0) {
-      await this.bestEffort(
-        release.run(this.context.command, this.streams, [
-          this.group,
-          this.context.consumer,
-          RELEASED_IDLE_MS,
-          ...this.idLists(unstarted),
-        ]),
-      );
-    }
+    for (const delivery of unstarted) this.held.delete(`${delivery.index}\n${delivery.id}`);
+    if (unstarted.length > 0) await this.bestEffort(this.releaseIds(unstarted, true));
 
     const idle = this.dispatcher.idle();
     await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
@@ -488,6 +786,8 @@ export class StreamSubscription implements AdapterSubscription {
       await this.bestEffort(
         forgetConsumers.run(this.context.command, this.streams, [this.group, this.context.consumer, '-']),
       );
+      // The next member need not wait for the leases to run out.
+      for (const lease of this.leases) await this.bestEffort(lease.drop());
     }
     this.context.reader.disconnect();
     this.phase = 'closed';

@@ -2,7 +2,7 @@ import { Collector } from '@tidings/conformance';
 import type { Settlement, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
-import { adminConnection, deleteKeysMatching, REDIS_URL, uniqueName } from './redis';
+import { adminConnection, deleteKeysMatching, killConnections, REDIS_URL, uniqueName } from './redis';
 import { waitUntil } from './wait';
 
 const ACK: Settlement = { type: 'ack' };
@@ -54,7 +54,13 @@ describe('the Redis Streams adapter', () => {
     const collector = new Collector();
     await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
     const body = Buffer.from([0, 255, 1, 254, 0x80, 0x0d, 0x0a, 0]);
-    const headers = { ce_type: 'order.placed', $body: 'not the body', $$x: 'two', __proto__: 'proto', '': 'empty' };
+    const headers = {
+      ce_type: 'order.placed',
+      $body: 'not the body',
+      $$x: 'two',
+      __proto__: 'proto',
+      '': 'empty',
+    };
     await a.publish([{ topic, key: '$key', headers, body }]);
     await collector.untilDistinct(1, 10_000);
     const got = collector.deliveries[0]!.record;
@@ -63,7 +69,8 @@ describe('the Redis Streams adapter', () => {
     expect(Object.entries(got.headers).sort()).toEqual(Object.entries(headers).sort());
 
     // Other stream readers see the CloudEvents attributes under their own names.
-    const [[, fields]] = (await (await redis()).xrange(topic, '-', '+')) as [string, string[]][];
+    const [entry] = await (await redis()).xrange(topic, '-', '+');
+    const fields = entry![1];
     expect(fields.slice(0, 1)).toEqual(['$body']);
     expect(fields).toContain('ce_type');
     expect(fields).toContain('$$body');
@@ -85,7 +92,8 @@ describe('the Redis Streams adapter', () => {
               delayMs: 50,
               headers: {
                 'tidings-attempt': String(record.attempt + 1),
-                'tidings-first-failure-at': record.headers['tidings-first-failure-at'] ?? `first-${record.attempt}`,
+                'tidings-first-failure-at':
+                  record.headers['tidings-first-failure-at'] ?? `first-${record.attempt}`,
               },
             }
           : {
@@ -125,7 +133,12 @@ describe('the Redis Streams adapter', () => {
     const collector = new Collector();
     const subscription = await a.subscribe(
       spec({ group, topics: [topic] }),
-      collector.handler('only', () => ({ type: 'deadLetter', topic: notAStream, reason: 'bad', headers: {} })),
+      collector.handler('only', () => ({
+        type: 'deadLetter',
+        topic: notAStream,
+        reason: 'bad',
+        headers: {},
+      })),
     );
     await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('stuck') }]);
     await collector.untilDistinct(1, 10_000);
@@ -139,7 +152,12 @@ describe('the Redis Streams adapter', () => {
     const notAStream = `${topic}.string`;
     await (await redis()).set(notAStream, 'x');
     const a = adapter();
-    const record = (to: string, text: string) => ({ topic: to, key: undefined, headers: {}, body: Buffer.from(text) });
+    const record = (to: string, text: string) => ({
+      topic: to,
+      key: undefined,
+      headers: {},
+      body: Buffer.from(text),
+    });
     await expect(
       a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
     ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
@@ -170,12 +188,19 @@ describe('the Redis Streams adapter', () => {
     );
     // The read that was blocked when the pause came takes them: they are this member's now.
     const r = await redis();
-    await waitUntil(async () => ((await r.xpending(topic, group)) as [number])[0] === 3, 10_000, 'they were read');
+    await waitUntil(
+      async () => ((await r.xpending(topic, group)) as [number])[0] === 3,
+      10_000,
+      'they were read',
+    );
     await subscription.close();
 
     // A member that would wait a minute before claiming idle entries gets them at once.
     const collector = new Collector();
-    await adapter({ claimIdleMs: 60_000 }).subscribe(spec({ group, topics: [topic] }), collector.handler('next'));
+    await adapter({ claimIdleMs: 60_000 }).subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('next'),
+    );
     await collector.untilDistinct(3, 10_000);
     expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1, 1]);
   });
@@ -228,6 +253,28 @@ describe('the Redis Streams adapter', () => {
     await waitUntil(() => finished, 10_000, 'the long handler finished');
     expect(other.deliveries, 'the entry was claimed while its handler ran').toEqual([]);
     expect(busy.deliveries).toHaveLength(1);
+  });
+
+  it('after a reconnection, takes up at once the entries of a read whose reply was lost', async () => {
+    const { topic, group } = names('lost-reply');
+    // Recovery by idle time would take a minute: only the check after reconnecting can be quick.
+    const a = adapter({ claimIdleMs: 60_000 });
+    const collector = new Collector();
+    const subscription = await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('seen') }]);
+    await collector.untilDistinct(1, 10_000);
+    // Stand in for a read whose reply the network lost: entries delivered to the member's
+    // consumer that it never received.
+    const r = await redis();
+    const consumers = (await r.xinfo('CONSUMERS', topic, group)) as unknown[][];
+    const consumer = String(consumers[0]![1]);
+    await r.xadd(topic, '*', '$body', 'lost-1');
+    await r.xadd(topic, '*', '$body', 'lost-2');
+    await r.xreadgroup('GROUP', group, consumer, 'COUNT', 10, 'STREAMS', topic, '>');
+    await killConnections(a.connectionName);
+    await collector.untilDistinct(3, 10_000);
+    expect(collector.ofBody('lost-1')[0]!.record.attempt).toBe(1);
+    await waitUntil(() => subscription.state === 'running', 10_000, 'the subscription runs again');
   });
 
   it('reports a server that does not answer as a ConnectionError within the connect timeout', async () => {

@@ -48,7 +48,8 @@ export function runFixture(name: string, args: readonly string[]): Child {
       if (seen.includes(line)) return Promise.resolve();
       return new Promise((resolve, reject) => {
         const timer = setTimeout(
-          () => reject(new Error(`${name} did not print "${line}" within ${timeoutMs} ms; stderr: ${stderr}`)),
+          () =>
+            reject(new Error(`${name} did not print "${line}" within ${timeoutMs} ms; stderr: ${stderr}`)),
           timeoutMs,
         );
         void exited.then(() => {

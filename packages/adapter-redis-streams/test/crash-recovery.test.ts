@@ -39,7 +39,12 @@ describe('a member killed with SIGKILL', () => {
     const admin = adminConnection();
     await admin.connect();
     try {
-      const [pending, , , owners] = (await admin.xpending(topic, group)) as [number, string, string, [string, string][]];
+      const [pending, , , owners] = (await admin.xpending(topic, group)) as [
+        number,
+        string,
+        string,
+        [string, string][],
+      ];
       expect(pending, 'the killed member held its entries pending').toBe(held);
       expect(owners).toHaveLength(1);
 
@@ -58,7 +63,7 @@ describe('a member killed with SIGKILL', () => {
       );
       await collector.untilDistinct(held, 30_000);
       for (const delivery of collector.deliveries) {
-        expect(delivery.record.attempt, 'the delivery count counts the dead member\'s delivery').toBe(2);
+        expect(delivery.record.attempt, "the delivery count counts the dead member's delivery").toBe(2);
         expect(delivery.record.headers['x-seq']).toBe(delivery.record.key!.slice(1));
       }
       await adapter.close();

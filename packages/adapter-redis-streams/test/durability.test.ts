@@ -73,7 +73,10 @@ describe('a server with appendonly yes and appendfsync always, crashed and resta
     await collector.untilDistinct(total, 60_000);
 
     const delivered = collector.distinctBodies();
-    expect(acknowledged.filter((body) => !delivered.has(body)), 'acknowledged but never delivered').toEqual([]);
+    expect(
+      acknowledged.filter((body) => !delivered.has(body)),
+      'acknowledged but never delivered',
+    ).toEqual([]);
     expect(adapter.state).toBe('connected');
     // The group's position and acknowledgements survived too: only the records in flight at the
     // crash (being read, handled or acknowledged, or a publish whose reply was lost) come twice.

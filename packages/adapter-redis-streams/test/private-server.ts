@@ -54,19 +54,28 @@ export class PrivateRedis {
     const child = spawn(
       'redis-server',
       [
-        '--port', String(this.port),
-        '--bind', '127.0.0.1',
-        '--dir', this.dir,
-        '--appendonly', 'yes',
-        '--appendfsync', 'always',
-        '--save', '',
-        '--logfile', join(this.dir, 'redis.log'),
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--logfile',
+        join(this.dir, 'redis.log'),
       ],
       { stdio: 'ignore' },
     );
     const failed = new Promise<never>((_, reject) => {
       child.once('error', (error) => reject(new Error(`cannot start redis-server: ${error.message}`)));
-      child.once('exit', (code) => reject(new Error(`redis-server exited at start (code ${code}); see ${this.dir}/redis.log`)));
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server exited at start (code ${code}); see ${this.dir}/redis.log`)),
+      );
     });
     failed.catch(() => undefined);
     this.process = child;
@@ -85,7 +94,8 @@ async function answering(url: string, timeoutMs: number): Promise<void> {
       await redis.ping();
       return;
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`);
+      if (Date.now() > deadline)
+        throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`);
     } finally {
       redis.disconnect();
     }
@@ -99,7 +109,11 @@ function freePort(): Promise<number> {
     server.once('error', reject);
     server.listen(0, '127.0.0.1', () => {
       const address = server.address();
-      server.close(() => (typeof address === 'object' && address !== null ? resolve(address.port) : reject(new Error('no port'))));
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
     });
   });
 }

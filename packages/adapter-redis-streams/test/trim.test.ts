@@ -11,7 +11,12 @@ async function lastId(admin: Admin, topic: string): Promise<string | undefined> 
 }
 
 /** Reads everything new for the group as one consumer; acknowledges all but `keep`. */
-async function readAll(admin: Admin, topic: string, group: string, keep: (id: string) => boolean = () => false) {
+async function readAll(
+  admin: Admin,
+  topic: string,
+  group: string,
+  keep: (id: string) => boolean = () => false,
+) {
   const reply = (await admin.xreadgroup('GROUP', group, 'reader', 'COUNT', 10_000, 'STREAMS', topic, '>')) as
     | [string, [string, string[]][]][]
     | null;
