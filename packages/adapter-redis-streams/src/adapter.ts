@@ -57,7 +57,15 @@ export interface RedisStreamsAdapter extends BrokerAdapter {
   trim(topic: string): Promise<number>;
 }
 
-/** What the Redis Streams adapter can do with its default options. */
+/**
+ * What the Redis Streams adapter can do with its default options. An adapter's own
+ * `capabilities` reflect its options (`durable`, `maxMessageBytes`, `retryPollIntervalMs`).
+ *
+ * @example
+ * ```ts
+ * if (!redisStreamsCapabilities.deduplication) console.log('use an idempotency store for exactly-once effects');
+ * ```
+ */
 export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
   ordering: 'key',
   durable: false,
@@ -83,6 +91,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private command: Redis | undefined;
   private connecting: Promise<void> | undefined;
   private connected = false;
+  private connectFailed = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   private trimmer: Trimmer | undefined;
@@ -103,7 +112,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   get state(): ConnectionState {
     if (this.closed) return 'closed';
     const command = this.command;
-    if (command === undefined) return 'idle';
+    if (command === undefined) return this.connectFailed ? 'failed' : 'idle';
     if (!this.connected) return 'connecting';
     if (command.status === 'ready') return 'connected';
     // 'end' means ioredis gave up reconnecting (its retryStrategy said stop).
@@ -128,6 +137,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     } catch (error) {
       command.disconnect();
       this.command = undefined;
+      this.connectFailed = true;
       throw error;
     }
     if (this.options.trim !== undefined) {
@@ -195,8 +205,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       this.options,
       `${this.connectionName}:read-${n}`,
       (error) => subscription?.noteError(error),
-      // A blocked read waits through a reconnection instead of failing after N attempts.
-      { maxRetriesPerRequest: null },
+      'blocking reads',
     );
     subscription = new StreamSubscription({
       spec,

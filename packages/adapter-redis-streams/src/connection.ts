@@ -1,6 +1,6 @@
 import { ConnectionError, PublishError, toError } from '@tidings/core/adapter';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { RedisConnectionOptions, ResolvedOptions } from './options';
+import type { ResolvedOptions } from './options';
 import { asText } from './replies';
 
 /** Oldest server the adapter runs on: it needs `XPENDING ... IDLE` and `XAUTOCLAIM`-era streams. */
@@ -15,12 +15,19 @@ export function createConnection(
   options: ResolvedOptions,
   name: string,
   onError: (error: Error) => void,
-  overrides: RedisConnectionOptions = {},
+  use: 'commands' | 'blocking reads' = 'commands',
 ): Redis {
-  const base = typeof options.connection === 'string' ? {} : options.connection;
+  const given = typeof options.connection === 'string' ? {} : options.connection;
+  // A reader blocks for up to blockMs by design: the timeouts meant for ordinary commands would
+  // cut every read short. ioredis's own guard for blocking commands replaces them, so a read on
+  // a connection that died silently still returns; and a read waits out a reconnection.
+  const { commandTimeout: _c, socketTimeout: _s, ...rest } = given;
+  const base =
+    use === 'commands'
+      ? given
+      : { ...rest, maxRetriesPerRequest: null, blockingTimeout: options.blockMs + 1_000 };
   const settings = {
     ...base,
-    ...overrides,
     lazyConnect: true,
     connectionName: name,
     // Stream replies keep the RESP2 shapes under RESP3 too; the readers in replies.ts expect them.

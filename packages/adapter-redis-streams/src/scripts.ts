@@ -73,24 +73,26 @@ return out
 
 /**
  * Claims entries other members left pending longer than the idle limit, skipping entries that
- * wait for a retry (the due set owns those). Scans from a cursor per stream so that a run of
- * waiting retries at the head of the pending list cannot hide the entries behind it.
+ * wait for a retry (the due set owns those). Scans from a cursor per stream, a page at a time,
+ * so that many waiting retries at the head of the pending list cannot hide the entries behind.
  * KEYS: per stream, the stream, its due set and its retry-headers hash.
- * ARGV: group, consumer, min idle ms, most entries to claim, then one cursor per stream ('-' or '(<id>').
- * Returns {next cursors, claimed entries}.
+ * ARGV: group, consumer, min idle ms, most entries to claim, page size, then one cursor per
+ * stream ('-' or '(<id>'). Returns {next cursors, claimed entries}.
  */
 export const claimIdle = new LuaScript(
   'claim-idle',
   `${CLAIMED_ENTRY}
-local group, consumer, min_idle, budget = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local group, consumer, min_idle = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local budget, page = tonumber(ARGV[4]), tonumber(ARGV[5])
 local cursors, out = {}, {}
 for i = 1, #KEYS, 3 do
   local index = (i + 2) / 3
-  local cursor = ARGV[4 + index]
+  local cursor = ARGV[5 + index]
   if budget > 0 then
-    local asked = budget
-    local pending = redis.call('XPENDING', KEYS[i], group, 'IDLE', min_idle, cursor, '+', asked)
+    local pending = redis.call('XPENDING', KEYS[i], group, 'IDLE', min_idle, cursor, '+', page)
+    local examined = 0
     for _, p in ipairs(pending) do
+      if budget <= 0 then break end
       local id = p[1]
       if not redis.call('ZSCORE', KEYS[i + 1], id) then
         local entry = claimed_entry(index, KEYS[i], group, KEYS[i + 2], id,
@@ -100,9 +102,10 @@ for i = 1, #KEYS, 3 do
           budget = budget - 1
         end
       end
+      examined = examined + 1
       cursor = '(' .. id
     end
-    if #pending < asked then cursor = '-' end
+    if examined == #pending and #pending < page then cursor = '-' end
   end
   cursors[index] = cursor
 end

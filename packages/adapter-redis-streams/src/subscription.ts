@@ -603,6 +603,7 @@ export class StreamSubscription implements AdapterSubscription {
           this.context.consumer,
           this.context.claimIdleMs,
           budget,
+          PAGE,
           ...this.recoveryCursors,
         ]),
         'claim-idle reply',

@@ -277,10 +277,50 @@ describe('the Redis Streams adapter', () => {
     await waitUntil(() => subscription.state === 'running', 10_000, 'the subscription runs again');
   });
 
+  it("finds a dead member's entry behind many entries that wait for a retry", async () => {
+    const { topic, group } = names('behind-retries');
+    const r = await redis();
+    await r.xgroup('CREATE', topic, group, '$', 'MKSTREAM');
+    for (let i = 0; i < 150; i++) await r.xadd(topic, '*', '$body', `waiting-${i}`);
+    await r.xadd(topic, '*', '$body', 'orphan');
+    // A member that died: it read everything, scheduled retries for all but the last, far ahead.
+    const read = (await r.xreadgroup('GROUP', group, 'dead', 'COUNT', 1000, 'STREAMS', topic, '>')) as [
+      string,
+      [string, string[]][],
+    ][];
+    const ids = read[0]![1].map(([id]) => id);
+    const due = `tidings:due:${JSON.stringify([topic, group])}`;
+    await r.zadd(due, ...ids.slice(0, 150).flatMap((id) => [Date.now() + 3_600_000, id]));
+
+    const collector = new Collector();
+    await adapter({ claimIdleMs: 200 }).subscribe(
+      spec({ group, topics: [topic], concurrency: 4 }),
+      collector.handler('b'),
+    );
+    await collector.untilDistinct(1, 10_000);
+    expect(collector.deliveries.map((d) => Buffer.from(d.record.body).toString())).toEqual(['orphan']);
+    expect(await r.zcard(due)).toBe(150);
+  });
+
+  it('keeps reading with a command timeout shorter than a blocking read', async () => {
+    const { topic, group } = names('command-timeout');
+    const a = adapter({
+      connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379), commandTimeout: 100 },
+      blockMs: 300,
+    });
+    const collector = new Collector();
+    const subscription = await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    // Several reads block longer than the command timeout meanwhile; none may fail.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('late') }]);
+    await collector.untilDistinct(1, 10_000);
+    expect(subscription.lastError).toBeUndefined();
+  });
+
   it('reports a server that does not answer as a ConnectionError within the connect timeout', async () => {
     const a = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 });
     await expect(a.connect()).rejects.toMatchObject({ code: 'CONNECTION' });
-    expect(a.state).toBe('idle');
+    expect(a.state).toBe('failed');
     await a.close();
     await expect(a.connect()).rejects.toMatchObject({ code: 'CLOSED' });
   });
