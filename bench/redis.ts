@@ -27,7 +27,7 @@ export interface RunOptions {
   readonly rounds?: number;
   /** Serial publish→handler round trips measured for latency. Default 300. */
   readonly latencySamples?: number;
-  /** Default `TIDINGS_REDIS_URL` or redis://127.0.0.1:6379. */
+  /** The server. Default redis://127.0.0.1:6379. */
   readonly url?: string;
 }
 
@@ -287,7 +287,7 @@ async function deleteMatching(url: string, pattern: string): Promise<void> {
 
 /** Runs raw and Tidings rounds alternately and returns the best of each. */
 export async function run(options: RunOptions): Promise<BenchResult[]> {
-  const url = options.url ?? process.env.TIDINGS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const url = options.url ?? 'redis://127.0.0.1:6379';
   const rounds = options.rounds ?? 2;
   const samples = options.latencySamples ?? 300;
   const prefix = `bench-redis-${Date.now().toString(36)}`;
