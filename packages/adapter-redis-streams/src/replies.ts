@@ -19,8 +19,8 @@ export interface ClaimedEntry {
   readonly deliveries: number;
   /** The headers a retry added, as JSON, if the entry was retried. */
   readonly retryHeaders: string | undefined;
-  /** For an entry that waits for a retry: when it is due, in server time (ms). */
-  readonly dueAt: number | undefined;
+  /** For an entry that waits for a retry: how long until it is due, in ms. */
+  readonly dueInMs: number | undefined;
 }
 
 /** A reply the adapter could not read. */
@@ -84,7 +84,7 @@ export function readEntries(reply: unknown): ReadEntry[] {
 /** Reads the entries a claim script returns. */
 export function claimedEntries(reply: unknown): ClaimedEntry[] {
   return asArray(reply, 'claimed entries').map((item) => {
-    const [index, id, fields, deliveries, retryHeaders, dueAt] = asArray(item, 'claimed entry');
+    const [index, id, fields, deliveries, retryHeaders, dueInMs] = asArray(item, 'claimed entry');
     return {
       streamIndex: asInteger(index, 'stream index') - 1,
       id: asText(id, 'entry id'),
@@ -94,7 +94,7 @@ export function claimedEntries(reply: unknown): ClaimedEntry[] {
         retryHeaders === null || retryHeaders === undefined
           ? undefined
           : asText(retryHeaders, 'retry headers'),
-      dueAt: dueAt === null || dueAt === undefined ? undefined : asInteger(dueAt, 'due time'),
+      dueInMs: dueInMs === null || dueInMs === undefined ? undefined : asInteger(dueInMs, 'time until due'),
     };
   });
 }

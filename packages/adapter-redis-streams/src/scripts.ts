@@ -52,11 +52,11 @@ export const claimDue = new LuaScript(
   `${CLAIMED_ENTRY}
 local group, consumer, budget = ARGV[1], ARGV[2], tonumber(ARGV[3])
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local out = {}
 for i = 1, #KEYS, 3 do
   if budget <= 0 then break end
-  local ids = redis.call('ZRANGEBYSCORE', KEYS[i + 1], '-inf', now, 'LIMIT', 0, budget)
+  local ids = redis.call('ZRANGEBYSCORE', KEYS[i + 1], '-inf', string.format('%.3f', now), 'LIMIT', 0, budget)
   for _, id in ipairs(ids) do
     redis.call('ZREM', KEYS[i + 1], id)
     local entry = claimed_entry((i + 2) / 3, KEYS[i], group, KEYS[i + 2], id,
@@ -232,15 +232,15 @@ return { cursors, out }
  * its key. Entries waiting for a retry are claimed without raising their delivery count (JUSTID)
  * and come back with their due time; they are claimed again, counted, when due.
  * KEYS: stream, due set, retry-headers hash. ARGV: group, consumer, min idle ms, page size, cursor.
- * Returns {next cursor or false when done, 1 if stopped at a busy entry else 0, server time ms,
- * entries}; an entry is {1, id, fields, deliveries, retry headers or false[, due ms]}.
+ * Returns {next cursor or false when done, 1 if stopped at a busy entry else 0, entries}; an entry
+ * is {1, id, fields, deliveries, retry headers or false[, ms until its retry is due]}.
  */
 export const takeOver = new LuaScript(
   'take-over',
   `${CLAIMED_ENTRY}
 local group, consumer, min_idle, page, cursor = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4]), ARGV[5]
 local time = redis.call('TIME')
-local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local pending = redis.call('XPENDING', KEYS[1], group, cursor, '+', page)
 local out, busy = {}, 0
 for _, p in ipairs(pending) do
@@ -255,7 +255,7 @@ for _, p in ipairs(pending) do
       redis.call('XCLAIM', KEYS[1], group, consumer, min_idle, id, 'JUSTID')
       local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
       if entry then
-        out[#out + 1] = { 1, id, entry[2], p[4], redis.call('HGET', KEYS[3], id), tonumber(due) }
+        out[#out + 1] = { 1, id, entry[2], p[4], redis.call('HGET', KEYS[3], id), math.max(0, math.ceil(tonumber(due) - now)) }
       else
         redis.call('XACK', KEYS[1], group, id)
         redis.call('ZREM', KEYS[2], id)
@@ -270,7 +270,7 @@ for _, p in ipairs(pending) do
   cursor = '(' .. id
 end
 if busy == 0 and #pending < page then cursor = false end
-return { cursor, busy, now, out }
+return { cursor, busy, out }
 `,
 );
 
@@ -317,18 +317,18 @@ return 0
 );
 
 /**
- * Schedules the retry of a pending entry: due at server time + delay, with the headers the retry
- * adds. The entry stays pending in the group, so only this group sees it again.
- * KEYS: due set, retry-headers hash. ARGV: id, delay ms, headers JSON. Returns the due time.
+ * Schedules the retry of a pending entry: due at server time + delay (to the microsecond), with
+ * the headers the retry adds. The entry stays pending in the group, so only this group sees it
+ * again. KEYS: due set, retry-headers hash. ARGV: id, delay ms, headers JSON. Returns the due time.
  */
 export const scheduleRetry = new LuaScript(
   'schedule-retry',
   `
 local time = redis.call('TIME')
-local due = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000) + tonumber(ARGV[2])
-redis.call('ZADD', KEYS[1], due, ARGV[1])
+local due = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000 + tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], string.format('%.3f', due), ARGV[1])
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
-return due
+return math.ceil(due)
 `,
 );
 

@@ -106,7 +106,12 @@ export class StreamSubscription implements AdapterSubscription {
   private readonly timers: NodeJS.Timeout[] = [];
   private dueTimer: NodeJS.Timeout | undefined;
   private dueTimerAt = Number.POSITIVE_INFINITY;
+  /** Unordered: when retries this member scheduled fall due (Date.now() ms, ascending). */
+  private readonly localDue: number[] = [];
+  /** Unordered: the last look for due retries stopped for want of room. */
+  private dueBacklog = false;
   private readonly busy = new Set<string>();
+  private readonly again = new Set<string>();
   private recoveryCursors: string[];
   private recoveries = 0;
   private closing: Promise<void> | undefined;
@@ -360,15 +365,11 @@ export class StreamSubscription implements AdapterSubscription {
     };
   }
 
-  private acceptClaimed(entries: readonly ClaimedEntry[], index?: number, serverNow?: number): void {
+  private acceptClaimed(entries: readonly ClaimedEntry[], index?: number): void {
     for (const entry of entries) {
       const at = index ?? entry.streamIndex;
       if (this.streams[at] === undefined) continue;
-      const waitMs =
-        entry.dueAt === undefined || serverNow === undefined
-          ? undefined
-          : Math.max(0, entry.dueAt - serverNow);
-      this.accept(at, entry.id, entry.fields, entry.deliveries, entry.retryHeaders, waitMs);
+      this.accept(at, entry.id, entry.fields, entry.deliveries, entry.retryHeaders, entry.dueInMs);
     }
   }
 
@@ -401,6 +402,13 @@ export class StreamSubscription implements AdapterSubscription {
   // ---- handling and settling ----------------------------------------------------------------
 
   private async process(first: Delivery): Promise<void> {
+    if (!this.holdsLease(first.index)) {
+      // Ordered, and the lease ran out while the entry waited its turn: it is the next holder's.
+      first.abandoned = true;
+      this.held.delete(`${first.index}\n${first.id}`);
+      await this.releaseIds([first], true).catch((error: unknown) => this.noteError(error));
+      return;
+    }
     let delivery: Delivery | undefined = first;
     while (delivery !== undefined) {
       if (delivery.waitMs !== undefined) {
@@ -424,6 +432,8 @@ export class StreamSubscription implements AdapterSubscription {
         this.noteError(error);
       }
       this.held.delete(`${delivery.index}\n${delivery.id}`);
+      // Due retries waited for room: this slot is free once the dispatcher has counted it.
+      if (this.dueBacklog) setImmediate(() => void this.once('due', () => this.moveDue()));
       return;
     }
   }
@@ -549,9 +559,16 @@ export class StreamSubscription implements AdapterSubscription {
     every(clamp(claimIdleMs / 3, 100, 10_000), 'refresh', () => this.refresh());
   }
 
-  /** Runs a periodic task unless it is still running from the last tick. */
+  /**
+   * Runs a task unless it is running already; then it runs once more when it finishes, since
+   * what asked for it may have come after the running one looked.
+   */
   private async once(name: string, task: () => Promise<void>): Promise<void> {
-    if (this.busy.has(name) || this.phase !== 'running') return;
+    if (this.phase !== 'running') return;
+    if (this.busy.has(name)) {
+      this.again.add(name);
+      return;
+    }
     this.busy.add(name);
     try {
       await task();
@@ -560,13 +577,16 @@ export class StreamSubscription implements AdapterSubscription {
     } finally {
       this.busy.delete(name);
     }
+    if (this.again.delete(name)) await this.once(name, task);
   }
 
   /** Unordered: brings back this group's retries that are due, on this member. */
   private async moveDue(): Promise<void> {
     for (;;) {
       const budget = this.dispatcher.room;
-      if (budget === 0 || this.paused) return;
+      // No room: the next handler to finish asks again (see process).
+      this.dueBacklog = budget === 0 || this.paused;
+      if (this.dueBacklog) return;
       const reply = await claimDue.run(this.context.command, this.streamKeyTriples(), [
         this.group,
         this.context.consumer,
@@ -578,18 +598,31 @@ export class StreamSubscription implements AdapterSubscription {
     }
   }
 
-  /** Unordered: calls {@link moveDue} again when a retry this member scheduled becomes due. */
+  /** Unordered: runs {@link moveDue} when a retry this member scheduled becomes due. */
   private wakeForDue(delayMs: number): void {
     // A few ms late rather than early: the server's clock decides what is due.
     const at = Date.now() + delayMs + 5;
-    if (at >= this.dueTimerAt || this.phase !== 'running') return;
+    let i = this.localDue.length;
+    while (i > 0 && this.localDue[i - 1]! > at) i--;
+    this.localDue.splice(i, 0, at);
+    this.armDueTimer();
+  }
+
+  private armDueTimer(): void {
+    const next = this.localDue[0];
+    if (next === undefined || next >= this.dueTimerAt || this.phase !== 'running') return;
     clearTimeout(this.dueTimer);
-    this.dueTimerAt = at;
-    this.dueTimer = setTimeout(() => {
-      this.dueTimerAt = Number.POSITIVE_INFINITY;
-      // If the task is busy right now, the next poll picks the retry up.
-      void this.once('due', () => this.moveDue());
-    }, at - Date.now());
+    this.dueTimerAt = next;
+    this.dueTimer = setTimeout(
+      () => {
+        this.dueTimerAt = Number.POSITIVE_INFINITY;
+        const now = Date.now();
+        while (this.localDue.length > 0 && this.localDue[0]! <= now) this.localDue.shift();
+        void this.once('due', () => this.moveDue());
+        this.armDueTimer();
+      },
+      Math.max(0, next - Date.now()),
+    );
     this.dueTimer.unref();
   }
 
@@ -662,8 +695,8 @@ export class StreamSubscription implements AdapterSubscription {
         ]),
         'take-over reply',
       );
-      const [cursor, busy, now, entries] = reply;
-      this.acceptClaimed(claimedEntries(entries), index, asInteger(now, 'server time'));
+      const [cursor, busy, entries] = reply;
+      this.acceptClaimed(claimedEntries(entries), index);
       const done = cursor === null || cursor === false;
       this.takeOverCursors[index] = done ? '-' : asText(cursor, 'cursor');
       if (asInteger(busy, 'busy') === 1) return;

@@ -205,6 +205,47 @@ describe('the Redis Streams adapter', () => {
     expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1, 1]);
   });
 
+  it('brings many retries back on time, each no sooner than asked and within the tolerance', async () => {
+    const { topic, group } = names('many-retries');
+    const a = adapter();
+    const settledAt = new Map<string, number>();
+    const waited: { text: string; ms: number; delay: number }[] = [];
+    const collector = new Collector();
+    await a.subscribe(
+      spec({ group, topics: [topic], concurrency: 4 }),
+      collector.handler('only', (record, delivery) => {
+        const text = Buffer.from(record.body).toString();
+        const delay = Number(text.split('-')[0]);
+        if (record.attempt === 1) {
+          settledAt.set(text, delivery.at);
+          return { type: 'retry', delayMs: delay, headers: {} };
+        }
+        waited.push({ text, ms: delivery.at - settledAt.get(text)!, delay });
+        return ACK;
+      }),
+    );
+    const delays = [100, 300, 600];
+    await a.publish(
+      Array.from({ length: 30 }, (_, i) => ({
+        topic,
+        key: undefined,
+        headers: {},
+        body: Buffer.from(`${delays[i % 3]}-${i}`),
+      })),
+    );
+    // The collector wakes on deliveries, before the handler sorts them: count deliveries.
+    await collector.until(
+      () => collector.deliveries.length >= 60,
+      20_000,
+      () => `${collector.deliveries.length - 30} of 30 retries came back`,
+    );
+    expect(waited).toHaveLength(30);
+    for (const { text, ms, delay } of waited) {
+      expect(ms, `${text} came back early`).toBeGreaterThanOrEqual(delay - 20);
+      expect(ms, `${text} came back late`).toBeLessThanOrEqual(delay + a.capabilities.delayToleranceMs);
+    }
+  });
+
   it('brings a retry back on another member when the member that scheduled it has left, not early', async () => {
     const { topic, group } = names('orphan-retry');
     const delayMs = 1_500;
