@@ -112,6 +112,10 @@ export class StreamSubscription implements AdapterSubscription {
   private dueBacklog = false;
   private readonly busy = new Set<string>();
   private readonly again = new Set<string>();
+  /** Runs of the timer tasks under way, for the close to wait for. */
+  private readonly tasks = new Set<Promise<void>>();
+  /** Resolves when the close begins. */
+  private readonly stopping = deferred();
   private recoveryCursors: string[];
   private recoveries = 0;
   private closing: Promise<void> | undefined;
@@ -208,7 +212,8 @@ export class StreamSubscription implements AdapterSubscription {
         await this.nudged();
         continue;
       }
-      await this.dispatcher.whenRoom();
+      // Closing must not wait for room: the handlers holding it may never finish.
+      await Promise.race([this.dispatcher.whenRoom(), this.stopping.promise]);
       if (this.phase !== 'running' || this.paused) continue;
       if (this.lookForLostReads) {
         this.lookForLostReads = false;
@@ -570,12 +575,13 @@ export class StreamSubscription implements AdapterSubscription {
       return;
     }
     this.busy.add(name);
+    const run = task().catch((error: unknown) => this.noteError(error));
+    this.tasks.add(run);
     try {
-      await task();
-    } catch (error) {
-      this.noteError(error);
+      await run;
     } finally {
       this.busy.delete(name);
+      this.tasks.delete(run);
     }
     if (this.again.delete(name)) await this.once(name, task);
   }
@@ -802,9 +808,13 @@ export class StreamSubscription implements AdapterSubscription {
     // Entries fetched but never handed to a handler go back to the group at once. They leave the
     // queue first, so that nothing of their keys starts when the waiting retries give up.
     const unstarted = this.dispatcher.drainQueued();
-    // Wakes the reader (if paused) and ordered retries that wait: they give their entries back.
+    // Wakes the reader (if paused or waiting for room) and ordered retries that wait: they give
+    // their entries back.
+    this.stopping.resolve();
     this.nudge();
     if (wasRunning) await this.stopReading();
+    // A claim under way when the close began may still bring entries: they are parked, and go back.
+    await this.bestEffort(Promise.all([...this.tasks]));
     unstarted.push(...this.parked);
     this.parked = [];
     for (const delivery of unstarted) this.held.delete(`${delivery.index}\n${delivery.id}`);
@@ -872,6 +882,14 @@ function attemptHeader(headers: Readonly<Record<string, string>>): number {
 
 function clamp(value: number, min: number, max: number): number {
   return Math.min(max, Math.max(min, Math.round(value)));
+}
+
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
 }
 
 function sleep(ms: number): Promise<void> {

@@ -358,6 +358,22 @@ describe('the Redis Streams adapter', () => {
     expect(subscription.lastError).toBeUndefined();
   });
 
+  it('closes with an aborted signal even when every slot is taken by a handler that never ends', async () => {
+    const { topic, group } = names('stuck');
+    const a = adapter();
+    const collector = new Collector();
+    const subscription = await a.subscribe(
+      spec({ group, topics: [topic], concurrency: 1 }),
+      collector.handler('stuck', () => new Promise<Settlement>(() => undefined)),
+    );
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('stuck') }]);
+    await collector.untilDistinct(1, 10_000);
+    const started = performance.now();
+    await subscription.close({ signal: AbortSignal.timeout(200) });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(subscription.state).toBe('closed');
+  });
+
   it('reports a server that does not answer as a ConnectionError within the connect timeout', async () => {
     const a = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 });
     await expect(a.connect()).rejects.toMatchObject({ code: 'CONNECTION' });
