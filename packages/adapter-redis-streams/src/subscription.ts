@@ -422,20 +422,18 @@ export class StreamSubscription implements AdapterSubscription {
       }
       const settlement = await this.handle(delivery.record);
       if (delivery.abandoned) return;
-      try {
-        if (settlement.type === 'retry' && this.ordered) {
-          // The retry waits here, holding back the later records of its key; the due time is
-          // stored too, so that a member taking the stream over honours it.
-          const waitMs = await this.scheduleRetry(delivery, settlement);
-          delivery = { ...delivery, waitMs };
-          this.held.set(`${delivery.index}\n${delivery.id}`, delivery);
-          continue;
-        }
-        await this.settle(delivery, settlement);
-      } catch (error) {
-        // Not settled: the entry stays pending and comes back through recovery.
-        this.noteError(error);
+      if (settlement.type === 'retry' && this.ordered) {
+        // The retry waits here, holding back the later records of its key; the due time is
+        // stored too, so that a member taking the stream over honours it.
+        const waitMs: number = await this.scheduleRetry(delivery, settlement).catch((error: unknown) => {
+          this.noteError(error);
+          return Math.max(0, Math.ceil(settlement.delayMs));
+        });
+        delivery = { ...delivery, waitMs };
+        this.held.set(`${delivery.index}\n${delivery.id}`, delivery);
+        continue;
       }
+      await this.settleOrLeave(delivery, settlement);
       this.held.delete(`${delivery.index}\n${delivery.id}`);
       // Due retries waited for room: this slot is free once the dispatcher has counted it.
       if (this.dueBacklog) setImmediate(() => void this.once('due', () => this.moveDue()));
@@ -473,18 +471,27 @@ export class StreamSubscription implements AdapterSubscription {
       await this.releaseIds([delivery], false);
       return undefined;
     }
-    const reply = await claimOne
-      .run(this.context.command, this.keyTriple(delivery.index), [
-        this.group,
-        this.context.consumer,
-        delivery.id,
-      ])
-      .catch((error: unknown) => {
+    let reply: unknown;
+    for (let failures = 0; ; failures++) {
+      try {
+        reply = await claimOne.run(this.context.command, this.keyTriple(delivery.index), [
+          this.group,
+          this.context.consumer,
+          delivery.id,
+        ]);
+        break;
+      } catch (error) {
+        // The connection is down: try again while the lease lasts, keeping the key held.
         this.noteError(error);
-        return null;
-      });
+        if (isReplyError(error) || !this.mayKeepTrying(delivery)) {
+          this.held.delete(heldKey);
+          return undefined;
+        }
+      }
+      await sleep(Math.min(2_000, 100 * 2 ** failures));
+    }
     if (reply === null) {
-      // Gone (deleted), or the claim failed: recovery or the next holder takes it from here.
+      // Gone: deleted from the stream, or settled by a member that took it over.
       this.held.delete(heldKey);
       return undefined;
     }
@@ -499,6 +506,29 @@ export class StreamSubscription implements AdapterSubscription {
     );
     this.held.set(heldKey, next);
     return next;
+  }
+
+  /**
+   * Applies a settlement. If it cannot be written, the entry stays pending and comes back later
+   * (recovery, or the next holder of an ordered stream). An ordered subscription first tries
+   * again while the connection is down and it still holds the lease, so that the next record of
+   * the key does not start while this one is unsettled.
+   */
+  private async settleOrLeave(delivery: Delivery, settlement: Settlement): Promise<void> {
+    for (let failures = 0; ; failures++) {
+      try {
+        await this.settle(delivery, settlement);
+        return;
+      } catch (error) {
+        this.noteError(error);
+        if (!this.ordered || isReplyError(error) || !this.mayKeepTrying(delivery)) return;
+      }
+      await sleep(Math.min(2_000, 100 * 2 ** failures));
+    }
+  }
+
+  private mayKeepTrying(delivery: Delivery): boolean {
+    return this.phase === 'running' && this.holdsLease(delivery.index) && !delivery.abandoned;
   }
 
   private async settle(delivery: Delivery, settlement: Settlement): Promise<void> {
@@ -680,6 +710,11 @@ export class StreamSubscription implements AdapterSubscription {
         continue;
       }
       if (lease.valid) await this.takeOverStream(index);
+    }
+    // Entries of ours that no handler holds (a settlement that could not be written) come back
+    // through the reader, in id order, before its next read.
+    if (this.recoveries % 3 === 0 && this.leases.some((lease) => lease.valid)) {
+      this.lookForLostReads = true;
     }
     await this.forgetDeadConsumers();
   }

@@ -3,7 +3,7 @@ import type { OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/ad
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
-import { deleteKeysMatching, REDIS_URL, uniqueName } from './redis';
+import { deleteKeysMatching, killConnections, REDIS_URL, uniqueName } from './redis';
 
 const ACK: Settlement = { type: 'ack' };
 
@@ -150,5 +150,29 @@ describe('ordered subscriptions (ordering: key)', () => {
       'k0#1',
       'k0#2',
     ]);
+  });
+
+  it('keeps the order of each key across dropped connections', async () => {
+    const { topic, group } = names('drops');
+    const consumer = adapter();
+    const collector = new Collector();
+    await consumer.subscribe(
+      ordered(group, topic, { concurrency: 8 }),
+      collector.handler('only', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+        return ACK;
+      }),
+    );
+    await adapter().publish(interleaved(topic, 8, 40));
+    for (let drop = 1; drop <= 3; drop++) {
+      await collector.until(
+        () => collector.distinctBodies().size >= drop * 60,
+        20_000,
+        () => `${collector.distinctBodies().size} delivered before drop ${drop}`,
+      );
+      await killConnections(consumer.connectionName);
+    }
+    await collector.untilDistinct(320, 30_000);
+    expectInOrder(collector, 8, 40);
   });
 });
