@@ -21,6 +21,11 @@ import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
 import { asArray, asInteger, asText, type ClaimedEntry, claimedEntries, readEntries } from './replies';
+
+/** What the subscription needs of an entry to deliver it. */
+type EntryData = Pick<ClaimedEntry, 'id' | 'fields' | 'deliveries'> &
+  Partial<Pick<ClaimedEntry, 'retryHeaders' | 'dueInMs'>>;
+
 import {
   claimDue,
   claimIdle,
@@ -262,7 +267,7 @@ export class StreamSubscription implements AdapterSubscription {
           if (index < 0 || entry.fields === null) continue;
           // Ordered: a read that returns after the lease ran out gives its entries to the next holder.
           if (!this.mayRead(index)) late.push({ index, id: entry.id });
-          else this.accept(index, entry.id, entry.fields, 1, undefined, undefined);
+          else this.accept(index, { ...entry, fields: entry.fields, deliveries: 1 });
         }
         if (late.length > 0) await this.releaseIds(late, true);
       } catch (error) {
@@ -324,48 +329,34 @@ export class StreamSubscription implements AdapterSubscription {
   }
 
   /** Turns an entry into a record and hands it on (or parks it while paused or closing). */
-  private accept(
-    index: number,
-    id: string,
-    fields: readonly Buffer[],
-    deliveries: number,
-    retryHeadersJson: string | undefined,
-    waitMs: number | undefined,
-  ): void {
-    const heldKey = `${index}\n${id}`;
+  private accept(index: number, entry: EntryData): void {
+    const heldKey = `${index}\n${entry.id}`;
     // Our own entry, claimed back while we still hold it (a stall let it go idle): keep one copy.
     if (this.held.has(heldKey)) return;
-    const delivery = this.delivery(index, id, fields, deliveries, retryHeadersJson, waitMs);
+    const delivery = this.delivery(index, entry);
     this.held.set(heldKey, delivery);
     if (this.paused || this.phase !== 'running') this.parked.push(delivery);
     else this.dispatcher.push(delivery);
   }
 
-  private delivery(
-    index: number,
-    id: string,
-    fields: readonly Buffer[],
-    deliveries: number,
-    retryHeadersJson: string | undefined,
-    waitMs: number | undefined,
-  ): Delivery {
-    const content = decodeFields(fields);
-    const retryHeaders = decodeHeaders(retryHeadersJson);
+  private delivery(index: number, entry: EntryData): Delivery {
+    const content = decodeFields(entry.fields);
+    const retryHeaders = decodeHeaders(entry.retryHeaders);
     const headers = retryHeaders === undefined ? content.headers : { ...content.headers, ...retryHeaders };
     return {
       index,
-      id,
+      id: entry.id,
       record: {
         topic: this.streams[index]!,
         key: content.key,
         headers,
         body: content.body,
         // The delivery count, unless the record says more (it was re-published with its count).
-        attempt: Math.max(deliveries, attemptHeader(headers)),
-        position: id,
+        attempt: Math.max(entry.deliveries, attemptHeader(headers)),
+        position: entry.id,
       },
       retryHeaders,
-      waitMs,
+      waitMs: entry.dueInMs,
       abandoned: false,
     };
   }
@@ -373,8 +364,7 @@ export class StreamSubscription implements AdapterSubscription {
   private acceptClaimed(entries: readonly ClaimedEntry[], index?: number): void {
     for (const entry of entries) {
       const at = index ?? entry.streamIndex;
-      if (this.streams[at] === undefined) continue;
-      this.accept(at, entry.id, entry.fields, entry.deliveries, entry.retryHeaders, entry.dueInMs);
+      if (this.streams[at] !== undefined) this.accept(at, entry);
     }
   }
 
@@ -496,14 +486,7 @@ export class StreamSubscription implements AdapterSubscription {
       return undefined;
     }
     const [entry] = claimedEntries([reply]);
-    const next = this.delivery(
-      delivery.index,
-      entry!.id,
-      entry!.fields,
-      entry!.deliveries,
-      entry!.retryHeaders,
-      undefined,
-    );
+    const next = this.delivery(delivery.index, { ...entry!, dueInMs: undefined });
     this.held.set(heldKey, next);
     return next;
   }

@@ -1,8 +1,9 @@
 import { Collector } from '@tidings/conformance';
 import type { Settlement, SubscribeSpec } from '@tidings/core/adapter';
-import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
-import { adminConnection, deleteKeysMatching, killConnections, REDIS_URL, uniqueName } from './redis';
+import { describe, expect, it } from 'vitest';
+import { createRedisStreamsAdapter } from '../src';
+import { useTestKit } from './kit';
+import { killConnections, REDIS_URL } from './redis';
 import { waitUntil } from './wait';
 
 const ACK: Settlement = { type: 'ack' };
@@ -19,34 +20,7 @@ function spec(overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 
 }
 
 describe('the Redis Streams adapter', () => {
-  const adapters: RedisStreamsAdapter[] = [];
-  const made: string[] = [];
-  let admin: ReturnType<typeof adminConnection> | undefined;
-
-  afterEach(async () => {
-    await Promise.all(adapters.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(2_000) })));
-    await admin?.quit();
-    admin = undefined;
-    for (const name of made.splice(0)) await deleteKeysMatching(`*${name}*`);
-  });
-
-  function adapter(options: Parameters<typeof createRedisStreamsAdapter>[0] = {}): RedisStreamsAdapter {
-    const created = createRedisStreamsAdapter({ connection: REDIS_URL, ...options });
-    adapters.push(created);
-    return created;
-  }
-
-  async function redis() {
-    admin ??= adminConnection();
-    if (admin.status === 'wait') await admin.connect();
-    return admin;
-  }
-
-  function names(label: string) {
-    const topic = uniqueName(label);
-    made.push(topic);
-    return { topic, group: `${topic}-group` };
-  }
+  const { adapter, names, redis } = useTestKit();
 
   it('writes headers as fields of their own name and reads back any header name and body bytes', async () => {
     const { topic, group } = names('fields');
@@ -278,7 +252,8 @@ describe('the Redis Streams adapter', () => {
     const options = { claimIdleMs: 300 };
     const busy = new Collector();
     let finished = false;
-    await adapter(options).subscribe(
+    const busyAdapter = adapter(options);
+    await busyAdapter.subscribe(
       spec({ group, topics: [topic] }),
       busy.handler('busy', async () => {
         await new Promise((resolve) => setTimeout(resolve, 1_500));
@@ -286,7 +261,7 @@ describe('the Redis Streams adapter', () => {
         return ACK;
       }),
     );
-    await adapters[0]!.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('long') }]);
+    await busyAdapter.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('long') }]);
     await busy.untilDistinct(1, 10_000);
     // A second member joins while the handler runs; its recovery looks for idle entries at once.
     const other = new Collector();

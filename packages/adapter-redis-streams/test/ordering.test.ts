@@ -1,9 +1,10 @@
 import { Collector } from '@tidings/conformance';
 import type { OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
+import type { RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
-import { deleteKeysMatching, killConnections, REDIS_URL, uniqueName } from './redis';
+import { useTestKit } from './kit';
+import { killConnections, REDIS_URL } from './redis';
 
 const ACK: Settlement = { type: 'ack' };
 
@@ -52,28 +53,15 @@ function expectInOrder(collector: Collector, keys: number, perKey: number): void
 }
 
 describe('ordered subscriptions (ordering: key)', () => {
-  const adapters: RedisStreamsAdapter[] = [];
-  const made: string[] = [];
+  const kit = useTestKit();
+  const names = kit.names;
+  const adapter = (): RedisStreamsAdapter => kit.adapter();
   let child: Child | undefined;
 
-  afterEach(async () => {
+  afterEach(() => {
     child?.process.kill('SIGKILL');
     child = undefined;
-    await Promise.all(adapters.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(2_000) })));
-    for (const name of made.splice(0)) await deleteKeysMatching(`*${name}*`);
   });
-
-  function adapter(): RedisStreamsAdapter {
-    const created = createRedisStreamsAdapter({ connection: REDIS_URL });
-    adapters.push(created);
-    return created;
-  }
-
-  function names(label: string) {
-    const topic = uniqueName(label);
-    made.push(topic);
-    return { topic, group: `${topic}-group` };
-  }
 
   it('has one member of the group read a stream at a time; the others stand by', async () => {
     const { topic, group } = names('one-reader');
@@ -81,7 +69,7 @@ describe('ordered subscriptions (ordering: key)', () => {
     for (const member of ['a', 'b', 'c']) {
       await adapter().subscribe(ordered(group, topic), collector.handler(member));
     }
-    await adapters[0]!.publish(interleaved(topic, 4, 25));
+    await adapter().publish(interleaved(topic, 4, 25));
     await collector.untilDistinct(100, 20_000);
     expect(new Set(collector.deliveries.map((d) => d.member)).size).toBe(1);
     expect(collector.deliveries).toHaveLength(100);
@@ -124,7 +112,7 @@ describe('ordered subscriptions (ordering: key)', () => {
         return { type: 'retry', delayMs: 1_000, headers: { 'tidings-attempt': String(record.attempt + 1) } };
       }),
     );
-    await adapters[0]!.publish(interleaved(topic, 2, 3));
+    await adapter().publish(interleaved(topic, 2, 3));
     // k1 goes through; k0 waits behind its first record's retry.
     await first.until(
       () => first.deliveries.filter((d) => d.record.key === 'k1').length === 3 && retriedAt > 0,
