@@ -19,12 +19,15 @@ import {
 import type { Redis } from 'ioredis';
 import { encodeFields } from './codec';
 import { checkServerVersion, connectWithin, createConnection, publishFailure } from './connection';
+import { keys } from './keys';
 import {
   claimIdleFor,
   type RedisStreamsAdapterOptions,
   type ResolvedOptions,
   resolveOptions,
 } from './options';
+import { shardCount } from './scripts';
+import { Shards } from './shards';
 import { StreamSubscription } from './subscription';
 import { Trimmer } from './trimmer';
 
@@ -97,9 +100,13 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private trimmer: Trimmer | undefined;
   private readonly subscriptions = new Set<StreamSubscription>();
   private readers = 0;
+  private readonly shards: Shards;
+  /** Topics whose shard count was checked against the one recorded in Redis. */
+  private readonly shardChecks = new Map<string, Promise<void>>();
 
   constructor(options: RedisStreamsAdapterOptions) {
     this.options = resolveOptions(options);
+    this.shards = new Shards(this.options.shards);
     this.connectionName = `${this.options.clientName}:${randomBytes(4).toString('hex')}`;
     this.capabilities = Object.freeze({
       ...redisStreamsCapabilities,
@@ -155,15 +162,18 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     if (records.length === 0) return;
     await this.connect();
     const command = this.command!;
+    const topics = new Set(records.map((record) => record.topic));
+    for (const topic of topics) await this.checkShards(topic);
+    const streams = records.map((record) => this.shards.streamFor(record.topic, record.key));
     try {
       if (records.length === 1) {
-        const [record] = records as [OutgoingRecord];
-        await command.callBuffer('xadd', record.topic, '*', ...encodeFields(record));
+        await command.callBuffer('xadd', streams[0]!, '*', ...encodeFields(records[0]!));
       } else {
         // One transaction: a connection lost before EXEC stores none of the batch.
         const transaction = command.multi();
-        for (const record of records)
-          transaction.callBuffer('xadd', record.topic, '*', ...encodeFields(record));
+        for (const [i, record] of records.entries()) {
+          transaction.callBuffer('xadd', streams[i]!, '*', ...encodeFields(record));
+        }
         const results = await transaction.exec();
         if (results === null) throw new PublishError('the publish transaction was discarded');
         results.forEach(([error], i) => {
@@ -184,21 +194,48 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       throw publishFailure(error, records[0]!.topic);
     }
     if (this.trimmer !== undefined) {
-      for (const topic of new Set(records.map((record) => record.topic))) this.trimmer.published(topic);
+      for (const stream of new Set(streams)) this.trimmer.published(stream);
     }
+  }
+
+  /**
+   * Makes sure every adapter on `topic` spreads it over the same number of streams: the first
+   * records its count in Redis, the others compare. Checked once per topic and adapter.
+   */
+  private checkShards(topic: string): Promise<void> {
+    let check = this.shardChecks.get(topic);
+    if (check === undefined) {
+      check = (async () => {
+        const recorded = Number(
+          await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]),
+        );
+        if (recorded !== this.shards.count) {
+          throw new ConfigError(
+            'shards',
+            `topic "${topic}" is spread over ${recorded} stream(s) by the adapters that use it; this adapter has shards: ${this.shards.count}`,
+          );
+        }
+      })();
+      check.catch(() => this.shardChecks.delete(topic));
+      this.shardChecks.set(topic, check);
+    }
+    return check;
   }
 
   async trim(topic: string): Promise<number> {
     if (this.closing !== undefined) throw new ClosedError('cannot trim: the Redis adapter is closed');
     if (this.options.trim === undefined) throw new ConfigError('trim', 'the adapter has no trim settings');
     await this.connect();
-    return this.trimmer!.trimNow(topic);
+    let removed = 0;
+    for (const stream of this.shards.streams(topic)) removed += await this.trimmer!.trimNow(stream);
+    return removed;
   }
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
     checkSpec(spec);
     await this.connect();
+    for (const topic of spec.topics) await this.checkShards(topic);
     const n = ++this.readers;
     let subscription: StreamSubscription | undefined;
     const reader = createConnection(
@@ -213,6 +250,11 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       options: this.options,
       command: this.command!,
       reader,
+      shards: this.shards,
+      deadLetterStream: async (topic, key) => {
+        await this.checkShards(topic);
+        return this.shards.streamFor(topic, key);
+      },
       consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
       claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
       onClosed: (closed) => this.subscriptions.delete(closed),

@@ -1,7 +1,6 @@
 /**
- * Names of the keys the adapter keeps beside a stream for one consumer group. A topic is the
- * stream's key as it is. The stream and group names are written as a JSON array, which no two
- * different pairs share, whatever characters the names hold.
+ * Names of the keys the adapter keeps beside its streams. The names they are about are written
+ * as a JSON array, which no two different lists of names share, whatever characters they hold.
  */
 export const keys = {
   /** Sorted set: ids of pending entries waiting for a retry, scored by their due time (ms). */
@@ -11,4 +10,11 @@ export const keys = {
     `tidings:retry-headers:${JSON.stringify([stream, group])}`,
   /** String with a TTL: which member reads the stream for an ordered subscription of the group. */
   lease: (stream: string, group: string): string => `tidings:lease:${JSON.stringify([stream, group])}`,
+  /**
+   * Sorted set: the members of an ordered subscription of the group on a topic, scored by when
+   * they stop counting unless they renew; they share the topic's shards.
+   */
+  members: (topic: string, group: string): string => `tidings:members:${JSON.stringify([topic, group])}`,
+  /** String: how many shards the topic has, written by the first adapter that uses it. */
+  shards: (topic: string): string => `tidings:shards:${JSON.stringify([topic])}`,
 };

@@ -90,6 +90,13 @@ export interface RedisStreamsAdapterOptions {
   readonly durable?: boolean;
   /** Trimming of the streams this adapter publishes to. Default: no trimming. */
   readonly trim?: RedisStreamsTrimOptions;
+  /**
+   * Streams per topic. With more than one, a topic is spread by key over `<topic>:shard-<i>`, so
+   * that ordered subscriptions (one reading member per stream) can share a topic between up to
+   * that many members. Every adapter on a topic must use the same count: the first one records
+   * it in Redis and the others refuse to run with another. Default 1: the topic is one stream.
+   */
+  readonly shards?: number;
   /** Replication every publish waits for. Default: none. */
   readonly waitForReplicas?: RedisReplicaWait;
   /** How long `connect` waits for the server, in milliseconds. Default 10,000. */
@@ -118,6 +125,7 @@ export interface ResolvedOptions {
   readonly maxMessageBytes: number;
   readonly durable: boolean;
   readonly trim: Required<RedisStreamsTrimOptions> | undefined;
+  readonly shards: number;
   readonly waitForReplicas: RedisReplicaWait | undefined;
   readonly connectTimeoutMs: number;
   readonly claimIdleMs: number | undefined;
@@ -133,6 +141,7 @@ const DEFAULTS = {
   clientName: 'tidings',
   maxMessageBytes: 1024 * 1024,
   durable: false,
+  shards: 1,
   connectTimeoutMs: 10_000,
   retryPollIntervalMs: 250,
   blockMs: 2_000,
@@ -173,6 +182,7 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
   }
   checkInteger('maxMessageBytes', merged.maxMessageBytes, 1, REDIS_MAX_BULK_BYTES);
   if (typeof merged.durable !== 'boolean') throw new ConfigError('durable', 'must be true or false');
+  checkInteger('shards', merged.shards, 1, 1024);
   checkInteger('connectTimeoutMs', merged.connectTimeoutMs, 1);
   checkInteger('retryPollIntervalMs', merged.retryPollIntervalMs, 10, 60_000);
   checkInteger('blockMs', merged.blockMs, 10, 60_000);

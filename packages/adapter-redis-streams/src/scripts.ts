@@ -307,6 +307,35 @@ return 2
 `,
 );
 
+/**
+ * Counts a member of an ordered subscription in for `ttl` ms more and tells how many count.
+ * KEYS: members. ARGV: consumer, ttl ms. Returns the number of members.
+ */
+export const countMembers = new LuaScript(
+  'count-members',
+  `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
+return redis.call('ZCARD', KEYS[1])
+`,
+);
+
+/**
+ * Records a topic's shard count, or reads the one recorded first.
+ * KEYS: shards. ARGV: count. Returns the recorded count.
+ */
+export const shardCount = new LuaScript(
+  'shard-count',
+  `
+local recorded = redis.call('GET', KEYS[1])
+if recorded then return tonumber(recorded) end
+redis.call('SET', KEYS[1], ARGV[1])
+return tonumber(ARGV[1])
+`,
+);
+
 /** Gives a lease up if this member holds it. KEYS: lease. ARGV: consumer. */
 export const dropLease = new LuaScript(
   'drop-lease',

@@ -21,6 +21,7 @@ import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
 import { asArray, asInteger, asText, type ClaimedEntry, claimedEntries, readEntries } from './replies';
+import type { Shards } from './shards';
 
 /** What the subscription needs of an entry to deliver it. */
 type EntryData = Pick<ClaimedEntry, 'id' | 'fields' | 'deliveries'> &
@@ -30,6 +31,7 @@ import {
   claimDue,
   claimIdle,
   claimOne,
+  countMembers,
   deadLetter,
   forgetConsumers,
   ownPending,
@@ -50,6 +52,10 @@ export interface SubscriptionContext {
   readonly reader: Redis;
   /** This member's consumer name in the group, unique to this subscription. */
   readonly consumer: string;
+  /** How topics are spread over streams. */
+  readonly shards: Shards;
+  /** The stream a dead letter of `key` goes to, for a dead-letter topic. */
+  readonly deadLetterStream: (topic: string, key: string | undefined) => Promise<string>;
   readonly claimIdleMs: number;
   readonly onClosed: (subscription: StreamSubscription) => void;
 }
@@ -92,7 +98,12 @@ export class StreamSubscription implements AdapterSubscription {
   private paused = false;
   private error: Error | undefined;
   private readonly group: string;
+  /** Every stream of the subscription: its topics' shards, topic after topic. */
   private readonly streams: readonly string[];
+  /** The topic of each stream. */
+  private readonly topicOf: readonly string[];
+  /** For each topic: the indexes of its streams. */
+  private readonly shardsOf: ReadonlyMap<string, readonly number[]>;
   private readonly ordered: boolean;
   private readonly leases: readonly StreamLease[];
   /** Ordered: the stream was taken over and may be read with '>'. */
@@ -128,7 +139,12 @@ export class StreamSubscription implements AdapterSubscription {
   constructor(private readonly context: SubscriptionContext) {
     const { spec } = context;
     this.group = spec.group;
-    this.streams = [...spec.topics];
+    const streams = spec.topics.map((topic) => context.shards.streams(topic));
+    this.streams = streams.flat();
+    this.topicOf = streams.flatMap((list, i) => list.map(() => spec.topics[i]!));
+    this.shardsOf = new Map(
+      spec.topics.map((topic) => [topic, this.topicOf.flatMap((t, index) => (t === topic ? [index] : []))]),
+    );
     this.ordered = spec.ordering === 'key';
     this.leases = this.ordered
       ? this.streams.map(
@@ -347,7 +363,7 @@ export class StreamSubscription implements AdapterSubscription {
       index,
       id: entry.id,
       record: {
-        topic: this.streams[index]!,
+        topic: this.topicOf[index]!,
         key: content.key,
         headers,
         body: content.body,
@@ -532,9 +548,10 @@ export class StreamSubscription implements AdapterSubscription {
           headers: { ...record.headers, ...settlement.headers },
           body: record.body,
         });
+        const target = await this.context.deadLetterStream(settlement.topic, record.key);
         await deadLetter.run(
           command,
-          [stream, settlement.topic, keys.retryHeaders(stream, this.group), keys.due(stream, this.group)],
+          [stream, target, keys.retryHeaders(stream, this.group), keys.due(stream, this.group)],
           [this.group, id, ...fields],
         );
         return;
@@ -675,24 +692,42 @@ export class StreamSubscription implements AdapterSubscription {
     ]);
   }
 
-  /** Ordered: takes and renews the leases, takes streams over, gives up the ones lost. */
+  /**
+   * Ordered: takes and renews the leases, takes streams over, gives up the ones lost. The members
+   * of the group share a topic's shards: each holds at most its share (shards / members, rounded
+   * up) and gives up what it holds beyond it, so that a member that joins gets some.
+   */
   private async holdLeases(): Promise<void> {
-    for (const [index, lease] of this.leases.entries()) {
-      let change: Awaited<ReturnType<StreamLease['hold']>>;
-      try {
-        change = await lease.hold();
-      } catch (error) {
-        this.noteError(error);
-        continue;
+    for (const [topic, indexes] of this.shardsOf) {
+      let share = indexes.length;
+      if (indexes.length > 1) {
+        const members = await countMembers.run(
+          this.context.command,
+          [keys.members(topic, this.group)],
+          [this.context.consumer, this.context.claimIdleMs],
+        );
+        share = Math.ceil(indexes.length / Math.max(1, asInteger(members, 'member count')));
       }
-      if (change === 'taken') {
-        this.takenOver[index] = false;
-        this.takeOverCursors[index] = '-';
-      } else if (change === 'lost') {
-        await this.loseStream(index);
-        continue;
+      let held = indexes.filter((index) => this.leases[index]!.valid);
+      for (const index of held.slice(share)) await this.giveUpStream(index);
+      held = held.slice(0, share);
+      for (const index of indexes) {
+        if (!held.includes(index) && held.length >= share) continue;
+        const change = await this.leases[index]!.hold().catch((error: unknown) => {
+          this.noteError(error);
+          return undefined;
+        });
+        if (change === 'taken') {
+          this.takenOver[index] = false;
+          this.takeOverCursors[index] = '-';
+          if (!held.includes(index)) held.push(index);
+        } else if (change === 'lost') {
+          await this.loseStream(index);
+          held = held.filter((i) => i !== index);
+          continue;
+        }
+        if (this.leases[index]!.valid) await this.takeOverStream(index);
       }
-      if (lease.valid) await this.takeOverStream(index);
     }
     // Entries of ours that no handler holds (a settlement that could not be written) come back
     // through the reader, in id order, before its next read.
@@ -700,6 +735,12 @@ export class StreamSubscription implements AdapterSubscription {
       this.lookForLostReads = true;
     }
     await this.forgetDeadConsumers();
+  }
+
+  /** Ordered: lets another member have a stream: gives back what waits, then the lease. */
+  private async giveUpStream(index: number): Promise<void> {
+    await this.leases[index]!.drop().catch((error: unknown) => this.noteError(error));
+    await this.loseStream(index);
   }
 
   /**
@@ -848,8 +889,15 @@ export class StreamSubscription implements AdapterSubscription {
       await this.bestEffort(
         forgetConsumers.run(this.context.command, this.streams, [this.group, this.context.consumer, '-']),
       );
-      // The next member need not wait for the leases to run out.
+      // The next member need not wait for the leases to run out, nor count this one in.
       for (const lease of this.leases) await this.bestEffort(lease.drop());
+      if (this.ordered) {
+        for (const topic of this.shardsOf.keys()) {
+          await this.bestEffort(
+            this.context.command.zrem(keys.members(topic, this.group), this.context.consumer),
+          );
+        }
+      }
     }
     this.context.reader.disconnect();
     this.phase = 'closed';

@@ -96,7 +96,8 @@ describe('the Redis Streams adapter', () => {
     // Settled: nothing is left pending, waiting for a retry or beside the entry.
     const r = await redis();
     expect(((await r.xpending(topic, group)) as [number])[0]).toBe(0);
-    expect(await r.keys(`tidings:*${topic}*`)).toEqual([]);
+    expect(await r.keys(`tidings:due:*${topic}*`)).toEqual([]);
+    expect(await r.keys(`tidings:retry-headers:*${topic}*`)).toEqual([]);
   });
 
   it('leaves a record pending when its dead letter cannot be written', async () => {
