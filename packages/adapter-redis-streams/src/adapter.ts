@@ -300,7 +300,9 @@ function checkSpec(spec: SubscribeSpec): void {
  * stream consumer group. Publishing is `XADD` (a batch in one `MULTI`); consuming is
  * `XREADGROUP` on a connection per subscription, `XACK` after the handler settled. A retry stays
  * pending in its group and is claimed back when due; a member that dies leaves its entries
- * pending, and another member claims them once idle. See docs/adapters/redis-streams.md.
+ * pending, and another member claims them once idle. Ordered subscriptions read each stream from
+ * one member at a time (a lease); `shards` spreads a topic over several streams by key so that
+ * ordered work spreads over several members. See docs/adapters/redis-streams.md.
  *
  * @example
  * ```ts
