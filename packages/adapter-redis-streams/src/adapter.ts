@@ -141,9 +141,14 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     try {
       await connectWithin(command, this.options.connectTimeoutMs, 'command connection');
       await checkServerVersion(command);
+      // Closed while connecting: the close may not have seen this connection.
+      if (this.closing !== undefined) throw new Error('closed');
     } catch (error) {
       command.disconnect();
       this.command = undefined;
+      if (this.closing !== undefined) {
+        throw new ClosedError('the Redis adapter was closed while connecting', { cause: error });
+      }
       this.connectFailed = true;
       throw error;
     }
@@ -236,6 +241,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     checkSpec(spec);
     await this.connect();
     for (const topic of spec.topics) await this.checkShards(topic);
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
     const n = ++this.readers;
     let subscription: StreamSubscription | undefined;
     const reader = createConnection(

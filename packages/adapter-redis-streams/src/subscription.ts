@@ -1,5 +1,6 @@
 import {
   type AdapterSubscription,
+  ClosedError,
   type CloseOptions,
   ConfigError,
   ConnectionError,
@@ -194,6 +195,8 @@ export class StreamSubscription implements AdapterSubscription {
         this.nudge();
         void this.cutShortResentRead();
       });
+      // Closed while starting (the adapter's close saw this subscription): do not start.
+      if (this.phase !== 'starting') throw new ClosedError('the subscription was closed while it started');
     } catch (error) {
       this.phase = 'closed';
       this.context.reader.disconnect();

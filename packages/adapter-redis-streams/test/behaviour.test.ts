@@ -358,6 +358,26 @@ describe('the Redis Streams adapter', () => {
     await expect(a.connect()).rejects.toMatchObject({ code: 'CLOSED' });
   });
 
+  it('leaves no connection behind when closed while connecting and subscribing', async () => {
+    const { topic, group } = names('close-early');
+    const a = adapter();
+    const subscribing = a.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    const closing = a.close();
+    await expect(subscribing).rejects.toMatchObject({ code: 'CLOSED' });
+    await closing;
+    expect(a.state).toBe('closed');
+    const list = String(await (await redis()).client('LIST'));
+    expect(list).not.toContain(a.connectionName);
+
+    // Connected already: the close comes while the subscription creates its group and reader.
+    const b = adapter();
+    await b.connect();
+    const starting = b.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    await b.close();
+    await expect(starting).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(String(await (await redis()).client('LIST'))).not.toContain(b.connectionName);
+  });
+
   it('names its connections so that they can be found in CLIENT LIST', async () => {
     const { topic, group } = names('names');
     const a = adapter({ clientName: 'orders-api' });
