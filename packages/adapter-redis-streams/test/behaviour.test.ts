@@ -1,23 +1,10 @@
 import { Collector } from '@tidings/conformance';
-import type { Settlement, SubscribeSpec } from '@tidings/core/adapter';
+import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
-import { useTestKit } from './kit';
+import { ACK, spec, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
 import { waitUntil } from './wait';
-
-const ACK: Settlement = { type: 'ack' };
-
-function spec(overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 'topics'>): SubscribeSpec {
-  return {
-    concurrency: 8,
-    ordering: 'none',
-    startFrom: 'earliest',
-    maxAttempts: 10,
-    handlerTimeoutMs: 2_000,
-    ...overrides,
-  };
-}
 
 describe('the Redis Streams adapter', () => {
   const { adapter, names, redis } = useTestKit();

@@ -1,6 +1,23 @@
+import type { Settlement, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach } from 'vitest';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter, type RedisStreamsAdapterOptions } from '../src';
 import { adminConnection, deleteKeysMatching, REDIS_URL, uniqueName } from './redis';
+
+export const ACK: Settlement = { type: 'ack' };
+
+/** A subscribe spec with the tests' defaults: a new group starts at the earliest entry. */
+export function spec(
+  overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 'topics'>,
+): SubscribeSpec {
+  return {
+    concurrency: 8,
+    ordering: 'none',
+    startFrom: 'earliest',
+    maxAttempts: 10,
+    handlerTimeoutMs: 2_000,
+    ...overrides,
+  };
+}
 
 /** What a test file gets from {@link useTestKit}. */
 export interface TestKit {

@@ -1,12 +1,10 @@
 import { Collector } from '@tidings/conformance';
-import type { OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
+import type { OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
-import { useTestKit } from './kit';
+import { ACK, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
-
-const ACK: Settlement = { type: 'ack' };
 
 function ordered(group: string, topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
   return {

@@ -1,22 +1,9 @@
 import { crc32 } from 'node:zlib';
 import { Collector } from '@tidings/conformance';
-import type { OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
+import type { OutgoingRecord } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
-import { useTestKit } from './kit';
+import { ACK, spec, useTestKit } from './kit';
 import { waitUntil } from './wait';
-
-const ACK: Settlement = { type: 'ack' };
-
-function spec(overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 'topics'>): SubscribeSpec {
-  return {
-    concurrency: 8,
-    ordering: 'none',
-    startFrom: 'earliest',
-    maxAttempts: 10,
-    handlerTimeoutMs: 2_000,
-    ...overrides,
-  };
-}
 
 function keyed(topic: string, keys: number, perKey: number, label = 'r'): OutgoingRecord[] {
   const records: OutgoingRecord[] = [];
