@@ -6,12 +6,20 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { createSimulatedAnalyticsSink, type TrackedEvent } from '../src/services/analytics-sink';
 import {
   createSimulatedEmailProvider,
+  type EmailMessage,
   EmailRejectedError,
   EmailUnavailableError,
-  type EmailMessage,
 } from '../src/services/email-provider';
-import { createSimulatedInventoryService, OutOfStockError, type ReservationRequest } from '../src/services/inventory';
-import { createSimulatedPaymentService, PaymentDeclinedError, type PaymentRequest } from '../src/services/payment';
+import {
+  createSimulatedInventoryService,
+  OutOfStockError,
+  type ReservationRequest,
+} from '../src/services/inventory';
+import {
+  createSimulatedPaymentService,
+  PaymentDeclinedError,
+  type PaymentRequest,
+} from '../src/services/payment';
 import type { DownstreamUrls } from './http-clients';
 import { serveParent } from './ipc';
 

@@ -2,7 +2,11 @@
 // analytics are services of their own. Both versions of the experiment call the downstream
 // services through these, so the cost of an HTTP hop is the same on both sides.
 import type { AnalyticsSink } from '../src/services/analytics-sink';
-import { type EmailProvider, EmailRejectedError, EmailUnavailableError } from '../src/services/email-provider';
+import {
+  type EmailProvider,
+  EmailRejectedError,
+  EmailUnavailableError,
+} from '../src/services/email-provider';
 import { type InventoryService, OutOfStockError } from '../src/services/inventory';
 import { PaymentDeclinedError, type PaymentService } from '../src/services/payment';
 
@@ -56,7 +60,8 @@ export function httpInventory(baseUrl: string): InventoryService {
   return {
     async reserve(request, signal) {
       const response = await call(`${baseUrl}/reserve`, request, signal);
-      if (response.status === 409) throw new OutOfStockError(((await response.json()) as { sku: string }).sku);
+      if (response.status === 409)
+        throw new OutOfStockError(((await response.json()) as { sku: string }).sku);
       if (!response.ok) throw new DownstreamError('inventory', response.status);
       return (await response.json()) as { reservationId: string };
     },

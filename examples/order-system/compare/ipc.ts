@@ -91,7 +91,8 @@ export function serveParent(
     }
     handler(message.payload as never).then(
       (result) => reply({ result }),
-      (error: unknown) => reply({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
+      (error: unknown) =>
+        reply({ error: error instanceof Error ? (error.stack ?? error.message) : String(error) }),
     );
   });
   process.once('SIGTERM', () => {

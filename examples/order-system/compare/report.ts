@@ -47,7 +47,11 @@ export interface Environment {
   readonly quick: boolean;
   readonly date: string;
   readonly consumerConcurrency: number;
-  readonly retry: { readonly maxAttempts: number; readonly initialDelayMs: number; readonly maxDelayMs: number };
+  readonly retry: {
+    readonly maxAttempts: number;
+    readonly initialDelayMs: number;
+    readonly maxDelayMs: number;
+  };
   readonly totalMs?: number;
 }
 
@@ -71,7 +75,12 @@ function eventsColumns(record: RunRecord): string {
   if (record.scenario === 'slow') {
     // Not waited for: estimated from the pace the consumer kept during the window.
     const pace = record.emailsPerSecond ?? 0;
-    drain = backlog === 0 ? '0' : pace > 0 ? `≈ ${ms((backlog / pace) * 1000)} (est.)` : 'never (no email got through)';
+    drain =
+      backlog === 0
+        ? '0'
+        : pace > 0
+          ? `≈ ${ms((backlog / pace) * 1000)} (est.)`
+          : 'never (no email got through)';
   } else if (record.drainMs !== undefined) {
     drain = ms(record.drainMs);
   } else {
@@ -164,7 +173,9 @@ export function renderMarkdown(records: readonly RunRecord[], env: Environment):
   ];
 
   const ratio = (a: RunRecord | undefined, b: RunRecord | undefined): string =>
-    a === undefined || b === undefined || b.okPerSecond === 0 ? '–' : `${(a.okPerSecond / b.okPerSecond).toFixed(2)}×`;
+    a === undefined || b === undefined || b.okPerSecond === 0
+      ? '–'
+      : `${(a.okPerSecond / b.okPerSecond).toFixed(2)}×`;
 
   const downEventsDlq = downEventsTop?.emailsDeadLettered ?? 0;
   const slowBacklog = slowEventsTop?.emailBacklogAtEnd ?? 0;
@@ -201,7 +212,7 @@ claims with the order-system example, and says what the event-driven version cos
 - **Load**: closed loop, N users each placing an order and placing the next as soon as the answer
   comes, for ${env.durationMs / 1000} s per level after a warm-up. Latency is the client's, from request to
   answer, over every answer (errors included); throughput counts successful orders.
-- **Where**: broker **${env.broker}**${env.broker === 'memory' ? ' (the in-memory broker, in the order service\'s process)' : ''}, store **${env.store}**; Node ${env.node}, ${env.cpus} × ${env.cpuModel};
+- **Where**: broker **${env.broker}**${env.broker === 'memory' ? " (the in-memory broker, in the order service's process)" : ''}, store **${env.store}**; Node ${env.node}, ${env.cpus} × ${env.cpuModel};
   load average ${env.loadBefore.toFixed(2)} before and ${env.loadAfter.toFixed(2)} after the run (the machine is shared with other
   work, so the figures under load carry noise). Run on ${env.date}${env.totalMs === undefined ? '' : `, in ${Math.round(env.totalMs / 1000)} s`}.
 
@@ -292,7 +303,8 @@ export function renderSvg(records: readonly RunRecord[]): string {
     const x0 = col * (panelW + margin.left + margin.right) + margin.left;
     const y0 = row * (panelH + margin.top + margin.bottom) + margin.top;
     const maxY = niceMax(Math.max(1, ...series.flatMap((s) => s.points.map(([, y]) => y))));
-    const xOf = (i: number): number => x0 + (levels.length === 1 ? panelW / 2 : (i / (levels.length - 1)) * panelW);
+    const xOf = (i: number): number =>
+      x0 + (levels.length === 1 ? panelW / 2 : (i / (levels.length - 1)) * panelW);
     const yOf = (y: number): number => y0 + panelH - (y / maxY) * panelH;
     parts.push(`<rect x="${x0}" y="${y0}" width="${panelW}" height="${panelH}" fill="none" stroke="#ccc"/>`);
     text(x0 + panelW / 2, y0 - 12, title, 'text-anchor="middle" font-weight="bold"');
@@ -305,7 +317,12 @@ export function renderSvg(records: readonly RunRecord[]): string {
       text(xOf(i), y0 + panelH + 16, String(users), 'text-anchor="middle" font-size="11"');
     });
     text(x0 + panelW / 2, y0 + panelH + 34, 'users', 'text-anchor="middle" font-size="11"');
-    text(x0 - 48, y0 + panelH / 2, yLabel, `transform="rotate(-90 ${x0 - 48} ${y0 + panelH / 2})" text-anchor="middle" font-size="11"`);
+    text(
+      x0 - 48,
+      y0 + panelH / 2,
+      yLabel,
+      `transform="rotate(-90 ${x0 - 48} ${y0 + panelH / 2})" text-anchor="middle" font-size="11"`,
+    );
     for (const s of series) {
       const pts = s.points
         .filter(([, y]) => !Number.isNaN(y))
@@ -323,7 +340,9 @@ export function renderSvg(records: readonly RunRecord[]): string {
 
   SCENARIOS.forEach((scenario, col) => {
     const of = (system: 'sync' | 'events') =>
-      records.filter((r) => r.scenario === scenario.id && r.system === system).sort((a, b) => a.users - b.users);
+      records
+        .filter((r) => r.scenario === scenario.id && r.system === system)
+        .sort((a, b) => a.users - b.users);
     panel(
       col,
       0,
@@ -350,7 +369,12 @@ export function renderSvg(records: readonly RunRecord[]): string {
   parts.push(`<rect x="20" y="${legendY - 10}" width="14" height="4" fill="${COLORS.sync}"/>`);
   text(40, legendY - 4, 'sync chain', 'font-size="12"');
   parts.push(`<rect x="130" y="${legendY - 10}" width="14" height="4" fill="${COLORS.events}"/>`);
-  text(150, legendY - 4, 'Tidings (payment + inventory on the request path, the rest as events)', 'font-size="12"');
+  text(
+    150,
+    legendY - 4,
+    'Tidings (payment + inventory on the request path, the rest as events)',
+    'font-size="12"',
+  );
 
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>

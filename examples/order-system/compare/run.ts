@@ -17,7 +17,15 @@ import type { DownstreamSettings, DownstreamStats } from './downstream';
 import type { DownstreamUrls } from './http-clients';
 import { type Child, startChild } from './ipc';
 import { percentile, runLoad } from './load';
-import { type Environment, type RunRecord, renderMarkdown, renderSvg, renderTable, SCENARIOS, type ScenarioId } from './report';
+import {
+  type Environment,
+  type RunRecord,
+  renderMarkdown,
+  renderSvg,
+  renderTable,
+  SCENARIOS,
+  type ScenarioId,
+} from './report';
 import type { SutSettings, SutStats } from './system-under-test';
 
 const { values: args } = parseArgs({
@@ -108,7 +116,9 @@ async function measure(
             emailsPerSecond: atEnd.emailsSent / (load.durationMs / 1000),
           }),
       ...(drainMs === undefined ? {} : { drainMs }),
-      ...(after === undefined ? {} : { emailsDeadLettered: after.emailsDeadLettered, emailFailures: after.emailFailures }),
+      ...(after === undefined
+        ? {}
+        : { emailsDeadLettered: after.emailsDeadLettered, emailFailures: after.emailFailures }),
       emailsSent: seen.emailsSent,
     };
     console.log(
@@ -176,12 +186,15 @@ async function main(): Promise<void> {
       await downstream.stop();
     }
   }
-  const finished: Environment = { ...environment, loadAfter: loadavg()[0] ?? 0, totalMs: performance.now() - started };
+  const finished: Environment = {
+    ...environment,
+    loadAfter: loadavg()[0] ?? 0,
+    totalMs: performance.now() - started,
+  };
 
   console.log('');
   console.log(renderTable(records));
-  const outDir =
-    args.out ?? (quick ? undefined : fileURLToPath(new URL('../../../docs/', import.meta.url)));
+  const outDir = args.out ?? (quick ? undefined : fileURLToPath(new URL('../../../docs/', import.meta.url)));
   if (outDir === undefined) {
     console.log('\n(quick run: nothing written; the full run writes docs/sync-vs-events.md and .svg)');
   } else {

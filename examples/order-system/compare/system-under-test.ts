@@ -39,7 +39,8 @@ function count(activity: Activity): void {
   if (activity.kind === 'order.placed') counts.placed++;
   else if (activity.kind === 'email.sent') counts.emailsSent++;
   else if (activity.kind === 'email.failed') counts.emailFailures++;
-  else if (activity.kind === 'dead-letter' && activity.group === 'email-confirmation') counts.emailsDeadLettered++;
+  else if (activity.kind === 'dead-letter' && activity.group === 'email-confirmation')
+    counts.emailsDeadLettered++;
   else if (activity.kind === 'analytics.tracked') counts.analyticsTracked++;
 }
 
@@ -71,7 +72,11 @@ async function start(settings: SutSettings): Promise<string> {
   }
 
   // The chain publishes nothing; it shares the order store (and so the database) with the other side.
-  const persistence: Persistence = await createPersistence(config, createBus({ source: 'sync-chain' }), count);
+  const persistence: Persistence = await createPersistence(
+    config,
+    createBus({ source: 'sync-chain' }),
+    count,
+  );
   await persistence.start();
   const api = createSyncOrderApi({ ...downstream, orders: persistence.orders });
   stop = async () => {
@@ -87,7 +92,8 @@ serveParent(
     start: (settings: SutSettings) => start(settings),
     stats: async () => {
       const delta = {} as Record<keyof typeof counts, number>;
-      for (const key of Object.keys(counts) as (keyof typeof counts)[]) delta[key] = counts[key] - baseline[key];
+      for (const key of Object.keys(counts) as (keyof typeof counts)[])
+        delta[key] = counts[key] - baseline[key];
       return delta satisfies SutStats;
     },
     reset: async () => {

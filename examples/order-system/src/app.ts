@@ -50,7 +50,13 @@ export interface OrderSystemOptions {
 /** The consumers of the order system. */
 export type ConsumerName = 'email' | 'analytics' | 'fulfilment' | 'shipments' | 'dead-letters';
 
-const ALL_CONSUMERS: readonly ConsumerName[] = ['email', 'analytics', 'fulfilment', 'shipments', 'dead-letters'];
+const ALL_CONSUMERS: readonly ConsumerName[] = [
+  'email',
+  'analytics',
+  'fulfilment',
+  'shipments',
+  'dead-letters',
+];
 
 /** A wired order system: the HTTP API, the bus with every consumer, and the storage. */
 export interface OrderSystem {

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ConsumerPolicy } from './consumers/policy';
 
 /** The brokers the example runs on. `memory` needs nothing installed. */
-export const BROKERS = ['memory', 'nats', 'rabbitmq'] as const;
+export const BROKERS = ['memory', 'nats', 'rabbitmq', 'redis'] as const;
 export type BrokerKind = (typeof BROKERS)[number];
 
 /** Where the broker is. Fields that do not apply to the chosen broker are ignored. */

@@ -33,6 +33,14 @@ export async function createBrokerAdapter(config: BrokerConfig): Promise<BrokerA
         ...(config.namespace === undefined ? {} : { exchange: config.namespace }),
       });
     }
+    case 'redis': {
+      const { createRedisStreamsAdapter } = await import('@tidings/adapter-redis-streams');
+      // Topics are stream keys: TOPIC_PREFIX, not a namespace, keeps copies of the app apart.
+      return createRedisStreamsAdapter({
+        connection: config.url ?? 'redis://127.0.0.1:6379',
+        clientName: 'order-system',
+      });
+    }
   }
 }
 

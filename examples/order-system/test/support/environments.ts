@@ -23,6 +23,7 @@ export interface BrokerEnvironment {
 }
 
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
 const run = promisify(execFile);
@@ -108,6 +109,46 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
         await channel.close();
       } finally {
         await connection.close();
+      }
+    },
+  },
+  redis: {
+    kind: 'redis',
+    // Topics are stream keys, named with the run's topic prefix, which holds the namespace.
+    config: () => ({ kind: 'redis', url: REDIS_URL }),
+    async check() {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(REDIS_URL, {
+        lazyConnect: true,
+        maxRetriesPerRequest: 0,
+        connectTimeout: 3_000,
+      });
+      try {
+        await redis.connect();
+        await redis.ping();
+      } catch (error) {
+        throw new Error(
+          `Redis is not answering on ${REDIS_URL} (${(error as Error).message}). ` +
+            'Start it with `bash tools/services.sh`, or set REDIS_URL.',
+        );
+      } finally {
+        redis.disconnect();
+      }
+    },
+    async cleanup(namespace) {
+      // The streams start with the namespace, and the adapter's keys beside them contain it.
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(REDIS_URL, { lazyConnect: true });
+      await redis.connect();
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${namespace}*`, 'COUNT', 1_000);
+          cursor = next;
+          if (keys.length > 0) await redis.del(...keys);
+        } while (cursor !== '0');
+      } finally {
+        await redis.quit();
       }
     },
   },
