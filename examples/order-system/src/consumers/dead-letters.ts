@@ -35,9 +35,11 @@ export function subscribeDeadLetterMonitor(
           {
             group: DEAD_LETTER_GROUP,
             topic: bus.deadLetterTopicOf(contract, group),
-            // Nothing to retry here, and a dead letter that cannot even be read is acknowledged
-            // rather than sent round again: the headers still say what happened.
-            retry: false,
+            // A dead letter that cannot even be read is acknowledged rather than sent round again:
+            // the headers still say what happened. The attempt limit is high on purpose: a dead
+            // letter still carries the `tidings-attempt` header of its last retry, so its first
+            // delivery here can count as attempt 6, which a lower limit would refuse to handle.
+            retry: { maxAttempts: 100, initialDelayMs: 1_000 },
             validate: false,
             unknownTypes: 'ack',
             // A dead letter is kept by the broker until read: start from the first one.

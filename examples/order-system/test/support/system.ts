@@ -27,7 +27,8 @@ export interface TestSystemOptions {
 
 /**
  * Starts a system on a free port. The email provider fails the first attempt of every third
- * message, so that retries are exercised on every run without a random flake.
+ * message, so that retries are exercised on every run without a random flake, and every attempt
+ * for addresses at `unreachable.example`, so that retries run out.
  */
 export async function startTestSystem(options: TestSystemOptions): Promise<TestSystem> {
   const base = loadConfig({ PORT: '0', DEMO_ORDERS: '0' });
@@ -46,6 +47,8 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   const email = createSimulatedEmailProvider({
     latencyMs: 10,
     fails: (message) => {
+      // An address whose mail server never answers: every attempt fails, until the dead letter.
+      if (message.to.endsWith('@unreachable.example')) return true;
       const attempt = (attemptsByMessage.get(message.idempotencyKey) ?? 0) + 1;
       if (attempt === 1) messages++;
       attemptsByMessage.set(message.idempotencyKey, attempt);
