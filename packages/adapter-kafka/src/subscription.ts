@@ -275,7 +275,13 @@ export class KafkaSubscription implements AdapterSubscription {
     for (const [topic, partitions] of Object.entries(event.payload.memberAssignment)) {
       for (const partition of partitions) assigned.set(partitionKey(topic, partition), [topic, partition]);
     }
-    for (const [key, state] of this.partitions) if (!assigned.has(key)) this.revoke(state);
+    const revoked = [...this.partitions.values()].filter((state) => !assigned.has(state.key));
+    this.info('joined the group', {
+      memberId: event.payload.memberId,
+      assigned: [...assigned.values()].map(([topic, partition]) => `${topic}/${partition}`),
+      revoked: revoked.map(describe),
+    });
+    for (const state of revoked) this.revoke(state);
     // A member on its way out takes no new partitions; kafkajs hands them on when it leaves.
     if (this.phase === 'closing' || this.phase === 'closed') return;
     const fresh: PartitionState[] = [];
@@ -317,6 +323,9 @@ export class KafkaSubscription implements AdapterSubscription {
       state.drain = state.running > 0 ? { owner: this.instance, drainMs: this.drainMs } : undefined;
       state.dirty = true;
     }
+    this.info('the group is rebalancing; committing settled positions', {
+      draining: [...this.partitions.values()].filter((state) => state.drain !== undefined).map(describe),
+    });
     void this.flushCommits();
   }
 
@@ -352,6 +361,7 @@ export class KafkaSubscription implements AdapterSubscription {
       await Promise.all(states.map((state) => this.revoking.get(state.key)?.done));
       const committed = await this.readCommitted(live());
       const waitStarted = Date.now();
+      let announced = false;
       for (;;) {
         const draining = live().filter((state) => {
           const drain = committed.get(state.key)?.metadata.drain;
@@ -360,6 +370,10 @@ export class KafkaSubscription implements AdapterSubscription {
           );
         });
         if (draining.length === 0) break;
+        if (!announced) {
+          announced = true;
+          this.info('waiting for the previous owner to drain', { partitions: draining.map(describe) });
+        }
         if (!(await sleep(DRAIN_POLL_MS, this.stopping.signal))) return;
         for (const [key, position] of await this.readCommitted(draining)) committed.set(key, position);
       }
@@ -380,6 +394,14 @@ export class KafkaSubscription implements AdapterSubscription {
       for (const state of pinned) state.dirty = true;
       if (pinned.length > 0) await this.flushCommits();
       this.syncPauses();
+      if (states.length > 0) {
+        this.info('partitions assigned', {
+          partitions: states
+            .filter((state) => state.phase === 'active')
+            .map((state) => `${describe(state)}@${state.next}`),
+          waitedMs: Date.now() - waitStarted,
+        });
+      }
       this.ready.resolve();
     } catch (error) {
       this.report(error, 'reading the committed positions failed; trying again');
@@ -444,10 +466,13 @@ export class KafkaSubscription implements AdapterSubscription {
       return;
     }
     const done = (async () => {
+      const started = Date.now();
+      const timeUp = new AbortController();
       const drained = await Promise.race([
         state.idle().then(() => true),
-        sleep(this.drainMs).then(() => false),
+        sleep(this.drainMs, timeUp.signal).then(() => false),
       ]);
+      timeUp.abort();
       if (drained && !this.abandoned.signal.aborted) {
         state.drain = undefined;
         state.dirty = true;
@@ -456,6 +481,11 @@ export class KafkaSubscription implements AdapterSubscription {
       state.phase = 'gone';
       state.gone.abort();
       if (this.revoking.get(state.key)?.state === state) this.revoking.delete(state.key);
+      this.info(drained ? 'revoked partition drained' : 'revoked partition did not drain in time', {
+        partition: describe(state),
+        position: state.position(),
+        drainedMs: Date.now() - started,
+      });
     })();
     this.revoking.set(state.key, { state, done });
   }
@@ -853,6 +883,10 @@ export class KafkaSubscription implements AdapterSubscription {
     state.timers.clear();
   }
 
+  private info(message: string, fields: Record<string, unknown>): void {
+    this.deps.log.log('info', `kafka subscription: ${message}`, { group: this.spec.group, ...fields });
+  }
+
   private report(error: unknown, what: string): void {
     this.error = toError(error);
     this.deps.log.log(isConnectionProblem(error) ? 'warn' : 'error', `kafka subscription: ${what}`, {
@@ -861,6 +895,10 @@ export class KafkaSubscription implements AdapterSubscription {
       error: describeKafkaError(error),
     });
   }
+}
+
+function describe(state: PartitionState): string {
+  return `${state.topic}/${state.partition}`;
 }
 
 /** @internal Thrown by `subscribe` when the adapter closed while the subscription was starting. */
