@@ -111,8 +111,16 @@ class KafkaAdapter implements BrokerAdapter {
       }
     }
     if (records.length === 0) return;
-    if (this.connection !== 'connected') await this.connect();
-    if (this.topics.creates) await this.topics.ensure([...topics]);
+    try {
+      if (this.connection !== 'connected') await this.connect();
+      await this.topics.ensure([...topics]);
+    } catch (error) {
+      const topic = records[0]!.topic;
+      throw new PublishError(`kafka: cannot publish to "${topic}": ${(error as Error).message}`, {
+        topic,
+        cause: error,
+      });
+    }
     await this.publisher.publish(records);
   }
 

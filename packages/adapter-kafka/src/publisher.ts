@@ -13,6 +13,19 @@ const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
   zstd: CompressionTypes.ZSTD,
 };
 
+/** Whether kafkajs can compress with `type`: it ships gzip; the others are packages an app registers. */
+function codecAvailable(type: CompressionTypes): boolean {
+  if (type === CompressionTypes.None) return true;
+  const codecs = (kafkajs as unknown as { CompressionCodecs?: Record<number, () => unknown> })
+    .CompressionCodecs;
+  try {
+    return codecs?.[type]?.() !== undefined;
+  } catch {
+    // kafkajs's placeholder for a codec nobody registered throws "not implemented".
+    return false;
+  }
+}
+
 /** One `publish` call: it resolves when all its records are acknowledged. */
 interface Call {
   remaining: number;
@@ -55,16 +68,11 @@ export class Publisher {
     private readonly log: AdapterLog,
   ) {
     this.compression = COMPRESSION[options.producer.compression];
-    if (this.compression !== CompressionTypes.None && this.compression !== CompressionTypes.GZIP) {
-      // kafkajs ships gzip only; the others need a codec package registered by the application.
-      const codecs = (kafkajs as unknown as { CompressionCodecs?: Record<number, unknown> })
-        .CompressionCodecs;
-      if (codecs?.[this.compression] === undefined) {
-        throw new ConfigError(
-          'producer.compression',
-          `"${options.producer.compression}" needs a codec registered in kafkajs's CompressionCodecs first`,
-        );
-      }
+    if (!codecAvailable(this.compression)) {
+      throw new ConfigError(
+        'producer.compression',
+        `"${options.producer.compression}" needs a codec registered in kafkajs's CompressionCodecs first`,
+      );
     }
   }
 

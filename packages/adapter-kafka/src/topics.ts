@@ -64,10 +64,6 @@ export class TopicManager {
     private readonly options: ResolvedKafkaOptions['topics'],
   ) {}
 
-  get creates(): boolean {
-    return this.options.create;
-  }
-
   /**
    * Makes sure the topics exist: creates the missing ones when allowed, else checks for them and
    * throws a `ConfigError` listing the missing ones.
