@@ -40,8 +40,12 @@ export class PartitionState {
   dirty = false;
   /** Whether kafkajs was told to stop fetching this partition. */
   fetchPaused = false;
-  /** Paused because `buffered` reached the limit; resumed at half of it. */
-  backpressured = false;
+  /**
+   * Fetching waits: a fetched batch found the partition still loading, or its unsettled records at
+   * the limit, and they did not clear within a fetch wait. Lifted by activation, or when half of the
+   * limit is settled.
+   */
+  held = false;
   /** Aborted when the partition is revoked: cuts short waits for due times and in-consumer retries. */
   readonly revoked = new AbortController();
   /** Aborted when the partition is gone: stops retrying dead-letter publishes for it. */
@@ -52,6 +56,8 @@ export class PartitionState {
   private head = 0;
   private readonly settledAhead = new Set<number>();
   private idleWaiters: (() => void)[] = [];
+  private activeWaiters: (() => void)[] = [];
+  private drainWaiter: { readonly below: number; readonly wake: () => void } | undefined;
 
   constructor(
     readonly topic: string,
@@ -65,6 +71,55 @@ export class PartitionState {
     this.next = offset;
     for (const [at, mark] of retries) if (at >= offset) this.retries.set(at, mark);
     this.phase = 'active';
+    this.wake();
+  }
+
+  /** Resolves true once the partition is active, or false when `signal` aborts first. */
+  whenActive(signal: AbortSignal): Promise<boolean> {
+    if (this.phase === 'active') return Promise.resolve(true);
+    return this.until(
+      signal,
+      (wake) => this.activeWaiters.push(wake),
+      () => this.phase === 'active',
+    );
+  }
+
+  /** Resolves true once at most `count` records are unsettled, or false when `signal` aborts first. */
+  whenBufferedAtMost(count: number, signal: AbortSignal): Promise<boolean> {
+    if (this.buffered <= count) return Promise.resolve(true);
+    return this.until(
+      signal,
+      (wake) => {
+        this.drainWaiter = { below: count, wake };
+      },
+      () => this.buffered <= count,
+    );
+  }
+
+  /** Wakes what waits for activation, e.g. when the partition is revoked while loading. */
+  wake(): void {
+    const waiters = this.activeWaiters;
+    this.activeWaiters = [];
+    for (const wake of waiters) wake();
+    const drain = this.drainWaiter;
+    this.drainWaiter = undefined;
+    drain?.wake();
+  }
+
+  private until(
+    signal: AbortSignal,
+    register: (wake: () => void) => void,
+    done: () => boolean,
+  ): Promise<boolean> {
+    if (signal.aborted) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const finish = (): void => {
+        signal.removeEventListener('abort', finish);
+        resolve(done());
+      };
+      signal.addEventListener('abort', finish, { once: true });
+      register(finish);
+    });
   }
 
   /** Records a fetched record as unsettled. Offsets must grow. */
@@ -78,6 +133,11 @@ export class PartitionState {
   settle(offset: number): void {
     this.buffered--;
     this.retries.delete(offset);
+    if (this.drainWaiter !== undefined && this.buffered <= this.drainWaiter.below) {
+      const { wake } = this.drainWaiter;
+      this.drainWaiter = undefined;
+      wake();
+    }
     if (this.pending[this.head] !== offset) {
       this.settledAhead.add(offset);
       return;

@@ -268,7 +268,7 @@ export class KafkaSubscription implements AdapterSubscription {
 
   /**
    * A new assignment. Partitions no longer ours are revoked (their in-flight records finish, then
-   * the final position is committed); new ones are paused in kafkajs until their position is read.
+   * the final position is committed); new ones load their position before records are taken.
    */
   private onGroupJoin(event: ConsumerGroupJoinEvent): void {
     const assigned = new Map<string, readonly [string, number]>();
@@ -293,11 +293,12 @@ export class KafkaSubscription implements AdapterSubscription {
     }
     for (const state of this.partitions.values()) {
       state.fetchPaused = false;
-      if (state.phase === 'active') {
-        // Rewrite the position of kept partitions: it clears the drain marker set for the rebalance.
-        state.drain = undefined;
-        this.markDirty(state);
-      }
+      if (state.phase !== 'active') continue;
+      // Rewrite the position of kept partitions: it clears the drain marker set for the rebalance.
+      state.drain = undefined;
+      this.markDirty(state);
+      // kafkajs would fetch a kept partition again from its committed offset; go on from where we are.
+      this.seek(state, state.next);
     }
     // kafkajs keeps pauses across a rebalance but not across the restart after a crash.
     this.resumeAllInKafka();
@@ -386,7 +387,7 @@ export class KafkaSubscription implements AdapterSubscription {
         const offset = known ? position.offset : starts.get(state.key);
         if (offset === undefined) continue;
         state.activate(offset, position?.metadata.retries ?? new Map());
-        this.consumer.seek({ topic: state.topic, partition: state.partition, offset: String(offset) });
+        this.seek(state, offset);
         if (!known && this.spec.startFrom === 'latest') pinned.push(state);
         // A marker left by an owner that timed out draining is ours to clear.
         if (position?.metadata.drain !== undefined) this.markDirty(state);
@@ -402,7 +403,8 @@ export class KafkaSubscription implements AdapterSubscription {
           waitedMs: Date.now() - waitStarted,
         });
       }
-      this.ready.resolve();
+      // Ready once every partition of the assignment is positioned (a rebalance may have come meanwhile).
+      if (![...this.partitions.values()].some((state) => state.phase === 'loading')) this.ready.resolve();
     } catch (error) {
       this.report(error, 'reading the committed positions failed; trying again');
       if (this.stopping.signal.aborted) return;
@@ -456,6 +458,7 @@ export class KafkaSubscription implements AdapterSubscription {
     const wasActive = state.phase === 'active';
     state.phase = 'revoking';
     state.revoked.abort();
+    state.wake();
     this.clearTimers(state);
     this.held = this.held.filter((delivery) => delivery.state !== state);
     const queued = this.dispatcher.drainQueued();
@@ -496,8 +499,18 @@ export class KafkaSubscription implements AdapterSubscription {
   private async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
     const state = this.partitions.get(partitionKey(batch.topic, batch.partition));
     const route = this.routes.get(batch.topic);
-    if (state === undefined || route === undefined || state.phase !== 'active' || isStale()) return;
-    if (this.phase === 'closing' || this.phase === 'closed') return;
+    if (state === undefined || route === undefined) return;
+    const { maxWaitTimeMs, maxBufferedRecords } = this.deps.options.consumer;
+    if (state.phase === 'loading') {
+      // kafkajs fetched before the position was read. Its fetches are not paused for that, since a
+      // fetch loop with every partition paused sleeps a whole fetch wait before it looks again.
+      if (!(await this.waitBriefly((signal) => state.whenActive(signal), maxWaitTimeMs))) {
+        this.hold(state);
+        return;
+      }
+    }
+    // After activation kafkajs seeks to the position: this batch is stale and is fetched again.
+    if (state.phase !== 'active' || isStale() || this.phase === 'closing' || this.phase === 'closed') return;
     for (const message of batch.messages) {
       const offset = Number(message.offset);
       // kafkajs fetches from the committed offset again after a rebalance; skip what we hold.
@@ -509,6 +522,25 @@ export class KafkaSubscription implements AdapterSubscription {
     const last = Number(batch.lastOffset());
     if (last >= state.next) state.next = last + 1;
     if (state.next > 0) resolveOffset(String(state.next - 1));
+    if (state.buffered >= maxBufferedRecords) {
+      // Backpressure: wait a fetch wait for half of the records to be settled, so kafkajs fetches
+      // again at once; a partition that settles slower than that is paused until it catches up.
+      const below = Math.floor(maxBufferedRecords / 2);
+      if (!(await this.waitBriefly((signal) => state.whenBufferedAtMost(below, signal), maxWaitTimeMs))) {
+        this.hold(state);
+      }
+    }
+  }
+
+  /** Runs `wait` for at most `ms`, and at most until close; true when it came true in time. */
+  private async waitBriefly(wait: (signal: AbortSignal) => Promise<boolean>, ms: number): Promise<boolean> {
+    const signal = AbortSignal.any([AbortSignal.timeout(ms), this.stopping.signal]);
+    return wait(signal);
+  }
+
+  /** Stops kafkajs fetching a partition until it is active and below half its limit. */
+  private hold(state: PartitionState): void {
+    state.held = true;
     this.syncPause(state);
   }
 
@@ -731,18 +763,14 @@ export class KafkaSubscription implements AdapterSubscription {
   }
 
   private syncPause(state: PartitionState): void {
-    const limit = this.deps.options.consumer.maxBufferedRecords;
-    if (state.backpressured) {
-      if (state.buffered <= limit / 2) state.backpressured = false;
-    } else if (state.buffered >= limit) {
-      state.backpressured = true;
+    if (
+      state.held &&
+      state.phase === 'active' &&
+      state.buffered <= this.deps.options.consumer.maxBufferedRecords / 2
+    ) {
+      state.held = false;
     }
-    const paused =
-      state.phase !== 'active' ||
-      state.backpressured ||
-      this.userPaused ||
-      this.phase === 'closing' ||
-      this.phase === 'closed';
+    const paused = state.held || this.userPaused || this.phase === 'closing' || this.phase === 'closed';
     if (paused === state.fetchPaused || this.partitions.get(state.key) !== state) return;
     const target = [{ topic: state.topic, partitions: [state.partition] }];
     try {
@@ -751,6 +779,14 @@ export class KafkaSubscription implements AdapterSubscription {
       state.fetchPaused = paused;
     } catch {
       // kafkajs is between a crash and its restart; the next assignment applies it.
+    }
+  }
+
+  private seek(state: PartitionState, offset: number): void {
+    try {
+      this.consumer.seek({ topic: state.topic, partition: state.partition, offset: String(offset) });
+    } catch {
+      // kafkajs is between a crash and its restart; the records below `next` are skipped anyway.
     }
   }
 
