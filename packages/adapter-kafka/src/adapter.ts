@@ -24,6 +24,11 @@ import { TopicManager, topicNameProblem } from './topics';
  * What the Kafka adapter can do. `deliveryCount` is false: Kafka does not count deliveries, so a
  * record that comes back because its consumer died starts again at the attempt the adapter last
  * committed for it. `maxMessageBytes` is the default of {@link KafkaAdapterOptions.maxMessageBytes}.
+ *
+ * @example
+ * ```ts
+ * if (kafkaCapabilities.ordering === 'key') bus.subscribe(OrderPlaced, { group: 'ledger', ordering: 'key' }, post);
+ * ```
  */
 export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
   ordering: 'key',

@@ -11,7 +11,14 @@
  * @module
  */
 
-/** Retry state of one record, kept until it is settled. */
+/**
+ * Retry state of one record, kept until it is settled.
+ *
+ * @example
+ * ```ts
+ * const mark: RetryMark = { attempt: 3, firstFailureAt: '2024-05-01T10:00:00.000Z' };
+ * ```
+ */
 export interface RetryMark {
   /** The attempt number of the record's next delivery. */
   readonly attempt: number;
@@ -19,7 +26,15 @@ export interface RetryMark {
   readonly firstFailureAt: string;
 }
 
-/** A previous owner still handling records of the partition. */
+/**
+ * A previous owner still handling records of the partition.
+ *
+ * @example
+ * ```ts
+ * const { drain } = decodeCommitMetadata(metadata);
+ * if (drain !== undefined) console.log(`draining by ${drain.owner}, for at most ${drain.drainMs} ms`);
+ * ```
+ */
 export interface DrainMarker {
   /** The subscription instance that wrote it. */
   readonly owner: string;
@@ -27,7 +42,18 @@ export interface DrainMarker {
   readonly drainMs: number;
 }
 
-/** The decoded metadata of one committed offset. */
+/**
+ * The decoded metadata of one committed offset.
+ *
+ * @example
+ * ```ts
+ * const [{ partitions }] = await admin.fetchOffsets({ groupId: 'billing', topics: ['orders'] });
+ * for (const { partition, offset, metadata } of partitions) {
+ *   const { retries, drain } = decodeCommitMetadata(metadata);
+ *   console.log(partition, offset, [...retries], drain);
+ * }
+ * ```
+ */
 export interface CommitMetadata {
   readonly retries: ReadonlyMap<number, RetryMark>;
   readonly drain: DrainMarker | undefined;
@@ -65,7 +91,16 @@ export function encodeCommitMetadata(
   return '';
 }
 
-/** Decodes metadata written by {@link encodeCommitMetadata}; anything else reads as empty. */
+/**
+ * Decodes the offset metadata the adapter commits (see {@link CommitMetadata}); metadata written by
+ * anything else reads as empty. For tooling that inspects a group's positions.
+ *
+ * @example
+ * ```ts
+ * const { retries } = decodeCommitMetadata(partition.metadata);
+ * const waiting = [...retries].map(([offset, mark]) => `${offset}: attempt ${mark.attempt}`);
+ * ```
+ */
 export function decodeCommitMetadata(text: string | null | undefined): CommitMetadata {
   if (typeof text !== 'string' || !text.startsWith(PREFIX)) return EMPTY;
   let parsed: unknown;

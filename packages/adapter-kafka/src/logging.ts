@@ -1,9 +1,23 @@
 import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
 
-/** Severity of a log entry, most severe first. */
+/**
+ * Severity of a log entry, most severe first.
+ *
+ * @example
+ * ```ts
+ * const adapter = createKafkaAdapter({ brokers, logger, logLevel: 'info' });
+ * ```
+ */
 export type KafkaLogLevel = 'error' | 'warn' | 'info' | 'debug';
 
-/** One log entry from kafkajs or from the adapter itself. */
+/**
+ * One log entry from kafkajs or from the adapter itself.
+ *
+ * @example
+ * ```ts
+ * const logger: KafkaLogger = (entry: KafkaLogEntry) => console.warn(`[${entry.namespace}] ${entry.message}`, entry.fields);
+ * ```
+ */
 export interface KafkaLogEntry {
   readonly level: KafkaLogLevel;
   readonly message: string;

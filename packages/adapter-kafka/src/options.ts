@@ -2,10 +2,24 @@ import { ConfigError } from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 
-/** Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs. */
+/**
+ * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, producer: { compression: 'gzip' } });
+ * ```
+ */
 export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
 
-/** Settings of the producer every adapter owns. */
+/**
+ * Settings of the producer every adapter owns.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, producer: { compression: 'gzip', publishTimeoutMs: 10_000 } });
+ * ```
+ */
 export interface KafkaProducerOptions {
   /** Compression of record batches. Default `'none'`. */
   readonly compression?: KafkaCompression;
@@ -18,7 +32,14 @@ export interface KafkaProducerOptions {
   readonly retries?: number;
 }
 
-/** Settings of the consumer behind each subscription. */
+/**
+ * Settings of the consumer behind each subscription.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, consumer: { sessionTimeoutMs: 45_000, maxBufferedRecords: 5_000 } });
+ * ```
+ */
 export interface KafkaConsumerOptions {
   /** The group coordinator drops a member silent for this long. Default 30,000 ms. */
   readonly sessionTimeoutMs?: number;
@@ -47,7 +68,14 @@ export interface KafkaConsumerOptions {
   readonly subscribeTimeoutMs?: number;
 }
 
-/** Creation of topics through the admin client. */
+/**
+ * Creation of topics through the admin client.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, topics: { partitions: 12, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } } });
+ * ```
+ */
 export interface KafkaTopicOptions {
   /**
    * Create missing topics (subscribed, published, retry and dead-letter topics) before use. With
@@ -62,10 +90,24 @@ export interface KafkaTopicOptions {
   readonly configs?: Readonly<Record<string, string>>;
 }
 
-/** Names the retry topic of a topic, consumer group and delay tier. */
+/**
+ * Names the retry topic of a topic, consumer group and delay tier.
+ *
+ * @example
+ * ```ts
+ * const name: RetryTopicNamer = (topic, group, tierMs) => `retry.${group}.${topic}.${tierMs}`;
+ * ```
+ */
 export type RetryTopicNamer = (topic: string, group: string, tierMs: number) => string;
 
-/** Non-blocking retries through retry topics, for subscriptions with `ordering: 'none'`. */
+/**
+ * Non-blocking retries through retry topics, for subscriptions with `ordering: 'none'`.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, retryTopics: { tiersMs: [0, 30_000, 300_000] } });
+ * ```
+ */
 export interface KafkaRetryTopicOptions {
   /**
    * Delay tiers: the lower bound of each, in milliseconds, ascending, starting at 0. A retry goes to
@@ -77,7 +119,14 @@ export interface KafkaRetryTopicOptions {
   readonly name?: RetryTopicNamer;
 }
 
-/** Settings of {@link createKafkaAdapter}. */
+/**
+ * Settings of {@link createKafkaAdapter}. Only `brokers` is required.
+ *
+ * @example
+ * ```ts
+ * const options: KafkaAdapterOptions = { brokers: ['kafka-1:9092', 'kafka-2:9092'], clientId: 'billing', ssl: true };
+ * ```
+ */
 export interface KafkaAdapterOptions {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
@@ -133,7 +182,14 @@ export interface ResolvedKafkaOptions {
   readonly kafkaConfig: Partial<KafkaConfig>;
 }
 
-/** The default retry topic name: `<topic>.<group>.retry-<tier>`, with the tier in readable units. */
+/**
+ * The default retry topic name: `<topic>.<group>.retry-<tier>`, with the tier in readable units.
+ *
+ * @example
+ * ```ts
+ * defaultRetryTopicName('orders', 'billing', 10_000); // 'orders.billing.retry-10s'
+ * ```
+ */
 export const defaultRetryTopicName: RetryTopicNamer = (topic, group, tierMs) =>
   `${topic}.${group}.retry-${formatDuration(tierMs)}`;
 
@@ -275,7 +331,7 @@ function resolveRetryTopics(
   return { tiersMs: Object.freeze([...tiersMs]), name };
 }
 
-/** `90000` → `90s`, `60000` → `1m`, `1500` → `1500ms`: the largest unit that divides evenly. */
+/** @internal `90000` → `90s`, `60000` → `1m`, `1500` → `1500ms`: the largest unit that divides evenly. */
 export function formatDuration(ms: number): string {
   if (ms === 0) return '0s';
   for (const [unit, size] of [

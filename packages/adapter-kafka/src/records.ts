@@ -1,4 +1,4 @@
-import type { OutgoingRecord, RecordHeaders } from '@tidings/core/adapter';
+import type { OutgoingRecord } from '@tidings/core/adapter';
 import type { IHeaders, Message } from 'kafkajs';
 
 const EMPTY = new Uint8Array(0);
@@ -48,9 +48,4 @@ export function estimateSize(record: OutgoingRecord): number {
     size += 8 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!);
   }
   return size;
-}
-
-/** @internal Merges header sets, later ones winning. */
-export function mergeHeaders(...sets: RecordHeaders[]): Record<string, string> {
-  return Object.assign({}, ...sets) as Record<string, string>;
 }

@@ -4,6 +4,13 @@ import { RETRY_HEADERS, type RecordHeaders } from '@tidings/core/adapter';
  * Headers the adapter adds to a record it re-publishes to a retry topic, beside the core's
  * `tidings-attempt` and `tidings-first-failure-at`. The original position is kept from the first
  * hop, so a record that is retried several times still says where it came from.
+ *
+ * @example
+ * ```ts
+ * bus.subscribe(OrderPlaced, { group: 'billing', ordering: 'none' }, async (event, ctx) => {
+ *   const due = ctx.record.headers[KAFKA_RETRY_HEADERS.dueAt]; // set on attempts after the first
+ * });
+ * ```
  */
 export const KAFKA_RETRY_HEADERS = {
   /** ISO-8601 time before which the record must not be delivered again. */

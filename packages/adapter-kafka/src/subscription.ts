@@ -202,10 +202,7 @@ export class KafkaSubscription implements AdapterSubscription {
       await withTimeout(
         (async () => {
           await this.consumer.connect();
-          await this.consumer.subscribe({
-            topics: kafkaTopics,
-            fromBeginning: this.spec.startFrom === 'earliest',
-          });
+          await this.subscribeTopics(kafkaTopics);
           await this.consumer.run({
             autoCommit: false,
             eachBatchAutoResolve: false,
@@ -232,6 +229,26 @@ export class KafkaSubscription implements AdapterSubscription {
       );
     }
     if (this.phase === 'starting') this.phase = 'running';
+  }
+
+  /**
+   * kafkajs refuses topics its metadata does not show yet; a topic just created (by us or another
+   * client) can take a moment to reach the broker kafkajs asks, so try again briefly.
+   */
+  private async subscribeTopics(topics: readonly string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.consumer.subscribe({
+          topics: [...topics],
+          fromBeginning: this.spec.startFrom === 'earliest',
+        });
+        return;
+      } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= 8) throw error;
+      }
+      if (!(await sleep(Math.min(100 * 2 ** attempt, 2_000), this.stopping.signal))) return;
+    }
   }
 
   pause(): void {
@@ -654,7 +671,15 @@ export class KafkaSubscription implements AdapterSubscription {
 
   private async handle(record: IncomingRecord): Promise<Settlement> {
     try {
-      return await this.handler(record);
+      const settlement = await this.handler(record);
+      if (settlement?.type === 'ack' || settlement?.type === 'retry' || settlement?.type === 'deadLetter') {
+        return settlement;
+      }
+      this.report(
+        new TypeError(`the record handler settled with ${String(settlement)}`),
+        'retrying the record',
+      );
+      return RETRY_NOW;
     } catch {
       // The core never rejects; should it, the contract says retry at once.
       return RETRY_NOW;

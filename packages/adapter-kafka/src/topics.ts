@@ -2,12 +2,19 @@ import type { AnyEventContract, TopicNamer } from '@tidings/core';
 import { ConfigError } from '@tidings/core/adapter';
 import type { Admin, ITopicConfig } from 'kafkajs';
 import type { ResolvedKafkaOptions } from './options';
+import { sleep } from './wait';
 
 const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 
 /**
  * Why `name` cannot be a Kafka topic, or undefined when it can. Kafka allows ASCII letters, digits,
  * `.`, `_` and `-`, at most 249 characters, and not `.` or `..`.
+ *
+ * @example
+ * ```ts
+ * topicNameProblem('orders.placed'); // undefined
+ * topicNameProblem('zamówienia'); // 'topic "zamówienia" has characters Kafka does not allow; ...'
+ * ```
  */
 export function topicNameProblem(name: string): string | undefined {
   if (typeof name !== 'string' || name.length === 0) return 'a topic name must be a non-empty string';
@@ -19,7 +26,14 @@ export function topicNameProblem(name: string): string | undefined {
   return undefined;
 }
 
-/** Settings of {@link kafkaTopicNamer}. */
+/**
+ * Settings of {@link kafkaTopicNamer}.
+ *
+ * @example
+ * ```ts
+ * const topic = kafkaTopicNamer({ prefix: 'prod.', versioned: true });
+ * ```
+ */
 export interface KafkaTopicNamerOptions {
   /** Put before every topic, e.g. an environment or domain: `prod.`. Default none. */
   readonly prefix?: string;
@@ -93,13 +107,16 @@ export class TopicManager {
     const entries = Object.entries(this.options.configs);
     if (entries.length > 0) config.configEntries = entries.map(([name, value]) => ({ name, value }));
     // One topic per request: kafkajs reports "already exists" cleanly only when no other topic is in it.
-    await admin.createTopics({ topics: [config], waitForLeaders: true });
+    await admin.createTopics({ topics: [config], waitForLeaders: false });
+    // Whether we created it or someone else just did, wait until every partition has a leader:
+    // a consumer that subscribes before that is told the topic does not exist.
+    await this.untilServed(admin, topic);
   }
 
   private async check(topic: string): Promise<void> {
     const admin = await this.admin();
     try {
-      await admin.fetchTopicMetadata({ topics: [topic] });
+      await this.untilServed(admin, topic, 0);
     } catch (error) {
       if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
         throw new ConfigError(
@@ -111,4 +128,24 @@ export class TopicManager {
       throw error;
     }
   }
+
+  /** Resolves once the brokers serve every partition of `topic`; retries for up to `patienceMs`. */
+  private async untilServed(admin: Admin, topic: string, patienceMs = 30_000): Promise<void> {
+    const deadline = Date.now() + patienceMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0))
+          return;
+        if (Date.now() >= deadline) throw new Error(`topic "${topic}" has partitions without a leader`);
+      } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (!NOT_YET_SERVED.has(type ?? '') || Date.now() >= deadline) throw error;
+      }
+      await sleep(Math.min(50 * 2 ** attempt, 500));
+    }
+  }
 }
+
+const NOT_YET_SERVED = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);

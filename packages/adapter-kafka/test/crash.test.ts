@@ -2,21 +2,16 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { Collector } from '@tidings/conformance';
-import type { BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll, describe, expect, it } from 'vitest';
-import { BROKERS, closeTestAdmin, deleteByPrefix, testAdapter, testAdmin, testNamespace } from './helpers';
+import { BROKERS, subscribeSpec, testAdmin, testRecords, useKafka } from './helpers';
 
-const namespace = testNamespace('k');
-const fixture = fileURLToPath(new URL('./fixtures/consumer-process.ts', import.meta.url));
+const kafka = useKafka('k');
+const script = fileURLToPath(new URL('./fixtures/consumer-process.ts', import.meta.url));
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
-const adapters: BrokerAdapter[] = [];
 let child: ChildProcess | undefined;
 
-afterAll(async () => {
+afterAll(() => {
   child?.kill('SIGKILL');
-  await Promise.allSettled(adapters.map((adapter) => adapter.close({ signal: AbortSignal.timeout(10_000) })));
-  await deleteByPrefix(namespace);
-  await closeTestAdmin();
 });
 
 /** `topic/2@17` → partition 2, offset 17. */
@@ -28,19 +23,10 @@ function parsePosition(position: string): { partition: number; offset: number } 
 
 describe('kafka consumer crash', () => {
   it('resumes from the last committed offset after SIGKILL mid-batch, losing nothing', async () => {
-    const topic = `${namespace}-crash`;
-    const group = `${namespace}-g-crash`;
-    const publisher = testAdapter();
-    adapters.push(publisher);
+    const { topic, group } = kafka.names('crash');
+    const publisher = await kafka.adapter();
     const total = 400;
-    await publisher.publish(
-      Array.from({ length: total }, (_, i) => ({
-        topic,
-        key: `k${i % 16}`,
-        headers: {},
-        body: Buffer.from(`c-${i}`),
-      })),
-    );
+    await publisher.publish(testRecords(topic, 'c', total, 16));
 
     // The consumer process handles records slowly and reports each one it finished.
     const handledByChild = new Set<string>();
@@ -50,7 +36,7 @@ describe('kafka consumer crash', () => {
         if (handledByChild.size >= 120) resolve();
       };
     });
-    child = spawn(process.execPath, ['--conditions=@tidings/source', '--import', 'tsx', fixture], {
+    child = spawn(process.execPath, ['--conditions=@tidings/source', '--import', 'tsx', script], {
       cwd: packageDir,
       env: {
         ...process.env,
@@ -88,20 +74,8 @@ describe('kafka consumer crash', () => {
 
     // A new member of the group picks up where the committed offsets say.
     const collector = new Collector();
-    const successor = testAdapter();
-    adapters.push(successor);
-    await successor.subscribe(
-      {
-        group,
-        topics: [topic],
-        concurrency: 8,
-        ordering: 'key',
-        startFrom: 'earliest',
-        maxAttempts: 5,
-        handlerTimeoutMs: 10_000,
-      },
-      collector.handler('successor'),
-    );
+    const successor = await kafka.adapter();
+    await successor.subscribe(subscribeSpec(group, topic), collector.handler('successor'));
     const missing = (): string[] =>
       Array.from({ length: total }, (_, i) => `c-${i}`).filter(
         (body) => !handledByChild.has(body) && !collector.distinctBodies().has(body),

@@ -1,30 +1,21 @@
 import { Collector } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
-import { type BrokerAdapter, DEAD_LETTER_HEADERS } from '@tidings/core/adapter';
-import { afterAll, describe, expect, it } from 'vitest';
+import { DEAD_LETTER_HEADERS } from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { closeTestAdmin, deleteByPrefix, testAdapter, testNamespace } from './helpers';
+import { subscribeSpec, useKafka } from './helpers';
 
-const namespace = testNamespace('d');
-const adapters: BrokerAdapter[] = [];
-
-afterAll(async () => {
-  await Promise.allSettled(adapters.map((a) => a.close({ signal: AbortSignal.timeout(5_000) })));
-  await deleteByPrefix(namespace);
-  await closeTestAdmin();
-});
+const kafka = useKafka('d');
 
 describe('kafka dead letters', () => {
   it('moves a poison message to the dead-letter topic without stalling its partition', async () => {
-    const topic = `${namespace}-orders`;
-    const group = `${namespace}-g-billing`;
+    const { topic, group } = kafka.names('orders');
     const OrderPlaced = defineEvent({
       type: 'order.placed',
       topic,
       schema: z.object({ orderId: z.string(), poison: z.boolean().optional() }),
     });
-    const adapter = testAdapter();
-    adapters.push(adapter);
+    const adapter = await kafka.adapter();
     const bus = createBus({ source: 'dead-letter-test', adapter });
     const handledAt = new Map<string, number>();
     bus.subscribe(
@@ -43,22 +34,9 @@ describe('kafka dead letters', () => {
     );
     await bus.start();
 
-    const reader = testAdapter();
-    adapters.push(reader);
+    const reader = await kafka.adapter();
     const dead = new Collector();
-    const dlqTopic = `${topic}.${group}.dlq`;
-    await reader.subscribe(
-      {
-        group: `${namespace}-g-dlq-reader`,
-        topics: [dlqTopic],
-        concurrency: 1,
-        ordering: 'none',
-        startFrom: 'earliest',
-        maxAttempts: 1,
-        handlerTimeoutMs: 5_000,
-      },
-      dead.handler('reader'),
-    );
+    await reader.subscribe(subscribeSpec(`${group}-reader`, `${topic}.${group}.dlq`), dead.handler('reader'));
 
     // One key, so every record lands on the poison's partition.
     const poison = await bus.publish(OrderPlaced, { orderId: 'o-poison', poison: true }, { key: 'same' });

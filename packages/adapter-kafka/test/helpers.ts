@@ -1,6 +1,7 @@
 import net from 'node:net';
-import type { BrokerAdapter } from '@tidings/core/adapter';
+import type { BrokerAdapter, OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
 import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { afterAll, afterEach } from 'vitest';
 import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
 
 /** The broker started by tools/kafka/kafka.sh (see test/global-setup.ts). */
@@ -25,11 +26,6 @@ export function testAdapter(overrides: Partial<KafkaAdapterOptions> = {}): Broke
     ...overrides,
     consumer: { ...TEST_CONSUMER, ...overrides.consumer },
   });
-}
-
-/** A name no other test run uses: `<prefix>-<label>-<random>`. */
-export function uniqueName(prefix: string, label: string): string {
-  return `${prefix}-${label}-${Math.random().toString(36).slice(2, 8)}`;
 }
 
 /** A prefix for one test file's topics and groups. */
@@ -86,4 +82,77 @@ export function dropSockets(sockets: Set<net.Socket>): void {
   for (const socket of sockets) {
     socket.destroy(Object.assign(new Error('connection reset by the test'), { code: 'ECONNRESET' }));
   }
+}
+
+/** What a test file gets from {@link useKafka}. */
+export interface KafkaTestFixture {
+  /** The prefix of every topic and group of the file. */
+  readonly namespace: string;
+  /** A connected test adapter, closed after the current test. */
+  adapter(overrides?: Partial<KafkaAdapterOptions>): Promise<BrokerAdapter>;
+  /** A topic and a group no other test uses. */
+  names(label: string): { topic: string; group: string };
+}
+
+/**
+ * Sets a test file up against the broker: adapters it opens are closed after each test, and every
+ * topic and group under its namespace is deleted after the last one.
+ */
+export function useKafka(label: string): KafkaTestFixture {
+  const namespace = testNamespace(label);
+  const open: BrokerAdapter[] = [];
+  let counter = 0;
+  afterEach(async () => {
+    await Promise.allSettled(open.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(10_000) })));
+  });
+  afterAll(async () => {
+    await deleteByPrefix(namespace);
+    await closeTestAdmin();
+  });
+  return {
+    namespace,
+    async adapter(overrides = {}) {
+      const created = testAdapter(overrides);
+      open.push(created);
+      await created.connect();
+      return created;
+    },
+    names(name) {
+      counter++;
+      return { topic: `${namespace}-${name}-${counter}`, group: `${namespace}-g-${name}-${counter}` };
+    },
+  };
+}
+
+/** A subscribe spec with the tests' defaults: ordered, from the earliest offset. */
+export function subscribeSpec(
+  group: string,
+  topic: string,
+  overrides: Partial<SubscribeSpec> = {},
+): SubscribeSpec {
+  return {
+    group,
+    topics: [topic],
+    concurrency: 8,
+    ordering: 'key',
+    startFrom: 'earliest',
+    maxAttempts: 5,
+    handlerTimeoutMs: 10_000,
+    ...overrides,
+  };
+}
+
+/** `count` records with bodies `<prefix>-<i>` and keys `k<i % keys>`. */
+export function testRecords(topic: string, prefix: string, count: number, keys = count): OutgoingRecord[] {
+  return Array.from({ length: count }, (_, i) => ({
+    topic,
+    key: `k${i % keys}`,
+    headers: {},
+    body: Buffer.from(`${prefix}-${i}`),
+  }));
+}
+
+/** Resolves after `ms`: only to check that something does not happen within a window. */
+export function quietPeriod(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

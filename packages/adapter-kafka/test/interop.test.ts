@@ -3,25 +3,23 @@ import { CloudEvent, Kafka as CloudEventsKafka, type KafkaMessage } from 'cloude
 import { type Consumer, Kafka, logLevel, Partitioners, type Producer } from 'kafkajs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { BROKERS, closeTestAdmin, deleteByPrefix, testAdapter, testNamespace } from './helpers';
+import { BROKERS, useKafka } from './helpers';
 
 // The other side of each exchange is the official CloudEvents SDK for JavaScript with its Kafka
 // binding, over a plain kafkajs client: nothing of Tidings.
-const namespace = testNamespace('i');
+const fixture = useKafka('i');
 const kafka = new Kafka({ clientId: 'cloudevents-sdk-side', brokers: BROKERS, logLevel: logLevel.NOTHING });
 const clients: (Consumer | Producer)[] = [];
 
 afterAll(async () => {
   await Promise.allSettled(clients.map((client) => client.disconnect()));
-  await deleteByPrefix(namespace);
-  await closeTestAdmin();
 });
 
 const Shipment = z.object({ shipmentId: z.string(), parcels: z.number().int(), note: z.string() });
 
 describe('CloudEvents Kafka binding interop', () => {
   it('publishes events the CloudEvents SDK decodes with every attribute intact', async () => {
-    const topic = `${namespace}-to-sdk`;
+    const { topic, group } = fixture.names('to-sdk');
     const ShipmentSent = defineEvent({
       type: 'com.example.shipment.sent',
       version: 2,
@@ -31,7 +29,7 @@ describe('CloudEvents Kafka binding interop', () => {
       subject: (data) => `shipments/${data.shipmentId}`,
       dataschema: 'https://schemas.example.com/shipment-sent/2',
     });
-    const bus = createBus({ source: 'urn:example:warehouse', adapter: testAdapter() });
+    const bus = createBus({ source: 'urn:example:warehouse', adapter: await fixture.adapter() });
     await bus.start();
     const data = { shipmentId: 's-42', parcels: 3, note: 'zażółć 🚚' };
     const published = await bus.publish(ShipmentSent, data, {
@@ -43,7 +41,7 @@ describe('CloudEvents Kafka binding interop', () => {
     });
     await bus.stop();
 
-    const consumer = kafka.consumer({ groupId: `${namespace}-sdk-reader`, maxWaitTimeInMs: 100 });
+    const consumer = kafka.consumer({ groupId: group, maxWaitTimeInMs: 100 });
     clients.push(consumer);
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: true });
@@ -80,11 +78,11 @@ describe('CloudEvents Kafka binding interop', () => {
   });
 
   it('consumes an event the CloudEvents SDK produced', async () => {
-    const topic = `${namespace}-from-sdk`;
+    const { topic, group } = fixture.names('from-sdk');
     const ShipmentSent = defineEvent({ type: 'com.example.shipment.sent', topic, schema: Shipment });
-    const bus = createBus({ source: 'urn:example:billing', adapter: testAdapter() });
+    const bus = createBus({ source: 'urn:example:billing', adapter: await fixture.adapter() });
     const received = new Promise<ReceivedEvent>((resolve) => {
-      bus.subscribe(ShipmentSent, { group: `${namespace}-g-billing`, startFrom: 'earliest' }, (event) => {
+      bus.subscribe(ShipmentSent, { group, startFrom: 'earliest' }, (event) => {
         resolve(event);
       });
     });

@@ -1,65 +1,29 @@
 import { Collector } from '@tidings/conformance';
-import type { AdapterSubscription, BrokerAdapter, Settlement, SubscribeSpec } from '@tidings/core/adapter';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
-import { closeTestAdmin, deleteByPrefix, testAdapter, testNamespace } from './helpers';
+import type { Settlement } from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
+import { quietPeriod, subscribeSpec, testRecords, useKafka } from './helpers';
 
-const namespace = testNamespace('r');
-const open: BrokerAdapter[] = [];
-
-async function adapter(): Promise<BrokerAdapter> {
-  const created = testAdapter();
-  open.push(created);
-  await created.connect();
-  return created;
-}
-
-function spec(group: string, topic: string): SubscribeSpec {
-  return {
-    group,
-    topics: [topic],
-    concurrency: 8,
-    ordering: 'key',
-    startFrom: 'earliest',
-    maxAttempts: 5,
-    handlerTimeoutMs: 10_000,
-  };
-}
-
-const ACK: Settlement = { type: 'ack' };
+const kafka = useKafka('r');
 
 /** A handler that takes its time, so that rebalances happen while records are in flight. */
 const slow = (ms: number) => async (): Promise<Settlement> => {
-  await new Promise((resolve) => setTimeout(resolve, ms));
-  return ACK;
+  await quietPeriod(ms);
+  return { type: 'ack' };
 };
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(10_000) })));
-});
-
-afterAll(async () => {
-  await deleteByPrefix(namespace);
-  await closeTestAdmin();
-});
 
 describe('kafka rebalances', () => {
   it('loses nothing, and hands nothing out twice, when a member joins and another leaves while handlers run', async () => {
-    const topic = `${namespace}-join-leave`;
-    const group = `${namespace}-g-join-leave`;
-    const publisher = await adapter();
+    const { topic, group } = kafka.names('join-leave');
+    const publisher = await kafka.adapter();
     const total = 600;
-    await publisher.publish(
-      Array.from({ length: total }, (_, i) => ({
-        topic,
-        key: `k${i % 24}`,
-        headers: {},
-        body: Buffer.from(`r-${i}`),
-      })),
-    );
+    await publisher.publish(testRecords(topic, 'r', total, 24));
 
     const collector = new Collector();
-    const first = await adapter();
-    const subscriptionA = await first.subscribe(spec(group, topic), collector.handler('a', slow(40)));
+    const first = await kafka.adapter();
+    const subscriptionA = await first.subscribe(
+      subscribeSpec(group, topic),
+      collector.handler('a', slow(40)),
+    );
     await collector.until(
       () => collector.deliveries.length >= 100,
       20_000,
@@ -67,9 +31,9 @@ describe('kafka rebalances', () => {
     );
 
     // A second member joins while the first one has records in flight: the group rebalances.
-    const second = await adapter();
-    const subscriptionB: AdapterSubscription = await second.subscribe(
-      spec(group, topic),
+    const second = await kafka.adapter();
+    const subscriptionB = await second.subscribe(
+      subscribeSpec(group, topic),
       collector.handler('b', slow(40)),
     );
     await collector.until(

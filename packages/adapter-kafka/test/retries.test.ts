@@ -1,43 +1,18 @@
 import { Collector } from '@tidings/conformance';
 import {
-  type BrokerAdapter,
   type IncomingRecord,
   RETRY_HEADERS,
   type Settlement,
   type SubscribeSpec,
 } from '@tidings/core/adapter';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { KAFKA_RETRY_HEADERS } from '../src';
-import { closeTestAdmin, deleteByPrefix, testAdapter, testAdmin, testNamespace } from './helpers';
+import { quietPeriod, subscribeSpec, testAdmin, useKafka } from './helpers';
 
-const namespace = testNamespace('t');
-const open: BrokerAdapter[] = [];
-let counter = 0;
+const kafka = useKafka('t');
 
-async function adapter(options: Parameters<typeof testAdapter>[0] = {}): Promise<BrokerAdapter> {
-  const created = testAdapter(options);
-  open.push(created);
-  await created.connect();
-  return created;
-}
-
-function names(label: string): { topic: string; group: string } {
-  counter++;
-  return { topic: `${namespace}-${label}-${counter}`, group: `${namespace}-g${counter}` };
-}
-
-function spec(group: string, topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
-  return {
-    group,
-    topics: [topic],
-    concurrency: 8,
-    ordering: 'none',
-    startFrom: 'earliest',
-    maxAttempts: 10,
-    handlerTimeoutMs: 5_000,
-    ...overrides,
-  };
-}
+const spec = (group: string, topic: string, overrides: Partial<SubscribeSpec> = {}) =>
+  subscribeSpec(group, topic, { ordering: 'none', maxAttempts: 10, ...overrides });
 
 /** A retry settlement as the core builds it: the next attempt and the first failure time. */
 function retry(record: IncomingRecord, delayMs: number): Settlement {
@@ -54,24 +29,14 @@ function retry(record: IncomingRecord, delayMs: number): Settlement {
 
 const ACK: Settlement = { type: 'ack' };
 const text = (record: IncomingRecord): string => Buffer.from(record.body).toString();
-const quiet = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-afterEach(async () => {
-  await Promise.allSettled(open.splice(0).map((a) => a.close({ signal: AbortSignal.timeout(5_000) })));
-});
-
-afterAll(async () => {
-  await deleteByPrefix(namespace);
-  await closeTestAdmin();
-});
 
 describe('kafka retry topics (ordering: none)', () => {
   it('re-publish a retried record to its tier topic and deliver it after the delay, with its attempt and origin', async () => {
-    const { topic, group } = names('tier');
-    const kafka = await adapter();
+    const { topic, group } = kafka.names('tier');
+    const adapter = await kafka.adapter();
     const collector = new Collector();
     const settledAt = new Map<number, number>();
-    await kafka.subscribe(
+    await adapter.subscribe(
       spec(group, topic),
       collector.handler('only', (record) => {
         if (record.attempt >= 3) return ACK;
@@ -79,7 +44,7 @@ describe('kafka retry topics (ordering: none)', () => {
         return retry(record, record.attempt === 1 ? 1_200 : 300);
       }),
     );
-    await kafka.publish([{ topic, key: 'k', headers: { 'x-keep': 'yes' }, body: Buffer.from('retry-me') }]);
+    await adapter.publish([{ topic, key: 'k', headers: { 'x-keep': 'yes' }, body: Buffer.from('retry-me') }]);
     await collector.until(
       () => collector.deliveries.length >= 3,
       20_000,
@@ -110,12 +75,12 @@ describe('kafka retry topics (ordering: none)', () => {
   });
 
   it('keep short delays apart from long ones, even when the long tier is full', async () => {
-    const { topic, group } = names('tiers');
+    const { topic, group } = kafka.names('tiers');
     // One buffered record per partition: a full tier partition is paused.
-    const kafka = await adapter({ consumer: { maxBufferedRecords: 1 } });
+    const adapter = await kafka.adapter({ consumer: { maxBufferedRecords: 1 } });
     const collector = new Collector();
     const settledAt = new Map<string, number>();
-    await kafka.subscribe(
+    await adapter.subscribe(
       spec(group, topic),
       collector.handler('only', (record) => {
         if (record.attempt > 1) return ACK;
@@ -124,7 +89,7 @@ describe('kafka retry topics (ordering: none)', () => {
       }),
     );
     // Same key, same partitions: the long retries fill the 1m tier's partition first.
-    await kafka.publish(
+    await adapter.publish(
       ['long-1', 'long-2', 'long-3'].map((body) => ({
         topic,
         key: 'same',
@@ -137,7 +102,7 @@ describe('kafka retry topics (ordering: none)', () => {
       20_000,
       () => 'the long ones were not delivered',
     );
-    await kafka.publish([{ topic, key: 'same', headers: {}, body: Buffer.from('short') }]);
+    await adapter.publish([{ topic, key: 'same', headers: {}, body: Buffer.from('short') }]);
     await collector.until(
       () => collector.ofBody('short').length >= 2,
       20_000,
@@ -150,8 +115,8 @@ describe('kafka retry topics (ordering: none)', () => {
   });
 
   it('keep the attempt count when the record comes back to another member after a restart', async () => {
-    const { topic, group } = names('restart');
-    const first = await adapter();
+    const { topic, group } = kafka.names('restart');
+    const first = await kafka.adapter();
     const before = new Collector();
     const subscription = await first.subscribe(
       spec(group, topic),
@@ -164,7 +129,7 @@ describe('kafka retry topics (ordering: none)', () => {
     await subscription.close();
 
     const after = new Collector();
-    const second = await adapter();
+    const second = await kafka.adapter();
     await second.subscribe(
       spec(group, topic),
       after.handler('second', (record) => (record.attempt < 3 ? retry(record, 100) : ACK)),
@@ -182,8 +147,8 @@ describe('kafka retry topics (ordering: none)', () => {
 
 describe('kafka in-place retries (ordering: key)', () => {
   it('hold back later records of the key only, and keep the attempt count across a restart', async () => {
-    const { topic, group } = names('inplace');
-    const first = await adapter();
+    const { topic, group } = kafka.names('inplace');
+    const first = await kafka.adapter();
     const before = new Collector();
     let firstFailureAt: string | undefined;
     const subscription = await first.subscribe(
@@ -208,13 +173,13 @@ describe('kafka in-place retries (ordering: key)', () => {
       20_000,
       () => 'the other key was held back',
     );
-    await quiet(500);
+    await quietPeriod(500);
     expect(before.ofBody('k1#1'), 'a later record of the retried key overtook it').toEqual([]);
     // Closing gives up the retry wait: the record stays with the group, its attempt count committed.
     await subscription.close();
 
     const after = new Collector();
-    const second = await adapter();
+    const second = await kafka.adapter();
     await second.subscribe(spec(group, topic, { ordering: 'key' }), after.handler('second'));
     await after.untilDistinct(2, 20_000);
     const resumed = after.deliveries.map((d) => [text(d.record), d.record.attempt]);
