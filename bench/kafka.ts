@@ -48,8 +48,14 @@ const orderPlaced = (topic: string) =>
   defineEvent({ type: 'bench.order.placed', topic, schema: Order, key: (data) => data.customer });
 
 // Pads the JSON of an event to 1 KiB (the width of `seq` moves it by a few bytes).
-const FILLER = 'x'.repeat(MESSAGE_BYTES - JSON.stringify({ seq: 0, customer: 'c-00', payload: '' }).length - 3);
-const order = (seq: number): Order => ({ seq, customer: `c-${String(seq % KEYS).padStart(2, '0')}`, payload: FILLER });
+const FILLER = 'x'.repeat(
+  MESSAGE_BYTES - JSON.stringify({ seq: 0, customer: 'c-00', payload: '' }).length - 3,
+);
+const order = (seq: number): Order => ({
+  seq,
+  customer: `c-${String(seq % KEYS).padStart(2, '0')}`,
+  payload: FILLER,
+});
 
 interface Measured {
   readonly publish: number;
@@ -172,7 +178,12 @@ async function rawRound(kafka: Kafka, id: string, messages: number, samples: num
 }
 
 /** The same work through Tidings: bus.publish and bus.subscribe with the default policies. */
-async function tidingsRound(broker: string, id: string, messages: number, samples: number): Promise<Measured> {
+async function tidingsRound(
+  broker: string,
+  id: string,
+  messages: number,
+  samples: number,
+): Promise<Measured> {
   const topic = `bench-kafka-${id}-tidings`;
   const contract = orderPlaced(topic);
   const publisher = createBus({ source: 'bench', adapter: createKafkaAdapter({ brokers: [broker] }) });
@@ -216,7 +227,9 @@ async function tidingsRound(broker: string, id: string, messages: number, sample
 
 function percentile(values: readonly number[], p: number): number {
   const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN;
+  return (
+    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
+  );
 }
 
 const round2 = (value: number): number => Math.round(value * 100) / 100;
@@ -224,7 +237,9 @@ const round2 = (value: number): number => Math.round(value * 100) / 100;
 function rows(impl: 'raw' | 'tidings', rounds: readonly Measured[], messages: number): BenchResult[] {
   // The better round of each: noise on a shared machine only ever slows a round down.
   const best = (pick: (m: Measured) => number) => Math.round(Math.max(...rounds.map(pick)));
-  const latency = rounds.reduce((a, b) => (percentile(a.latencies, 50) <= percentile(b.latencies, 50) ? a : b));
+  const latency = rounds.reduce((a, b) =>
+    percentile(a.latencies, 50) <= percentile(b.latencies, 50) ? a : b,
+  );
   const base = { broker: 'kafka', impl, messageBytes: MESSAGE_BYTES } as const;
   return [
     { ...base, scenario: 'publish', messages, msgsPerSec: best((m) => m.publish), p50Ms: null, p99Ms: null },
@@ -233,7 +248,9 @@ function rows(impl: 'raw' | 'tidings', rounds: readonly Measured[], messages: nu
       ...base,
       scenario: 'serial-latency',
       messages: latency.latencies.length,
-      msgsPerSec: Math.round(1000 / (latency.latencies.reduce((a, b) => a + b, 0) / latency.latencies.length)),
+      msgsPerSec: Math.round(
+        1000 / (latency.latencies.reduce((a, b) => a + b, 0) / latency.latencies.length),
+      ),
       p50Ms: round2(percentile(latency.latencies, 50)),
       p99Ms: round2(percentile(latency.latencies, 99)),
     },
@@ -266,7 +283,9 @@ export async function run(options: KafkaBenchOptions): Promise<BenchResult[]> {
   try {
     for (let i = 0; i < rounds; i++) {
       raw.push(await rawRound(kafka, `${prefix.slice('bench-kafka-'.length)}r${i}`, messages, samples));
-      tidings.push(await tidingsRound(broker, `${prefix.slice('bench-kafka-'.length)}t${i}`, messages, samples));
+      tidings.push(
+        await tidingsRound(broker, `${prefix.slice('bench-kafka-'.length)}t${i}`, messages, samples),
+      );
     }
   } finally {
     await cleanup(admin, prefix).catch(() => undefined);
@@ -285,7 +304,11 @@ async function main(): Promise<void> {
   if (!Number.isInteger(messages) || messages < 1) throw new Error('--messages must be a positive integer');
   const broker = value('--broker');
   const started = performance.now();
-  const results = await run({ messages, quick: args.includes('--quick'), ...(broker === undefined ? {} : { broker }) });
+  const results = await run({
+    messages,
+    quick: args.includes('--quick'),
+    ...(broker === undefined ? {} : { broker }),
+  });
   console.table(results);
   console.log(JSON.stringify(results, null, 2));
   console.log(`bench/kafka.ts took ${((performance.now() - started) / 1000).toFixed(1)} s`);
