@@ -27,11 +27,12 @@ import type {
   Kafka,
   KafkaMessage,
 } from 'kafkajs';
-import { type CommitMetadata, decodeCommitMetadata } from './commit-metadata';
+import { OffsetCommitter } from './committer';
 import { describeKafkaError, isConnectionProblem } from './errors';
 import type { AdapterLog } from './logging';
 import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
+import { readCommitted, startOffsets } from './positions';
 import type { Publisher } from './publisher';
 import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue } from './records';
 import { readRetryEnvelope, retryRecordHeaders, tierOf } from './retry-topics';
@@ -114,9 +115,7 @@ export class KafkaSubscription implements AdapterSubscription {
   private closing: Promise<void> | undefined;
   /** Aborted when `close` begins: cuts short every wait. */
   private readonly stopping = new AbortController();
-  private commitTimer: NodeJS.Timeout | undefined;
-  private committing: Promise<void> | undefined;
-  private commitAgain = false;
+  private readonly committer: OffsetCommitter;
   private readonly unlisten: (() => void)[] = [];
 
   constructor(
@@ -135,6 +134,13 @@ export class KafkaSubscription implements AdapterSubscription {
           : `${delivery.record.topic}\u0000${delivery.record.key}`,
       run: (delivery) => this.run(delivery),
       onError: (error) => this.report(error, 'a record handler chain failed'),
+    });
+    this.committer = new OffsetCommitter({
+      committable: () => this.committable(),
+      canCommit: () => this.phase !== 'reconnecting' && this.phase !== 'failed' && this.phase !== 'closed',
+      commit: (offsets) => this.consumer.commitOffsets(offsets),
+      onError: (error) => this.report(error, 'committing offsets failed; trying again'),
+      intervalMs: options.consumer.commitIntervalMs,
     });
     this.drainMs = spec.handlerTimeoutMs > 0 ? spec.handlerTimeoutMs + 5_000 : 30_000;
     this.tiersMs =
@@ -313,7 +319,7 @@ export class KafkaSubscription implements AdapterSubscription {
       if (state.phase !== 'active') continue;
       // Rewrite the position of kept partitions: it clears the drain marker set for the rebalance.
       state.drain = undefined;
-      this.markDirty(state);
+      this.committer.markDirty(state);
       // kafkajs would fetch a kept partition again from its committed offset; go on from where we are.
       this.seek(state, state.next);
     }
@@ -344,7 +350,7 @@ export class KafkaSubscription implements AdapterSubscription {
     this.info('the group is rebalancing; committing settled positions', {
       draining: [...this.partitions.values()].filter((state) => state.drain !== undefined).map(describe),
     });
-    void this.flushCommits();
+    void this.committer.flush();
   }
 
   private onCrash(event: ConsumerCrashEvent): void {
@@ -377,7 +383,8 @@ export class KafkaSubscription implements AdapterSubscription {
     const live = (): PartitionState[] => states.filter((state) => state.phase === 'loading');
     try {
       await Promise.all(states.map((state) => this.revoking.get(state.key)?.done));
-      const committed = await this.readCommitted(live());
+      const admin = await this.deps.admin();
+      const committed = await readCommitted(admin, this.spec.group, live());
       const waitStarted = Date.now();
       let announced = false;
       for (;;) {
@@ -393,10 +400,12 @@ export class KafkaSubscription implements AdapterSubscription {
           this.info('waiting for the previous owner to drain', { partitions: draining.map(describe) });
         }
         if (!(await sleep(DRAIN_POLL_MS, this.stopping.signal))) return;
-        for (const [key, position] of await this.readCommitted(draining)) committed.set(key, position);
+        for (const [key, position] of await readCommitted(admin, this.spec.group, draining)) {
+          committed.set(key, position);
+        }
       }
       const unpositioned = live().filter((state) => (committed.get(state.key)?.offset ?? -1) < 0);
-      const starts = await this.startOffsets(unpositioned);
+      const starts = await startOffsets(admin, unpositioned, this.spec.startFrom);
       const pinned: PartitionState[] = [];
       for (const state of live()) {
         const position = committed.get(state.key);
@@ -407,10 +416,10 @@ export class KafkaSubscription implements AdapterSubscription {
         this.seek(state, offset);
         if (!known && this.spec.startFrom === 'latest') pinned.push(state);
         // A marker left by an owner that timed out draining is ours to clear.
-        if (position?.metadata.drain !== undefined) this.markDirty(state);
+        if (position?.metadata.drain !== undefined) this.committer.markDirty(state);
       }
       for (const state of pinned) state.dirty = true;
-      if (pinned.length > 0) await this.flushCommits();
+      if (pinned.length > 0) await this.committer.flush();
       this.syncPauses();
       if (states.length > 0) {
         this.info('partitions assigned', {
@@ -429,40 +438,6 @@ export class KafkaSubscription implements AdapterSubscription {
       if (!(await sleep(LOAD_RETRY_MS, this.stopping.signal))) return;
       this.loadDue = true;
     }
-  }
-
-  /** Committed offsets and their metadata, by partition key; offset -1 when the group has none. */
-  private async readCommitted(
-    states: readonly PartitionState[],
-  ): Promise<Map<string, { offset: number; metadata: CommitMetadata }>> {
-    const out = new Map<string, { offset: number; metadata: CommitMetadata }>();
-    if (states.length === 0) return out;
-    const admin = await this.deps.admin();
-    const topics = [...new Set(states.map((state) => state.topic))];
-    const wanted = new Set(states.map((state) => state.key));
-    for (const { topic, partitions } of await admin.fetchOffsets({ groupId: this.spec.group, topics })) {
-      for (const { partition, offset, metadata } of partitions) {
-        const key = partitionKey(topic, partition);
-        if (wanted.has(key))
-          out.set(key, { offset: Number(offset), metadata: decodeCommitMetadata(metadata) });
-      }
-    }
-    return out;
-  }
-
-  /** Where partitions without a committed position start: the log start or end. */
-  private async startOffsets(states: readonly PartitionState[]): Promise<Map<string, number>> {
-    const out = new Map<string, number>();
-    if (states.length === 0) return out;
-    const admin = await this.deps.admin();
-    const wanted = new Set(states.map((state) => state.key));
-    for (const topic of new Set(states.map((state) => state.topic))) {
-      for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-        const key = partitionKey(topic, partition);
-        if (wanted.has(key)) out.set(key, Number(this.spec.startFrom === 'earliest' ? low : high));
-      }
-    }
-    return out;
   }
 
   /**
@@ -496,7 +471,7 @@ export class KafkaSubscription implements AdapterSubscription {
       if (drained && !this.abandoned.signal.aborted) {
         state.drain = undefined;
         state.dirty = true;
-        await this.flushCommits();
+        await this.committer.flush();
       }
       state.phase = 'gone';
       state.gone.abort();
@@ -693,7 +668,7 @@ export class KafkaSubscription implements AdapterSubscription {
 
   private settle(delivery: Delivery): void {
     delivery.state.settle(delivery.offset);
-    this.markDirty(delivery.state);
+    this.committer.markDirty(delivery.state);
     this.syncPause(delivery.state);
   }
 
@@ -769,7 +744,7 @@ export class KafkaSubscription implements AdapterSubscription {
     const firstFailureAt = headers[RETRY_HEADERS.firstFailureAt] ?? new Date().toISOString();
     headers[RETRY_HEADERS.firstFailureAt] = firstFailureAt;
     state.retries.set(delivery.offset, { attempt, firstFailureAt });
-    this.markDirty(state);
+    this.committer.markDirty(state);
     return { ...delivery, record: { ...record, attempt, headers } };
   }
 
@@ -824,82 +799,6 @@ export class KafkaSubscription implements AdapterSubscription {
   }
 
   // ---------------------------------------------------------------------------------------------
-  // Commits
-
-  private markDirty(state: PartitionState): void {
-    state.dirty = true;
-    if (this.commitTimer !== undefined || this.committing !== undefined) return;
-    this.commitTimer = setTimeout(() => {
-      this.commitTimer = undefined;
-      void this.flushCommits();
-    }, this.deps.options.consumer.commitIntervalMs);
-  }
-
-  /** Commits every dirty partition now; resolves when what was dirty at the call is committed (or failed). */
-  private flushCommits(): Promise<void> {
-    if (this.commitTimer !== undefined) {
-      clearTimeout(this.commitTimer);
-      this.commitTimer = undefined;
-    }
-    if (this.committing !== undefined) {
-      this.commitAgain = true;
-      return this.committing;
-    }
-    this.committing = (async () => {
-      do {
-        this.commitAgain = false;
-        await this.commitDirty();
-      } while (this.commitAgain);
-    })().finally(() => {
-      this.committing = undefined;
-      if (this.hasDirty()) this.scheduleRetryCommit();
-    });
-    return this.committing;
-  }
-
-  private hasDirty(): boolean {
-    for (const state of this.committable()) if (state.dirty) return true;
-    return false;
-  }
-
-  private *committable(): Generator<PartitionState> {
-    for (const state of this.partitions.values()) if (state.phase === 'active') yield state;
-    for (const { state } of this.revoking.values())
-      if (state.phase === 'revoking' && state.next >= 0) yield state;
-  }
-
-  private async commitDirty(): Promise<void> {
-    if (this.phase === 'reconnecting' || this.phase === 'failed' || this.phase === 'closed') return;
-    const states = [...this.committable()].filter((state) => state.dirty);
-    if (states.length === 0) return;
-    for (const state of states) state.dirty = false;
-    try {
-      await this.consumer.commitOffsets(
-        states.map((state) => ({
-          topic: state.topic,
-          partition: state.partition,
-          offset: String(state.position()),
-          metadata: state.metadata(),
-        })),
-      );
-    } catch (error) {
-      for (const state of states) if (state.phase !== 'gone') state.dirty = true;
-      this.report(error, 'committing offsets failed; trying again');
-    }
-  }
-
-  private scheduleRetryCommit(): void {
-    if (this.commitTimer !== undefined || this.phase === 'closed') return;
-    this.commitTimer = setTimeout(
-      () => {
-        this.commitTimer = undefined;
-        void this.flushCommits();
-      },
-      Math.max(this.deps.options.consumer.commitIntervalMs, 500),
-    );
-  }
-
-  // ---------------------------------------------------------------------------------------------
   // Close
 
   private async shutdown(signal: AbortSignal | undefined): Promise<void> {
@@ -930,13 +829,20 @@ export class KafkaSubscription implements AdapterSubscription {
     if (signal?.aborted) this.abandoned.abort();
     await Promise.all([...this.revoking.values()].map(({ done }) => done));
     for (const state of this.partitions.values()) state.dirty = true;
-    await this.flushCommits();
-    if (this.commitTimer !== undefined) clearTimeout(this.commitTimer);
-    this.commitTimer = undefined;
+    await this.committer.flush();
+    this.committer.stop();
     await this.consumer.disconnect().catch((error: unknown) => this.report(error, 'disconnecting failed'));
     for (const remove of this.unlisten.splice(0)) remove();
     this.phase = 'closed';
     this.deps.onClosed(this);
+  }
+
+  /** Partitions whose position may be committed: assigned ones, and revoked ones still draining. */
+  private *committable(): Generator<PartitionState> {
+    for (const state of this.partitions.values()) if (state.phase === 'active') yield state;
+    for (const { state } of this.revoking.values()) {
+      if (state.phase === 'revoking' && state.next >= 0) yield state;
+    }
   }
 
   private clearTimers(state: PartitionState): void {
