@@ -463,9 +463,10 @@ export class KafkaSubscription implements AdapterSubscription {
     const done = (async () => {
       const started = Date.now();
       const timeUp = new AbortController();
+      // Up to the drain time, and no longer than a close that gives up on in-flight records.
       const drained = await Promise.race([
         state.idle().then(() => true),
-        sleep(this.drainMs, timeUp.signal).then(() => false),
+        sleep(this.drainMs, AbortSignal.any([timeUp.signal, this.abandoned.signal])).then(() => false),
       ]);
       timeUp.abort();
       if (drained && !this.abandoned.signal.aborted) {
