@@ -3,8 +3,10 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kafkaCapabilities } from '@tidings/adapter-kafka';
 import { natsCapabilities, natsCoreCapabilities } from '@tidings/adapter-nats';
 import { rabbitmqCapabilities } from '@tidings/adapter-rabbitmq';
+import { redisStreamsCapabilities } from '@tidings/adapter-redis-streams';
 import { memoryCapabilities } from '@tidings/core';
 import type { AdapterCapabilities } from '@tidings/core/adapter';
 
@@ -28,6 +30,13 @@ export function adapterEntries(): AdapterEntry[] {
       capabilities: memoryCapabilities,
     },
     {
+      name: 'Apache Kafka',
+      factory: 'createKafkaAdapter',
+      packageName: '@tidings/adapter-kafka',
+      docs: 'adapters/kafka.md',
+      capabilities: kafkaCapabilities,
+    },
+    {
       name: 'NATS JetStream',
       factory: 'createNatsAdapter',
       packageName: '@tidings/adapter-nats',
@@ -47,6 +56,13 @@ export function adapterEntries(): AdapterEntry[] {
       packageName: '@tidings/adapter-rabbitmq',
       docs: 'adapters/rabbitmq.md',
       capabilities: rabbitmqCapabilities(),
+    },
+    {
+      name: 'Redis Streams',
+      factory: 'createRedisStreamsAdapter',
+      packageName: '@tidings/adapter-redis-streams',
+      docs: 'adapters/redis-streams.md',
+      capabilities: redisStreamsCapabilities,
     },
   ];
 }
