@@ -51,7 +51,12 @@ async function start(settings: SutSettings): Promise<string> {
     broker: settings.broker,
     topicPrefix: settings.topicPrefix,
     ...(settings.database === undefined ? {} : { database: settings.database }),
-    consumers: { retry: settings.retry, concurrency: settings.consumerConcurrency },
+    consumers: {
+      retry: settings.retry,
+      concurrency: settings.consumerConcurrency,
+      // Kafka consumer groups are global to the cluster: each measurement has its own.
+      groupPrefix: settings.topicPrefix,
+    },
   };
   const downstream = {
     payments: httpPayments(settings.urls.payment),

@@ -10,7 +10,7 @@ import { ANALYTICS_GROUP, subscribeAnalytics } from './consumers/analytics';
 import { subscribeDeadLetterMonitor } from './consumers/dead-letters';
 import { EMAIL_GROUP, subscribeEmailConfirmation } from './consumers/email-confirmation';
 import { FULFILMENT_GROUP, subscribeFulfilment } from './consumers/fulfilment';
-import type { ConsumerDeps } from './consumers/policy';
+import { type ConsumerDeps, groupName } from './consumers/policy';
 import { OrderPlaced, ShipmentPrepared } from './contracts';
 import { createBrokerAdapter } from './infrastructure/broker';
 import { createPersistence, type Persistence } from './infrastructure/persistence';
@@ -110,10 +110,22 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
   }
   if (runs.has('dead-letters')) {
     const watched = [
-      { group: EMAIL_GROUP, contracts: [OrderPlaced], runs: runs.has('email') },
-      { group: ANALYTICS_GROUP, contracts: [OrderPlaced, ShipmentPrepared], runs: runs.has('analytics') },
-      { group: FULFILMENT_GROUP, contracts: [OrderPlaced], runs: runs.has('fulfilment') },
-      { group: ORDER_STATUS_GROUP, contracts: [ShipmentPrepared], runs: runs.has('shipments') },
+      { group: groupName(config.consumers, EMAIL_GROUP), contracts: [OrderPlaced], runs: runs.has('email') },
+      {
+        group: groupName(config.consumers, ANALYTICS_GROUP),
+        contracts: [OrderPlaced, ShipmentPrepared],
+        runs: runs.has('analytics'),
+      },
+      {
+        group: groupName(config.consumers, FULFILMENT_GROUP),
+        contracts: [OrderPlaced],
+        runs: runs.has('fulfilment'),
+      },
+      {
+        group: groupName(config.consumers, ORDER_STATUS_GROUP),
+        contracts: [ShipmentPrepared],
+        runs: runs.has('shipments'),
+      },
     ];
     subscribeDeadLetterMonitor(
       bus,

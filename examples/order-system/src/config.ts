@@ -4,7 +4,7 @@ import { z } from 'zod';
 import type { ConsumerPolicy } from './consumers/policy';
 
 /** The brokers the example runs on. `memory` needs nothing installed. */
-export const BROKERS = ['memory', 'nats', 'rabbitmq', 'redis'] as const;
+export const BROKERS = ['memory', 'nats', 'rabbitmq', 'redis', 'kafka'] as const;
 export type BrokerKind = (typeof BROKERS)[number];
 
 /** Where the broker is. Fields that do not apply to the chosen broker are ignored. */
@@ -73,6 +73,7 @@ const Env = z.object({
     .regex(/^[a-z_][a-z0-9_]*$/)
     .default('order_system'),
   TOPIC_PREFIX: z.string().default(''),
+  GROUP_PREFIX: z.string().default(''),
   DEMO_ORDERS: number(3, z.coerce.number().int().min(0).max(1_000)),
   PAYMENT_MS: number(DEFAULT_SIMULATION.paymentMs),
   INVENTORY_MS: number(DEFAULT_SIMULATION.inventoryMs),
@@ -121,7 +122,10 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       analyticsMs: e.ANALYTICS_MS,
       warehouseMs: e.WAREHOUSE_MS,
     },
-    consumers: { retry: { maxAttempts: 6, initialDelayMs: e.RETRY_INITIAL_DELAY_MS, maxDelayMs: 30_000 } },
+    consumers: {
+      retry: { maxAttempts: 6, initialDelayMs: e.RETRY_INITIAL_DELAY_MS, maxDelayMs: 30_000 },
+      groupPrefix: e.GROUP_PREFIX,
+    },
     demoOrders: e.DEMO_ORDERS,
   };
 }

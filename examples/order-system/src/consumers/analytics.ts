@@ -4,7 +4,7 @@
 import type { Bus, Subscription } from '@tidings/core';
 import { OrderPlaced, ShipmentPrepared } from '../contracts';
 import type { AnalyticsSink } from '../services/analytics-sink';
-import { type ConsumerDeps, subscriptionPolicy } from './policy';
+import { type ConsumerDeps, groupName, subscriptionPolicy } from './policy';
 
 export const ANALYTICS_GROUP = 'analytics';
 
@@ -25,7 +25,7 @@ export function subscribeAnalytics(
   return bus.subscribe(
     [OrderPlaced, ShipmentPrepared],
     {
-      group: ANALYTICS_GROUP,
+      group: groupName(deps.policy, ANALYTICS_GROUP),
       ...subscriptionPolicy(deps.policy),
       timeoutMs: 10_000,
       idempotency: { store: deps.idempotency, ttlMs: 7 * 24 * 3_600_000 },

@@ -5,9 +5,12 @@ import type { AnyEventContract, Bus, Subscription } from '@tidings/core';
 import { DEAD_LETTER_HEADERS } from '@tidings/core/adapter';
 import type { ActivityLog } from '../activity';
 
-export const DEAD_LETTER_GROUP = 'dead-letter-monitor';
+/** The monitor of group `g`'s dead letters of event type `t` is the consumer group `g.dlq-monitor.t`. */
+export function monitorGroupOf(group: string, contract: AnyEventContract): string {
+  return `${group}.dlq-monitor.${contract.type}`;
+}
 
-/** A consumer group and the contracts it consumes: whose dead letters to watch. */
+/** A consumer group (its full name) and the contracts it consumes: whose dead letters to watch. */
 export interface WatchedGroup {
   readonly group: string;
   readonly contracts: readonly AnyEventContract[];
@@ -33,7 +36,10 @@ export function subscribeDeadLetterMonitor(
         bus.subscribe(
           contract,
           {
-            group: DEAD_LETTER_GROUP,
+            // A group of its own per dead-letter topic: on Kafka a consumer group is one
+            // subscription across the cluster, and members of one group that read different
+            // topics would be handed each other's partitions.
+            group: monitorGroupOf(group, contract),
             topic: bus.deadLetterTopicOf(contract, group),
             // A dead letter that cannot even be read is acknowledged rather than sent round again:
             // the headers still say what happened. The attempt limit is high on purpose: a dead

@@ -6,7 +6,7 @@
 import { type Bus, NonRetryableError, type Subscription } from '@tidings/core';
 import { OrderPlaced } from '../contracts';
 import { type EmailProvider, EmailRejectedError } from '../services/email-provider';
-import { type ConsumerDeps, subscriptionPolicy } from './policy';
+import { type ConsumerDeps, groupName, subscriptionPolicy } from './policy';
 
 /** The consumer group: every group gets every OrderPlaced, the members of one group share them. */
 export const EMAIL_GROUP = 'email-confirmation';
@@ -26,7 +26,7 @@ export function subscribeEmailConfirmation(
   return bus.subscribe(
     OrderPlaced,
     {
-      group: EMAIL_GROUP,
+      group: groupName(deps.policy, EMAIL_GROUP),
       ...subscriptionPolicy(deps.policy),
       // A slow provider call is abandoned (ctx.signal aborts) and retried rather than held forever.
       timeoutMs: 15_000,

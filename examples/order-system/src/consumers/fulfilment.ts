@@ -4,7 +4,7 @@
 import type { Bus, Subscription } from '@tidings/core';
 import { OrderPlaced, ShipmentPrepared } from '../contracts';
 import type { Warehouse } from '../services/warehouse';
-import { type ConsumerDeps, subscriptionPolicy } from './policy';
+import { type ConsumerDeps, groupName, subscriptionPolicy } from './policy';
 
 export const FULFILMENT_GROUP = 'fulfilment';
 
@@ -23,7 +23,7 @@ export function subscribeFulfilment(
   return bus.subscribe(
     OrderPlaced,
     {
-      group: FULFILMENT_GROUP,
+      group: groupName(deps.policy, FULFILMENT_GROUP),
       ...subscriptionPolicy(deps.policy),
       timeoutMs: 30_000,
       idempotency: { store: deps.idempotency, ttlMs: 7 * 24 * 3_600_000 },

@@ -10,6 +10,11 @@ export interface ConsumerPolicy {
   readonly retry?: RetryOptions;
   /** Events a consumer handles at once. Default 32. */
   readonly concurrency?: number;
+  /**
+   * Put before every consumer group name. Kafka consumer groups are global to a cluster, so two
+   * environments (or two test runs) sharing one must not share group names. Default none.
+   */
+  readonly groupPrefix?: string;
 }
 
 /** What every consumer module receives besides its own service. */
@@ -29,4 +34,9 @@ export function subscriptionPolicy(policy: ConsumerPolicy | undefined): {
   readonly concurrency: number;
 } {
   return { retry: policy?.retry ?? DEFAULT_RETRY, concurrency: policy?.concurrency ?? 32 };
+}
+
+/** The full name of a consumer group under the policy's prefix. */
+export function groupName(policy: ConsumerPolicy | undefined, group: string): string {
+  return `${policy?.groupPrefix ?? ''}${group}`;
 }

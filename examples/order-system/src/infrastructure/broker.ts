@@ -33,6 +33,14 @@ export async function createBrokerAdapter(config: BrokerConfig): Promise<BrokerA
         ...(config.namespace === undefined ? {} : { exchange: config.namespace }),
       });
     }
+    case 'kafka': {
+      const { createKafkaAdapter } = await import('@tidings/adapter-kafka');
+      // Kafka consumer groups are global to the cluster: GROUP_PREFIX keeps environments apart.
+      return createKafkaAdapter({
+        brokers: (config.url ?? '127.0.0.1:9092').split(','),
+        clientId: 'order-system',
+      });
+    }
     case 'redis': {
       const { createRedisStreamsAdapter } = await import('@tidings/adapter-redis-streams');
       // Topics are stream keys: TOPIC_PREFIX, not a namespace, keeps copies of the app apart.

@@ -4,7 +4,7 @@
 import type { Bus, Subscription } from '@tidings/core';
 import type { ActivityLog } from '../activity';
 import type { ConsumerPolicy } from '../consumers/policy';
-import { subscriptionPolicy } from '../consumers/policy';
+import { groupName, subscriptionPolicy } from '../consumers/policy';
 import { ShipmentPrepared } from '../contracts';
 import type { OrderStore } from './order-store';
 
@@ -29,7 +29,11 @@ export function subscribeShipmentTracking(
 ): Subscription {
   return bus.subscribe(
     ShipmentPrepared,
-    { group: ORDER_STATUS_GROUP, ...subscriptionPolicy(deps.policy), timeoutMs: 10_000 },
+    {
+      group: groupName(deps.policy, ORDER_STATUS_GROUP),
+      ...subscriptionPolicy(deps.policy),
+      timeoutMs: 10_000,
+    },
     deps.orders.handleOnce(async (event, tx) => {
       const { orderId, shipmentId, carrier, preparedAt } = event.data;
       const found = await tx.markShipped(orderId, { shipmentId, carrier, shippedAt: preparedAt });

@@ -3,6 +3,7 @@
 // it; it never skips.
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import type { BrokerConfig, BrokerKind } from '../../src/config';
 
@@ -23,6 +24,8 @@ export interface BrokerEnvironment {
 }
 
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+const KAFKA_BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`;
+const KAFKA_SCRIPT = fileURLToPath(new URL('../../../../tools/kafka/kafka.sh', import.meta.url));
 const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
@@ -152,4 +155,56 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
       }
     },
   },
+  kafka: {
+    kind: 'kafka',
+    // Topics carry the run's topic prefix and consumer groups its group prefix, both the namespace.
+    config: () => ({ kind: 'kafka', url: KAFKA_BROKERS }),
+    async check() {
+      // As the Kafka adapter's own tests do: start the repository's local broker if it is not
+      // running (the script reuses one that is), so that `npm test` works on a fresh machine.
+      if (process.env.KAFKA_BROKERS === undefined) {
+        try {
+          await run('bash', [KAFKA_SCRIPT, 'start'], { timeout: 300_000, maxBuffer: 16 * 1024 * 1024 });
+        } catch (error) {
+          throw new Error(
+            `Kafka is not running on ${KAFKA_BROKERS} and could not be started (${(error as Error).message.split('\n')[0]}). ` +
+              'Start it with `bash tools/kafka/kafka.sh start` (Java 11+ and Maven; see tools/kafka/README.md).',
+          );
+        }
+      }
+      const admin = await kafkaAdmin();
+      await admin.disconnect();
+    },
+    async cleanup(namespace) {
+      const admin = await kafkaAdmin();
+      try {
+        const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(namespace));
+        if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+        const { groups } = await admin.listGroups();
+        const ours = groups.map((group) => group.groupId).filter((group) => group.startsWith(namespace));
+        if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+  },
 };
+
+async function kafkaAdmin() {
+  const { Kafka, logLevel } = await import('kafkajs');
+  const admin = new Kafka({
+    clientId: 'order-system-tests',
+    brokers: KAFKA_BROKERS.split(','),
+    logLevel: logLevel.NOTHING,
+    connectionTimeout: 5_000,
+  }).admin();
+  try {
+    await admin.connect();
+  } catch (error) {
+    throw new Error(
+      `Kafka is not answering on ${KAFKA_BROKERS} (${(error as Error).message}). ` +
+        'Start it with `bash tools/kafka/kafka.sh start`, or set KAFKA_BROKERS.',
+    );
+  }
+  return admin;
+}

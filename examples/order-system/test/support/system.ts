@@ -40,7 +40,12 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
     // The simulated latencies are beside the point here: keep the run short.
     simulation: { ...base.simulation, paymentMs: 5, inventoryMs: 5, warehouseMs: 5 },
     // Retries come back in tens of milliseconds; eight attempts absorb any one failure.
-    consumers: { retry: { maxAttempts: 8, initialDelayMs: 20, maxDelayMs: 500 }, concurrency: 16 },
+    consumers: {
+      retry: { maxAttempts: 8, initialDelayMs: 20, maxDelayMs: 500 },
+      concurrency: 16,
+      // Consumer groups are global on Kafka: each run has its own.
+      groupPrefix: options.topicPrefix,
+    },
   };
   const attemptsByMessage = new Map<string, number>();
   let messages = 0;
