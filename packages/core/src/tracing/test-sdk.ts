@@ -1,0 +1,102 @@
+// The OpenTelemetry SDK wired to in-memory exporters, for the tracing tests (not exported).
+import { type Attributes, context, type SpanContext } from '@opentelemetry/api';
+import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
+import {
+  type DataPoint,
+  type Histogram,
+  MeterProvider,
+  type MetricData,
+  MetricReader,
+} from '@opentelemetry/sdk-metrics';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  type ReadableSpan,
+  SimpleSpanProcessor,
+} from '@opentelemetry/sdk-trace-base';
+
+class TestMetricReader extends MetricReader {
+  protected override async onForceFlush(): Promise<void> {}
+  protected override async onShutdown(): Promise<void> {}
+}
+
+/** Handlers run inside the process span only with a context manager, as NodeSDK registers one. */
+export function useAsyncContext(): () => void {
+  const manager = new AsyncLocalStorageContextManager().enable();
+  context.setGlobalContextManager(manager);
+  return () => {
+    context.disable();
+  };
+}
+
+export interface TestSdk {
+  readonly tracerProvider: BasicTracerProvider;
+  readonly meterProvider: MeterProvider;
+  /** Finished spans, oldest first. */
+  spans(): ReadableSpan[];
+  /** The one finished span with this name; fails when there are none or several. */
+  span(name: string, where?: (span: ReadableSpan) => boolean): ReadableSpan;
+  /** Every data point of a metric, after a collection. */
+  points(name: string): Promise<DataPoint<unknown>[]>;
+  /** The sum of a counter's (or the count of a histogram's) points whose attributes match. */
+  total(name: string, attributes?: Attributes): Promise<number>;
+  shutdown(): Promise<void>;
+}
+
+export function createTestSdk(): TestSdk {
+  const exporter = new InMemorySpanExporter();
+  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const reader = new TestMetricReader();
+  const meterProvider = new MeterProvider({ readers: [reader] });
+
+  const collect = async (name: string): Promise<MetricData | undefined> => {
+    const { resourceMetrics } = await reader.collect();
+    for (const scope of resourceMetrics.scopeMetrics) {
+      const found = scope.metrics.find((metric) => metric.descriptor.name === name);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  };
+
+  const sdk: TestSdk = {
+    tracerProvider,
+    meterProvider,
+    spans: () => exporter.getFinishedSpans(),
+    span(name, where = () => true) {
+      const found = exporter.getFinishedSpans().filter((s) => s.name === name && where(s));
+      if (found.length !== 1) {
+        const names = exporter.getFinishedSpans().map((s) => s.name);
+        throw new Error(`expected one span "${name}", found ${found.length}; spans: ${names.join(', ')}`);
+      }
+      return found[0]!;
+    },
+    async points(name) {
+      return ((await collect(name))?.dataPoints ?? []) as DataPoint<unknown>[];
+    },
+    async total(name, attributes = {}) {
+      let total = 0;
+      for (const point of await sdk.points(name)) {
+        const matches = Object.entries(attributes).every(([key, value]) => point.attributes[key] === value);
+        if (!matches) continue;
+        const value = point.value;
+        total += typeof value === 'number' ? value : (value as Histogram).count;
+      }
+      return total;
+    },
+    async shutdown() {
+      await tracerProvider.shutdown();
+      await meterProvider.shutdown();
+    },
+  };
+  return sdk;
+}
+
+/** The span id of a span's parent, if it has one. */
+export function parentOf(span: ReadableSpan): string | undefined {
+  return span.parentSpanContext?.spanId;
+}
+
+/** The span contexts a span links to. */
+export function linksOf(span: ReadableSpan): SpanContext[] {
+  return span.links.map((link) => link.context);
+}
