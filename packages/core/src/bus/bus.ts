@@ -207,6 +207,7 @@ class EventBus implements Bus {
   private readonly maxMessageBytes: number;
   private readonly validateOnPublish: boolean;
   private readonly prefix: string;
+  private readonly contentTypeHeader: string | undefined;
   private readonly telemetry: BusTelemetry;
   private readonly runtimes = new Set<SubscriptionRuntime>();
   private state: BusState = 'created';
@@ -244,6 +245,7 @@ class EventBus implements Bus {
     );
     this.validateOnPublish = options.validateOnPublish ?? true;
     this.prefix = this.adapter.capabilities.headerPrefix;
+    this.contentTypeHeader = this.adapter.capabilities.contentTypeHeader;
     this.telemetry = new BusTelemetry(
       resolveTelemetryOptions(options.telemetry),
       this.adapter,
@@ -390,7 +392,12 @@ class EventBus implements Bus {
           data: draft.data,
         },
         draft.topic,
-        { prefix: this.prefix, codec: this.codec, headers: draft.headers },
+        {
+          prefix: this.prefix,
+          codec: this.codec,
+          headers: draft.headers,
+          contentTypeHeader: this.contentTypeHeader,
+        },
       );
       if (record.body.byteLength > this.maxMessageBytes) {
         throw new MessageTooLargeError(record.body.byteLength, this.maxMessageBytes);
@@ -524,6 +531,7 @@ class EventBus implements Bus {
       decodeStep({
         contracts: byType,
         prefix: this.prefix,
+        contentTypeHeader: this.contentTypeHeader,
         codecs: this.codecs,
         defaultCodec: this.codec,
         maxMessageBytes: this.maxMessageBytes,
