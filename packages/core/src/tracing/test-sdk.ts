@@ -13,7 +13,38 @@ import {
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
+  type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+
+interface SpanWaiter {
+  readonly where: (span: ReadableSpan) => boolean;
+  readonly count: number;
+  readonly resolve: (spans: ReadableSpan[]) => void;
+}
+
+/** Wakes the tests that wait for spans, as each span ends: a wait on events, not a sleep. */
+class WaitingProcessor implements SpanProcessor {
+  waiters: SpanWaiter[] = [];
+
+  constructor(private readonly exporter: InMemorySpanExporter) {}
+
+  onStart(): void {}
+
+  onEnd(): void {
+    // The exporting processor runs first, so the span is already among the finished ones.
+    this.waiters = this.waiters.filter((waiter) => !this.wake(waiter));
+  }
+
+  wake(waiter: SpanWaiter): boolean {
+    const found = this.exporter.getFinishedSpans().filter(waiter.where);
+    if (found.length < waiter.count) return false;
+    waiter.resolve(found);
+    return true;
+  }
+
+  async forceFlush(): Promise<void> {}
+  async shutdown(): Promise<void> {}
+}
 
 class TestMetricReader extends MetricReader {
   protected override async onForceFlush(): Promise<void> {}
@@ -34,6 +65,8 @@ export interface TestSdk {
   readonly meterProvider: MeterProvider;
   /** Finished spans, oldest first. */
   spans(): ReadableSpan[];
+  /** Resolves with the finished spans that match once there are `count` of them (10 s safety net). */
+  waitForSpans(where: (span: ReadableSpan) => boolean, count?: number): Promise<ReadableSpan[]>;
   /** The one finished span with this name; fails when there are none or several. */
   span(name: string, where?: (span: ReadableSpan) => boolean): ReadableSpan;
   /** Every data point of a metric, after a collection. */
@@ -45,7 +78,10 @@ export interface TestSdk {
 
 export function createTestSdk(): TestSdk {
   const exporter = new InMemorySpanExporter();
-  const tracerProvider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const waiting = new WaitingProcessor(exporter);
+  const tracerProvider = new BasicTracerProvider({
+    spanProcessors: [new SimpleSpanProcessor(exporter), waiting],
+  });
   const reader = new TestMetricReader();
   const meterProvider = new MeterProvider({ readers: [reader] });
 
@@ -62,6 +98,23 @@ export function createTestSdk(): TestSdk {
     tracerProvider,
     meterProvider,
     spans: () => exporter.getFinishedSpans(),
+    waitForSpans(where, count = 1) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => {
+          const names = exporter.getFinishedSpans().map((s) => s.name);
+          reject(new Error(`waited 10 s for ${count} matching spans; finished: ${names.join(', ')}`));
+        }, 10_000);
+        const waiter: SpanWaiter = {
+          where,
+          count,
+          resolve: (spans) => {
+            clearTimeout(timer);
+            resolve(spans);
+          },
+        };
+        if (!waiting.wake(waiter)) waiting.waiters.push(waiter);
+      });
+    },
     span(name, where = () => true) {
       const found = exporter.getFinishedSpans().filter((s) => s.name === name && where(s));
       if (found.length !== 1) {
