@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { BrokerAdapter, ConnectionState } from '../adapters/types';
+import type { ConnectionState } from '../adapters/types';
 import { createBus } from '../bus/bus';
 import { OrderPlaced, order } from '../bus/fixtures';
 import { ConfigError } from '../errors';
 import { createTestBus } from '../testing/harness';
+import { delegatingAdapter } from '../tracing/test-adapter';
 import { createTestSdk, useAsyncContext } from '../tracing/test-sdk';
 import type { ConnectionStateReporter } from './connection-events';
 import type { LogFields, Logger, LogLevel } from './logger';
@@ -136,21 +137,13 @@ describe('logger', () => {
     const logger = recordingLogger();
     const inner = createMemoryAdapter();
     const listeners = new Set<(state: ConnectionState, error?: Error) => void>();
-    const adapter: BrokerAdapter & ConnectionStateReporter = {
+    const adapter = delegatingAdapter(inner, {
       name: 'flaky',
-      capabilities: inner.capabilities,
-      get state() {
-        return inner.state;
-      },
-      connect: () => inner.connect(),
-      publish: (records) => inner.publish(records),
-      subscribe: (spec, handler) => inner.subscribe(spec, handler),
-      close: (options) => inner.close(options),
-      onStateChange(listener) {
+      onStateChange(listener: (state: ConnectionState, error?: Error) => void) {
         listeners.add(listener);
         return () => listeners.delete(listener);
       },
-    };
+    } satisfies ConnectionStateReporter & { name: string });
     const bus = createBus({ source: 'test', adapter, logger });
     await bus.start();
     for (const listener of listeners) listener('reconnecting', new Error('socket closed'));

@@ -1,9 +1,24 @@
 import { ConfigError } from '../errors';
 
-/** Structured fields of one log line: correlation ids, the error, counts. */
+/**
+ * Structured fields of one log line: correlation ids, the error (under `err`, as pino expects),
+ * counts.
+ *
+ * @example
+ * ```ts
+ * const fields: LogFields = { eventId: '0190b5d2-...', group: 'email', attempt: 2, err: error };
+ * ```
+ */
 export type LogFields = Record<string, unknown>;
 
-/** One logging method: structured fields first, then the message, as pino and bunyan take them. */
+/**
+ * One logging method: structured fields first, then the message, as pino and bunyan take them.
+ *
+ * @example
+ * ```ts
+ * const warn: LogMethod = (fields, message) => console.warn(message, fields);
+ * ```
+ */
 export type LogMethod = (fields: LogFields, message: string) => void;
 
 /**
@@ -31,7 +46,15 @@ export interface Logger {
   error: LogMethod;
 }
 
-/** The severities a {@link Logger} has. */
+/**
+ * The severities a {@link Logger} has.
+ *
+ * @example
+ * ```ts
+ * const level: LogLevel = 'warn';
+ * logger[level]({ group: 'email' }, 'slow handler');
+ * ```
+ */
 export type LogLevel = keyof Logger;
 
 const ignore: LogMethod = () => undefined;

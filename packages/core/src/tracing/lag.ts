@@ -1,4 +1,11 @@
-/** How far one consumer group is behind on one topic. */
+/**
+ * How far one consumer group is behind on one topic.
+ *
+ * @example
+ * ```ts
+ * const lag: ConsumerLag = { topic: 'order.placed', messages: 1_250 };
+ * ```
+ */
 export interface ConsumerLag {
   readonly topic: string;
   /** Records published to the topic that the group has not settled yet. */

@@ -2,13 +2,14 @@ import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
-import type { AdapterSubscription, BrokerAdapter } from '../adapters/types';
+import type { AdapterSubscription, RecordHandler, SubscribeSpec } from '../adapters/types';
 import { createBus } from '../bus/bus';
 import { OrderPlaced, order } from '../bus/fixtures';
 import { batchEntry } from '../bus/publish';
 import { createTestBus, type TestBus } from '../testing/harness';
 import type { ConsumerLag, ConsumerLagReporter } from './lag';
 import { METRIC_NAMES } from './names';
+import { delegatingAdapter } from './test-adapter';
 import { createTestSdk, type TestSdk } from './test-sdk';
 
 let sdk: TestSdk;
@@ -68,18 +69,9 @@ describe('metrics', () => {
   });
 
   it('counts a refused publish with its error type', async () => {
-    const adapter = createMemoryAdapter();
-    const refusing: BrokerAdapter = {
-      name: adapter.name,
-      capabilities: adapter.capabilities,
-      get state() {
-        return adapter.state;
-      },
-      connect: () => adapter.connect(),
-      subscribe: (spec, handler) => adapter.subscribe(spec, handler),
-      close: (options) => adapter.close(options),
+    const refusing = delegatingAdapter(createMemoryAdapter(), {
       publish: () => Promise.reject(new RangeError('broker says no')),
-    };
+    });
     const bus = createBus({
       source: 'test',
       adapter: refusing,
@@ -94,16 +86,8 @@ describe('metrics', () => {
     const broker = createMemoryBroker();
     const inner = createMemoryAdapter({ broker });
     // The memory adapter does not report lag (yet); this one adds it from the broker's statistics.
-    const adapter: BrokerAdapter = {
-      name: inner.name,
-      capabilities: inner.capabilities,
-      get state() {
-        return inner.state;
-      },
-      connect: () => inner.connect(),
-      publish: (records) => inner.publish(records),
-      close: (options) => inner.close(options),
-      async subscribe(spec, handler) {
+    const adapter = delegatingAdapter(inner, {
+      async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
         const subscription = await inner.subscribe(spec, handler);
         const withLag: AdapterSubscription & ConsumerLagReporter = Object.assign(
           Object.create(subscription),
@@ -117,7 +101,7 @@ describe('metrics', () => {
         );
         return withLag;
       },
-    };
+    });
     const bus = createBus({ source: 'test', adapter, telemetry: { meterProvider: sdk.meterProvider } });
     buses.push(bus);
     const subscription = bus.subscribe(OrderPlaced, { group: 'slow' }, () => undefined);

@@ -14,6 +14,13 @@ const ZERO_SPAN_ID = '0000000000000000';
  * (CloudEvents distributed tracing extension), so Tidings reads and writes them itself instead of
  * going through the global propagator: the trace crosses the broker even when the application
  * registered no propagator, or one for another format.
+ *
+ * @example
+ * ```ts
+ * // Link a span of your own to the event a dead-letter consumer is looking at.
+ * const origin = parseTraceparent(event.traceparent, event.tracestate);
+ * tracer.startSpan('replay order', { links: origin === undefined ? [] : [{ context: origin }] });
+ * ```
  */
 export function parseTraceparent(
   traceparent: string | undefined,
@@ -35,13 +42,21 @@ export function parseTraceparent(
   return context;
 }
 
-/** Writes a span context as a W3C `traceparent` value. */
+/**
+ * Writes a span context as a W3C `traceparent` value.
+ *
+ * @example
+ * ```ts
+ * // Publish with the context of a span you hold rather than the active one.
+ * await bus.publish(OrderPlaced, data, { traceparent: formatTraceparent(span.spanContext()) });
+ * ```
+ */
 export function formatTraceparent(context: SpanContext): string {
   const flags = context.traceFlags & 0xff;
   return `00-${context.traceId}-${context.spanId}-${flags < 16 ? '0' : ''}${flags.toString(16)}`;
 }
 
-/** The `tracestate` value of a span context, or `undefined` when it has none. */
+/** @internal The `tracestate` value of a span context, or `undefined` when it has none. */
 export function formatTracestate(context: SpanContext): string | undefined {
   const value = context.traceState?.serialize();
   return value === undefined || value.length === 0 ? undefined : value;
