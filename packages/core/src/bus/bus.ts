@@ -290,6 +290,7 @@ class EventBus implements Bus {
       await Promise.all([...this.runtimes].map((runtime) => runtime.stop()));
       await this.adapter.close();
       this.unwatchConnection?.();
+      this.telemetry.close();
       this.state = 'stopped';
       this.telemetry.logger.log('info', { adapter: this.adapter.name }, 'bus stopped');
     })();

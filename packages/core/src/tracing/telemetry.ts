@@ -156,9 +156,13 @@ export class BusTelemetry {
     if (!this.metricsOn || this.instruments !== undefined) return;
     this.instruments = createInstruments(this.meterProvider);
     if (this.instruments !== undefined && this.lagSources !== undefined) {
-      const sources = this.lagSources;
-      this.instruments.lag.addCallback((result) => this.observeLag(result, sources()));
+      this.instruments.lag.addCallback(this.observeLag);
     }
+  }
+
+  /** Stops reporting the consumer lag: the meter provider outlives a stopped bus. */
+  close(): void {
+    this.instruments?.lag.removeCallback(this.observeLag);
   }
 
   /** Whether spans are recorded now: traces on, and an SDK behind the provider. */
@@ -533,9 +537,9 @@ export class BusTelemetry {
     instruments.latency.record(Math.max(0, Date.now() - at) / 1000, set.base);
   }
 
-  private async observeLag(result: ObservableResult, sources: Iterable<LagSource>): Promise<void> {
+  private readonly observeLag = async (result: ObservableResult): Promise<void> => {
     const pending: Promise<void>[] = [];
-    for (const source of sources) {
+    for (const source of this.lagSources?.() ?? []) {
       const lag = source.lag();
       if (lag === undefined) continue;
       pending.push(
@@ -556,7 +560,7 @@ export class BusTelemetry {
       );
     }
     await Promise.all(pending);
-  }
+  };
 }
 
 /** Writes a creation context into an event's envelope attributes. */

@@ -64,7 +64,11 @@ describe('traces across the broker', () => {
       span.end();
       return result;
     });
-    await bus.waitFor({ type: 'shipment.prepared', group: 'notifications', outcome: 'handled' });
+    // The follow-up may be handled before the first handler's span ends: wait for both spans.
+    await sdk.waitForSpans(
+      (s) => s.name === 'process order.placed' || s.name === 'process shipment.prepared',
+      2,
+    );
 
     const request = sdk.span('place order');
     const publish = sdk.span('publish order.placed');
