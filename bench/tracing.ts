@@ -5,6 +5,7 @@
 //   tracing-sdk   an SDK recording every span (BatchSpanProcessor to an exporter that drops them)
 //                 and every metric (a periodic reader to an exporter that drops them), with the
 //                 AsyncLocalStorage context manager, as NodeSDK sets up
+//   (on request: tracing-sdk-spans, tracing-sdk-metrics: the SDK for one signal only)
 // Variants alternate round by round so that machine noise hits them alike; each figure is the
 // median of the rounds.
 // Run alone: npx tsx bench/tracing.ts [--messages N] [--quick] [--only tracing-off,tracing-sdk]
@@ -18,7 +19,7 @@ import {
   type PushMetricExporter,
 } from '@opentelemetry/sdk-metrics';
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
-import { type BusOptions, createBus, createMemoryAdapter, defineEvent } from '@tidings/core';
+import { createBus, createMemoryAdapter, defineEvent, type TelemetryOptions } from '@tidings/core';
 import { z } from 'zod';
 import { type BenchOptions, type BenchResult, median } from './lib/result';
 
@@ -33,7 +34,7 @@ const reading = (seq: number) => ({ sensorId: `sensor-${seq % 64}`, seq, value: 
 const MESSAGE_BYTES = Buffer.byteLength(JSON.stringify(reading(123_456)));
 const PUBLISHERS = 64;
 
-type Variant = 'tracing-off' | 'tracing-noop' | 'tracing-sdk';
+type Variant = 'tracing-off' | 'tracing-noop' | 'tracing-sdk' | 'tracing-sdk-spans' | 'tracing-sdk-metrics';
 
 // Exporters that accept everything and keep nothing: the SDK's own work is measured, not I/O.
 const dropSpans: SpanExporter = {
@@ -48,11 +49,11 @@ const dropMetrics: PushMetricExporter = {
 };
 
 interface Sdk {
-  readonly telemetry: BusOptions['telemetry'];
+  readonly telemetry: TelemetryOptions;
   shutdown(): Promise<void>;
 }
 
-function startSdk(): Sdk {
+function startSdk(variant: Variant): Sdk {
   context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
   const tracerProvider = new BasicTracerProvider({
     spanProcessors: [new BatchSpanProcessor(dropSpans, { maxQueueSize: 16_384, maxExportBatchSize: 512 })],
@@ -61,7 +62,12 @@ function startSdk(): Sdk {
     readers: [new PeriodicExportingMetricReader({ exporter: dropMetrics, exportIntervalMillis: 1_000 })],
   });
   return {
-    telemetry: { tracerProvider, meterProvider },
+    telemetry:
+      variant === 'tracing-sdk-spans'
+        ? { tracerProvider, metrics: false }
+        : variant === 'tracing-sdk-metrics'
+          ? { meterProvider, traces: false }
+          : { tracerProvider, meterProvider },
     async shutdown() {
       await tracerProvider.shutdown();
       await meterProvider.shutdown();
@@ -70,8 +76,15 @@ function startSdk(): Sdk {
   };
 }
 
-async function round(variant: Variant, messages: number): Promise<number> {
-  const sdk = variant === 'tracing-sdk' ? startSdk() : undefined;
+interface Round {
+  /** Events per second, wall clock. */
+  readonly rate: number;
+  /** CPU time of this process per event, in microseconds: steadier than the rate on a busy machine. */
+  readonly cpuMicros: number;
+}
+
+async function round(variant: Variant, messages: number): Promise<Round> {
+  const sdk = variant.startsWith('tracing-sdk') ? startSdk(variant) : undefined;
   const bus = createBus({
     source: 'bench',
     adapter: createMemoryAdapter({ maxQueuedRecords: 2_000 }),
@@ -87,6 +100,7 @@ async function round(variant: Variant, messages: number): Promise<number> {
     if (++handled === messages) done();
   });
   await bus.start();
+  const cpu = process.cpuUsage();
   const started = performance.now();
   let next = 0;
   await Promise.all(
@@ -96,25 +110,42 @@ async function round(variant: Variant, messages: number): Promise<number> {
   );
   await finished;
   const seconds = (performance.now() - started) / 1000;
+  const used = process.cpuUsage(cpu);
   await bus.stop();
   await sdk?.shutdown();
-  return messages / seconds;
+  return { rate: messages / seconds, cpuMicros: (used.user + used.system) / messages };
 }
 
+// The default run; `--only` can add the SDK with spans only or metrics only, to see which costs what.
 const VARIANTS: readonly Variant[] = ['tracing-off', 'tracing-noop', 'tracing-sdk'];
 
 /** Options of {@link run}; `variants` narrows the run, e.g. to profile one of them. */
 export interface TracingBenchOptions extends BenchOptions {
   readonly variants?: readonly Variant[];
+  /** Print each variant's rounds and CPU time per event. Default true. */
+  readonly log?: boolean;
 }
 
 export async function run(options: TracingBenchOptions): Promise<BenchResult[]> {
   const { messages, variants = VARIANTS } = options;
   const rounds = options.quick ? 1 : 5;
   for (const variant of variants) await round(variant, Math.min(20_000, messages)); // warm the JIT up
-  const rates = new Map<Variant, number[]>(variants.map((variant) => [variant, []]));
+  const results = new Map<Variant, Round[]>(variants.map((variant) => [variant, []]));
   for (let i = 0; i < rounds; i++) {
-    for (const variant of variants) rates.get(variant)!.push(await round(variant, messages));
+    for (const variant of variants) results.get(variant)!.push(await round(variant, messages));
+  }
+  if (options.log !== false) {
+    console.table(
+      variants.map((variant) => {
+        const rows = results.get(variant)!;
+        return {
+          variant,
+          'events/s (median)': Math.round(median(rows.map((r) => r.rate))),
+          'events/s (rounds)': rows.map((r) => Math.round(r.rate)).join(' '),
+          'CPU µs/event (median)': Math.round(median(rows.map((r) => r.cpuMicros)) * 100) / 100,
+        };
+      }),
+    );
   }
   return variants.map((variant) => ({
     scenario: variant,
@@ -122,7 +153,7 @@ export async function run(options: TracingBenchOptions): Promise<BenchResult[]> 
     impl: 'tidings',
     messages,
     messageBytes: MESSAGE_BYTES,
-    msgsPerSec: Math.round(median(rates.get(variant)!)),
+    msgsPerSec: Math.round(median(results.get(variant)!.map((r) => r.rate))),
     p50Ms: null,
     p99Ms: null,
   }));
@@ -134,6 +165,5 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv.indexOf('--only');
   const variants = only === -1 ? VARIANTS : (process.argv[only + 1]!.split(',') as Variant[]);
   const results = await run({ messages, quick: process.argv.includes('--quick'), variants });
-  console.table(results);
   console.log(JSON.stringify(results));
 }

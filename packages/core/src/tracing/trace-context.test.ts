@@ -39,6 +39,9 @@ describe('W3C trace context', () => {
       `00-${TRACE_ID.toUpperCase()}-${SPAN_ID}-01`,
       `00-${TRACE_ID}-${SPAN_ID}`,
       `00-${TRACE_ID.slice(1)}-${SPAN_ID}-01`,
+      `00-${TRACE_ID}-${SPAN_ID.slice(0, 15)}g-01`,
+      `00-${TRACE_ID}_${SPAN_ID}-01`,
+      `00-${TRACE_ID}-${SPAN_ID}-0X`,
     ]) {
       expect(parseTraceparent(bad, undefined), String(bad)).toBeUndefined();
     }
