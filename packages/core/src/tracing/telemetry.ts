@@ -188,7 +188,12 @@ export class BusTelemetry {
     const tracing = this.tracing;
     const instruments = this.instruments;
     if (!tracing && instruments === undefined) return run(ctx);
-    const span = tracing ? this.startPublish(ctx.drafts) : undefined;
+    let span: Span | undefined;
+    try {
+      if (tracing) span = this.startPublish(ctx.drafts);
+    } catch (error) {
+      this.broken(error);
+    }
     const started = instruments === undefined ? NO_CLOCK : performance.now();
     return this.runIn(span, run, ctx).then(
       () => this.endPublish(ctx, span, started, undefined),
@@ -199,6 +204,11 @@ export class BusTelemetry {
     );
   }
 
+  /** Telemetry is best effort: a failing tracer or meter is logged, never the caller's problem. */
+  private broken(error: unknown): void {
+    this.logger.log('debug', { err: toError(error) }, 'telemetry failed; going on without it');
+  }
+
   /**
    * Prepares events for an outbox: each gets a `create` span (PRODUCER) in the caller's trace,
    * and its context goes in the envelope, so that the relay and the consumers continue the trace
@@ -206,8 +216,12 @@ export class BusTelemetry {
    */
   prepare(ctx: PublishContext, run: (ctx: PublishContext) => Promise<void>): Promise<void> {
     if (this.tracing) {
-      const parent = context.active();
-      for (const draft of ctx.drafts) this.creationContext(draft, parent);
+      try {
+        const parent = context.active();
+        for (const draft of ctx.drafts) this.creationContext(draft, parent);
+      } catch (error) {
+        this.broken(error);
+      }
     }
     return run(ctx);
   }
@@ -224,7 +238,12 @@ export class BusTelemetry {
     const tracing = this.tracing;
     const instruments = this.instruments;
     if (!tracing && instruments === undefined) return send(records);
-    const span = tracing ? this.startSendPrepared(records) : undefined;
+    let span: Span | undefined;
+    try {
+      if (tracing) span = this.startSendPrepared(records);
+    } catch (error) {
+      this.broken(error);
+    }
     const started = instruments === undefined ? NO_CLOCK : performance.now();
     return this.runIn(span, send, records)
       .then(
@@ -313,6 +332,19 @@ export class BusTelemetry {
   }
 
   private endPublish(
+    ctx: PublishContext,
+    span: Span | undefined,
+    started: number,
+    error: Error | undefined,
+  ): void {
+    try {
+      this.finishPublish(ctx, span, started, error);
+    } catch (thrown) {
+      this.broken(thrown);
+    }
+  }
+
+  private finishPublish(
     ctx: PublishContext,
     span: Span | undefined,
     started: number,
@@ -415,6 +447,16 @@ export class BusTelemetry {
    */
   startProcess(ctx: MessageContext): Span | undefined {
     if (!this.tracing) return undefined;
+    try {
+      return this.startProcessSpan(ctx);
+    } catch (error) {
+      // A tracer that throws (the API promises it never does) must not cost the message.
+      this.broken(error);
+      return undefined;
+    }
+  }
+
+  private startProcessSpan(ctx: MessageContext): Span {
     const { record } = ctx;
     const headers = record.headers;
     const creation = parseTraceparent(headers[this.headers.traceparent], headers[this.headers.tracestate]);
@@ -459,9 +501,13 @@ export class BusTelemetry {
     span: Span | undefined,
     started: number,
   ): void {
-    if (span !== undefined) this.endProcessSpan(span, ctx, settlement, error);
-    if (started !== NO_CLOCK && this.instruments !== undefined) {
-      this.recordProcess(this.instruments, ctx, settlement, error, started);
+    try {
+      if (span !== undefined) this.endProcessSpan(span, ctx, settlement, error);
+      if (started !== NO_CLOCK && this.instruments !== undefined) {
+        this.recordProcess(this.instruments, ctx, settlement, error, started);
+      }
+    } catch (thrown) {
+      this.broken(thrown);
     }
     if (this.logger.enabled && (settlement.type !== 'ack' || ctx.duplicate)) {
       logSettlement(this.logger, this.deliveryFields(ctx, span), ctx, settlement, error);

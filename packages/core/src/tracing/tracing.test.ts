@@ -295,6 +295,25 @@ describe('traces across the broker', () => {
     expect(await sdk.points('messaging.client.consumed.messages')).toEqual([]);
   });
 
+  it('publishes and handles events when the tracer itself fails', async () => {
+    const broken = {
+      getTracer: () => ({
+        startSpan: () => {
+          throw new Error('tracer is broken');
+        },
+        startActiveSpan: () => {
+          throw new Error('tracer is broken');
+        },
+      }),
+    };
+    const bus = tracedBus({ telemetry: { tracerProvider: broken } });
+    bus.subscribe(OrderPlaced, { group: 'g' }, () => undefined);
+    await bus.start();
+    const { id } = await bus.publish(OrderPlaced, order('o'));
+    await bus.waitFor({ id, outcome: 'handled' });
+    await bus.prepare([batchEntry(OrderPlaced, order('p'))]);
+  });
+
   it('writes the W3C trace context into the envelope', async () => {
     const bus = tracedBus();
     let header: string | undefined;
