@@ -15,6 +15,7 @@ import {
   SimpleSpanProcessor,
   type SpanProcessor,
 } from '@opentelemetry/sdk-trace-base';
+import { expect } from 'vitest';
 
 interface SpanWaiter {
   readonly where: (span: ReadableSpan) => boolean;
@@ -152,4 +153,48 @@ export function parentOf(span: ReadableSpan): string | undefined {
 /** The span contexts a span links to. */
 export function linksOf(span: ReadableSpan): SpanContext[] {
   return span.links.map((link) => link.context);
+}
+
+/** The spans of the chained scenario both trace tests run (in memory and on a broker). */
+export interface ChainedTrace {
+  readonly request: ReadableSpan;
+  readonly publish: ReadableSpan;
+  readonly process: ReadableSpan;
+  readonly work: ReadableSpan;
+  readonly followUp: ReadableSpan;
+  readonly followUpProcess: ReadableSpan;
+}
+
+/**
+ * Waits for and checks one trace of: span `place order` → `publish order.placed` → `process
+ * order.placed` (whose handler makes `reserve stock` and publishes `shipment.prepared`) →
+ * `process shipment.prepared`, each the parent of the next, and the process span linked to the
+ * creation context it continues.
+ */
+export async function expectChainedTrace(sdk: TestSdk, eventId: string): Promise<ChainedTrace> {
+  // The follow-up may be handled before the first handler's span ends: wait for both.
+  await sdk.waitForSpans(
+    (s) => s.name === 'process order.placed' || s.name === 'process shipment.prepared',
+    2,
+  );
+  const byId = (span: ReadableSpan) => span.attributes['messaging.message.id'] === eventId;
+  const trace: ChainedTrace = {
+    request: sdk.span('place order'),
+    publish: sdk.span('publish order.placed', byId),
+    process: sdk.span('process order.placed', byId),
+    work: sdk.span('reserve stock'),
+    followUp: sdk.span('publish shipment.prepared'),
+    followUpProcess: sdk.span('process shipment.prepared'),
+  };
+  const id = (span: ReadableSpan) => span.spanContext().spanId;
+  for (const span of Object.values(trace)) {
+    expect(span.spanContext().traceId).toBe(trace.request.spanContext().traceId);
+  }
+  expect(parentOf(trace.publish)).toBe(id(trace.request));
+  expect(parentOf(trace.process)).toBe(id(trace.publish));
+  expect(linksOf(trace.process).map((link) => link.spanId)).toEqual([id(trace.publish)]);
+  expect(parentOf(trace.work)).toBe(id(trace.process));
+  expect(parentOf(trace.followUp)).toBe(id(trace.process));
+  expect(parentOf(trace.followUpProcess)).toBe(id(trace.followUp));
+  return trace;
 }
