@@ -87,3 +87,22 @@ export { backoffDelay, defaultRetryable, retry } from './middleware/retry';
 export type { TimeoutOptions } from './middleware/timeout';
 export { timeout } from './middleware/timeout';
 export type { Middleware, Next } from './middleware/types';
+export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
+export { createMemoryOutbox } from './outbox/memory-outbox';
+export type {
+  OutboxBackoffOptions,
+  OutboxRelay,
+  OutboxRelayErrorContext,
+  OutboxRelayOptions,
+  OutboxRelayState,
+  OutboxRelayStats,
+} from './outbox/relay';
+export { createOutboxRelay } from './outbox/relay';
+export type {
+  OutboxClaim,
+  OutboxRecord,
+  OutboxSettlement,
+  OutboxStats,
+  OutboxStore,
+  OutboxWatch,
+} from './outbox/store';
