@@ -394,7 +394,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       // does not know, and the event comes back.
       const loseAck: Middleware = async (ctx, next) => {
         await next();
-        if (ctx.attempt === 1 && !ctx.duplicate && (ctx.event?.data as { seq: number }).seq % 5 === 2) {
+        if (ctx.attempt === 1 && !ctx.duplicate && (ctx.event!.data as { seq: number }).seq % 5 === 2) {
           throw new Error('connection lost before the ack (test)');
         }
       };
