@@ -1,20 +1,15 @@
-// The in-memory adapter through the whole pipeline: publish → validate → encode → broker →
-// decode → validate → policies → handler. Run: npx tsx --conditions=@tidings/source bench/memory.ts
+// The in-memory adapter: the full pipeline (publish → validate → encode → broker → decode →
+// validate → policies → handler) beside the bare adapter moving pre-encoded records, zod beside
+// JSON Schema, and the cost of 1 % poison events going through retry and dead-letter.
+// Run alone: npx tsx bench/memory.ts [--messages N]   (after `npm run build`)
 import { createBus, createMemoryAdapter, defineEvent } from '@tidings/core';
+import type { Settlement } from '@tidings/core/adapter';
 import { z } from 'zod';
+import { type BenchOptions, type BenchResult, median } from './lib/result';
 
-export interface BenchResult {
-  scenario: string;
-  broker: string;
-  impl: 'raw' | 'tidings';
-  messages: number;
-  messageBytes: number;
-  msgsPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
+const NOTE = 'n'.repeat(150);
 
-const Reading = defineEvent({
+const ReadingZod = defineEvent({
   type: 'sensor.reading',
   schema: z.object({
     sensorId: z.string(),
@@ -26,7 +21,7 @@ const Reading = defineEvent({
   key: (data) => data.sensorId,
 });
 
-const JsonReading = defineEvent({
+const ReadingJson = defineEvent({
   type: 'sensor.reading',
   schema: {
     type: 'object',
@@ -43,67 +38,154 @@ const JsonReading = defineEvent({
   key: (data) => data.sensorId,
 });
 
-function reading(seq: number) {
-  // About 256 bytes on the wire (data plus envelope headers are larger; the body is ~150 bytes).
-  return { sensorId: `sensor-${seq % 64}`, seq, value: seq * 0.5, unit: 'celsius', note: 'n'.repeat(64) };
+type Reading = { sensorId: string; seq: number; value: number; unit: string; note: string };
+
+// About 256 bytes of JSON data per event.
+const reading = (seq: number): Reading => ({
+  sensorId: `sensor-${seq % 64}`,
+  seq,
+  value: seq * 0.5,
+  unit: 'celsius',
+  note: NOTE,
+});
+const MESSAGE_BYTES = Buffer.byteLength(JSON.stringify(reading(123_456)));
+
+// Publishers in flight at once: enough to keep the consumer busy, few enough that the broker's
+// queue stays short (a long queue measures the garbage collector, not the pipeline).
+const PUBLISHERS = 64;
+
+async function drive(messages: number, publish: (seq: number) => Promise<unknown>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: PUBLISHERS }, async () => {
+      while (next < messages) await publish(next++);
+    }),
+  );
 }
 
-async function throughput(
+function counter(target: number): { hit: () => void; done: Promise<void> } {
+  let count = 0;
+  let resolve!: () => void;
+  const done = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return {
+    hit: () => {
+      if (++count === target) resolve();
+    },
+    done,
+  };
+}
+
+async function tidingsRound(
   messages: number,
-  contract: typeof Reading | typeof JsonReading,
-  label: string,
-): Promise<BenchResult> {
+  contract: typeof ReadingZod,
+  poisonEvery: number,
+): Promise<number> {
   const bus = createBus({
     source: 'bench',
-    adapter: createMemoryAdapter({ maxQueuedRecords: 1_000 }),
+    adapter: createMemoryAdapter({ maxQueuedRecords: 2_000 }),
+    subscriptionDefaults: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } },
   });
-  let handled = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
+  // Every event ends once: handled, or dead-lettered after its retries.
+  const ends = counter(messages);
+  bus.subscribe(contract, { group: 'bench', concurrency: 64, ordering: 'none' }, (event) => {
+    if (poisonEvery > 0 && event.data.seq % poisonEvery === 0) throw new Error('poison');
+    ends.hit();
   });
-  bus.subscribe(contract as typeof Reading, { group: 'bench', concurrency: 64, ordering: 'none' }, () => {
-    if (++handled === messages) done();
-  });
+  if (poisonEvery > 0) {
+    bus.subscribe(contract, { group: 'dlq', topic: bus.deadLetterTopicOf(contract, 'bench') }, () =>
+      ends.hit(),
+    );
+  }
   await bus.start();
   const started = performance.now();
-  const inFlight = 256;
-  let next = 0;
-  const workers = Array.from({ length: inFlight }, async () => {
-    while (next < messages) {
-      const seq = next++;
-      await bus.publish(contract as typeof Reading, reading(seq));
-    }
-  });
-  await Promise.all(workers);
-  await finished;
+  await drive(messages, (seq) => bus.publish(contract, reading(seq)));
+  await ends.done;
   const seconds = (performance.now() - started) / 1000;
   await bus.stop();
+  return messages / seconds;
+}
+
+async function rawRound(messages: number): Promise<number> {
+  const adapter = createMemoryAdapter({ maxQueuedRecords: 2_000 });
+  await adapter.connect();
+  const ends = counter(messages);
+  const ack: Settlement = { type: 'ack' };
+  await adapter.subscribe(
+    {
+      group: 'bench',
+      topics: ['raw'],
+      concurrency: 64,
+      ordering: 'none',
+      startFrom: 'latest',
+      maxAttempts: 1,
+      handlerTimeoutMs: 0,
+    },
+    async (record) => {
+      JSON.parse(Buffer.from(record.body).toString('utf8'));
+      ends.hit();
+      return ack;
+    },
+  );
+  const started = performance.now();
+  await drive(messages, (seq) =>
+    adapter.publish([
+      {
+        topic: 'raw',
+        key: `sensor-${seq % 64}`,
+        headers: {},
+        body: Buffer.from(JSON.stringify(reading(seq))),
+      },
+    ]),
+  );
+  await ends.done;
+  const seconds = (performance.now() - started) / 1000;
+  await adapter.close();
+  return messages / seconds;
+}
+
+function row(scenario: string, impl: 'raw' | 'tidings', messages: number, rates: number[]): BenchResult {
   return {
-    scenario: label,
+    scenario,
     broker: 'memory',
-    impl: 'tidings',
+    impl,
     messages,
-    messageBytes: 256,
-    msgsPerSec: Math.round(messages / seconds),
+    messageBytes: MESSAGE_BYTES,
+    msgsPerSec: Math.round(median(rates)),
     p50Ms: null,
     p99Ms: null,
   };
 }
 
-export async function run(options: { messages: number }): Promise<BenchResult[]> {
-  const results: BenchResult[] = [];
-  // Warm the JIT up before measuring.
-  await throughput(Math.min(20_000, options.messages), Reading, 'warmup');
-  results.push(await throughput(options.messages, Reading, 'pipeline-zod'));
-  results.push(await throughput(options.messages, JsonReading, 'pipeline-json-schema'));
-  return results;
+export async function run(options: BenchOptions): Promise<BenchResult[]> {
+  const { messages } = options;
+  const rounds = options.quick ? 1 : 3;
+  // Warm the JIT up on every path before measuring.
+  await tidingsRound(Math.min(20_000, messages), ReadingZod, 0);
+  await tidingsRound(Math.min(20_000, messages), ReadingJson as unknown as typeof ReadingZod, 0);
+  await tidingsRound(Math.min(20_000, messages), ReadingZod, 100);
+  await rawRound(Math.min(20_000, messages));
+
+  const rates = { raw: [] as number[], zod: [] as number[], json: [] as number[], poison: [] as number[] };
+  // Alternate the variants round by round, so that machine noise hits them all alike.
+  for (let i = 0; i < rounds; i++) {
+    rates.raw.push(await rawRound(messages));
+    rates.zod.push(await tidingsRound(messages, ReadingZod, 0));
+    rates.json.push(await tidingsRound(messages, ReadingJson as unknown as typeof ReadingZod, 0));
+    rates.poison.push(await tidingsRound(messages, ReadingZod, 100));
+  }
+  return [
+    row('pipeline', 'raw', messages, rates.raw),
+    row('pipeline-zod', 'tidings', messages, rates.zod),
+    row('pipeline-json-schema', 'tidings', messages, rates.json),
+    row('poison-1pct', 'tidings', messages, rates.poison),
+  ];
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
   const index = process.argv.indexOf('--messages');
   const messages = index === -1 ? 200_000 : Number(process.argv[index + 1]);
-  const results = await run({ messages });
+  const results = await run({ messages, quick: false });
   console.table(results);
-  console.log(JSON.stringify(results));
 }

@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { natsCapabilities, natsCoreCapabilities } from '@tidings/adapter-nats';
 import { memoryCapabilities } from '@tidings/core';
 import type { AdapterCapabilities } from '@tidings/core/adapter';
 
@@ -24,6 +25,20 @@ export function adapterEntries(): AdapterEntry[] {
       packageName: '@tidings/core',
       docs: undefined,
       capabilities: memoryCapabilities,
+    },
+    {
+      name: 'NATS JetStream',
+      factory: 'createNatsAdapter',
+      packageName: '@tidings/adapter-nats',
+      docs: 'adapters/nats.md',
+      capabilities: natsCapabilities,
+    },
+    {
+      name: 'core NATS',
+      factory: 'createNatsCoreAdapter',
+      packageName: '@tidings/adapter-nats',
+      docs: 'adapters/nats.md',
+      capabilities: natsCoreCapabilities,
     },
   ];
 }

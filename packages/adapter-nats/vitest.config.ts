@@ -3,5 +3,11 @@ import { sharedConfig } from '../../vitest.shared.ts';
 
 export default mergeConfig(
   sharedConfig,
-  defineProject({ test: { name: 'adapter-nats', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] } }),
+  defineProject({
+    test: {
+      name: 'adapter-nats',
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      globalSetup: ['test/support/global-setup.ts'],
+    },
+  }),
 );

@@ -1,2 +1,5 @@
-// The public API of @tidings/adapter-rabbitmq is written in the package's own issue.
-export {};
+// '@tidings/adapter-rabbitmq': the RabbitMQ adapter, on amqplib.
+
+export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';
+export { delayLevelName, workQueueName } from './names';
+export type { RabbitMQAdapterOptions, ReconnectOptions } from './options';

@@ -196,8 +196,9 @@ export interface AdapterCapabilities {
   readonly ordering: 'key' | 'none';
   /**
    * Records and group positions survive a restart of the broker and of the consuming process.
-   * In-process brokers declare `false`. (Every adapter must let a group that closes and reopens
-   * on the same broker resume where it left off; that is not what this flag is about.)
+   * In-process brokers declare `false`. (Every adapter that redelivers must let a group that
+   * closes and reopens on the same broker resume where it left off; that is not what this flag is
+   * about.)
    */
   readonly durable: boolean;
   /** A new group can start from the retained history (`startFrom: 'earliest'`). */
@@ -233,6 +234,12 @@ export interface AdapterCapabilities {
    * `cloudEvents:`, HTTP and NATS `ce-`. The core's envelope uses it in binary content mode.
    */
   readonly headerPrefix: string;
+  /**
+   * The header that carries `datacontenttype` in binary mode, when the broker's CloudEvents
+   * binding names one other than `content-type` (the NATS binding uses `ce-datacontenttype`).
+   * Default `content-type`.
+   */
+  readonly contentTypeHeader?: string;
 }
 
 /**

@@ -193,6 +193,7 @@ class EventBus implements Bus {
   private readonly maxMessageBytes: number;
   private readonly validateOnPublish: boolean;
   private readonly prefix: string;
+  private readonly contentTypeHeader: string | undefined;
   private readonly runtimes = new Set<SubscriptionRuntime>();
   private state: BusState = 'created';
   private connecting: Promise<void> | undefined;
@@ -228,6 +229,7 @@ class EventBus implements Bus {
     );
     this.validateOnPublish = options.validateOnPublish ?? true;
     this.prefix = this.adapter.capabilities.headerPrefix;
+    this.contentTypeHeader = this.adapter.capabilities.contentTypeHeader;
     // Fail at construction, not at the first subscribe, on bad defaults.
     resolveRetryOptions(this.defaults.retry, 'subscriptionDefaults.retry');
   }
@@ -352,7 +354,12 @@ class EventBus implements Bus {
           data: draft.data,
         },
         draft.topic,
-        { prefix: this.prefix, codec: this.codec, headers: draft.headers },
+        {
+          prefix: this.prefix,
+          codec: this.codec,
+          headers: draft.headers,
+          contentTypeHeader: this.contentTypeHeader,
+        },
       );
       if (record.body.byteLength > this.maxMessageBytes) {
         throw new MessageTooLargeError(record.body.byteLength, this.maxMessageBytes);
@@ -486,6 +493,7 @@ class EventBus implements Bus {
       decodeStep({
         contracts: byType,
         prefix: this.prefix,
+        contentTypeHeader: this.contentTypeHeader,
         codecs: this.codecs,
         defaultCodec: this.codec,
         maxMessageBytes: this.maxMessageBytes,

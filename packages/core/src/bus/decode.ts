@@ -9,6 +9,7 @@ import type { ReceivedEvent } from './context';
 export interface DecodeStepOptions {
   readonly contracts: ReadonlyMap<string, AnyEventContract>;
   readonly prefix: string;
+  readonly contentTypeHeader: string | undefined;
   readonly codecs: ReadonlyMap<string, Codec>;
   readonly defaultCodec: Codec;
   readonly maxMessageBytes: number;

@@ -73,6 +73,23 @@ describe('encodeEnvelope', () => {
     expect(decoded.type).toBe('order.placed');
   });
 
+  it('writes and reads datacontenttype under the header the binding names (NATS style)', () => {
+    const record = encodeEnvelope(envelope(), 'orders', {
+      prefix: 'ce-',
+      codec: jsonCodec,
+      contentTypeHeader: 'ce-datacontenttype',
+    });
+    expect(record.headers['ce-datacontenttype']).toBe('application/json');
+    expect(record.headers).not.toHaveProperty('content-type');
+    const decoded = decodeEnvelope(incoming(record), {
+      ...options,
+      prefix: 'ce-',
+      contentTypeHeader: 'ce-datacontenttype',
+    });
+    expect(decoded.datacontenttype).toBe('application/json');
+    expect(decoded.extensions).toEqual({});
+  });
+
   it('keeps transport headers beside the attributes', () => {
     const record = encodeEnvelope(envelope(), 'orders', {
       prefix: 'ce_',

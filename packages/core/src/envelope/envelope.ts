@@ -107,7 +107,13 @@ function headerNames(prefix: string): HeaderNames {
 export function encodeEnvelope(
   envelope: Envelope,
   topic: string,
-  options: { readonly prefix: string; readonly codec: Codec; readonly headers?: RecordHeaders | undefined },
+  options: {
+    readonly prefix: string;
+    readonly codec: Codec;
+    readonly headers?: RecordHeaders | undefined;
+    /** The header for `datacontenttype`. Default `content-type`. */
+    readonly contentTypeHeader?: string | undefined;
+  },
 ): OutgoingRecord {
   const { prefix, codec } = options;
   const names = headerNames(prefix);
@@ -128,7 +134,7 @@ export function encodeEnvelope(
   for (const name in envelope.extensions) {
     headers[prefix + name] = envelope.extensions[name]!;
   }
-  headers[CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
+  headers[options.contentTypeHeader ?? CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
   return { topic, key: envelope.partitionkey, headers, body: codec.encode(envelope.data) };
 }
 
@@ -140,6 +146,8 @@ export interface DecodeEnvelopeOptions {
   readonly codecs: ReadonlyMap<string, Codec>;
   /** Codec for records without a content type. */
   readonly defaultCodec: Codec;
+  /** The header for `datacontenttype` in binary mode. Default `content-type`. */
+  readonly contentTypeHeader?: string | undefined;
 }
 
 /**
@@ -155,7 +163,11 @@ export function decodeEnvelope(
   if (contentType?.startsWith(STRUCTURED_CONTENT_TYPE)) {
     return decodeStructured(record.body);
   }
-  const envelope = readAttributes(record.headers, options.prefix);
+  const envelope = readAttributes(
+    record.headers,
+    options.prefix,
+    options.contentTypeHeader ?? CONTENT_TYPE_HEADER,
+  );
   const codec = selectCodec(options.codecs, envelope.datacontenttype, options.defaultCodec);
   try {
     envelope.data = codec.decode(record.body);
@@ -175,13 +187,17 @@ type EnvelopeDraft = { -readonly [K in keyof Envelope]: Envelope[K] };
  * Reads only the attributes of a record in binary content mode. Throws a `DecodeError` when a
  * required attribute is missing or malformed.
  */
-export function readBinaryAttributes(headers: RecordHeaders, prefix: string): EnvelopeAttributes {
-  return readAttributes(headers, prefix);
+export function readBinaryAttributes(
+  headers: RecordHeaders,
+  prefix: string,
+  contentTypeHeader: string = CONTENT_TYPE_HEADER,
+): EnvelopeAttributes {
+  return readAttributes(headers, prefix, contentTypeHeader);
 }
 
 // Builds the envelope object in one literal, `data` included, so that every decoded envelope has
 // the same shape and decoding allocates one object rather than an attributes object and a copy.
-function readAttributes(headers: RecordHeaders, prefix: string): EnvelopeDraft {
+function readAttributes(headers: RecordHeaders, prefix: string, contentTypeHeader: string): EnvelopeDraft {
   let id: string | undefined;
   let source: string | undefined;
   let type: string | undefined;
@@ -273,7 +289,7 @@ function readAttributes(headers: RecordHeaders, prefix: string): EnvelopeDraft {
     type: type!,
     specversion: '1.0',
     time,
-    datacontenttype: headers[CONTENT_TYPE_HEADER],
+    datacontenttype: headers[contentTypeHeader],
     subject,
     dataschema,
     eventversion: parseVersion(eventversion, id!),
@@ -316,7 +332,7 @@ function decodeStructured(body: Uint8Array): Envelope {
     headers[name] = typeof value === 'string' ? value : String(value);
   }
   if (event.datacontenttype !== undefined) headers[CONTENT_TYPE_HEADER] = String(event.datacontenttype);
-  const envelope = readAttributes(headers, '');
+  const envelope = readAttributes(headers, '', CONTENT_TYPE_HEADER);
   envelope.data =
     typeof event.data_base64 === 'string'
       ? new Uint8Array(Buffer.from(event.data_base64, 'base64'))

@@ -426,6 +426,7 @@ export class MemoryBroker {
     const member = new Member(this, spec, queues);
     for (const queue of queues) {
       queue.members.push(member);
+      queue.delayed.setKeepAlive(true);
       this.scheduleDispatch(queue);
     }
     return member;
@@ -437,6 +438,7 @@ export class MemoryBroker {
     for (const queue of member.queues) {
       const index = queue.members.indexOf(member);
       if (index !== -1) queue.members.splice(index, 1);
+      queue.delayed.setKeepAlive(queue.members.length > 0);
       this.scheduleDispatch(queue);
     }
   }

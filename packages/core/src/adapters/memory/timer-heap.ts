@@ -13,6 +13,7 @@ export class TimerHeap<T> {
   private seq = 0;
   private timer: NodeJS.Timeout | undefined;
   private timerDue = Number.POSITIVE_INFINITY;
+  private keepAlive = false;
 
   constructor(private readonly release: (item: T) => void) {}
 
@@ -63,8 +64,18 @@ export class TimerHeap<T> {
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.timerDue = first.due;
     this.timer = setTimeout(() => this.fire(), Math.max(0, first.due - Date.now()));
-    // Pending retries must not keep an otherwise finished process alive.
-    this.timer.unref();
+    if (!this.keepAlive) this.timer.unref();
+  }
+
+  /**
+   * Whether a pending item keeps the process alive. On while someone waits for the items (a
+   * live subscription, as an open broker connection would), off otherwise, so that records left
+   * behind by a closed consumer do not hold a finished process open.
+   */
+  setKeepAlive(keepAlive: boolean): void {
+    this.keepAlive = keepAlive;
+    if (keepAlive) this.timer?.ref();
+    else this.timer?.unref();
   }
 
   private fire(): void {

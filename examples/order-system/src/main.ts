@@ -1,0 +1,2 @@
+// The order-system example is written in its own issue.
+export {};

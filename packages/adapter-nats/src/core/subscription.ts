@@ -1,0 +1,150 @@
+import {
+  type AdapterSubscription,
+  type CloseOptions,
+  ConnectionError,
+  type DeadLetterSettlement,
+  type IncomingRecord,
+  type RecordHandler,
+  type Settlement,
+  type SubscribeSpec,
+  type SubscriptionState,
+  toError,
+} from '@tidings/core/adapter';
+import type { Msg, NatsConnection, Subscription } from 'nats';
+import { fromNatsHeaders } from '../headers';
+import type { Link } from '../link';
+import { PausableDispatcher } from '../pausable';
+import { coreSubject } from '../subjects';
+
+/** What a core subscription needs from its adapter. */
+export interface CoreContext {
+  readonly link: Link;
+  readonly nc: NatsConnection;
+  readonly prefix: string;
+  readonly maxBufferedRecords: number;
+  /** Makes sure the server has the subscription's interest before `subscribe` resolves. */
+  confirm(): Promise<void>;
+  publishDeadLetter(record: IncomingRecord, settlement: DeadLetterSettlement): Promise<void>;
+}
+
+const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
+
+/**
+ * One subscription on core NATS: a queue-group subscription per topic (the group's members share
+ * the records), a buffer bounded by `maxBufferedRecords`, the handler run with the concurrency
+ * limit. Retries wait in this process and run again here; whatever this process holds when it
+ * stops, or drops when its buffer is full, is gone: core NATS is at-most-once.
+ */
+export class CoreSubscription implements AdapterSubscription {
+  private subs: Subscription[] = [];
+  private readonly work: PausableDispatcher<IncomingRecord>;
+  private readonly retries = new Set<NodeJS.Timeout>();
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  private error: Error | undefined;
+  private received = 0;
+  /** Records dropped because the buffer was full. */
+  dropped = 0;
+
+  constructor(
+    private readonly ctx: CoreContext,
+    private readonly spec: SubscribeSpec,
+    private readonly handler: RecordHandler,
+    private readonly onClosed: (subscription: CoreSubscription) => void,
+  ) {
+    this.work = new PausableDispatcher(spec.concurrency, (record) => this.run(record));
+  }
+
+  get state(): SubscriptionState {
+    if (this.closed || this.closing !== undefined) return 'closed';
+    if (this.work.paused) return 'paused';
+    return this.ctx.link.state === 'reconnecting' ? 'reconnecting' : 'running';
+  }
+
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  async start(): Promise<void> {
+    for (const topic of this.spec.topics) {
+      this.subs.push(
+        this.ctx.nc.subscribe(coreSubject(this.ctx.prefix, topic), {
+          queue: this.spec.group,
+          callback: (error, msg) => this.onMessage(topic, error, msg),
+        }),
+      );
+    }
+    await this.ctx.confirm();
+  }
+
+  private onMessage(topic: string, error: Error | null, msg: Msg): void {
+    if (error !== null) {
+      this.error = error;
+      return;
+    }
+    if (this.closing !== undefined) return;
+    if (this.work.waiting >= this.ctx.maxBufferedRecords) {
+      this.dropped++;
+      this.error = new ConnectionError(
+        `group "${this.spec.group}" dropped ${this.dropped} record(s): ${this.ctx.maxBufferedRecords} were waiting for a handler (maxBufferedRecords)`,
+      );
+      return;
+    }
+    const { headers, key } = fromNatsHeaders(msg.headers);
+    this.work.push({
+      topic,
+      key,
+      headers,
+      body: msg.data,
+      attempt: 1,
+      position: `${msg.subject}#${++this.received}`,
+    });
+  }
+
+  private async run(record: IncomingRecord): Promise<void> {
+    let settlement: Settlement;
+    try {
+      settlement = await this.handler(record);
+    } catch {
+      settlement = RETRY_NOW;
+    }
+    if (settlement.type === 'retry') {
+      if (this.closing !== undefined) return;
+      const timer = setTimeout(() => {
+        this.retries.delete(timer);
+        if (this.closing === undefined) this.work.push({ ...record, attempt: record.attempt + 1 });
+      }, settlement.delayMs);
+      this.retries.add(timer);
+    } else if (settlement.type === 'deadLetter') {
+      try {
+        await this.ctx.publishDeadLetter(record, settlement);
+      } catch (error) {
+        this.error = toError(error);
+      }
+    }
+  }
+
+  pause(): void {
+    if (this.closing === undefined) this.work.pause();
+  }
+
+  resume(): void {
+    if (this.closing === undefined) this.work.resume();
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.drain(options.signal);
+    return this.closing;
+  }
+
+  private async drain(signal: AbortSignal | undefined): Promise<void> {
+    for (const sub of this.subs) sub.unsubscribe();
+    for (const timer of this.retries) clearTimeout(timer);
+    this.retries.clear();
+    // There is no broker to give received records back to: handle them before closing.
+    this.work.resume();
+    await this.work.idle(signal);
+    this.closed = true;
+    this.onClosed(this);
+  }
+}

@@ -1,0 +1,90 @@
+import { ClosedError, ConnectionError, PublishError, type TidingsError } from '@tidings/core/adapter';
+import { ErrorCode, NatsError } from 'nats';
+
+/** JetStream API error codes the adapter tells apart. */
+export const JS_ERR = {
+  streamNotFound: 10059,
+  consumerNotFound: 10014,
+  consumerExists: 10148,
+  consumerNameExists: 10013,
+  streamNameInUse: 10058,
+} as const;
+
+/** The JetStream API error code of a nats.js error, if it carries one. */
+export function apiErrorCode(error: unknown): number | undefined {
+  return error instanceof NatsError ? error.api_error?.err_code : undefined;
+}
+
+/** Whether a JetStream API call failed because the stream or consumer does not exist. */
+export function isNotFound(error: unknown): boolean {
+  const code = apiErrorCode(error);
+  if (code === JS_ERR.streamNotFound || code === JS_ERR.consumerNotFound) return true;
+  return error instanceof NatsError && /not found/i.test(error.message) && error.api_error?.code === 404;
+}
+
+const CONNECTION_CODES = new Set<string>([
+  ErrorCode.ConnectionClosed,
+  ErrorCode.ConnectionDraining,
+  ErrorCode.ConnectionRefused,
+  ErrorCode.ConnectionTimeout,
+  ErrorCode.Disconnect,
+  ErrorCode.AuthorizationViolation,
+  ErrorCode.AuthenticationExpired,
+  ErrorCode.BadAuthentication,
+]);
+
+function describe(error: unknown): string {
+  if (error instanceof NatsError && error.api_error !== undefined) {
+    const api = error.api_error;
+    return `${api.description} (JetStream error ${api.err_code ?? api.code})`;
+  }
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** Whether a nats.js error means the connection is gone or unusable, rather than one request failed. */
+export function isConnectionFailure(error: unknown): boolean {
+  return error instanceof NatsError && CONNECTION_CODES.has(error.code);
+}
+
+/**
+ * Turns a failed publish into a typed Tidings error: a lost or closed connection is a
+ * `ConnectionError`, everything else (no ack in time, no stream for the subject, a stream limit)
+ * a `PublishError` naming the topic. The nats.js error stays as `cause`.
+ */
+export function publishFailure(error: unknown, topic: string, what: string): TidingsError {
+  if (isTidings(error)) return error;
+  if (isConnectionFailure(error)) {
+    return new ConnectionError(`${what} to topic "${topic}" failed: ${describe(error)}`, { cause: error });
+  }
+  if (error instanceof NatsError && error.code === ErrorCode.Timeout) {
+    return new PublishError(
+      `${what} to topic "${topic}" was not confirmed in time; it may or may not be stored (publish again: the duplicate window drops a repeat)`,
+      { topic, cause: error },
+    );
+  }
+  if (error instanceof NatsError && error.code === ErrorCode.NoResponders) {
+    return new PublishError(
+      `${what} to topic "${topic}": no JetStream stream answered for its subject (is JetStream up, does the stream exist?)`,
+      { topic, cause: error },
+    );
+  }
+  return new PublishError(`${what} to topic "${topic}" failed: ${describe(error)}`, { topic, cause: error });
+}
+
+/** Turns a failure while connecting or setting up into a `ConnectionError` (kept as is if already typed). */
+export function connectionFailure(error: unknown, what: string): TidingsError {
+  if (isTidings(error)) return error;
+  return new ConnectionError(`${what}: ${describe(error)}`, { cause: error });
+}
+
+/** Whether the value is already a Tidings error (also across copies of the core package). */
+export function isTidings(error: unknown): error is TidingsError {
+  return (
+    error instanceof Error && typeof (error as { code?: unknown }).code === 'string' && 'retryable' in error
+  );
+}
+
+/** The error every operation on a closed adapter rejects with. */
+export function closedError(what: string, adapter: string): ClosedError {
+  return new ClosedError(`cannot ${what}: the ${adapter} adapter is closed`);
+}

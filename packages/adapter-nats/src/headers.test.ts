@@ -1,0 +1,86 @@
+import { headers as natsHeaders } from 'nats';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeHeaderValue,
+  encodeHeaderName,
+  encodeHeaderValue,
+  fromNatsHeaders,
+  KEY_HEADER,
+  toNatsHeaders,
+} from './headers';
+
+describe('header values', () => {
+  it('percent-encodes as the CloudEvents NATS binding says, with upper-case hex', () => {
+    expect(encodeHeaderValue('Euro € 😀')).toBe('Euro%20%E2%82%AC%20%F0%9F%98%80');
+    expect(encodeHeaderValue('say "hi" 100%')).toBe('say%20%22hi%22%20100%25');
+    expect(encodeHeaderValue('order.placed/v1:2')).toBe('order.placed/v1:2');
+    expect(encodeHeaderValue('')).toBe('');
+  });
+
+  it('round-trips any string, line breaks and edge spaces included', () => {
+    for (const value of [
+      '',
+      ' lead',
+      'trail ',
+      'a\r\nb',
+      'zażółć gęślą jaźń · Ωμέγα · 日本語 · 🚀',
+      '%41',
+      '\u0000x',
+    ]) {
+      expect(decodeHeaderValue(encodeHeaderValue(value))).toBe(value);
+    }
+  });
+
+  it('accepts lower-case escapes, quoted values of older producers and raw UTF-8', () => {
+    expect(decodeHeaderValue('caf%c3%a9')).toBe('café');
+    expect(decodeHeaderValue('"a \\"b\\""')).toBe('a "b"');
+    expect(decodeHeaderValue('ż%20ź')).toBe('ż ź');
+  });
+
+  it('keeps values that are not valid percent-encoded UTF-8 as they came', () => {
+    expect(decodeHeaderValue('100%')).toBe('100%');
+    expect(decodeHeaderValue('%zz')).toBe('%zz');
+    // An overlong encoding of a space must be refused, not decoded.
+    expect(decodeHeaderValue('%C0%A0')).toBe('%C0%A0');
+  });
+});
+
+describe('header names', () => {
+  it('leaves ordinary names alone and encodes what NATS refuses in a name', () => {
+    expect(encodeHeaderName('ce-traceparent')).toBe('ce-traceparent');
+    expect(encodeHeaderName('X-Mixed-Case')).toBe('X-Mixed-Case');
+    expect(encodeHeaderName('a:b ż')).toBe('a%3Ab%20%C5%BC');
+  });
+});
+
+describe('records to NATS headers and back', () => {
+  it('carries headers, the key and the message id, and reads them back without NATS headers', () => {
+    const encoded = toNatsHeaders(
+      { 'ce-id': 'e1', 'x-text': 'ż ź', 'a:b': 'c', 'x-empty': '' },
+      'klucz 🔑',
+      'topic e1',
+    );
+    expect(encoded.headers.get('Nats-Msg-Id')).toBe('topic e1');
+    expect(encoded.headers.get(KEY_HEADER)).toBe('klucz%20%F0%9F%94%91');
+    const wire = natsHeaders();
+    for (const [name, values] of encoded.headers) wire.set(name, values[0]!);
+    const decoded = fromNatsHeaders(wire);
+    expect(decoded.key).toBe('klucz 🔑');
+    expect(decoded.headers).toEqual({ 'ce-id': 'e1', 'x-text': 'ż ź', 'a:b': 'c', 'x-empty': '' });
+  });
+
+  it("keeps the record's own Nats-Msg-Id and counts the header bytes", () => {
+    const encoded = toNatsHeaders({ 'Nats-Msg-Id': 'mine' }, undefined, 'derived');
+    expect(encoded.headers.values('Nats-Msg-Id')).toEqual(['mine']);
+    const wireBytes = new TextEncoder().encode(encoded.headers.toString()).byteLength;
+    expect(encoded.byteLength).toBe(wireBytes);
+  });
+
+  it('tells an absent key from an empty one', () => {
+    const none = toNatsHeaders({}, undefined);
+    const empty = toNatsHeaders({}, '');
+    expect(fromNatsHeaders(none.headers).key).toBeUndefined();
+    expect(fromNatsHeaders(empty.headers).key).toBe('');
+    expect(fromNatsHeaders(undefined)).toEqual({ headers: {}, key: undefined });
+  });
+});

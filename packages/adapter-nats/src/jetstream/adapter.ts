@@ -1,0 +1,258 @@
+import type {
+  AdapterCapabilities,
+  AdapterSubscription,
+  CloseOptions,
+  ConnectionState,
+  DeadLetterSettlement,
+  IncomingRecord,
+  OutgoingRecord,
+  RecordHandler,
+  SubscribeSpec,
+} from '@tidings/core/adapter';
+import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { closedError, connectionFailure, publishFailure } from '../errors';
+import { Link } from '../link';
+import type { NatsAdapter } from '../nats-adapter';
+import {
+  DEFAULT_MAX_MESSAGE_BYTES,
+  type NatsAdapterOptions,
+  type ResolvedNatsOptions,
+  resolveNatsOptions,
+} from '../options';
+import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
+import { checkSpec } from '../spec';
+import { startSubscription } from '../start';
+import { partitionOfKey, partitionSubject } from '../subjects';
+import { ensureStream } from './stream';
+import { type JetStreamContext, JetStreamSubscription } from './subscription';
+
+/**
+ * What the JetStream adapter can do (with the default file storage; `stream.storage: 'memory'`
+ * makes it `durable: false`). An adapter's own `capabilities` also carry its `maxMessageBytes`.
+ *
+ * @example
+ * ```ts
+ * if (natsCapabilities.deduplication) console.log('re-publishing an event id within the window is safe');
+ * ```
+ */
+export const natsCapabilities: AdapterCapabilities = Object.freeze({
+  ordering: 'key',
+  durable: true,
+  replay: true,
+  redelivery: true,
+  deliveryCount: true,
+  delayedRetry: true,
+  nativeDeadLetter: true,
+  deduplication: true,
+  maxMessageBytes: DEFAULT_MAX_MESSAGE_BYTES,
+  delayToleranceMs: 1_000,
+  headerPrefix: 'ce-',
+  contentTypeHeader: 'ce-datacontenttype',
+});
+
+const ID_HEADER = `${natsCapabilities.headerPrefix}id`;
+
+interface Connected {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly partitions: number;
+}
+
+class NatsJetStreamAdapter implements NatsAdapter {
+  readonly name = 'nats';
+  readonly capabilities: AdapterCapabilities;
+  private readonly options: ResolvedNatsOptions;
+  private readonly link: Link;
+  private connected: Connected | undefined;
+  private connecting: Promise<Connected> | undefined;
+  private shutdown: Promise<void> | undefined;
+  private readonly subscriptions = new Set<JetStreamSubscription>();
+  private nextPartition = 0;
+
+  constructor(options: NatsAdapterOptions) {
+    this.options = resolveNatsOptions(options);
+    this.link = new Link(this.options, this.name);
+    this.capabilities = Object.freeze({
+      ...natsCapabilities,
+      durable: this.options.stream.storage === 'file',
+      maxMessageBytes: this.options.maxMessageBytes,
+    });
+  }
+
+  get state(): ConnectionState {
+    // Connected to the server but without a usable stream is not connected for the core.
+    if (this.connected === undefined && this.link.state === 'connected') {
+      return this.connecting === undefined ? 'failed' : 'connecting';
+    }
+    return this.link.state;
+  }
+
+  /** Whether `close()` was called. */
+  get closing(): boolean {
+    return this.shutdown !== undefined;
+  }
+
+  get connection(): NatsConnection | undefined {
+    return this.link.connection;
+  }
+
+  get streamName(): string {
+    return this.options.stream.name;
+  }
+
+  async connect(): Promise<void> {
+    if (this.closing) throw closedError('connect', this.name);
+    this.connecting ??= this.open().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    await this.connecting;
+  }
+
+  private async open(): Promise<Connected> {
+    const nc = await this.link.open();
+    const timeout = this.options.publishTimeoutMs;
+    let jsm: JetStreamManager;
+    try {
+      jsm = await nc.jetstreamManager({ timeout });
+    } catch (error) {
+      throw connectionFailure(
+        error,
+        `JetStream is not available on ${nc.getServer()} (is the server started with -js?)`,
+      );
+    }
+    const partitions = await ensureStream(jsm, this.options);
+    this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions };
+    return this.connected;
+  }
+
+  private require(what: string): Connected {
+    this.link.require(what);
+    if (this.connected === undefined) {
+      throw connectionFailure(new Error('not connected; call connect() first'), `cannot ${what}`);
+    }
+    return this.connected;
+  }
+
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    const { js, partitions } = this.require('publish');
+    const messages = prepareMessages(records, {
+      maxBodyBytes: this.capabilities.maxMessageBytes,
+      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      subjectOf: (record) =>
+        partitionSubject(this.options.prefix, record.topic, this.partitionOf(record.key, partitions)),
+      msgIdOf: (record) => {
+        const id = record.headers[ID_HEADER];
+        // Per topic: one stream holds every topic, and one event may rightly go to two of them.
+        return id === undefined || id === '' ? undefined : `${record.topic} ${id}`;
+      },
+    });
+    await this.send(js, messages, 'publish');
+  }
+
+  private async send(js: JetStreamClient, messages: readonly OutgoingMessage[], what: string): Promise<void> {
+    const streamName = this.options.stream.name;
+    const timeout = this.options.publishTimeoutMs;
+    await this.link.whenConnected(timeout);
+    const dropped = this.link.whenDropped();
+    await settleAll(
+      messages.map((message) =>
+        Promise.race([
+          js.publish(message.subject, message.body, {
+            headers: message.headers,
+            timeout,
+            expect: { streamName },
+          }),
+          dropped,
+        ]),
+      ),
+      (error, index) => publishFailure(error, messages[index]!.topic, what),
+    );
+  }
+
+  private partitionOf(key: string | undefined, partitions: number): number {
+    if (key !== undefined) return partitionOfKey(key, partitions);
+    // Records without a key spread over the partitions.
+    this.nextPartition = (this.nextPartition + 1) % partitions;
+    return this.nextPartition;
+  }
+
+  private async publishDeadLetter(
+    record: IncomingRecord,
+    settlement: DeadLetterSettlement,
+    msgId: string,
+  ): Promise<void> {
+    const { js, partitions } = this.require('publish a dead letter');
+    const letter: OutgoingRecord = {
+      topic: settlement.topic,
+      key: record.key,
+      headers: { ...record.headers, ...settlement.headers, 'Nats-Msg-Id': msgId },
+      body: record.body,
+    };
+    const messages = prepareMessages([letter], {
+      maxBodyBytes: Number.MAX_SAFE_INTEGER,
+      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      subjectOf: (r) => partitionSubject(this.options.prefix, r.topic, this.partitionOf(r.key, partitions)),
+    });
+    await this.send(js, messages, 'dead letter');
+  }
+
+  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing) throw closedError('subscribe', this.name);
+    const { nc, jsm, partitions } = this.require('subscribe');
+    checkSpec(spec, this.capabilities);
+    const context: JetStreamContext = {
+      link: this.link,
+      nc,
+      jsm,
+      consumers: {
+        stream: this.options.stream.name,
+        prefix: this.options.prefix,
+        partitions,
+        ackWaitMs: this.options.ackWaitMs,
+        extraDeliveries: this.options.extraDeliveries,
+        maxAckPending: this.options.maxAckPending,
+      },
+      inboxPrefix: this.options.connectionOptions.inboxPrefix,
+      flushTimeoutMs: this.options.publishTimeoutMs,
+      publishDeadLetter: (record, settlement, msgId) => this.publishDeadLetter(record, settlement, msgId),
+    };
+    const subscription = new JetStreamSubscription(context, spec, handler, (s) =>
+      this.subscriptions.delete(s),
+    );
+    this.subscriptions.add(subscription);
+    return startSubscription(subscription, spec.group, this);
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.shutdown ??= (async () => {
+      await this.connecting?.catch(() => undefined);
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
+      await this.link.close();
+    })();
+    return this.shutdown;
+  }
+}
+
+/**
+ * Creates the NATS JetStream adapter: records are stored in a JetStream stream (made on first
+ * connect, or an existing one) at `<prefix>.<topic>.<partition>`, consumer groups are durable pull
+ * consumers, publishes wait for the stream's ack and carry the event id as `Nats-Msg-Id`,
+ * retries are delayed naks, dead letters go to a topic in the same stream, and subscriptions
+ * ordered by key read each partition one record at a time.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@tidings/core';
+ * import { createNatsAdapter } from '@tidings/adapter-nats';
+ *
+ * const bus = createBus({
+ *   source: 'order-service',
+ *   adapter: createNatsAdapter({ servers: 'nats://127.0.0.1:4222', stream: { maxAgeMs: 3 * 24 * 3600_000 } }),
+ * });
+ * ```
+ */
+export function createNatsAdapter(options: NatsAdapterOptions = {}): NatsAdapter {
+  return new NatsJetStreamAdapter(options);
+}

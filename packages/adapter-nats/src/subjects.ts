@@ -1,0 +1,88 @@
+import { createHash } from 'node:crypto';
+
+// A subject token may hold anything but whitespace, the separator and the wildcards. Tidings
+// refuses `*` and `>` anywhere in a name, so that no topic can be read as a wildcard filter.
+const BAD_SUBJECT_CHARACTER = /[\s*>\p{Cc}]/u;
+
+/**
+ * Why `name` cannot be used as (part of) a NATS subject, or undefined when it can: it must be
+ * non-empty, made of non-empty dot-separated tokens, without whitespace, control characters or
+ * the wildcards `*` and `>`. Non-ASCII characters are fine.
+ *
+ * @example
+ * ```ts
+ * subjectProblem('order.placed'); // undefined
+ * subjectProblem('order..placed'); // 'has an empty token'
+ * ```
+ */
+export function subjectProblem(name: string): string | undefined {
+  if (typeof name !== 'string' || name.length === 0) return 'is empty';
+  if (BAD_SUBJECT_CHARACTER.test(name)) return 'holds whitespace, a control character, "*" or ">"';
+  if (name.split('.').some((token) => token.length === 0)) return 'has an empty token';
+  return undefined;
+}
+
+/**
+ * The subject of one partition of a topic: `<prefix>.<topic>.<partition>`. The partition is the
+ * last token, so that `<prefix>.<topic>.*` matches the topic's partitions and nothing else (a
+ * topic `orders.eu` lives at `<prefix>.orders.eu.<n>`, one token too deep for `orders.*`).
+ *
+ * @example
+ * ```ts
+ * partitionSubject('tidings', 'order.placed', 3); // 'tidings.order.placed.3'
+ * ```
+ */
+export function partitionSubject(prefix: string, topic: string, partition: number): string {
+  return `${prefix}.${topic}.${partition}`;
+}
+
+/** The filter that matches every partition of a topic. */
+export function topicFilter(prefix: string, topic: string): string {
+  return `${prefix}.${topic}.*`;
+}
+
+/** The core-NATS subject of a topic: `<prefix>.<topic>` (core NATS has no partitions). */
+export function coreSubject(prefix: string, topic: string): string {
+  return `${prefix}.${topic}`;
+}
+
+/**
+ * The partition of a key: FNV-1a (32 bit) over the key's UTF-8 bytes, modulo the partition count.
+ * A fixed, documented hash, so producers in other languages can place keys the same way.
+ *
+ * @example
+ * ```ts
+ * partitionOfKey('order-42', 8); // the same number in every process, every run
+ * ```
+ */
+export function partitionOfKey(key: string, partitions: number): number {
+  let hash = 0x811c9dc5;
+  for (const byte of Buffer.from(key, 'utf8')) {
+    hash ^= byte;
+    hash = Math.imul(hash, 0x01000193) >>> 0;
+  }
+  return hash % partitions;
+}
+
+const NAME_UNSAFE = /[^A-Za-z0-9_-]+/g;
+
+function readable(text: string): string {
+  return text.replace(NAME_UNSAFE, '_').slice(0, 48);
+}
+
+/**
+ * The durable consumer name of a group on a topic (and a partition, for ordered groups): readable
+ * parts for operators, and a hash of the exact names so that names that read alike stay apart.
+ * Only `[A-Za-z0-9_-]`, which every JetStream version and file store accept.
+ *
+ * @example
+ * ```ts
+ * consumerName('billing', 'order.placed');    // 'billing__order_placed__3f2a9c01de'
+ * consumerName('billing', 'order.placed', 2); // 'billing__order_placed__3f2a9c01de-p2'
+ * ```
+ */
+export function consumerName(group: string, topic: string, partition?: number): string {
+  const hash = createHash('sha256').update(group).update('\u0000').update(topic).digest('hex').slice(0, 10);
+  const base = `${readable(group)}__${readable(topic)}__${hash}`;
+  return partition === undefined ? base : `${base}-p${partition}`;
+}

@@ -1,0 +1,106 @@
+import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
+import type { Msg, NatsConnection } from 'nats';
+import { describe, expect, it } from 'vitest';
+import { createNatsCoreAdapter, type NatsAdapter } from '../src/index';
+import { natsFixture } from './support/fixture';
+import { NATS_URL, uniqueName } from './support/nats';
+import { subscribeSpec } from './support/spec';
+import { pause, Waiter } from './support/waiter';
+
+const ACK: Settlement = { type: 'ack' };
+const prefix = uniqueName('tcore');
+const fx = natsFixture();
+const raw = (): NatsConnection => fx.raw();
+
+function adapter(maxBufferedRecords?: number): Promise<NatsAdapter> {
+  return fx.open(
+    createNatsCoreAdapter({
+      servers: NATS_URL,
+      prefix,
+      ...(maxBufferedRecords === undefined ? {} : { maxBufferedRecords }),
+    }),
+  );
+}
+
+describe('core NATS adapter', () => {
+  it('publishes to <prefix>.<topic> with encoded headers, no partition and no message id', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('wire');
+    const seen: Msg[] = [];
+    const waiter = new Waiter();
+    raw().subscribe(`${prefix}.${topic}`, {
+      max: 1,
+      callback: (_error, msg) => {
+        seen.push(msg);
+        waiter.notify();
+      },
+    });
+    await raw().flush();
+    await nats.publish([
+      { topic, key: 'k', headers: { 'ce-id': 'e1', 'ce-source': 'a b' }, body: Buffer.from('x') },
+    ]);
+    await waiter.until(
+      () => seen.length === 1,
+      10_000,
+      () => 'nothing published',
+    );
+    expect(seen[0]!.headers?.get('ce-source')).toBe('a%20b');
+    expect(seen[0]!.headers?.has('Nats-Msg-Id')).toBe(false);
+  });
+
+  it('retries in the consuming process, the attempt rising', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('retry');
+    const attempts: number[] = [];
+    const waiter = new Waiter();
+    await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record: IncomingRecord) => {
+      attempts.push(record.attempt);
+      waiter.notify();
+      return record.attempt < 3 ? { type: 'retry', delayMs: 50, headers: {} } : ACK;
+    });
+    await nats.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('again') }]);
+    await waiter.until(
+      () => attempts.length === 3,
+      10_000,
+      () => `attempts ${attempts.join(', ')}`,
+    );
+    expect(attempts).toEqual([1, 2, 3]);
+  });
+
+  it('drops what a slow subscriber cannot buffer, and says so', async () => {
+    const nats = await adapter(5);
+    const topic = uniqueName('slow');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const handled: string[] = [];
+    const waiter = new Waiter();
+    const subscription = await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record) => {
+      await gate;
+      handled.push(Buffer.from(record.body).toString());
+      waiter.notify();
+      return ACK;
+    });
+    const records = Array.from({ length: 20 }, (_, i) => ({
+      topic,
+      key: undefined,
+      headers: {},
+      body: Buffer.from(`n${i}`),
+    }));
+    // Publisher and subscriber share the connection: the server sends the records before it
+    // answers the publish's flush, so they have all arrived when publish resolves.
+    await nats.publish(records);
+    // One record runs, five wait in the buffer, the rest were dropped.
+    expect(subscription.lastError?.message).toMatch(/dropped 14 record/);
+    release();
+    await waiter.until(
+      () => handled.length === 6,
+      10_000,
+      () => `${handled.length} handled`,
+    );
+    await pause(200);
+    expect(handled).toHaveLength(6);
+    expect(subscription.lastError?.message).toMatch(/dropped 14 record/);
+  });
+});

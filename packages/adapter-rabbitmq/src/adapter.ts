@@ -1,0 +1,207 @@
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type BrokerAdapter,
+  ClosedError,
+  type CloseOptions,
+  ConfigError,
+  type ConnectionState,
+  MessageTooLargeError,
+  type OutgoingRecord,
+  PublishError,
+  type RecordHandler,
+  type SubscribeSpec,
+} from '@tidings/core/adapter';
+import { Link } from './connection';
+import { DELAY_LATENCY_MARGIN_MS } from './delay';
+import { messageIdOf, type Publication, publicationOf } from './message';
+import { MAX_NAME_BYTES } from './names';
+import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
+import { Publisher } from './publisher';
+import { RabbitMQSubscription } from './subscription';
+import { Topology } from './topology';
+
+/** RabbitMQ allows a prefetch count of at most 65,535 (an AMQP short). */
+const MAX_PREFETCH = 65_535;
+
+/**
+ * What the RabbitMQ adapter can do with the given settings: no per-key ordering (competing
+ * consumers, prefetch and retries reorder a queue), no replay (a new group's queue only gets what
+ * is published after it exists), a broker-side delivery count only on quorum queues.
+ *
+ * @example
+ * ```ts
+ * rabbitmqCapabilities({ queueType: 'classic' }).deliveryCount; // false
+ * ```
+ */
+export function rabbitmqCapabilities(options: RabbitMQAdapterOptions = {}): AdapterCapabilities {
+  const resolved = resolveOptions(options);
+  return capabilitiesOf(resolved);
+}
+
+function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
+  return Object.freeze({
+    ordering: 'none',
+    durable: true,
+    replay: false,
+    redelivery: true,
+    deliveryCount: options.queueType === 'quorum',
+    delayedRetry: true,
+    nativeDeadLetter: true,
+    deduplication: false,
+    maxMessageBytes: options.maxMessageBytes,
+    delayToleranceMs: options.delayResolutionMs + DELAY_LATENCY_MARGIN_MS,
+    headerPrefix: 'cloudEvents:',
+  });
+}
+
+class RabbitMQAdapter implements BrokerAdapter {
+  readonly name = 'rabbitmq';
+  readonly capabilities: AdapterCapabilities;
+  private readonly options: ResolvedOptions;
+  private readonly topology: Topology;
+  private readonly publishLink: Link;
+  private readonly consumeLink: Link;
+  private readonly publisher: Publisher;
+  private readonly subscriptions = new Set<RabbitMQSubscription>();
+  private closing: Promise<void> | undefined;
+  private closed = false;
+
+  constructor(options: RabbitMQAdapterOptions) {
+    this.options = resolveOptions(options);
+    this.capabilities = capabilitiesOf(this.options);
+    this.topology = new Topology(
+      this.options.exchange,
+      this.options.queueType,
+      this.options.delayResolutionMs,
+    );
+    this.publishLink = new Link('publish', this.options);
+    this.consumeLink = new Link('consume', this.options);
+    this.publisher = new Publisher(
+      this.publishLink,
+      (channel) => this.topology.declareExchange(channel),
+      this.options.publishTimeoutMs,
+    );
+  }
+
+  get state(): ConnectionState {
+    if (this.closed) return 'closed';
+    // The consume connection opens with the first subscription; until then only publishing counts.
+    const states = [this.publishLink.state, this.consumeLink.state].filter((s) => s !== 'idle');
+    if (states.length === 0) return 'idle';
+    for (const state of ['failed', 'reconnecting', 'connecting'] as const) {
+      if (states.includes(state)) return state;
+    }
+    return 'connected';
+  }
+
+  async connect(): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError('the RabbitMQ adapter is closed');
+    await this.publishLink.open();
+  }
+
+  publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closing !== undefined) {
+      return Promise.reject(new ClosedError('cannot publish: the RabbitMQ adapter is closed'));
+    }
+    const limit = this.capabilities.maxMessageBytes;
+    const publications: Publication[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record = records[i]!;
+      if (record.body.byteLength > limit) {
+        return Promise.reject(new MessageTooLargeError(record.body.byteLength, limit));
+      }
+      if (Buffer.byteLength(record.topic) > MAX_NAME_BYTES || record.topic.length === 0) {
+        return Promise.reject(
+          new PublishError(`a topic must be 1 to ${MAX_NAME_BYTES} bytes long (an AMQP routing key)`, {
+            topic: record.topic,
+          }),
+        );
+      }
+      publications[i] = publicationOf(
+        record,
+        { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
+        messageIdOf(record, () => this.publisher.nextId()),
+        this.options.rejectUnroutable,
+      );
+    }
+    return this.publisher.send(publications);
+  }
+
+  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the RabbitMQ adapter is closed');
+    checkSpec(spec);
+    await this.consumeLink.open();
+    const subscription = new RabbitMQSubscription(spec, handler, {
+      link: this.consumeLink,
+      publisher: this.publisher,
+      topology: this.topology,
+      options: this.options,
+      onClosed: (s) => this.subscriptions.delete(s),
+    });
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error;
+    }
+    return subscription;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= (async () => {
+      // Subscriptions first: their retries and dead letters still need the publisher.
+      await Promise.all([...this.subscriptions].map((s) => s.close(options)));
+      await this.publisher.close(options.signal);
+      await Promise.all([this.consumeLink.close(), this.publishLink.close()]);
+      this.closed = true;
+    })();
+    return this.closing;
+  }
+}
+
+function checkSpec(spec: SubscribeSpec): void {
+  if (spec.ordering === 'key') {
+    throw new ConfigError(
+      'ordering',
+      "the RabbitMQ adapter does not deliver in key order (competing consumers, prefetch and retries reorder a queue); use ordering: 'none'",
+    );
+  }
+  if (spec.topics.length === 0) throw new ConfigError('topics', 'subscribe to at least one topic');
+  for (const topic of spec.topics) {
+    if (topic.length === 0 || Buffer.byteLength(topic) > MAX_NAME_BYTES) {
+      throw new ConfigError('topics', `a topic must be 1 to ${MAX_NAME_BYTES} bytes long, got "${topic}"`);
+    }
+  }
+  if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1 || spec.concurrency > MAX_PREFETCH) {
+    throw new ConfigError(
+      'concurrency',
+      `must be an integer from 1 to ${MAX_PREFETCH} (RabbitMQ's largest prefetch), got ${String(spec.concurrency)}`,
+    );
+  }
+  if (typeof spec.group !== 'string' || spec.group.length === 0) {
+    throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
+  }
+}
+
+/**
+ * Creates the RabbitMQ adapter, on amqplib. It declares its own topology (a durable topic
+ * exchange, a quorum queue per consumer group and topic, shared delay levels for retries), publishes
+ * with publisher confirms and the `mandatory` flag, consumes with manual acknowledgements and
+ * prefetch = concurrency, and reconnects by itself, redeclaring its queues and resuming its consumers.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@tidings/core';
+ * import { createRabbitMQAdapter } from '@tidings/adapter-rabbitmq';
+ *
+ * const bus = createBus({
+ *   source: 'order-service',
+ *   adapter: createRabbitMQAdapter({ url: 'amqp://guest:guest@127.0.0.1:5672', connectionName: 'order-service' }),
+ * });
+ * ```
+ */
+export function createRabbitMQAdapter(options: RabbitMQAdapterOptions = {}): BrokerAdapter {
+  return new RabbitMQAdapter(options);
+}

@@ -1,0 +1,185 @@
+import { hostname } from 'node:os';
+import { ConfigError } from '@tidings/core/adapter';
+import type { Options, SocketOptions } from 'amqplib';
+
+/**
+ * How the adapter reconnects after the broker drops a connection: exponential backoff from
+ * `initialDelayMs` up to `maxDelayMs`, with 20 % jitter, for as long as it takes.
+ *
+ * @example
+ * ```ts
+ * createRabbitMQAdapter({ reconnect: { initialDelayMs: 250, maxDelayMs: 30_000 } });
+ * ```
+ */
+export interface ReconnectOptions {
+  /** Delay before the first reconnection attempt, in milliseconds. Default 100. */
+  readonly initialDelayMs?: number;
+  /** Upper bound of the delay between attempts, in milliseconds. Default 10,000. */
+  readonly maxDelayMs?: number;
+}
+
+/**
+ * Settings of {@link createRabbitMQAdapter}.
+ *
+ * @example
+ * ```ts
+ * const options: RabbitMQAdapterOptions = {
+ *   url: 'amqp://app:secret@rabbitmq.internal:5672/orders',
+ *   exchange: 'orders',
+ *   connectionName: 'order-service',
+ * };
+ * ```
+ */
+export interface RabbitMQAdapterOptions {
+  /** AMQP URL or amqplib connection fields. Default `amqp://localhost`. */
+  readonly url?: string | Options.Connect;
+  /** Socket and TLS options passed to amqplib (certificates, `noDelay`, ...). */
+  readonly socketOptions?: Omit<SocketOptions, 'clientProperties'>;
+  /**
+   * Shown by `rabbitmqctl list_connections` and the management UI as `connection_name`, with
+   * ` (publish)` or ` (consume)` appended. Default `tidings <hostname> <pid>`.
+   */
+  readonly connectionName?: string;
+  /**
+   * The durable topic exchange every record is published to (routing key = topic). It also names
+   * the queues: `<exchange>/<group>/<topic>`. Default `tidings`.
+   */
+  readonly exchange?: string;
+  /**
+   * Type of the queues the adapter declares. `'quorum'` (default) counts deliveries in the broker
+   * (`x-delivery-count`), so a record whose consumer died comes back with a higher attempt, and
+   * dead-letters its delayed retries at least once. `'classic'` is lighter but counts nothing.
+   */
+  readonly queueType?: 'quorum' | 'classic';
+  /**
+   * Publish with the `mandatory` flag, so that a record no queue is bound for fails with a
+   * `PublishError` instead of being dropped by the broker. Default true. Set it to false when
+   * publishing events nobody subscribes to yet is normal for your system: RabbitMQ then
+   * discards them, as it does for any unbound routing key.
+   */
+  readonly rejectUnroutable?: boolean;
+  /** Largest record body accepted, in bytes. Default 16 MiB; at most 512 MiB (RabbitMQ's own cap). */
+  readonly maxMessageBytes?: number;
+  /** How long `connect` and `subscribe` wait for the broker, in milliseconds. Default 10,000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long a publish may take, waiting for a lost connection to come back included, before it
+   * fails with a `PublishError`. Default 10,000.
+   */
+  readonly publishTimeoutMs?: number;
+  /**
+   * Granularity of retry delays, in milliseconds: a delay is rounded up to a multiple of it, so a
+   * retry is never early and at most this much late (plus the broker's own latency). Default 100.
+   */
+  readonly delayResolutionMs?: number;
+  /** Reconnection backoff. */
+  readonly reconnect?: ReconnectOptions;
+}
+
+/** Settings with every default filled in. */
+export interface ResolvedOptions {
+  readonly url: string | Options.Connect;
+  readonly socketOptions: Omit<SocketOptions, 'clientProperties'>;
+  readonly connectionName: string;
+  readonly exchange: string;
+  readonly queueType: 'quorum' | 'classic';
+  readonly rejectUnroutable: boolean;
+  readonly maxMessageBytes: number;
+  readonly connectTimeoutMs: number;
+  readonly publishTimeoutMs: number;
+  readonly delayResolutionMs: number;
+  readonly reconnect: Required<ReconnectOptions>;
+}
+
+const MiB = 1024 * 1024;
+
+/** RabbitMQ refuses messages above 512 MiB whatever `max_message_size` says. */
+export const BROKER_MAX_MESSAGE_BYTES = 512 * MiB;
+
+const DEFAULTS = {
+  url: 'amqp://localhost',
+  socketOptions: {},
+  connectionName: `tidings ${hostname()} ${process.pid}`,
+  exchange: 'tidings',
+  queueType: 'quorum',
+  rejectUnroutable: true,
+  maxMessageBytes: 16 * MiB,
+  connectTimeoutMs: 10_000,
+  publishTimeoutMs: 10_000,
+  delayResolutionMs: 100,
+  reconnect: { initialDelayMs: 100, maxDelayMs: 10_000 },
+} satisfies ResolvedOptions;
+
+/** Fills in defaults and checks every field; a bad value is a `ConfigError` naming it. */
+export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions {
+  const reconnect = { ...DEFAULTS.reconnect, ...definedOnly(options.reconnect ?? {}) };
+  const resolved = {
+    ...DEFAULTS,
+    ...definedOnly(options),
+    reconnect,
+  } satisfies ResolvedOptions;
+
+  checkInteger('maxMessageBytes', resolved.maxMessageBytes, 1, BROKER_MAX_MESSAGE_BYTES);
+  checkInteger('connectTimeoutMs', resolved.connectTimeoutMs, 1);
+  checkInteger('publishTimeoutMs', resolved.publishTimeoutMs, 1);
+  checkInteger('delayResolutionMs', resolved.delayResolutionMs, 1, 60_000);
+  checkInteger('reconnect.initialDelayMs', reconnect.initialDelayMs, 0);
+  checkInteger('reconnect.maxDelayMs', reconnect.maxDelayMs, Math.max(1, reconnect.initialDelayMs));
+  if (resolved.queueType !== 'quorum' && resolved.queueType !== 'classic') {
+    throw new ConfigError('queueType', `must be 'quorum' or 'classic', got ${String(resolved.queueType)}`);
+  }
+  if (typeof resolved.rejectUnroutable !== 'boolean') {
+    throw new ConfigError('rejectUnroutable', `must be a boolean, got ${String(resolved.rejectUnroutable)}`);
+  }
+  checkExchange(resolved.exchange);
+  if (typeof resolved.connectionName !== 'string' || resolved.connectionName.length === 0) {
+    throw new ConfigError('connectionName', 'must be a non-empty string');
+  }
+  checkUrl(resolved.url);
+  return resolved;
+}
+
+function checkUrl(url: unknown): void {
+  if (typeof url === 'object' && url !== null) return;
+  if (typeof url !== 'string')
+    throw new ConfigError('url', 'must be an AMQP URL or an amqplib connection object');
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new ConfigError('url', 'is not a valid URL; expected amqp://user:password@host:5672/vhost');
+  }
+  if (protocol !== 'amqp:' && protocol !== 'amqps:') {
+    throw new ConfigError('url', `must use amqp: or amqps:, got ${protocol}`);
+  }
+}
+
+function checkExchange(exchange: unknown): void {
+  if (typeof exchange !== 'string' || exchange.length === 0) {
+    throw new ConfigError('exchange', 'must be a non-empty string');
+  }
+  // Queue names are `<exchange>/<group>/<topic>`: a '/' in the exchange would make them ambiguous.
+  if (exchange.includes('/')) throw new ConfigError('exchange', `must not contain '/', got "${exchange}"`);
+  if (exchange.startsWith('amq.')) {
+    throw new ConfigError('exchange', `the "amq." prefix is reserved by RabbitMQ, got "${exchange}"`);
+  }
+  if (Buffer.byteLength(exchange) > 200) {
+    throw new ConfigError('exchange', 'must be at most 200 bytes, to leave room for the queue names');
+  }
+}
+
+function checkInteger(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
+  }
+}
+
+/** Copies an options object without its `undefined` members, so that spreading keeps defaults. */
+function definedOnly<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options) as (keyof T)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}

@@ -1,0 +1,381 @@
+import {
+  type AdapterSubscription,
+  ClosedError,
+  type CloseOptions,
+  ConnectionError,
+  type DeadLetterSettlement,
+  type IncomingRecord,
+  KeyedDispatcher,
+  type RecordHandler,
+  type RetrySettlement,
+  type Settlement,
+  type SubscribeSpec,
+  type SubscriptionState,
+  toError,
+  whenAborted,
+} from '@tidings/core/adapter';
+import type { Channel, ConsumeMessage } from 'amqplib';
+import type { Link } from './connection';
+import { pause, withTimeout } from './deadline';
+import { planDelay } from './delay';
+import { declareError } from './errors';
+import { incomingRecordOf, publicationOf, TOPIC_HEADER } from './message';
+import type { ResolvedOptions } from './options';
+import type { Publisher } from './publisher';
+import type { Topology } from './topology';
+
+/** What a subscription shares with its adapter. */
+export interface SubscriptionContext {
+  readonly link: Link;
+  readonly publisher: Publisher;
+  readonly topology: Topology;
+  readonly options: ResolvedOptions;
+  readonly onClosed: (subscription: RabbitMQSubscription) => void;
+}
+
+/** One channel of the subscription; deliveries are settled on the channel that brought them. */
+interface Lease {
+  readonly channel: Channel;
+  open: boolean;
+  error: Error | undefined;
+  readonly consumerTags: string[];
+}
+
+interface Delivery {
+  readonly lease: Lease;
+  readonly message: ConsumeMessage;
+  readonly queue: string;
+  readonly record: IncomingRecord;
+}
+
+const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
+
+/** Longest a record whose settlement could not be applied is held before it goes back to its queue. */
+const GIVE_BACK_MAX_WAIT_MS = 5_000;
+
+const ignore = (): undefined => undefined;
+
+// The core never settles with anything else; a hand-written handler might.
+function isSettlement(value: unknown): value is Settlement {
+  const type = (value as { type?: unknown } | null)?.type;
+  return type === 'ack' || type === 'retry' || type === 'deadLetter';
+}
+
+/**
+ * A subscription: one channel with a consumer per work queue (one queue per topic), prefetch =
+ * concurrency per consumer, manual acknowledgements. The channel is reopened, and the queues
+ * redeclared, whenever the broker or the network takes it away; deliveries that were in flight on
+ * the lost channel are not settled (the broker has already given them back to the queue).
+ */
+export class RabbitMQSubscription implements AdapterSubscription {
+  private current: SubscriptionState = 'starting';
+  private error: Error | undefined;
+  private lease: Lease | undefined;
+  private paused = false;
+  private started = false;
+  private closing: Promise<void> | undefined;
+  /** Set when a close gave up waiting: late settlements are then left to the broker. */
+  private abandoned = false;
+  private reopenTimer: NodeJS.Timeout | undefined;
+  private reopenAttempts = 0;
+  private readonly closed = new AbortController();
+  private readonly queues: readonly { readonly queue: string; readonly topic: string }[];
+  private readonly dispatcher: KeyedDispatcher<Delivery>;
+
+  constructor(
+    private readonly spec: SubscribeSpec,
+    private readonly handler: RecordHandler,
+    private readonly context: SubscriptionContext,
+  ) {
+    this.queues = spec.topics.map((topic) => ({
+      topic,
+      queue: context.topology.workQueue(spec.group, topic),
+    }));
+    // With several topics, each consumer's prefetch lets more in than `concurrency`; the
+    // dispatcher keeps the handlers within it.
+    this.dispatcher = new KeyedDispatcher<Delivery>({
+      concurrency: spec.concurrency,
+      ordering: 'none',
+      keyOf: () => undefined,
+      run: (delivery) => this.process(delivery),
+      onError: (error) => {
+        this.error = toError(error);
+      },
+    });
+  }
+
+  get state(): SubscriptionState {
+    return this.current;
+  }
+
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  /** Declares the queues and starts consuming; rejects when that fails. */
+  async start(): Promise<void> {
+    try {
+      await this.open(true);
+      this.started = true;
+    } catch (error) {
+      this.current = 'failed';
+      this.error = toError(error);
+      throw error;
+    }
+  }
+
+  pause(): void {
+    if (this.paused || this.closing !== undefined) return;
+    this.paused = true;
+    if (this.current === 'running') this.current = 'paused';
+    if (this.lease !== undefined) void this.cancelConsumers(this.lease);
+  }
+
+  resume(): void {
+    if (!this.paused || this.closing !== undefined) return;
+    this.paused = false;
+    const lease = this.lease;
+    if (lease === undefined) return;
+    if (this.current === 'paused') this.current = 'running';
+    this.consume(lease).catch((error: unknown) => this.fail(lease, error));
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.drain(options.signal);
+    return this.closing;
+  }
+
+  private async drain(signal: AbortSignal | undefined): Promise<void> {
+    this.current = 'closed';
+    clearTimeout(this.reopenTimer);
+    // Records waiting to be handed back go back now rather than after their pause.
+    this.closed.abort();
+    const lease = this.lease;
+    const stopped = lease === undefined ? Promise.resolve() : this.cancelConsumers(lease);
+    const idle = stopped.then(() => this.dispatcher.idle()).then(() => true);
+    const finished = await (signal === undefined
+      ? idle
+      : Promise.race([idle, whenAborted(signal).then(() => false)]));
+    if (!finished) this.abandoned = true;
+    this.lease = undefined;
+    // Closing the channel gives every unsettled delivery back to its queue.
+    if (lease !== undefined) await lease.channel.close().catch(ignore);
+    this.context.onClosed(this);
+  }
+
+  private async open(initial: boolean): Promise<void> {
+    const channel = await this.acquireChannel(initial);
+    const lease: Lease = { channel, open: true, error: undefined, consumerTags: [] };
+    channel.on('error', (error: Error) => {
+      lease.error = new ConnectionError(
+        `RabbitMQ closed the channel of group "${this.spec.group}": ${error.message}`,
+        { cause: error },
+      );
+    });
+    channel.on('close', () => this.onChannelClosed(lease));
+    if (this.closing !== undefined) {
+      await channel.close().catch(ignore);
+      throw new ClosedError(`the subscription of group "${this.spec.group}" is closed`);
+    }
+    this.lease = lease;
+    try {
+      await channel.prefetch(this.spec.concurrency, false);
+      for (const { queue, topic } of this.queues)
+        await this.context.topology.declareQueue(channel, queue, topic);
+      if (!this.paused) await this.consume(lease);
+    } catch (error) {
+      if (this.lease === lease) this.lease = undefined;
+      await channel.close().catch(ignore);
+      throw declareError(error, `the queues of group "${this.spec.group}" (${this.queueList()})`);
+    }
+    this.current = this.paused ? 'paused' : 'running';
+  }
+
+  private acquireChannel(initial: boolean): Promise<Channel> {
+    const pending = this.context.link.createChannel();
+    if (!initial) return pending;
+    const { connectTimeoutMs } = this.context.options;
+    return withTimeout(
+      pending,
+      connectTimeoutMs,
+      () =>
+        new ConnectionError(
+          `could not open a RabbitMQ channel for group "${this.spec.group}" within ${connectTimeoutMs} ms`,
+          { cause: this.context.link.lastError },
+        ),
+      (late) => void late.close().catch(ignore),
+    );
+  }
+
+  private async consume(lease: Lease): Promise<void> {
+    for (const { queue } of this.queues) {
+      const { consumerTag } = await lease.channel.consume(queue, (message) =>
+        this.onMessage(lease, queue, message),
+      );
+      lease.consumerTags.push(consumerTag);
+    }
+    // A pause that came while the consumers were being registered.
+    if (this.paused || this.closing !== undefined) await this.cancelConsumers(lease);
+  }
+
+  private async cancelConsumers(lease: Lease): Promise<void> {
+    const tags = lease.consumerTags.splice(0);
+    await Promise.all(tags.map((tag) => lease.channel.cancel(tag).catch(ignore)));
+  }
+
+  private onMessage(lease: Lease, queue: string, message: ConsumeMessage | null): void {
+    if (message === null) {
+      // The broker cancelled the consumer (its queue was deleted): a new channel redeclares it.
+      lease.error = new ConnectionError(
+        `RabbitMQ cancelled the consumer of queue "${queue}"; was it deleted?`,
+      );
+      void lease.channel.close().catch(ignore);
+      return;
+    }
+    this.dispatcher.push({ lease, message, queue, record: incomingRecordOf(message, queue) });
+  }
+
+  private onChannelClosed(lease: Lease): void {
+    lease.open = false;
+    if (this.lease !== lease) return;
+    this.lease = undefined;
+    if (this.closing !== undefined || !this.started) return;
+    this.current = 'reconnecting';
+    this.error =
+      lease.error ?? new ConnectionError(`lost the RabbitMQ channel of group "${this.spec.group}"`);
+    // The broker gives back whatever was unacknowledged on the lost channel; what the handlers
+    // have not started yet would otherwise run twice.
+    this.dispatcher.drainQueued();
+    this.scheduleReopen();
+  }
+
+  private fail(lease: Lease, error: unknown): void {
+    lease.error = toError(error);
+    void lease.channel.close().catch(ignore);
+  }
+
+  private scheduleReopen(): void {
+    const { initialDelayMs, maxDelayMs } = this.context.options.reconnect;
+    const base = Math.min(maxDelayMs, initialDelayMs * 2 ** this.reopenAttempts);
+    this.reopenAttempts++;
+    this.reopenTimer = setTimeout(() => this.reopen(), base * (0.8 + Math.random() * 0.4));
+  }
+
+  private reopen(): void {
+    this.reopenTimer = undefined;
+    if (this.closing !== undefined) return;
+    this.open(false).then(
+      () => {
+        this.reopenAttempts = 0;
+      },
+      (error: unknown) => {
+        if (this.closing !== undefined) return;
+        this.error = toError(error);
+        const link = this.context.link.state;
+        if (link === 'failed' || link === 'closed') {
+          this.current = 'failed';
+          return;
+        }
+        this.current = 'reconnecting';
+        this.scheduleReopen();
+      },
+    );
+  }
+
+  private async process(delivery: Delivery): Promise<void> {
+    let settlement: Settlement;
+    try {
+      settlement = await this.handler(delivery.record);
+    } catch {
+      settlement = RETRY_NOW;
+    }
+    if (!isSettlement(settlement)) settlement = RETRY_NOW;
+    // A delivery of a lost channel is back in its queue already; settling it would duplicate it.
+    if (this.abandoned || !delivery.lease.open) return;
+    try {
+      switch (settlement.type) {
+        case 'ack':
+          break;
+        case 'retry':
+          await this.redeliver(delivery, settlement);
+          break;
+        case 'deadLetter':
+          await this.deadLetter(delivery, settlement);
+          break;
+      }
+      this.acknowledge(delivery);
+    } catch (error) {
+      this.error = toError(error);
+      await this.giveBack(delivery, settlement);
+    }
+  }
+
+  /** Publishes a copy with the next attempt's headers, through the delay levels when it must wait. */
+  private async redeliver(delivery: Delivery, settlement: RetrySettlement): Promise<void> {
+    const { topology, publisher } = this.context;
+    const { record, queue } = delivery;
+    const plan = planDelay(settlement.delayMs, topology.delayResolutionMs);
+    if (plan !== undefined)
+      await publisher.declare((channel) => topology.ensureDelayLevels(channel, plan.top));
+    const copy = publicationOf(
+      { key: record.key, headers: { ...record.headers, ...settlement.headers }, body: record.body },
+      {
+        exchange: plan === undefined ? '' : topology.delayExchange(plan.top),
+        routingKey: queue,
+        topic: record.topic,
+      },
+      this.messageIdOf(delivery),
+      true,
+      { [TOPIC_HEADER]: record.topic, ...plan?.headers },
+    );
+    await publisher.send([copy]);
+  }
+
+  /** Publishes the dead letter to its topic, into a queue declared first so that it is kept. */
+  private async deadLetter(delivery: Delivery, settlement: DeadLetterSettlement): Promise<void> {
+    const { topology, publisher } = this.context;
+    const { record } = delivery;
+    const queue = topology.workQueue(this.spec.group, settlement.topic);
+    await publisher.declare((channel) => topology.ensureQueue(channel, queue, settlement.topic));
+    const letter = publicationOf(
+      { key: record.key, headers: { ...record.headers, ...settlement.headers }, body: record.body },
+      { exchange: topology.exchange, routingKey: settlement.topic, topic: settlement.topic },
+      this.messageIdOf(delivery),
+      true,
+    );
+    await publisher.send([letter]);
+  }
+
+  private acknowledge(delivery: Delivery): void {
+    try {
+      delivery.lease.channel.ack(delivery.message);
+    } catch {
+      // The channel closed meanwhile: the broker redelivers the record.
+    }
+  }
+
+  /**
+   * A settlement could not be applied (the retry copy or the dead letter was not confirmed): wait
+   * a little, then give the record back to its queue, where it comes back with a higher delivery count.
+   */
+  private async giveBack(delivery: Delivery, settlement: Settlement): Promise<void> {
+    this.context.topology.forget();
+    const wait = settlement.type === 'retry' ? settlement.delayMs : GIVE_BACK_MAX_WAIT_MS;
+    await pause(Math.min(wait, GIVE_BACK_MAX_WAIT_MS), this.closed.signal);
+    if (this.abandoned || !delivery.lease.open) return;
+    try {
+      delivery.lease.channel.nack(delivery.message, false, true);
+    } catch {
+      // The channel closed meanwhile: the broker redelivers the record.
+    }
+  }
+
+  private messageIdOf(delivery: Delivery): string {
+    const id: unknown = delivery.message.properties.messageId;
+    return typeof id === 'string' && id.length > 0 ? id : this.context.publisher.nextId();
+  }
+
+  private queueList(): string {
+    return this.queues.map((q) => q.queue).join(', ');
+  }
+}

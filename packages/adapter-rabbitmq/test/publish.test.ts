@@ -1,0 +1,178 @@
+import { Collector } from '@tidings/conformance';
+import type { Message } from 'amqplib';
+import { describe, expect, it } from 'vitest';
+import { createRabbitMQAdapter, type RabbitMQAdapterOptions, workQueueName } from '../src/index';
+import { useBroker } from './support/fixture';
+
+const broker = useBroker('publish');
+const { exchange } = broker;
+const adapter = (options: RabbitMQAdapterOptions = {}) => broker.adapter('test', options);
+const spec = (group: string, topics: string[]) => broker.spec(group, topics, 4);
+
+describe('publishing to RabbitMQ', () => {
+  it('fails with a PublishError when no queue is bound to the topic, rather than losing the record', async () => {
+    const publisher = await adapter();
+    const attempt = publisher.publish([
+      { topic: 'nobody.listens', key: undefined, headers: {}, body: Buffer.from('x') },
+    ]);
+    await expect(attempt).rejects.toMatchObject({
+      name: 'PublishError',
+      code: 'PUBLISH',
+      topic: 'nobody.listens',
+    });
+    await expect(attempt).rejects.toThrow(/no queue is bound to "nobody\.listens".*312 NO_ROUTE/);
+  });
+
+  it('names the unroutable record among routable ones, and still delivers those', async () => {
+    const publisher = await adapter();
+    const collector = new Collector();
+    await publisher.subscribe(spec('mixed', ['mixed.bound']), collector.handler('only'));
+    const attempt = publisher.publish([
+      { topic: 'mixed.bound', key: undefined, headers: {}, body: Buffer.from('one') },
+      { topic: 'mixed.unbound', key: undefined, headers: {}, body: Buffer.from('lost?') },
+      { topic: 'mixed.bound', key: undefined, headers: {}, body: Buffer.from('two') },
+    ]);
+    await expect(attempt).rejects.toMatchObject({ topic: 'mixed.unbound' });
+    await collector.untilDistinct(2, 10_000);
+    expect([...collector.distinctBodies()].sort()).toEqual(['one', 'two']);
+  });
+
+  it('lets RabbitMQ drop unroutable records when asked to', async () => {
+    const publisher = await adapter({ rejectUnroutable: false });
+    await expect(
+      publisher.publish([{ topic: 'nobody.listens', key: undefined, headers: {}, body: Buffer.from('x') }]),
+    ).resolves.toBeUndefined();
+  });
+
+  it('refuses an oversize body before sending anything', async () => {
+    const publisher = await adapter({ maxMessageBytes: 1024 });
+    await expect(
+      publisher.publish([{ topic: 't', key: undefined, headers: {}, body: new Uint8Array(1025) }]),
+    ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', size: 1025, limit: 1024 });
+  });
+
+  it('puts records on the wire in CloudEvents binary mode, persistent, with the event id as message id', async () => {
+    const publisher = await adapter();
+    const queue = `${exchange}/raw-reader`;
+    const channel = await broker.raw().createChannel();
+    await channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'quorum' } });
+    await channel.bindQueue(queue, exchange, 'order.placed');
+    const received = new Promise<Message>((resolve) => {
+      void channel.consume(queue, (message) => {
+        if (message !== null) {
+          channel.ack(message);
+          resolve(message);
+        }
+      });
+    });
+    await publisher.publish([
+      {
+        topic: 'order.placed',
+        key: 'order-42',
+        headers: {
+          'cloudEvents:id': '0190b5d2-7c1e-7000-8000-00000000abcd',
+          'cloudEvents:specversion': '1.0',
+          'cloudEvents:type': 'order.placed',
+          'cloudEvents:source': 'test',
+          'content-type': 'application/json',
+        },
+        body: Buffer.from('{"orderId":"order-42"}'),
+      },
+    ]);
+    const message = await received;
+    expect(message.fields.routingKey).toBe('order.placed');
+    expect(message.properties).toMatchObject({
+      contentType: 'application/json',
+      deliveryMode: 2,
+      messageId: '0190b5d2-7c1e-7000-8000-00000000abcd',
+      headers: {
+        'cloudEvents:id': '0190b5d2-7c1e-7000-8000-00000000abcd',
+        'cloudEvents:specversion': '1.0',
+        'cloudEvents:type': 'order.placed',
+        'cloudEvents:source': 'test',
+        'tidings-key': 'order-42',
+      },
+    });
+    expect(message.content.toString()).toBe('{"orderId":"order-42"}');
+    await channel.close();
+  });
+
+  it('fails connect with a ConnectionError naming the broker, without the password', async () => {
+    const unreachable = createRabbitMQAdapter({
+      url: 'amqp://app:secret@127.0.0.1:1',
+      connectTimeoutMs: 500,
+    });
+    const attempt = unreachable.connect();
+    await expect(attempt).rejects.toMatchObject({ code: 'CONNECTION' });
+    await expect(attempt).rejects.toThrow(/cannot reach RabbitMQ at amqp:\/\/app:\*\*\*@127\.0\.0\.1:1/);
+    await expect(
+      unreachable.publish([{ topic: 't', key: undefined, headers: {}, body: Buffer.from('x') }]),
+    ).rejects.toMatchObject({ code: 'PUBLISH' });
+    await unreachable.close();
+    expect(unreachable.state).toBe('closed');
+  });
+
+  it('names queues after the exchange, the group and the topic, and makes them quorum queues', async () => {
+    const subscriber = await adapter();
+    await subscriber.subscribe(spec('billing', ['order.paid']), async () => ({ type: 'ack' }));
+    const queue = workQueueName(exchange, 'billing', 'order.paid');
+    expect(queue).toBe(`${exchange}/billing/order.paid`);
+    const channel = await broker.raw().createChannel();
+    channel.on('error', () => undefined);
+    // Declaring it as a classic queue fails: RabbitMQ says the existing one is a quorum queue.
+    const refused = channel.assertQueue(queue, { durable: true, arguments: { 'x-queue-type': 'classic' } });
+    await expect(refused).rejects.toThrow(/PRECONDITION_FAILED.*x-queue-type/);
+  });
+
+  it('reports a queue that exists with other settings as a configuration error', async () => {
+    const channel = await broker.raw().createChannel();
+    await channel.assertQueue(workQueueName(exchange, 'legacy', 'order.shipped'), { durable: true });
+    await channel.close();
+    const subscriber = await adapter();
+    const attempt = subscriber.subscribe(spec('legacy', ['order.shipped']), async () => ({ type: 'ack' }));
+    await expect(attempt).rejects.toMatchObject({ code: 'CONFIG', field: 'queueType' });
+    await expect(attempt).rejects.toThrow(/inequivalent arg 'x-queue-type'/);
+    // The adapter is unharmed: the next subscription works.
+    await expect(
+      subscriber.subscribe(spec('fresh', ['order.shipped']), async () => ({ type: 'ack' })),
+    ).resolves.toBeDefined();
+  });
+
+  it('treats * and # in a subscribed topic as AMQP wildcards, keeping the topic of each record', async () => {
+    const subscriber = await adapter();
+    const collector = new Collector();
+    await subscriber.subscribe(
+      spec('audit', ['audit.*']),
+      collector.handler('only', (record) =>
+        record.attempt === 1
+          ? { type: 'retry', delayMs: 0, headers: { 'tidings-attempt': '2' } }
+          : { type: 'ack' },
+      ),
+    );
+    await subscriber.publish([
+      { topic: 'audit.login', key: undefined, headers: {}, body: Buffer.from('in') },
+      { topic: 'audit.logout', key: undefined, headers: {}, body: Buffer.from('out') },
+    ]);
+    await collector.until(
+      () => collector.deliveries.length >= 4,
+      10_000,
+      () => `${collector.deliveries.length} of 4 deliveries`,
+    );
+    const topics = collector.deliveries.map(
+      (d) => `${Buffer.from(d.record.body)}@${d.record.topic}#${d.record.attempt}`,
+    );
+    expect(topics.sort()).toEqual([
+      'in@audit.login#1',
+      'in@audit.login#2',
+      'out@audit.logout#1',
+      'out@audit.logout#2',
+    ]);
+  });
+
+  it('refuses key ordering, which RabbitMQ queues cannot keep', async () => {
+    const subscriber = await adapter();
+    await expect(
+      subscriber.subscribe({ ...spec('ordered', ['t']), ordering: 'key' }, async () => ({ type: 'ack' })),
+    ).rejects.toMatchObject({ code: 'CONFIG', field: 'ordering' });
+  });
+});
