@@ -1,46 +1,135 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { createNatsAdapter } from '@tidings/adapter-nats';
+import { createRabbitMQAdapter } from '@tidings/adapter-rabbitmq';
 import { type BrokerAdapter, createMemoryAdapter, createMemoryBroker } from '@tidings/core';
 import { createJournalAdapter } from './journal-adapter';
 
 /** A broker the outbox suite runs against. */
 export interface BrokerFixture {
-  /** Shown in test titles; also how the relay child process finds the broker (`brokerByName`). */
+  /** Shown in test titles. */
   readonly name: string;
+  /**
+   * How a relay child process reaches this broker (see {@link brokerByName}); `undefined` for a
+   * broker that lives in this process only (the in-memory one).
+   */
+  readonly childName: string | undefined;
   /** A new adapter on the broker under test, not connected yet. Every one reaches the same broker. */
   createAdapter(): BrokerAdapter;
-  /** Whether an adapter made in another process reaches this broker (not the in-memory one). */
-  readonly crossProcess: boolean;
   /** Fails, with what to do, when the broker is not running. */
   require?(): Promise<void>;
   /** Deletes what the suite made on the broker. */
-  cleanup?(created: {
-    readonly topics: readonly string[];
-    readonly groups: readonly string[];
-  }): Promise<void>;
+  cleanup?(): Promise<void>;
 }
 
-/** The in-memory broker: one per test process, shared by every adapter the fixture makes. */
+const run = promisify(execFile);
+const unique = (label: string) =>
+  `${label}${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** Connects once, or fails saying which service is missing and how to start it. */
+async function requireBroker(name: string, address: string, adapter: BrokerAdapter): Promise<void> {
+  try {
+    await adapter.connect();
+  } catch (error) {
+    throw new Error(
+      `${name} is not reachable at ${address} (${(error as Error).message}). ` +
+        'Start it with `bash tools/services.sh` from the repository root.',
+    );
+  } finally {
+    await adapter.close().catch(() => undefined);
+  }
+}
+
+/** The in-memory broker: one per test file, shared by every adapter the fixture makes. */
 export function memoryFixture(): BrokerFixture {
   const broker = createMemoryBroker();
+  return { name: 'memory', childName: undefined, createAdapter: () => createMemoryAdapter({ broker }) };
+}
+
+const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+
+function rabbitmqAdapter(exchange: string): BrokerAdapter {
+  return createRabbitMQAdapter({ url: RABBITMQ_URL, exchange, connectionName: `${exchange} outbox-test` });
+}
+
+/**
+ * RabbitMQ, on an exchange of this run's own. Every queue the adapter declares is named after the
+ * exchange, so that cleanup finds them (listed with rabbitmqctl, deleted with amqplib).
+ */
+export function rabbitmqFixture(exchange = unique('tidings-outbox-')): BrokerFixture {
   return {
-    name: 'memory',
-    crossProcess: false,
-    createAdapter: () => createMemoryAdapter({ broker }),
+    name: 'rabbitmq',
+    childName: `rabbitmq:${exchange}`,
+    createAdapter: () => rabbitmqAdapter(exchange),
+    require: () => requireBroker('RabbitMQ', '127.0.0.1:5672', rabbitmqAdapter(exchange)),
+    async cleanup() {
+      const list = async (what: string) =>
+        (await run('rabbitmqctl', ['-q', what, '--no-table-headers', 'name'])).stdout
+          .split('\n')
+          .map((line) => line.trim())
+          .filter(
+            (name) => name === exchange || name.startsWith(`${exchange}/`) || name.startsWith(`${exchange}.`),
+          );
+      const [queues, exchanges] = await Promise.all([list('list_queues'), list('list_exchanges')]);
+      const { connect } = await import('amqplib');
+      const connection = await connect(RABBITMQ_URL);
+      try {
+        const channel = await connection.createChannel();
+        for (const queue of queues) await channel.deleteQueue(queue);
+        for (const name of exchanges) await channel.deleteExchange(name);
+        await channel.close();
+      } finally {
+        await connection.close();
+      }
+    },
+  };
+}
+
+const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
+
+function natsAdapter(prefix: string): BrokerAdapter {
+  return createNatsAdapter({
+    servers: NATS_URL,
+    prefix,
+    stream: { name: prefix.toUpperCase(), maxAgeMs: 3_600_000 },
+  });
+}
+
+/** NATS JetStream, on a subject prefix and stream of this run's own; cleanup deletes the stream. */
+export function natsFixture(prefix = unique('tob')): BrokerFixture {
+  return {
+    name: 'nats-jetstream',
+    childName: `nats:${prefix}`,
+    createAdapter: () => natsAdapter(prefix),
+    require: () => requireBroker('NATS (JetStream)', NATS_URL, natsAdapter(prefix)),
+    async cleanup() {
+      const { connect } = await import('nats');
+      const connection = await connect({ servers: NATS_URL, maxReconnectAttempts: 0 });
+      try {
+        const manager = await connection.jetstreamManager();
+        await manager.streams.delete(prefix.toUpperCase()).catch(() => undefined);
+      } finally {
+        await connection.close();
+      }
+    },
   };
 }
 
 /**
- * The broker a relay child process publishes to: `journal:<path>` for the file journal that
- * stands in for the in-memory broker, otherwise the name of a cross-process fixture.
+ * The broker a relay child process publishes to, from the name the parent passes:
+ * `journal:<path>` (the file journal that stands in for the in-memory broker), or a fixture's
+ * `childName`.
  */
-export function brokerByName(name: string): BrokerFixture {
-  if (name.startsWith('journal:')) {
-    const path = name.slice('journal:'.length);
-    return { name: 'journal', crossProcess: true, createAdapter: () => createJournalAdapter(path) };
+export function brokerByName(name: string): BrokerAdapter {
+  const [kind, argument = ''] = [name.slice(0, name.indexOf(':')), name.slice(name.indexOf(':') + 1)];
+  switch (kind) {
+    case 'journal':
+      return createJournalAdapter(argument);
+    case 'rabbitmq':
+      return rabbitmqAdapter(argument);
+    case 'nats':
+      return natsAdapter(argument);
+    default:
+      throw new Error(`no broker named ${name}`);
   }
-  const fixture = crossProcessFixtures[name];
-  if (fixture === undefined) throw new Error(`no broker fixture named ${name}`);
-  return fixture();
 }
-
-/** Fixtures of real brokers, by name. */
-export const crossProcessFixtures: Record<string, () => BrokerFixture> = {};

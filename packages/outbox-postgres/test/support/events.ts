@@ -56,12 +56,20 @@ export class Arrivals {
   }
 }
 
-/** Subscribes to the ticks, in key order, and records them. */
+/**
+ * Subscribes to the ticks and records them in the order the broker gives them: per key where the
+ * adapter orders by key, otherwise one at a time (a single queue delivers in its own order then).
+ */
 export function collectTicks(bus: Bus, contract: TickContract, group: string): Arrivals {
   const arrivals = new Arrivals();
-  bus.subscribe(contract, { group, ordering: 'key', concurrency: 16, startFrom: 'earliest' }, (event) => {
-    arrivals.add(event.id, event.data);
-  });
+  const ordered = bus.adapter.capabilities.ordering === 'key';
+  bus.subscribe(
+    contract,
+    { group, ordering: ordered ? 'key' : 'none', concurrency: ordered ? 16 : 1, startFrom: 'earliest' },
+    (event) => {
+      arrivals.add(event.id, event.data);
+    },
+  );
   return arrivals;
 }
 

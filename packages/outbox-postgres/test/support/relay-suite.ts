@@ -119,7 +119,6 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
   describe(`outbox relay on PostgreSQL, publishing to ${fixture.name}`, () => {
     const schema = uniqueSchema(fixture.name.replace(/\W/g, '_'));
     const namespace = `tob-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-    const created = { topics: [] as string[], groups: [] as string[] };
     let pool: pg.Pool;
     let counter = 0;
     let cleanups: (() => Promise<unknown>)[] = [];
@@ -140,19 +139,11 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       if (pool === undefined) return;
       await dropSchema(pool, schema);
       await pool.end();
-      await fixture.cleanup?.(created);
+      await fixture.cleanup?.();
     });
 
-    const topic = (label: string) => {
-      const name = `${namespace}-${label}-${++counter}`;
-      created.topics.push(name);
-      return name;
-    };
-    const group = (label: string) => {
-      const name = `${namespace}-g-${label}-${++counter}`;
-      created.groups.push(name);
-      return name;
-    };
+    const topic = (label: string) => `${namespace}-${label}-${++counter}`;
+    const group = (label: string) => `${namespace}-g-${label}-${++counter}`;
     const adapter = (): BrokerAdapter => {
       const made = fixture.createAdapter();
       cleanups.push(() => made.close());
@@ -220,9 +211,8 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
     it('publishes every committed event after the relay process is killed mid-batch and restarted', async () => {
       const Tick = tickContract(topic('sigkill'));
       // The in-memory broker dies with the relay process: there, a file journal stands in for it.
-      const journal = fixture.crossProcess
-        ? undefined
-        : join(tmpdir(), `tidings-journal-${randomUUID()}.jsonl`);
+      const journal =
+        fixture.childName !== undefined ? undefined : join(tmpdir(), `tidings-journal-${randomUUID()}.jsonl`);
       if (journal !== undefined) cleanups.push(() => rm(journal, { force: true }));
       let arrivals: Arrivals | undefined;
       let writer: Bus;
@@ -241,7 +231,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       const env = {
         OUTBOX_SCHEMA: schema,
         OUTBOX_TABLE: table,
-        OUTBOX_BROKER: journal === undefined ? fixture.name : `journal:${journal}`,
+        OUTBOX_BROKER: fixture.childName ?? `journal:${journal}`,
         OUTBOX_BATCH_SIZE: '40',
       };
 
@@ -273,8 +263,9 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
         await received.waitForDistinct(keys * perKey);
       }
       expect(new Set(received.ids)).toEqual(new Set(ids));
-      // Half of the third batch went out before the kill and again after the restart.
-      expect(received.duplicates).toBeGreaterThanOrEqual(20);
+      // Half of the third batch went out before the kill and again after the restart (a broker
+      // that deduplicates by event id drops the second copies).
+      if (!writer.adapter.capabilities.deduplication) expect(received.duplicates).toBeGreaterThanOrEqual(20);
       expectKeyOrder(received, keys, perKey);
     });
 
@@ -376,7 +367,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       await inbox.migrate();
 
       const events = 60;
-      const expectedAcks = events * 2;
+      let expectedAcks = Number.POSITIVE_INFINITY;
       let acks = 0;
       let skipped = 0;
       let allAcked!: () => void;
@@ -390,6 +381,9 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
         if (++acks === expectedAcks) allAcked();
       };
       const consumer = bus({ middleware: [countAcks] });
+      // Every event is written twice; a broker that deduplicates by event id keeps one copy.
+      const copies = consumer.adapter.capabilities.deduplication ? 1 : 2;
+      expectedAcks = events * copies;
       // Lose the acknowledgement of every fifth event once: the effect is committed, the broker
       // does not know, and the event comes back.
       const loseAck: Middleware = async (ctx, next) => {
@@ -436,8 +430,8 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
         `SELECT seq, count(*)::int AS n FROM ${effects} GROUP BY seq ORDER BY seq`,
       );
       expect(counts.rows).toEqual(upTo(events).map((seq) => ({ seq, n: 1 })));
-      // One copy of each event was skipped, and so was each redelivery after a lost ack.
-      expect(skipped).toBe(events + events / 5);
+      // The second copy of each event was skipped, and so was each redelivery after a lost ack.
+      expect(skipped).toBe(events * (copies - 1) + events / 5);
     });
   });
 }
