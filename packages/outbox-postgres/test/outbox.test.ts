@@ -95,7 +95,6 @@ describe('migration', () => {
     expect(indexes.rows.map((row) => row.indexname)).toEqual([
       'events_out_failed',
       'events_out_pending',
-      'events_out_pending_key',
       'events_out_pkey',
       'events_out_sent',
     ]);

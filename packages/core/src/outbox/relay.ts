@@ -257,14 +257,18 @@ class Relay implements OutboxRelay {
         this.current = 'running';
       }
       const seenWakes = this.wakes;
-      const full = await this.round();
-      if (!full && !this.stopped && this.resumeAt <= Date.now()) {
+      const worked = await this.round();
+      if (!worked && !this.stopped && this.resumeAt <= Date.now()) {
         await this.sleep(this.pollIntervalMs, true, seenWakes);
       }
     }
   }
 
-  /** One claim, publish and settle; resolves whether a full batch went out (so more may wait). */
+  /**
+   * One claim, publish and settle; resolves whether records went out, in which case more may be
+   * waiting (a batch can be short because other relays hold some keys, not only because the
+   * outbox is empty), so the worker claims again at once.
+   */
   private async round(): Promise<boolean> {
     await this.maybePrune();
     // Connect until it worked once; after that the adapter reconnects by itself, unless it gave up.
@@ -308,7 +312,7 @@ class Relay implements OutboxRelay {
       return false;
     }
     this.consecutiveFailures = 0;
-    return records.length >= this.batchSize;
+    return true;
   }
 
   private async publish(records: readonly OutboxRecord[]): Promise<{

@@ -172,7 +172,7 @@ class PostgresOutboxStore implements PostgresOutbox {
     const transaction = await Transaction.begin(this.pool);
     let rows: ClaimedRow[];
     try {
-      rows = (await transaction.client.query<ClaimedRow>(this.sql.claim, [limit])).rows;
+      rows = (await transaction.client.query<ClaimedRow>(this.sql.claim, [limit, claimWindow(limit)])).rows;
     } catch (error) {
       await transaction.rollback();
       throw error;
@@ -247,6 +247,14 @@ class PostgresOutboxStore implements PostgresOutbox {
       if (deleted < PRUNE_CHUNK) return total;
     }
   }
+}
+
+/**
+ * How many of the oldest pending records a claim looks at for free keys: enough to fill the batch
+ * when other relays hold some keys, few enough that a claim stays cheap under a huge backlog.
+ */
+function claimWindow(limit: number): number {
+  return Math.min(Math.max(limit * 10, 1_000), 100_000);
 }
 
 function toOutboxRecord(row: ClaimedRow): OutboxRecord {

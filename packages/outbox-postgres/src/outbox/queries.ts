@@ -6,7 +6,7 @@ export interface OutboxQueries {
   readonly insert: string;
   /** The same, and `pg_notify($7, '')` in the same statement. */
   readonly insertAndNotify: string;
-  /** $1 the most records; see the comment inside. */
+  /** $1 the most records, $2 how many of the oldest pending records to look at; see inside. */
   readonly claim: string;
   readonly markSent: string;
   readonly deleteSent: string;
@@ -29,36 +29,38 @@ ORDER BY n`;
   return {
     insert,
     insertAndNotify: `WITH inserted AS (${insert} RETURNING 1) SELECT pg_notify($7, '')`,
-    // Per-key order across relays. A relay may only take a key's records if it holds the key's
-    // oldest pending record (its head): `heads` picks rows with no older pending row of their
-    // key and locks them with SKIP LOCKED, so a head held by another relay is passed over, and
-    // the rest of that key is not a head for anyone until the holder commits. Then the relay
-    // adds the following records of the keys it holds, in id order, up to the batch size; no one
-    // else can hold them. Rows without a key are heads of their own.
-    claim: `WITH heads AS MATERIALIZED (
+    // Per-key order across relays. A relay may take a key's records only while it holds the
+    // key's oldest pending record (its head), locked with SKIP LOCKED: a head another relay holds
+    // is passed over, and the rest of that key is no head for anyone until the holder commits.
+    // The search looks at the $2 oldest pending records only, so that a claim costs the same
+    // with a backlog of millions: every key's head is among them if any of its records is (they
+    // are the oldest), so the heads found there are true heads. The batch is those heads, then
+    // the following records of the same keys from that window, in id order, up to $1.
+    // Sets go through `= ANY(ARRAY(...))` rather than joins: a queue table's statistics are
+    // often stale (analyzed while empty), and this shape plans as index lookups whatever they say.
+    claim: `WITH candidates AS MATERIALIZED (
+  SELECT c.id, c.key FROM ${t} c WHERE ${pending('c')} ORDER BY c.id LIMIT $2
+), heads AS MATERIALIZED (
   SELECT o.id, o.key FROM ${t} o
-  WHERE ${pending('o')}
-    AND (o.key IS NULL OR NOT EXISTS (
-      SELECT 1 FROM ${t} e WHERE e.key = o.key AND e.id < o.id AND ${pending('e')}))
+  WHERE o.id = ANY (ARRAY(
+      SELECT min(id) FROM candidates WHERE key IS NOT NULL GROUP BY key
+      UNION ALL
+      SELECT id FROM candidates WHERE key IS NULL))
+    AND ${pending('o')}
   ORDER BY o.id
   LIMIT $1
   FOR UPDATE SKIP LOCKED
 ), followers AS (
-  SELECT f.id FROM heads h
-  CROSS JOIN LATERAL (
-    SELECT e.id FROM ${t} e
-    WHERE e.key = h.key AND e.id > h.id AND ${pending('e')}
-    ORDER BY e.id
-    LIMIT $1
-  ) f
-  WHERE h.key IS NOT NULL
-  ORDER BY f.id
+  SELECT c.id FROM candidates c
+  WHERE c.key = ANY (ARRAY(SELECT key FROM heads WHERE key IS NOT NULL))
+    AND c.id <> ALL (ARRAY(SELECT id FROM heads))
+  ORDER BY c.id
   LIMIT GREATEST($1 - (SELECT count(*) FROM heads), 0)
 )
 SELECT r.id::text AS id, r.topic, r.key, r.headers::text AS headers, r.body,
   (extract(epoch FROM r.created_at) * 1000)::float8 AS written_ms, r.attempts
 FROM ${t} r
-WHERE r.id IN (SELECT id FROM heads UNION ALL SELECT id FROM followers)
+WHERE r.id = ANY (ARRAY(SELECT id FROM heads UNION ALL SELECT id FROM followers))
 ORDER BY r.id
 FOR UPDATE OF r`,
     markSent: `UPDATE ${t} SET sent_at = now() WHERE id = ANY($1::bigint[])`,

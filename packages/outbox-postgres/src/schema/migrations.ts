@@ -30,7 +30,6 @@ export function outboxDdl(names: TableNames): string {
   failed_at   timestamptz
 );
 CREATE INDEX IF NOT EXISTS ${names.objectName('pending')} ON ${t} (id) ${pending};
-CREATE INDEX IF NOT EXISTS ${names.objectName('pending_key')} ON ${t} (key, id) ${pending};
 CREATE INDEX IF NOT EXISTS ${names.objectName('sent')} ON ${t} (sent_at) WHERE sent_at IS NOT NULL;
 CREATE INDEX IF NOT EXISTS ${names.objectName('failed')} ON ${t} (id) WHERE failed_at IS NOT NULL;
 `;
