@@ -4,6 +4,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsCapabilities, natsCoreCapabilities } from '@tidings/adapter-nats';
+import { rabbitmqCapabilities } from '@tidings/adapter-rabbitmq';
 import { memoryCapabilities } from '@tidings/core';
 import type { AdapterCapabilities } from '@tidings/core/adapter';
 
@@ -39,6 +40,13 @@ export function adapterEntries(): AdapterEntry[] {
       packageName: '@tidings/adapter-nats',
       docs: 'adapters/nats.md',
       capabilities: natsCoreCapabilities,
+    },
+    {
+      name: 'RabbitMQ',
+      factory: 'createRabbitMQAdapter',
+      packageName: '@tidings/adapter-rabbitmq',
+      docs: 'adapters/rabbitmq.md',
+      capabilities: rabbitmqCapabilities(),
     },
   ];
 }

@@ -4,6 +4,10 @@ import { sharedConfig } from '../../vitest.shared.ts';
 export default mergeConfig(
   sharedConfig,
   defineProject({
-    test: { name: 'adapter-redis-streams', include: ['src/**/*.test.ts', 'test/**/*.test.ts'] },
+    test: {
+      name: 'adapter-redis-streams',
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      globalSetup: ['test/global-setup.ts'],
+    },
   }),
 );

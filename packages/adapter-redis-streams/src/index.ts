@@ -1,2 +1,10 @@
-// The public API of @tidings/adapter-redis-streams is written in the package's own issue.
-export {};
+// The public API of @tidings/adapter-redis-streams.
+
+export type { RedisStreamsAdapter } from './adapter';
+export { createRedisStreamsAdapter, redisStreamsCapabilities } from './adapter';
+export type {
+  RedisConnectionOptions,
+  RedisReplicaWait,
+  RedisStreamsAdapterOptions,
+  RedisStreamsTrimOptions,
+} from './options';

@@ -11,6 +11,7 @@ export type ScenarioName =
   | 'unsettled-redelivered'
   | 'retry-delay'
   | 'dead-letter'
+  | 'dead-letter-kept'
   | 'key-ordering'
   | 'resume'
   | 'start-position'

@@ -10,7 +10,13 @@ import {
   manyTopics,
   publishConsumeAll,
 } from './scenarios/delivery';
-import { deadLetter, redeliveryAfterFailure, retryDelay, unsettledRedelivered } from './scenarios/failure';
+import {
+  deadLetter,
+  deadLetterKept,
+  redeliveryAfterFailure,
+  retryDelay,
+  unsettledRedelivered,
+} from './scenarios/failure';
 import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
 import { keyOrdering } from './scenarios/ordering';
 import { throughputSmoke } from './scenarios/throughput';
@@ -25,6 +31,7 @@ export const scenarios: readonly Scenario[] = [
   unsettledRedelivered,
   retryDelay,
   deadLetter,
+  deadLetterKept,
   keyOrdering,
   resume,
   startPosition,

@@ -38,3 +38,4 @@ export {
   toError,
 } from './errors';
 export { whenAborted } from './internal/abort';
+export { checkInteger, definedOnly } from './internal/options';

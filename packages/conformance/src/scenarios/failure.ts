@@ -180,3 +180,40 @@ export const deadLetter: Scenario = {
     expect(dead.deliveries.length).toBe(1);
   },
 };
+
+export const deadLetterKept: Scenario = {
+  name: 'dead-letter-kept',
+  title: 'keeps a dead letter until its group reads the dead-letter topic, even if nobody read it before',
+  unsupported: (c) =>
+    c.nativeDeadLetter ? undefined : 'the adapter does not store dead letters on the broker',
+  async run(fx, settings) {
+    const adapter = await fx.adapter();
+    const topic = fx.topic('kept-source');
+    const dlqTopic = fx.topic('kept-target');
+    const group = fx.group('kept');
+    const main = new Collector();
+    await adapter.subscribe(
+      fx.spec({ group, topics: [topic] }),
+      main.handler('main', () => ({
+        type: 'deadLetter',
+        topic: dlqTopic,
+        reason: 'poison',
+        headers: { 'tidings-dlq-reason': 'poison', 'tidings-dlq-group': group },
+      })),
+    );
+    await adapter.publish([{ topic, key: 'k', headers: { 'x-original': 'yes' }, body: Buffer.from('kept') }]);
+    await main.untilDistinct(1, settings.deliveryTimeoutMs);
+    // Only now does anyone read the dead-letter topic: the same group, from the start.
+    const dead = new Collector();
+    await adapter.subscribe(
+      fx.spec({ group, topics: [dlqTopic], startFrom: 'earliest' }),
+      dead.handler('reader'),
+    );
+    await dead.untilDistinct(1, settings.deliveryTimeoutMs);
+    expect(bodyText(dead.deliveries[0]!.record)).toBe('kept');
+    expect(dead.deliveries[0]!.record.headers).toMatchObject({
+      'x-original': 'yes',
+      'tidings-dlq-reason': 'poison',
+    });
+  },
+};

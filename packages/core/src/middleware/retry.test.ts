@@ -64,6 +64,17 @@ describe('retry policy', () => {
     await expect(policy(testContext(), fail('a string'))).rejects.toThrow(/non-error value thrown: a string/);
   });
 
+  it('dead-letters, without running the handler, a record its consumers kept dying on', async () => {
+    const policy = retry({ maxAttempts: 3 });
+    let ran = false;
+    const error = await policy(testContext({ attempt: 4 }), async () => {
+      ran = true;
+    }).catch((e: unknown) => e);
+    expect(ran).toBe(false);
+    expect(error).toBeInstanceOf(NonRetryableError);
+    expect((error as Error).message).toMatch(/delivered 4 times without being settled/);
+  });
+
   it('leaves a successful delivery alone', async () => {
     const ctx = testContext();
     await retry()(ctx, async () => undefined);

@@ -1,0 +1,76 @@
+import type { Redis } from 'ioredis';
+import { keys } from './keys';
+
+interface Waiter {
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+interface StreamBatch {
+  readonly ids: string[];
+  /** Ids of entries that were retried, whose retry headers go with the acknowledgement. */
+  readonly retried: string[];
+  readonly waiters: Waiter[];
+}
+
+/**
+ * Acknowledges entries in batches: the acknowledgements of handlers that finish in the same turn
+ * of the event loop travel as one `XACK` per stream. Each caller still learns whether its own
+ * acknowledgement reached the server.
+ */
+export class AckBatcher {
+  private batches = new Map<string, StreamBatch>();
+  private scheduled = false;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly group: string,
+  ) {}
+
+  /** Acknowledges `id` of `stream`; `retried` also drops the headers its retries added. */
+  ack(stream: string, id: string, retried: boolean): Promise<void> {
+    let batch = this.batches.get(stream);
+    if (batch === undefined) {
+      batch = { ids: [], retried: [], waiters: [] };
+      this.batches.set(stream, batch);
+    }
+    batch.ids.push(id);
+    if (retried) batch.retried.push(id);
+    const done = new Promise<void>((resolve, reject) => batch.waiters.push({ resolve, reject }));
+    if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return done;
+  }
+
+  private flush(): void {
+    this.scheduled = false;
+    const batches = this.batches;
+    this.batches = new Map();
+    for (const [stream, batch] of batches) {
+      let sent: Promise<unknown>;
+      if (batch.retried.length === 0) {
+        sent = this.redis.callBuffer('xack', stream, this.group, ...batch.ids);
+      } else {
+        sent = this.redis
+          .pipeline()
+          .callBuffer('xack', stream, this.group, ...batch.ids)
+          .callBuffer('hdel', keys.retryHeaders(stream, this.group), ...batch.retried)
+          .exec()
+          .then((results) => {
+            const failed = results?.find(([error]) => error !== null)?.[0];
+            if (failed) throw failed;
+          });
+      }
+      sent.then(
+        () => {
+          for (const waiter of batch.waiters) waiter.resolve();
+        },
+        (error: unknown) => {
+          for (const waiter of batch.waiters) waiter.reject(error);
+        },
+      );
+    }
+  }
+}

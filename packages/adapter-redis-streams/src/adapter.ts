@@ -1,0 +1,326 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type BrokerAdapter,
+  ClosedError,
+  type CloseOptions,
+  ConfigError,
+  type ConnectionState,
+  MessageTooLargeError,
+  type OutgoingRecord,
+  PublishError,
+  type RecordHandler,
+  type SubscribeSpec,
+  TidingsError,
+  toError,
+} from '@tidings/core/adapter';
+import type { Redis } from 'ioredis';
+import { encodeFields } from './codec';
+import { checkServerVersion, connectWithin, createConnection, publishFailure } from './connection';
+import { keys } from './keys';
+import {
+  claimIdleFor,
+  type RedisStreamsAdapterOptions,
+  type ResolvedOptions,
+  resolveOptions,
+} from './options';
+import { shardCount } from './scripts';
+import { Shards } from './shards';
+import { StreamSubscription } from './subscription';
+import { Trimmer } from './trimmer';
+
+/**
+ * The Redis Streams adapter: a {@link BrokerAdapter} with the names of its connections.
+ *
+ * @example
+ * ```ts
+ * const adapter = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:6379' });
+ * console.log(adapter.connectionName); // e.g. "tidings:3f9c1a2b" — find it in CLIENT LIST
+ * ```
+ */
+export interface RedisStreamsAdapter extends BrokerAdapter {
+  readonly name: 'redis';
+  /**
+   * The name every connection of this adapter starts with in `CLIENT LIST`: `<clientName>:<id>`,
+   * followed by `:cmd` for the command connection and `:read-<n>` for subscription readers.
+   */
+  readonly connectionName: string;
+  /**
+   * Trims one stream now with the adapter's `trim` settings (publishing does it by itself, at most
+   * once per `trim.intervalMs`); resolves with how many entries were removed. Rejects with a
+   * `ConfigError` when the adapter has no `trim` settings.
+   *
+   * @example
+   * ```ts
+   * const removed = await adapter.trim('order.placed');
+   * ```
+   */
+  trim(topic: string): Promise<number>;
+}
+
+/**
+ * What the Redis Streams adapter can do with its default options. An adapter's own
+ * `capabilities` reflect its options (`durable`, `maxMessageBytes`, `retryPollIntervalMs`).
+ *
+ * @example
+ * ```ts
+ * if (!redisStreamsCapabilities.deduplication) console.log('use an idempotency store for exactly-once effects');
+ * ```
+ */
+export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
+  ordering: 'key',
+  durable: false,
+  replay: true,
+  redelivery: true,
+  deliveryCount: true,
+  delayedRetry: true,
+  nativeDeadLetter: true,
+  deduplication: false,
+  maxMessageBytes: 1024 * 1024,
+  delayToleranceMs: 500,
+  headerPrefix: 'ce_',
+});
+
+// Beyond the poll interval: the claim script, the hand-over to the dispatcher, a busy event loop.
+const DELAY_TOLERANCE_MARGIN_MS = 250;
+
+class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
+  readonly name = 'redis';
+  readonly capabilities: AdapterCapabilities;
+  readonly connectionName: string;
+  private readonly options: ResolvedOptions;
+  private command: Redis | undefined;
+  private connecting: Promise<void> | undefined;
+  private connected = false;
+  private connectFailed = false;
+  private closing: Promise<void> | undefined;
+  private closed = false;
+  private trimmer: Trimmer | undefined;
+  private readonly subscriptions = new Set<StreamSubscription>();
+  private readers = 0;
+  private readonly shards: Shards;
+  /** Topics whose shard count was checked against the one recorded in Redis. */
+  private readonly shardChecks = new Map<string, Promise<void>>();
+
+  constructor(options: RedisStreamsAdapterOptions) {
+    this.options = resolveOptions(options);
+    this.shards = new Shards(this.options.shards);
+    this.connectionName = `${this.options.clientName}:${randomBytes(4).toString('hex')}`;
+    this.capabilities = Object.freeze({
+      ...redisStreamsCapabilities,
+      durable: this.options.durable,
+      maxMessageBytes: this.options.maxMessageBytes,
+      delayToleranceMs: this.options.retryPollIntervalMs + DELAY_TOLERANCE_MARGIN_MS,
+    });
+  }
+
+  get state(): ConnectionState {
+    if (this.closed) return 'closed';
+    const command = this.command;
+    if (command === undefined) return this.connectFailed ? 'failed' : 'idle';
+    if (!this.connected) return 'connecting';
+    if (command.status === 'ready') return 'connected';
+    // 'end' means ioredis gave up reconnecting (its retryStrategy said stop).
+    return command.status === 'end' ? 'failed' : 'reconnecting';
+  }
+
+  connect(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('the Redis adapter is closed'));
+    this.connecting ??= this.open().catch((error: unknown) => {
+      this.connecting = undefined;
+      throw error;
+    });
+    return this.connecting;
+  }
+
+  private async open(): Promise<void> {
+    const command = createConnection(this.options, `${this.connectionName}:cmd`, () => undefined);
+    this.command = command;
+    try {
+      await connectWithin(command, this.options.connectTimeoutMs, 'command connection');
+      await checkServerVersion(command);
+      // Closed while connecting: the close may not have seen this connection.
+      if (this.closing !== undefined) throw new Error('closed');
+    } catch (error) {
+      command.disconnect();
+      this.command = undefined;
+      if (this.closing !== undefined) {
+        throw new ClosedError('the Redis adapter was closed while connecting', { cause: error });
+      }
+      this.connectFailed = true;
+      throw error;
+    }
+    if (this.options.trim !== undefined) {
+      this.trimmer = new Trimmer(command, this.options.trim, () => undefined);
+    }
+    this.connected = true;
+  }
+
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
+    const limit = this.options.maxMessageBytes;
+    for (const record of records) {
+      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
+    }
+    if (records.length === 0) return;
+    await this.connect();
+    const command = this.command!;
+    const topics = new Set(records.map((record) => record.topic));
+    for (const topic of topics) await this.checkShards(topic);
+    const streams = records.map((record) => this.shards.streamFor(record.topic, record.key));
+    try {
+      if (records.length === 1) {
+        await command.callBuffer('xadd', streams[0]!, '*', ...encodeFields(records[0]!));
+      } else {
+        // One transaction: a connection lost before EXEC stores none of the batch.
+        const transaction = command.multi();
+        for (const [i, record] of records.entries()) {
+          transaction.callBuffer('xadd', streams[i]!, '*', ...encodeFields(record));
+        }
+        const results = await transaction.exec();
+        if (results === null) throw new PublishError('the publish transaction was discarded');
+        results.forEach(([error], i) => {
+          if (error) throw publishFailure(error, records[i]!.topic);
+        });
+      }
+      const wait = this.options.waitForReplicas;
+      if (wait !== undefined) {
+        const acknowledged = Number(await command.call('wait', wait.replicas, wait.timeoutMs));
+        if (acknowledged < wait.replicas) {
+          throw new PublishError(
+            `only ${acknowledged} of ${wait.replicas} replicas confirmed the records within ${wait.timeoutMs} ms; the primary has them`,
+          );
+        }
+      }
+    } catch (error) {
+      if (error instanceof TidingsError) throw error;
+      throw publishFailure(error, records[0]!.topic);
+    }
+    if (this.trimmer !== undefined) {
+      for (const stream of new Set(streams)) this.trimmer.published(stream);
+    }
+  }
+
+  /**
+   * Makes sure every adapter on `topic` spreads it over the same number of streams: the first
+   * records its count in Redis, the others compare. Checked once per topic and adapter.
+   */
+  private checkShards(topic: string): Promise<void> {
+    let check = this.shardChecks.get(topic);
+    if (check === undefined) {
+      check = (async () => {
+        const recorded = Number(
+          await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]),
+        );
+        if (recorded !== this.shards.count) {
+          throw new ConfigError(
+            'shards',
+            `topic "${topic}" is spread over ${recorded} stream(s) by the adapters that use it; this adapter has shards: ${this.shards.count}`,
+          );
+        }
+      })();
+      check.catch(() => this.shardChecks.delete(topic));
+      this.shardChecks.set(topic, check);
+    }
+    return check;
+  }
+
+  async trim(topic: string): Promise<number> {
+    if (this.closing !== undefined) throw new ClosedError('cannot trim: the Redis adapter is closed');
+    if (this.options.trim === undefined) throw new ConfigError('trim', 'the adapter has no trim settings');
+    await this.connect();
+    let removed = 0;
+    for (const stream of this.shards.streams(topic)) removed += await this.trimmer!.trimNow(stream);
+    return removed;
+  }
+
+  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
+    checkSpec(spec);
+    await this.connect();
+    for (const topic of spec.topics) await this.checkShards(topic);
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
+    const n = ++this.readers;
+    let subscription: StreamSubscription | undefined;
+    const reader = createConnection(
+      this.options,
+      `${this.connectionName}:read-${n}`,
+      (error) => subscription?.noteError(error),
+      'blocking reads',
+    );
+    subscription = new StreamSubscription({
+      spec,
+      handler,
+      options: this.options,
+      command: this.command!,
+      reader,
+      shards: this.shards,
+      deadLetterStream: async (topic, key) => {
+        await this.checkShards(topic);
+        return this.shards.streamFor(topic, key);
+      },
+      consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
+      claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
+      onClosed: (closed) => this.subscriptions.delete(closed),
+    });
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error instanceof TidingsError ? error : toError(error);
+    }
+    return subscription;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
+      await this.trimmer?.stop();
+      const command = this.command;
+      if (command !== undefined) {
+        // QUIT waits for the replies before it; a connection that is down is simply dropped.
+        if (command.status === 'ready') await command.quit().catch(() => command.disconnect());
+        else command.disconnect();
+      }
+      this.closed = true;
+    })();
+    return this.closing;
+  }
+}
+
+function checkSpec(spec: SubscribeSpec): void {
+  if (spec.topics.length === 0) throw new ConfigError('topics', 'give at least one topic');
+  if (typeof spec.group !== 'string' || spec.group.length === 0) {
+    throw new ConfigError('group', 'must be a non-empty string');
+  }
+  if (spec.ordering !== 'key' && spec.ordering !== 'none') {
+    throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(spec.ordering)}`);
+  }
+}
+
+/**
+ * Creates the Redis Streams adapter. Each topic is a stream of that name; each consumer group a
+ * stream consumer group. Publishing is `XADD` (a batch in one `MULTI`); consuming is
+ * `XREADGROUP` on a connection per subscription, `XACK` after the handler settled. A retry stays
+ * pending in its group and is claimed back when due; a member that dies leaves its entries
+ * pending, and another member claims them once idle. Ordered subscriptions read each stream from
+ * one member at a time (a lease); `shards` spreads a topic over several streams by key so that
+ * ordered work spreads over several members. See docs/adapters/redis-streams.md.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@tidings/core';
+ * import { createRedisStreamsAdapter } from '@tidings/adapter-redis-streams';
+ *
+ * const bus = createBus({
+ *   source: 'order-service',
+ *   adapter: createRedisStreamsAdapter({ connection: process.env.REDIS_URL, trim: { maxLength: 1_000_000 } }),
+ * });
+ * ```
+ */
+export function createRedisStreamsAdapter(options: RedisStreamsAdapterOptions = {}): RedisStreamsAdapter {
+  return new RedisStreamsAdapterImpl(options);
+}

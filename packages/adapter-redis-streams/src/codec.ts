@@ -1,0 +1,84 @@
+import type { RecordHeaders } from '@tidings/core/adapter';
+
+/**
+ * How a record is laid out as the fields of a stream entry. Headers are fields of their own name,
+ * so that other stream readers see `ce_type`, `content-type` and the rest as they are; the body
+ * and the key take reserved names that start with `$`, and a header whose name starts with `$`
+ * gets one more `$` in front, so no header can be mistaken for them.
+ */
+export const FIELDS = {
+  body: '$body',
+  key: '$key',
+} as const;
+
+/** The record content that lives in a stream entry. */
+export interface EntryContent {
+  readonly key: string | undefined;
+  readonly headers: RecordHeaders;
+  readonly body: Uint8Array;
+}
+
+/** The field/value arguments of `XADD` for a record: body first, then key, then headers. */
+export function encodeFields(content: EntryContent): (string | Buffer)[] {
+  const { body } = content;
+  const args: (string | Buffer)[] = [
+    FIELDS.body,
+    Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
+  ];
+  if (content.key !== undefined) args.push(FIELDS.key, content.key);
+  for (const [name, value] of Object.entries(content.headers)) {
+    args.push(name.startsWith('$') ? `$${name}` : name, value);
+  }
+  return args;
+}
+
+/**
+ * Reads a record back from an entry's fields, as returned in buffer mode. Fields with reserved
+ * names this version does not know are skipped; an entry written by another tool without a
+ * `$body` field reads as an empty body (the core then dead-letters what it cannot decode).
+ */
+export function decodeFields(fields: readonly Buffer[]): EntryContent {
+  let body: Uint8Array = new Uint8Array(0);
+  let key: string | undefined;
+  const headers: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) {
+    const name = fields[i]!.toString('utf8');
+    const value = fields[i + 1]!;
+    if (name === FIELDS.body) body = value;
+    else if (name === FIELDS.key) key = value.toString('utf8');
+    else if (name.startsWith('$$')) setHeader(headers, name.slice(1), value.toString('utf8'));
+    else if (!name.startsWith('$')) setHeader(headers, name, value.toString('utf8'));
+  }
+  return { key, headers, body };
+}
+
+/** Encodes the headers a retry adds to its record, as kept beside the pending entry. */
+export function encodeHeaders(headers: RecordHeaders): string {
+  return JSON.stringify(headers);
+}
+
+/** Decodes {@link encodeHeaders}; anything that is not an object of strings reads as no headers. */
+export function decodeHeaders(text: string | undefined): Record<string, string> | undefined {
+  if (text === undefined) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) return undefined;
+  const headers: Record<string, string> = {};
+  for (const [name, value] of Object.entries(parsed)) {
+    if (typeof value === 'string') setHeader(headers, name, value);
+  }
+  return headers;
+}
+
+// A header may be called `__proto__`; plain assignment would set the object's prototype instead.
+function setHeader(headers: Record<string, string>, name: string, value: string): void {
+  if (name === '__proto__') {
+    Object.defineProperty(headers, name, { value, enumerable: true, writable: true, configurable: true });
+  } else {
+    headers[name] = value;
+  }
+}

@@ -1,0 +1,238 @@
+import { ConfigError } from '@tidings/core/adapter';
+import type { RedisOptions } from 'ioredis';
+
+/**
+ * ioredis settings for the adapter's connections. The adapter opens several connections (one for
+ * commands, one per subscription for its blocking reads) and sets on each what it relies on: its
+ * own `connectionName`, `lazyConnect` and the legacy reply shapes. `keyPrefix` is refused because
+ * the adapter's Lua scripts and stream replies name keys in full.
+ *
+ * @example
+ * ```ts
+ * const connection: RedisConnectionOptions = { host: 'redis.internal', port: 6379, password: process.env.REDIS_PASSWORD };
+ * ```
+ */
+export type RedisConnectionOptions = Omit<
+  RedisOptions,
+  'keyPrefix' | 'lazyConnect' | 'connectionName' | 'replyMapping' | 'enableOfflineQueue'
+>;
+
+/**
+ * How the adapter trims the streams it publishes to. Trimming runs after publishing, at most once
+ * per `intervalMs` per stream, as one `XTRIM` inside a Lua script.
+ *
+ * @example
+ * ```ts
+ * const trim: RedisStreamsTrimOptions = { maxLength: 100_000, maxAgeMs: 7 * 24 * 3_600_000 };
+ * ```
+ */
+export interface RedisStreamsTrimOptions {
+  /** Keep about this many entries per stream (trimming removes whole stream nodes). */
+  readonly maxLength?: number;
+  /** Remove entries older than this, judged by the time in their stream id. */
+  readonly maxAgeMs?: number;
+  /**
+   * `true` (default): never remove an entry that some consumer group of the stream has not
+   * settled, that is an entry still pending or not yet delivered to the group. A group that has
+   * stopped reading then holds the stream at its position: remove abandoned groups with
+   * `XGROUP DESTROY`. `false`: trim to the limits whatever the groups still need, as
+   * `XADD ... MAXLEN ~` does; the entries removed are lost for the groups that had not settled them.
+   */
+  readonly keepUnsettled?: boolean;
+  /** Least time between two trims of one stream, in milliseconds. Default 1,000. */
+  readonly intervalMs?: number;
+}
+
+/**
+ * Replication a publish waits for: `WAIT replicas timeoutMs` after the records are written, and
+ * the publish rejects if fewer replicas acknowledged them in time.
+ *
+ * @example
+ * ```ts
+ * const waitForReplicas: RedisReplicaWait = { replicas: 1, timeoutMs: 500 };
+ * ```
+ */
+export interface RedisReplicaWait {
+  /** Replicas that must have the records. */
+  readonly replicas: number;
+  /** How long to wait for them, in milliseconds. */
+  readonly timeoutMs: number;
+}
+
+/**
+ * Settings of {@link createRedisStreamsAdapter}.
+ *
+ * @example
+ * ```ts
+ * const options: RedisStreamsAdapterOptions = {
+ *   connection: 'redis://127.0.0.1:6379',
+ *   durable: true, // the server runs with appendonly yes and appendfsync always
+ *   trim: { maxLength: 1_000_000 },
+ * };
+ * ```
+ */
+export interface RedisStreamsAdapterOptions {
+  /** A `redis://` URL, or ioredis options. Default `redis://127.0.0.1:6379`. */
+  readonly connection?: string | RedisConnectionOptions;
+  /**
+   * First part of the name every connection of the adapter gives itself (`CLIENT SETNAME`), so
+   * operators can find them in `CLIENT LIST`. Letters, digits, `.`, `_`, `:` and `-`. Default `tidings`.
+   */
+  readonly clientName?: string;
+  /** Largest record body accepted, in bytes; at most 512 MiB (Redis's limit). Default 1 MiB. */
+  readonly maxMessageBytes?: number;
+  /**
+   * Whether the server keeps what it acknowledged across a restart: declare `true` only when it
+   * runs with `appendonly yes` and `appendfsync always` (or acknowledged writes are replicated and
+   * confirmed with `waitForReplicas`). The adapter cannot tell; it reports this as
+   * `capabilities.durable`. Default `false`.
+   */
+  readonly durable?: boolean;
+  /** Trimming of the streams this adapter publishes to. Default: no trimming. */
+  readonly trim?: RedisStreamsTrimOptions;
+  /**
+   * Streams per topic. With more than one, a topic is spread by key over `<topic>:shard-<i>`, so
+   * that ordered subscriptions (one reading member per stream) can share a topic between up to
+   * that many members. Every adapter on a topic must use the same count: the first one records
+   * it in Redis and the others refuse to run with another. Default 1: the topic is one stream.
+   */
+  readonly shards?: number;
+  /** Replication every publish waits for. Default: none. */
+  readonly waitForReplicas?: RedisReplicaWait;
+  /** How long `connect` waits for the server, in milliseconds. Default 10,000. */
+  readonly connectTimeoutMs?: number;
+  /**
+   * How long an entry delivered to a member must have been left untouched before another member
+   * of the group claims it (`XAUTOCLAIM`-style recovery of a dead member's entries). A live
+   * member keeps its entries fresh while their handlers run. Default: the subscription's
+   * `handlerTimeoutMs` plus half of it (at least 1 s more), or 30 s without a handler timeout.
+   */
+  readonly claimIdleMs?: number;
+  /**
+   * How often each subscription looks for retries that are due but were scheduled by another
+   * member (a member redelivers its own retries on time by itself). The declared
+   * `delayToleranceMs` is this plus 250 ms. Default 250.
+   */
+  readonly retryPollIntervalMs?: number;
+  /** Longest time one `XREADGROUP` blocks, in milliseconds. Default 2,000. */
+  readonly blockMs?: number;
+}
+
+/** The settings with every default applied. */
+export interface ResolvedOptions {
+  readonly connection: string | RedisConnectionOptions;
+  readonly clientName: string;
+  readonly maxMessageBytes: number;
+  readonly durable: boolean;
+  readonly trim: Required<RedisStreamsTrimOptions> | undefined;
+  readonly shards: number;
+  readonly waitForReplicas: RedisReplicaWait | undefined;
+  readonly connectTimeoutMs: number;
+  readonly claimIdleMs: number | undefined;
+  readonly retryPollIntervalMs: number;
+  readonly blockMs: number;
+}
+
+/** Redis refuses bulk strings above 512 MiB (`proto-max-bulk-len`). */
+export const REDIS_MAX_BULK_BYTES = 512 * 1024 * 1024;
+
+const DEFAULTS = {
+  connection: 'redis://127.0.0.1:6379',
+  clientName: 'tidings',
+  maxMessageBytes: 1024 * 1024,
+  durable: false,
+  shards: 1,
+  connectTimeoutMs: 10_000,
+  retryPollIntervalMs: 250,
+  blockMs: 2_000,
+} as const;
+
+/** Validates the options and fills in defaults; a bad value is a `ConfigError` naming the field. */
+export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOptions {
+  const given = definedOnly(options);
+  const merged = {
+    ...DEFAULTS,
+    ...given,
+    trim: resolveTrim(options.trim),
+    waitForReplicas: options.waitForReplicas,
+    claimIdleMs: options.claimIdleMs,
+  } satisfies ResolvedOptions;
+
+  const { connection } = merged;
+  if (typeof connection === 'string') {
+    if (!/^rediss?:\/\//.test(connection)) {
+      throw new ConfigError(
+        'connection',
+        `must be a redis:// or rediss:// URL, got ${JSON.stringify(connection)}`,
+      );
+    }
+  } else if (typeof connection !== 'object' || connection === null) {
+    throw new ConfigError('connection', 'must be a URL or an ioredis options object');
+  } else if ('keyPrefix' in connection && connection.keyPrefix !== undefined) {
+    throw new ConfigError(
+      'connection.keyPrefix',
+      'is not supported: name your topics with the prefix instead',
+    );
+  }
+  if (typeof merged.clientName !== 'string' || !/^[\w.:-]{1,64}$/.test(merged.clientName)) {
+    throw new ConfigError(
+      'clientName',
+      `must be 1 to 64 letters, digits, '.', '_', ':' or '-', got ${JSON.stringify(merged.clientName)}`,
+    );
+  }
+  checkInteger('maxMessageBytes', merged.maxMessageBytes, 1, REDIS_MAX_BULK_BYTES);
+  if (typeof merged.durable !== 'boolean') throw new ConfigError('durable', 'must be true or false');
+  checkInteger('shards', merged.shards, 1, 1024);
+  checkInteger('connectTimeoutMs', merged.connectTimeoutMs, 1);
+  checkInteger('retryPollIntervalMs', merged.retryPollIntervalMs, 10, 60_000);
+  checkInteger('blockMs', merged.blockMs, 10, 60_000);
+  if (merged.claimIdleMs !== undefined) checkInteger('claimIdleMs', merged.claimIdleMs, 100);
+  if (merged.waitForReplicas !== undefined) {
+    checkInteger('waitForReplicas.replicas', merged.waitForReplicas.replicas, 1);
+    checkInteger('waitForReplicas.timeoutMs', merged.waitForReplicas.timeoutMs, 1);
+  }
+  return merged;
+}
+
+function resolveTrim(
+  trim: RedisStreamsTrimOptions | undefined,
+): Required<RedisStreamsTrimOptions> | undefined {
+  if (trim === undefined) return undefined;
+  if (typeof trim !== 'object' || trim === null) throw new ConfigError('trim', 'must be an object');
+  const { maxLength = 0, maxAgeMs = 0, keepUnsettled = true, intervalMs = 1_000 } = trim;
+  if (trim.maxLength !== undefined) checkInteger('trim.maxLength', maxLength, 1);
+  if (trim.maxAgeMs !== undefined) checkInteger('trim.maxAgeMs', maxAgeMs, 1);
+  if (maxLength === 0 && maxAgeMs === 0) {
+    throw new ConfigError('trim', 'give maxLength, maxAgeMs or both (leave trim out for no trimming)');
+  }
+  if (typeof keepUnsettled !== 'boolean')
+    throw new ConfigError('trim.keepUnsettled', 'must be true or false');
+  checkInteger('trim.intervalMs', intervalMs, 1);
+  return { maxLength, maxAgeMs, keepUnsettled, intervalMs };
+}
+
+/**
+ * How long an entry must sit untouched before another member claims it, for a subscription whose
+ * handlers may run `handlerTimeoutMs` (0: no limit).
+ */
+export function claimIdleFor(options: ResolvedOptions, handlerTimeoutMs: number): number {
+  if (options.claimIdleMs !== undefined) return options.claimIdleMs;
+  if (handlerTimeoutMs <= 0) return 30_000;
+  return handlerTimeoutMs + Math.max(1_000, Math.ceil(handlerTimeoutMs / 2));
+}
+
+function checkInteger(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
+  }
+}
+
+// `{ ...defaults, ...options }` must keep a default when a caller passes `undefined` explicitly.
+function definedOnly<T extends object>(options: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const key of Object.keys(options) as (keyof T)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}

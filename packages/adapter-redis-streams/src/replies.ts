@@ -1,0 +1,100 @@
+// Readers of the replies the adapter gets in buffer mode. They check shapes rather than cast, so a
+// surprise from the server (or from a client upgrade) is an error with a message, not a crash
+// deep in a consume loop.
+
+/** One entry of an `XREADGROUP` reply. `fields` is null for an entry deleted while pending. */
+export interface ReadEntry {
+  readonly stream: string;
+  readonly id: string;
+  readonly fields: readonly Buffer[] | null;
+}
+
+/** One entry returned by a claim script (see `scripts.ts`). */
+export interface ClaimedEntry {
+  /** Index of the stream in the keys passed to the script, from 0. */
+  readonly streamIndex: number;
+  readonly id: string;
+  readonly fields: readonly Buffer[];
+  /** The group's delivery count of the entry, this delivery included. */
+  readonly deliveries: number;
+  /** The headers a retry added, as JSON, if the entry was retried. */
+  readonly retryHeaders: string | undefined;
+  /** For an entry that waits for a retry: how long until it is due, in ms. */
+  readonly dueInMs: number | undefined;
+}
+
+/** A reply the adapter could not read. */
+export class UnexpectedReplyError extends Error {
+  override readonly name = 'UnexpectedReplyError';
+}
+
+function fail(what: string, value: unknown): never {
+  let shown: string;
+  try {
+    shown = JSON.stringify(value)?.slice(0, 200) ?? String(value);
+  } catch {
+    shown = String(value);
+  }
+  throw new UnexpectedReplyError(`unexpected reply from Redis: ${what}, got ${shown}`);
+}
+
+export function asArray(value: unknown, what: string): readonly unknown[] {
+  if (!Array.isArray(value)) fail(`${what} should be an array`, value);
+  return value;
+}
+
+export function asText(value: unknown, what: string): string {
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (typeof value === 'string') return value;
+  return fail(`${what} should be a string`, value);
+}
+
+export function asInteger(value: unknown, what: string): number {
+  const number =
+    typeof value === 'number' ? value : Number(Buffer.isBuffer(value) ? value.toString() : value);
+  if (!Number.isInteger(number)) fail(`${what} should be an integer`, value);
+  return number;
+}
+
+function asFields(value: unknown, what: string): Buffer[] {
+  const list = asArray(value, what);
+  for (const item of list) if (!Buffer.isBuffer(item)) fail(`${what} should hold buffers`, item);
+  return list as Buffer[];
+}
+
+/** Reads an `XREADGROUP` reply: `[[stream, [[id, fields | null], ...]], ...]` or null. */
+export function readEntries(reply: unknown): ReadEntry[] {
+  if (reply === null || reply === undefined) return [];
+  const entries: ReadEntry[] = [];
+  for (const streamReply of asArray(reply, 'XREADGROUP')) {
+    const [name, items] = asArray(streamReply, 'XREADGROUP stream');
+    const stream = asText(name, 'XREADGROUP stream name');
+    for (const item of asArray(items, 'XREADGROUP entries')) {
+      const [id, fields] = asArray(item, 'XREADGROUP entry');
+      entries.push({
+        stream,
+        id: asText(id, 'entry id'),
+        fields: fields === null ? null : asFields(fields, 'entry fields'),
+      });
+    }
+  }
+  return entries;
+}
+
+/** Reads the entries a claim script returns. */
+export function claimedEntries(reply: unknown): ClaimedEntry[] {
+  return asArray(reply, 'claimed entries').map((item) => {
+    const [index, id, fields, deliveries, retryHeaders, dueInMs] = asArray(item, 'claimed entry');
+    return {
+      streamIndex: asInteger(index, 'stream index') - 1,
+      id: asText(id, 'entry id'),
+      fields: asFields(fields, 'entry fields'),
+      deliveries: asInteger(deliveries, 'delivery count'),
+      retryHeaders:
+        retryHeaders === null || retryHeaders === undefined
+          ? undefined
+          : asText(retryHeaders, 'retry headers'),
+      dueInMs: dueInMs === null || dueInMs === undefined ? undefined : asInteger(dueInMs, 'time until due'),
+    };
+  });
+}

@@ -1,0 +1,380 @@
+import { Collector } from '@tidings/conformance';
+import type { Settlement } from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
+import { createRedisStreamsAdapter } from '../src';
+import { ACK, spec, useTestKit } from './kit';
+import { killConnections, REDIS_URL } from './redis';
+import { waitUntil } from './wait';
+
+describe('the Redis Streams adapter', () => {
+  const { adapter, names, redis } = useTestKit();
+
+  it('writes headers as fields of their own name and reads back any header name and body bytes', async () => {
+    const { topic, group } = names('fields');
+    const a = adapter();
+    const collector = new Collector();
+    await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    const body = Buffer.from([0, 255, 1, 254, 0x80, 0x0d, 0x0a, 0]);
+    const headers = {
+      ce_type: 'order.placed',
+      $body: 'not the body',
+      $$x: 'two',
+      __proto__: 'proto',
+      '': 'empty',
+    };
+    await a.publish([{ topic, key: '$key', headers, body }]);
+    await collector.untilDistinct(1, 10_000);
+    const got = collector.deliveries[0]!.record;
+    expect(Buffer.from(got.body).equals(body)).toBe(true);
+    expect(got.key).toBe('$key');
+    expect(Object.entries(got.headers).sort()).toEqual(Object.entries(headers).sort());
+
+    // Other stream readers see the CloudEvents attributes under their own names.
+    const [entry] = await (await redis()).xrange(topic, '-', '+');
+    const fields = entry![1];
+    expect(fields.slice(0, 1)).toEqual(['$body']);
+    expect(fields).toContain('ce_type');
+    expect(fields).toContain('$$body');
+  });
+
+  it('keeps the headers a retry adds across deliveries and puts them on the dead letter', async () => {
+    const { topic, group } = names('retry-headers');
+    const dlq = `${topic}.dlq`;
+    const a = adapter();
+    const collector = new Collector();
+    const dead = new Collector();
+    await a.subscribe(spec({ group: `${group}-dlq`, topics: [dlq] }), dead.handler('dlq'));
+    await a.subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('only', (record) =>
+        record.attempt < 3
+          ? {
+              type: 'retry',
+              delayMs: 50,
+              headers: {
+                'tidings-attempt': String(record.attempt + 1),
+                'tidings-first-failure-at':
+                  record.headers['tidings-first-failure-at'] ?? `first-${record.attempt}`,
+              },
+            }
+          : {
+              type: 'deadLetter',
+              topic: dlq,
+              reason: 'gave up',
+              headers: { 'tidings-dlq-reason': 'gave up' },
+            },
+      ),
+    );
+    await a.publish([{ topic, key: 'k', headers: { 'x-original': 'yes' }, body: Buffer.from('retried') }]);
+    await dead.untilDistinct(1, 10_000);
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 2, 3]);
+    expect(collector.deliveries.map((d) => d.record.headers['tidings-first-failure-at'])).toEqual([
+      undefined,
+      'first-1',
+      'first-1',
+    ]);
+    const letter = dead.deliveries[0]!.record;
+    expect(letter.key).toBe('k');
+    expect(letter.headers).toMatchObject({
+      'x-original': 'yes',
+      'tidings-first-failure-at': 'first-1',
+      'tidings-dlq-reason': 'gave up',
+    });
+    // Settled: nothing is left pending, waiting for a retry or beside the entry.
+    const r = await redis();
+    expect(((await r.xpending(topic, group)) as [number])[0]).toBe(0);
+    expect(await r.keys(`tidings:due:*${topic}*`)).toEqual([]);
+    expect(await r.keys(`tidings:retry-headers:*${topic}*`)).toEqual([]);
+  });
+
+  it('leaves a record pending when its dead letter cannot be written', async () => {
+    const { topic, group } = names('dlq-fails');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const collector = new Collector();
+    const subscription = await a.subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('only', () => ({
+        type: 'deadLetter',
+        topic: notAStream,
+        reason: 'bad',
+        headers: {},
+      })),
+    );
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('stuck') }]);
+    await collector.untilDistinct(1, 10_000);
+    await waitUntil(() => subscription.lastError !== undefined, 10_000, 'the failure was reported');
+    expect(subscription.lastError?.message).toMatch(/WRONGTYPE/);
+    expect(((await (await redis()).xpending(topic, group)) as [number])[0]).toBe(1);
+  });
+
+  it('rejects a batch naming the record Redis refused, having stored the others', async () => {
+    const { topic } = names('partial');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const record = (to: string, text: string) => ({
+      topic: to,
+      key: undefined,
+      headers: {},
+      body: Buffer.from(text),
+    });
+    await expect(
+      a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
+    ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
+    expect(await (await redis()).xlen(topic)).toBe(2);
+  });
+
+  it('refuses an oversize body before sending anything', async () => {
+    const { topic } = names('oversize');
+    const a = adapter({ maxMessageBytes: 10 });
+    expect(a.capabilities.maxMessageBytes).toBe(10);
+    await expect(
+      a.publish([
+        { topic, key: undefined, headers: {}, body: Buffer.from('fine') },
+        { topic, key: undefined, headers: {}, body: Buffer.alloc(11) },
+      ]),
+    ).rejects.toMatchObject({ code: 'MESSAGE_TOO_LARGE', size: 11, limit: 10 });
+    expect(await (await redis()).exists(topic)).toBe(0);
+  });
+
+  it('hands entries fetched while paused back to the group at once when it closes, attempt unchanged', async () => {
+    const { topic, group } = names('release');
+    const first = adapter();
+    const subscription = await first.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    subscription.pause();
+    expect(subscription.state).toBe('paused');
+    await first.publish(
+      [0, 1, 2].map((i) => ({ topic, key: undefined, headers: {}, body: Buffer.from(`parked-${i}`) })),
+    );
+    // The read that was blocked when the pause came takes them: they are this member's now.
+    const r = await redis();
+    await waitUntil(
+      async () => ((await r.xpending(topic, group)) as [number])[0] === 3,
+      10_000,
+      'they were read',
+    );
+    await subscription.close();
+
+    // A member that would wait a minute before claiming idle entries gets them at once.
+    const collector = new Collector();
+    await adapter({ claimIdleMs: 60_000 }).subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('next'),
+    );
+    await collector.untilDistinct(3, 10_000);
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1, 1]);
+  });
+
+  it('brings many retries back on time, each no sooner than asked and within the tolerance', async () => {
+    const { topic, group } = names('many-retries');
+    const a = adapter();
+    const settledAt = new Map<string, number>();
+    const waited: { text: string; ms: number; delay: number }[] = [];
+    const collector = new Collector();
+    await a.subscribe(
+      spec({ group, topics: [topic], concurrency: 4 }),
+      collector.handler('only', (record, delivery) => {
+        const text = Buffer.from(record.body).toString();
+        const delay = Number(text.split('-')[0]);
+        if (record.attempt === 1) {
+          settledAt.set(text, delivery.at);
+          return { type: 'retry', delayMs: delay, headers: {} };
+        }
+        waited.push({ text, ms: delivery.at - settledAt.get(text)!, delay });
+        return ACK;
+      }),
+    );
+    const delays = [100, 300, 600];
+    await a.publish(
+      Array.from({ length: 30 }, (_, i) => ({
+        topic,
+        key: undefined,
+        headers: {},
+        body: Buffer.from(`${delays[i % 3]}-${i}`),
+      })),
+    );
+    // The collector wakes on deliveries, before the handler sorts them: count deliveries.
+    await collector.until(
+      () => collector.deliveries.length >= 60,
+      20_000,
+      () => `${collector.deliveries.length - 30} of 30 retries came back`,
+    );
+    expect(waited).toHaveLength(30);
+    for (const { text, ms, delay } of waited) {
+      expect(ms, `${text} came back early`).toBeGreaterThanOrEqual(delay - 20);
+      expect(ms, `${text} came back late`).toBeLessThanOrEqual(delay + a.capabilities.delayToleranceMs);
+    }
+  });
+
+  it('brings a retry back on another member when the member that scheduled it has left, not early', async () => {
+    const { topic, group } = names('orphan-retry');
+    const delayMs = 1_500;
+    const leaving = adapter();
+    const scheduled = new Collector();
+    const subscription = await leaving.subscribe(
+      spec({ group, topics: [topic] }),
+      scheduled.handler('leaving', (record) => ({
+        type: 'retry',
+        delayMs,
+        headers: { 'tidings-attempt': String(record.attempt + 1) },
+      })),
+    );
+    const staying = new Collector();
+    const stayingAdapter = adapter();
+    await leaving.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('orphan') }]);
+    await scheduled.untilDistinct(1, 10_000);
+    await subscription.close();
+    const settledAt = performance.now();
+    await stayingAdapter.subscribe(spec({ group, topics: [topic] }), staying.handler('staying'));
+    await staying.untilDistinct(1, 10_000);
+    const waited = staying.deliveries[0]!.at - settledAt;
+    expect(waited).toBeGreaterThanOrEqual(delayMs - 20);
+    expect(waited).toBeLessThanOrEqual(delayMs + stayingAdapter.capabilities.delayToleranceMs);
+    expect(staying.deliveries[0]!.record.attempt).toBe(2);
+  });
+
+  it('keeps an entry whose handler outlasts the idle limit from being claimed by another member', async () => {
+    const { topic, group } = names('fresh');
+    const options = { claimIdleMs: 300 };
+    const busy = new Collector();
+    let finished = false;
+    const busyAdapter = adapter(options);
+    await busyAdapter.subscribe(
+      spec({ group, topics: [topic] }),
+      busy.handler('busy', async () => {
+        await new Promise((resolve) => setTimeout(resolve, 1_500));
+        finished = true;
+        return ACK;
+      }),
+    );
+    await busyAdapter.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('long') }]);
+    await busy.untilDistinct(1, 10_000);
+    // A second member joins while the handler runs; its recovery looks for idle entries at once.
+    const other = new Collector();
+    await adapter(options).subscribe(spec({ group, topics: [topic] }), other.handler('other'));
+    await waitUntil(() => finished, 10_000, 'the long handler finished');
+    expect(other.deliveries, 'the entry was claimed while its handler ran').toEqual([]);
+    expect(busy.deliveries).toHaveLength(1);
+  });
+
+  it('after a reconnection, takes up at once the entries of a read whose reply was lost', async () => {
+    const { topic, group } = names('lost-reply');
+    // Recovery by idle time would take a minute: only the check after reconnecting can be quick.
+    const a = adapter({ claimIdleMs: 60_000 });
+    const collector = new Collector();
+    const subscription = await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('seen') }]);
+    await collector.untilDistinct(1, 10_000);
+    // Stand in for a read whose reply the network lost: entries delivered to the member's
+    // consumer that it never received.
+    const r = await redis();
+    const consumers = (await r.xinfo('CONSUMERS', topic, group)) as unknown[][];
+    const consumer = String(consumers[0]![1]);
+    await r.xadd(topic, '*', '$body', 'lost-1');
+    await r.xadd(topic, '*', '$body', 'lost-2');
+    await r.xreadgroup('GROUP', group, consumer, 'COUNT', 10, 'STREAMS', topic, '>');
+    await killConnections(a.connectionName);
+    await collector.untilDistinct(3, 10_000);
+    expect(collector.ofBody('lost-1')[0]!.record.attempt).toBe(1);
+    await waitUntil(() => subscription.state === 'running', 10_000, 'the subscription runs again');
+  });
+
+  it("finds a dead member's entry behind many entries that wait for a retry", async () => {
+    const { topic, group } = names('behind-retries');
+    const r = await redis();
+    await r.xgroup('CREATE', topic, group, '$', 'MKSTREAM');
+    for (let i = 0; i < 150; i++) await r.xadd(topic, '*', '$body', `waiting-${i}`);
+    await r.xadd(topic, '*', '$body', 'orphan');
+    // A member that died: it read everything, scheduled retries for all but the last, far ahead.
+    const read = (await r.xreadgroup('GROUP', group, 'dead', 'COUNT', 1000, 'STREAMS', topic, '>')) as [
+      string,
+      [string, string[]][],
+    ][];
+    const ids = read[0]![1].map(([id]) => id);
+    const due = `tidings:due:${JSON.stringify([topic, group])}`;
+    await r.zadd(due, ...ids.slice(0, 150).flatMap((id) => [Date.now() + 3_600_000, id]));
+
+    const collector = new Collector();
+    await adapter({ claimIdleMs: 200 }).subscribe(
+      spec({ group, topics: [topic], concurrency: 4 }),
+      collector.handler('b'),
+    );
+    await collector.untilDistinct(1, 10_000);
+    expect(collector.deliveries.map((d) => Buffer.from(d.record.body).toString())).toEqual(['orphan']);
+    expect(await r.zcard(due)).toBe(150);
+  });
+
+  it('keeps reading with a command timeout shorter than a blocking read', async () => {
+    const { topic, group } = names('command-timeout');
+    const a = adapter({
+      connection: { host: '127.0.0.1', port: Number(new URL(REDIS_URL).port || 6379), commandTimeout: 100 },
+      blockMs: 300,
+    });
+    const collector = new Collector();
+    const subscription = await a.subscribe(spec({ group, topics: [topic] }), collector.handler('only'));
+    // Several reads block longer than the command timeout meanwhile; none may fail.
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('late') }]);
+    await collector.untilDistinct(1, 10_000);
+    expect(subscription.lastError).toBeUndefined();
+  });
+
+  it('closes with an aborted signal even when every slot is taken by a handler that never ends', async () => {
+    const { topic, group } = names('stuck');
+    const a = adapter();
+    const collector = new Collector();
+    const subscription = await a.subscribe(
+      spec({ group, topics: [topic], concurrency: 1 }),
+      collector.handler('stuck', () => new Promise<Settlement>(() => undefined)),
+    );
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('stuck') }]);
+    await collector.untilDistinct(1, 10_000);
+    const started = performance.now();
+    await subscription.close({ signal: AbortSignal.timeout(200) });
+    expect(performance.now() - started).toBeLessThan(5_000);
+    expect(subscription.state).toBe('closed');
+  });
+
+  it('reports a server that does not answer as a ConnectionError within the connect timeout', async () => {
+    const a = createRedisStreamsAdapter({ connection: 'redis://127.0.0.1:1', connectTimeoutMs: 1_000 });
+    await expect(a.connect()).rejects.toMatchObject({ code: 'CONNECTION' });
+    expect(a.state).toBe('failed');
+    await a.close();
+    await expect(a.connect()).rejects.toMatchObject({ code: 'CLOSED' });
+  });
+
+  it('leaves no connection behind when closed while connecting and subscribing', async () => {
+    const { topic, group } = names('close-early');
+    const a = adapter();
+    const subscribing = a.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    const closing = a.close();
+    await expect(subscribing).rejects.toMatchObject({ code: 'CLOSED' });
+    await closing;
+    expect(a.state).toBe('closed');
+    const list = String(await (await redis()).client('LIST'));
+    expect(list).not.toContain(a.connectionName);
+
+    // Connected already: the close comes while the subscription creates its group and reader.
+    const b = adapter();
+    await b.connect();
+    const starting = b.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    await b.close();
+    await expect(starting).rejects.toMatchObject({ code: 'CLOSED' });
+    expect(String(await (await redis()).client('LIST'))).not.toContain(b.connectionName);
+  });
+
+  it('names its connections so that they can be found in CLIENT LIST', async () => {
+    const { topic, group } = names('names');
+    const a = adapter({ clientName: 'orders-api' });
+    await a.subscribe(spec({ group, topics: [topic] }), async () => ACK);
+    const list = String(await (await redis()).client('LIST'));
+    expect(a.connectionName).toMatch(/^orders-api:[0-9a-f]{8}$/);
+    expect(list).toContain(`name=${a.connectionName}:cmd `);
+    expect(list).toContain(`name=${a.connectionName}:read-1 `);
+    await a.close();
+    const after = String(await (await redis()).client('LIST'));
+    expect(after).not.toContain(a.connectionName);
+  });
+});

@@ -1,0 +1,119 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+
+/**
+ * A `redis-server` of the test's own, on a free port with a temporary directory, that the test
+ * may crash and restart. It persists every write before answering: `appendonly yes` and
+ * `appendfsync always`, no RDB snapshots.
+ */
+export class PrivateRedis {
+  private process: ChildProcess | undefined;
+
+  private constructor(
+    readonly port: number,
+    readonly dir: string,
+  ) {}
+
+  /** Starts a server; `redis-server` must be on the PATH. */
+  static async start(): Promise<PrivateRedis> {
+    const server = new PrivateRedis(await freePort(), await mkdtemp(join(tmpdir(), 'tidings-redis-')));
+    await server.launch();
+    return server;
+  }
+
+  get url(): string {
+    return `redis://127.0.0.1:${this.port}`;
+  }
+
+  /** Kills the server with SIGKILL, as a crash or a power cut would, and waits until it is gone. */
+  async crash(): Promise<void> {
+    const child = this.process;
+    if (child === undefined || child.exitCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGKILL');
+    await exited;
+    this.process = undefined;
+  }
+
+  /** Starts the server again on the same port and directory; it replays its append-only file. */
+  restart(): Promise<void> {
+    return this.launch();
+  }
+
+  /** Kills the server and removes its directory. */
+  async stop(): Promise<void> {
+    await this.crash();
+    await rm(this.dir, { recursive: true, force: true });
+  }
+
+  private async launch(): Promise<void> {
+    const child = spawn(
+      'redis-server',
+      [
+        '--port',
+        String(this.port),
+        '--bind',
+        '127.0.0.1',
+        '--dir',
+        this.dir,
+        '--appendonly',
+        'yes',
+        '--appendfsync',
+        'always',
+        '--save',
+        '',
+        '--logfile',
+        join(this.dir, 'redis.log'),
+      ],
+      { stdio: 'ignore' },
+    );
+    const failed = new Promise<never>((_, reject) => {
+      child.once('error', (error) => reject(new Error(`cannot start redis-server: ${error.message}`)));
+      child.once('exit', (code) =>
+        reject(new Error(`redis-server exited at start (code ${code}); see ${this.dir}/redis.log`)),
+      );
+    });
+    failed.catch(() => undefined);
+    this.process = child;
+    await Promise.race([answering(this.url, 15_000), failed]);
+  }
+}
+
+/** Resolves once a server at `url` answers PING (and has finished loading its data). */
+async function answering(url: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const redis = new Redis(url, { lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+    redis.on('error', () => undefined);
+    try {
+      await redis.connect();
+      await redis.ping();
+      return;
+    } catch (error) {
+      if (Date.now() > deadline)
+        throw new Error(`redis-server at ${url} did not answer: ${(error as Error).message}`);
+    } finally {
+      redis.disconnect();
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() =>
+        typeof address === 'object' && address !== null
+          ? resolve(address.port)
+          : reject(new Error('no port')),
+      );
+    });
+  });
+}
