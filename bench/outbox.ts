@@ -5,7 +5,7 @@
 // deleted at once). Each figure is the median of the rounds.
 //
 // Run alone: npx tsx --conditions=@tidings/source bench/outbox.ts [--messages N] [--rounds N] [--quick]
-//   [--brokers memory,rabbitmq,nats]
+//   [--brokers memory,rabbitmq,nats,redis]
 // It needs PostgreSQL and the brokers (bash tools/services.sh); it drops the schema and deletes the
 // queues and streams it makes. 'memory' shows the PostgreSQL side alone (a broker that costs ~0).
 import {
@@ -23,6 +23,7 @@ import {
   memoryFixture,
   natsFixture,
   rabbitmqFixture,
+  redisStreamsFixture,
 } from '../packages/outbox-postgres/test/support/brokers';
 import { createPool, dropSchema, requirePostgres } from '../packages/outbox-postgres/test/support/postgres';
 import type { BenchOptions, BenchResult } from './lib/result';
@@ -46,6 +47,7 @@ const brokers: Record<string, () => BrokerFixture> = {
   memory: memoryFixture,
   rabbitmq: rabbitmqFixture,
   nats: natsFixture,
+  redis: redisStreamsFixture,
 };
 
 interface Variant {
@@ -150,7 +152,7 @@ export async function run(
   options: BenchOptions & { readonly rounds?: number; readonly brokers?: readonly string[] },
 ): Promise<BenchResult[]> {
   const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const names = options.brokers ?? ['memory', 'rabbitmq', 'nats'];
+  const names = options.brokers ?? ['memory', 'rabbitmq', 'nats', 'redis'];
   const results: BenchResult[] = [];
   const admin = createPool({ max: 1 });
   await requirePostgres(admin);

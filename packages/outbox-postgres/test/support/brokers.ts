@@ -1,7 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-import { createNatsAdapter } from '@tidings/adapter-nats';
+import { createNatsAdapter, type NatsAdapter } from '@tidings/adapter-nats';
 import { createRabbitMQAdapter } from '@tidings/adapter-rabbitmq';
+import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '@tidings/adapter-redis-streams';
 import { type BrokerAdapter, createMemoryAdapter, createMemoryBroker } from '@tidings/core';
 import { createJournalAdapter } from './journal-adapter';
 
@@ -9,6 +10,8 @@ import { createJournalAdapter } from './journal-adapter';
 export interface BrokerFixture {
   /** Shown in test titles. */
   readonly name: string;
+  /** Prefix of every topic and group the suite makes, when cleanup finds them by it. */
+  readonly namespace?: string;
   /**
    * How a relay child process reaches this broker (see {@link brokerByName}); `undefined` for a
    * broker that lives in this process only (the in-memory one).
@@ -20,6 +23,8 @@ export interface BrokerFixture {
   require?(): Promise<void>;
   /** Deletes what the suite made on the broker. */
   cleanup?(): Promise<void>;
+  /** Makes the broker drop `adapter`'s connections, as a broker restart or a network cut would. */
+  dropConnections?(adapter: BrokerAdapter): Promise<void>;
 }
 
 const run = promisify(execFile);
@@ -48,8 +53,15 @@ export function memoryFixture(): BrokerFixture {
 
 const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
 
+// Connection names by adapter, so that a test can have the broker close one adapter's connections.
+const rabbitmqNames = new WeakMap<BrokerAdapter, string>();
+let rabbitmqAdapters = 0;
+
 function rabbitmqAdapter(exchange: string): BrokerAdapter {
-  return createRabbitMQAdapter({ url: RABBITMQ_URL, exchange, connectionName: `${exchange} outbox-test` });
+  const connectionName = `${exchange} outbox-test ${++rabbitmqAdapters}`;
+  const adapter = createRabbitMQAdapter({ url: RABBITMQ_URL, exchange, connectionName });
+  rabbitmqNames.set(adapter, connectionName);
+  return adapter;
 }
 
 /**
@@ -82,6 +94,23 @@ export function rabbitmqFixture(exchange = unique('tidings-outbox-')): BrokerFix
         await connection.close();
       }
     },
+    async dropConnections(adapter) {
+      const name = rabbitmqNames.get(adapter);
+      const listing = (
+        await run('rabbitmqctl', ['-q', 'list_connections', '--no-table-headers', 'pid', 'client_properties'])
+      ).stdout;
+      for (const line of listing.split('\n')) {
+        const match = /^(<[^>]+>)\t.*\{"connection_name","([^"]*)"\}/.exec(line);
+        if (match !== null && name !== undefined && match[2]!.startsWith(name)) {
+          await run('rabbitmqctl', [
+            '-q',
+            'close_connection',
+            match[1]!,
+            'tidings outbox test: dropped on purpose',
+          ]);
+        }
+      }
+    },
   };
 }
 
@@ -112,6 +141,58 @@ export function natsFixture(prefix = unique('tob')): BrokerFixture {
         await connection.close();
       }
     },
+    async dropConnections(adapter) {
+      // Drops the client's socket; nats.js reconnects as it would after a server restart.
+      await (adapter as NatsAdapter).connection?.reconnect();
+    },
+  };
+}
+
+const REDIS_URL = process.env.TIDINGS_REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+function redisAdapter(namespace: string): BrokerAdapter {
+  return createRedisStreamsAdapter({ connection: REDIS_URL, clientName: `${namespace}-outbox-test` });
+}
+
+/**
+ * Redis Streams. The adapter names its streams and the keys beside them after the topics and
+ * groups, which all start with this run's namespace, so that cleanup deletes `*<namespace>*`.
+ */
+export function redisStreamsFixture(namespace = unique('tob-redis-')): BrokerFixture {
+  return {
+    name: 'redis-streams',
+    namespace,
+    childName: `redis:${namespace}`,
+    createAdapter: () => redisAdapter(namespace),
+    require: () => requireBroker('Redis', REDIS_URL, redisAdapter(namespace)),
+    async cleanup() {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+      try {
+        let cursor = '0';
+        do {
+          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${namespace}*`, 'COUNT', 1_000);
+          if (keys.length > 0) await redis.del(...keys);
+          cursor = next;
+        } while (cursor !== '0');
+      } finally {
+        await redis.quit();
+      }
+    },
+    async dropConnections(adapter) {
+      const { Redis } = await import('ioredis');
+      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3 });
+      const prefix = `${(adapter as RedisStreamsAdapter).connectionName}:`;
+      try {
+        for (const line of String(await redis.client('LIST')).split('\n')) {
+          const id = /\bid=(\d+)/.exec(line)?.[1];
+          const name = /\bname=(\S*)/.exec(line)?.[1];
+          if (id !== undefined && name?.startsWith(prefix)) await redis.client('KILL', 'ID', id);
+        }
+      } finally {
+        await redis.quit();
+      }
+    },
   };
 }
 
@@ -129,6 +210,8 @@ export function brokerByName(name: string): BrokerAdapter {
       return rabbitmqAdapter(argument);
     case 'nats':
       return natsAdapter(argument);
+    case 'redis':
+      return redisAdapter(argument);
     default:
       throw new Error(`no broker named ${name}`);
   }

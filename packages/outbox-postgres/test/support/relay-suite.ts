@@ -118,7 +118,8 @@ function startRelayProcess(env: Record<string, string>): {
 export function describeOutboxSuite(fixture: BrokerFixture): void {
   describe(`outbox relay on PostgreSQL, publishing to ${fixture.name}`, () => {
     const schema = uniqueSchema(fixture.name.replace(/\W/g, '_'));
-    const namespace = `tob-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+    const namespace =
+      fixture.namespace ?? `tob-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     let pool: pg.Pool;
     let counter = 0;
     let cleanups: (() => Promise<unknown>)[] = [];
@@ -358,6 +359,37 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       await waitUntil('the last batch to be marked sent', async () => (await relayed.stats()).pending === 0);
       expect(await relayed.stats()).toMatchObject({ pending: 0, consecutiveFailures: 0, lagMs: 0 });
     });
+
+    // Only brokers with connections to drop (the in-memory one has none).
+    const dropConnections = fixture.dropConnections;
+    if (dropConnections !== undefined) {
+      it("keeps going when the broker drops the relay's connections", async () => {
+        const Tick = tickContract(topic('dropped'));
+        const consumer = bus();
+        const arrivals = collectTicks(consumer, Tick, group('dropped'));
+        await consumer.start();
+        const store = await outbox(consumer);
+        const relayAdapter = adapter();
+        await relay({
+          store,
+          adapter: relayAdapter,
+          batchSize: 10,
+          backoff: { initialDelayMs: 50, maxDelayMs: 1_000 },
+        }).start();
+        const keys = 10;
+        await writeTicks(pool, store, Tick, { keys, perKey: 10, perTransaction: 10 });
+        await arrivals.waitForDistinct(keys * 10);
+
+        await dropConnections(relayAdapter);
+        const later = upTo(keys).flatMap((k) =>
+          upTo(10).map((i) => batchEntry(Tick, { key: `k${k}`, seq: 10 + i })),
+        );
+        for (let i = 0; i < later.length; i += 10) await store.writeBatch(pool, later.slice(i, i + 10));
+        await arrivals.waitForDistinct(keys * 20, 60_000);
+        expectKeyOrder(arrivals, keys, 20);
+        await waitUntil('the last batch to be marked sent', async () => (await store.stats()).pending === 0);
+      });
+    }
 
     it('applies each effect exactly once through the PostgreSQL inbox under forced redelivery', async () => {
       const Tick = tickContract(topic('inbox'));
