@@ -24,6 +24,13 @@ export interface MemoryOutboxOptions {
  * relay publishes them, retrying while the broker is down. Nothing survives the process, so it
  * is no transactional outbox; it is for apps without a database, and it keeps the same API and
  * ordering as a database outbox so that one can replace it later.
+ *
+ * @example
+ * ```ts
+ * const outbox: MemoryOutbox = createMemoryOutbox({ bus });
+ * await outbox.write(OrderPlaced, { orderId: 'o-1', total: 42, currency: 'EUR' });
+ * console.log(outbox.size);
+ * ```
  */
 export interface MemoryOutbox extends OutboxStore {
   /** Validates and encodes one event through the bus and queues it. */

@@ -10,7 +10,14 @@ import {
 } from '../middleware/retry';
 import type { OutboxClaim, OutboxRecord, OutboxStats, OutboxStore, OutboxWatch } from './store';
 
-/** How long the relay waits after a failure: exponential, capped, with jitter. */
+/**
+ * How long the relay waits after a failure: exponential, capped, with jitter.
+ *
+ * @example
+ * ```ts
+ * const backoff: OutboxBackoffOptions = { initialDelayMs: 500, maxDelayMs: 60_000 };
+ * ```
+ */
 export type OutboxBackoffOptions = Pick<
   RetryOptions,
   'initialDelayMs' | 'maxDelayMs' | 'multiplier' | 'jitter'
@@ -52,7 +59,17 @@ export interface OutboxRelayOptions {
   readonly onError?: (error: Error, context: OutboxRelayErrorContext) => void;
 }
 
-/** What failed, for {@link OutboxRelayOptions.onError}. */
+/**
+ * What failed, for {@link OutboxRelayOptions.onError}.
+ *
+ * @example
+ * ```ts
+ * createOutboxRelay({
+ *   store, bus,
+ *   onError: (error, { during, records }) => logger.warn({ during, ids: records.map((r) => r.id) }, error.message),
+ * });
+ * ```
+ */
 export interface OutboxRelayErrorContext {
   /** `publish`: the broker refused a batch; `store`: the outbox failed; `parked`: a record will never be sent. */
   readonly during: 'publish' | 'store' | 'parked';
@@ -60,10 +77,25 @@ export interface OutboxRelayErrorContext {
   readonly records: readonly OutboxRecord[];
 }
 
-/** What a relay is doing. */
+/**
+ * What a relay is doing: `backingOff` after a failure, `idle` before `start`.
+ *
+ * @example
+ * ```ts
+ * if (relay.state === 'backingOff') console.warn('the broker or the outbox is failing');
+ * ```
+ */
 export type OutboxRelayState = 'idle' | 'running' | 'backingOff' | 'stopping' | 'stopped';
 
-/** The relay's metrics: its own counters and the store's state. */
+/**
+ * The relay's metrics: its own counters and the store's state.
+ *
+ * @example
+ * ```ts
+ * const { lagMs, pending, failed, consecutiveFailures } = await relay.stats();
+ * if (lagMs > 60_000) alert(`outbox lag ${lagMs} ms, ${pending} pending`);
+ * ```
+ */
 export interface OutboxRelayStats extends OutboxStats {
   readonly state: OutboxRelayState;
   /** Records this relay published since it started. */
@@ -78,7 +110,16 @@ export interface OutboxRelayStats extends OutboxStats {
   readonly lastError: Error | undefined;
 }
 
-/** Publishes what an outbox holds to the broker, in batches, until stopped. */
+/**
+ * Publishes what an outbox holds to the broker, in batches, until stopped.
+ *
+ * @example
+ * ```ts
+ * const relay = createOutboxRelay({ store: outbox, bus });
+ * await relay.start();
+ * process.once('SIGTERM', () => void relay.stop());
+ * ```
+ */
 export interface OutboxRelay {
   readonly state: OutboxRelayState;
   /**

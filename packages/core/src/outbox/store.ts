@@ -72,7 +72,14 @@ export interface OutboxClaim {
   settle(settlement: OutboxSettlement): Promise<void>;
 }
 
-/** The state of an outbox, for the relay's metrics. */
+/**
+ * The state of an outbox, for the relay's metrics.
+ *
+ * @example
+ * ```ts
+ * const { pending, failed, lagMs } = await store.stats();
+ * ```
+ */
 export interface OutboxStats {
   /** Records waiting to be published (claimed ones included). */
   readonly pending: number;
@@ -82,7 +89,15 @@ export interface OutboxStats {
   readonly lagMs: number;
 }
 
-/** A running watch on an outbox's writes; see {@link OutboxStore.watch}. */
+/**
+ * A running watch on an outbox's writes; see {@link OutboxStore.watch}.
+ *
+ * @example
+ * ```ts
+ * const watch = store.watch?.(() => relay.wake());
+ * await watch?.close();
+ * ```
+ */
 export interface OutboxWatch {
   /** Stops watching and releases what the watch holds (a database connection). Idempotent. */
   close(): Promise<void>;

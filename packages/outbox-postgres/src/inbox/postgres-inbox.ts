@@ -31,6 +31,14 @@ export interface PostgresInboxOptions extends TableLocation {
 /**
  * A handler whose effect goes through `client`, inside the transaction that also marks the event
  * handled. It must not commit or roll back itself.
+ *
+ * @example
+ * ```ts
+ * const post: TransactionalHandler<EventOf<typeof PaymentCaptured>> = async (event, client) => {
+ *   await client.query('INSERT INTO ledger (payment_id) VALUES ($1)', [event.data.paymentId]);
+ * };
+ * bus.subscribe(PaymentCaptured, { group: 'ledger' }, inbox.handle(post));
+ * ```
  */
 export type TransactionalHandler<TEvent extends ReceivedEvent = ReceivedEvent> = (
   event: TEvent,
@@ -43,6 +51,13 @@ export type TransactionalHandler<TEvent extends ReceivedEvent = ReceivedEvent> =
  * processes (duplicates narrowed to a crash between the effect and the mark). Its `handle`
  * wrapper goes further for effects in the same database: the effect and the mark commit in one
  * transaction, so each event's effect happens exactly once.
+ *
+ * @example
+ * ```ts
+ * const inbox: PostgresInbox = createPostgresInbox({ pool });
+ * bus.subscribe(OrderPlaced, { group: 'email', idempotency: inbox }, sendConfirmation);
+ * bus.subscribe(OrderPlaced, { group: 'billing' }, inbox.handle(async (event, client) => charge(client, event)));
+ * ```
  */
 export interface PostgresInbox extends IdempotencyStore {
   /** `"schema"."table"`, for your own SQL. */

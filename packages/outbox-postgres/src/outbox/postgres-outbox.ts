@@ -23,10 +23,22 @@ import { type OutboxQueries, outboxQueries } from './queries';
 /**
  * Anything that runs a query like a `pg` client: a `PoolClient` or `Client` inside your
  * transaction (the usual case), or the `Pool` itself to write outside one.
+ *
+ * @example
+ * ```ts
+ * const client: PostgresExecutor = await pool.connect();
+ * ```
  */
 export type PostgresExecutor = Pick<ClientBase, 'query'>;
 
-/** How long sent records stay in the table. */
+/**
+ * How long sent records stay in the table.
+ *
+ * @example
+ * ```ts
+ * createPostgresOutbox({ pool, bus, retention: { maxAgeMs: 24 * 3_600_000, maxCount: 1_000_000 } });
+ * ```
+ */
 export interface OutboxRetention {
   /**
    * Keep sent records this long, in milliseconds, for inspection and replays. `0` deletes a
@@ -61,6 +73,12 @@ export interface PostgresOutboxOptions extends TableLocation {
 /**
  * The PostgreSQL outbox: write events in your transaction, and let a relay
  * (`createOutboxRelay({ store: outbox, bus })`) publish them.
+ *
+ * @example
+ * ```ts
+ * const outbox: PostgresOutbox = createPostgresOutbox({ pool, bus });
+ * await outbox.write(client, OrderPlaced, { orderId: 'o-1', total: 42, currency: 'EUR' });
+ * ```
  */
 export interface PostgresOutbox extends OutboxStore {
   /** `"schema"."table"`, for your own SQL (inspection, requeueing parked records). */

@@ -1,6 +1,13 @@
 import { ConfigError } from '@tidings/core/adapter';
 
-/** Where a table lives. Both names are plain identifiers: letters, digits and `_`. */
+/**
+ * Where a table lives. Both names are plain identifiers: letters, digits and `_`.
+ *
+ * @example
+ * ```ts
+ * const location: TableLocation = { schema: 'orders', table: 'order_events' };
+ * ```
+ */
 export interface TableLocation {
   /** Schema of the table. Default `public`. */
   readonly schema?: string;
