@@ -26,6 +26,7 @@ import {
   redisStreamsFixture,
 } from '../packages/outbox-postgres/test/support/brokers';
 import { createPool, dropSchema, requirePostgres } from '../packages/outbox-postgres/test/support/postgres';
+import { interceptPublish } from '../packages/outbox-postgres/test/support/switchable-adapter';
 import type { BenchOptions, BenchResult } from './lib/result';
 
 const MESSAGE_BYTES = 1024;
@@ -68,21 +69,11 @@ function counting(inner: BrokerAdapter, total: number): { adapter: BrokerAdapter
   const done = new Promise<void>((resolve) => {
     finish = resolve;
   });
-  const adapter: BrokerAdapter = {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    get state() {
-      return inner.state;
-    },
-    connect: () => inner.connect(),
-    subscribe: (spec, handler) => inner.subscribe(spec, handler),
-    close: (options) => inner.close(options),
-    async publish(records) {
-      await inner.publish(records);
-      count += records.length;
-      if (count >= total) finish();
-    },
-  };
+  const adapter = interceptPublish(inner, async (records, next) => {
+    await next(records);
+    count += records.length;
+    if (count >= total) finish();
+  });
   return { adapter, done };
 }
 

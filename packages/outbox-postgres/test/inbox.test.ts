@@ -7,30 +7,19 @@ import {
 } from '@tidings/core';
 import { createTestBus } from '@tidings/core/testing';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresInbox, inboxMigration, type PostgresInbox } from '../src/index';
 import { tickContract, waitUntil } from './support/events';
-import { createPool, dropSchema, requirePostgres, uniqueSchema } from './support/postgres';
+import { usePostgres } from './support/postgres';
 
-const schema = uniqueSchema('inbox');
+const db = usePostgres('inbox');
+const { schema } = db;
 const Tick = tickContract('inbox-ticks');
-let pool: pg.Pool;
 let counter = 0;
-let cleanups: (() => Promise<unknown>)[] = [];
+let pool: pg.Pool;
 
-beforeAll(async () => {
-  pool = createPool();
-  await requirePostgres(pool);
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await dropSchema(pool, schema);
-  await pool.end();
+beforeAll(() => {
+  pool = db.pool;
 });
 
 async function newInbox(onPool: pg.Pool = pool, table = `inbox_${++counter}`): Promise<PostgresInbox> {
@@ -82,14 +71,14 @@ describe('the inbox as an idempotency store', () => {
     for (const name of ['one', 'two']) {
       const store = await newInbox(pool, table);
       const bus = createBus({ source: name, adapter: createMemoryAdapter({ broker }) });
-      cleanups.push(() => bus.stop());
+      db.defer(() => bus.stop());
       bus.subscribe(Tick, { group: 'ledger', idempotency: store }, (event) => {
         handled.push(event.id);
       });
       await bus.start();
     }
     const publisher = createTestBus({ broker });
-    cleanups.push(() => publisher.stop());
+    db.defer(() => publisher.stop());
     const id = 'evt-dup';
     for (let i = 0; i < 4; i++) await publisher.publish(Tick, { key: 'k', seq: 1 }, { id });
     await publisher.publish(Tick, { key: 'k', seq: 2 }, { id: 'evt-last' });
@@ -146,9 +135,7 @@ describe('handle: the effect and the mark in one transaction', () => {
   });
 
   it('makes a concurrent delivery wait for the first transaction, then skip', async () => {
-    const marker = `tidings-inbox-${counter}`;
-    const own = createPool({ application_name: marker, max: 4 });
-    cleanups.push(() => own.end());
+    const { pool: own, marker } = db.markedPool('inbox');
     const inbox = await newInbox(own);
     let runs = 0;
     let release!: () => void;

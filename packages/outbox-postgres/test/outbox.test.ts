@@ -10,39 +10,28 @@ import {
 } from '@tidings/core';
 import { createTestBus, type TestBus } from '@tidings/core/testing';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createPostgresOutbox, outboxMigration, type PostgresOutboxOptions } from '../src/index';
 import { collectTicks, firstArrivals, tickContract, upTo, waitUntil } from './support/events';
-import { createPool, dropSchema, requirePostgres, uniqueSchema } from './support/postgres';
+import { dropSchema, usePostgres } from './support/postgres';
 import { interceptPublish } from './support/switchable-adapter';
 
-const schema = uniqueSchema('outbox');
+const db = usePostgres('outbox');
+const { schema } = db;
 const Tick = tickContract('ticks');
 // An event without a key: no order to keep.
 const Note = defineEvent({ type: 'outbox.note', topic: 'notes', schema: z.object({ text: z.string() }) });
-let pool: pg.Pool;
 let counter = 0;
-let cleanups: (() => Promise<unknown>)[] = [];
+let pool: pg.Pool;
 
-beforeAll(async () => {
-  pool = createPool();
-  await requirePostgres(pool);
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.reverse()) await cleanup();
-  cleanups = [];
-});
-
-afterAll(async () => {
-  await dropSchema(pool, schema);
-  await pool.end();
+beforeAll(() => {
+  pool = db.pool;
 });
 
 function testBus(): TestBus {
   const bus = createTestBus();
-  cleanups.push(() => bus.stop());
+  db.defer(() => bus.stop());
   return bus;
 }
 
@@ -60,7 +49,7 @@ async function newOutbox(options: Partial<PostgresOutboxOptions> = {}) {
 
 function relay(options: Parameters<typeof createOutboxRelay>[0]): OutboxRelay {
   const made = createOutboxRelay(options);
-  cleanups.push(() => made.stop());
+  db.defer(() => made.stop());
   return made;
 }
 
@@ -85,7 +74,7 @@ const keysOf = (records: readonly { record: { key: string | undefined } }[] | un
 describe('migration', () => {
   it('creates the table and indexes once, even when several processes migrate at once', async () => {
     const options = { pool, bus: createBus({ source: 's' }), schema: `${schema}_m`, table: 'events_out' };
-    cleanups.push(() => dropSchema(pool, `${schema}_m`));
+    db.defer(() => dropSchema(pool, `${schema}_m`));
     await Promise.all(upTo(3).map(() => createPostgresOutbox(options).migrate()));
     await createPostgresOutbox(options).migrate();
     const indexes = await pool.query<{ indexname: string }>(
@@ -193,9 +182,7 @@ describe('claims', () => {
   });
 
   it('go back to pending when their holder dies, and record failures for operators', async () => {
-    const marker = `tidings-claimer-${counter}`;
-    const claimer = createPool({ application_name: marker, max: 2 });
-    cleanups.push(() => claimer.end());
+    const { pool: claimer, marker } = db.markedPool('claimer');
     const outbox = await newOutbox();
     await outbox.writeBatch(pool, [
       batchEntry(Tick, { key: 'a', seq: 0 }),
@@ -281,16 +268,24 @@ describe('stats and retention', () => {
 });
 
 describe('relay on PostgreSQL', () => {
-  it('wakes on NOTIFY after commit, and listens again after its connection is killed', async () => {
-    const marker = `tidings-listener-${counter}`;
-    const relayPool = createPool({ application_name: marker, max: 3 });
-    cleanups.push(() => relayPool.end());
+  /**
+   * A started test bus that collects the ticks, an outbox on it, and the same outbox on a pool
+   * whose connections a test can find, for the relay.
+   */
+  async function relayedOutbox(group: string, options: Partial<PostgresOutboxOptions> = {}) {
     const bus = testBus();
-    const arrivals = collectTicks(bus, Tick, 'notified');
+    const arrivals = collectTicks(bus, Tick, group);
     await bus.start();
-    const outbox = await newOutbox({ bus });
+    const outbox = await newOutbox({ bus, ...options });
+    const { pool: relayPool, marker } = db.markedPool(group);
+    const relayStore = createPostgresOutbox({ pool: relayPool, bus, schema, table: `outbox_${counter}` });
+    return { bus, arrivals, outbox, relayStore, marker };
+  }
+
+  it('wakes on NOTIFY after commit, and listens again after its connection is killed', async () => {
+    const { bus, arrivals, outbox, relayStore, marker } = await relayedOutbox('listener');
     const relayed = relay({
-      store: createPostgresOutbox({ pool: relayPool, bus, schema, table: `outbox_${counter}` }),
+      store: relayStore,
       bus,
       // Only a notification can bring events out within the test's time.
       pollIntervalMs: 600_000,
@@ -320,20 +315,14 @@ describe('relay on PostgreSQL', () => {
   });
 
   it('polls when notifications are off', async () => {
-    const bus = testBus();
-    const arrivals = collectTicks(bus, Tick, 'polled');
-    await bus.start();
-    const outbox = await newOutbox({ bus, notify: false });
+    const { bus, arrivals, outbox } = await relayedOutbox('polled', { notify: false });
     await relay({ store: outbox, bus, pollIntervalMs: 50 }).start();
     await outbox.write(pool, Tick, { key: 'a', seq: 0 });
     await arrivals.waitForDistinct(1, 10_000);
   });
 
   it('keeps per-key order with several batches in flight in one relay', async () => {
-    const bus = testBus();
-    const arrivals = collectTicks(bus, Tick, 'concurrent');
-    await bus.start();
-    const outbox = await newOutbox({ bus });
+    const { bus, arrivals, outbox } = await relayedOutbox('concurrent');
     await relay({ store: outbox, bus, concurrency: 4, batchSize: 3 }).start();
     for (let seq = 0; seq < 30; seq++) {
       await outbox.writeBatch(
@@ -346,13 +335,7 @@ describe('relay on PostgreSQL', () => {
   });
 
   it('loses nothing when the database connection of a batch in flight dies', async () => {
-    const marker = `tidings-cut-${counter}`;
-    const relayPool = createPool({ application_name: marker, max: 3 });
-    cleanups.push(() => relayPool.end());
-    const bus = testBus();
-    const arrivals = collectTicks(bus, Tick, 'cut');
-    await bus.start();
-    const outbox = await newOutbox({ bus });
+    const { bus, arrivals, outbox, relayStore, marker } = await relayedOutbox('cut');
     await outbox.writeBatch(
       pool,
       upTo(50).map((seq) => batchEntry(Tick, { key: 'k', seq })),
@@ -360,7 +343,7 @@ describe('relay on PostgreSQL', () => {
     let cut = false;
     const errors: string[] = [];
     relay({
-      store: createPostgresOutbox({ pool: relayPool, bus, schema, table: `outbox_${counter}` }),
+      store: relayStore,
       adapter: interceptPublish(bus.adapter, async (records, next) => {
         await next(records);
         if (cut) return;

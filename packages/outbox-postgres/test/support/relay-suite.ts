@@ -18,7 +18,7 @@ import {
   type OutboxRelayOptions,
 } from '@tidings/core';
 import type pg from 'pg';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createPostgresInbox, createPostgresOutbox, type PostgresOutbox } from '../../src/index';
 import type { BrokerFixture } from './brokers';
 import {
@@ -31,7 +31,7 @@ import {
   waitUntil,
 } from './events';
 import { readJournal } from './journal-adapter';
-import { createPool, dropSchema, requirePostgres, uniqueSchema } from './postgres';
+import { usePostgres } from './postgres';
 import { switchable } from './switchable-adapter';
 
 const packageRoot = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -117,29 +117,19 @@ function startRelayProcess(env: Record<string, string>): {
  */
 export function describeOutboxSuite(fixture: BrokerFixture): void {
   describe(`outbox relay on PostgreSQL, publishing to ${fixture.name}`, () => {
-    const schema = uniqueSchema(fixture.name.replace(/\W/g, '_'));
+    const db = usePostgres(fixture.name.replace(/\W/g, '_'));
+    const { schema } = db;
     const namespace =
       fixture.namespace ?? `tob-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
     let pool: pg.Pool;
     let counter = 0;
-    let cleanups: (() => Promise<unknown>)[] = [];
 
     beforeAll(async () => {
-      pool = createPool();
-      await requirePostgres(pool);
+      pool = db.pool;
       await fixture.require?.();
     });
 
-    afterEach(async () => {
-      // Last made, first closed: relays before the adapters and pools they use.
-      for (const cleanup of cleanups.reverse()) await cleanup();
-      cleanups = [];
-    });
-
     afterAll(async () => {
-      if (pool === undefined) return;
-      await dropSchema(pool, schema);
-      await pool.end();
       await fixture.cleanup?.();
     });
 
@@ -147,7 +137,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
     const group = (label: string) => `${namespace}-g-${label}-${++counter}`;
     const adapter = (): BrokerAdapter => {
       const made = fixture.createAdapter();
-      cleanups.push(() => made.close());
+      db.defer(() => made.close());
       return made;
     };
     const bus = (options: Partial<BusOptions> = {}): Bus => {
@@ -157,7 +147,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
         subscriptionDefaults: { retry: { initialDelayMs: 10, maxDelayMs: 200, maxAttempts: 10 } },
         ...options,
       });
-      cleanups.push(() => made.stop());
+      db.defer(() => made.stop());
       return made;
     };
     const nextTable = () => `outbox_${++counter}`;
@@ -168,20 +158,20 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
     };
     const relay = (options: OutboxRelayOptions): OutboxRelay => {
       const made = createOutboxRelay({ pollIntervalMs: 200, ...options });
-      cleanups.push(() => made.stop());
+      db.defer(() => made.stop());
       return made;
     };
-    const separatePool = (): pg.Pool => {
-      const made = createPool({ max: 3 });
-      cleanups.push(() => made.end());
-      return made;
+    /** A started consumer of `Tick` in a group of its own, and what it received. */
+    const consume = async (Tick: TickContract, label: string, options: Partial<BusOptions> = {}) => {
+      const consumer = bus(options);
+      const arrivals = collectTicks(consumer, Tick, group(label));
+      await consumer.start();
+      return { consumer, arrivals };
     };
 
     it('publishes nothing from a rolled-back transaction', async () => {
       const Tick = tickContract(topic('rollback'));
-      const consumer = bus();
-      const arrivals = collectTicks(consumer, Tick, group('rollback'));
-      await consumer.start();
+      const { consumer, arrivals } = await consume(Tick, 'rollback');
       const store = await outbox(consumer);
       await pool.query(`CREATE TABLE "${schema}".orders_${counter} (id text PRIMARY KEY)`);
 
@@ -214,7 +204,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       // The in-memory broker dies with the relay process: there, a file journal stands in for it.
       const journal =
         fixture.childName !== undefined ? undefined : join(tmpdir(), `tidings-journal-${randomUUID()}.jsonl`);
-      if (journal !== undefined) cleanups.push(() => rm(journal, { force: true }));
+      if (journal !== undefined) db.defer(() => rm(journal, { force: true }));
       let arrivals: Arrivals | undefined;
       let writer: Bus;
       if (journal === undefined) {
@@ -237,7 +227,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       };
 
       const first = startRelayProcess({ ...env, OUTBOX_STALL_AT: '3' });
-      cleanups.push(async () => first.child.kill('SIGKILL'));
+      db.defer(async () => first.child.kill('SIGKILL'));
       await first.line('STALLED');
       const killed = new Promise((resolve) => first.child.once('exit', resolve));
       first.child.kill('SIGKILL');
@@ -247,7 +237,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       expect(pending).toBe(keys * perKey - 80);
 
       const second = startRelayProcess({ ...env, OUTBOX_EXIT_DRAINED: '1' });
-      cleanups.push(async () => second.child.kill('SIGKILL'));
+      db.defer(async () => second.child.kill('SIGKILL'));
       await second.line('DRAINED');
 
       const ids = (await pool.query<{ event_id: string }>(`SELECT event_id FROM ${store.table}`)).rows.map(
@@ -272,16 +262,14 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
 
     it('runs three relays at once: every event published, per-key order intact', async () => {
       const Tick = tickContract(topic('three'));
-      const consumer = bus();
-      const arrivals = collectTicks(consumer, Tick, group('three'));
-      await consumer.start();
+      const { consumer, arrivals } = await consume(Tick, 'three');
       const table = nextTable();
       const store = await outbox(consumer, table);
       const relays = await Promise.all(
         upTo(3).map(async () => {
           // Each relay as a process of its own would have it: its pool, its store, its adapter.
           const own = createPostgresOutbox({
-            pool: separatePool(),
+            pool: db.markedPool('relay').pool,
             bus: consumer,
             schema,
             table,
@@ -309,9 +297,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
 
     it('backs off while the broker is down and catches up with nothing lost', async () => {
       const Tick = tickContract(topic('down'));
-      const consumer = bus();
-      const arrivals = collectTicks(consumer, Tick, group('down'));
-      await consumer.start();
+      const { consumer, arrivals } = await consume(Tick, 'down');
       const store = await outbox(consumer);
       const { adapter: flaky, control } = switchable(adapter());
       const refusals: number[] = [];
@@ -365,9 +351,7 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
     if (dropConnections !== undefined) {
       it("keeps going when the broker drops the relay's connections", async () => {
         const Tick = tickContract(topic('dropped'));
-        const consumer = bus();
-        const arrivals = collectTicks(consumer, Tick, group('dropped'));
-        await consumer.start();
+        const { consumer, arrivals } = await consume(Tick, 'dropped');
         const store = await outbox(consumer);
         const relayAdapter = adapter();
         await relay({
