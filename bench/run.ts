@@ -21,6 +21,7 @@ const suites: readonly Suite[] = [
   { name: 'memory', load: () => import('./memory'), messages: { full: 200_000, quick: 30_000 } },
   { name: 'nats', load: () => import('./nats'), messages: { full: 20_000, quick: 2_000 } },
   { name: 'rabbitmq', load: () => import('./rabbitmq'), messages: { full: 10_000, quick: 2_000 } },
+  { name: 'redis', load: () => import('./redis'), messages: { full: 20_000, quick: 2_000 } },
 ];
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -5,6 +5,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { natsCapabilities, natsCoreCapabilities } from '@tidings/adapter-nats';
 import { rabbitmqCapabilities } from '@tidings/adapter-rabbitmq';
+import { redisStreamsCapabilities } from '@tidings/adapter-redis-streams';
 import { memoryCapabilities } from '@tidings/core';
 import type { AdapterCapabilities } from '@tidings/core/adapter';
 
@@ -47,6 +48,13 @@ export function adapterEntries(): AdapterEntry[] {
       packageName: '@tidings/adapter-rabbitmq',
       docs: 'adapters/rabbitmq.md',
       capabilities: rabbitmqCapabilities(),
+    },
+    {
+      name: 'Redis Streams',
+      factory: 'createRedisStreamsAdapter',
+      packageName: '@tidings/adapter-redis-streams',
+      docs: 'adapters/redis-streams.md',
+      capabilities: redisStreamsCapabilities,
     },
   ];
 }

@@ -1,2 +1,19 @@
-// The public API of @tidings/adapter-kafka is written in the package's own issue.
-export {};
+// The public API of @tidings/adapter-kafka.
+
+export { createKafkaAdapter, kafkaCapabilities } from './adapter';
+export type { CommitMetadata, DrainMarker, RetryMark } from './commit-metadata';
+export { decodeCommitMetadata } from './commit-metadata';
+export type { KafkaLogEntry, KafkaLogger, KafkaLogLevel } from './logging';
+export type {
+  KafkaAdapterOptions,
+  KafkaCompression,
+  KafkaConsumerOptions,
+  KafkaProducerOptions,
+  KafkaRetryTopicOptions,
+  KafkaTopicOptions,
+  RetryTopicNamer,
+} from './options';
+export { defaultRetryTopicName } from './options';
+export { KAFKA_RETRY_HEADERS } from './retry-topics';
+export type { KafkaTopicNamerOptions } from './topics';
+export { kafkaTopicNamer, topicNameProblem } from './topics';

@@ -33,7 +33,10 @@ export class Collector {
       const delivery: Delivery = { record, member, at: performance.now() };
       this.deliveries.push(delivery);
       this.wake();
-      return decide(record, delivery);
+      const settlement = await decide(record, delivery);
+      // Again after deciding: a condition may depend on what `decide` recorded.
+      this.wake();
+      return settlement;
     };
   }
 

@@ -59,7 +59,9 @@ export const unsettledRedelivered: Scenario = {
     const never = deferred<Settlement>();
     const adapterA = await fx.adapter();
     const subscriptionA = await adapterA.subscribe(
-      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000 }),
+      // Concurrency 1: the stuck record holds the only slot, which catches read loops that wait
+      // for room while the subscription closes.
+      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000, concurrency: 1 }),
       first.handler('a', () => never.promise),
     );
     await adapterA.publish([{ topic, key: 'stuck', headers: {}, body: Buffer.from('stuck') }]);

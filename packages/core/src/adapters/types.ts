@@ -294,9 +294,10 @@ export interface BrokerAdapter {
 
 /**
  * Headers the core reads and writes to carry retry state across redeliveries. Adapters that
- * retry by re-publishing a record keep them (the core puts them in `RetrySettlement.headers`);
- * adapters whose broker counts deliveries still prefer `attempt` from this header when present,
- * because a re-published record starts the broker's count again.
+ * retry by re-publishing a record keep them (the core puts them in `RetrySettlement.headers`).
+ * Adapters whose broker counts deliveries combine the two: a re-published record starts the
+ * broker's count again (add the header's attempt to it), and a record redelivered after a crash
+ * has a count above the last header written (take the larger).
  */
 export const RETRY_HEADERS = {
   /** The attempt number the redelivered record will be (decimal string). */

@@ -1,0 +1,228 @@
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type BrokerAdapter,
+  ClosedError,
+  type CloseOptions,
+  ConfigError,
+  type ConnectionState,
+  MessageTooLargeError,
+  type OutgoingRecord,
+  PublishError,
+  type RecordHandler,
+  type SubscribeSpec,
+} from '@tidings/core/adapter';
+import { type Admin, Kafka } from 'kafkajs';
+import { connectionError } from './errors';
+import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
+import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
+import { Publisher } from './publisher';
+import { closedWhileStarting, KafkaSubscription } from './subscription';
+import { TopicManager, topicNameProblem } from './topics';
+
+/**
+ * What the Kafka adapter can do. `deliveryCount` is false: Kafka does not count deliveries, so a
+ * record that comes back because its consumer died starts again at the attempt the adapter last
+ * committed for it. `maxMessageBytes` is the default of {@link KafkaAdapterOptions.maxMessageBytes}.
+ *
+ * @example
+ * ```ts
+ * if (kafkaCapabilities.ordering === 'key') bus.subscribe(OrderPlaced, { group: 'ledger', ordering: 'key' }, post);
+ * ```
+ */
+export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
+  ordering: 'key',
+  durable: true,
+  replay: true,
+  redelivery: true,
+  deliveryCount: false,
+  delayedRetry: true,
+  nativeDeadLetter: true,
+  deduplication: false,
+  maxMessageBytes: 1_000_000,
+  // A retry record waits in its consumer until due; the rest is one produce and one fetch.
+  delayToleranceMs: 1_000,
+  headerPrefix: 'ce_',
+});
+
+class KafkaAdapter implements BrokerAdapter {
+  readonly name = 'kafka';
+  readonly capabilities: AdapterCapabilities;
+  private readonly options: ResolvedKafkaOptions;
+  private readonly kafka: Kafka;
+  private readonly log: AdapterLog;
+  private readonly publisher: Publisher;
+  private readonly topics: TopicManager;
+  private readonly subscriptions = new Set<KafkaSubscription>();
+  private adminClient: Promise<Admin> | undefined;
+  private connection: ConnectionState = 'idle';
+  private connecting: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+
+  constructor(options: KafkaAdapterOptions) {
+    this.options = resolveOptions(options);
+    const { logger, logLevel } = this.options;
+    this.log = createAdapterLog(logger, logLevel);
+    this.kafka = new Kafka({
+      ...this.options.kafkaConfig,
+      brokers: [...this.options.brokers],
+      clientId: this.options.clientId,
+      connectionTimeout: this.options.connectionTimeoutMs,
+      requestTimeout: this.options.requestTimeoutMs,
+      logLevel: kafkajsLogLevel(logger, logLevel),
+      logCreator: kafkajsLogCreator(logger),
+    });
+    this.capabilities = Object.freeze({
+      ...kafkaCapabilities,
+      maxMessageBytes: this.options.maxMessageBytes,
+    });
+    this.publisher = new Publisher(this.kafka, this.options, this.log);
+    this.topics = new TopicManager(() => this.admin(), this.options.topics);
+  }
+
+  get state(): ConnectionState {
+    return this.connection;
+  }
+
+  connect(): Promise<void> {
+    if (this.closing !== undefined) return Promise.reject(new ClosedError('kafka adapter is closed'));
+    if (this.connection === 'connected') return Promise.resolve();
+    this.connecting ??= (async () => {
+      this.connection = 'connecting';
+      try {
+        await this.publisher.connect();
+        await this.admin();
+        this.connection = 'connected';
+      } catch (error) {
+        this.connection = 'failed';
+        throw error;
+      } finally {
+        this.connecting = undefined;
+      }
+    })();
+    return this.connecting;
+  }
+
+  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closing !== undefined) throw new ClosedError('cannot publish: the kafka adapter is closed');
+    const limit = this.options.maxMessageBytes;
+    const topics = new Set<string>();
+    for (const record of records) {
+      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
+      if (!topics.has(record.topic)) {
+        const problem = topicNameProblem(record.topic);
+        if (problem !== undefined) throw new PublishError(`kafka: ${problem}`, { topic: record.topic });
+        topics.add(record.topic);
+      }
+    }
+    if (records.length === 0) return;
+    try {
+      if (this.connection !== 'connected') await this.connect();
+      await this.topics.ensure([...topics]);
+    } catch (error) {
+      const topic = records[0]!.topic;
+      throw new PublishError(`kafka: cannot publish to "${topic}": ${(error as Error).message}`, {
+        topic,
+        cause: error,
+      });
+    }
+    await this.publisher.publish(records);
+  }
+
+  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+    if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the kafka adapter is closed');
+    checkSpec(spec, this.options);
+    if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
+    if (this.connection !== 'connected') await this.connect();
+    const subscription = new KafkaSubscription(spec, handler, {
+      kafka: this.kafka,
+      options: this.options,
+      publisher: this.publisher,
+      topics: this.topics,
+      admin: () => this.admin(),
+      log: this.log,
+      onClosed: (closed) => this.subscriptions.delete(closed),
+    });
+    this.subscriptions.add(subscription);
+    try {
+      await subscription.start();
+    } catch (error) {
+      this.subscriptions.delete(subscription);
+      throw error;
+    }
+    if (this.closing !== undefined) throw closedWhileStarting(spec.group);
+    return subscription;
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= (async () => {
+      await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
+      await this.connecting?.catch(() => undefined);
+      await this.publisher.close();
+      const admin = await this.adminClient?.catch(() => undefined);
+      await admin?.disconnect().catch(() => undefined);
+      this.connection = 'closed';
+    })();
+    return this.closing;
+  }
+
+  private admin(): Promise<Admin> {
+    this.adminClient ??= (async () => {
+      const admin = this.kafka.admin();
+      try {
+        await admin.connect();
+      } catch (error) {
+        this.adminClient = undefined;
+        await admin.disconnect().catch(() => undefined);
+        throw connectionError(error, this.options.brokers);
+      }
+      return admin;
+    })();
+    return this.adminClient;
+  }
+}
+
+function checkSpec(spec: SubscribeSpec, options: ResolvedKafkaOptions): void {
+  if (typeof spec.group !== 'string' || spec.group.length === 0) {
+    throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
+  }
+  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
+    throw new ConfigError('topics', 'subscribe to at least one topic');
+  }
+  for (const topic of spec.topics) {
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
+    if (options.retryTopics === false || spec.ordering !== 'none') continue;
+    for (const tier of options.retryTopics.tiersMs) {
+      const retryTopic = options.retryTopics.name(topic, spec.group, tier);
+      const retryProblem = topicNameProblem(retryTopic);
+      if (retryProblem !== undefined) {
+        throw new ConfigError(
+          'group',
+          `the retry topic of group "${spec.group}" on "${topic}" is not a legal Kafka topic: ${retryProblem}`,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * Creates the Kafka adapter, on kafkajs. It publishes through an idempotent producer (`acks: -1`)
+ * and consumes with one consumer group per subscription, committing per partition the offset of the
+ * lowest unsettled record. Unordered subscriptions retry through delay-tiered retry topics; ordered
+ * ones retry in place. Dead letters go to the topic the core names, `<topic>.<group>.dlq` by default.
+ *
+ * @example
+ * ```ts
+ * import { createBus } from '@tidings/core';
+ * import { createKafkaAdapter } from '@tidings/adapter-kafka';
+ *
+ * const bus = createBus({
+ *   source: 'order-service',
+ *   adapter: createKafkaAdapter({ brokers: ['127.0.0.1:9092'], producer: { compression: 'gzip' } }),
+ * });
+ * ```
+ */
+export function createKafkaAdapter(options: KafkaAdapterOptions): BrokerAdapter {
+  return new KafkaAdapter(options);
+}

@@ -1,0 +1,361 @@
+import { ConfigError } from '@tidings/core/adapter';
+import type { KafkaConfig } from 'kafkajs';
+import type { KafkaLogger, KafkaLogLevel } from './logging';
+
+/**
+ * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, producer: { compression: 'gzip' } });
+ * ```
+ */
+export type KafkaCompression = 'none' | 'gzip' | 'snappy' | 'lz4' | 'zstd';
+
+/**
+ * Settings of the producer every adapter owns.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, producer: { compression: 'gzip', publishTimeoutMs: 10_000 } });
+ * ```
+ */
+export interface KafkaProducerOptions {
+  /** Compression of record batches. Default `'none'`. */
+  readonly compression?: KafkaCompression;
+  /**
+   * How long `publish` waits for the broker's acknowledgement, queueing included, before it rejects
+   * with a `PublishError`. Default 30,000 ms.
+   */
+  readonly publishTimeoutMs?: number;
+  /** Retries of one send (kafkajs backoff) before the publish fails. Default 5. */
+  readonly retries?: number;
+}
+
+/**
+ * Settings of the consumer behind each subscription.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, consumer: { sessionTimeoutMs: 45_000, maxBufferedRecords: 5_000 } });
+ * ```
+ */
+export interface KafkaConsumerOptions {
+  /** The group coordinator drops a member silent for this long. Default 30,000 ms. */
+  readonly sessionTimeoutMs?: number;
+  /** How often a member tells the coordinator it is alive, and learns of rebalances. Default 3,000 ms. */
+  readonly heartbeatIntervalMs?: number;
+  /** How long the coordinator waits for every member to rejoin during a rebalance. Default 60,000 ms. */
+  readonly rebalanceTimeoutMs?: number;
+  /**
+   * Longest a fetch waits on the broker for new records. It bounds how long a resumed partition and
+   * `close()` wait for the fetch in progress. Default 500 ms.
+   */
+  readonly maxWaitTimeMs?: number;
+  /** Largest amount of data a fetch returns per partition. Default 1 MiB. */
+  readonly maxBytesPerPartition?: number;
+  /**
+   * Records a subscription holds per partition, fetched and not yet settled, before it pauses fetching
+   * that partition (backpressure). It resumes at half. Default 1,000.
+   */
+  readonly maxBufferedRecords?: number;
+  /** How often settled positions are committed; close and rebalances commit at once. Default 200 ms. */
+  readonly commitIntervalMs?: number;
+  /**
+   * How long `subscribe` waits to join the group and be given its partitions. Default 60,000 ms
+   * (joining may wait for a previous owner to drain its partitions, see the docs).
+   */
+  readonly subscribeTimeoutMs?: number;
+}
+
+/**
+ * Creation of topics through the admin client.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, topics: { partitions: 12, replicationFactor: 3, configs: { 'min.insync.replicas': '2' } } });
+ * ```
+ */
+export interface KafkaTopicOptions {
+  /**
+   * Create missing topics (subscribed, published, retry and dead-letter topics) before use. With
+   * `false` they must exist: subscribing to a missing topic fails with a `ConfigError`. Default true.
+   */
+  readonly create?: boolean;
+  /** Partitions of created topics. Default: the broker's `num.partitions`. */
+  readonly partitions?: number;
+  /** Replication factor of created topics. Default: the broker's `default.replication.factor`. */
+  readonly replicationFactor?: number;
+  /** Topic-level configs of created topics, e.g. `{ 'retention.ms': '604800000' }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Names the retry topic of a topic, consumer group and delay tier.
+ *
+ * @example
+ * ```ts
+ * const name: RetryTopicNamer = (topic, group, tierMs) => `retry.${group}.${topic}.${tierMs}`;
+ * ```
+ */
+export type RetryTopicNamer = (topic: string, group: string, tierMs: number) => string;
+
+/**
+ * Non-blocking retries through retry topics, for subscriptions with `ordering: 'none'`.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, retryTopics: { tiersMs: [0, 30_000, 300_000] } });
+ * ```
+ */
+export interface KafkaRetryTopicOptions {
+  /**
+   * Delay tiers: the lower bound of each, in milliseconds, ascending, starting at 0. A retry goes to
+   * the topic of the highest tier not above its delay, so long delays never wait in front of short
+   * ones. Default `[0, 10_000, 60_000]`.
+   */
+  readonly tiersMs?: readonly number[];
+  /** Names the retry topics. Default `<topic>.<group>.retry-<tier>`, e.g. `orders.billing.retry-10s`. */
+  readonly name?: RetryTopicNamer;
+}
+
+/**
+ * Settings of {@link createKafkaAdapter}. Only `brokers` is required.
+ *
+ * @example
+ * ```ts
+ * const options: KafkaAdapterOptions = { brokers: ['kafka-1:9092', 'kafka-2:9092'], clientId: 'billing', ssl: true };
+ * ```
+ */
+export interface KafkaAdapterOptions {
+  /** Bootstrap brokers, `host:port`. */
+  readonly brokers: readonly string[];
+  /** Client id sent to the brokers (quotas, logs). Default `tidings`. */
+  readonly clientId?: string;
+  /** TLS settings, or `true` for the system's CAs. */
+  readonly ssl?: KafkaConfig['ssl'];
+  /** SASL authentication. */
+  readonly sasl?: KafkaConfig['sasl'];
+  /** Time to open a connection to a broker. Default 3,000 ms. */
+  readonly connectionTimeoutMs?: number;
+  /** Time a broker has to answer a request. Default 30,000 ms. */
+  readonly requestTimeoutMs?: number;
+  /**
+   * Largest record body accepted, in bytes. Keep it below the broker's `message.max.bytes` (1 MiB by
+   * default), leaving room for the key and headers. Default 1,000,000.
+   */
+  readonly maxMessageBytes?: number;
+  readonly producer?: KafkaProducerOptions;
+  readonly consumer?: KafkaConsumerOptions;
+  readonly topics?: KafkaTopicOptions;
+  /** Retry topics for unordered subscriptions, or `false` to retry every record in the consumer. */
+  readonly retryTopics?: KafkaRetryTopicOptions | false;
+  /** Receives kafkajs's and the adapter's log entries. Default: none, kafkajs is silenced. */
+  readonly logger?: KafkaLogger;
+  /** Least severe level passed to `logger`. Default `'warn'`. */
+  readonly logLevel?: KafkaLogLevel;
+  /**
+   * Further kafkajs client settings (`socketFactory`, `retry` of connections, `authenticationTimeout`
+   * ...), merged over the ones above. The logger settings are the adapter's.
+   */
+  readonly kafkaConfig?: Partial<Omit<KafkaConfig, 'brokers' | 'logCreator' | 'logLevel'>>;
+}
+
+/** @internal Every setting with its default filled in. */
+export interface ResolvedKafkaOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly connectionTimeoutMs: number;
+  readonly requestTimeoutMs: number;
+  readonly maxMessageBytes: number;
+  readonly producer: Required<KafkaProducerOptions>;
+  readonly consumer: Required<KafkaConsumerOptions>;
+  readonly topics: {
+    readonly create: boolean;
+    readonly partitions: number | undefined;
+    readonly replicationFactor: number | undefined;
+    readonly configs: Readonly<Record<string, string>>;
+  };
+  readonly retryTopics: { readonly tiersMs: readonly number[]; readonly name: RetryTopicNamer } | false;
+  readonly logger: KafkaLogger | undefined;
+  readonly logLevel: KafkaLogLevel;
+  readonly kafkaConfig: Partial<KafkaConfig>;
+}
+
+/**
+ * The default retry topic name: `<topic>.<group>.retry-<tier>`, with the tier in readable units.
+ *
+ * @example
+ * ```ts
+ * defaultRetryTopicName('orders', 'billing', 10_000); // 'orders.billing.retry-10s'
+ * ```
+ */
+export const defaultRetryTopicName: RetryTopicNamer = (topic, group, tierMs) =>
+  `${topic}.${group}.retry-${formatDuration(tierMs)}`;
+
+const PRODUCER_DEFAULTS: Required<KafkaProducerOptions> = {
+  compression: 'none',
+  publishTimeoutMs: 30_000,
+  retries: 5,
+};
+
+const CONSUMER_DEFAULTS: Required<KafkaConsumerOptions> = {
+  sessionTimeoutMs: 30_000,
+  heartbeatIntervalMs: 3_000,
+  rebalanceTimeoutMs: 60_000,
+  maxWaitTimeMs: 500,
+  maxBytesPerPartition: 1024 * 1024,
+  maxBufferedRecords: 1_000,
+  commitIntervalMs: 200,
+  subscribeTimeoutMs: 60_000,
+};
+
+const DEFAULT_TIERS_MS: readonly number[] = Object.freeze([0, 10_000, 60_000]);
+const COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
+const LOG_LEVELS: readonly KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
+
+/** @internal Fills in defaults and checks every setting; a bad one is a `ConfigError` naming it. */
+export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError('options', "pass the adapter's settings, at least { brokers: ['host:9092'] }");
+  }
+  const brokers = options.brokers;
+  if (!Array.isArray(brokers) || brokers.length === 0) {
+    throw new ConfigError('brokers', "at least one broker is required, e.g. ['127.0.0.1:9092']");
+  }
+  brokers.forEach((broker, i) => {
+    if (typeof broker !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(broker)) {
+      throw new ConfigError(`brokers[${i}]`, `must be "host:port", got ${JSON.stringify(broker)}`);
+    }
+  });
+  const clientId = options.clientId ?? 'tidings';
+  if (typeof clientId !== 'string' || clientId.length === 0) {
+    throw new ConfigError('clientId', 'must be a non-empty string');
+  }
+
+  const producer = { ...PRODUCER_DEFAULTS, ...definedOnly(options.producer) };
+  if (!COMPRESSIONS.includes(producer.compression)) {
+    throw new ConfigError(
+      'producer.compression',
+      `must be one of ${COMPRESSIONS.join(', ')}, got ${String(producer.compression)}`,
+    );
+  }
+  integer('producer.publishTimeoutMs', producer.publishTimeoutMs, 1);
+  integer('producer.retries', producer.retries, 0, 100);
+
+  const consumer = { ...CONSUMER_DEFAULTS, ...definedOnly(options.consumer) };
+  integer('consumer.sessionTimeoutMs', consumer.sessionTimeoutMs, 1);
+  integer('consumer.heartbeatIntervalMs', consumer.heartbeatIntervalMs, 1);
+  if (consumer.heartbeatIntervalMs >= consumer.sessionTimeoutMs) {
+    throw new ConfigError(
+      'consumer.heartbeatIntervalMs',
+      `must be below consumer.sessionTimeoutMs (${consumer.sessionTimeoutMs}); about a third of it is usual`,
+    );
+  }
+  integer('consumer.rebalanceTimeoutMs', consumer.rebalanceTimeoutMs, 1);
+  integer('consumer.maxWaitTimeMs', consumer.maxWaitTimeMs, 0);
+  integer('consumer.maxBytesPerPartition', consumer.maxBytesPerPartition, 1);
+  integer('consumer.maxBufferedRecords', consumer.maxBufferedRecords, 1);
+  integer('consumer.commitIntervalMs', consumer.commitIntervalMs, 0);
+  integer('consumer.subscribeTimeoutMs', consumer.subscribeTimeoutMs, 1);
+
+  const topicOptions = options.topics ?? {};
+  const topics = {
+    create: topicOptions.create ?? true,
+    partitions: topicOptions.partitions,
+    replicationFactor: topicOptions.replicationFactor,
+    configs: topicOptions.configs ?? {},
+  };
+  if (typeof topics.create !== 'boolean') throw new ConfigError('topics.create', 'must be a boolean');
+  if (topics.partitions !== undefined) integer('topics.partitions', topics.partitions, 1);
+  if (topics.replicationFactor !== undefined) {
+    integer('topics.replicationFactor', topics.replicationFactor, 1);
+  }
+  for (const [name, value] of Object.entries(topics.configs)) {
+    if (typeof value !== 'string') throw new ConfigError(`topics.configs.${name}`, 'must be a string');
+  }
+
+  const retryTopics = resolveRetryTopics(options.retryTopics);
+
+  const maxMessageBytes = options.maxMessageBytes ?? 1_000_000;
+  integer('maxMessageBytes', maxMessageBytes, 1);
+  const connectionTimeoutMs = options.connectionTimeoutMs ?? 3_000;
+  integer('connectionTimeoutMs', connectionTimeoutMs, 1);
+  const requestTimeoutMs = options.requestTimeoutMs ?? 30_000;
+  integer('requestTimeoutMs', requestTimeoutMs, 1);
+
+  const logLevel = options.logLevel ?? 'warn';
+  if (!LOG_LEVELS.includes(logLevel)) {
+    throw new ConfigError('logLevel', `must be one of ${LOG_LEVELS.join(', ')}, got ${String(logLevel)}`);
+  }
+  if (options.logger !== undefined && typeof options.logger !== 'function') {
+    throw new ConfigError('logger', 'must be a function that receives log entries');
+  }
+
+  const kafkaConfig: Partial<KafkaConfig> = { ...(options.kafkaConfig ?? {}) };
+  if (options.ssl !== undefined) kafkaConfig.ssl = options.ssl;
+  if (options.sasl !== undefined) kafkaConfig.sasl = options.sasl;
+
+  return {
+    brokers: [...brokers],
+    clientId,
+    connectionTimeoutMs,
+    requestTimeoutMs,
+    maxMessageBytes,
+    producer,
+    consumer,
+    topics,
+    retryTopics,
+    logger: options.logger,
+    logLevel,
+    kafkaConfig,
+  };
+}
+
+function resolveRetryTopics(
+  options: KafkaRetryTopicOptions | false | undefined,
+): ResolvedKafkaOptions['retryTopics'] {
+  if (options === false) return false;
+  const tiersMs = options?.tiersMs ?? DEFAULT_TIERS_MS;
+  if (!Array.isArray(tiersMs) || tiersMs.length === 0 || tiersMs[0] !== 0) {
+    throw new ConfigError('retryTopics.tiersMs', 'must be a non-empty list of delays starting at 0');
+  }
+  tiersMs.forEach((tier, i) => {
+    integer(`retryTopics.tiersMs[${i}]`, tier, 0);
+    if (i > 0 && tier <= tiersMs[i - 1]!) {
+      throw new ConfigError(`retryTopics.tiersMs[${i}]`, 'tiers must be in ascending order');
+    }
+  });
+  const name = options?.name ?? defaultRetryTopicName;
+  if (typeof name !== 'function') throw new ConfigError('retryTopics.name', 'must be a function');
+  return { tiersMs: Object.freeze([...tiersMs]), name };
+}
+
+/** @internal `90000` → `90s`, `60000` → `1m`, `1500` → `1500ms`: the largest unit that divides evenly. */
+export function formatDuration(ms: number): string {
+  if (ms === 0) return '0s';
+  for (const [unit, size] of [
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1_000],
+  ] as const) {
+    if (ms % size === 0) return `${ms / size}${unit}`;
+  }
+  return `${ms}ms`;
+}
+
+function integer(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
+  if (!Number.isInteger(value) || value < min || value > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
+    throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
+  }
+}
+
+function definedOnly<T extends object>(options: T | undefined): Partial<T> {
+  const out: Partial<T> = {};
+  if (options === undefined) return out;
+  for (const key of Object.keys(options) as (keyof T)[]) {
+    if (options[key] !== undefined) out[key] = options[key];
+  }
+  return out;
+}

@@ -1,0 +1,244 @@
+import { ClosedError, ConfigError, type OutgoingRecord, PublishError } from '@tidings/core/adapter';
+import kafkajs, { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { connectionError, publishError } from './errors';
+import type { AdapterLog } from './logging';
+import type { KafkaCompression, ResolvedKafkaOptions } from './options';
+import { estimateSize, toKafkaMessage } from './records';
+
+const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
+  none: CompressionTypes.None,
+  gzip: CompressionTypes.GZIP,
+  snappy: CompressionTypes.Snappy,
+  lz4: CompressionTypes.LZ4,
+  zstd: CompressionTypes.ZSTD,
+};
+
+/** Whether kafkajs can compress with `type`: it ships gzip; the others are packages an app registers. */
+function codecAvailable(type: CompressionTypes): boolean {
+  if (type === CompressionTypes.None) return true;
+  const codecs = (kafkajs as unknown as { CompressionCodecs?: Record<number, () => unknown> })
+    .CompressionCodecs;
+  try {
+    return codecs?.[type]?.() !== undefined;
+  } catch {
+    // kafkajs's placeholder for a codec nobody registered throws "not implemented".
+    return false;
+  }
+}
+
+/** One `publish` call: it resolves when all its records are acknowledged. */
+interface Call {
+  remaining: number;
+  done: boolean;
+  readonly resolve: () => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: NodeJS.Timeout;
+}
+
+interface Pending {
+  readonly topic: string;
+  readonly message: Message;
+  readonly size: number;
+  readonly call: Call;
+}
+
+/**
+ * @internal The adapter's producer: an idempotent kafkajs producer (`acks: -1`) behind a queue that
+ * sends one batch at a time.
+ *
+ * One send at a time is what keeps kafkajs's idempotence sound: kafkajs gives a failed request's
+ * sequence numbers back before retrying it, so a second request sent meanwhile could take them and
+ * be dropped by the broker as a duplicate. Records queued while a send is in flight go out together
+ * in the next one, so concurrency still turns into batches. After a send fails for good the
+ * producer is replaced, so a request that reached the broker without our knowing cannot make the
+ * broker drop later records as duplicates of it.
+ */
+export class Publisher {
+  private producer: Producer | undefined;
+  private connecting: Promise<Producer> | undefined;
+  private queue: Pending[] = [];
+  private head = 0;
+  private sending: Promise<void> | undefined;
+  private closed = false;
+  private readonly compression: CompressionTypes;
+
+  constructor(
+    private readonly kafka: Kafka,
+    private readonly options: ResolvedKafkaOptions,
+    private readonly log: AdapterLog,
+  ) {
+    this.compression = COMPRESSION[options.producer.compression];
+    if (!codecAvailable(this.compression)) {
+      throw new ConfigError(
+        'producer.compression',
+        `"${options.producer.compression}" needs a codec registered in kafkajs's CompressionCodecs first`,
+      );
+    }
+  }
+
+  /** Connects the producer; rejects with a `ConnectionError` when the brokers cannot be reached. */
+  async connect(): Promise<void> {
+    await this.ensureProducer();
+  }
+
+  /** Queues records and resolves once the broker acknowledged all of them. */
+  publish(records: readonly OutgoingRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new ClosedError('cannot publish: the kafka adapter is closed'));
+    if (records.length === 0) return Promise.resolve();
+    return new Promise<void>((resolve, reject) => {
+      const timeoutMs = this.options.producer.publishTimeoutMs;
+      const call: Call = {
+        remaining: records.length,
+        done: false,
+        resolve,
+        reject,
+        timer: setTimeout(() => {
+          this.fail(
+            call,
+            new PublishError(
+              `kafka: publishing to "${records[0]!.topic}" was not acknowledged within ${timeoutMs} ms; it may still complete`,
+              { topic: records[0]!.topic },
+            ),
+          );
+        }, timeoutMs),
+      };
+      for (const record of records) {
+        this.queue.push({
+          topic: record.topic,
+          message: toKafkaMessage(record),
+          size: estimateSize(record),
+          call,
+        });
+      }
+      this.sending ??= this.drain();
+    });
+  }
+
+  /** Refuses new records, lets the queued ones go out, then disconnects. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.sending;
+    await this.connecting?.catch(() => undefined);
+    await this.resetProducer();
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const chunk = this.nextChunk();
+        if (chunk === undefined) return;
+        if (chunk.length > 0) await this.send(chunk);
+      }
+    } finally {
+      this.sending = undefined;
+    }
+  }
+
+  /**
+   * Takes queued records up to `maxMessageBytes` in total, so that no partition's record batch can
+   * exceed the broker's limit (kafkajs puts a request's records for one partition into one batch).
+   * Records of calls that already failed are dropped. Undefined when the queue is empty.
+   */
+  private nextChunk(): Pending[] | undefined {
+    if (this.head >= this.queue.length) {
+      this.queue = [];
+      this.head = 0;
+      return undefined;
+    }
+    const chunk: Pending[] = [];
+    let bytes = 0;
+    while (this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      if (next.call.done) {
+        this.head++;
+        continue;
+      }
+      if (chunk.length > 0 && bytes + next.size > this.options.maxMessageBytes) break;
+      chunk.push(next);
+      bytes += next.size;
+      this.head++;
+    }
+    if (this.head > 4_096 && this.head * 2 > this.queue.length) {
+      this.queue = this.queue.slice(this.head);
+      this.head = 0;
+    }
+    return chunk;
+  }
+
+  private async send(chunk: readonly Pending[]): Promise<void> {
+    const byTopic = new Map<string, Message[]>();
+    for (const { topic, message } of chunk) {
+      let messages = byTopic.get(topic);
+      if (messages === undefined) {
+        messages = [];
+        byTopic.set(topic, messages);
+      }
+      messages.push(message);
+    }
+    try {
+      const producer = await this.ensureProducer();
+      await producer.sendBatch({
+        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        acks: -1,
+        compression: this.compression,
+        timeout: this.options.requestTimeoutMs,
+      });
+    } catch (error) {
+      const failure = publishError(error, [...byTopic.keys()]);
+      this.log.log('warn', failure.message, { topics: [...byTopic.keys()] });
+      for (const { call } of chunk) this.fail(call, failure);
+      await this.resetProducer();
+      return;
+    }
+    for (const { call } of chunk) {
+      if (call.done) continue;
+      call.remaining--;
+      if (call.remaining === 0) {
+        call.done = true;
+        clearTimeout(call.timer);
+        call.resolve();
+      }
+    }
+  }
+
+  private fail(call: Call, error: Error): void {
+    if (call.done) return;
+    call.done = true;
+    clearTimeout(call.timer);
+    call.reject(error);
+  }
+
+  private ensureProducer(): Promise<Producer> {
+    if (this.producer !== undefined) return Promise.resolve(this.producer);
+    if (this.closed && this.sending === undefined) {
+      return Promise.reject(new ClosedError('cannot publish: the kafka adapter is closed'));
+    }
+    this.connecting ??= (async () => {
+      const producer = this.kafka.producer({
+        idempotent: true,
+        maxInFlightRequests: 1,
+        // Murmur2 like the Java client: a key lands on the same partition whoever produces it.
+        createPartitioner: Partitioners.DefaultPartitioner,
+        allowAutoTopicCreation: this.options.topics.create,
+        retry: { retries: this.options.producer.retries },
+      });
+      try {
+        await producer.connect();
+      } catch (error) {
+        await producer.disconnect().catch(() => undefined);
+        throw connectionError(error, this.options.brokers);
+      }
+      this.producer = producer;
+      return producer;
+    })().finally(() => {
+      this.connecting = undefined;
+    });
+    return this.connecting;
+  }
+
+  private async resetProducer(): Promise<void> {
+    const producer = this.producer;
+    this.producer = undefined;
+    await producer?.disconnect().catch(() => undefined);
+  }
+}

@@ -1,0 +1,151 @@
+import type { AnyEventContract, TopicNamer } from '@tidings/core';
+import { ConfigError } from '@tidings/core/adapter';
+import type { Admin, ITopicConfig } from 'kafkajs';
+import type { ResolvedKafkaOptions } from './options';
+import { sleep } from './wait';
+
+const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
+
+/**
+ * Why `name` cannot be a Kafka topic, or undefined when it can. Kafka allows ASCII letters, digits,
+ * `.`, `_` and `-`, at most 249 characters, and not `.` or `..`.
+ *
+ * @example
+ * ```ts
+ * topicNameProblem('orders.placed'); // undefined
+ * topicNameProblem('zamówienia'); // 'topic "zamówienia" has characters Kafka does not allow; ...'
+ * ```
+ */
+export function topicNameProblem(name: string): string | undefined {
+  if (typeof name !== 'string' || name.length === 0) return 'a topic name must be a non-empty string';
+  if (name === '.' || name === '..') return `"${name}" is not a legal Kafka topic name`;
+  if (name.length > 249) return `topic "${name.slice(0, 40)}…" is longer than Kafka's 249 characters`;
+  if (!LEGAL_NAME.test(name)) {
+    return `topic "${name}" has characters Kafka does not allow; use only a-z, A-Z, 0-9, ".", "_" and "-"`;
+  }
+  return undefined;
+}
+
+/**
+ * Settings of {@link kafkaTopicNamer}.
+ *
+ * @example
+ * ```ts
+ * const topic = kafkaTopicNamer({ prefix: 'prod.', versioned: true });
+ * ```
+ */
+export interface KafkaTopicNamerOptions {
+  /** Put before every topic, e.g. an environment or domain: `prod.`. Default none. */
+  readonly prefix?: string;
+  /** Append the contract version as `.v<version>`, for breaking changes kept apart. Default false. */
+  readonly versioned?: boolean;
+}
+
+/**
+ * A topic naming strategy for the bus (`createBus({ topic })`) that maps each contract to a legal
+ * Kafka topic: `prefix + (contract.topic ?? contract.type) + ('.v' + version)`. It throws a
+ * `ConfigError` naming the contract when the result is not a legal topic name, so a bad name fails
+ * at the first publish or subscribe instead of at the broker.
+ *
+ * @example
+ * ```ts
+ * const bus = createBus({
+ *   source: 'billing',
+ *   adapter: createKafkaAdapter({ brokers: ['127.0.0.1:9092'] }),
+ *   topic: kafkaTopicNamer({ prefix: 'shop.', versioned: true }), // order.placed v2 → shop.order.placed.v2
+ * });
+ * ```
+ */
+export function kafkaTopicNamer(options: KafkaTopicNamerOptions = {}): TopicNamer {
+  const prefix = options.prefix ?? '';
+  if (typeof prefix !== 'string') throw new ConfigError('prefix', 'must be a string');
+  const versioned = options.versioned ?? false;
+  return (contract: AnyEventContract) => {
+    const base = contract.topic ?? contract.type;
+    const name = versioned ? `${prefix}${base}.v${contract.version}` : `${prefix}${base}`;
+    const problem = topicNameProblem(name);
+    if (problem !== undefined) throw new ConfigError('topic', `contract "${contract.type}": ${problem}`);
+    return name;
+  };
+}
+
+/** @internal Creates missing topics through the admin client, once per topic and adapter. */
+export class TopicManager {
+  private readonly known = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly admin: () => Promise<Admin>,
+    private readonly options: ResolvedKafkaOptions['topics'],
+  ) {}
+
+  /**
+   * Makes sure the topics exist: creates the missing ones when allowed, else checks for them and
+   * throws a `ConfigError` listing the missing ones.
+   */
+  async ensure(topics: readonly string[]): Promise<void> {
+    const waits: Promise<void>[] = [];
+    for (const topic of new Set(topics)) {
+      let known = this.known.get(topic);
+      if (known === undefined) {
+        known = this.options.create ? this.create(topic) : this.check(topic);
+        this.known.set(topic, known);
+        // Forget failures, so that a later call tries again.
+        known.catch(() => this.known.delete(topic));
+      }
+      waits.push(known);
+    }
+    await Promise.all(waits);
+  }
+
+  private async create(topic: string): Promise<void> {
+    const admin = await this.admin();
+    const config: ITopicConfig = { topic };
+    if (this.options.partitions !== undefined) config.numPartitions = this.options.partitions;
+    if (this.options.replicationFactor !== undefined) {
+      config.replicationFactor = this.options.replicationFactor;
+    }
+    const entries = Object.entries(this.options.configs);
+    if (entries.length > 0) config.configEntries = entries.map(([name, value]) => ({ name, value }));
+    // One topic per request: kafkajs reports "already exists" cleanly only when no other topic is in it.
+    await admin.createTopics({ topics: [config], waitForLeaders: false });
+    // Whether we created it or someone else just did, wait until every partition has a leader:
+    // a consumer that subscribes before that is told the topic does not exist.
+    await this.untilServed(admin, topic);
+  }
+
+  private async check(topic: string): Promise<void> {
+    const admin = await this.admin();
+    try {
+      await this.untilServed(admin, topic, 0);
+    } catch (error) {
+      if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+        throw new ConfigError(
+          'topics',
+          `topic "${topic}" does not exist and topics.create is false; create it, or let the adapter create topics`,
+          { cause: error },
+        );
+      }
+      throw error;
+    }
+  }
+
+  /** Resolves once the brokers serve every partition of `topic`; retries for up to `patienceMs`. */
+  private async untilServed(admin: Admin, topic: string, patienceMs = 30_000): Promise<void> {
+    const deadline = Date.now() + patienceMs;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
+        const partitions = topics[0]?.partitions ?? [];
+        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0))
+          return;
+        if (Date.now() >= deadline) throw new Error(`topic "${topic}" has partitions without a leader`);
+      } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (!NOT_YET_SERVED.has(type ?? '') || Date.now() >= deadline) throw error;
+      }
+      await sleep(Math.min(50 * 2 ** attempt, 500));
+    }
+  }
+}
+
+const NOT_YET_SERVED = new Set(['UNKNOWN_TOPIC_OR_PARTITION', 'LEADER_NOT_AVAILABLE']);

@@ -1,0 +1,34 @@
+import type { Socket } from 'node:net';
+import { describeAdapter } from '@tidings/conformance';
+import type { BrokerAdapter } from '@tidings/core/adapter';
+import { afterAll } from 'vitest';
+import {
+  closeTestAdmin,
+  deleteByPrefix,
+  dropSockets,
+  testAdapter,
+  testNamespace,
+  trackingSocketFactory,
+} from './helpers';
+
+const namespace = testNamespace('c');
+const sockets = new WeakMap<BrokerAdapter, Set<Socket>>();
+
+describeAdapter({
+  name: 'kafka',
+  namespace,
+  createAdapter: () => {
+    const open = new Set<Socket>();
+    const adapter = testAdapter({ kafkaConfig: { socketFactory: trackingSocketFactory(open) } });
+    sockets.set(adapter, open);
+    return adapter;
+  },
+  // Kafka has no "kick this client" request: cut the adapter's sockets, as a network failure would.
+  dropConnection: async (adapter) => dropSockets(sockets.get(adapter) ?? new Set()),
+  // Kafka topic names are ASCII letters, digits, '.', '_' and '-' only.
+  unicodeTopics: false,
+  // Retry and dead-letter topics share the namespace prefix, so this removes them too.
+  cleanup: () => deleteByPrefix(namespace),
+});
+
+afterAll(closeTestAdmin);
