@@ -5,7 +5,7 @@
 // deleted at once). Each figure is the median of the rounds.
 //
 // Run alone: npx tsx --conditions=@tidings/source bench/outbox.ts [--messages N] [--rounds N] [--quick]
-//   [--brokers memory,rabbitmq,nats,redis]
+//   [--brokers memory,rabbitmq,nats,redis,kafka]
 // It needs PostgreSQL and the brokers (bash tools/services.sh); it drops the schema and deletes the
 // queues and streams it makes. 'memory' shows the PostgreSQL side alone (a broker that costs ~0).
 import {
@@ -20,6 +20,7 @@ import { createPostgresOutbox, type OutboxRetention } from '@tidings/outbox-post
 import { z } from 'zod';
 import {
   type BrokerFixture,
+  kafkaFixture,
   memoryFixture,
   natsFixture,
   rabbitmqFixture,
@@ -49,6 +50,7 @@ const brokers: Record<string, () => BrokerFixture> = {
   rabbitmq: rabbitmqFixture,
   nats: natsFixture,
   redis: redisStreamsFixture,
+  kafka: kafkaFixture,
 };
 
 interface Variant {
@@ -143,7 +145,7 @@ export async function run(
   options: BenchOptions & { readonly rounds?: number; readonly brokers?: readonly string[] },
 ): Promise<BenchResult[]> {
   const rounds = options.rounds ?? (options.quick ? 1 : 3);
-  const names = options.brokers ?? ['memory', 'rabbitmq', 'nats', 'redis'];
+  const names = options.brokers ?? ['memory', 'rabbitmq', 'nats', 'redis', 'kafka'];
   const results: BenchResult[] = [];
   const admin = createPool({ max: 1 });
   await requirePostgres(admin);

@@ -1,5 +1,7 @@
 import { execFile } from 'node:child_process';
+import net from 'node:net';
 import { promisify } from 'node:util';
+import { createKafkaAdapter } from '@tidings/adapter-kafka';
 import { createNatsAdapter, type NatsAdapter } from '@tidings/adapter-nats';
 import { createRabbitMQAdapter } from '@tidings/adapter-rabbitmq';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '@tidings/adapter-redis-streams';
@@ -196,6 +198,75 @@ export function redisStreamsFixture(namespace = unique('tob-redis-')): BrokerFix
   };
 }
 
+const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
+// The sockets of each adapter: Kafka has no request to drop a client, so a test cuts them.
+const kafkaSockets = new WeakMap<BrokerAdapter, Set<net.Socket>>();
+
+function kafkaAdapter(): BrokerAdapter {
+  const sockets = new Set<net.Socket>();
+  const adapter = createKafkaAdapter({
+    brokers: KAFKA_BROKERS,
+    clientId: 'tidings-outbox-test',
+    // A short session, so that a consumer that leaves is noticed quickly.
+    consumer: {
+      sessionTimeoutMs: 10_000,
+      heartbeatIntervalMs: 500,
+      rebalanceTimeoutMs: 20_000,
+      maxWaitTimeMs: 100,
+    },
+    kafkaConfig: {
+      socketFactory: ({ host, port, onConnect }) => {
+        const socket = net.connect({ host, port }, onConnect);
+        sockets.add(socket);
+        socket.once('close', () => sockets.delete(socket));
+        return socket;
+      },
+    },
+  });
+  kafkaSockets.set(adapter, sockets);
+  return adapter;
+}
+
+/**
+ * Kafka (the broker of tools/kafka/kafka.sh). Topics and groups start with this run's namespace;
+ * cleanup deletes them with the kafkajs admin client.
+ */
+export function kafkaFixture(namespace = unique('tob-kafka-')): BrokerFixture {
+  return {
+    name: 'kafka',
+    namespace,
+    childName: 'kafka:',
+    createAdapter: kafkaAdapter,
+    async require() {
+      try {
+        await requireBroker('Kafka', KAFKA_BROKERS[0]!, kafkaAdapter());
+      } catch (error) {
+        throw new Error(`${(error as Error).message} For Kafka: \`bash tools/kafka/kafka.sh start\`.`);
+      }
+    },
+    async cleanup() {
+      const { Kafka, logLevel } = await import('kafkajs');
+      const admin = new Kafka({ brokers: KAFKA_BROKERS, logLevel: logLevel.NOTHING }).admin();
+      await admin.connect();
+      try {
+        const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(namespace));
+        if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
+        const groups = (await admin.listGroups()).groups
+          .map((g) => g.groupId)
+          .filter((g) => g.startsWith(namespace));
+        if (groups.length > 0) await admin.deleteGroups(groups).catch(() => undefined);
+      } finally {
+        await admin.disconnect();
+      }
+    },
+    async dropConnections(adapter) {
+      for (const socket of kafkaSockets.get(adapter) ?? []) {
+        socket.destroy(Object.assign(new Error('connection reset by the test'), { code: 'ECONNRESET' }));
+      }
+    },
+  };
+}
+
 /**
  * The broker a relay child process publishes to, from the name the parent passes:
  * `journal:<path>` (the file journal that stands in for the in-memory broker), or a fixture's
@@ -212,6 +283,8 @@ export function brokerByName(name: string): BrokerAdapter {
       return natsAdapter(argument);
     case 'redis':
       return redisAdapter(argument);
+    case 'kafka':
+      return kafkaAdapter();
     default:
       throw new Error(`no broker named ${name}`);
   }
