@@ -14,7 +14,6 @@ export class ChannelListener implements OutboxWatch {
   private closed = false;
   private retryMs = RETRY_MIN_MS;
   private timer: NodeJS.Timeout | undefined;
-  private connecting: Promise<void> | undefined;
 
   constructor(
     private readonly pool: Pool,
@@ -22,7 +21,7 @@ export class ChannelListener implements OutboxWatch {
     private readonly listener: () => void,
     private readonly onError: (error: Error) => void = () => undefined,
   ) {
-    this.connecting = this.connect();
+    void this.connect();
   }
 
   private async connect(): Promise<void> {
@@ -65,21 +64,23 @@ export class ChannelListener implements OutboxWatch {
   }
 
   private failed(error: unknown): void {
-    if (this.closed) return;
+    // A connection that fails while it is being set up reports twice (its error event and the
+    // failed query): one reconnection is enough.
+    if (this.closed || this.timer !== undefined) return;
     this.onError(error instanceof Error ? error : new Error(String(error)));
     this.timer = setTimeout(() => {
       this.timer = undefined;
-      this.connecting = this.connect();
+      void this.connect();
     }, this.retryMs);
     this.timer.unref?.();
     this.retryMs = Math.min(RETRY_MAX_MS, this.retryMs * 2);
   }
 
+  /** Stops listening. A connection still being opened is dropped as soon as it is open. */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.timer !== undefined) clearTimeout(this.timer);
-    await this.connecting;
     const client = this.client;
     this.client = undefined;
     if (client !== undefined) this.drop(client, undefined);
