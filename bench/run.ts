@@ -19,6 +19,7 @@ interface Suite {
 
 const suites: readonly Suite[] = [
   { name: 'memory', load: () => import('./memory'), messages: { full: 200_000, quick: 30_000 } },
+  { name: 'kafka', load: () => import('./kafka'), messages: { full: 20_000, quick: 2_000 } },
   { name: 'nats', load: () => import('./nats'), messages: { full: 20_000, quick: 2_000 } },
   { name: 'rabbitmq', load: () => import('./rabbitmq'), messages: { full: 10_000, quick: 2_000 } },
   { name: 'redis', load: () => import('./redis'), messages: { full: 20_000, quick: 2_000 } },

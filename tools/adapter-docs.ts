@@ -3,6 +3,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { kafkaCapabilities } from '@tidings/adapter-kafka';
 import { natsCapabilities, natsCoreCapabilities } from '@tidings/adapter-nats';
 import { rabbitmqCapabilities } from '@tidings/adapter-rabbitmq';
 import { redisStreamsCapabilities } from '@tidings/adapter-redis-streams';
@@ -27,6 +28,13 @@ export function adapterEntries(): AdapterEntry[] {
       packageName: '@tidings/core',
       docs: undefined,
       capabilities: memoryCapabilities,
+    },
+    {
+      name: 'Apache Kafka',
+      factory: 'createKafkaAdapter',
+      packageName: '@tidings/adapter-kafka',
+      docs: 'adapters/kafka.md',
+      capabilities: kafkaCapabilities,
     },
     {
       name: 'NATS JetStream',
