@@ -97,3 +97,23 @@ export type { TelemetryOptions } from './tracing/options';
 export type { PreparedPublisher } from './tracing/prepared-publisher';
 export { createPreparedPublisher } from './tracing/prepared-publisher';
 export { formatTraceparent, parseTraceparent } from './tracing/trace-context';
+
+export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
+export { createMemoryOutbox } from './outbox/memory-outbox';
+export type {
+  OutboxBackoffOptions,
+  OutboxRelay,
+  OutboxRelayErrorContext,
+  OutboxRelayOptions,
+  OutboxRelayState,
+  OutboxRelayStats,
+} from './outbox/relay';
+export { createOutboxRelay } from './outbox/relay';
+export type {
+  OutboxClaim,
+  OutboxRecord,
+  OutboxSettlement,
+  OutboxStats,
+  OutboxStore,
+  OutboxWatch,
+} from './outbox/store';
