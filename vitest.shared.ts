@@ -2,7 +2,7 @@ import { defineConfig } from 'vitest/config';
 
 // Workspace packages resolve to their TypeScript sources through this export condition, so the
 // tests run against `src/` without a build step.
-const conditions = ['@tidings/source', 'module', 'node', 'development|production'];
+const conditions = ['@tidings/source', 'node', 'development|production'];
 
 export const sharedConfig = defineConfig({
   resolve: { conditions },

@@ -76,6 +76,10 @@ export {
 export type { MemoryIdempotencyStoreOptions } from './idempotency/memory-store';
 export { createMemoryIdempotencyStore } from './idempotency/memory-store';
 export type { ClaimResult, IdempotencyStore } from './idempotency/store';
+// Observability: OpenTelemetry traces and metrics, and the logger interface.
+export type { ConnectionStateReporter } from './logging/connection-events';
+export type { LogFields, Logger, LogLevel, LogMethod } from './logging/logger';
+export { silentLogger } from './logging/logger';
 export type { ConcurrencyLimitOptions } from './middleware/concurrency';
 export { concurrencyLimit } from './middleware/concurrency';
 export type { DeadLetterOptions, DeadLetterTopicNamer } from './middleware/dead-letter';
@@ -87,3 +91,29 @@ export { backoffDelay, defaultRetryable, retry } from './middleware/retry';
 export type { TimeoutOptions } from './middleware/timeout';
 export { timeout } from './middleware/timeout';
 export type { Middleware, Next } from './middleware/types';
+export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';
+export { METRIC_NAMES } from './tracing/names';
+export type { TelemetryOptions } from './tracing/options';
+export type { PreparedPublisher } from './tracing/prepared-publisher';
+export { createPreparedPublisher } from './tracing/prepared-publisher';
+export { formatTraceparent, parseTraceparent } from './tracing/trace-context';
+
+export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
+export { createMemoryOutbox } from './outbox/memory-outbox';
+export type {
+  OutboxBackoffOptions,
+  OutboxRelay,
+  OutboxRelayErrorContext,
+  OutboxRelayOptions,
+  OutboxRelayState,
+  OutboxRelayStats,
+} from './outbox/relay';
+export { createOutboxRelay } from './outbox/relay';
+export type {
+  OutboxClaim,
+  OutboxRecord,
+  OutboxSettlement,
+  OutboxStats,
+  OutboxStore,
+  OutboxWatch,
+} from './outbox/store';

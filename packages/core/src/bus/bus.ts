@@ -9,11 +9,15 @@ import { uuidv7 } from '../envelope/uuid';
 import { ClosedError, ConfigError, MessageTooLargeError, ValidationError } from '../errors';
 import type { IdempotencyStore } from '../idempotency/store';
 import { checkInteger, definedOnly } from '../internal/options';
+import { logConnectionStates } from '../logging/connection-events';
+import { type Logger, resolveLogger } from '../logging/logger';
 import { type DeadLetterTopicNamer, deadLetter, defaultDeadLetterTopic } from '../middleware/dead-letter';
 import { type IdempotencyOptions, idempotency } from '../middleware/idempotency';
 import { type RetryOptions, resolveRetryOptions, retry } from '../middleware/retry';
 import { timeout } from '../middleware/timeout';
 import { compose, type Middleware } from '../middleware/types';
+import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
+import { BusTelemetry } from '../tracing/telemetry';
 import type { EventOf, MessageContext } from './context';
 import { decodeStep } from './decode';
 import type {
@@ -96,6 +100,16 @@ export interface BusOptions {
   readonly maxMessageBytes?: number;
   /** Validate data against its contract before publishing. Default true. */
   readonly validateOnPublish?: boolean;
+  /**
+   * OpenTelemetry traces and metrics. Default: on, through the global providers, which record
+   * nothing (and cost next to nothing) until an SDK is registered. `false` turns both off.
+   */
+  readonly telemetry?: TelemetryOptions | false;
+  /**
+   * Where the bus logs handler failures, retries, dead letters, connection changes and drain
+   * timeouts, with the event's correlation fields. A pino logger or `console` fits. Default: silent.
+   */
+  readonly logger?: Logger;
 }
 
 /** The bus's readiness, for a health endpoint. */
@@ -194,10 +208,12 @@ class EventBus implements Bus {
   private readonly validateOnPublish: boolean;
   private readonly prefix: string;
   private readonly contentTypeHeader: string | undefined;
+  private readonly telemetry: BusTelemetry;
   private readonly runtimes = new Set<SubscriptionRuntime>();
   private state: BusState = 'created';
   private connecting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  private unwatchConnection: (() => void) | undefined;
 
   constructor(options: BusOptions) {
     if (typeof options.source !== 'string' || options.source.length === 0) {
@@ -230,6 +246,12 @@ class EventBus implements Bus {
     this.validateOnPublish = options.validateOnPublish ?? true;
     this.prefix = this.adapter.capabilities.headerPrefix;
     this.contentTypeHeader = this.adapter.capabilities.contentTypeHeader;
+    this.telemetry = new BusTelemetry(
+      resolveTelemetryOptions(options.telemetry),
+      this.adapter,
+      resolveLogger(options.logger),
+      () => this.runtimes,
+    );
     // Fail at construction, not at the first subscribe, on bad defaults.
     resolveRetryOptions(this.defaults.retry, 'subscriptionDefaults.retry');
   }
@@ -246,9 +268,20 @@ class EventBus implements Bus {
     if (this.state === 'stopping' || this.state === 'stopped')
       throw new ClosedError('cannot start a stopped bus');
     this.state = 'starting';
-    await this.connect();
-    await Promise.all([...this.runtimes].map((runtime) => runtime.start(this.adapter)));
+    this.telemetry.refresh();
+    const { logger } = this.telemetry;
+    const adapter = this.adapter.name;
+    this.unwatchConnection ??= logConnectionStates(this.adapter, adapter, logger);
+    try {
+      await this.connect();
+    } catch (error) {
+      logger.log('error', { adapter, err: error }, `could not connect to ${adapter}`);
+      throw error;
+    }
+    const runtimes = [...this.runtimes];
+    await Promise.all(runtimes.map((runtime) => runtime.start(this.adapter)));
     this.state = 'started';
+    logger.log('info', { adapter, subscriptions: runtimes.length }, `bus started on ${adapter}`);
   }
 
   stop(): Promise<void> {
@@ -256,7 +289,10 @@ class EventBus implements Bus {
       this.state = 'stopping';
       await Promise.all([...this.runtimes].map((runtime) => runtime.stop()));
       await this.adapter.close();
+      this.unwatchConnection?.();
+      this.telemetry.close();
       this.state = 'stopped';
+      this.telemetry.logger.log('info', { adapter: this.adapter.name }, 'bus stopped');
     })();
     return this.stopping;
   }
@@ -304,7 +340,7 @@ class EventBus implements Bus {
       entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
     );
     const ctx: PublishContext = { mode: 'prepare', drafts, records: undefined };
-    await this.prepareChain(ctx);
+    await this.telemetry.prepare(ctx, this.prepareChain);
     return { records: [...(ctx.records ?? [])], events: drafts.map(publishedOf) };
   }
 
@@ -318,11 +354,14 @@ class EventBus implements Bus {
   private sendDrafts(drafts: EventDraft[]): Promise<void> {
     const ctx: PublishContext = { mode: 'publish', drafts, records: undefined };
     try {
-      return this.publishChain === undefined ? this.send(ctx) : this.publishChain(ctx);
+      return this.telemetry.publish(ctx, this.runPublish);
     } catch (error) {
       return Promise.reject(error);
     }
   }
+
+  private readonly runPublish = (ctx: PublishContext): Promise<void> =>
+    this.publishChain === undefined ? this.send(ctx) : this.publishChain(ctx);
 
   private send(ctx: PublishContext): Promise<void> {
     const records = this.encode(ctx.drafts);
@@ -527,6 +566,7 @@ class EventBus implements Bus {
         drainTimeoutMs: this.drainTimeoutMs,
         retry: retryOptions,
         deadLetterTopic: this.deadLetterTopic,
+        telemetry: this.telemetry,
         onStopped: (runtime) => this.runtimes.delete(runtime),
       },
     );

@@ -1,3 +1,4 @@
+import type { Span } from '@opentelemetry/api';
 import type {
   AdapterSubscription,
   BrokerAdapter,
@@ -10,6 +11,8 @@ import type { AnyEventContract } from '../contracts/define-event';
 import { ClosedError, toError } from '../errors';
 import { type DeadLetterTopicNamer, deadLetterSettlement } from '../middleware/dead-letter';
 import { backoffDelay, type ResolvedRetryOptions, retryHeaders } from '../middleware/retry';
+import { type ConsumerLag, reportsLag } from '../tracing/lag';
+import type { BusTelemetry, LagSource } from '../tracing/telemetry';
 import type { ContextPublisher, MessageContext, ReceivedEvent } from './context';
 import { DeliveryContext } from './context';
 
@@ -75,11 +78,12 @@ export interface RuntimeDeps {
   readonly drainTimeoutMs: number;
   readonly retry: ResolvedRetryOptions;
   readonly deadLetterTopic: DeadLetterTopicNamer;
+  readonly telemetry: BusTelemetry;
   readonly onStopped: (runtime: SubscriptionRuntime) => void;
 }
 
 /** @internal Runs one subscription: owns its adapter subscription and its pipeline. */
-export class SubscriptionRuntime implements Subscription {
+export class SubscriptionRuntime implements Subscription, LagSource {
   readonly group: string;
   readonly topics: readonly string[];
   readonly ready: Promise<void>;
@@ -121,6 +125,11 @@ export class SubscriptionRuntime implements Subscription {
       const error = toError(thrown);
       this.status = 'failed';
       this.report(error);
+      this.deps.telemetry.logger.log(
+        'error',
+        { group: this.group, topics: this.topics, err: error },
+        `subscription of group "${this.group}" failed to start`,
+      );
       this.rejectReady(error);
       throw error;
     }
@@ -129,33 +138,47 @@ export class SubscriptionRuntime implements Subscription {
   private readonly onRecord = (record: IncomingRecord): Promise<Settlement> => {
     const ctx = new DeliveryContext(record, this.group, this.spec.maxAttempts, this.deps.publisher);
     this.inFlight.add(ctx);
-    return this.run(ctx).then(
-      () => this.settled(ctx),
-      (thrown: unknown) => this.escaped(ctx, thrown),
+    const { telemetry } = this.deps;
+    const span = telemetry.startProcess(ctx);
+    const started = telemetry.clock();
+    const running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+    return running.then(
+      () => this.settled(ctx, span, started),
+      (thrown: unknown) => this.escaped(ctx, thrown, span, started),
     );
   };
 
-  private settled(ctx: DeliveryContext): Settlement {
+  private settled(ctx: DeliveryContext, span: Span | undefined, started: number): Settlement {
     this.inFlight.delete(ctx);
     const settlement = ctx.settlement ?? ACK;
     if (ctx.error !== undefined) this.report(ctx.error);
+    this.deps.telemetry.endProcess(ctx, settlement, ctx.error, span, started);
     return settlement;
   }
 
   // An error that got past the policies (thrown by outer middleware): retry it like a handler
   // failure, then dead-letter it, so it is neither lost nor redelivered in a tight loop.
-  private escaped(ctx: DeliveryContext, thrown: unknown): Settlement {
+  private escaped(
+    ctx: DeliveryContext,
+    thrown: unknown,
+    span: Span | undefined,
+    started: number,
+  ): Settlement {
     this.inFlight.delete(ctx);
     const error = toError(thrown);
     this.report(error);
-    if (ctx.attempt < this.deps.retry.maxAttempts) {
-      return {
-        type: 'retry',
-        delayMs: backoffDelay(ctx.attempt, this.deps.retry),
-        headers: retryHeaders(ctx),
-      };
-    }
-    return deadLetterSettlement(ctx, error, this.deps.deadLetterTopic);
+    const settlement: Settlement =
+      ctx.attempt < this.deps.retry.maxAttempts
+        ? { type: 'retry', delayMs: backoffDelay(ctx.attempt, this.deps.retry), headers: retryHeaders(ctx) }
+        : deadLetterSettlement(ctx, error, this.deps.deadLetterTopic);
+    this.deps.telemetry.endProcess(ctx, settlement, error, span, started);
+    return settlement;
+  }
+
+  /** How far the group is behind, when the adapter's subscription can tell. */
+  lag(): Promise<readonly ConsumerLag[]> | undefined {
+    const subscription = this.adapterSubscription;
+    return reportsLag(subscription) ? subscription.lag() : undefined;
   }
 
   private report(error: Error): void {
@@ -189,7 +212,15 @@ export class SubscriptionRuntime implements Subscription {
       // their records stay unsettled and the broker redelivers them.
       const onTimeout = (): void => {
         const reason = new ClosedError(`bus stopped: drain of group "${this.group}" timed out`);
-        for (const ctx of this.inFlight) ctx.abort(reason);
+        const { telemetry } = this.deps;
+        for (const ctx of this.inFlight) {
+          telemetry.logger.log(
+            'warn',
+            telemetry.deliveryFields(ctx),
+            `drain timed out after ${this.deps.drainTimeoutMs} ms; the handler is abandoned and the broker will redeliver the event`,
+          );
+          ctx.abort(reason);
+        }
       };
       signal.addEventListener('abort', onTimeout, { once: true });
       try {

@@ -1,0 +1,213 @@
+// The PostgreSQL outbox: how fast events are written into it (in the writer's transactions) and
+// how fast a relay moves them from PostgreSQL to a broker (claim a batch with SKIP LOCKED, publish
+// it with one adapter call, mark it sent, commit). 1 KiB JSON events over 64 keys. The relay runs
+// once with its defaults and once tuned for throughput (bigger batches, four in flight, sent rows
+// deleted at once). Each figure is the median of the rounds.
+//
+// Run alone: npx tsx --conditions=@tidings/source bench/outbox.ts [--messages N] [--rounds N] [--quick]
+//   [--brokers memory,rabbitmq,nats,redis,kafka]
+// It needs PostgreSQL and the brokers (bash tools/services.sh); it drops the schema and deletes the
+// queues and streams it makes. 'memory' shows the PostgreSQL side alone (a broker that costs ~0).
+import {
+  type BrokerAdapter,
+  batchEntry,
+  createBus,
+  createOutboxRelay,
+  defineEvent,
+  type OutboxRelayOptions,
+} from '@tidings/core';
+import { createPostgresOutbox, type OutboxRetention } from '@tidings/outbox-postgres';
+import { z } from 'zod';
+import {
+  type BrokerFixture,
+  kafkaFixture,
+  memoryFixture,
+  natsFixture,
+  rabbitmqFixture,
+  redisStreamsFixture,
+} from '../packages/outbox-postgres/test/support/brokers';
+import { createPool, dropSchema, requirePostgres } from '../packages/outbox-postgres/test/support/postgres';
+import { interceptPublish } from '../packages/outbox-postgres/test/support/switchable-adapter';
+import type { BenchOptions, BenchResult } from './lib/result';
+
+const MESSAGE_BYTES = 1024;
+const KEYS = 64;
+const PER_TRANSACTION = 100;
+const TOPIC = 'bench.outbox.order';
+
+const Order = z.object({ seq: z.number().int(), customer: z.string(), note: z.string() });
+type Order = z.infer<typeof Order>;
+const OrderPlaced = defineEvent({ type: TOPIC, schema: Order, key: (order) => order.customer });
+
+/** An order whose JSON is exactly 1 KiB. */
+function order(seq: number): Order {
+  const base = { seq, customer: `customer-${seq % KEYS}`, note: '' };
+  return { ...base, note: 'x'.repeat(MESSAGE_BYTES - JSON.stringify(base).length) };
+}
+
+const brokers: Record<string, () => BrokerFixture> = {
+  memory: memoryFixture,
+  rabbitmq: rabbitmqFixture,
+  nats: natsFixture,
+  redis: redisStreamsFixture,
+  kafka: kafkaFixture,
+};
+
+interface Variant {
+  readonly scenario: string;
+  readonly relay: Pick<OutboxRelayOptions, 'batchSize' | 'concurrency'>;
+  readonly retention: OutboxRetention;
+}
+
+const variants: readonly Variant[] = [
+  { scenario: 'outbox-relay', relay: {}, retention: {} },
+  { scenario: 'outbox-relay-tuned', relay: { batchSize: 500, concurrency: 4 }, retention: { maxAgeMs: 0 } },
+];
+
+/** An adapter that resolves `done` once `total` records went through it. */
+function counting(inner: BrokerAdapter, total: number): { adapter: BrokerAdapter; done: Promise<void> } {
+  let count = 0;
+  let finish!: () => void;
+  const done = new Promise<void>((resolve) => {
+    finish = resolve;
+  });
+  const adapter = interceptPublish(inner, async (records, next) => {
+    await next(records);
+    count += records.length;
+    if (count >= total) finish();
+  });
+  return { adapter, done };
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.floor(sorted.length / 2)]!;
+};
+
+/** One round on one broker: write `messages` events, then relay them with each variant. */
+async function round(fixture: BrokerFixture, messages: number, schema: string, index: number) {
+  const pool = createPool({ max: 8 });
+  const rates = new Map<string, number>();
+  const writer = createBus({ source: 'bench', adapter: fixture.createAdapter() });
+  // Brokers that drop records nobody listens for (RabbitMQ) need a bound queue: subscribe a group
+  // and pause it, so that the records are stored but no consumer competes for the two cores.
+  const parked = writer.subscribe(
+    OrderPlaced,
+    { group: `bench-${index}`, startFrom: 'earliest' },
+    () => undefined,
+  );
+  await writer.start();
+  parked.pause();
+  try {
+    for (const variant of variants) {
+      const table = `outbox_${index}_${variant.scenario.replaceAll('-', '_')}`;
+      const outbox = createPostgresOutbox({ pool, bus: writer, schema, table, retention: variant.retention });
+      await outbox.migrate();
+
+      const writeStarted = performance.now();
+      for (let seq = 0; seq < messages; seq += PER_TRANSACTION) {
+        const client = await pool.connect();
+        try {
+          await client.query('BEGIN');
+          const count = Math.min(PER_TRANSACTION, messages - seq);
+          await outbox.writeBatch(
+            client,
+            Array.from({ length: count }, (_, i) => batchEntry(OrderPlaced, order(seq + i))),
+          );
+          await client.query('COMMIT');
+        } finally {
+          client.release();
+        }
+      }
+      const writeSeconds = (performance.now() - writeStarted) / 1000;
+      rates.set('outbox-write', Math.max(rates.get('outbox-write') ?? 0, messages / writeSeconds));
+
+      const { adapter, done } = counting(fixture.createAdapter(), messages);
+      await adapter.connect();
+      const relay = createOutboxRelay({ store: outbox, adapter, ...variant.relay });
+      const started = performance.now();
+      await relay.start();
+      await done;
+      const seconds = (performance.now() - started) / 1000;
+      await relay.stop();
+      await adapter.close();
+      rates.set(variant.scenario, messages / seconds);
+    }
+  } finally {
+    await writer.stop();
+    await pool.end();
+  }
+  return rates;
+}
+
+/** Measures the outbox on each broker; see the top of this file. */
+export async function run(
+  options: BenchOptions & { readonly rounds?: number; readonly brokers?: readonly string[] },
+): Promise<BenchResult[]> {
+  const rounds = options.rounds ?? (options.quick ? 1 : 3);
+  const names = options.brokers ?? ['memory', 'rabbitmq', 'nats', 'redis', 'kafka'];
+  const results: BenchResult[] = [];
+  const admin = createPool({ max: 1 });
+  await requirePostgres(admin);
+  const schema = `tidings_bench_${Date.now().toString(36)}`;
+  try {
+    for (const name of names) {
+      const make = brokers[name];
+      if (make === undefined)
+        throw new Error(`unknown broker ${name}; known: ${Object.keys(brokers).join(', ')}`);
+      const fixture = make();
+      await fixture.require?.();
+      const measured: Map<string, number>[] = [];
+      try {
+        for (let index = 0; index < rounds; index++)
+          measured.push(await round(fixture, options.messages, schema, index));
+      } finally {
+        await fixture.cleanup?.();
+      }
+      for (const scenario of ['outbox-write', ...variants.map((v) => v.scenario)]) {
+        results.push({
+          scenario,
+          broker: `postgres→${name}`,
+          impl: 'tidings',
+          messages: options.messages,
+          messageBytes: MESSAGE_BYTES,
+          msgsPerSec: Math.round(median(measured.map((m) => m.get(scenario)!))),
+          p50Ms: null,
+          p99Ms: null,
+        });
+      }
+    }
+  } finally {
+    await dropSchema(admin, schema);
+    await admin.end();
+  }
+  return results;
+}
+
+function argument(name: string): string | undefined {
+  const index = process.argv.indexOf(`--${name}`);
+  return index === -1 ? undefined : process.argv[index + 1];
+}
+
+if (process.argv[1] !== undefined && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+  const started = performance.now();
+  const quick = process.argv.includes('--quick');
+  const rounds = argument('rounds');
+  const brokerList = argument('brokers');
+  run({
+    messages: Number(argument('messages') ?? (quick ? 2_000 : 10_000)),
+    quick,
+    ...(rounds === undefined ? {} : { rounds: Number(rounds) }),
+    ...(brokerList === undefined ? {} : { brokers: brokerList.split(',') }),
+  }).then(
+    (results) => {
+      console.table(results);
+      console.log(JSON.stringify(results, null, 2));
+      console.log(`bench/outbox.ts took ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    },
+    (error: unknown) => {
+      console.error(error);
+      process.exitCode = 1;
+    },
+  );
+}

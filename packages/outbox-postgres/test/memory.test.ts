@@ -1,0 +1,4 @@
+import { memoryFixture } from './support/brokers';
+import { describeOutboxSuite } from './support/relay-suite';
+
+describeOutboxSuite(memoryFixture());

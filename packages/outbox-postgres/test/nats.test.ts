@@ -1,0 +1,4 @@
+import { natsFixture } from './support/brokers';
+import { describeOutboxSuite } from './support/relay-suite';
+
+describeOutboxSuite(natsFixture());

@@ -1,0 +1,4 @@
+import { rabbitmqFixture } from './support/brokers';
+import { describeOutboxSuite } from './support/relay-suite';
+
+describeOutboxSuite(rabbitmqFixture());

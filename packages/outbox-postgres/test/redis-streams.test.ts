@@ -1,0 +1,4 @@
+import { redisStreamsFixture } from './support/brokers';
+import { describeOutboxSuite } from './support/relay-suite';
+
+describeOutboxSuite(redisStreamsFixture());
