@@ -152,7 +152,7 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
         const busHealth = bus.health();
         const storage = await persistence.health();
         return {
-          status: storage.ok ? busHealth.status : 'down',
+          status: worst(busHealth.status, storage.status),
           broker: busHealth.adapter,
           storage,
           consumers: busHealth.subscriptions,
@@ -200,6 +200,11 @@ function simulatedDownstream(config: AppConfig): Downstream {
     analytics: createSimulatedAnalyticsSink({ latencyMs: s.analyticsMs }),
     warehouse: createSimulatedWarehouse({ latencyMs: s.warehouseMs }),
   };
+}
+
+const SEVERITY = { up: 0, degraded: 1, down: 2 } as const;
+function worst(a: HealthReport['status'], b: HealthReport['status']): HealthReport['status'] {
+  return SEVERITY[a] >= SEVERITY[b] ? a : b;
 }
 
 // Reports each delivery the idempotency policy skipped: outer middleware sees the final verdict.

@@ -5,7 +5,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BROKERS } from '../src/config';
 import type { Order } from '../src/orders/order';
 import { type ChaosStats, withDuplicates } from './support/chaos-adapter';
-import { brokerEnvironments, uniqueName } from './support/environments';
+import {
+  brokerEnvironments,
+  checkPostgres,
+  DATABASE_URL,
+  dropSchema,
+  uniqueName,
+} from './support/environments';
 import { startTestSystem, type TestSystem } from './support/system';
 
 const ORDERS = 24;
@@ -94,56 +100,70 @@ async function expectEveryOrderShipped(run: TestSystem, placed: readonly Placed[
   expect(totals.revenueCents).toBe(placed.reduce((sum, order) => sum + order.totalCents, 0));
 }
 
+const STORES = ['memory', 'postgres'] as const;
+
 for (const kind of BROKERS) {
-  const environment = brokerEnvironments[kind];
+  for (const store of STORES) {
+    const environment = brokerEnvironments[kind];
 
-  describe(`order system on ${kind}`, () => {
-    const namespaces: string[] = [];
-    const isolated = () => {
-      const namespace = uniqueName('e2e');
-      namespaces.push(namespace);
-      return { broker: environment.config(namespace), topicPrefix: `${namespace}.` };
-    };
+    describe(`order system on ${kind}, ${store} storage`, () => {
+      const namespaces: string[] = [];
+      const isolated = () => {
+        const namespace = uniqueName('e2e');
+        namespaces.push(namespace);
+        return {
+          broker: environment.config(namespace),
+          topicPrefix: `${namespace}.`,
+          ...(store === 'postgres' ? { database: { url: DATABASE_URL, schema: namespace } } : {}),
+        };
+      };
 
-    beforeAll(async () => {
-      await environment.check();
-    });
-    afterAll(async () => {
-      await Promise.all(namespaces.map((namespace) => environment.cleanup(namespace)));
-    });
-
-    it('ships every order, emails each customer once and counts revenue once', async () => {
-      const run = await startTestSystem(isolated());
-      try {
-        const placed = await placeOrders(run.url, ORDERS);
-        await expectEveryOrderShipped(run, placed);
-      } finally {
-        await run.system.stop();
-      }
-    });
-
-    it('still does, when every record is published twice and redelivered after its ack', async () => {
-      const stats: ChaosStats = { duplicatedPublishes: 0, redeliveries: 0 };
-      const run = await startTestSystem({
-        ...isolated(),
-        decorateAdapter: (adapter) => withDuplicates(adapter, stats),
+      beforeAll(async () => {
+        await environment.check();
+        if (store === 'postgres') await checkPostgres();
       });
-      try {
-        const placed = await placeOrders(run.url, ORDERS);
-        await expectEveryOrderShipped(run, placed);
-        expect(stats.duplicatedPublishes).toBeGreaterThan(0);
-        expect(stats.redeliveries).toBeGreaterThan(0);
-        // The idempotency store and the inbox turned the duplicates away.
-        const skipped = run.recorder.entries.filter((a) => a.kind === 'duplicate.skipped');
-        expect(
-          skipped.some((a) => a.kind === 'duplicate.skipped' && a.group.endsWith('email-confirmation')),
-        ).toBe(true);
-        expect(skipped.some((a) => a.kind === 'duplicate.skipped' && a.group.endsWith('order-status'))).toBe(
-          true,
+      afterAll(async () => {
+        await Promise.all(
+          namespaces.map(async (namespace) => {
+            await environment.cleanup(namespace);
+            if (store === 'postgres') await dropSchema(namespace);
+          }),
         );
-      } finally {
-        await run.system.stop();
-      }
+      });
+
+      it('ships every order, emails each customer once and counts revenue once', async () => {
+        const run = await startTestSystem(isolated());
+        try {
+          const placed = await placeOrders(run.url, ORDERS);
+          await expectEveryOrderShipped(run, placed);
+        } finally {
+          await run.system.stop();
+        }
+      });
+
+      it('still does, when every record is published twice and redelivered after its ack', async () => {
+        const stats: ChaosStats = { duplicatedPublishes: 0, redeliveries: 0 };
+        const run = await startTestSystem({
+          ...isolated(),
+          decorateAdapter: (adapter) => withDuplicates(adapter, stats),
+        });
+        try {
+          const placed = await placeOrders(run.url, ORDERS);
+          await expectEveryOrderShipped(run, placed);
+          expect(stats.duplicatedPublishes).toBeGreaterThan(0);
+          expect(stats.redeliveries).toBeGreaterThan(0);
+          // The idempotency store and the inbox turned the duplicates away.
+          const skipped = run.recorder.entries.filter((a) => a.kind === 'duplicate.skipped');
+          expect(
+            skipped.some((a) => a.kind === 'duplicate.skipped' && a.group.endsWith('email-confirmation')),
+          ).toBe(true);
+          expect(
+            skipped.some((a) => a.kind === 'duplicate.skipped' && a.group.endsWith('order-status')),
+          ).toBe(true);
+        } finally {
+          await run.system.stop();
+        }
+      });
     });
-  });
+  }
 }

@@ -1,10 +1,29 @@
 // The storage side of the app, picked by configuration: in memory with no DATABASE_URL, on
-// PostgreSQL with one. The services only see the OrderStore and IdempotencyStore interfaces.
-import { type Bus, createMemoryIdempotencyStore, type IdempotencyStore } from '@tidings/core';
+// PostgreSQL with one. The services only see the OrderStore and IdempotencyStore interfaces; the
+// outbox relay, which hands the written events to the broker, lives here too.
+import {
+  type Bus,
+  createMemoryIdempotencyStore,
+  createMemoryOutbox,
+  createOutboxRelay,
+  type IdempotencyStore,
+  type OutboxRelay,
+} from '@tidings/core';
 import type { ActivityLog } from '../activity';
 import type { AppConfig } from '../config';
 import type { OrderStore } from '../orders/order-store';
 import { createMemoryOrderStore } from './memory-order-store';
+import { withTracedPublishing } from './traced-relay-adapter';
+
+/** The storage's state, for the health endpoint. */
+export interface StorageHealth {
+  /** `degraded`: orders are taken, but their events wait (the broker is unreachable). */
+  readonly status: 'up' | 'degraded' | 'down';
+  readonly store: 'memory' | 'postgres';
+  /** Events written and not yet handed to the broker, and the age of the oldest. */
+  readonly outbox: { readonly pending: number; readonly lagMs: number; readonly relay: string };
+  readonly error?: string;
+}
 
 /** Orders, outbox, relay and the consumers' idempotency marks, with their lifecycle. */
 export interface Persistence {
@@ -13,15 +32,17 @@ export interface Persistence {
   readonly idempotency: IdempotencyStore;
   /** One line for the startup banner. */
   readonly description: string;
-  /** Prepares the storage (migrations) and starts publishing the outbox. */
+  /** Prepares the storage (migrations) and starts the outbox relay. */
   start(): Promise<void>;
-  /** Stops publishing the outbox once what it holds is handed to the broker (or the wait runs out). */
+  /** Stops the relay; the in-memory outbox first hands what it holds to the broker (10 s at most). */
   stopRelay(): Promise<void>;
   /** Releases connections; after `stopRelay` and after the bus stopped, since handlers use them. */
   close(): Promise<void>;
-  /** Outbox backlog and the storage's state, for the health endpoint. */
-  health(): Promise<{ readonly ok: boolean; readonly [detail: string]: unknown }>;
+  health(): Promise<StorageHealth>;
 }
+
+// Long enough for a relay to drain a burst, short enough for a deployment's grace period.
+const MEMORY_DRAIN_MS = 10_000;
 
 /**
  * Creates the storage the configuration asks for.
@@ -35,29 +56,47 @@ export interface Persistence {
 export async function createPersistence(
   config: AppConfig,
   bus: Bus,
-  _activity: ActivityLog,
+  activity: ActivityLog,
 ): Promise<Persistence> {
+  const onError = (error: Error): void => activity({ kind: 'relay.error', error: error.message });
   if (config.database !== undefined) {
-    throw new Error(
-      'DATABASE_URL is set, but the PostgreSQL outbox has not landed in this version of the example',
-    );
+    const { createPostgresPersistence } = await import('./postgres-persistence');
+    return createPostgresPersistence(config.database, bus, onError);
   }
+
+  // No database: the in-memory outbox. Writes return once the event is validated and queued, the
+  // relay publishes it and retries while the broker is down, so taking an order never waits on
+  // the broker; the queue dies with the process, though, which a database outbox does not.
   const idempotency = createMemoryIdempotencyStore();
-  // Stand-in until the in-memory outbox lands in core: events are published when the transaction
-  // commits, without a relay. It keeps the OrderStore contract within one healthy process only.
-  const orders = createMemoryOrderStore({
-    outbox: { writeBatch: (entries) => bus.publishBatch(entries) },
-    idempotency,
+  const outbox = createMemoryOutbox({ bus });
+  const relay: OutboxRelay = createOutboxRelay({
+    store: outbox,
+    adapter: withTracedPublishing(bus.adapter),
+    onError,
   });
   return {
-    orders,
+    orders: createMemoryOrderStore({ outbox, idempotency }),
     idempotency,
-    description: 'in memory (no database; orders and events live in this process)',
-    async start() {},
-    async stopRelay() {},
+    description: 'in memory (no database: orders, outbox and idempotency marks live in this process)',
+    start: () => relay.start(),
+    async stopRelay() {
+      const deadline = Date.now() + MEMORY_DRAIN_MS;
+      while (outbox.size > 0 && Date.now() < deadline && relay.state !== 'backingOff') {
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      }
+      await relay.stop();
+    },
     async close() {},
     async health() {
-      return { ok: true, store: 'memory' };
+      const stats = await relay.stats();
+      return {
+        status: stats.consecutiveFailures > 0 ? 'degraded' : 'up',
+        store: 'memory',
+        outbox: { pending: stats.pending, lagMs: stats.lagMs, relay: stats.state },
+        ...(stats.lastError === undefined || stats.consecutiveFailures === 0
+          ? {}
+          : { error: stats.lastError.message }),
+      };
     },
   };
 }

@@ -208,3 +208,35 @@ async function kafkaAdmin() {
   }
   return admin;
 }
+
+/** PostgreSQL for the end-to-end tests: the machine's, database `test`, a schema per run. */
+export const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test';
+
+/** Rejects with how to start PostgreSQL when it does not answer. */
+export async function checkPostgres(): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: DATABASE_URL, connectionTimeoutMillis: 3_000 });
+  try {
+    await client.connect();
+    await client.query('SELECT 1');
+  } catch (error) {
+    throw new Error(
+      `PostgreSQL is not answering on ${DATABASE_URL} (${(error as Error).message}). ` +
+        'Start it with `bash tools/services.sh`, or set DATABASE_URL.',
+    );
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/** Drops a run's schema with everything in it. */
+export async function dropSchema(schema: string): Promise<void> {
+  const { default: pg } = await import('pg');
+  const client = new pg.Client({ connectionString: DATABASE_URL });
+  await client.connect();
+  try {
+    await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+  } finally {
+    await client.end();
+  }
+}

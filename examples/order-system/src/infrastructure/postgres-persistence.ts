@@ -1,0 +1,70 @@
+// PostgreSQL: orders, the transactional outbox and the inbox in one schema of the app's own. The
+// relay publishes what the outbox holds; several processes may run one, and per-key order holds.
+import { type Bus, createOutboxRelay } from '@tidings/core';
+import { createPostgresInbox, createPostgresOutbox } from '@tidings/outbox-postgres';
+import pg from 'pg';
+import type { AppConfig } from '../config';
+import type { Persistence } from './persistence';
+import { createPostgresOrderStore } from './postgres-order-store';
+import { withTracedPublishing } from './traced-relay-adapter';
+
+/**
+ * Creates the PostgreSQL storage; `start()` creates the schema and tables if they are missing.
+ *
+ * @example
+ * ```ts
+ * const persistence = await createPostgresPersistence({ url: 'postgres://127.0.0.1:5432/test', schema: 'order_system' }, bus, console.error);
+ * ```
+ */
+export function createPostgresPersistence(
+  database: NonNullable<AppConfig['database']>,
+  bus: Bus,
+  onError: (error: Error) => void,
+): Persistence {
+  const { schema } = database;
+  const pool = new pg.Pool({ connectionString: database.url, max: 20 });
+  // An idle client that errors (the server restarted) must not crash the process; the pool drops it.
+  pool.on('error', onError);
+  const outbox = createPostgresOutbox({ pool, bus, schema });
+  // The inbox is the idempotency store of every consumer (one table, shared by all processes), and
+  // the transaction of the order service's own consumer.
+  const inbox = createPostgresInbox({ pool, schema });
+  const orders = createPostgresOrderStore({ pool, schema, outbox, inbox });
+  const relay = createOutboxRelay({ store: outbox, adapter: withTracedPublishing(bus.adapter), onError });
+  const host = new URL(database.url).host;
+
+  return {
+    orders,
+    idempotency: inbox,
+    description: `PostgreSQL at ${host}, schema "${schema}" (orders, outbox, inbox)`,
+    async start() {
+      await orders.migrate();
+      await outbox.migrate();
+      await inbox.migrate();
+      await relay.start();
+    },
+    // What is still pending stays in the table for the next relay: nothing to drain.
+    stopRelay: () => relay.stop(),
+    close: () => pool.end(),
+    async health() {
+      try {
+        const stats = await relay.stats();
+        return {
+          status: stats.consecutiveFailures > 0 ? 'degraded' : 'up',
+          store: 'postgres',
+          outbox: { pending: stats.pending, lagMs: stats.lagMs, relay: stats.state },
+          ...(stats.lastError === undefined || stats.consecutiveFailures === 0
+            ? {}
+            : { error: stats.lastError.message }),
+        };
+      } catch (error) {
+        return {
+          status: 'down',
+          store: 'postgres',
+          outbox: { pending: -1, lagMs: -1, relay: 'unknown' },
+          error: (error as Error).message,
+        };
+      }
+    },
+  };
+}
