@@ -75,9 +75,9 @@ function eventsColumns(record: RunRecord): string {
   if (record.system === 'sync') return '– | – | –';
   const backlog = (record.emailBacklogAtEnd ?? 0).toLocaleString('en-US');
   let drain = '–';
-  if (record.drainMs !== undefined) {
-    if (record.drainMeasured) drain = ms(record.drainMs);
-    else drain = Number.isFinite(record.drainMs) ? `≈ ${ms(record.drainMs)} (est.)` : 'not draining';
+  if (record.drainMeasured === true) drain = ms(record.drainMs);
+  else if (record.drainMeasured === false) {
+    drain = record.drainMs === undefined ? 'not draining' : `≈ ${ms(record.drainMs)} (est.)`;
   }
   return `${backlog} | ${drain} | ${(record.emailsDeadLettered ?? 0).toLocaleString('en-US')}`;
 }

@@ -6,14 +6,16 @@
 //   npm run compare                      full run (about 8 minutes), writes docs/sync-vs-events.{md,svg}
 //   npm run compare -- --quick           smoke run (under a minute), prints the table only
 //   npm run compare -- --broker=rabbitmq the event-driven side on a real broker (memory by default)
+//   npm run compare -- --database        orders (and the outbox) in PostgreSQL, on both sides
+//   npm run compare -- --render          rewrite the report from the last full run's results.json
 import { randomBytes } from 'node:crypto';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { BROKERS, type BrokerKind } from '../src/config';
-import { brokerEnvironments } from '../test/support/environments';
+import { brokerEnvironments, checkPostgres, DATABASE_URL, dropSchema } from '../test/support/environments';
 import type { DownstreamSettings, DownstreamStats } from './downstream';
 import type { DownstreamUrls } from './http-clients';
 import { type Child, startChild } from './ipc';
@@ -33,6 +35,8 @@ const { values: args } = parseArgs({
   options: {
     quick: { type: 'boolean', default: false },
     broker: { type: 'string', default: 'memory' },
+    database: { type: 'boolean', default: false },
+    render: { type: 'boolean', default: false },
     out: { type: 'string' },
   },
 });
@@ -50,7 +54,7 @@ const plan: Readonly<Record<ScenarioId, readonly number[]>> = quick
   ? { normal: [1, 10], slow: [10], down: [10] }
   : { normal: [1, 10, 50, 100], slow: [1, 10, 50, 100], down: [1, 10, 50, 100] };
 const durationMs = quick ? 2_000 : 10_000;
-const warmUpMs = quick ? 500 : 2_000;
+const warmUpMs = quick ? 300 : 2_000;
 // How long to wait, after a window, for the event-driven side's email backlog to drain; past it,
 // the drain time is estimated from the pace kept while waiting.
 const drainCapMs = quick ? 8_000 : 20_000;
@@ -86,6 +90,7 @@ async function measure(
       urls,
       broker: brokerEnvironment.config(isolated),
       topicPrefix: `${isolated}.`,
+      ...(args.database ? { database: { url: DATABASE_URL, schema: isolated } } : {}),
       consumerConcurrency,
       retry,
     };
@@ -117,7 +122,8 @@ async function measure(
         ? {}
         : {
             emailBacklogAtEnd: atEnd.placed - atEnd.emailsSent - atEnd.emailsDeadLettered,
-            drainMs: drain.ms,
+            // Not draining at all (no email went out while waiting) has no finite estimate.
+            ...(Number.isFinite(drain.ms) ? { drainMs: drain.ms } : {}),
             drainMeasured: drain.drained,
             emailsDeadLettered: drain.stats.emailsDeadLettered,
             emailFailures: drain.stats.emailFailures,
@@ -135,6 +141,7 @@ async function measure(
   } finally {
     await sut.stop();
     await brokerEnvironment.cleanup(isolated);
+    if (args.database) await dropSchema(isolated);
   }
 }
 
@@ -169,13 +176,39 @@ function fmt(ms: number): string {
   return Number.isNaN(ms) ? '-' : ms.toFixed(0);
 }
 
+// The last full run's measurements, kept beside the runner so that the report can be re-rendered.
+const RESULTS = fileURLToPath(new URL('./results.json', import.meta.url));
+
+async function writeReport(
+  records: readonly RunRecord[],
+  environment: Environment,
+  outDir: string,
+): Promise<void> {
+  await mkdir(outDir, { recursive: true });
+  await writeFile(join(outDir, 'sync-vs-events.md'), renderMarkdown(records, environment));
+  await writeFile(join(outDir, 'sync-vs-events.svg'), renderSvg(records));
+  console.log(`wrote ${join(outDir, 'sync-vs-events.md')} and sync-vs-events.svg`);
+}
+
 async function main(): Promise<void> {
+  const docs = args.out ?? fileURLToPath(new URL('../../../docs/', import.meta.url));
+  if (args.render) {
+    const saved = JSON.parse(await readFile(RESULTS, 'utf8')) as {
+      environment: Environment;
+      records: RunRecord[];
+    };
+    await writeReport(saved.records, saved.environment, docs);
+    return;
+  }
   const started = performance.now();
   await brokerEnvironment.check();
+  if (args.database) await checkPostgres();
   const namespace = `compare_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const environment: Environment = {
     broker,
-    store: 'memory',
+    store: args.database
+      ? 'PostgreSQL (orders, outbox and inbox in one schema)'
+      : 'memory (in-memory outbox)',
     node: process.version,
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
@@ -214,14 +247,11 @@ async function main(): Promise<void> {
 
   console.log('');
   console.log(renderTable(records));
-  const outDir = args.out ?? (quick ? undefined : fileURLToPath(new URL('../../../docs/', import.meta.url)));
-  if (outDir === undefined) {
+  if (quick && args.out === undefined) {
     console.log('\n(quick run: nothing written; the full run writes docs/sync-vs-events.md and .svg)');
   } else {
-    await mkdir(outDir, { recursive: true });
-    await writeFile(join(outDir, 'sync-vs-events.md'), renderMarkdown(records, finished));
-    await writeFile(join(outDir, 'sync-vs-events.svg'), renderSvg(records));
-    console.log(`\nwrote ${join(outDir, 'sync-vs-events.md')} and sync-vs-events.svg`);
+    if (!quick) await writeFile(RESULTS, `${JSON.stringify({ environment: finished, records }, null, 2)}\n`);
+    await writeReport(records, finished, docs);
   }
   console.log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
 }

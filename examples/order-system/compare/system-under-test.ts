@@ -5,6 +5,7 @@ import { createBus, type RetryOptions } from '@tidings/core';
 import type { Activity } from '../src/activity';
 import { createOrderSystem, type OrderSystem } from '../src/app';
 import { type AppConfig, type BrokerConfig, loadConfig } from '../src/config';
+import { EMAIL_GROUP } from '../src/consumers/email-confirmation';
 import { createPersistence, type Persistence } from '../src/infrastructure/persistence';
 import { type DownstreamUrls, httpAnalytics, httpEmail, httpInventory, httpPayments } from './http-clients';
 import { serveParent } from './ipc';
@@ -39,7 +40,7 @@ function count(activity: Activity): void {
   if (activity.kind === 'order.placed') counts.placed++;
   else if (activity.kind === 'email.sent') counts.emailsSent++;
   else if (activity.kind === 'email.failed') counts.emailFailures++;
-  else if (activity.kind === 'dead-letter' && activity.group === 'email-confirmation')
+  else if (activity.kind === 'dead-letter' && activity.group.endsWith(EMAIL_GROUP))
     counts.emailsDeadLettered++;
   else if (activity.kind === 'analytics.tracked') counts.analyticsTracked++;
 }
