@@ -83,7 +83,7 @@ async function start(settings: SutSettings): Promise<string> {
     createBus({ source: 'sync-chain' }),
     count,
   );
-  await persistence.start();
+  await persistence.migrate();
   const api = createSyncOrderApi({ ...downstream, orders: persistence.orders });
   stop = async () => {
     await api.close();

@@ -151,8 +151,11 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
       health: async (): Promise<HealthReport> => {
         const busHealth = bus.health();
         const storage = await persistence.health();
+        // The outbox takes orders while the broker is away, so a broker outage degrades this
+        // instance rather than taking it out of rotation; the storage being down does.
+        const broker = busHealth.status === 'down' ? 'degraded' : busHealth.status;
         return {
-          status: worst(busHealth.status, storage.status),
+          status: worst(broker, storage.status),
           broker: busHealth.adapter,
           storage,
           consumers: busHealth.subscriptions,
@@ -169,8 +172,11 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
     downstream,
     persistence,
     async start() {
+      // Tables first (consumers may find events waiting), then the broker, then the relay (which
+      // publishes through the adapter the bus connected), and only then traffic.
+      await persistence.migrate();
       await bus.start();
-      await persistence.start();
+      await persistence.startRelay();
       return http.listen({ host: config.http.host, port: config.http.port });
     },
     stop() {

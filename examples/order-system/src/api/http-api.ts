@@ -6,7 +6,7 @@ import type { Order } from '../orders/order';
 import type { PlaceOrderOutcome, PlaceOrderRequest } from '../orders/place-order';
 import { OrderParams, PlaceOrderBody } from './schemas';
 
-/** A readiness report: `up` serves traffic, anything else takes the instance out of rotation. */
+/** A readiness report: `up` and `degraded` serve traffic; `down` takes the instance out of rotation. */
 export interface HealthReport {
   readonly status: 'up' | 'degraded' | 'down';
   readonly [detail: string]: unknown;
@@ -80,7 +80,8 @@ export function createHttpApi(deps: HttpApiDeps, options: HttpApiOptions = {}): 
 
   app.get('/health', async (_request, reply) => {
     const health = await deps.health();
-    return reply.code(health.status === 'up' ? 200 : 503).send(health);
+    // `degraded` still serves (orders are taken, their events wait): only `down` is unready.
+    return reply.code(health.status === 'down' ? 503 : 200).send(health);
   });
 
   return app;

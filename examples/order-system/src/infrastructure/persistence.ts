@@ -32,8 +32,10 @@ export interface Persistence {
   readonly idempotency: IdempotencyStore;
   /** One line for the startup banner. */
   readonly description: string;
-  /** Prepares the storage (migrations) and starts the outbox relay. */
-  start(): Promise<void>;
+  /** Creates what is missing in the storage (schema, tables). Before the consumers start. */
+  migrate(): Promise<void>;
+  /** Starts handing the outbox to the broker. After the bus started (it connects the adapter). */
+  startRelay(): Promise<void>;
   /** Stops the relay; the in-memory outbox first hands what it holds to the broker (10 s at most). */
   stopRelay(): Promise<void>;
   /** Releases connections; after `stopRelay` and after the bus stopped, since handlers use them. */
@@ -78,7 +80,8 @@ export async function createPersistence(
     orders: createMemoryOrderStore({ outbox, idempotency }),
     idempotency,
     description: 'in memory (no database: orders, outbox and idempotency marks live in this process)',
-    start: () => relay.start(),
+    async migrate() {},
+    startRelay: () => relay.start(),
     async stopRelay() {
       const deadline = Date.now() + MEMORY_DRAIN_MS;
       while (outbox.size > 0 && Date.now() < deadline && relay.state !== 'backingOff') {
@@ -87,16 +90,18 @@ export async function createPersistence(
       await relay.stop();
     },
     async close() {},
-    async health() {
-      const stats = await relay.stats();
-      return {
-        status: stats.consecutiveFailures > 0 ? 'degraded' : 'up',
-        store: 'memory',
-        outbox: { pending: stats.pending, lagMs: stats.lagMs, relay: stats.state },
-        ...(stats.lastError === undefined || stats.consecutiveFailures === 0
-          ? {}
-          : { error: stats.lastError.message }),
-      };
-    },
+    health: () => relayHealth(relay, 'memory'),
+  };
+}
+
+/** The storage's health as the relay sees it: degraded while it fails to hand events over. */
+export async function relayHealth(relay: OutboxRelay, store: StorageHealth['store']): Promise<StorageHealth> {
+  const stats = await relay.stats();
+  const failing = stats.consecutiveFailures > 0;
+  return {
+    status: failing ? 'degraded' : 'up',
+    store,
+    outbox: { pending: stats.pending, lagMs: stats.lagMs, relay: stats.state },
+    ...(failing && stats.lastError !== undefined ? { error: stats.lastError.message } : {}),
   };
 }

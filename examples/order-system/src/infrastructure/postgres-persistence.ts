@@ -4,12 +4,12 @@ import { type Bus, createOutboxRelay } from '@tidings/core';
 import { createPostgresInbox, createPostgresOutbox } from '@tidings/outbox-postgres';
 import pg from 'pg';
 import type { AppConfig } from '../config';
-import type { Persistence } from './persistence';
+import { type Persistence, relayHealth } from './persistence';
 import { createPostgresOrderStore } from './postgres-order-store';
 import { withTracedPublishing } from './traced-relay-adapter';
 
 /**
- * Creates the PostgreSQL storage; `start()` creates the schema and tables if they are missing.
+ * Creates the PostgreSQL storage; `migrate()` creates the schema and tables if they are missing.
  *
  * @example
  * ```ts
@@ -37,26 +37,18 @@ export function createPostgresPersistence(
     orders,
     idempotency: inbox,
     description: `PostgreSQL at ${host}, schema "${schema}" (orders, outbox, inbox)`,
-    async start() {
+    async migrate() {
       await orders.migrate();
       await outbox.migrate();
       await inbox.migrate();
-      await relay.start();
     },
+    startRelay: () => relay.start(),
     // What is still pending stays in the table for the next relay: nothing to drain.
     stopRelay: () => relay.stop(),
     close: () => pool.end(),
     async health() {
       try {
-        const stats = await relay.stats();
-        return {
-          status: stats.consecutiveFailures > 0 ? 'degraded' : 'up',
-          store: 'postgres',
-          outbox: { pending: stats.pending, lagMs: stats.lagMs, relay: stats.state },
-          ...(stats.lastError === undefined || stats.consecutiveFailures === 0
-            ? {}
-            : { error: stats.lastError.message }),
-        };
+        return await relayHealth(relay, 'postgres');
       } catch (error) {
         return {
           status: 'down',

@@ -2,7 +2,8 @@
 // published twice (a producer that retried after a lost acknowledgement), and every record a group
 // acknowledged is delivered to it once more (an acknowledgement lost on the way back). The app
 // must come out the same: one email per order, one status change, revenue counted once.
-import type { BrokerAdapter, IncomingRecord, OutgoingRecord } from '@tidings/core';
+import { type BrokerAdapter, type IncomingRecord, type OutgoingRecord, PublishError } from '@tidings/core';
+import { decorateAdapter } from '../../src/infrastructure/decorate-adapter';
 
 /** What the chaos adapter did, for the test to check that it did something. */
 export interface ChaosStats {
@@ -12,14 +13,7 @@ export interface ChaosStats {
 
 /** Wraps `inner`; `stats` counts the duplicates it made. */
 export function withDuplicates(inner: BrokerAdapter, stats: ChaosStats): BrokerAdapter {
-  return {
-    name: inner.name,
-    capabilities: inner.capabilities,
-    get state() {
-      return inner.state;
-    },
-    connect: () => inner.connect(),
-    close: (options) => inner.close(options),
+  return decorateAdapter(inner, {
     async publish(records: readonly OutgoingRecord[]) {
       await inner.publish(records);
       stats.duplicatedPublishes += records.length;
@@ -36,5 +30,20 @@ export function withDuplicates(inner: BrokerAdapter, stats: ChaosStats): BrokerA
         return settlement;
       });
     },
-  };
+  });
+}
+
+/** A switch for {@link withOutage}. */
+export interface Outage {
+  down: boolean;
+}
+
+/** Wraps `inner` so that publishing fails while `outage.down`, as when the broker is unreachable. */
+export function withOutage(inner: BrokerAdapter, outage: Outage): BrokerAdapter {
+  return decorateAdapter(inner, {
+    async publish(records: readonly OutgoingRecord[]) {
+      if (outage.down) throw new PublishError('broker unreachable (simulated outage)');
+      await inner.publish(records);
+    },
+  });
 }

@@ -1,0 +1,31 @@
+import type { BrokerAdapter } from '@tidings/core';
+
+/**
+ * An adapter that is `inner` except for the methods given: for wrapping publishing or consuming
+ * (tracing, fault injection in tests) without reimplementing the rest.
+ *
+ * @example
+ * ```ts
+ * const counted = decorateAdapter(adapter, { publish: (records) => { sent += records.length; return adapter.publish(records); } });
+ * ```
+ */
+export function decorateAdapter(
+  inner: BrokerAdapter,
+  overrides: Partial<Pick<BrokerAdapter, 'publish' | 'subscribe'>>,
+): BrokerAdapter {
+  return {
+    get name() {
+      return inner.name;
+    },
+    get capabilities() {
+      return inner.capabilities;
+    },
+    get state() {
+      return inner.state;
+    },
+    connect: () => inner.connect(),
+    close: (options) => inner.close(options),
+    publish: overrides.publish ?? ((records) => inner.publish(records)),
+    subscribe: overrides.subscribe ?? ((spec, handler) => inner.subscribe(spec, handler)),
+  };
+}
