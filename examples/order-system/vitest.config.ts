@@ -6,7 +6,7 @@ export default mergeConfig(
   defineProject({
     test: {
       name: 'example-order-system',
-      include: ['src/**/*.test.ts', 'test/**/*.test.ts'],
+      include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'compare/**/*.test.ts'],
       // End-to-end runs go through real brokers on a machine other suites share: be generous.
       testTimeout: 120_000,
     },
