@@ -58,7 +58,8 @@ export interface MemberSpec {
   readonly handler: RecordHandler;
 }
 
-class Topic {
+/** @internal */
+export class Topic {
   readonly log: Deque<StoredRecord> = new Deque();
   readonly queues = new Set<GroupQueue>();
   nextOffset = 0;
@@ -66,7 +67,8 @@ class Topic {
 }
 
 /** The state of one consumer group on one topic. */
-class GroupQueue {
+/** @internal */
+export class GroupQueue {
   ordering: 'key' | 'none';
   /** Work ready to hand out: unkeyed entries, and key tokens (the key's next entry is in `keyed`). */
   readonly ready = new Deque<Entry | string>();
