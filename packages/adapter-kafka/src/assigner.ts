@@ -28,7 +28,9 @@ export function planAssignment(
       const member = eligible[turn % eligible.length]!;
       turn++;
       const assignment = plan.get(member.memberId)!;
-      (assignment[topic] ??= []).push(partition);
+      const partitions = assignment[topic] ?? [];
+      partitions.push(partition);
+      assignment[topic] = partitions;
     }
   }
   return plan;

@@ -147,23 +147,17 @@ export class GroupQueue {
   }
 
   private releaseDelayed(entry: Entry): void {
-    const key = entry.record.key;
-    if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
-      let queue = this.keyed.get(key);
-      if (queue === undefined) {
-        queue = new Deque(4);
-        this.keyed.set(key, queue);
-      }
-      queue.unshift(entry);
-      this.ready.push(key);
-      this.broker.scheduleDispatch(this);
-    } else {
-      this.makeReady(entry, true);
-    }
+    this.giveBack(entry, false);
   }
 
   /** Puts an entry that a closing member never settled back at the head of the line. */
   requeue(entry: Entry): void {
+    this.giveBack(entry, true);
+  }
+
+  // An entry whose key is held busy goes back first in its key's line; `urgent` also puts the key
+  // first among the keys (a closing member's entries), otherwise it waits its turn (a retry).
+  private giveBack(entry: Entry, urgent: boolean): void {
     const key = entry.record.key;
     if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
       let queue = this.keyed.get(key);
@@ -172,7 +166,8 @@ export class GroupQueue {
         this.keyed.set(key, queue);
       }
       queue.unshift(entry);
-      this.ready.unshift(key);
+      if (urgent) this.ready.unshift(key);
+      else this.ready.push(key);
       this.broker.scheduleDispatch(this);
     } else {
       this.makeReady(entry, true);
