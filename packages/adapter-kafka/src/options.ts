@@ -1,4 +1,4 @@
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, definedOnly } from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 
@@ -349,13 +349,4 @@ function integer(field: string, value: number, min: number, max = Number.MAX_SAF
     const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
     throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
   }
-}
-
-function definedOnly<T extends object>(options: T | undefined): Partial<T> {
-  const out: Partial<T> = {};
-  if (options === undefined) return out;
-  for (const key of Object.keys(options) as (keyof T)[]) {
-    if (options[key] !== undefined) out[key] = options[key];
-  }
-  return out;
 }

@@ -18,15 +18,17 @@ import {
   toError,
   whenAborted,
 } from '@tidings/core/adapter';
-import type {
-  Admin,
-  Consumer,
-  ConsumerCrashEvent,
-  ConsumerGroupJoinEvent,
-  EachBatchPayload,
-  Kafka,
-  KafkaMessage,
+import {
+  type Admin,
+  type Consumer,
+  type ConsumerCrashEvent,
+  type ConsumerGroupJoinEvent,
+  type EachBatchPayload,
+  type Kafka,
+  type KafkaMessage,
+  PartitionAssigners,
 } from 'kafkajs';
+import { subscriptionAwareAssigner } from './assigner';
 import { OffsetCommitter } from './committer';
 import { describeKafkaError, isConnectionProblem } from './errors';
 import type { AdapterLog } from './logging';
@@ -166,6 +168,9 @@ export class KafkaSubscription implements AdapterSubscription {
       maxBytesPerPartition: consumer.maxBytesPerPartition,
       allowAutoTopicCreation: false,
       readUncommitted: false,
+      // Ours first; kafkajs's round robin second, so that members of an older version can still
+      // agree on a protocol with these during a rolling deploy.
+      partitionAssigners: [subscriptionAwareAssigner, PartitionAssigners.roundRobin],
     });
   }
 

@@ -1,4 +1,4 @@
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, definedOnly } from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { subjectProblem } from './subjects';
 
@@ -188,14 +188,6 @@ export interface ResolvedNatsCoreOptions extends ResolvedConnectionOptions {
 export const DEFAULT_MAX_MESSAGE_BYTES = 1024 * 1024 - 64 * 1024;
 
 const DAY_MS = 24 * 60 * 60 * 1000;
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(options) as (keyof T)[]) {
-    if (options[key] !== undefined) out[key] = options[key];
-  }
-  return out;
-}
 
 function integer(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
   if (!Number.isInteger(value) || value < min || value > max) {

@@ -1,5 +1,5 @@
 import { hostname } from 'node:os';
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, checkInteger, definedOnly } from '@tidings/core/adapter';
 import type { Options, SocketOptions } from 'amqplib';
 
 /**
@@ -168,18 +168,4 @@ function checkExchange(exchange: unknown): void {
   }
 }
 
-function checkInteger(field: string, value: number, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (!Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
-  }
-}
-
 /** Copies an options object without its `undefined` members, so that spreading keeps defaults. */
-function definedOnly<T extends object>(options: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(options) as (keyof T)[]) {
-    if (options[key] !== undefined) out[key] = options[key];
-  }
-  return out;
-}

@@ -1,4 +1,4 @@
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, checkInteger, definedOnly } from '@tidings/core/adapter';
 import type { RedisOptions } from 'ioredis';
 
 /**
@@ -221,18 +221,4 @@ export function claimIdleFor(options: ResolvedOptions, handlerTimeoutMs: number)
   return handlerTimeoutMs + Math.max(1_000, Math.ceil(handlerTimeoutMs / 2));
 }
 
-function checkInteger(field: string, value: unknown, min: number, max = Number.MAX_SAFE_INTEGER): void {
-  if (typeof value !== 'number' || !Number.isInteger(value) || value < min || value > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `at least ${min}` : `from ${min} to ${max}`;
-    throw new ConfigError(field, `must be an integer ${range}, got ${String(value)}`);
-  }
-}
-
 // `{ ...defaults, ...options }` must keep a default when a caller passes `undefined` explicitly.
-function definedOnly<T extends object>(options: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const key of Object.keys(options) as (keyof T)[]) {
-    if (options[key] !== undefined) out[key] = options[key];
-  }
-  return out;
-}

@@ -5,6 +5,7 @@ import type { Fixture } from './fixture';
 export type ScenarioName =
   | 'publish-consume-all'
   | 'many-topics'
+  | 'one-group-many-subscriptions'
   | 'competing-consumers'
   | 'fan-out'
   | 'redelivery-after-failure'

@@ -8,6 +8,7 @@ import {
   concurrentPublishers,
   fanOut,
   manyTopics,
+  oneGroupManySubscriptions,
   publishConsumeAll,
 } from './scenarios/delivery';
 import {
@@ -25,6 +26,7 @@ import { throughputSmoke } from './scenarios/throughput';
 export const scenarios: readonly Scenario[] = [
   publishConsumeAll,
   manyTopics,
+  oneGroupManySubscriptions,
   competingConsumers,
   fanOut,
   redeliveryAfterFailure,

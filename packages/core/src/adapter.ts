@@ -39,3 +39,5 @@ export {
 } from './errors';
 export { whenAborted } from './internal/abort';
 export { checkInteger, definedOnly } from './internal/options';
+export type { ConnectionStateReporter } from './logging/connection-events';
+export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';

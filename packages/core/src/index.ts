@@ -91,13 +91,6 @@ export { backoffDelay, defaultRetryable, retry } from './middleware/retry';
 export type { TimeoutOptions } from './middleware/timeout';
 export { timeout } from './middleware/timeout';
 export type { Middleware, Next } from './middleware/types';
-export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';
-export { METRIC_NAMES } from './tracing/names';
-export type { TelemetryOptions } from './tracing/options';
-export type { PreparedPublisher } from './tracing/prepared-publisher';
-export { createPreparedPublisher } from './tracing/prepared-publisher';
-export { formatTraceparent, parseTraceparent } from './tracing/trace-context';
-
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
 export { createMemoryOutbox } from './outbox/memory-outbox';
 export type {
@@ -117,3 +110,9 @@ export type {
   OutboxStore,
   OutboxWatch,
 } from './outbox/store';
+export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';
+export { METRIC_NAMES } from './tracing/names';
+export type { TelemetryOptions } from './tracing/options';
+export type { PreparedPublisher } from './tracing/prepared-publisher';
+export { createPreparedPublisher } from './tracing/prepared-publisher';
+export { formatTraceparent, parseTraceparent } from './tracing/trace-context';

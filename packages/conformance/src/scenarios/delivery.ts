@@ -76,6 +76,30 @@ export const manyTopics: Scenario = {
   },
 };
 
+export const oneGroupManySubscriptions: Scenario = {
+  name: 'one-group-many-subscriptions',
+  title: 'lets one group hold several subscriptions on different topics, each getting its own records',
+  async run(fx, settings) {
+    const group = fx.group('shared');
+    const topics = [fx.topic('shared-a'), fx.topic('shared-b'), fx.topic('shared-c')];
+    const collectors = topics.map(() => new Collector());
+    // Two in one process, one in another: the way a service subscribes one group to several contracts.
+    const first = await fx.adapter();
+    const second = await fx.adapter();
+    await first.subscribe(fx.spec({ group, topics: [topics[0]!] }), collectors[0]!.handler('a'));
+    await first.subscribe(fx.spec({ group, topics: [topics[1]!] }), collectors[1]!.handler('b'));
+    await second.subscribe(fx.spec({ group, topics: [topics[2]!] }), collectors[2]!.handler('c'));
+    await Promise.all(
+      topics.map((topic, i) => first.publish(records(topic, `s${i}`, 20, { key: (n) => `k${n % 5}` }))),
+    );
+    await Promise.all(collectors.map((c) => c.untilDistinct(20, settings.deliveryTimeoutMs)));
+    collectors.forEach((collector, i) => {
+      expect(collector.deliveries.every((d) => d.record.topic === topics[i])).toBe(true);
+      expect(collector.deliveries.length).toBe(20);
+    });
+  },
+};
+
 export const competingConsumers: Scenario = {
   name: 'competing-consumers',
   title: 'shares a group between members, each record handled once',

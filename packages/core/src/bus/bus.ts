@@ -230,8 +230,8 @@ class EventBus implements Bus {
     this.outerMiddleware = options.middleware ?? [];
     const publishMiddleware = options.publishMiddleware ?? [];
     this.publishChain =
-      publishMiddleware.length === 0 ? undefined : composePublish(publishMiddleware, (ctx) => this.send(ctx));
-    this.prepareChain = composePublish(publishMiddleware, async (ctx) => {
+      publishMiddleware.length === 0 ? undefined : compose(publishMiddleware, (ctx) => this.send(ctx));
+    this.prepareChain = compose(publishMiddleware, async (ctx) => {
       ctx.records = this.encode(ctx.drafts);
     });
     this.defaults = options.subscriptionDefaults ?? {};
@@ -593,19 +593,6 @@ function callHandler(handler: Handler<any>): (ctx: MessageContext) => Promise<vo
   return async (ctx) => {
     await handler(ctx.event, ctx);
   };
-}
-
-function composePublish(
-  layers: readonly PublishMiddleware[],
-  terminal: (ctx: PublishContext) => Promise<void>,
-): (ctx: PublishContext) => Promise<void> {
-  let run = terminal;
-  for (let i = layers.length - 1; i >= 0; i--) {
-    const layer = layers[i]!;
-    const next = run;
-    run = (ctx) => layer(ctx, () => next(ctx));
-  }
-  return run;
 }
 
 /**

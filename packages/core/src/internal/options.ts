@@ -4,8 +4,9 @@ import { ConfigError } from '../errors';
  * Copies an options object without its `undefined` members, so that `{ ...defaults, ...options }`
  * keeps a default when the caller passed `undefined` explicitly.
  */
-export function definedOnly<T extends object>(options: T): Partial<T> {
+export function definedOnly<T extends object>(options: T | undefined): Partial<T> {
   const out: Partial<T> = {};
+  if (options === undefined) return out;
   for (const key of Object.keys(options) as (keyof T)[]) {
     if (options[key] !== undefined) out[key] = options[key];
   }

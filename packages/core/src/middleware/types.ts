@@ -23,11 +23,14 @@ export type Next = () => Promise<void>;
  */
 export type Middleware = (ctx: MessageContext, next: Next) => Promise<void>;
 
-/** Composes middleware around a terminal step into one function, built once per subscription. */
-export function compose(
-  layers: readonly Middleware[],
-  terminal: (ctx: MessageContext) => Promise<void>,
-): (ctx: MessageContext) => Promise<void> {
+/**
+ * Composes onion-style steps around a terminal step into one function, built once (per
+ * subscription, or per bus for publish middleware) rather than per message.
+ */
+export function compose<TContext>(
+  layers: readonly ((ctx: TContext, next: () => Promise<void>) => Promise<void>)[],
+  terminal: (ctx: TContext) => Promise<void>,
+): (ctx: TContext) => Promise<void> {
   let run = terminal;
   for (let i = layers.length - 1; i >= 0; i--) {
     const layer = layers[i]!;

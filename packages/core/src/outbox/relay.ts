@@ -8,6 +8,8 @@ import {
   type RetryOptions,
   resolveRetryOptions,
 } from '../middleware/retry';
+import type { TelemetryOptions } from '../tracing/options';
+import { createPreparedPublisher, type PreparedPublisher } from '../tracing/prepared-publisher';
 import type { OutboxClaim, OutboxRecord, OutboxStats, OutboxStore, OutboxWatch } from './store';
 
 /**
@@ -57,6 +59,12 @@ export interface OutboxRelayOptions {
    * parked as unpublishable. The relay goes on by itself; this is for logs and alerts.
    */
   readonly onError?: (error: Error, context: OutboxRelayErrorContext) => void;
+  /**
+   * Traces and metrics of what the relay sends: a `publish` span per batch, linked to the trace
+   * of the request that wrote each event, and the sent-messages counter. `false` turns them off.
+   * Default: the global OpenTelemetry providers (no-ops without an SDK).
+   */
+  readonly telemetry?: TelemetryOptions | false;
 }
 
 /**
@@ -148,6 +156,7 @@ const DEFAULT_BACKOFF: OutboxBackoffOptions = {
 class Relay implements OutboxRelay {
   private readonly store: OutboxStore;
   private readonly adapter: BrokerAdapter;
+  private readonly send: PreparedPublisher;
   private readonly batchSize: number;
   private readonly concurrency: number;
   private readonly pollIntervalMs: number;
@@ -182,6 +191,7 @@ class Relay implements OutboxRelay {
     }
     this.store = store;
     this.adapter = options.adapter ?? options.bus!.adapter;
+    this.send = createPreparedPublisher(this.adapter, options.telemetry);
     const prefix = this.adapter.capabilities.headerPrefix;
     if (store.headerPrefix !== undefined && store.headerPrefix !== prefix) {
       throw new ConfigError(
@@ -362,7 +372,7 @@ class Relay implements OutboxRelay {
     error: Error | undefined;
   }> {
     try {
-      await this.adapter.publish(records.map((r) => r.record));
+      await this.send(records.map((r) => r.record));
       return { sent: records.map((r) => r.id), failed: [], error: undefined };
     } catch (thrown) {
       const error = toError(thrown);
@@ -374,7 +384,7 @@ class Relay implements OutboxRelay {
     const failed: { id: string; error: Error }[] = [];
     for (const pending of records) {
       try {
-        await this.adapter.publish([pending.record]);
+        await this.send([pending.record]);
         sent.push(pending.id);
       } catch (thrown) {
         const error = toError(thrown);

@@ -1,5 +1,6 @@
 import { ClosedError, ConfigError, MessageTooLargeError } from '../../errors';
 import { whenAborted } from '../../internal/abort';
+import type { ConsumerLag, ConsumerLagReporter } from '../../tracing/lag';
 import type {
   AdapterCapabilities,
   AdapterSubscription,
@@ -39,7 +40,7 @@ export const memoryCapabilities: AdapterCapabilities = Object.freeze({
   headerPrefix: 'ce_',
 });
 
-class MemorySubscription implements AdapterSubscription {
+class MemorySubscription implements AdapterSubscription, ConsumerLagReporter {
   private closing: Promise<void> | undefined;
   private closed = false;
 
@@ -60,6 +61,11 @@ class MemorySubscription implements AdapterSubscription {
 
   pause(): void {
     this.member.paused = true;
+  }
+
+  /** Records of each topic the group has not settled yet. */
+  async lag(): Promise<ConsumerLag[]> {
+    return this.member.queues.map((queue) => ({ topic: queue.topic.name, messages: queue.pending }));
   }
 
   resume(): void {

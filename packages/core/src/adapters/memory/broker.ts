@@ -58,7 +58,8 @@ export interface MemberSpec {
   readonly handler: RecordHandler;
 }
 
-class Topic {
+/** @internal */
+export class Topic {
   readonly log: Deque<StoredRecord> = new Deque();
   readonly queues = new Set<GroupQueue>();
   nextOffset = 0;
@@ -66,7 +67,8 @@ class Topic {
 }
 
 /** The state of one consumer group on one topic. */
-class GroupQueue {
+/** @internal */
+export class GroupQueue {
   ordering: 'key' | 'none';
   /** Work ready to hand out: unkeyed entries, and key tokens (the key's next entry is in `keyed`). */
   readonly ready = new Deque<Entry | string>();
@@ -145,23 +147,17 @@ class GroupQueue {
   }
 
   private releaseDelayed(entry: Entry): void {
-    const key = entry.record.key;
-    if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
-      let queue = this.keyed.get(key);
-      if (queue === undefined) {
-        queue = new Deque(4);
-        this.keyed.set(key, queue);
-      }
-      queue.unshift(entry);
-      this.ready.push(key);
-      this.broker.scheduleDispatch(this);
-    } else {
-      this.makeReady(entry, true);
-    }
+    this.giveBack(entry, false);
   }
 
   /** Puts an entry that a closing member never settled back at the head of the line. */
   requeue(entry: Entry): void {
+    this.giveBack(entry, true);
+  }
+
+  // An entry whose key is held busy goes back first in its key's line; `urgent` also puts the key
+  // first among the keys (a closing member's entries), otherwise it waits its turn (a retry).
+  private giveBack(entry: Entry, urgent: boolean): void {
     const key = entry.record.key;
     if (this.ordering === 'key' && key !== undefined && this.busyKeys.delete(key)) {
       let queue = this.keyed.get(key);
@@ -170,7 +166,8 @@ class GroupQueue {
         this.keyed.set(key, queue);
       }
       queue.unshift(entry);
-      this.ready.unshift(key);
+      if (urgent) this.ready.unshift(key);
+      else this.ready.push(key);
       this.broker.scheduleDispatch(this);
     } else {
       this.makeReady(entry, true);

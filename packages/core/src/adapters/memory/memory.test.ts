@@ -138,6 +138,21 @@ describe('in-memory broker specifics', () => {
     await adapter.close();
   });
 
+  it('reports its group lag per topic', async () => {
+    const adapter = createMemoryAdapter();
+    await adapter.connect();
+    const subscription = await adapter.subscribe(
+      spec('lagging', ['t', 'u']),
+      () => new Promise<Settlement>(() => undefined),
+    );
+    await adapter.publish([rec('t', '1'), rec('t', '2'), rec('u', '3')]);
+    expect(await (subscription as unknown as { lag(): Promise<unknown> }).lag()).toEqual([
+      { topic: 't', messages: 2 },
+      { topic: 'u', messages: 1 },
+    ]);
+    await adapter.close({ signal: AbortSignal.timeout(10) });
+  });
+
   it('checks its options', () => {
     expect(() => createMemoryBroker({ maxQueuedRecords: 0 })).toThrow(ConfigError);
     expect(() => createMemoryBroker({ retainedRecords: -1 })).toThrow(ConfigError);
