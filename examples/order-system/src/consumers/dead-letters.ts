@@ -36,9 +36,8 @@ export function subscribeDeadLetterMonitor(
         bus.subscribe(
           contract,
           {
-            // A group of its own per dead-letter topic: on Kafka a consumer group is one
-            // subscription across the cluster, and members of one group that read different
-            // topics would be handed each other's partitions.
+            // A group of its own per dead-letter topic, so that each keeps its own position and,
+            // on Kafka, a rebalance of one monitor does not pause the others.
             group: monitorGroupOf(group, contract),
             topic: bus.deadLetterTopicOf(contract, group),
             // A dead letter that cannot even be read is acknowledged rather than sent round again:

@@ -13,7 +13,6 @@ import type { ActivityLog } from '../activity';
 import type { AppConfig } from '../config';
 import type { OrderStore } from '../orders/order-store';
 import { createMemoryOrderStore } from './memory-order-store';
-import { withTracedPublishing } from './traced-relay-adapter';
 
 /** The storage's state, for the health endpoint. */
 export interface StorageHealth {
@@ -71,11 +70,9 @@ export async function createPersistence(
   // the broker; the queue dies with the process, though, which a database outbox does not.
   const idempotency = createMemoryIdempotencyStore();
   const outbox = createMemoryOutbox({ bus });
-  const relay: OutboxRelay = createOutboxRelay({
-    store: outbox,
-    adapter: withTracedPublishing(bus.adapter),
-    onError,
-  });
+  // The relay publishes through the bus's adapter; its batches are `publish` spans linked to the
+  // requests that wrote the events, so a trace runs from POST /orders to every consumer.
+  const relay: OutboxRelay = createOutboxRelay({ store: outbox, bus, onError });
   return {
     orders: createMemoryOrderStore({ outbox, idempotency }),
     idempotency,

@@ -6,7 +6,6 @@ import pg from 'pg';
 import type { AppConfig } from '../config';
 import { type Persistence, relayHealth } from './persistence';
 import { createPostgresOrderStore } from './postgres-order-store';
-import { withTracedPublishing } from './traced-relay-adapter';
 
 /**
  * Creates the PostgreSQL storage; `migrate()` creates the schema and tables if they are missing.
@@ -30,7 +29,7 @@ export function createPostgresPersistence(
   // the transaction of the order service's own consumer.
   const inbox = createPostgresInbox({ pool, schema });
   const orders = createPostgresOrderStore({ pool, schema, outbox, inbox });
-  const relay = createOutboxRelay({ store: outbox, adapter: withTracedPublishing(bus.adapter), onError });
+  const relay = createOutboxRelay({ store: outbox, bus, onError });
   const host = new URL(database.url).host;
 
   return {

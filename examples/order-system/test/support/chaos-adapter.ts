@@ -3,7 +3,7 @@
 // acknowledged is delivered to it once more (an acknowledgement lost on the way back). The app
 // must come out the same: one email per order, one status change, revenue counted once.
 import { type BrokerAdapter, type IncomingRecord, type OutgoingRecord, PublishError } from '@tidings/core';
-import { decorateAdapter } from '../../src/infrastructure/decorate-adapter';
+import { decorateAdapter } from './decorate-adapter';
 
 /** What the chaos adapter did, for the test to check that it did something. */
 export interface ChaosStats {

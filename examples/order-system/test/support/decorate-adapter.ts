@@ -1,8 +1,8 @@
 import type { BrokerAdapter } from '@tidings/core';
 
 /**
- * An adapter that is `inner` except for the methods given: for wrapping publishing or consuming
- * (tracing, fault injection in tests) without reimplementing the rest.
+ * An adapter that is `inner` except for the methods given: for injecting faults into publishing
+ * or consuming without reimplementing the rest.
  *
  * @example
  * ```ts
