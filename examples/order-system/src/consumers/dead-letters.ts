@@ -40,11 +40,9 @@ export function subscribeDeadLetterMonitor(
             // on Kafka, a rebalance of one monitor does not pause the others.
             group: monitorGroupOf(group, contract),
             topic: bus.deadLetterTopicOf(contract, group),
-            // A dead letter that cannot even be read is acknowledged rather than sent round again:
-            // the headers still say what happened. The attempt limit is high on purpose: a dead
-            // letter still carries the `tidings-attempt` header of its last retry, so its first
-            // delivery here can count as attempt 6, which a lower limit would refuse to handle.
-            retry: { maxAttempts: 100, initialDelayMs: 1_000 },
+            // Recording a dead letter cannot usefully be retried: one attempt.
+            retry: false,
+            // A dead letter may be there because its data broke the contract: record it anyway.
             validate: false,
             unknownTypes: 'ack',
             // A dead letter is kept by the broker until read: start from the first one.

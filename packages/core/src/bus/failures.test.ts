@@ -53,6 +53,24 @@ describe('handler failures', () => {
     await bus.stop();
   });
 
+  it('lets a single-attempt reader consume dead letters that went through retries', async () => {
+    const bus = createTestBus();
+    bus.subscribe(OrderPlaced, { group: 'email', retry: { maxAttempts: 3, initialDelayMs: 1 } }, () => {
+      throw new Error('mailer down');
+    });
+    bus.subscribe(
+      OrderPlaced,
+      { group: 'dlq-monitor', topic: bus.deadLetterTopicOf(OrderPlaced, 'email'), retry: false },
+      () => undefined,
+    );
+    await bus.start();
+    await bus.publish(OrderPlaced, order('o'));
+    const [read] = await bus.waitFor({ group: 'dlq-monitor' });
+    expect(read!.outcome).toBe('handled');
+    expect(read!.attempt).toBe(1);
+    await bus.stop();
+  });
+
   it('sends a NonRetryableError straight to the dead-letter topic', async () => {
     const bus = createTestBus();
     bus.subscribe(OrderPlaced, { group: 'billing' }, () => {

@@ -17,6 +17,7 @@ describe('dead-letter policy', () => {
       topic: 'order.placed.billing.dlq',
       reason: 'Error: mailer down',
       headers: {
+        'tidings-attempt': '1',
         'tidings-dlq-reason': 'Error: mailer down',
         'tidings-dlq-error-name': 'Error',
         'tidings-dlq-error-message': 'mailer down',

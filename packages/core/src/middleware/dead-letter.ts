@@ -33,6 +33,9 @@ export function deadLetterSettlement(
   const lastFailureAt = new Date(now).toISOString();
   const reason = truncate(`${error.name}: ${error.message}`);
   const headers: Record<string, string> = {
+    // A dead letter is a new record for the readers of the dead-letter topic: its first delivery
+    // is attempt 1, whatever the original's last retry header said.
+    [RETRY_HEADERS.attempt]: '1',
     [DEAD_LETTER_HEADERS.reason]: reason,
     [DEAD_LETTER_HEADERS.errorName]: error.name,
     [DEAD_LETTER_HEADERS.errorMessage]: truncate(error.message),
