@@ -20,9 +20,13 @@ for (const dir of await readdir(join(root, 'packages'))) {
     const cjs = 'require' in target ? require(specifier) : esm;
     const missing = names.filter((name) => !(name in cjs));
     if (names.length === 0 || missing.length > 0) {
-      throw new Error(`${specifier}: ESM exports ${names.length}, missing from CommonJS: ${missing.join(', ')}`);
+      throw new Error(
+        `${specifier}: ESM exports ${names.length}, missing from CommonJS: ${missing.join(', ')}`,
+      );
     }
     loaded += 1;
   }
 }
-console.log(`load-packages: Node ${process.version} loaded ${loaded} entry points (ESM, and CommonJS where offered)`);
+console.log(
+  `load-packages: Node ${process.version} loaded ${loaded} entry points (ESM, and CommonJS where offered)`,
+);
