@@ -98,3 +98,29 @@ export function claimedEntries(reply: unknown): ClaimedEntry[] {
     };
   });
 }
+
+/** What `XINFO GROUPS` says of one group on one stream. */
+export interface GroupInfo {
+  /** Entries delivered to the group's members and not acknowledged yet. */
+  readonly pending: number;
+  /** Entries not delivered to the group yet; null when Redis cannot tell (see `XINFO GROUPS`). */
+  readonly lag: number | null;
+}
+
+/** The entry of `group` in an `XINFO GROUPS` reply, or undefined when the stream has no such group. */
+export function groupInfo(reply: unknown, group: string): GroupInfo | undefined {
+  for (const item of asArray(reply, 'XINFO GROUPS')) {
+    const fields = asArray(item, 'a group of XINFO GROUPS');
+    const values = new Map<string, unknown>();
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      values.set(asText(fields[i], 'a field name of XINFO GROUPS'), fields[i + 1]);
+    }
+    if (asText(values.get('name'), 'the group name of XINFO GROUPS') !== group) continue;
+    const lag = values.get('lag');
+    return {
+      pending: asInteger(values.get('pending'), 'the pending count of XINFO GROUPS'),
+      lag: lag === null || lag === undefined ? null : asInteger(lag, 'the lag of XINFO GROUPS'),
+    };
+  }
+  return undefined;
+}

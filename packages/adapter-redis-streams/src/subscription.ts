@@ -4,6 +4,8 @@ import {
   type CloseOptions,
   ConfigError,
   ConnectionError,
+  type ConsumerLag,
+  type ConsumerLagReporter,
   type IncomingRecord,
   KeyedDispatcher,
   RETRY_HEADERS,
@@ -21,7 +23,15 @@ import { connectWithin, isBusyGroup, isNoGroup, isReplyError } from './connectio
 import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
-import { asArray, asInteger, asText, type ClaimedEntry, claimedEntries, readEntries } from './replies';
+import {
+  asArray,
+  asInteger,
+  asText,
+  type ClaimedEntry,
+  claimedEntries,
+  groupInfo,
+  readEntries,
+} from './replies';
 import type { Shards } from './shards';
 
 /** What the subscription needs of an entry to deliver it. */
@@ -94,7 +104,7 @@ const PAGE = 100;
  * (see {@link StreamLease}), after taking over, in id order, what the previous holder left
  * pending; a retry then waits in this member, holding back the later records of its key.
  */
-export class StreamSubscription implements AdapterSubscription {
+export class StreamSubscription implements AdapterSubscription, ConsumerLagReporter {
   private phase: Phase = 'starting';
   private paused = false;
   private error: Error | undefined;
@@ -177,6 +187,29 @@ export class StreamSubscription implements AdapterSubscription {
 
   get lastError(): Error | undefined {
     return this.error;
+  }
+
+  /**
+   * Entries of each topic the group has not settled: those not delivered to it yet (the group's
+   * `lag` in `XINFO GROUPS`) plus those delivered and not acknowledged (`pending`, which includes
+   * retries waiting for their delay), summed over the topic's shards. Redis cannot tell the lag
+   * of a group whose stream lost entries it had not read (an `XDEL`, or a trim by hand past
+   * them); such a topic is left out of the report until the group has caught up.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    const replies = await Promise.all(
+      this.streams.map((stream) => this.context.command.xinfo('GROUPS', stream)),
+    );
+    const totals = new Map<string, number | null>();
+    replies.forEach((reply, index) => {
+      const topic = this.topicOf[index]!;
+      const info = groupInfo(reply, this.group);
+      const sum = totals.has(topic) ? totals.get(topic)! : 0;
+      // A shard without the group yet has nothing the group owes.
+      const owed = info === undefined ? 0 : info.lag === null ? null : info.lag + info.pending;
+      totals.set(topic, sum === null || owed === null ? null : sum + owed);
+    });
+    return [...totals].flatMap(([topic, messages]) => (messages === null ? [] : [{ topic, messages }]));
   }
 
   /** Records an error for health reports (`lastError`). */

@@ -20,6 +20,7 @@ export type ScenarioName =
   | 'bodies-and-unicode'
   | 'concurrent-publishers'
   | 'reconnect'
+  | 'consumer-lag'
   | 'throughput-smoke';
 
 /** Settings a scenario may read. */
@@ -41,5 +42,10 @@ export interface Scenario {
     capabilities: AdapterCapabilities,
     settings: ScenarioSettings,
   ) => string | undefined;
-  readonly run: (fx: Fixture, settings: ScenarioSettings) => Promise<void>;
+  /**
+   * Runs the scenario. It may resolve to a reason it could not run, found only once the adapter
+   * was at work (a subscription without an optional interface): the test is then marked skipped.
+   */
+  // biome-ignore lint/suspicious/noConfusingVoidType: a scenario that always runs returns nothing
+  readonly run: (fx: Fixture, settings: ScenarioSettings) => Promise<string | undefined | void>;
 }

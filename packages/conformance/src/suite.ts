@@ -18,6 +18,7 @@ import {
   retryDelay,
   unsettledRedelivered,
 } from './scenarios/failure';
+import { consumerLag } from './scenarios/lag';
 import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
 import { keyOrdering } from './scenarios/ordering';
 import { throughputSmoke } from './scenarios/throughput';
@@ -41,6 +42,7 @@ export const scenarios: readonly Scenario[] = [
   bodiesAndUnicode,
   concurrentPublishers,
   reconnect,
+  consumerLag,
   throughputSmoke,
 ];
 
@@ -139,7 +141,8 @@ export function describeAdapter(options: ConformanceOptions): void {
           const fx = await fixtureFor();
           const unsupported = scenario.unsupported?.(fx.capabilities, settings);
           if (unsupported !== undefined) context.skip(unsupported);
-          await scenario.run(fx, settings);
+          const cannot = await scenario.run(fx, settings);
+          if (typeof cannot === 'string') context.skip(cannot);
         },
         options.scenarioTimeoutMs ?? 120_000,
       );

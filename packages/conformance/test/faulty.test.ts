@@ -65,4 +65,10 @@ describe('the conformance suite catches broken adapters', () => {
     expect(statuses.get('retry-delay')).toBe('failed');
     expect(statuses.get('dead-letter')).toBe('passed');
   });
+
+  it('fails an adapter whose lag leaves out the records in handlers', async () => {
+    const statuses = await suiteAgainst('lag-ignores-in-flight');
+    expect(statuses.get('consumer-lag')).toBe('failed');
+    expect(statuses.get('publish-consume-all')).toBe('passed');
+  });
 });

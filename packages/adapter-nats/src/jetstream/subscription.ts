@@ -1,6 +1,8 @@
 import {
   type AdapterSubscription,
   type CloseOptions,
+  type ConsumerLag,
+  type ConsumerLagReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
   RETRY_HEADERS,
@@ -55,7 +57,9 @@ const FORGET_WAIT_MS = 1_000;
  * each settlement to an ack, a delayed nak, or a dead letter followed by a term, and keeps the
  * records it holds alive with progress acks so a slow handler is not redelivered while it runs.
  */
-export class JetStreamSubscription implements AdapterSubscription, PullerHost, LinkListener {
+export class JetStreamSubscription
+  implements AdapterSubscription, ConsumerLagReporter, PullerHost, LinkListener
+{
   private readonly held = new Map<string, Held>();
   private readonly work: PausableDispatcher<Held>;
   private pullers: Puller[] = [];
@@ -86,6 +90,25 @@ export class JetStreamSubscription implements AdapterSubscription, PullerHost, L
 
   get lastError(): Error | undefined {
     return this.error;
+  }
+
+  /**
+   * Records of each topic the group has not settled: those its durable consumers have not
+   * delivered yet (`num_pending`) plus those delivered and not acknowledged (`num_ack_pending`,
+   * which includes retries waiting for their delay), summed over a topic's partition consumers.
+   * One consumer info request per consumer of the subscription.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    const { jsm, consumers } = this.ctx;
+    const owed = await Promise.all(
+      this.pullers.map(async ({ target }) => {
+        const info = await jsm.consumers.info(consumers.stream, target.consumer);
+        return { topic: target.topic, messages: info.num_pending + info.num_ack_pending };
+      }),
+    );
+    const totals = new Map<string, number>();
+    for (const { topic, messages } of owed) totals.set(topic, (totals.get(topic) ?? 0) + messages);
+    return [...totals].map(([topic, messages]) => ({ topic, messages }));
   }
 
   get wanting(): boolean {

@@ -1,8 +1,14 @@
 import { createMemoryAdapter, type MemoryBroker } from '@tidings/core';
-import type { BrokerAdapter, RecordHandler, Settlement, SubscribeSpec } from '@tidings/core/adapter';
+import type {
+  BrokerAdapter,
+  ConsumerLagReporter,
+  RecordHandler,
+  Settlement,
+  SubscribeSpec,
+} from '@tidings/core/adapter';
 
 /** The ways a broken adapter can break. */
-export type Fault = 'lossy' | 'reordering' | 'no-redelivery';
+export type Fault = 'lossy' | 'reordering' | 'no-redelivery' | 'lag-ignores-in-flight';
 
 /**
  * Wraps the in-memory adapter so that it breaks one promise of the contract while still claiming
@@ -44,7 +50,27 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
         };
         return inner.subscribe(spec, forgetful);
       }
+      if (fault === 'lag-ignores-in-flight') return lagIgnoringInFlight(inner, spec, handler);
       return inner.subscribe(spec, handler);
     },
   };
+}
+
+/** Reports as lag only the records not delivered yet, as if a record in a handler were settled. */
+async function lagIgnoringInFlight(inner: BrokerAdapter, spec: SubscribeSpec, handler: RecordHandler) {
+  let inFlight = 0;
+  const counting: RecordHandler = async (record) => {
+    inFlight += 1;
+    try {
+      return await handler(record);
+    } finally {
+      inFlight -= 1;
+    }
+  };
+  const subscription = await inner.subscribe(spec, counting);
+  const reporter = subscription as typeof subscription & ConsumerLagReporter;
+  const lag = reporter.lag.bind(reporter);
+  return Object.assign(subscription, {
+    lag: async () => (await lag()).map((entry) => ({ ...entry, messages: entry.messages - inFlight })),
+  });
 }
