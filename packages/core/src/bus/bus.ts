@@ -11,15 +11,15 @@ import type { IdempotencyStore } from '../idempotency/store';
 import { checkInteger, definedOnly } from '../internal/options';
 import { logConnectionStates } from '../logging/connection-events';
 import { type Logger, resolveLogger } from '../logging/logger';
-import { type DeadLetterTopicNamer, deadLetter, defaultDeadLetterTopic } from '../middleware/dead-letter';
+import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../middleware/dead-letter';
 import { type IdempotencyOptions, idempotency } from '../middleware/idempotency';
-import { type RetryOptions, resolveRetryOptions, retry } from '../middleware/retry';
-import { timeout } from '../middleware/timeout';
+import { type RetryOptions, resolveRetryOptions } from '../middleware/retry';
 import { compose, type Middleware } from '../middleware/types';
 import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
-import type { EventOf, MessageContext } from './context';
-import { decodeStep } from './decode';
+import type { EventOf } from './context';
+import { createDecoder } from './decode';
+import { createPipeline } from './pipeline';
 import type {
   BatchEntry,
   EventDraft,
@@ -525,11 +525,18 @@ class EventBus implements Bus {
     const unknownTypes = settings.unknownTypes ?? 'deadLetter';
 
     // The fixed frame of the pipeline; see docs/concepts.md for why it is in this order.
-    const layers: Middleware[] = [
-      ...this.outerMiddleware,
-      deadLetter({ topic: this.deadLetterTopic }),
-      retry(retryOptions),
-      decodeStep({
+    const inner: Middleware[] = [];
+    if (options.idempotency !== undefined) {
+      const idempotencyOptions: IdempotencyOptions =
+        'claim' in options.idempotency ? { store: options.idempotency } : options.idempotency;
+      inner.push(idempotency(idempotencyOptions));
+    }
+    inner.push(...(options.middleware ?? []));
+    const run = createPipeline({
+      outer: this.outerMiddleware,
+      retry: retryOptions,
+      deadLetterTopic: this.deadLetterTopic,
+      decode: createDecoder({
         contracts: byType,
         prefix: this.prefix,
         contentTypeHeader: this.contentTypeHeader,
@@ -539,15 +546,10 @@ class EventBus implements Bus {
         unknownTypes,
         validate: settings.validate ?? true,
       }),
-    ];
-    if (timeoutMs !== false) layers.push(timeout({ ms: timeoutMs }));
-    if (options.idempotency !== undefined) {
-      const idempotencyOptions: IdempotencyOptions =
-        'claim' in options.idempotency ? { store: options.idempotency } : options.idempotency;
-      layers.push(idempotency(idempotencyOptions));
-    }
-    layers.push(...(options.middleware ?? []));
-    const run = compose(layers, callHandler(handler));
+      timeoutMs,
+      inner,
+      handler,
+    });
 
     return new SubscriptionRuntime(
       {
@@ -586,13 +588,6 @@ const NO_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
 
 function publishedOf(draft: EventDraft): PublishedEvent {
   return { id: draft.id, type: draft.type, topic: draft.topic, key: draft.key };
-}
-
-// biome-ignore lint/suspicious/noExplicitAny: handlers are typed by subscribe's signature.
-function callHandler(handler: Handler<any>): (ctx: MessageContext) => Promise<void> {
-  return async (ctx) => {
-    await handler(ctx.event, ctx);
-  };
 }
 
 /**

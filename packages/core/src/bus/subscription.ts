@@ -15,6 +15,7 @@ import { type ConsumerLag, reportsLag } from '../tracing/lag';
 import type { BusTelemetry, LagSource } from '../tracing/telemetry';
 import type { ContextPublisher, MessageContext, ReceivedEvent } from './context';
 import { DeliveryContext } from './context';
+import type { Pipeline } from './pipeline';
 
 /** A handler: receives the decoded, validated event and its delivery context. */
 export type Handler<TEvent extends ReceivedEvent = ReceivedEvent> = (
@@ -99,7 +100,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   constructor(
     readonly spec: SubscribeSpec,
     readonly contracts: readonly AnyEventContract[],
-    private readonly run: (ctx: MessageContext) => Promise<void>,
+    private readonly run: Pipeline,
     private readonly deps: RuntimeDeps,
   ) {
     this.group = spec.group;
@@ -141,7 +142,14 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     const { telemetry } = this.deps;
     const span = telemetry.startProcess(ctx);
     const started = telemetry.clock();
-    const running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+    let running: Promise<void> | undefined;
+    try {
+      running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+      // Finished synchronously: the settlement is known now, and one promise carries it.
+      if (running === undefined) return Promise.resolve(this.settled(ctx, span, started));
+    } catch (thrown) {
+      running = Promise.reject(thrown);
+    }
     return running.then(
       () => this.settled(ctx, span, started),
       (thrown: unknown) => this.escaped(ctx, thrown, span, started),
