@@ -4,9 +4,8 @@ import type { AnyEventContract, EventInput } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
 import { nowIso } from '../envelope/clock';
 import { type Codec, jsonCodec } from '../envelope/codec';
-import { encodeEnvelope } from '../envelope/envelope';
 import { uuidv7 } from '../envelope/uuid';
-import { ClosedError, ConfigError, MessageTooLargeError, ValidationError } from '../errors';
+import { ClosedError, ConfigError, ValidationError } from '../errors';
 import type { IdempotencyStore } from '../idempotency/store';
 import { checkInteger, definedOnly } from '../internal/options';
 import { logConnectionStates } from '../logging/connection-events';
@@ -19,6 +18,7 @@ import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/optio
 import { BusTelemetry } from '../tracing/telemetry';
 import type { EventOf } from './context';
 import { createDecoder } from './decode';
+import { createDraftEncoder } from './encode';
 import { createPipeline } from './pipeline';
 import type {
   BatchEntry,
@@ -208,6 +208,7 @@ class EventBus implements Bus {
   private readonly validateOnPublish: boolean;
   private readonly prefix: string;
   private readonly contentTypeHeader: string | undefined;
+  private readonly encodeDraft: (draft: EventDraft) => OutgoingRecord;
   private readonly telemetry: BusTelemetry;
   private readonly runtimes = new Set<SubscriptionRuntime>();
   private state: BusState = 'created';
@@ -246,6 +247,12 @@ class EventBus implements Bus {
     this.validateOnPublish = options.validateOnPublish ?? true;
     this.prefix = this.adapter.capabilities.headerPrefix;
     this.contentTypeHeader = this.adapter.capabilities.contentTypeHeader;
+    this.encodeDraft = createDraftEncoder({
+      prefix: this.prefix,
+      codec: this.codec,
+      contentTypeHeader: this.contentTypeHeader,
+      maxMessageBytes: this.maxMessageBytes,
+    });
     this.telemetry = new BusTelemetry(
       resolveTelemetryOptions(options.telemetry),
       this.adapter,
@@ -321,7 +328,23 @@ class EventBus implements Bus {
   }
 
   private publishOne(draft: EventDraft): Promise<PublishedEvent> {
-    return this.publishDrafts([draft]).then(() => publishedOf(draft));
+    if (
+      this.publishChain !== undefined ||
+      this.state === 'stopped' ||
+      this.adapter.state !== 'connected' ||
+      this.telemetry.observesPublish
+    ) {
+      return this.publishDrafts([draft]).then(() => publishedOf(draft));
+    }
+    // The common case, with nothing to run around the send: what publishDrafts would do, without
+    // its context object and promise hops.
+    let sent: Promise<void>;
+    try {
+      sent = this.adapter.publish([this.encodeDraft(draft)]);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return sent.then(() => publishedOf(draft));
   }
 
   async publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]> {
@@ -371,47 +394,14 @@ class EventBus implements Bus {
 
   private encode(drafts: readonly EventDraft[]): OutgoingRecord[] {
     const records: OutgoingRecord[] = new Array(drafts.length);
-    for (let i = 0; i < drafts.length; i++) {
-      const draft = drafts[i]!;
-      const record = encodeEnvelope(
-        {
-          id: draft.id,
-          source: draft.source,
-          type: draft.type,
-          specversion: '1.0',
-          time: draft.time,
-          datacontenttype: this.codec.contentType,
-          subject: draft.subject,
-          dataschema: draft.dataschema,
-          eventversion: draft.version,
-          partitionkey: draft.key,
-          traceparent: draft.traceparent,
-          tracestate: draft.tracestate,
-          correlationid: draft.correlationId,
-          causationid: draft.causationId,
-          extensions: draft.extensions ?? NO_EXTENSIONS,
-          data: draft.data,
-        },
-        draft.topic,
-        {
-          prefix: this.prefix,
-          codec: this.codec,
-          headers: draft.headers,
-          contentTypeHeader: this.contentTypeHeader,
-        },
-      );
-      if (record.body.byteLength > this.maxMessageBytes) {
-        throw new MessageTooLargeError(record.body.byteLength, this.maxMessageBytes);
-      }
-      records[i] = record;
-    }
+    for (let i = 0; i < drafts.length; i++) records[i] = this.encodeDraft(drafts[i]!);
     return records;
   }
 
   private draft(
     contract: AnyEventContract,
     data: unknown,
-    options: PublishOptions = {},
+    options: PublishOptions = NO_OPTIONS,
   ): EventDraft | Promise<EventDraft> {
     if (!this.validateOnPublish) return this.buildDraft(contract, data, data, options);
     const outcome = contract.validate(data);
@@ -584,7 +574,7 @@ class EventBus implements Bus {
   }
 }
 
-const NO_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
+const NO_OPTIONS: PublishOptions = Object.freeze({});
 
 function publishedOf(draft: EventDraft): PublishedEvent {
   return { id: draft.id, type: draft.type, topic: draft.topic, key: draft.key };

@@ -173,6 +173,11 @@ export class BusTelemetry {
     );
   }
 
+  /** Whether a publish call is traced or counted now; when not, {@link publish} only runs it. */
+  get observesPublish(): boolean {
+    return this.instruments !== undefined || this.tracing;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Publishing
 

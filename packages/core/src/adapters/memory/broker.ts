@@ -303,6 +303,8 @@ class Member {
   }
 }
 
+const RESOLVED: Promise<void> = Promise.resolve();
+
 const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 
 /** Statistics of one consumer group on one topic, for tests and dashboards. */
@@ -357,9 +359,26 @@ export class MemoryBroker {
    * `PublishError` when room does not come within `publishTimeoutMs`; records before the one
    * that waited too long are stored.
    */
-  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+  publish(records: readonly OutgoingRecord[]): Promise<void> {
+    // Without a full queue on the way, every record is stored now and no promise is made (an
+    // async function made several per call); the first record that has to wait hands over to the
+    // waiting loop.
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        if (this.fullQueue(record.topic) !== undefined) return this.publishWaiting(records, i);
+        this.append(record);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return RESOLVED;
+  }
+
+  private async publishWaiting(records: readonly OutgoingRecord[], from: number): Promise<void> {
     let deadline: number | undefined;
-    for (const record of records) {
+    for (let i = from; i < records.length; i++) {
+      const record = records[i]!;
       let full = this.fullQueue(record.topic);
       while (full !== undefined) {
         deadline ??= Date.now() + this.options.publishTimeoutMs;
