@@ -208,7 +208,7 @@ class EventBus implements Bus {
   private readonly validateOnPublish: boolean;
   private readonly prefix: string;
   private readonly contentTypeHeader: string | undefined;
-  private readonly encodeDraft: (draft: EventDraft) => OutgoingRecord;
+  private readonly encodeDraft: (draft: EventDraft, handOver?: boolean) => OutgoingRecord;
   private readonly telemetry: BusTelemetry;
   private readonly runtimes = new Set<SubscriptionRuntime>();
   private state: BusState = 'created';
@@ -340,7 +340,7 @@ class EventBus implements Bus {
     // its context object and promise hops.
     let sent: Promise<void>;
     try {
-      sent = this.adapter.publish([this.encodeDraft(draft)]);
+      sent = this.adapter.publish([this.encodeDraft(draft, true)]);
     } catch (error) {
       return Promise.reject(error);
     }

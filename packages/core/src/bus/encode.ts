@@ -2,6 +2,7 @@ import type { OutgoingRecord } from '../adapters/types';
 import type { Codec } from '../envelope/codec';
 import { CONTENT_TYPE_HEADER, headerNames } from '../envelope/envelope';
 import { MessageTooLargeError } from '../errors';
+import { HandedOverRecord } from '../internal/handed-over';
 import type { EventDraft } from './publish';
 
 /** What the bus encodes its drafts with. */
@@ -18,13 +19,16 @@ export interface DraftEncoderOptions {
  * @internal Encodes an event draft into a record in CloudEvents binary content mode: the same
  * headers, in the same order, and the same body as `encodeEnvelope` writes for the draft's
  * envelope (a test holds them to it), without building the envelope and options objects first.
+ * `handOver` says the caller gives the record away at once (see {@link HandedOverRecord}).
  */
-export function createDraftEncoder(options: DraftEncoderOptions): (draft: EventDraft) => OutgoingRecord {
+export function createDraftEncoder(
+  options: DraftEncoderOptions,
+): (draft: EventDraft, handOver?: boolean) => OutgoingRecord {
   const { prefix, codec, maxMessageBytes } = options;
   const names = headerNames(prefix);
   const contentTypeHeader = options.contentTypeHeader ?? CONTENT_TYPE_HEADER;
   const contentType = codec.contentType;
-  return (draft) => {
+  return (draft, handOver = false) => {
     const headers: Record<string, string> = draft.headers === undefined ? {} : { ...draft.headers };
     headers[names.specversion] = '1.0';
     headers[names.id] = draft.id;
@@ -46,6 +50,9 @@ export function createDraftEncoder(options: DraftEncoderOptions): (draft: EventD
     headers[contentTypeHeader] = contentType;
     const body = codec.encode(draft.data);
     if (body.byteLength > maxMessageBytes) throw new MessageTooLargeError(body.byteLength, maxMessageBytes);
+    // A record no one else will see (no middleware, not prepared for an outbox) is handed over, so
+    // that a broker which keeps records need not copy it.
+    if (handOver) return new HandedOverRecord(draft.topic, draft.key, headers, body);
     return { topic: draft.topic, key: draft.key, headers, body };
   };
 }

@@ -1,4 +1,5 @@
 import { ConfigError, PublishError } from '../../errors';
+import { HandedOverRecord } from '../../internal/handed-over';
 import { definedOnly } from '../../internal/options';
 import type {
   IncomingRecord,
@@ -269,12 +270,15 @@ class Member {
         break;
       case 'deadLetter': {
         const record = entry.record;
-        this.broker.append({
-          topic: settlement.topic,
-          key: record.key,
-          headers: { ...record.headers, ...settlement.headers },
-          body: record.body,
-        });
+        // Fresh headers and a copy of the body (a handler may write into the one it was given).
+        this.broker.append(
+          new HandedOverRecord(
+            settlement.topic,
+            record.key,
+            { ...record.headers, ...settlement.headers },
+            Buffer.from(record.body),
+          ),
+        );
         queue.releaseKey(record.key);
         queue.done();
         break;
@@ -398,13 +402,15 @@ export class MemoryBroker {
   /** Stores one record without waiting for room (dead letters, which must not be refused). */
   append(record: OutgoingRecord): void {
     const topic = this.topic(record.topic);
+    // A broker keeps its own copy: the publisher may reuse its buffers and header objects. A
+    // record handed over is nobody else's, so it is kept as it is.
+    const owned = record instanceof HandedOverRecord;
     const stored: StoredRecord = {
       topic: record.topic,
       key: record.key,
-      // A broker keeps its own copy: the publisher may reuse its buffers and header objects.
-      headers: Object.freeze({ ...record.headers }),
+      headers: Object.freeze(owned ? record.headers : { ...record.headers }),
       // Buffer.from copies (into Node's pool for small bodies); Buffer#slice would be a view.
-      body: Buffer.from(record.body),
+      body: owned ? record.body : Buffer.from(record.body),
       offset: topic.nextOffset++,
     };
     if (this.options.retainedRecords > 0) {
