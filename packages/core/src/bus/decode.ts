@@ -1,9 +1,10 @@
 import type { AnyEventContract } from '../contracts/define-event';
+import type { ValidationOutcome } from '../contracts/schema';
 import type { Codec } from '../envelope/codec';
-import { decodeEnvelope } from '../envelope/envelope';
+import { decodeEnvelope, type Envelope } from '../envelope/envelope';
 import { MessageTooLargeError, UnknownEventTypeError, ValidationError } from '../errors';
 import type { Middleware } from '../middleware/types';
-import type { ReceivedEvent } from './context';
+import type { MessageContext, ReceivedEvent } from './context';
 
 /** What the decode step needs to know. */
 export interface DecodeStepOptions {
@@ -20,12 +21,18 @@ export interface DecodeStepOptions {
 }
 
 /**
- * The step that turns a record into a typed event: size check, envelope decoding, type lookup,
- * upcasting and schema validation. Every failure here is permanent (a `DecodeError`,
- * `UnknownEventTypeError`, `ValidationError` or `MessageTooLargeError`), so the retry policy
- * passes it straight to the dead-letter policy.
+ * @internal Decodes `ctx.record` into `ctx.event` and `ctx.contract`. Returns `true` when the
+ * handler should run, `false` when the record is to be acknowledged unhandled (an unknown type
+ * under `unknownTypes: 'ack'`), or a promise of either when the schema validates asynchronously.
+ * Throws the permanent errors the decode step documents.
  */
-export function decodeStep(options: DecodeStepOptions): Middleware {
+export type Decoder = (ctx: MessageContext) => boolean | Promise<boolean>;
+
+/**
+ * @internal Builds the decoding of the decode step as a plain function, so that the bus's fused
+ * pipeline can run it without a promise when the schema validates synchronously.
+ */
+export function createDecoder(options: DecodeStepOptions): Decoder {
   const { contracts, maxMessageBytes, unknownTypes, validate } = options;
   const envelopeOptions = {
     prefix: options.prefix,
@@ -33,7 +40,7 @@ export function decodeStep(options: DecodeStepOptions): Middleware {
     defaultCodec: options.defaultCodec,
   };
   const known = [...contracts.keys()];
-  return async (ctx, next) => {
+  return (ctx) => {
     const { record } = ctx;
     if (record.body.byteLength > maxMessageBytes) {
       throw new MessageTooLargeError(record.body.byteLength, maxMessageBytes);
@@ -41,34 +48,57 @@ export function decodeStep(options: DecodeStepOptions): Middleware {
     const envelope = decodeEnvelope(record, envelopeOptions);
     const contract = contracts.get(envelope.type);
     if (contract === undefined) {
-      if (unknownTypes === 'ack') return;
+      if (unknownTypes === 'ack') return false;
       throw new UnknownEventTypeError(envelope.type, known);
     }
-    let data = contract.upcast(envelope.data, envelope.eventversion);
-    if (validate) {
-      let outcome = contract.validate(data);
-      if (outcome instanceof Promise) outcome = await outcome;
-      if (outcome.issues !== undefined) throw new ValidationError(contract.type, outcome.issues);
-      data = outcome.value;
+    const data = contract.upcast(envelope.data, envelope.eventversion);
+    if (!validate) return accept(ctx, envelope, contract, data);
+    const outcome = contract.validate(data);
+    if (outcome instanceof Promise) {
+      return outcome.then((resolved) => accept(ctx, envelope, contract, checked(contract, resolved)));
     }
-    const event: ReceivedEvent = {
-      id: envelope.id,
-      type: envelope.type,
-      source: envelope.source,
-      time: envelope.time,
-      subject: envelope.subject,
-      key: envelope.partitionkey ?? record.key,
-      version: envelope.eventversion,
-      correlationId: envelope.correlationid,
-      causationId: envelope.causationid,
-      traceparent: envelope.traceparent,
-      tracestate: envelope.tracestate,
-      dataschema: envelope.dataschema,
-      extensions: envelope.extensions,
-      data,
-    };
-    ctx.event = event;
-    ctx.contract = contract;
-    await next();
+    return accept(ctx, envelope, contract, checked(contract, outcome));
+  };
+}
+
+function checked(contract: AnyEventContract, outcome: ValidationOutcome): unknown {
+  if (outcome.issues !== undefined) throw new ValidationError(contract.type, outcome.issues);
+  return outcome.value;
+}
+
+function accept(ctx: MessageContext, envelope: Envelope, contract: AnyEventContract, data: unknown): true {
+  const event: ReceivedEvent = {
+    id: envelope.id,
+    type: envelope.type,
+    source: envelope.source,
+    time: envelope.time,
+    subject: envelope.subject,
+    key: envelope.partitionkey ?? ctx.record.key,
+    version: envelope.eventversion,
+    correlationId: envelope.correlationid,
+    causationId: envelope.causationid,
+    traceparent: envelope.traceparent,
+    tracestate: envelope.tracestate,
+    dataschema: envelope.dataschema,
+    extensions: envelope.extensions,
+    data,
+  };
+  ctx.event = event;
+  ctx.contract = contract;
+  return true;
+}
+
+/**
+ * The step that turns a record into a typed event: size check, envelope decoding, type lookup,
+ * upcasting and schema validation. Every failure here is permanent (a `DecodeError`,
+ * `UnknownEventTypeError`, `ValidationError` or `MessageTooLargeError`), so the retry policy
+ * passes it straight to the dead-letter policy.
+ */
+export function decodeStep(options: DecodeStepOptions): Middleware {
+  const decode = createDecoder(options);
+  return async (ctx, next) => {
+    let proceed = decode(ctx);
+    if (proceed instanceof Promise) proceed = await proceed;
+    if (proceed) await next();
   };
 }

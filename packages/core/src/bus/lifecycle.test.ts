@@ -72,6 +72,29 @@ describe('stop drains in-flight handlers', () => {
 });
 
 describe('health', () => {
+  it('counts a delivery in flight while its handler runs, synchronous or not', async () => {
+    const bus = createBus({ source: 's' });
+    const seen: number[] = [];
+    const release = deferred();
+    const inAsync = deferred();
+    bus.subscribe(OrderPlaced, { group: 'sync' }, () => {
+      seen.push(bus.health().subscriptions[0]!.inFlight);
+    });
+    bus.subscribe(OrderPlaced, { group: 'async' }, async () => {
+      inAsync.resolve();
+      await release.promise;
+    });
+    await bus.start();
+    await bus.publish(OrderPlaced, order('o'));
+    await inAsync.promise;
+    expect(bus.health().subscriptions.map((s) => s.inFlight)).toEqual([0, 1]);
+    release.resolve();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(seen).toEqual([1]);
+    expect(bus.health().subscriptions.map((s) => s.inFlight)).toEqual([0, 0]);
+    await bus.stop();
+  });
+
   it('reports the adapter and every subscription for a readiness probe', async () => {
     const bus = createTestBus();
     expect(bus.health().status).toBe('down');

@@ -15,6 +15,7 @@ import { type ConsumerLag, reportsLag } from '../tracing/lag';
 import type { BusTelemetry, LagSource } from '../tracing/telemetry';
 import type { ContextPublisher, MessageContext, ReceivedEvent } from './context';
 import { DeliveryContext } from './context';
+import type { Pipeline } from './pipeline';
 
 /** A handler: receives the decoded, validated event and its delivery context. */
 export type Handler<TEvent extends ReceivedEvent = ReceivedEvent> = (
@@ -90,7 +91,14 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   private status: SubscriptionStatus = 'pending';
   private adapterSubscription: AdapterSubscription | undefined;
   private lastError: ReportedError | undefined;
-  private readonly inFlight = new Set<DeliveryContext>();
+  /** Deliveries whose handler is running now. */
+  private handling = 0;
+  /**
+   * The deliveries among them that did not finish synchronously: only those can still be running
+   * when the drain times out. One that finishes within `onRecord` is only counted, which spares
+   * it two hash-set operations (a tenth of the pipeline's own cost, in profiles).
+   */
+  private readonly unfinished = new Set<DeliveryContext>();
   private resolveReady!: () => void;
   private rejectReady!: (error: Error) => void;
   private stopping: Promise<void> | undefined;
@@ -99,7 +107,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   constructor(
     readonly spec: SubscribeSpec,
     readonly contracts: readonly AnyEventContract[],
-    private readonly run: (ctx: MessageContext) => Promise<void>,
+    private readonly run: Pipeline,
     private readonly deps: RuntimeDeps,
   ) {
     this.group = spec.group;
@@ -137,19 +145,37 @@ export class SubscriptionRuntime implements Subscription, LagSource {
 
   private readonly onRecord = (record: IncomingRecord): Promise<Settlement> => {
     const ctx = new DeliveryContext(record, this.group, this.spec.maxAttempts, this.deps.publisher);
-    this.inFlight.add(ctx);
+    this.handling++;
     const { telemetry } = this.deps;
     const span = telemetry.startProcess(ctx);
     const started = telemetry.clock();
-    const running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+    let running: Promise<void> | undefined;
+    try {
+      running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+      if (running === undefined) {
+        // Finished synchronously: the settlement is known now, and one promise carries it.
+        this.handling--;
+        return Promise.resolve(this.settled(ctx, span, started));
+      }
+    } catch (thrown) {
+      running = Promise.reject(thrown);
+    }
+    this.unfinished.add(ctx);
     return running.then(
-      () => this.settled(ctx, span, started),
-      (thrown: unknown) => this.escaped(ctx, thrown, span, started),
+      () => {
+        this.handling--;
+        this.unfinished.delete(ctx);
+        return this.settled(ctx, span, started);
+      },
+      (thrown: unknown) => {
+        this.handling--;
+        this.unfinished.delete(ctx);
+        return this.escaped(ctx, thrown, span, started);
+      },
     );
   };
 
   private settled(ctx: DeliveryContext, span: Span | undefined, started: number): Settlement {
-    this.inFlight.delete(ctx);
     const settlement = ctx.settlement ?? ACK;
     if (ctx.error !== undefined) this.report(ctx.error);
     this.deps.telemetry.endProcess(ctx, settlement, ctx.error, span, started);
@@ -164,7 +190,6 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     span: Span | undefined,
     started: number,
   ): Settlement {
-    this.inFlight.delete(ctx);
     const error = toError(thrown);
     this.report(error);
     const settlement: Settlement =
@@ -213,7 +238,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
       const onTimeout = (): void => {
         const reason = new ClosedError(`bus stopped: drain of group "${this.group}" timed out`);
         const { telemetry } = this.deps;
-        for (const ctx of this.inFlight) {
+        for (const ctx of this.unfinished) {
           telemetry.logger.log(
             'warn',
             telemetry.deliveryFields(ctx),
@@ -242,7 +267,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
       topics: this.topics,
       eventTypes: this.contracts.map((c) => c.type),
       state,
-      inFlight: this.inFlight.size,
+      inFlight: this.handling,
       lastError:
         adapterError !== undefined && state !== 'running'
           ? { name: adapterError.name, message: adapterError.message, at: new Date().toISOString() }

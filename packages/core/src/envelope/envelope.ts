@@ -70,15 +70,18 @@ const ATTRIBUTE_NAMES = [
   'datacontenttype',
 ] as const;
 
-/** Header names of the known attributes under one prefix, both ways. */
-type HeaderNames = Readonly<Record<AttributeName, string>> & {
+/** @internal Header names of the known attributes under one prefix, both ways. */
+export type HeaderNames = Readonly<Record<AttributeName, string>> & {
   readonly attributeOf: ReadonlyMap<string, AttributeName>;
 };
 
 const namesByPrefix = new Map<string, HeaderNames>();
 
-// Header names are built once per prefix: concatenating them for every event showed in profiles.
-function headerNames(prefix: string): HeaderNames {
+/**
+ * @internal The header names of the attributes under `prefix`. They are built once per prefix:
+ * concatenating them for every event showed in profiles.
+ */
+export function headerNames(prefix: string): HeaderNames {
   let names = namesByPrefix.get(prefix);
   if (names === undefined) {
     const byAttribute = {} as Record<AttributeName, string>;

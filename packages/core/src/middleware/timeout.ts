@@ -32,7 +32,30 @@ interface Watch {
  * ```
  */
 export function timeout(options: TimeoutOptions): Middleware {
-  const ms = checkInteger('timeout.ms', options.ms, 1);
+  const guard = createTimeoutGuard(checkInteger('timeout.ms', options.ms, 1));
+  return (ctx, next) => {
+    const started = Date.now();
+    let inner: Promise<unknown>;
+    try {
+      inner = next();
+    } catch (error) {
+      inner = Promise.reject(error);
+    }
+    return guard(ctx, started, inner);
+  };
+}
+
+/**
+ * @internal Watches inner work that started at `started` (a `Date.now()` value): the promise it
+ * returns settles with `inner`, or rejects with a `TimeoutError` (and aborts the context) when
+ * `inner` has not settled `ms` after `started`. One guard per policy instance: its deadlines are
+ * checked by one timer rather than one per message. Work that finished synchronously needs no
+ * guard: the timer cannot fire before the promise of such work settles.
+ */
+export type TimeoutGuard = (ctx: MessageContext, started: number, inner: Promise<unknown>) => Promise<void>;
+
+/** @internal Makes a {@link TimeoutGuard} for a timeout of `ms` milliseconds (already checked). */
+export function createTimeoutGuard(ms: number): TimeoutGuard {
   const watches = new Set<Watch>();
   const period = Math.min(1_000, Math.max(5, Math.floor(ms / 10)));
   let timer: NodeJS.Timeout | undefined;
@@ -50,12 +73,12 @@ export function timeout(options: TimeoutOptions): Middleware {
     }
   };
 
-  return (ctx, next) =>
+  return (ctx, started, inner) =>
     // One promise per delivery that settles with the inner steps or with the timeout, whichever
     // comes first; cheaper than Promise.race over a second promise.
     new Promise<void>((resolve, reject) => {
       const watch: Watch = {
-        deadline: Date.now() + ms,
+        deadline: started + ms,
         ctx,
         fail: (error) => {
           (ctx as DeliveryContext).abort?.(error);
@@ -67,7 +90,7 @@ export function timeout(options: TimeoutOptions): Middleware {
         timer = setInterval(sweep, period);
         timer.unref();
       }
-      next().then(
+      inner.then(
         () => {
           watches.delete(watch);
           resolve();

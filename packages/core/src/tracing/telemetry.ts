@@ -173,6 +173,11 @@ export class BusTelemetry {
     );
   }
 
+  /** Whether a publish call is traced or counted now; when not, {@link publish} only runs it. */
+  get observesPublish(): boolean {
+    return this.instruments !== undefined || this.tracing;
+  }
+
   // ---------------------------------------------------------------------------------------------
   // Publishing
 
@@ -484,7 +489,7 @@ export class BusTelemetry {
   }
 
   /** Runs the pipeline with `span` active, so spans the handler makes (and its publishes) are children. */
-  within(span: Span, run: (ctx: MessageContext) => Promise<void>, ctx: MessageContext): Promise<void> {
+  within<TResult>(span: Span, run: (ctx: MessageContext) => TResult, ctx: MessageContext): TResult {
     return context.with(trace.setSpan(ROOT_CONTEXT, span), run, undefined, ctx);
   }
 

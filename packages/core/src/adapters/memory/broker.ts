@@ -1,4 +1,5 @@
 import { ConfigError, PublishError } from '../../errors';
+import { HandedOverRecord } from '../../internal/handed-over';
 import { definedOnly } from '../../internal/options';
 import type {
   IncomingRecord,
@@ -43,9 +44,17 @@ interface StoredRecord {
   readonly offset: number;
 }
 
+/** A record queued for one consumer group. */
 interface Entry {
   readonly record: StoredRecord;
+  /** The group queue it belongs to, for good. */
+  readonly queue: GroupQueue;
   deliveries: number;
+  /** The member it is delivered to and unsettled with, if any. */
+  holder: Member | undefined;
+  /** Neighbours in the holder's list of unsettled entries, in delivery order. */
+  previousHeld: Entry | undefined;
+  nextHeld: Entry | undefined;
 }
 
 /** One member of a consumer group: a live subscription of one adapter. */
@@ -91,8 +100,17 @@ export class GroupQueue {
     this.delayed = new TimerHeap((entry) => this.releaseDelayed(entry));
   }
 
-  enqueue(entry: Entry): void {
+  /** Queues a stored record for this group. */
+  enqueue(record: StoredRecord): void {
     this.pending++;
+    const entry: Entry = {
+      record,
+      queue: this,
+      deliveries: 0,
+      holder: undefined,
+      previousHeld: undefined,
+      nextHeld: undefined,
+    };
     this.makeReady(entry, false);
   }
 
@@ -215,8 +233,12 @@ class Member {
   inFlight = 0;
   paused = false;
   closing = false;
-  /** Entries delivered to this member and not yet settled. */
-  readonly entries = new Map<Entry, GroupQueue>();
+  /**
+   * Entries delivered to this member and not yet settled, oldest first: a list through the
+   * entries themselves, where a Map of them cost two hash-table updates per delivery.
+   */
+  private firstHeld: Entry | undefined;
+  private lastHeld: Entry | undefined;
   private readonly idleWaiters: (() => void)[] = [];
 
   constructor(
@@ -232,7 +254,7 @@ class Member {
   deliver(queue: GroupQueue, entry: Entry): void {
     entry.deliveries++;
     this.inFlight++;
-    this.entries.set(entry, queue);
+    this.hold(entry);
     const record = entry.record;
     const incoming: IncomingRecord = {
       topic: record.topic,
@@ -254,10 +276,30 @@ class Member {
     );
   }
 
+  private hold(entry: Entry): void {
+    entry.holder = this;
+    entry.previousHeld = this.lastHeld;
+    entry.nextHeld = undefined;
+    if (this.lastHeld === undefined) this.firstHeld = entry;
+    else this.lastHeld.nextHeld = entry;
+    this.lastHeld = entry;
+  }
+
+  private release(entry: Entry): void {
+    const { previousHeld, nextHeld } = entry;
+    if (previousHeld === undefined) this.firstHeld = nextHeld;
+    else previousHeld.nextHeld = nextHeld;
+    if (nextHeld === undefined) this.lastHeld = previousHeld;
+    else nextHeld.previousHeld = previousHeld;
+    entry.holder = undefined;
+    entry.previousHeld = undefined;
+    entry.nextHeld = undefined;
+  }
+
   private settle(queue: GroupQueue, entry: Entry, settlement: Settlement): void {
     // An entry given back when the member closed belongs to the queue again; ignore its verdict.
-    if (this.entries.get(entry) !== queue) return;
-    this.entries.delete(entry);
+    if (entry.holder !== this) return;
+    this.release(entry);
     this.inFlight--;
     switch (settlement.type) {
       case 'ack':
@@ -269,18 +311,21 @@ class Member {
         break;
       case 'deadLetter': {
         const record = entry.record;
-        this.broker.append({
-          topic: settlement.topic,
-          key: record.key,
-          headers: { ...record.headers, ...settlement.headers },
-          body: record.body,
-        });
+        // Fresh headers and a copy of the body (a handler may write into the one it was given).
+        this.broker.append(
+          new HandedOverRecord(
+            settlement.topic,
+            record.key,
+            { ...record.headers, ...settlement.headers },
+            Buffer.from(record.body),
+          ),
+        );
         queue.releaseKey(record.key);
         queue.done();
         break;
       }
     }
-    if (this.inFlight === 0) {
+    if (this.inFlight === 0 && this.idleWaiters.length > 0) {
       for (const wake of this.idleWaiters.splice(0)) wake();
     }
     for (const q of this.queues) this.broker.scheduleDispatch(q);
@@ -294,14 +339,16 @@ class Member {
 
   /** Gives every unsettled entry back to its queue, to be delivered again. */
   abandon(): void {
-    for (const [entry, queue] of this.entries) {
-      this.entries.delete(entry);
-      queue.requeue(entry);
+    for (let entry = this.firstHeld; entry !== undefined; entry = this.firstHeld) {
+      this.release(entry);
+      entry.queue.requeue(entry);
     }
     this.inFlight = 0;
     for (const wake of this.idleWaiters.splice(0)) wake();
   }
 }
+
+const RESOLVED: Promise<void> = Promise.resolve();
 
 const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 
@@ -357,9 +404,26 @@ export class MemoryBroker {
    * `PublishError` when room does not come within `publishTimeoutMs`; records before the one
    * that waited too long are stored.
    */
-  async publish(records: readonly OutgoingRecord[]): Promise<void> {
+  publish(records: readonly OutgoingRecord[]): Promise<void> {
+    // Without a full queue on the way, every record is stored now and no promise is made (an
+    // async function made several per call); the first record that has to wait hands over to the
+    // waiting loop.
+    try {
+      for (let i = 0; i < records.length; i++) {
+        const record = records[i]!;
+        if (this.fullQueue(record.topic) !== undefined) return this.publishWaiting(records, i);
+        this.append(record);
+      }
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return RESOLVED;
+  }
+
+  private async publishWaiting(records: readonly OutgoingRecord[], from: number): Promise<void> {
     let deadline: number | undefined;
-    for (const record of records) {
+    for (let i = from; i < records.length; i++) {
+      const record = records[i]!;
       let full = this.fullQueue(record.topic);
       while (full !== undefined) {
         deadline ??= Date.now() + this.options.publishTimeoutMs;
@@ -379,20 +443,22 @@ export class MemoryBroker {
   /** Stores one record without waiting for room (dead letters, which must not be refused). */
   append(record: OutgoingRecord): void {
     const topic = this.topic(record.topic);
+    // A broker keeps its own copy: the publisher may reuse its buffers and header objects. A
+    // record handed over is nobody else's, so it is kept as it is.
+    const owned = record instanceof HandedOverRecord;
     const stored: StoredRecord = {
       topic: record.topic,
       key: record.key,
-      // A broker keeps its own copy: the publisher may reuse its buffers and header objects.
-      headers: Object.freeze({ ...record.headers }),
+      headers: Object.freeze(owned ? record.headers : { ...record.headers }),
       // Buffer.from copies (into Node's pool for small bodies); Buffer#slice would be a view.
-      body: Buffer.from(record.body),
+      body: owned ? record.body : Buffer.from(record.body),
       offset: topic.nextOffset++,
     };
     if (this.options.retainedRecords > 0) {
       topic.log.push(stored);
       if (topic.log.length > this.options.retainedRecords) topic.log.shift();
     }
-    for (const queue of topic.queues) queue.enqueue({ record: stored, deliveries: 0 });
+    for (const queue of topic.queues) queue.enqueue(stored);
   }
 
   /** Attaches a subscription to its group's queues, creating them (and the group) when new. */
@@ -407,7 +473,7 @@ export class MemoryBroker {
         this.queues.set(id, queue);
         topic.queues.add(queue);
         if (spec.startFrom === 'earliest') {
-          for (const record of topic.log) queue.enqueue({ record, deliveries: 0 });
+          for (const record of topic.log) queue.enqueue(record);
         }
       } else if (queue.ordering !== spec.ordering) {
         if (queue.members.length > 0) {

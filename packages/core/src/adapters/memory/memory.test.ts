@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PublishError } from '../../errors';
+import { HandedOverRecord } from '../../internal/handed-over';
 import type { IncomingRecord, OutgoingRecord, Settlement } from '../types';
 import { createMemoryAdapter } from './adapter';
 import { createMemoryBroker } from './broker';
@@ -101,6 +102,52 @@ describe('in-memory broker specifics', () => {
     await new Promise((resolve) => setTimeout(resolve, 5));
     expect(Buffer.from(got!.body).toString()).toBe('original');
     expect(got!.headers.h).toBe('original');
+    await adapter.close();
+  });
+
+  it('keeps a handed-over record as it is, frozen, and a plain one as a frozen copy', async () => {
+    const adapter = createMemoryAdapter();
+    await adapter.connect();
+    const got: IncomingRecord[] = [];
+    await adapter.subscribe(spec('g', ['t']), async (record) => {
+      got.push(record);
+      return ACK;
+    });
+    const plain = { topic: 't', key: undefined, headers: { h: 'plain' }, body: Buffer.from('plain') };
+    const handedOver = new HandedOverRecord('t', 'k', { h: 'handed over' }, Buffer.from('handed over'));
+    await adapter.publish([plain, handedOver]);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(got.map((record) => Buffer.from(record.body).toString())).toEqual(['plain', 'handed over']);
+    expect(got[0]!.headers).not.toBe(plain.headers);
+    expect(got[0]!.body).not.toBe(plain.body);
+    expect(got[1]!.headers).toBe(handedOver.headers);
+    expect(got[1]!.body).toBe(handedOver.body);
+    expect(got[1]!.key).toBe('k');
+    for (const record of got) expect(Object.isFrozen(record.headers)).toBe(true);
+    await adapter.close();
+  });
+
+  it('gives a dead letter headers and a body of its own', async () => {
+    const adapter = createMemoryAdapter();
+    await adapter.connect();
+    let original: IncomingRecord | undefined;
+    await adapter.subscribe(spec('g', ['t']), async (record) => {
+      original = record;
+      return { type: 'deadLetter', topic: 't.dlq', reason: 'bad', headers: { why: 'bad' } };
+    });
+    let letter: IncomingRecord | undefined;
+    await adapter.subscribe(spec('dlq', ['t.dlq']), async (record) => {
+      letter = record;
+      return ACK;
+    });
+    await adapter.publish([{ topic: 't', key: 'k', headers: { h: 'v' }, body: Buffer.from('body') }]);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(letter!.headers).toEqual({ h: 'v', why: 'bad' });
+    expect(letter!.key).toBe('k');
+    expect(Object.isFrozen(letter!.headers)).toBe(true);
+    // A handler that writes into the body it was given does not change the dead letter.
+    (original!.body as Buffer).write('BODY');
+    expect(Buffer.from(letter!.body).toString()).toBe('body');
     await adapter.close();
   });
 
