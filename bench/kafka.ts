@@ -35,7 +35,7 @@ const E2E_RATE = 250;
 /** How long a fetch waits for data: the adapter's default, on both lanes (kafkajs's is 5 s). */
 const MAX_WAIT_MS = 500;
 
-function rawLane(kafka: Kafka, prefix: string): Lane {
+function rawLane(kafka: Kafka, prefix: string): Lane<'raw'> {
   const producer = kafka.producer({
     idempotent: true,
     maxInFlightRequests: 1,

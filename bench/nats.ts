@@ -26,7 +26,7 @@ const PREFETCH = 64;
 /** Well below the few thousand acknowledged publishes a second that either lane reaches here. */
 const E2E_RATE = 500;
 
-function rawLane(id: string): Lane {
+function rawLane(id: string): Lane<'raw'> {
   const stream = `BENCH_RAW_${id}`;
   const subjects = `bench-raw-${id}`;
   let nc: NatsConnection | undefined;

@@ -26,7 +26,7 @@ const PREFETCH = 64;
 /** Well below the few thousand confirmed publishes a second that either lane reaches here. */
 const E2E_RATE = 500;
 
-function rawLane(namespace: string): Lane {
+function rawLane(namespace: string): Lane<'raw'> {
   const exchange = `${namespace}-raw`;
   const queues: string[] = [];
   let publishing: ChannelModel | undefined;

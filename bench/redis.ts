@@ -37,7 +37,7 @@ function field(fields: readonly Buffer[], name: string): Buffer | undefined {
   return undefined;
 }
 
-function rawLane(prefix: string): Lane {
+function rawLane(prefix: string): Lane<'raw'> {
   const redis = new Redis(URL, { lazyConnect: true });
   const readers = new Set<Redis>();
   return {

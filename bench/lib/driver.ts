@@ -32,8 +32,8 @@ export interface LaneTarget {
 }
 
 /** One way of talking to a broker: its raw client, or Tidings. */
-export interface Lane {
-  readonly impl: Impl;
+export interface Lane<TImpl extends Impl = Impl> {
+  readonly impl: TImpl;
   /** Connects; called once, before any scenario. */
   open(): Promise<void>;
   /** Makes a target for scenario `name`, unique within the lane, that no other scenario uses. */
@@ -45,8 +45,8 @@ export interface Lane {
 /** A broker's benchmark: its two lanes and its fixed end-to-end rate. */
 export interface BrokerBench {
   readonly broker: string;
-  readonly raw: Lane;
-  readonly tidings: Lane;
+  readonly raw: Lane<'raw'>;
+  readonly tidings: Lane<'tidings'>;
   /**
    * Events per second of the e2e-latency scenario. The driver lowers it to a quarter of the slowest
    * publish or consume rate it measured on either lane, so that on a slower machine it still
@@ -195,6 +195,11 @@ interface Rounds {
  * of the rounds. The median, not the best round: on a machine shared with other work the best round
  * is whichever lane happened to get a quiet moment, while the median of alternating rounds gives
  * both lanes the same mix of quiet and busy ones.
+ *
+ * @example
+ * ```ts
+ * const rows = await runBroker({ broker: 'nats', e2eRate: 500, raw: rawLane(id), tidings }, { messages: 20_000, quick: false });
+ * ```
  */
 export async function runBroker(bench: BrokerBench, options: DriverOptions): Promise<BenchResult[]> {
   const rounds = options.rounds ?? 3;

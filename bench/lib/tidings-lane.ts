@@ -24,8 +24,15 @@ export interface TidingsLaneOptions {
   readonly cleanup?: (topics: readonly string[]) => Promise<void>;
 }
 
-/** A {@link Lane} through Tidings: one bus publishes, another consumes. */
-export function createTidingsLane(options: TidingsLaneOptions): Lane {
+/**
+ * A {@link Lane} through Tidings: one bus publishes, another consumes.
+ *
+ * @example
+ * ```ts
+ * const tidings = createTidingsLane({ adapter: () => createNatsAdapter({ prefix }), topic: (name) => name });
+ * ```
+ */
+export function createTidingsLane(options: TidingsLaneOptions): Lane<'tidings'> {
   const topics: string[] = [];
   let publisher: Bus | undefined;
   let consumer: Bus | undefined;
