@@ -100,7 +100,7 @@ export function renderMarkdown(results: readonly BenchResult[], machine: Machine
   }
   lines.push(
     '',
-    'Regenerate with `npm run bench` (about 15 minutes; `npm run bench -- --quick` for a smoke run that',
+    'Regenerate with `npm run bench` (about 11 minutes on 2 cores; `npm run bench -- --quick` for a smoke run that',
     'does not touch this page). The raw figures are in [bench/results/latest.json](../bench/results/latest.json).',
     '',
   );
