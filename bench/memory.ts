@@ -5,7 +5,8 @@
 import { createBus, createMemoryAdapter, defineEvent } from '@tidings/core';
 import type { Settlement } from '@tidings/core/adapter';
 import { z } from 'zod';
-import { type BenchOptions, type BenchResult, median } from './lib/result';
+import { bounded, countdown } from './lib/load';
+import { type BenchOptions, type BenchResult, type Impl, throughputRow } from './lib/result';
 
 const NOTE = 'n'.repeat(150);
 
@@ -54,28 +55,10 @@ const MESSAGE_BYTES = Buffer.byteLength(JSON.stringify(reading(123_456)));
 // queue stays short (a long queue measures the garbage collector, not the pipeline).
 const PUBLISHERS = 64;
 
-async function drive(messages: number, publish: (seq: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: PUBLISHERS }, async () => {
-      while (next < messages) await publish(next++);
-    }),
-  );
-}
-
-function counter(target: number): { hit: () => void; done: Promise<void> } {
-  let count = 0;
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => {
-    resolve = r;
-  });
-  return {
-    hit: () => {
-      if (++count === target) resolve();
-    },
-    done,
-  };
-}
+/** The longest a round may take before the run fails instead of hanging. */
+const TIMEOUT_MS = 120_000;
+const drive = (messages: number, publish: (seq: number) => Promise<unknown>) =>
+  bounded(messages, PUBLISHERS, publish);
 
 async function tidingsRound(
   messages: number,
@@ -88,7 +71,7 @@ async function tidingsRound(
     subscriptionDefaults: { retry: { maxAttempts: 3, initialDelayMs: 1, maxDelayMs: 2 } },
   });
   // Every event ends once: handled, or dead-lettered after its retries.
-  const ends = counter(messages);
+  const ends = countdown(messages, TIMEOUT_MS, 'memory round');
   bus.subscribe(contract, { group: 'bench', concurrency: 64, ordering: 'none' }, (event) => {
     if (poisonEvery > 0 && event.data.seq % poisonEvery === 0) throw new Error('poison');
     ends.hit();
@@ -110,7 +93,7 @@ async function tidingsRound(
 async function rawRound(messages: number): Promise<number> {
   const adapter = createMemoryAdapter({ maxQueuedRecords: 2_000 });
   await adapter.connect();
-  const ends = counter(messages);
+  const ends = countdown(messages, TIMEOUT_MS, 'memory round');
   const ack: Settlement = { type: 'ack' };
   await adapter.subscribe(
     {
@@ -145,17 +128,8 @@ async function rawRound(messages: number): Promise<number> {
   return messages / seconds;
 }
 
-function row(scenario: string, impl: 'raw' | 'tidings', messages: number, rates: number[]): BenchResult {
-  return {
-    scenario,
-    broker: 'memory',
-    impl,
-    messages,
-    messageBytes: MESSAGE_BYTES,
-    msgsPerSec: Math.round(median(rates)),
-    p50Ms: null,
-    p99Ms: null,
-  };
+function row(scenario: string, impl: Impl, messages: number, rates: number[]): BenchResult {
+  return throughputRow({ scenario, broker: 'memory', impl, messageBytes: MESSAGE_BYTES }, messages, rates);
 }
 
 export async function run(options: BenchOptions): Promise<BenchResult[]> {

@@ -1,320 +1,117 @@
-// NATS JetStream: nats.js used as its docs recommend (publish acks, a durable pull consumer with
-// explicit acks) beside the same work through Tidings (zod contract, envelope, default policies),
-// 1 KiB JSON events, rounds alternated so that machine noise hits both alike.
-// Run alone: npx tsx --conditions=@tidings/source bench/nats.ts [--messages N] [--url 127.0.0.1:4222]
+// NATS JetStream: nats.js as its docs recommend (a stream, js.publish awaiting the publish ack, a
+// durable pull consumer read with consume() and explicit acks) beside the same work through
+// Tidings on the NATS adapter. Each lane has a stream of its own, on file storage. The driver
+// (lib/driver.ts) runs the scenarios.
+//
+// What the raw lane does not do and Tidings does: validate the event against its schema when it is
+// published and again when it is received, build the CloudEvents envelope (id, type, source, time,
+// content type and the trace context headers) and decode it back, and run each delivery through the
+// default policies (retry with backoff, dead letter, handler timeout with in-progress acks). The raw
+// lane does send a message id (Nats-Msg-Id, so the server deduplicates as it does for Tidings) and
+// a type header, and parses the JSON in its handler, so that the messages are alike.
+//
+// Run alone: npx tsx bench/nats.ts [--messages N] [--rounds N] [--quick]   (after `npm run build`)
+import { randomUUID } from 'node:crypto';
 import { createNatsAdapter } from '@tidings/adapter-nats';
-import { createBus, defineEvent } from '@tidings/core';
-import { AckPolicy, connect, DeliverPolicy, type JsMsg, type NatsConnection } from 'nats';
-import { z } from 'zod';
+import { AckPolicy, connect, DeliverPolicy, headers, type NatsConnection } from 'nats';
+import { runWhenMain } from './lib/cli';
+import { type DriverOptions, type Lane, runBroker } from './lib/driver';
+import { BENCH_EVENT_TYPE, type BenchEvent } from './lib/event';
+import type { BenchResult } from './lib/result';
+import { createTidingsLane } from './lib/tidings-lane';
 
-/** One measured row. */
-export interface BenchResult {
-  scenario: 'publish' | 'consume' | 'serial-latency';
-  broker: string;
-  impl: 'raw' | 'tidings';
-  messages: number;
-  messageBytes: number;
-  msgsPerSec: number;
-  p50Ms: number | null;
-  p99Ms: number | null;
-}
-
-/** Options of {@link run}. */
-export interface NatsBenchOptions {
-  /** Events per throughput round. */
-  readonly messages: number;
-  /** One round of each instead of three, for a smoke run. */
-  readonly quick?: boolean;
-  /** The NATS server (with JetStream). Default `127.0.0.1:4222`, the machine's. */
-  readonly url?: string;
-}
-
-const DEFAULT_URL = '127.0.0.1:4222';
-const MESSAGE_BYTES = 1024;
-/** Publishes in flight at once, the same for raw and Tidings. */
-const IN_FLIGHT = 100;
-/** Records a consumer may hold at once: raw `max_messages`, Tidings `concurrency`. */
+const SERVERS = '127.0.0.1:4222';
+/** Messages a raw consumer pulls ahead (`max_messages`), and handlers a Tidings subscription runs at once. */
 const PREFETCH = 64;
-const LATENCY_SAMPLES = 400;
+/** Well below the few thousand acknowledged publishes a second that either lane reaches here. */
+const E2E_RATE = 500;
 
-type Order = { seq: number; customer: string; payload: string };
+function rawLane(id: string): Lane<'raw'> {
+  const stream = `BENCH_RAW_${id}`;
+  const subjects = `bench-raw-${id}`;
+  let nc: NatsConnection | undefined;
 
-const Order = defineEvent({
-  type: 'bench.order',
-  schema: z.object({ seq: z.number().int(), customer: z.string(), payload: z.string() }),
-  key: (data) => data.customer,
-});
-
-// 1 KiB of JSON data per event (the seq field's width varies by a few bytes).
-const FILLER = 'x'.repeat(
-  MESSAGE_BYTES - JSON.stringify({ seq: 0, customer: 'c-00', payload: '' }).length - 4,
-);
-const order = (seq: number): Order => ({
-  seq,
-  customer: `c-${String(seq % 64).padStart(2, '0')}`,
-  payload: FILLER,
-});
-
-function runId(): string {
-  return `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-}
-
-/** Runs `publish(i)` for i in [0, count) with `IN_FLIGHT` calls in flight. */
-async function drive(count: number, publish: (seq: number) => Promise<unknown>): Promise<void> {
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: Math.min(IN_FLIGHT, count) }, async () => {
-      while (next < count) await publish(next++);
-    }),
-  );
-}
-
-function counter(target: number): { hit: () => void; done: Promise<void> } {
-  let count = 0;
-  let resolve!: () => void;
-  const done = new Promise<void>((r) => {
-    resolve = r;
-  });
   return {
-    hit: () => {
-      if (++count === target) resolve();
+    impl: 'raw',
+    async open() {
+      nc = await connect({ servers: SERVERS });
+      await (await nc.jetstreamManager()).streams.add({ name: stream, subjects: [`${subjects}.>`] });
     },
-    done,
+    async prepare(name) {
+      if (nc === undefined) throw new Error('open the lane first');
+      const js = nc.jetstream();
+      const jsm = await nc.jetstreamManager();
+      const subject = `${subjects}.${name}`;
+      return {
+        async publish(event) {
+          const h = headers();
+          h.set('type', BENCH_EVENT_TYPE);
+          await js.publish(subject, JSON.stringify(event), { msgID: randomUUID(), headers: h });
+        },
+        async consume(onEvent) {
+          const durable = `consume-${name}`;
+          await jsm.consumers.add(stream, {
+            durable_name: durable,
+            ack_policy: AckPolicy.Explicit,
+            deliver_policy: DeliverPolicy.All,
+            filter_subject: subject,
+          });
+          const messages = await (await js.consumers.get(stream, durable)).consume({
+            max_messages: PREFETCH,
+          });
+          const reading = (async () => {
+            for await (const message of messages) {
+              onEvent(message.json<BenchEvent>());
+              message.ack();
+            }
+          })();
+          return {
+            async stop() {
+              await messages.close();
+              await reading;
+              await jsm.consumers.delete(stream, durable);
+            },
+          };
+        },
+      };
+    },
+    async close() {
+      if (nc === undefined) return;
+      await (await nc.jetstreamManager()).streams.delete(stream);
+      await nc.close();
+    },
   };
 }
 
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return (
-    sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1))] ?? Number.NaN
+async function deleteStream(name: string): Promise<void> {
+  const nc = await connect({ servers: SERVERS });
+  try {
+    await (await nc.jetstreamManager()).streams.delete(name);
+  } finally {
+    await nc.close();
+  }
+}
+
+/** Raw nats.js and Tidings on the local server; see lib/driver.ts for the scenarios. */
+export async function run(options: DriverOptions): Promise<BenchResult[]> {
+  const id = Date.now().toString(36).toUpperCase();
+  const prefix = `bench-tidings-${id}`;
+  const stream = `BENCH_TIDINGS_${id}`;
+  return runBroker(
+    {
+      broker: 'nats',
+      e2eRate: E2E_RATE,
+      raw: rawLane(id),
+      tidings: createTidingsLane({
+        adapter: () => createNatsAdapter({ servers: SERVERS, prefix, stream: { name: stream } }),
+        topic: (name) => name,
+        // Unordered, as the raw consumer is; the default policies stay on.
+        subscription: { concurrency: PREFETCH, ordering: 'none' },
+        cleanup: () => deleteStream(stream),
+      }),
+    },
+    options,
   );
 }
 
-const median = (values: readonly number[]): number => percentile(values, 50);
-const round3 = (value: number): number => Math.round(value * 1000) / 1000;
-
-interface Measured {
-  publish: number;
-  consume: number;
-  latencies: number[];
-}
-
-/** nats.js alone: a stream of its own, publish acks, a durable pull consumer, explicit acks. */
-async function rawRound(url: string, messages: number): Promise<Measured> {
-  const id = runId();
-  const stream = `BENCH_RAW_${id.toUpperCase()}`;
-  const subject = `benchraw${id}`;
-  const nc: NatsConnection = await connect({ servers: url });
-  const jsm = await nc.jetstreamManager();
-  const js = nc.jetstream();
-  await jsm.streams.add({ name: stream, subjects: [`${subject}.>`] });
-  try {
-    const encode = (seq: number): Uint8Array => Buffer.from(JSON.stringify(order(seq)));
-
-    let started = performance.now();
-    await drive(messages, (seq) => js.publish(`${subject}.orders`, encode(seq)));
-    const publish = messages / ((performance.now() - started) / 1000);
-
-    await jsm.consumers.add(stream, {
-      durable_name: 'consume',
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.All,
-      filter_subject: `${subject}.orders`,
-    });
-    const consumed = counter(messages);
-    started = performance.now();
-    const reader = await (await js.consumers.get(stream, 'consume')).consume({ max_messages: PREFETCH });
-    const reading = (async () => {
-      for await (const m of reader) {
-        m.json<Order>();
-        m.ack();
-        consumed.hit();
-      }
-    })();
-    await consumed.done;
-    const consume = messages / ((performance.now() - started) / 1000);
-    await reader.close();
-    await reading;
-
-    await jsm.consumers.add(stream, {
-      durable_name: 'latency',
-      ack_policy: AckPolicy.Explicit,
-      deliver_policy: DeliverPolicy.New,
-      filter_subject: `${subject}.latency`,
-    });
-    const latencies = await serialLatency(
-      async (onMessage) => {
-        const messagesIn = await (await js.consumers.get(stream, 'latency')).consume({
-          max_messages: PREFETCH,
-        });
-        void (async () => {
-          for await (const m of messagesIn as AsyncIterable<JsMsg>) {
-            onMessage(m.json<Order>().seq);
-            m.ack();
-          }
-        })();
-        return () => messagesIn.close().then(() => undefined);
-      },
-      (seq) => js.publish(`${subject}.latency`, encode(seq)),
-    );
-    return { publish, consume, latencies };
-  } finally {
-    await jsm.streams.delete(stream).catch(() => undefined);
-    await nc.close();
-  }
-}
-
-/** The same through Tidings: bus.publish (validation, envelope, encoding) and bus.subscribe. */
-async function tidingsRound(
-  url: string,
-  messages: number,
-  ordering: 'none' | 'key' = 'none',
-): Promise<Measured> {
-  const id = runId();
-  const prefix = `benchtd${id}`;
-  const stream = prefix.toUpperCase();
-  const newBus = () =>
-    createBus({
-      source: 'bench',
-      adapter: createNatsAdapter({ servers: url, prefix, stream: { name: stream } }),
-    });
-  const publisher = newBus();
-  await publisher.start();
-  try {
-    let started = performance.now();
-    await drive(messages, (seq) => publisher.publish(Order, order(seq)));
-    const publish = messages / ((performance.now() - started) / 1000);
-
-    // Unordered, as the raw consumer is (unless asked); the default policies (retry, dead letter,
-    // timeout) stay on.
-    const consumer = newBus();
-    await consumer.adapter.connect();
-    const consumed = counter(messages);
-    consumer.subscribe(
-      Order,
-      { group: 'consume', startFrom: 'earliest', ordering, concurrency: PREFETCH },
-      () => consumed.hit(),
-    );
-    started = performance.now();
-    await consumer.start();
-    await consumed.done;
-    const consume = messages / ((performance.now() - started) / 1000);
-    await consumer.stop();
-
-    const latencies = await serialLatency(
-      async (onMessage) => {
-        const bus = newBus();
-        const subscription = bus.subscribe(
-          Order,
-          { group: 'latency', startFrom: 'latest', ordering: 'none', concurrency: PREFETCH },
-          (event) => onMessage(event.data.seq),
-        );
-        await bus.start();
-        await subscription.ready;
-        return () => bus.stop();
-      },
-      (seq) => publisher.publish(Order, order(seq)),
-    );
-    return { publish, consume, latencies };
-  } finally {
-    await publisher.stop();
-    const nc = await connect({ servers: url });
-    await (await nc.jetstreamManager()).streams.delete(stream).catch(() => undefined);
-    await nc.close();
-  }
-}
-
-/** One event in flight at a time: publish, wait until the handler has it, publish the next. */
-async function serialLatency(
-  subscribe: (onMessage: (seq: number) => void) => Promise<() => Promise<void>>,
-  publish: (seq: number) => Promise<unknown>,
-): Promise<number[]> {
-  let waiting: { seq: number; resolve: () => void } | undefined;
-  const stop = await subscribe((seq) => {
-    if (waiting?.seq === seq) waiting.resolve();
-  });
-  const latencies: number[] = [];
-  try {
-    // The first few warm the path up and are not counted.
-    for (let seq = 0; seq < LATENCY_SAMPLES + 20; seq++) {
-      const arrived = new Promise<void>((resolve) => {
-        waiting = { seq, resolve };
-      });
-      const started = performance.now();
-      await publish(seq);
-      await arrived;
-      if (seq >= 20) latencies.push(performance.now() - started);
-    }
-  } finally {
-    await stop();
-  }
-  return latencies;
-}
-
-function rows(impl: 'raw' | 'tidings', messages: number, rounds: readonly Measured[]): BenchResult[] {
-  const base = { broker: 'nats', impl, messageBytes: MESSAGE_BYTES };
-  const latencies = rounds.flatMap((r) => r.latencies);
-  return [
-    {
-      ...base,
-      scenario: 'publish',
-      messages,
-      msgsPerSec: Math.round(median(rounds.map((r) => r.publish))),
-      p50Ms: null,
-      p99Ms: null,
-    },
-    {
-      ...base,
-      scenario: 'consume',
-      messages,
-      msgsPerSec: Math.round(median(rounds.map((r) => r.consume))),
-      p50Ms: null,
-      p99Ms: null,
-    },
-    {
-      ...base,
-      scenario: 'serial-latency',
-      messages: latencies.length,
-      msgsPerSec: Math.round(1000 / (latencies.reduce((sum, l) => sum + l, 0) / latencies.length)),
-      p50Ms: round3(percentile(latencies, 50)),
-      p99Ms: round3(percentile(latencies, 99)),
-    },
-  ];
-}
-
-/**
- * Measures raw nats.js JetStream and Tidings on the NATS adapter, alternating rounds (raw,
- * Tidings, raw, Tidings, ...) and reporting the median round of each.
- */
-export async function run(options: NatsBenchOptions): Promise<BenchResult[]> {
-  const url = options.url ?? DEFAULT_URL;
-  const { messages } = options;
-  const rounds = options.quick === true ? 1 : 3;
-  // Warm both paths up (JIT, connections, the server's file store) before measuring.
-  await rawRound(url, Math.min(2_000, messages));
-  await tidingsRound(url, Math.min(2_000, messages));
-  const raw: Measured[] = [];
-  const tidings: Measured[] = [];
-  for (let i = 0; i < rounds; i++) {
-    raw.push(await rawRound(url, messages));
-    tidings.push(await tidingsRound(url, messages));
-  }
-  return [...rows('raw', messages, raw), ...rows('tidings', messages, tidings)];
-}
-
-if (import.meta.url === `file://${process.argv[1]}`) {
-  const arg = (name: string): string | undefined => {
-    const index = process.argv.indexOf(name);
-    return index === -1 ? undefined : process.argv[index + 1];
-  };
-  const messages = Number(arg('--messages') ?? 10_000);
-  const url = arg('--url');
-  const results = await run({ messages, ...(url === undefined ? {} : { url }) });
-  console.table(results);
-  console.log(JSON.stringify(results, null, 2));
-  if (process.argv.includes('--ordered')) {
-    // Not a row of the comparison: raw nats.js has no per-key order to compare with.
-    const ordered = await tidingsRound(url ?? DEFAULT_URL, messages, 'key');
-    console.log(`tidings consume with ordering 'key' (8 partitions): ${Math.round(ordered.consume)} msg/s`);
-  }
-}
+runWhenMain(import.meta.url, 20_000, run);

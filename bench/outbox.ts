@@ -13,11 +13,9 @@ import {
   batchEntry,
   createBus,
   createOutboxRelay,
-  defineEvent,
   type OutboxRelayOptions,
 } from '@tidings/core';
 import { createPostgresOutbox, type OutboxRetention } from '@tidings/outbox-postgres';
-import { z } from 'zod';
 import {
   type BrokerFixture,
   kafkaFixture,
@@ -28,22 +26,11 @@ import {
 } from '../packages/outbox-postgres/test/support/brokers';
 import { createPool, dropSchema, requirePostgres } from '../packages/outbox-postgres/test/support/postgres';
 import { interceptPublish } from '../packages/outbox-postgres/test/support/switchable-adapter';
-import type { BenchOptions, BenchResult } from './lib/result';
+import { benchContract, benchEvent, MESSAGE_BYTES } from './lib/event';
+import { type BenchOptions, type BenchResult, throughputRow } from './lib/result';
 
-const MESSAGE_BYTES = 1024;
-const KEYS = 64;
 const PER_TRANSACTION = 100;
-const TOPIC = 'bench.outbox.order';
-
-const Order = z.object({ seq: z.number().int(), customer: z.string(), note: z.string() });
-type Order = z.infer<typeof Order>;
-const OrderPlaced = defineEvent({ type: TOPIC, schema: Order, key: (order) => order.customer });
-
-/** An order whose JSON is exactly 1 KiB. */
-function order(seq: number): Order {
-  const base = { seq, customer: `customer-${seq % KEYS}`, note: '' };
-  return { ...base, note: 'x'.repeat(MESSAGE_BYTES - JSON.stringify(base).length) };
-}
+const OrderPlaced = benchContract('bench.outbox.order');
 
 const brokers: Record<string, () => BrokerFixture> = {
   memory: memoryFixture,
@@ -79,11 +66,6 @@ function counting(inner: BrokerAdapter, total: number): { adapter: BrokerAdapter
   return { adapter, done };
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.floor(sorted.length / 2)]!;
-};
-
 /** One round on one broker: write `messages` events, then relay them with each variant. */
 async function round(fixture: BrokerFixture, messages: number, schema: string, index: number) {
   const pool = createPool({ max: 8 });
@@ -112,7 +94,7 @@ async function round(fixture: BrokerFixture, messages: number, schema: string, i
           const count = Math.min(PER_TRANSACTION, messages - seq);
           await outbox.writeBatch(
             client,
-            Array.from({ length: count }, (_, i) => batchEntry(OrderPlaced, order(seq + i))),
+            Array.from({ length: count }, (_, i) => batchEntry(OrderPlaced, benchEvent(seq + i))),
           );
           await client.query('COMMIT');
         } finally {
@@ -165,16 +147,13 @@ export async function run(
         await fixture.cleanup?.();
       }
       for (const scenario of ['outbox-write', ...variants.map((v) => v.scenario)]) {
-        results.push({
-          scenario,
-          broker: `postgres→${name}`,
-          impl: 'tidings',
-          messages: options.messages,
-          messageBytes: MESSAGE_BYTES,
-          msgsPerSec: Math.round(median(measured.map((m) => m.get(scenario)!))),
-          p50Ms: null,
-          p99Ms: null,
-        });
+        results.push(
+          throughputRow(
+            { scenario, broker: `postgres→${name}`, impl: 'tidings', messageBytes: MESSAGE_BYTES },
+            options.messages,
+            measured.map((m) => m.get(scenario)!),
+          ),
+        );
       }
     }
   } finally {

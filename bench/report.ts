@@ -9,7 +9,7 @@ import type { BenchResult } from './lib/result';
 const docs = join(dirname(fileURLToPath(import.meta.url)), '..', 'docs');
 
 const number = (n: number): string => n.toLocaleString('en-US');
-const latency = (n: number | null): string => (n === null ? '' : n.toFixed(3));
+const latency = (n: number | null | undefined): string => (n === null || n === undefined ? '' : n.toFixed(3));
 
 interface Pair {
   readonly broker: string;
@@ -38,12 +38,21 @@ export function pairs(results: readonly BenchResult[]): Pair[] {
   }));
 }
 
-function ratio(pair: Pair): string {
-  if (pair.raw === undefined || pair.tidings === undefined || pair.raw.msgsPerSec === 0) return '';
-  return (pair.tidings.msgsPerSec / pair.raw.msgsPerSec).toFixed(2);
+/** Whether a pair measures latency (its rows have percentiles) rather than throughput. */
+const isLatency = (pair: Pair): boolean => (pair.tidings ?? pair.raw)?.p50Ms != null;
+
+/** Tidings over raw of one figure, or undefined when either side lacks it. */
+function share(pair: Pair, figure: (row: BenchResult) => number | null): number | undefined {
+  const raw = pair.raw === undefined ? null : figure(pair.raw);
+  const tidings = pair.tidings === undefined ? null : figure(pair.tidings);
+  if (raw === null || tidings === null || raw === 0) return undefined;
+  return tidings / raw;
 }
 
+const ratio = (value: number | undefined): string => (value === undefined ? '' : value.toFixed(2));
+
 export function renderMarkdown(results: readonly BenchResult[], machine: MachineInfo): string {
+  const all = pairs(results);
   const lines = [
     '# Benchmarks',
     '',
@@ -51,63 +60,127 @@ export function renderMarkdown(results: readonly BenchResult[], machine: Machine
     '',
     `Measured on ${machine.cpu} (${machine.cores} cores, ${machine.memoryGiB} GiB), ${machine.platform}, Node.js ${machine.node}, ${machine.date.slice(0, 10)}.`,
     'Every broker ran on the same machine as the benchmark. "raw" is the broker\'s own client used as its',
-    'documentation recommends; "tidings" is the same work through the bus, with validation, the CloudEvents',
-    'envelope and the default policies on. Raw and Tidings rounds alternate, and each figure is the median of',
-    'its rounds. Latencies are in milliseconds.',
+    'documentation recommends, sending an id and a type with each 1 KiB JSON event; "tidings" is the same',
+    'work through the bus, with validation on both sides, the CloudEvents envelope and the default policies',
+    'on. Raw and Tidings rounds alternate, and each figure is the median of its rounds.',
     '',
-    '![Tidings throughput as a share of the raw client](benchmarks.svg)',
+    '![Tidings as a share of the raw client](benchmarks.svg)',
     '',
-    '| broker | scenario | raw msg/s | Tidings msg/s | Tidings / raw | raw p50 | Tidings p50 | raw p99 | Tidings p99 | messages | bytes |',
-    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '## Throughput',
+    '',
+    '"publish" keeps 100 publishes in flight until each is confirmed; "consume" drains the backlog that',
+    'publish left, timed from the first delivery to the last.',
+    '',
+    '| broker | scenario | raw msg/s | Tidings msg/s | Tidings / raw | messages | bytes |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: |',
   ];
-  for (const pair of pairs(results)) {
+  for (const pair of all.filter((p) => !isLatency(p))) {
     const any = pair.tidings ?? pair.raw!;
     lines.push(
-      `| ${pair.broker} | ${pair.scenario} | ${pair.raw ? number(pair.raw.msgsPerSec) : ''} | ${pair.tidings ? number(pair.tidings.msgsPerSec) : ''} | ${ratio(pair)} | ${latency(pair.raw?.p50Ms ?? null)} | ${latency(pair.tidings?.p50Ms ?? null)} | ${latency(pair.raw?.p99Ms ?? null)} | ${latency(pair.tidings?.p99Ms ?? null)} | ${number(any.messages)} | ${any.messageBytes} |`,
+      `| ${pair.broker} | ${pair.scenario} | ${pair.raw ? number(pair.raw.msgsPerSec) : ''} | ${pair.tidings ? number(pair.tidings.msgsPerSec) : ''} | ${ratio(share(pair, (r) => r.msgsPerSec))} | ${number(any.messages)} | ${any.messageBytes} |`,
     );
   }
   lines.push(
     '',
-    'Regenerate with `npm run bench` (about 15 minutes; `npm run bench -- --quick` for a smoke run that',
+    '## Latency',
+    '',
+    'Publish start to handler, in milliseconds. "e2e-latency" sends events at a fixed rate (the rate',
+    'column), well below what either side can sustain, so that it measures the path and not a queue;',
+    '"serial-latency" sends one event at a time and waits for the handler before the next. A ratio below',
+    '1 means Tidings was faster.',
+    '',
+    '| broker | scenario | rate msg/s | raw p50 | Tidings p50 | p50 Tidings / raw | raw p99 | Tidings p99 | p99 Tidings / raw | messages |',
+    '| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+  );
+  for (const pair of all.filter(isLatency)) {
+    const any = pair.tidings ?? pair.raw!;
+    lines.push(
+      `| ${pair.broker} | ${pair.scenario} | ${number(any.msgsPerSec)} | ${latency(pair.raw?.p50Ms)} | ${latency(pair.tidings?.p50Ms)} | ${ratio(share(pair, (r) => r.p50Ms))} | ${latency(pair.raw?.p99Ms)} | ${latency(pair.tidings?.p99Ms)} | ${ratio(share(pair, (r) => r.p99Ms))} | ${number(any.messages)} |`,
+    );
+  }
+  lines.push(
+    '',
+    'Regenerate with `npm run bench` (about 11 minutes on 2 cores; `npm run bench -- --quick` for a smoke run that',
     'does not touch this page). The raw figures are in [bench/results/latest.json](../bench/results/latest.json).',
     '',
   );
   return lines.join('\n');
 }
 
-/** A horizontal bar chart of Tidings throughput as a share of the raw client's, per pair. */
+/** One bar of the chart. */
+interface Bar {
+  readonly label: string;
+  readonly share: number;
+  /** Whether the bar is good news: throughput at 0.9 of raw or more, latency at 1.1 of raw or less. */
+  readonly good: boolean;
+}
+
+/**
+ * Horizontal bars of Tidings over raw, per pair: throughput (higher is better), then p50 latency
+ * (lower is better).
+ */
 export function renderChart(results: readonly BenchResult[]): string {
-  const rows = pairs(results).filter((pair) => ratio(pair) !== '');
+  const all = pairs(results);
+  const sections: { title: string; bars: Bar[] }[] = [
+    {
+      title: 'Throughput, Tidings / raw (higher is better)',
+      bars: all.flatMap((pair) => {
+        const value = isLatency(pair) ? undefined : share(pair, (r) => r.msgsPerSec);
+        return value === undefined
+          ? []
+          : [{ label: `${pair.broker} · ${pair.scenario}`, share: value, good: value >= 0.9 }];
+      }),
+    },
+    {
+      title: 'p50 latency, Tidings / raw (lower is better)',
+      bars: all.flatMap((pair) => {
+        const value = isLatency(pair) ? share(pair, (r) => r.p50Ms) : undefined;
+        return value === undefined
+          ? []
+          : [{ label: `${pair.broker} · ${pair.scenario}`, share: value, good: value <= 1.1 }];
+      }),
+    },
+  ].filter((section) => section.bars.length > 0);
+
   const barHeight = 22;
+  const gap = 8;
   const labelWidth = 260;
   const chartWidth = 420;
-  const top = 40;
-  const height = top + rows.length * (barHeight + 8) + 40;
+  const max = 2;
   const width = labelWidth + chartWidth + 80;
-  const scale = (share: number): number => Math.min(1.2, share) * (chartWidth / 1.2);
-  const parts = [
+  const scale = (value: number): number => Math.min(max, value) * (chartWidth / max);
+  const parts: string[] = [];
+  let y = 0;
+  for (const section of sections) {
+    y += 30;
+    parts.push(`<text x="${labelWidth}" y="${y}" font-weight="bold">${section.title}</text>`);
+    y += 14;
+    const top = y;
+    for (const bar of section.bars) {
+      parts.push(
+        `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${bar.label}</text>`,
+        `<rect x="${labelWidth}" y="${y}" width="${scale(bar.share).toFixed(1)}" height="${barHeight}" fill="${bar.good ? '#2a7' : '#e90'}"/>`,
+        `<text x="${labelWidth + scale(bar.share) + 6}" y="${y + 15}">${bar.share.toFixed(2)}</text>`,
+      );
+      y += barHeight + gap;
+    }
+    for (const mark of [0.5, 1, 1.5]) {
+      const x = labelWidth + scale(mark);
+      parts.push(
+        `<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${y}" stroke="${mark === 1 ? '#555' : '#bbb'}" stroke-dasharray="4 3"/>`,
+        `<text x="${x}" y="${y + 14}" text-anchor="middle" fill="#555">${mark}</text>`,
+      );
+    }
+    y += 20;
+  }
+  const height = y + 10;
+  return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="sans-serif" font-size="13">`,
     `<rect width="${width}" height="${height}" fill="white"/>`,
-    `<text x="${labelWidth}" y="22" font-weight="bold">Tidings throughput / raw client throughput</text>`,
-  ];
-  for (const mark of [0.5, 0.9, 1]) {
-    const x = labelWidth + scale(mark);
-    parts.push(
-      `<line x1="${x}" y1="${top - 6}" x2="${x}" y2="${height - 30}" stroke="${mark === 0.9 ? '#d33' : '#bbb'}" stroke-dasharray="4 3"/>`,
-      `<text x="${x}" y="${height - 14}" text-anchor="middle" fill="#555">${mark}</text>`,
-    );
-  }
-  rows.forEach((pair, i) => {
-    const share = pair.tidings!.msgsPerSec / pair.raw!.msgsPerSec;
-    const y = top + i * (barHeight + 8);
-    parts.push(
-      `<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${pair.broker} · ${pair.scenario}</text>`,
-      `<rect x="${labelWidth}" y="${y}" width="${scale(share).toFixed(1)}" height="${barHeight}" fill="${share >= 0.9 ? '#2a7' : '#e90'}"/>`,
-      `<text x="${labelWidth + scale(share) + 6}" y="${y + 15}">${share.toFixed(2)}</text>`,
-    );
-  });
-  parts.push('</svg>', '');
-  return parts.join('\n');
+    ...parts,
+    '</svg>',
+    '',
+  ].join('\n');
 }
 
 export async function writeReport(results: readonly BenchResult[], machine: MachineInfo): Promise<void> {

@@ -21,7 +21,8 @@ import {
 import { BasicTracerProvider, BatchSpanProcessor, type SpanExporter } from '@opentelemetry/sdk-trace-base';
 import { createBus, createMemoryAdapter, defineEvent, type TelemetryOptions } from '@tidings/core';
 import { z } from 'zod';
-import { type BenchOptions, type BenchResult, median } from './lib/result';
+import { bounded, countdown } from './lib/load';
+import { type BenchOptions, type BenchResult, median, throughputRow } from './lib/result';
 
 const Reading = defineEvent({
   type: 'sensor.reading',
@@ -91,24 +92,13 @@ async function round(variant: Variant, messages: number): Promise<Round> {
     ...(variant === 'tracing-off' ? { telemetry: false } : {}),
     ...(sdk === undefined ? {} : { telemetry: sdk.telemetry }),
   });
-  let handled = 0;
-  let done!: () => void;
-  const finished = new Promise<void>((resolve) => {
-    done = resolve;
-  });
-  bus.subscribe(Reading, { group: 'bench', concurrency: 64, ordering: 'none' }, () => {
-    if (++handled === messages) done();
-  });
+  const handled = countdown(messages, 120_000, variant);
+  bus.subscribe(Reading, { group: 'bench', concurrency: 64, ordering: 'none' }, () => handled.hit());
   await bus.start();
   const cpu = process.cpuUsage();
   const started = performance.now();
-  let next = 0;
-  await Promise.all(
-    Array.from({ length: PUBLISHERS }, async () => {
-      while (next < messages) await bus.publish(Reading, reading(next++));
-    }),
-  );
-  await finished;
+  await bounded(messages, PUBLISHERS, (seq) => bus.publish(Reading, reading(seq)));
+  await handled.done;
   const seconds = (performance.now() - started) / 1000;
   const used = process.cpuUsage(cpu);
   await bus.stop();
@@ -147,16 +137,13 @@ export async function run(options: TracingBenchOptions): Promise<BenchResult[]> 
       }),
     );
   }
-  return variants.map((variant) => ({
-    scenario: variant,
-    broker: 'memory',
-    impl: 'tidings',
-    messages,
-    messageBytes: MESSAGE_BYTES,
-    msgsPerSec: Math.round(median(results.get(variant)!.map((r) => r.rate))),
-    p50Ms: null,
-    p99Ms: null,
-  }));
+  return variants.map((variant) =>
+    throughputRow(
+      { scenario: variant, broker: 'memory', impl: 'tidings', messageBytes: MESSAGE_BYTES },
+      messages,
+      results.get(variant)!.map((r) => r.rate),
+    ),
+  );
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {

@@ -1,3 +1,6 @@
+/** Which side of a comparison a row measures. */
+export type Impl = 'raw' | 'tidings';
+
 /** One measured row, as written to bench/results/latest.json. */
 export interface BenchResult {
   /** What was measured: 'publish', 'consume', 'e2e-latency', 'serial-latency', 'pipeline-zod', ... */
@@ -5,9 +8,10 @@ export interface BenchResult {
   /** 'memory', 'kafka', 'rabbitmq', 'nats', 'redis' or 'postgres→<broker>'. */
   readonly broker: string;
   /** The broker's own client used as its docs recommend, or the same work through Tidings. */
-  readonly impl: 'raw' | 'tidings';
+  readonly impl: Impl;
   readonly messages: number;
   readonly messageBytes: number;
+  /** Throughput; for a latency scenario the rate the messages were sent at. */
   readonly msgsPerSec: number;
   /** Latency percentiles in milliseconds; null for pure throughput scenarios. */
   readonly p50Ms: number | null;
@@ -35,7 +39,40 @@ export function ms(value: number): number {
   return Math.round(value * 1000) / 1000;
 }
 
-/** The median of several measurements, which keeps one noisy round from deciding the result. */
+/**
+ * The median of several measurements (the upper middle of an even count), which keeps one noisy
+ * round from deciding the result.
+ */
 export function median(values: readonly number[]): number {
   return percentile(values, 50);
+}
+
+/** What identifies a row besides its figures. */
+export interface RowKey {
+  readonly scenario: string;
+  readonly broker: string;
+  readonly impl: Impl;
+  readonly messageBytes: number;
+}
+
+/** A throughput row: the median of the rounds' rates, in messages per second. */
+export function throughputRow(key: RowKey, messages: number, rates: readonly number[]): BenchResult {
+  return { ...key, messages, msgsPerSec: Math.round(median(rates)), p50Ms: null, p99Ms: null };
+}
+
+/**
+ * A latency row from each round's samples (milliseconds): the median over rounds of each round's
+ * p50 and p99, so that one round's stall does not stand for the run. `rate` is what the samples
+ * were sent at; without it, the rate of one message at a time (1000 / mean latency).
+ */
+export function latencyRow(key: RowKey, rounds: readonly (readonly number[])[], rate?: number): BenchResult {
+  const all = rounds.flat();
+  const mean = all.reduce((sum, value) => sum + value, 0) / all.length;
+  return {
+    ...key,
+    messages: Math.round(all.length / Math.max(1, rounds.length)),
+    msgsPerSec: Math.round(rate ?? 1000 / mean),
+    p50Ms: ms(median(rounds.map((samples) => percentile(samples, 50)))),
+    p99Ms: ms(median(rounds.map((samples) => percentile(samples, 99)))),
+  };
 }
