@@ -30,7 +30,6 @@ import { benchContract, benchEvent, MESSAGE_BYTES } from './lib/event';
 import { type BenchOptions, type BenchResult, throughputRow } from './lib/result';
 
 const PER_TRANSACTION = 100;
-const OrderPlaced = benchContract('bench.outbox.order');
 
 const brokers: Record<string, () => BrokerFixture> = {
   memory: memoryFixture,
@@ -68,6 +67,9 @@ function counting(inner: BrokerAdapter, total: number): { adapter: BrokerAdapter
 
 /** One round on one broker: write `messages` events, then relay them with each variant. */
 async function round(fixture: BrokerFixture, messages: number, schema: string, index: number) {
+  // Topic and group carry the fixture's namespace, by which its cleanup finds them (Kafka, Redis).
+  const namespace = fixture.namespace ?? 'bench';
+  const OrderPlaced = benchContract(`${namespace}.outbox.order`);
   const pool = createPool({ max: 8 });
   const rates = new Map<string, number>();
   const writer = createBus({ source: 'bench', adapter: fixture.createAdapter() });
@@ -75,7 +77,7 @@ async function round(fixture: BrokerFixture, messages: number, schema: string, i
   // and pause it, so that the records are stored but no consumer competes for the two cores.
   const parked = writer.subscribe(
     OrderPlaced,
-    { group: `bench-${index}`, startFrom: 'earliest' },
+    { group: `${namespace}-bench-${index}`, startFrom: 'earliest' },
     () => undefined,
   );
   await writer.start();
