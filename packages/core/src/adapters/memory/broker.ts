@@ -17,7 +17,9 @@ export interface MemoryBrokerOptions {
   /**
    * Records kept per topic for consumer groups that start from `'earliest'`. Older records are
    * forgotten, as a log's retention would; groups that already exist keep their own queue.
-   * Default 10,000.
+   * Default 1,000: enough for a group added while an app runs, while a process with many topics
+   * of large events does not hold megabytes per topic (and records die young, cheap for the
+   * garbage collector). 0 keeps none.
    */
   readonly retainedRecords?: number;
   /**
@@ -30,7 +32,7 @@ export interface MemoryBrokerOptions {
 }
 
 const DEFAULTS = {
-  retainedRecords: 10_000,
+  retainedRecords: 1_000,
   maxQueuedRecords: 100_000,
   publishTimeoutMs: 10_000,
 } satisfies Required<MemoryBrokerOptions>;
