@@ -1,12 +1,7 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.package';
 
-export default defineConfig({
-  entry: ['src/index.ts'],
+export default packageBuild({
   // ESM only: vitest, which the suite registers its tests with, cannot be loaded with require().
   format: ['esm'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
   external: ['vitest', '@tidings/core'],
 });

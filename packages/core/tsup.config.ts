@@ -1,11 +1,3 @@
-import { defineConfig } from 'tsup';
+import { packageBuild } from '../../tsup.package';
 
-export default defineConfig({
-  entry: ['src/index.ts', 'src/adapter.ts', 'src/testing.ts'],
-  format: ['esm', 'cjs'],
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  target: 'node20',
-  treeshake: true,
-});
+export default packageBuild({ entry: ['src/index.ts', 'src/adapter.ts', 'src/testing.ts'], treeshake: true });
