@@ -49,11 +49,28 @@ export class Publisher {
     this.inFlight++;
     const deadline = Date.now() + this.timeoutMs;
     try {
-      const channel = await withTimeout(this.ready(), deadline - Date.now(), () => this.notConnected()).catch(
-        (error: unknown) => {
-          throw error instanceof PublishError ? error : this.notConnected(error);
-        },
-      );
+      // The channel is open but for a reconnect: take it without arming a timer for the wait.
+      const channel =
+        this.channel ??
+        (await withTimeout(this.ready(), deadline - Date.now(), () => this.notConnected()).catch(
+          (error: unknown) => {
+            throw error instanceof PublishError ? error : this.notConnected(error);
+          },
+        ));
+      if (publications.length === 1) {
+        // One record per call is the common case (bus.publish): one confirm to wait for, no allSettled.
+        const publication = publications[0]!;
+        const { confirmed, writable } = this.publishOne(channel, publication);
+        if (!writable) {
+          // Observed here so that a nack during the drain wait is not an unhandled rejection.
+          confirmed.catch(() => undefined);
+          await withTimeout(drained(channel), deadline - Date.now(), () =>
+            this.notConfirmed(publication.topic),
+          );
+        }
+        await withTimeout(confirmed, deadline - Date.now(), () => this.notConfirmed(publication.topic));
+        return;
+      }
       const confirms: Promise<void>[] = [];
       for (const publication of publications) {
         const { confirmed, writable } = this.publishOne(channel, publication);
