@@ -4,6 +4,8 @@ import {
   ClosedError,
   type CloseOptions,
   ConnectionError,
+  type ConsumerLag,
+  type ConsumerLagReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
   KeyedDispatcher,
@@ -34,7 +36,7 @@ import { describeKafkaError, isConnectionProblem } from './errors';
 import type { AdapterLog } from './logging';
 import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
-import { readCommitted, startOffsets } from './positions';
+import { readCommitted, startOffsets, unsettledCounts } from './positions';
 import type { Publisher } from './publisher';
 import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue } from './records';
 import { readRetryEnvelope, retryRecordHeaders, tierOf } from './retry-topics';
@@ -86,7 +88,7 @@ const LOAD_RETRY_MS = 1_000;
  * run. A partition whose unsettled records reach `maxBufferedRecords` is paused until half of them
  * are settled.
  */
-export class KafkaSubscription implements AdapterSubscription {
+export class KafkaSubscription implements AdapterSubscription, ConsumerLagReporter {
   private readonly consumer: Consumer;
   private readonly dispatcher: KeyedDispatcher<Delivery>;
   private readonly routes = new Map<string, Route>();
@@ -193,6 +195,23 @@ export class KafkaSubscription implements AdapterSubscription {
 
   get lastError(): Error | undefined {
     return this.error;
+  }
+
+  /**
+   * Records of each subscribed topic the group has not settled: per partition, the log end minus
+   * the group's committed offset (the lowest unsettled record), and what waits in the topic's retry
+   * topics. Offsets are committed every `consumer.commitIntervalMs`, so the figure trails the
+   * settlements by up to that long. Two admin requests per call.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    const admin = await this.deps.admin();
+    const counts = await unsettledCounts(admin, this.spec.group, this.kafkaTopics, this.spec.startFrom);
+    const totals = new Map<string, number>(this.spec.topics.map((topic) => [topic, 0]));
+    for (const [topic, messages] of counts) {
+      const source = this.routes.get(topic)?.source ?? topic;
+      totals.set(source, (totals.get(source) ?? 0) + messages);
+    }
+    return [...totals].map(([topic, messages]) => ({ topic, messages }));
   }
 
   /**

@@ -1,5 +1,6 @@
 import { Collector } from '@tidings/conformance';
 import {
+  type ConsumerLagReporter,
   type IncomingRecord,
   RETRY_HEADERS,
   type Settlement,
@@ -28,6 +29,15 @@ function retry(record: IncomingRecord, delayMs: number): Settlement {
 }
 
 const ACK: Settlement = { type: 'ack' };
+
+/** Polls `condition` every 100 ms (the lag is read from the broker: there is no event to wait on). */
+async function waitFor(condition: () => Promise<boolean>, what: string, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await quietPeriod(100);
+  }
+}
 const text = (record: IncomingRecord): string => Buffer.from(record.body).toString();
 
 describe('kafka retry topics (ordering: none)', () => {
@@ -72,6 +82,40 @@ describe('kafka retry topics (ordering: none)', () => {
     const admin = await testAdmin();
     const tier = await admin.fetchTopicOffsets(`${topic}.${group}.retry-0s`);
     expect(tier.reduce((sum, p) => sum + Number(p.high), 0)).toBe(2);
+  });
+
+  it('count a record waiting in a retry topic in the lag of its topic, until it is settled', async () => {
+    const { topic, group } = kafka.names('lag');
+    const adapter = await kafka.adapter();
+    const collector = new Collector();
+    const subscription = await adapter.subscribe(
+      spec(group, topic),
+      collector.handler('only', (record) => (record.attempt === 1 ? retry(record, 3_000) : ACK)),
+    );
+    const lag = (subscription as typeof subscription & ConsumerLagReporter).lag.bind(subscription);
+    const lagOf = async () => (await lag()).find((entry) => entry.topic === topic)?.messages;
+    await adapter.publish([{ topic, key: 'k', headers: {}, body: Buffer.from('later') }]);
+    await collector.until(
+      () => collector.deliveries.length >= 1,
+      20_000,
+      () => 'the first delivery never came',
+    );
+    // Retried: the source offset is committed, the record waits in the retry topic, still owed.
+    await waitFor(
+      async () => (await lagOf()) === 1 && collector.deliveries.length === 1,
+      'lag 1 while waiting',
+    );
+    // Still 1 well after the source offset's commit (every 200 ms), while the retry waits.
+    await quietPeriod(1_000);
+    expect(await lagOf()).toBe(1);
+    expect(collector.deliveries).toHaveLength(1);
+    await collector.until(
+      () => collector.deliveries.length >= 2,
+      20_000,
+      () => 'the retry never came',
+    );
+    await waitFor(async () => (await lagOf()) === 0, 'lag 0 once settled');
+    expect(await lag()).toEqual([{ topic, messages: 0 }]);
   });
 
   it('keep short delays apart from long ones, even when the long tier is full', async () => {
