@@ -30,6 +30,9 @@ describe('options', () => {
     expect(fieldOf(() => createRedisStreamsAdapter({ connection: { keyPrefix: 'app:' } as never }))).toBe(
       'connection.keyPrefix',
     );
+    expect(
+      fieldOf(() => createRedisStreamsAdapter({ connection: { enableAutoPipelining: true } as never })),
+    ).toBe('connection.enableAutoPipelining');
     expect(fieldOf(() => createRedisStreamsAdapter({ clientName: 'has space' }))).toBe('clientName');
     expect(fieldOf(() => createRedisStreamsAdapter({ maxMessageBytes: 0 }))).toBe('maxMessageBytes');
     expect(fieldOf(() => createRedisStreamsAdapter({ maxMessageBytes: 513 * 1024 * 1024 }))).toBe(

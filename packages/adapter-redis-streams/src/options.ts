@@ -5,7 +5,9 @@ import type { RedisOptions } from 'ioredis';
  * ioredis settings for the adapter's connections. The adapter opens several connections (one for
  * commands, one per subscription for its blocking reads) and sets on each what it relies on: its
  * own `connectionName`, `lazyConnect` and the legacy reply shapes. `keyPrefix` is refused because
- * the adapter's Lua scripts and stream replies name keys in full.
+ * the adapter's Lua scripts and stream replies name keys in full, and `enableAutoPipelining`
+ * because ioredis's auto-pipelining garbles the adapter's script calls (a batch publish is one
+ * transaction already).
  *
  * @example
  * ```ts
@@ -14,7 +16,13 @@ import type { RedisOptions } from 'ioredis';
  */
 export type RedisConnectionOptions = Omit<
   RedisOptions,
-  'keyPrefix' | 'lazyConnect' | 'connectionName' | 'replyMapping' | 'enableOfflineQueue'
+  | 'keyPrefix'
+  | 'lazyConnect'
+  | 'connectionName'
+  | 'replyMapping'
+  | 'enableOfflineQueue'
+  | 'enableAutoPipelining'
+  | 'autoPipeliningIgnoredCommands'
 >;
 
 /**
@@ -172,6 +180,11 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
     throw new ConfigError(
       'connection.keyPrefix',
       'is not supported: name your topics with the prefix instead',
+    );
+  } else if ('enableAutoPipelining' in connection && connection.enableAutoPipelining === true) {
+    throw new ConfigError(
+      'connection.enableAutoPipelining',
+      "is not supported: ioredis's auto-pipelining breaks the adapter's Lua script calls",
     );
   }
   if (typeof merged.clientName !== 'string' || !/^[\w.:-]{1,64}$/.test(merged.clientName)) {
