@@ -361,33 +361,23 @@ describe('the fused delivery pipeline', () => {
   });
 
   it('lets a failing dead-letter topic namer escape, as the dead-letter policy does', async () => {
-    const pipeline = createPipeline({
-      outer: [],
-      retry: retries.none,
-      deadLetterTopic: () => {
-        throw new Error('namer bug');
-      },
-      decode: createDecoder(decodeOptions('deadLetter')),
-      timeoutMs: false,
-      inner: [],
-      handler: () => {
-        throw new Error('handler failed');
-      },
-    });
-    expect(() => pipeline(testContext(recordOf('valid', 1), 1))).toThrow('namer bug');
-    const wrapped = createPipeline({
-      outer: [async (_ctx, next) => next()],
-      retry: retries.none,
-      deadLetterTopic: () => {
-        throw new Error('namer bug');
-      },
-      decode: createDecoder(decodeOptions('deadLetter')),
-      timeoutMs: false,
-      inner: [],
-      handler: () => {
-        throw new Error('handler failed');
-      },
-    });
+    // Without outer middleware the frame runs synchronously and throws; with one, it rejects.
+    const namerFails = (outer: Parameters<typeof createPipeline>[0]['outer']) =>
+      createPipeline({
+        outer,
+        retry: retries.none,
+        deadLetterTopic: () => {
+          throw new Error('namer bug');
+        },
+        decode: createDecoder(decodeOptions('deadLetter')),
+        timeoutMs: false,
+        inner: [],
+        handler: () => {
+          throw new Error('handler failed');
+        },
+      });
+    expect(() => namerFails([])(testContext(recordOf('valid', 1), 1))).toThrow('namer bug');
+    const wrapped = namerFails([async (_ctx, next) => next()]);
     await expect(wrapped(testContext(recordOf('valid', 1), 1))).rejects.toThrow('namer bug');
   });
 });
