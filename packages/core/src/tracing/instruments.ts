@@ -70,7 +70,8 @@ export function createInstruments(provider: MeterProvider | undefined): Instrume
       advice: { explicitBucketBoundaries: LATENCY_BUCKETS },
     }),
     lag: meter.createObservableGauge(METRIC_NAMES.lag, {
-      description: 'Events waiting for a consumer group, where the adapter can tell.',
+      description:
+        'Events a consumer group has not settled yet (waiting or in handlers), where the adapter can tell.',
       unit: '{message}',
     }),
   };
