@@ -10,6 +10,9 @@ export function packageBuild(options: Options = {}) {
     sourcemap: true,
     clean: true,
     target: 'node20',
+    // Shared chunks in CommonJS as in ESM: each entry point (`/adapter`, `/testing`) then
+    // requires the one copy of every class, so `instanceof TidingsError` holds across them.
+    splitting: true,
     ...options,
   });
 }

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const require = createRequire(join(root, 'package.json'));
 let loaded = 0;
+const coreEsm = await import('@tidings/core');
+const coreCjs = require('@tidings/core');
 
 for (const dir of await readdir(join(root, 'packages'))) {
   const manifest = JSON.parse(await readFile(join(root, 'packages', dir, 'package.json'), 'utf8'));
@@ -24,7 +26,37 @@ for (const dir of await readdir(join(root, 'packages'))) {
         `${specifier}: ESM exports ${names.length}, missing from CommonJS: ${missing.join(', ')}`,
       );
     }
+    // One copy of every class across entry points, in each module system: `/adapter` re-exports
+    // the errors of the root, and `instanceof TidingsError` must hold whichever entry made them.
+    for (const [system, mod] of [
+      ['ESM', esm],
+      ['CommonJS', cjs],
+    ]) {
+      const core = system === 'ESM' ? coreEsm : coreCjs;
+      const copies = names.filter(
+        (name) => name in core && typeof mod[name] === 'function' && mod[name] !== core[name],
+      );
+      if (copies.length > 0) {
+        throw new Error(`${specifier} (${system}): a second copy of ${copies.join(', ')} from @tidings/core`);
+      }
+    }
     loaded += 1;
+  }
+}
+
+// An error an adapter raises is an instance of the class the application imports, in both systems.
+for (const [system, adapters, core] of [
+  ['ESM', await import('@tidings/adapter-kafka'), coreEsm],
+  ['CommonJS', require('@tidings/adapter-kafka'), coreCjs],
+]) {
+  let thrown;
+  try {
+    adapters.createKafkaAdapter({ brokers: [] });
+  } catch (error) {
+    thrown = error;
+  }
+  if (!(thrown instanceof core.TidingsError) || !(thrown instanceof core.ConfigError)) {
+    throw new Error(`${system}: an adapter's ConfigError is not an instance of @tidings/core's TidingsError`);
   }
 }
 console.log(

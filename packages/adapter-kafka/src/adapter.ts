@@ -43,6 +43,13 @@ export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
   // A retry record waits in its consumer until due; the rest is one produce and one fetch.
   delayToleranceMs: 1_000,
   headerPrefix: 'ce_',
+  // Kafka's own rule for topic names (Topic.validate), minus room for the retry and dead-letter
+  // suffixes is the adapter's business: those names are checked when they are made.
+  topicRule: {
+    pattern: '^(?!\\.{1,2}$)[A-Za-z0-9._-]+$',
+    maxBytes: 249,
+    description: "ASCII letters, digits, '.', '_' and '-', not '.' or '..' alone (Kafka's rule)",
+  },
 });
 
 class KafkaAdapter implements BrokerAdapter {

@@ -1,8 +1,20 @@
 import { createHash } from 'node:crypto';
+import type { TopicRule } from '@tidings/core/adapter';
 
 // A subject token may hold anything but whitespace, the separator and the wildcards. Tidings
 // refuses `*` and `>` anywhere in a name, so that no topic can be read as a wildcard filter.
 const BAD_SUBJECT_CHARACTER = /[\s*>\p{Cc}]/u;
+
+/**
+ * The topic names the NATS adapters accept: what {@link subjectProblem} accepts, as a rule the
+ * core checks and the docs print.
+ */
+export const NATS_TOPIC_RULE: TopicRule = Object.freeze({
+  pattern: '^[^\\s*>.\\p{Cc}]+(\\.[^\\s*>.\\p{Cc}]+)*$',
+  maxBytes: 512,
+  description:
+    "dot-separated non-empty tokens without whitespace, control characters, '*' or '>' (NATS subjects)",
+});
 
 /**
  * Why `name` cannot be used as (part of) a NATS subject, or undefined when it can: it must be

@@ -52,6 +52,13 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
     maxMessageBytes: options.maxMessageBytes,
     delayToleranceMs: options.delayResolutionMs + DELAY_LATENCY_MARGIN_MS,
     headerPrefix: 'cloudEvents:',
+    // A topic is a routing key (a short string) and part of queue names; `*` and `#` would turn
+    // the binding of a work queue into a wildcard that matches other topics.
+    topicRule: {
+      pattern: '^[^*#\\p{Cc}]+$',
+      maxBytes: 200,
+      description: "any characters but '*', '#' and control characters (AMQP routing keys)",
+    },
   });
 }
 

@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import {
   type AdapterCapabilities,
   type AdapterSubscription,
+  ANY_TOPIC,
   type BrokerAdapter,
   ClosedError,
   type CloseOptions,
@@ -81,6 +82,7 @@ export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
   maxMessageBytes: 1024 * 1024,
   delayToleranceMs: 500,
   headerPrefix: 'ce_',
+  topicRule: ANY_TOPIC,
 });
 
 // Beyond the poll interval: the claim script, the hand-over to the dispatcher, a busy event loop.

@@ -1,4 +1,10 @@
-import type { IncomingRecord, RecordHandler, Settlement } from '@tidings/core/adapter';
+import type {
+  IncomingRecord,
+  LandedDeadLetter,
+  RecordHandler,
+  Settlement,
+  SettlementObserver,
+} from '@tidings/core/adapter';
 
 /** One delivery seen by a collector. */
 export interface Delivery {
@@ -111,4 +117,64 @@ export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T)
  */
 export function quietPeriod(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/**
+ * A settlement observer that records what the adapter reports (dead letters stored, settlements
+ * that failed) and lets a scenario wait on it.
+ */
+export class ObserverLog implements SettlementObserver {
+  readonly landed: { readonly record: IncomingRecord; readonly landed: LandedDeadLetter }[] = [];
+  readonly failed: {
+    readonly record: IncomingRecord;
+    readonly settlement: Settlement;
+    readonly error: Error;
+  }[] = [];
+  private waiters: (() => void)[] = [];
+
+  deadLettered(record: IncomingRecord, landed: LandedDeadLetter): void {
+    this.landed.push({ record, landed });
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  settlementFailed(record: IncomingRecord, settlement: Settlement, error: Error): void {
+    this.failed.push({ record, settlement, error });
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  /** Resolves once `condition` holds; rejects after `timeoutMs`. */
+  async until(condition: (log: ObserverLog) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = performance.now() + timeoutMs;
+    while (!condition(this)) {
+      const left = deadline - performance.now();
+      if (left <= 0) {
+        throw new Error(
+          `the adapter reported ${this.landed.length} dead letters stored and ${this.failed.length} failed settlements; expected more`,
+        );
+      }
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+/**
+ * Resolves once `condition` holds, checking it every 20 ms; rejects after `timeoutMs` with
+ * `describe()` in the message. For conditions no collector is woken by (a bus handler's list).
+ */
+export async function eventually(
+  condition: () => boolean,
+  timeoutMs: number,
+  describe: () => string,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (!condition()) {
+    if (performance.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms: ${describe()}`);
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

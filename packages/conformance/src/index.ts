@@ -1,9 +1,10 @@
 // '@tidings/conformance': the adapter conformance suite.
 
 export type { Decide, Delivery } from './collector';
-export { bodyText, Collector, deferred, quietPeriod } from './collector';
+export { bodyText, Collector, deferred, eventually, ObserverLog, quietPeriod } from './collector';
 export type { Created, Fixture } from './fixture';
-export type { Scenario, ScenarioName, ScenarioSettings } from './scenario';
+export type { RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
+export type { HostileSettings } from './scenarios/hostile';
 export type { ThroughputReport } from './scenarios/throughput';
 export type { ConformanceOptions } from './suite';
 export { describeAdapter, scenarios } from './suite';

@@ -1,5 +1,6 @@
 import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
 import type { Fixture } from './fixture';
+import type { HostileSettings } from './scenarios/hostile';
 
 /** Names of the scenarios, for `skip` and for reading the output. */
 export type ScenarioName =
@@ -21,7 +22,17 @@ export type ScenarioName =
   | 'concurrent-publishers'
   | 'reconnect'
   | 'consumer-lag'
+  | 'dead-letter-always-lands'
+  | 'topic-rule'
+  | 'hostile-input'
   | 'throughput-smoke';
+
+/** A record as another producer writes it with the broker's raw client: nothing checked. */
+export interface RawRecord {
+  readonly key: string;
+  readonly headers: Readonly<Record<string, string>>;
+  readonly body: Uint8Array;
+}
 
 /** Settings a scenario may read. */
 export interface ScenarioSettings {
@@ -30,6 +41,8 @@ export interface ScenarioSettings {
   readonly deliveryTimeoutMs: number;
   readonly unicodeTopics: boolean;
   readonly dropConnection: ((adapter: BrokerAdapter) => Promise<void>) | undefined;
+  /** Set when the suite can inject raw records (the `injectRaw` option). */
+  readonly hostile: HostileSettings | undefined;
 }
 
 /** One scenario of the suite. */

@@ -1,7 +1,7 @@
 import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll, afterEach, describe, it } from 'vitest';
 import { type Created, SuiteFixture } from './fixture';
-import type { Scenario, ScenarioName, ScenarioSettings } from './scenario';
+import type { RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
 import {
   bodiesAndUnicode,
   competingConsumers,
@@ -11,6 +11,7 @@ import {
   oneGroupManySubscriptions,
   publishConsumeAll,
 } from './scenarios/delivery';
+import { deadLetterAlwaysLands, topicRule } from './scenarios/edges';
 import {
   deadLetter,
   deadLetterKept,
@@ -18,6 +19,7 @@ import {
   retryDelay,
   unsettledRedelivered,
 } from './scenarios/failure';
+import { hostileInput } from './scenarios/hostile';
 import { consumerLag } from './scenarios/lag';
 import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
 import { keyOrdering } from './scenarios/ordering';
@@ -35,6 +37,7 @@ export const scenarios: readonly Scenario[] = [
   retryDelay,
   deadLetter,
   deadLetterKept,
+  deadLetterAlwaysLands,
   keyOrdering,
   resume,
   startPosition,
@@ -43,6 +46,8 @@ export const scenarios: readonly Scenario[] = [
   concurrentPublishers,
   reconnect,
   consumerLag,
+  topicRule,
+  hostileInput,
   throughputSmoke,
 ];
 
@@ -73,6 +78,26 @@ export interface ConformanceOptions {
   readonly redeliveryTimeoutMs?: number;
   /** Time limit of each scenario. Default 120,000 ms. */
   readonly scenarioTimeoutMs?: number;
+  /**
+   * Writes records straight into the broker with its raw client, as a foreign producer would: the
+   * key where the adapter reads keys, the headers as the broker's headers (or fields), the body as
+   * is. Runs the `hostile-input` scenario, which fuzzes what consumers read.
+   */
+  readonly injectRaw?: (topic: string, records: readonly RawRecord[]) => Promise<void>;
+  /**
+   * Which header names and values the broker's raw client can carry at all (NATS headers have no
+   * `:` in names nor line breaks in values); the fuzzer generates only those. Default: any.
+   */
+  readonly rawHeaders?: {
+    readonly name?: (name: string) => boolean;
+    readonly value?: (value: string) => boolean;
+  };
+  /**
+   * Records the `hostile-input` scenario writes, valid and poison. Default: the
+   * `TIDINGS_FUZZ_RECORDS` environment variable, else 150. Its seed comes from `TIDINGS_FUZZ_SEED`
+   * or is drawn at random and printed when the scenario fails.
+   */
+  readonly hostileRecords?: number;
   /** Scenarios to leave out, each with the reason shown in the output. */
   readonly skip?: Partial<Record<ScenarioName, string>>;
 }
@@ -97,12 +122,13 @@ export function describeAdapter(options: ConformanceOptions): void {
     let capabilities: AdapterCapabilities | undefined;
     const created: Created = { topics: [], groups: [] };
 
-    const settings: ScenarioSettings = {
+    let settings: ScenarioSettings = {
       messages: Math.max(1_000, options.messages ?? 1_000),
       deliveryTimeoutMs: options.deliveryTimeoutMs ?? 20_000,
       redeliveryTimeoutMs: options.redeliveryTimeoutMs ?? 30_000,
       unicodeTopics: options.unicodeTopics ?? false,
       dropConnection: options.dropConnection,
+      hostile: undefined,
     };
 
     const fixtureFor = async (): Promise<SuiteFixture> => {
@@ -110,6 +136,20 @@ export function describeAdapter(options: ConformanceOptions): void {
         const probe = await options.createAdapter();
         capabilities = { ...probe.capabilities, ...options.capabilities };
         await probe.close();
+      }
+      if (options.injectRaw !== undefined && settings.hostile === undefined) {
+        settings = {
+          ...settings,
+          hostile: {
+            inject: options.injectRaw,
+            prefix: capabilities.headerPrefix,
+            contentTypeHeader: capabilities.contentTypeHeader ?? 'content-type',
+            headerName: options.rawHeaders?.name ?? (() => true),
+            headerValue: options.rawHeaders?.value ?? (() => true),
+            records: options.hostileRecords ?? Number(process.env.TIDINGS_FUZZ_RECORDS ?? 150),
+            seed: Number(process.env.TIDINGS_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31)),
+          },
+        };
       }
       fixture = new SuiteFixture({
         createAdapter: options.createAdapter,

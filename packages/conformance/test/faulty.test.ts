@@ -66,6 +66,13 @@ describe('the conformance suite catches broken adapters', () => {
     expect(statuses.get('dead-letter')).toBe('passed');
   });
 
+  it('fails an adapter that stores dead letters without saying so', async () => {
+    const statuses = await suiteAgainst('unreported-dead-letter');
+    expect(statuses.get('dead-letter')).toBe('failed');
+    expect(statuses.get('dead-letter-always-lands')).toBe('failed');
+    expect(statuses.get('publish-consume-all')).toBe('passed');
+  });
+
   it('fails an adapter whose lag leaves out the records in handlers', async () => {
     const statuses = await suiteAgainst('lag-ignores-in-flight');
     expect(statuses.get('consumer-lag')).toBe('failed');

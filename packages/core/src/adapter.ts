@@ -1,7 +1,10 @@
 // '@tidings/core/adapter': what an adapter author needs beyond the public API.
 
+export type { DeadLetterLimits, FittedDeadLetter } from './adapters/dead-letter-fit';
+export { fitDeadLetter } from './adapters/dead-letter-fit';
 export type { DispatcherOptions } from './adapters/dispatcher';
 export { KeyedDispatcher } from './adapters/dispatcher';
+export { ANY_TOPIC, topicProblem } from './adapters/topic-rule';
 export type {
   AckSettlement,
   AdapterCapabilities,
@@ -11,14 +14,17 @@ export type {
   ConnectionState,
   DeadLetterSettlement,
   IncomingRecord,
+  LandedDeadLetter,
   OutgoingRecord,
   RecordHandler,
   RecordHeaders,
   RetrySettlement,
   Settlement,
+  SettlementObserver,
   StartPosition,
   SubscribeSpec,
   SubscriptionState,
+  TopicRule,
 } from './adapters/types';
 export { DEAD_LETTER_HEADERS, RETRY_HEADERS } from './adapters/types';
 export {
@@ -31,6 +37,7 @@ export {
   ClosedError,
   ConfigError,
   ConnectionError,
+  EncodeError,
   MessageTooLargeError,
   PublishError,
   TidingsError,
@@ -39,5 +46,7 @@ export {
 } from './errors';
 export { whenAborted } from './internal/abort';
 export { checkInteger, definedOnly } from './internal/options';
+export type { Redactor } from './internal/redact';
+export { createRedactor, REDACTED, redactUrl, redactUrls } from './internal/redact';
 export type { ConnectionStateReporter } from './logging/connection-events';
 export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';

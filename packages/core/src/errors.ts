@@ -1,3 +1,5 @@
+import { clip, quote } from './internal/text';
+
 /**
  * Machine-readable codes of every error Tidings raises. Switch on `error.code` rather than on the
  * class when the error may have crossed a package boundary (two copies of `@tidings/core`).
@@ -6,6 +8,7 @@ export type TidingsErrorCode =
   | 'CONFIG'
   | 'VALIDATION'
   | 'DECODE'
+  | 'ENCODE'
   | 'UNKNOWN_EVENT_TYPE'
   | 'MESSAGE_TOO_LARGE'
   | 'PUBLISH'
@@ -74,18 +77,54 @@ export interface ValidationIssue {
   readonly message: string;
 }
 
-/** Event data does not match its contract's schema (on publish, or on consume). */
+/**
+ * An event was refused before anything was sent or handled: its data does not match its
+ * contract's schema (on publish, or on consume), or a publish option is malformed (an empty or
+ * multi-line id, a `time` that is no date, a reserved extension name, a header value that is not a
+ * string, a topic the adapter refuses). `field` says which.
+ */
 export class ValidationError extends TidingsError {
   override readonly name = 'ValidationError';
   /** The event type whose schema rejected the data. */
   readonly eventType: string;
   /** Every issue the schema reported. */
   readonly issues: readonly ValidationIssue[];
+  /**
+   * What was refused: `data` for schema issues (their paths start inside the data), else the
+   * publish option, e.g. `id`, `time`, `key`, `topic`, `extensions.region`, `headers.x-tenant`.
+   */
+  readonly field: string;
 
-  constructor(eventType: string, issues: readonly ValidationIssue[], options?: TidingsErrorOptions) {
-    super('VALIDATION', `${eventType}: ${formatIssues(issues)}`, options);
+  constructor(
+    eventType: string,
+    issues: readonly ValidationIssue[],
+    options?: TidingsErrorOptions & { readonly field?: string },
+  ) {
+    const field = options?.field ?? 'data';
+    const prefix = field === 'data' ? '' : `${field}: `;
+    super('VALIDATION', `${clip(eventType, 200)}: ${prefix}${formatIssues(issues)}`, options);
     this.eventType = eventType;
     this.issues = issues;
+    this.field = field;
+  }
+
+  override get retryable(): boolean {
+    return false;
+  }
+}
+
+/**
+ * Event data could not be encoded for the wire (a circular structure, a `BigInt`, a codec that
+ * failed). Thrown by `publish` before anything is sent: nothing was published.
+ */
+export class EncodeError extends TidingsError {
+  override readonly name = 'EncodeError';
+  /** The event type whose data failed to encode. */
+  readonly eventType: string;
+
+  constructor(eventType: string, message: string, options?: TidingsErrorOptions) {
+    super('ENCODE', `${clip(eventType, 200)}: ${message}; nothing was published`, options);
+    this.eventType = eventType;
   }
 
   override get retryable(): boolean {
@@ -115,7 +154,7 @@ export class UnknownEventTypeError extends TidingsError {
   constructor(eventType: string, known: readonly string[], options?: TidingsErrorOptions) {
     super(
       'UNKNOWN_EVENT_TYPE',
-      `unknown event type "${eventType}"; this subscription handles ${known.map((t) => `"${t}"`).join(', ')}`,
+      `unknown event type ${quote(eventType)}; this subscription handles ${known.map((t) => `"${t}"`).join(', ')}`,
       options,
     );
     this.eventType = eventType;
@@ -249,7 +288,9 @@ function formatIssues(issues: readonly ValidationIssue[]): string {
   if (issues.length === 0) return 'invalid data';
   const shown = issues
     .slice(0, 3)
-    .map((issue) => (issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message));
+    .map((issue) =>
+      clip(issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message, 300),
+    );
   const more = issues.length > 3 ? ` (and ${issues.length - 3} more)` : '';
   return shown.join('; ') + more;
 }

@@ -10,9 +10,12 @@ export type {
   BrokerAdapter,
   ConnectionState,
   IncomingRecord,
+  LandedDeadLetter,
   OutgoingRecord,
   Settlement,
+  SettlementObserver,
   StartPosition,
+  TopicRule,
 } from './adapters/types';
 export type {
   Bus,
@@ -63,6 +66,7 @@ export {
   ConfigError,
   ConnectionError,
   DecodeError,
+  EncodeError,
   HandlerError,
   isTidingsError,
   MessageTooLargeError,

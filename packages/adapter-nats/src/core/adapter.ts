@@ -23,7 +23,7 @@ import {
 import { prepareMessages } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
-import { coreSubject } from '../subjects';
+import { coreSubject, NATS_TOPIC_RULE } from '../subjects';
 import { type CoreContext, CoreSubscription } from './subscription';
 
 /**
@@ -49,6 +49,7 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   delayToleranceMs: 200,
   headerPrefix: 'ce-',
   contentTypeHeader: 'ce-datacontenttype',
+  topicRule: NATS_TOPIC_RULE,
 });
 
 class NatsCoreAdapter implements NatsAdapter {

@@ -22,7 +22,7 @@ import {
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
-import { partitionOfKey, partitionSubject } from '../subjects';
+import { NATS_TOPIC_RULE, partitionOfKey, partitionSubject } from '../subjects';
 import { ensureStream } from './stream';
 import { type JetStreamContext, JetStreamSubscription } from './subscription';
 
@@ -48,6 +48,7 @@ export const natsCapabilities: AdapterCapabilities = Object.freeze({
   delayToleranceMs: 1_000,
   headerPrefix: 'ce-',
   contentTypeHeader: 'ce-datacontenttype',
+  topicRule: NATS_TOPIC_RULE,
 });
 
 const ID_HEADER = `${natsCapabilities.headerPrefix}id`;

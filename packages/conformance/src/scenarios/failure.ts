@@ -1,6 +1,6 @@
 import type { Settlement } from '@tidings/core/adapter';
 import { expect } from 'vitest';
-import { ACK, bodyText, Collector, deferred, quietPeriod } from '../collector';
+import { ACK, bodyText, Collector, deferred, ObserverLog, quietPeriod } from '../collector';
 import { records } from '../fixture';
 import type { Scenario } from '../scenario';
 
@@ -137,6 +137,7 @@ export const deadLetter: Scenario = {
     const group = fx.group('dlq');
     const main = new Collector();
     const dead = new Collector();
+    const observer = new ObserverLog();
     await adapter.subscribe(
       fx.spec({ group: fx.group('dlq-reader'), topics: [dlqTopic] }),
       dead.handler('reader'),
@@ -158,6 +159,7 @@ export const deadLetter: Scenario = {
             }
           : ACK,
       ),
+      observer,
     );
     await adapter.publish([
       { topic, key: 'bad-key', headers: { 'x-original': 'yes' }, body: Buffer.from('bad') },
@@ -176,10 +178,21 @@ export const deadLetter: Scenario = {
       'tidings-dlq-original-topic': topic,
       'tidings-dlq-group': group,
     });
+    // The adapter tells the core once the dead letter is stored, so that the core's log says so
+    // only when it is true; a full copy is not reduced.
+    await observer.until((log) => log.landed.length >= 1, settings.deliveryTimeoutMs);
+    expect(observer.landed[0]!.landed).toEqual({
+      topic: dlqTopic,
+      reason: 'ValidationError: total must be positive',
+      reduced: [],
+    });
+    expect(bodyText(observer.landed[0]!.record)).toBe('bad');
     // Dead-lettered means done for the group: it does not come back.
     await quietPeriod(300);
     expect(main.ofBody('bad').length).toBe(1);
     expect(dead.deliveries.length).toBe(1);
+    expect(observer.landed.length).toBe(1);
+    expect(observer.failed).toEqual([]);
   },
 };
 

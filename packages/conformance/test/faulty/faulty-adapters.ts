@@ -4,11 +4,17 @@ import type {
   ConsumerLagReporter,
   RecordHandler,
   Settlement,
+  SettlementObserver,
   SubscribeSpec,
 } from '@tidings/core/adapter';
 
 /** The ways a broken adapter can break. */
-export type Fault = 'lossy' | 'reordering' | 'no-redelivery' | 'lag-ignores-in-flight';
+export type Fault =
+  | 'lossy'
+  | 'reordering'
+  | 'no-redelivery'
+  | 'lag-ignores-in-flight'
+  | 'unreported-dead-letter';
 
 /**
  * Wraps the in-memory adapter so that it breaks one promise of the contract while still claiming
@@ -30,7 +36,7 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
       // Says every record was stored; silently drops one in fifty.
       return inner.publish(records.filter(() => ++published % 50 !== 0));
     },
-    subscribe(spec: SubscribeSpec, handler: RecordHandler) {
+    subscribe(spec: SubscribeSpec, handler: RecordHandler, observer?: SettlementObserver) {
       if (fault === 'reordering') {
         // Claims key ordering, but lets records of a key overtake each other.
         const shuffled: RecordHandler = async (record) => {
@@ -40,6 +46,7 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
         return inner.subscribe(
           { ...spec, ordering: 'none', concurrency: Math.max(spec.concurrency, 8) },
           shuffled,
+          observer,
         );
       }
       if (fault === 'no-redelivery') {
@@ -48,16 +55,23 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
           const settlement: Settlement = await handler(record);
           return settlement.type === 'retry' ? { type: 'ack' } : settlement;
         };
-        return inner.subscribe(spec, forgetful);
+        return inner.subscribe(spec, forgetful, observer);
       }
-      if (fault === 'lag-ignores-in-flight') return lagIgnoringInFlight(inner, spec, handler);
-      return inner.subscribe(spec, handler);
+      if (fault === 'lag-ignores-in-flight') return lagIgnoringInFlight(inner, spec, handler, observer);
+      // Stores dead letters but never says so: the core could not tell when they landed.
+      if (fault === 'unreported-dead-letter') return inner.subscribe(spec, handler);
+      return inner.subscribe(spec, handler, observer);
     },
   };
 }
 
 /** Reports as lag only the records not delivered yet, as if a record in a handler were settled. */
-async function lagIgnoringInFlight(inner: BrokerAdapter, spec: SubscribeSpec, handler: RecordHandler) {
+async function lagIgnoringInFlight(
+  inner: BrokerAdapter,
+  spec: SubscribeSpec,
+  handler: RecordHandler,
+  observer: SettlementObserver | undefined,
+) {
   let inFlight = 0;
   const counting: RecordHandler = async (record) => {
     inFlight += 1;
@@ -67,7 +81,7 @@ async function lagIgnoringInFlight(inner: BrokerAdapter, spec: SubscribeSpec, ha
       inFlight -= 1;
     }
   };
-  const subscription = await inner.subscribe(spec, counting);
+  const subscription = await inner.subscribe(spec, counting, observer);
   const reporter = subscription as typeof subscription & ConsumerLagReporter;
   const lag = reporter.lag.bind(reporter);
   return Object.assign(subscription, {

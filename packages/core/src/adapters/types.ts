@@ -88,6 +88,10 @@ export interface RetrySettlement {
  * Move the record to the dead-letter topic and acknowledge it, so the group goes on. Publishing
  * the dead letter and acknowledging the original must be ordered so that a crash between the two
  * duplicates the record rather than losing it.
+ *
+ * A dead letter always lands: when the broker cannot take the full copy (too large, a header over
+ * its limit), the adapter writes the reduced copy {@link fitDeadLetter} makes, never retries an
+ * error the broker calls permanent, and never leaves the record to loop.
  */
 export interface DeadLetterSettlement {
   readonly type: 'deadLetter';
@@ -97,6 +101,52 @@ export interface DeadLetterSettlement {
   readonly reason: string;
   /** Failure metadata (see {@link DEAD_LETTER_HEADERS}); merged over the record's own headers. */
   readonly headers: RecordHeaders;
+}
+
+/**
+ * Where a dead letter landed, as the adapter reports it to
+ * {@link SettlementObserver.deadLettered}.
+ */
+export interface LandedDeadLetter {
+  /** The dead-letter topic it was written to. */
+  readonly topic: string;
+  /** The reason it carries (the settlement's). */
+  readonly reason: string;
+  /**
+   * What had to be cut so that the broker would take it: `'body'` (dropped), `'headers'`
+   * (oversized values cut). Empty when the full copy landed. See {@link fitDeadLetter}.
+   */
+  readonly reduced: readonly ('body' | 'headers')[];
+}
+
+/**
+ * Told by the adapter what became of a settlement once it applied it (or could not), so that the
+ * core reports what is true: a record is "dead-lettered" only once its dead letter is stored.
+ * Every method is called at most once per settlement and must not throw (the core's do not).
+ */
+export interface SettlementObserver {
+  /**
+   * The dead letter of `record` is stored by the broker and the original is (being) acknowledged.
+   */
+  deadLettered(record: IncomingRecord, landed: LandedDeadLetter): void;
+  /**
+   * A settlement could not be applied: the record stays with the broker and comes back (as its
+   * ordering requires), or the adapter tries again later. `error` says why, credentials redacted.
+   */
+  settlementFailed(record: IncomingRecord, settlement: Settlement, error: Error): void;
+}
+
+/**
+ * Which topic names an adapter accepts: the one rule it checks on publish and subscribe (and the
+ * bus before it), stated in its docs.
+ */
+export interface TopicRule {
+  /** A regular expression source that a whole topic name must match, e.g. `^[A-Za-z0-9._-]+$`. */
+  readonly pattern: string;
+  /** Longest name, in UTF-8 bytes. */
+  readonly maxBytes: number;
+  /** The rule in words, for errors and docs: `letters, digits, '.', '_' and '-'`. */
+  readonly description: string;
 }
 
 /**
@@ -240,6 +290,8 @@ export interface AdapterCapabilities {
    * Default `content-type`.
    */
   readonly contentTypeHeader?: string;
+  /** The topic names this adapter accepts. */
+  readonly topicRule: TopicRule;
 }
 
 /**
@@ -273,17 +325,25 @@ export interface BrokerAdapter {
    * Records of one key are stored in array order, and in call order when the caller
    * awaits each call before making the next. A rejected call may have published some of its records (at-least-once). After
    * `close`, rejects with a `ClosedError`. A body larger than `maxMessageBytes` rejects with a
-   * `MessageTooLargeError` before anything is sent.
+   * `MessageTooLargeError`, and a topic that `capabilities.topicRule` refuses with a
+   * `PublishError`, before anything is sent. An error the broker says is permanent (too large,
+   * not authorised, invalid) is not retried.
    */
   publish(records: readonly OutgoingRecord[]): Promise<void>;
   /**
    * Start consuming. Resolves once the subscription is registered with the broker (so that records
    * published after this promise resolves reach the group), then calls `handler` for each record,
    * never more than `spec.concurrency` at once and honouring `spec.ordering`. The adapter applies
-   * each settlement when the handler's promise resolves. After `close`, rejects with a
+   * each settlement when the handler's promise resolves, and tells `observer` what became of a
+   * dead letter (stored, or not) and of any settlement it could not apply. A topic that
+   * `capabilities.topicRule` refuses rejects with a `ConfigError`. After `close`, rejects with a
    * `ClosedError`.
    */
-  subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription>;
+  subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription>;
   /**
    * Close every subscription (as {@link AdapterSubscription.close} does, with the same options),
    * then the connections. Afterwards `publish`, `subscribe` and `connect` reject with a
@@ -318,4 +378,19 @@ export const DEAD_LETTER_HEADERS = {
   group: 'tidings-dlq-group',
   firstFailureAt: 'tidings-dlq-first-failure-at',
   lastFailureAt: 'tidings-dlq-last-failure-at',
+  /**
+   * On a reduced dead letter only (see {@link fitDeadLetter}): what was cut, `body`, `headers` or
+   * `body,headers`.
+   */
+  reduced: 'tidings-dlq-reduced',
+  /** On a dead letter whose body was dropped: the original body's size in bytes. */
+  originalBodyBytes: 'tidings-dlq-original-body-bytes',
+  /** On a dead letter whose body was dropped: the SHA-256 of the original body, hex. */
+  originalBodySha256: 'tidings-dlq-original-body-sha256',
+  /**
+   * On a dead letter whose headers were cut: a JSON array of `{ name, bytes, sha256 }`, one entry
+   * per header whose value was cut (`name` itself cut to 64 characters if it was longer, `bytes`
+   * the original value's size, `sha256` its digest), at most 16 entries.
+   */
+  cutHeaders: 'tidings-dlq-cut-headers',
 } as const;

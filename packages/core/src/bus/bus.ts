@@ -1,4 +1,5 @@
 import { createMemoryAdapter } from '../adapters/memory/adapter';
+import { topicProblem } from '../adapters/topic-rule';
 import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/types';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
@@ -18,6 +19,13 @@ import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/optio
 import { BusTelemetry } from '../tracing/telemetry';
 import type { EventOf } from './context';
 import { createDecoder } from './decode';
+import {
+  checkExtensions,
+  checkHeaders,
+  checkHeaderValue,
+  checkPublishOptions,
+  checkTime,
+} from './draft-checks';
 import { createDraftEncoder } from './encode';
 import { createPipeline } from './pipeline';
 import type {
@@ -220,6 +228,9 @@ class EventBus implements Bus {
     if (typeof options.source !== 'string' || options.source.length === 0) {
       throw new ConfigError('source', 'a non-empty CloudEvents source is required, e.g. "order-service"');
     }
+    if (/\p{Cc}/u.test(options.source)) {
+      throw new ConfigError('source', 'must not contain control characters (it travels as a header)');
+    }
     this.source = options.source;
     this.adapter = options.adapter ?? createMemoryAdapter();
     const codecs = options.codecs ?? [jsonCodec];
@@ -228,6 +239,8 @@ class EventBus implements Bus {
     this.codecs = new Map(codecs.map((codec) => [codec.contentType.toLowerCase(), codec]));
     this.topicNamer = options.topic ?? ((contract) => contract.topic ?? contract.type);
     this.deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
+    if (typeof this.deadLetterTopic !== 'function')
+      throw new ConfigError('deadLetterTopic', 'must be a function');
     this.outerMiddleware = options.middleware ?? [];
     const publishMiddleware = options.publishMiddleware ?? [];
     this.publishChain =
@@ -428,24 +441,42 @@ class EventBus implements Bus {
     parsed: unknown,
     options: PublishOptions,
   ): EventDraft {
-    const time = options.time === undefined ? nowIso() : options.time;
+    const type = contract.type;
+    if (options !== NO_OPTIONS) checkPublishOptions(type, options);
+    const topic = options.topic ?? this.topicNamer(contract);
+    const problem = topicProblem(this.adapter.capabilities.topicRule, topic);
+    if (problem !== undefined) {
+      throw new ValidationError(type, [{ path: [], message: `${problem} (${this.adapter.name})` }], {
+        field: 'topic',
+      });
+    }
+    let key = options.key;
+    if (key === undefined && contract.key !== undefined) {
+      key = contract.key(parsed);
+      if (key !== undefined) checkHeaderValue(type, 'key', key);
+    }
+    let subject = options.subject;
+    if (subject === undefined && contract.subject !== undefined) {
+      subject = contract.subject(parsed);
+      if (subject !== undefined) checkHeaderValue(type, 'subject', subject);
+    }
     return {
       contract,
-      topic: options.topic ?? this.topicNamer(contract),
+      topic,
       id: options.id ?? uuidv7(),
       source: this.source,
-      type: contract.type,
-      time: typeof time === 'string' ? time : time.toISOString(),
-      subject: options.subject ?? contract.subject?.(parsed),
-      key: options.key ?? contract.key?.(parsed),
+      type,
+      time: options.time === undefined ? nowIso() : checkTime(type, options.time),
+      subject,
+      key,
       version: contract.version,
       correlationId: options.correlationId,
       causationId: options.causationId,
       traceparent: options.traceparent,
       tracestate: options.tracestate,
       dataschema: contract.dataschema,
-      extensions: options.extensions === undefined ? undefined : { ...options.extensions },
-      headers: options.headers === undefined ? undefined : { ...options.headers },
+      extensions: options.extensions === undefined ? undefined : checkExtensions(type, options.extensions),
+      headers: options.headers === undefined ? undefined : checkHeaders(type, options.headers),
       data,
     };
   }
@@ -495,6 +526,16 @@ class EventBus implements Bus {
       byType.set(contract.type, contract);
       const topic = options.topic ?? this.topicNamer(contract);
       if (!topics.includes(topic)) topics.push(topic);
+    }
+    const rule = capabilities.topicRule;
+    for (const topic of topics) {
+      const problem = topicProblem(rule, topic);
+      if (problem !== undefined) throw new ConfigError('topic', `${problem} (${this.adapter.name})`);
+      const deadLetters = this.deadLetterTopic(topic, group);
+      const dlqProblem = topicProblem(rule, deadLetters);
+      if (dlqProblem !== undefined) {
+        throw new ConfigError('deadLetterTopic', `${dlqProblem} (${this.adapter.name}; group "${group}")`);
+      }
     }
 
     const ordering = settings.ordering ?? capabilities.ordering;

@@ -1,5 +1,5 @@
 import type { OutgoingRecord } from '../adapters/types';
-import type { Codec } from '../envelope/codec';
+import { type Codec, encodeData } from '../envelope/codec';
 import { CONTENT_TYPE_HEADER, headerNames } from '../envelope/envelope';
 import { MessageTooLargeError } from '../errors';
 import { HandedOverRecord } from '../internal/handed-over';
@@ -48,7 +48,7 @@ export function createDraftEncoder(
       for (const name in extensions) headers[prefix + name] = extensions[name]!;
     }
     headers[contentTypeHeader] = contentType;
-    const body = codec.encode(draft.data);
+    const body = encodeData(codec, draft.type, draft.data);
     if (body.byteLength > maxMessageBytes) throw new MessageTooLargeError(body.byteLength, maxMessageBytes);
     // A record no one else will see (no middleware, not prepared for an outbox) is handed over, so
     // that a broker which keeps records need not copy it.

@@ -4,11 +4,14 @@ import type {
   BrokerAdapter,
   IncomingRecord,
   Settlement,
+  SettlementObserver,
   SubscribeSpec,
   SubscriptionState,
 } from '../adapters/types';
 import type { AnyEventContract } from '../contracts/define-event';
 import { ClosedError, toError } from '../errors';
+import { urlRedactor } from '../internal/redact';
+import { clip } from '../internal/text';
 import { type DeadLetterTopicNamer, deadLetterSettlement } from '../middleware/dead-letter';
 import { backoffDelay, type ResolvedRetryOptions, retryHeaders } from '../middleware/retry';
 import { type ConsumerLag, reportsLag } from '../tracing/lag';
@@ -103,6 +106,8 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   private rejectReady!: (error: Error) => void;
   private stopping: Promise<void> | undefined;
   private pausedByUser = false;
+  /** The adapter error last copied into `lastError`. */
+  private seenAdapterError: Error | undefined;
 
   constructor(
     readonly spec: SubscribeSpec,
@@ -125,7 +130,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     if (this.status !== 'pending') return this.ready;
     this.status = 'starting';
     try {
-      this.adapterSubscription = await adapter.subscribe(this.spec, this.onRecord);
+      this.adapterSubscription = await adapter.subscribe(this.spec, this.onRecord, this.observer);
       if (this.pausedByUser) this.adapterSubscription.pause();
       this.status = 'running';
       this.resolveReady();
@@ -175,6 +180,17 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     );
   };
 
+  /** What the adapter tells of the settlements it applied, or could not. */
+  private readonly observer: SettlementObserver = {
+    deadLettered: (record, landed) => {
+      this.deps.telemetry.deadLettered(record, this.group, landed);
+    },
+    settlementFailed: (record, settlement, error) => {
+      this.report(error);
+      this.deps.telemetry.settlementFailed(record, this.group, settlement, error);
+    },
+  };
+
   private settled(ctx: DeliveryContext, span: Span | undefined, started: number): Settlement {
     const settlement = ctx.settlement ?? ACK;
     if (ctx.error !== undefined) this.report(ctx.error);
@@ -207,7 +223,12 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   }
 
   private report(error: Error): void {
-    this.lastError = { name: error.name, message: error.message, at: new Date().toISOString() };
+    // Health reports are read by people and dashboards: bounded, and without credentials.
+    this.lastError = {
+      name: clip(urlRedactor.text(error.name), 100),
+      message: clip(urlRedactor.text(error.message), 1_000),
+      at: new Date().toISOString(),
+    };
   }
 
   pause(): void {
@@ -261,17 +282,20 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   health(): SubscriptionHealth {
     let state: SubscriptionStatus = this.status;
     if (state === 'running' && this.adapterSubscription !== undefined) state = this.adapterSubscription.state;
+    // The adapter's last error shows whatever the state: a subscription can be running and yet
+    // failing on every dead letter. Whichever of its error and the handlers' came last is shown.
     const adapterError = this.adapterSubscription?.lastError;
+    if (adapterError !== undefined && adapterError !== this.seenAdapterError) {
+      this.seenAdapterError = adapterError;
+      this.report(adapterError);
+    }
     return {
       group: this.group,
       topics: this.topics,
       eventTypes: this.contracts.map((c) => c.type),
       state,
       inFlight: this.handling,
-      lastError:
-        adapterError !== undefined && state !== 'running'
-          ? { name: adapterError.name, message: adapterError.message, at: new Date().toISOString() }
-          : this.lastError,
+      lastError: this.lastError,
     };
   }
 }

@@ -1,4 +1,4 @@
-import { DecodeError } from '../errors';
+import { DecodeError, EncodeError } from '../errors';
 
 /**
  * Turns event data into body bytes and back. The content type travels with each event
@@ -65,4 +65,25 @@ export function selectCodec(
     );
   }
   return codec;
+}
+
+/**
+ * @internal Encodes event data with `codec`, turning whatever it throws (a circular structure, a
+ * `BigInt` under JSON) or a result that is not bytes into an `EncodeError`.
+ */
+export function encodeData(codec: Codec, eventType: string, data: unknown): Uint8Array {
+  let body: unknown;
+  try {
+    body = codec.encode(data);
+  } catch (error) {
+    throw new EncodeError(
+      eventType,
+      `cannot encode the data as ${codec.contentType}: ${error instanceof Error ? error.message : String(error)}`,
+      { cause: error },
+    );
+  }
+  if (!(body instanceof Uint8Array)) {
+    throw new EncodeError(eventType, `the ${codec.contentType} codec returned ${typeof body}, not bytes`);
+  }
+  return body;
 }

@@ -1,6 +1,6 @@
 import type { IncomingRecord, OutgoingRecord, RecordHeaders } from '../adapters/types';
 import { DecodeError } from '../errors';
-import { type Codec, selectCodec } from './codec';
+import { type Codec, encodeData, selectCodec } from './codec';
 
 /**
  * The CloudEvents 1.0 attributes and Tidings extensions of one event, without its data.
@@ -138,7 +138,12 @@ export function encodeEnvelope(
     headers[prefix + name] = envelope.extensions[name]!;
   }
   headers[options.contentTypeHeader ?? CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
-  return { topic, key: envelope.partitionkey, headers, body: codec.encode(envelope.data) };
+  return {
+    topic,
+    key: envelope.partitionkey,
+    headers,
+    body: encodeData(codec, envelope.type, envelope.data),
+  };
 }
 
 /** Options for {@link decodeEnvelope}. */

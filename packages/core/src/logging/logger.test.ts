@@ -153,7 +153,7 @@ describe('logger', () => {
     const lines = logger.lines.filter((line) => line.fields.state !== undefined);
     expect(lines.map((line) => [line.level, line.message])).toEqual([
       ['warn', 'flaky connection lost; reconnecting'],
-      ['info', 'flaky connection connected'],
+      ['info', 'flaky connection restored'],
     ]);
     expect(lines[0]?.fields.err).toMatchObject({ message: 'socket closed' });
   });

@@ -1,4 +1,6 @@
 import { ConfigError } from '../errors';
+import { urlRedactor } from '../internal/redact';
+import { clip } from '../internal/text';
 
 /**
  * Structured fields of one log line: correlation ids, the error (under `err`, as pino expects),
@@ -89,7 +91,7 @@ export class SafeLogger {
   log(level: LogLevel, fields: LogFields, message: string): void {
     if (!this.enabled) return;
     try {
-      this.logger[level](fields, message);
+      this.logger[level](bounded(fields), clip(urlRedactor.text(message), MAX_MESSAGE));
     } catch {
       // Logging is best effort: a broken logger is no reason to lose or redeliver a message.
     }
@@ -108,3 +110,45 @@ export function resolveLogger(logger: Logger | undefined): SafeLogger {
 }
 
 const LEVELS: readonly LogLevel[] = ['debug', 'info', 'warn', 'error'];
+
+/** Longest log message, and longest string field, in characters. */
+const MAX_MESSAGE = 2_000;
+const MAX_FIELD = 1_000;
+
+/**
+ * Every line the bus writes is bounded and free of URL credentials, whatever it quotes: a poison
+ * record's 100 KB type, a client error that names the URL it could not reach with its password.
+ * Strings are clipped, errors replaced by a redacted copy (same class, message clipped).
+ */
+function bounded(fields: LogFields): LogFields {
+  const out: LogFields = {};
+  for (const name of Object.keys(fields)) {
+    const value = fields[name];
+    if (typeof value === 'string') out[name] = clip(urlRedactor.text(value), MAX_FIELD);
+    else if (value instanceof Error) out[name] = boundedError(value);
+    else out[name] = value;
+  }
+  return out;
+}
+
+function boundedError(error: Error): Error {
+  if (isPlain(error, 0)) return error;
+  const copy = urlRedactor.error(error);
+  copy.message = clip(copy.message, MAX_MESSAGE);
+  if (typeof copy.stack === 'string') copy.stack = clip(copy.stack, MAX_MESSAGE * 4);
+  return copy;
+}
+
+/** Whether an error and its causes say nothing that needs clipping or redacting. */
+function isPlain(error: unknown, depth: number): boolean {
+  if (!(error instanceof Error))
+    return typeof error !== 'string' || (error.length <= MAX_FIELD && !error.includes('://'));
+  if (error.message.length > MAX_MESSAGE || error.message.includes('://')) return false;
+  if (
+    typeof error.stack === 'string' &&
+    (error.stack.length > MAX_MESSAGE * 4 || error.stack.includes('://'))
+  ) {
+    return false;
+  }
+  return error.cause === undefined || (depth < 5 && isPlain(error.cause, depth + 1));
+}

@@ -15,11 +15,24 @@ import {
   type Tracer,
   trace,
 } from '@opentelemetry/api';
-import type { OutgoingRecord, RecordHeaders, Settlement } from '../adapters/types';
+import type {
+  IncomingRecord,
+  LandedDeadLetter,
+  OutgoingRecord,
+  RecordHeaders,
+  Settlement,
+} from '../adapters/types';
 import type { MessageContext } from '../bus/context';
 import type { EventDraft, PublishContext } from '../bus/publish';
 import { toError } from '../errors';
-import { type CorrelationHeaders, correlationFields, logSettlement } from '../logging/delivery-log';
+import { clip } from '../internal/text';
+import {
+  type CorrelationHeaders,
+  correlationFields,
+  logDeadLettered,
+  logSettlement,
+  logSettlementFailed,
+} from '../logging/delivery-log';
 import type { LogFields, SafeLogger } from '../logging/logger';
 import { createInstruments, type Instruments, PairCache } from './instruments';
 import type { ConsumerLag } from './lag';
@@ -83,6 +96,8 @@ export class BusTelemetry {
   private readonly spanAttributes: PairCache<Attributes>;
   private readonly publishAttributes: PairCache<Attributes>;
   private readonly consumeAttributes: PairCache<ConsumeAttributes>;
+  /** Log fields of dead letters decided and not yet reported stored, by record. */
+  private readonly awaitingDeadLetter = new WeakMap<IncomingRecord, LogFields>();
 
   constructor(
     options: ResolvedTelemetryOptions,
@@ -514,9 +529,42 @@ export class BusTelemetry {
     } catch (thrown) {
       this.broken(thrown);
     }
-    if (this.logger.enabled && (settlement.type !== 'ack' || ctx.duplicate)) {
+    if (!this.logger.enabled) return;
+    if (settlement.type === 'deadLetter') {
+      // Logged when the adapter says the dead letter is stored (see deadLettered), with these fields.
+      const fields = this.deliveryFields(ctx, span);
+      if (error !== undefined) fields.err = error;
+      this.awaitingDeadLetter.set(ctx.record, fields);
+    } else if (settlement.type !== 'ack' || ctx.duplicate) {
       logSettlement(this.logger, this.deliveryFields(ctx, span), ctx, settlement, error);
     }
+  }
+
+  /** The adapter stored the dead letter of `record`: now it is true, say so. */
+  deadLettered(record: IncomingRecord, group: string, landed: LandedDeadLetter): void {
+    if (!this.logger.enabled) return;
+    const fields = this.awaitingDeadLetter.get(record) ?? this.recordFields(record, group);
+    this.awaitingDeadLetter.delete(record);
+    logDeadLettered(this.logger, fields, landed);
+  }
+
+  /** The adapter could not apply the settlement of `record`; it stays with the broker. */
+  settlementFailed(record: IncomingRecord, group: string, settlement: Settlement, error: Error): void {
+    if (!this.logger.enabled) return;
+    const fields = { ...(this.awaitingDeadLetter.get(record) ?? this.recordFields(record, group)) };
+    logSettlementFailed(this.logger, fields, settlement, error);
+  }
+
+  /** Correlation fields read from a record's headers alone. */
+  private recordFields(record: IncomingRecord, group: string): LogFields {
+    return {
+      eventId: clip(record.headers[this.headers.id] ?? '', 200) || undefined,
+      eventType: clip(record.headers[this.headers.type] ?? '', 200) || undefined,
+      group,
+      attempt: record.attempt,
+      topic: record.topic,
+      position: record.position,
+    };
   }
 
   /** The correlation fields of a delivery for a log line, with the trace id when there is one. */

@@ -1,6 +1,7 @@
-import { ClosedError, ConfigError, MessageTooLargeError } from '../../errors';
+import { ClosedError, ConfigError, MessageTooLargeError, PublishError } from '../../errors';
 import { whenAborted } from '../../internal/abort';
 import type { ConsumerLag, ConsumerLagReporter } from '../../tracing/lag';
+import { ANY_TOPIC, topicProblem } from '../topic-rule';
 import type {
   AdapterCapabilities,
   AdapterSubscription,
@@ -9,6 +10,7 @@ import type {
   ConnectionState,
   OutgoingRecord,
   RecordHandler,
+  SettlementObserver,
   SubscribeSpec,
   SubscriptionState,
 } from '../types';
@@ -38,6 +40,7 @@ export const memoryCapabilities: AdapterCapabilities = Object.freeze({
   maxMessageBytes: 16 * 1024 * 1024,
   delayToleranceMs: 50,
   headerPrefix: 'ce_',
+  topicRule: ANY_TOPIC,
 });
 
 class MemorySubscription implements AdapterSubscription, ConsumerLagReporter {
@@ -123,13 +126,24 @@ class MemoryAdapter implements BrokerAdapter {
     for (const record of records) {
       if (record.body.byteLength > limit)
         return Promise.reject(new MessageTooLargeError(record.body.byteLength, limit));
+      const problem = topicProblem(ANY_TOPIC, record.topic);
+      if (problem !== undefined) return Promise.reject(new PublishError(problem, { topic: record.topic }));
     }
     return this.broker.publish(records);
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: memory adapter is closed');
+    for (const topic of spec.topics) {
+      const problem = topicProblem(ANY_TOPIC, topic);
+      if (problem !== undefined) throw new ConfigError('topics', problem);
+    }
     const member = this.broker.attach({
+      observer,
       group: spec.group,
       topics: spec.topics,
       concurrency: spec.concurrency,

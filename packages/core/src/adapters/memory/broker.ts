@@ -7,6 +7,7 @@ import type {
   RecordHandler,
   RecordHeaders,
   Settlement,
+  SettlementObserver,
   StartPosition,
 } from '../types';
 import { Deque } from './deque';
@@ -67,6 +68,7 @@ export interface MemberSpec {
   readonly ordering: 'key' | 'none';
   readonly startFrom: StartPosition;
   readonly handler: RecordHandler;
+  readonly observer: SettlementObserver | undefined;
 }
 
 /** @internal */
@@ -273,8 +275,8 @@ class Member {
       settlement = Promise.resolve(RETRY_NOW);
     }
     settlement.then(
-      (verdict) => this.settle(queue, entry, verdict),
-      () => this.settle(queue, entry, RETRY_NOW),
+      (verdict) => this.settle(queue, entry, verdict, incoming),
+      () => this.settle(queue, entry, RETRY_NOW, incoming),
     );
   }
 
@@ -298,7 +300,7 @@ class Member {
     entry.nextHeld = undefined;
   }
 
-  private settle(queue: GroupQueue, entry: Entry, settlement: Settlement): void {
+  private settle(queue: GroupQueue, entry: Entry, settlement: Settlement, incoming: IncomingRecord): void {
     // An entry given back when the member closed belongs to the queue again; ignore its verdict.
     if (entry.holder !== this) return;
     this.release(entry);
@@ -324,6 +326,12 @@ class Member {
         );
         queue.releaseKey(record.key);
         queue.done();
+        // The copy is within the broker's limit (the original was) and has no header limit to meet.
+        this.spec.observer?.deadLettered(incoming, {
+          topic: settlement.topic,
+          reason: settlement.reason,
+          reduced: [],
+        });
         break;
       }
     }
