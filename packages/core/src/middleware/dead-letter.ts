@@ -1,6 +1,8 @@
 import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '../adapters/types';
 import type { MessageContext } from '../bus/context';
 import { ConfigError, toError } from '../errors';
+import { redactUrls } from '../internal/redact';
+import { clip } from '../internal/text';
 import type { Middleware } from './types';
 
 /** Names the dead-letter topic of a record's topic for a consumer group. */
@@ -46,7 +48,9 @@ export function deadLetterSettlement(
     [DEAD_LETTER_HEADERS.firstFailureAt]: record.headers[RETRY_HEADERS.firstFailureAt] ?? lastFailureAt,
     [DEAD_LETTER_HEADERS.lastFailureAt]: lastFailureAt,
   };
-  if (record.key !== undefined) headers[DEAD_LETTER_HEADERS.originalKey] = record.key;
+  // The failure metadata stays small whatever the record holds; a longer key is cut (its
+  // position still finds the original).
+  if (record.key !== undefined) headers[DEAD_LETTER_HEADERS.originalKey] = clip(record.key, MAX_HEADER_TEXT);
   return { type: 'deadLetter', topic: namer(record.topic, ctx.group), reason, headers };
 }
 
@@ -75,6 +79,7 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
 }
 
 function truncate(text: string): string {
-  const oneLine = text.replace(/[\r\n]+/g, ' ');
+  // One line, no URL credentials: a dead letter is read by operators and tools.
+  const oneLine = redactUrls(text).replace(/[\r\n]+/g, ' ');
   return oneLine.length <= MAX_HEADER_TEXT ? oneLine : `${oneLine.slice(0, MAX_HEADER_TEXT - 1)}…`;
 }

@@ -14,7 +14,7 @@ export function delegatingAdapter<TOverrides extends Partial<Omit<BrokerAdapter,
     },
     connect: () => inner.connect(),
     publish: (records) => inner.publish(records),
-    subscribe: (spec, handler) => inner.subscribe(spec, handler),
+    subscribe: (spec, handler, observer) => inner.subscribe(spec, handler, observer),
     close: (options) => inner.close(options),
   };
   return Object.assign(forwarding, overrides);
