@@ -1,5 +1,5 @@
 import { defineProject, mergeConfig } from 'vitest/config';
-import { sharedConfig } from '../../vitest.shared.ts';
+import { sharedConfig } from '../../vitest.shared';
 
 export default mergeConfig(
   sharedConfig,

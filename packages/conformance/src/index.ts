@@ -3,8 +3,7 @@
 export type { Decide, Delivery } from './collector';
 export { bodyText, Collector, deferred, eventually, ObserverLog, quietPeriod } from './collector';
 export type { Created, Fixture } from './fixture';
-export type { RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
-export type { HostileSettings } from './scenarios/hostile';
+export type { HostileSettings, RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
 export type { ThroughputReport } from './scenarios/throughput';
 export type { ConformanceOptions } from './suite';
 export { describeAdapter, scenarios } from './suite';

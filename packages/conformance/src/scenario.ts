@@ -1,6 +1,5 @@
 import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
 import type { Fixture } from './fixture';
-import type { HostileSettings } from './scenarios/hostile';
 
 /** Names of the scenarios, for `skip` and for reading the output. */
 export type ScenarioName =
@@ -32,6 +31,17 @@ export interface RawRecord {
   readonly key: string;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+}
+
+/** Settings of the hostile-input scenario, from the suite's options. */
+export interface HostileSettings {
+  readonly inject: (topic: string, records: readonly RawRecord[]) => Promise<void>;
+  readonly prefix: string;
+  readonly contentTypeHeader: string;
+  readonly headerName: (name: string) => boolean;
+  readonly headerValue: (value: string) => boolean;
+  readonly records: number;
+  readonly seed: number;
 }
 
 /** Settings a scenario may read. */

@@ -1,10 +1,5 @@
 // '@tidings/core/adapter': what an adapter author needs beyond the public API.
 
-export type { DeadLetterLimits, FittedDeadLetter } from './adapters/dead-letter-fit';
-export { fitDeadLetter } from './adapters/dead-letter-fit';
-export type { DispatcherOptions } from './adapters/dispatcher';
-export { KeyedDispatcher } from './adapters/dispatcher';
-export { ANY_TOPIC, topicProblem } from './adapters/topic-rule';
 export type {
   AckSettlement,
   AdapterCapabilities,
@@ -25,8 +20,14 @@ export type {
   SubscribeSpec,
   SubscriptionState,
   TopicRule,
-} from './adapters/types';
-export { DEAD_LETTER_HEADERS, RETRY_HEADERS } from './adapters/types';
+} from './adapters/contract';
+export { DEAD_LETTER_HEADERS, RETRY_HEADERS } from './adapters/contract';
+export type { DeadLetterLimits, FittedDeadLetter } from './adapters/kit/dead-letter-fit';
+export { fitDeadLetter } from './adapters/kit/dead-letter-fit';
+export type { DispatcherOptions } from './adapters/kit/dispatcher';
+export { KeyedDispatcher } from './adapters/kit/dispatcher';
+export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';
+export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export {
   CONTENT_TYPE_HEADER,
   isEnvelopeHeader,
@@ -48,5 +49,3 @@ export { whenAborted } from './internal/abort';
 export { checkInteger, definedOnly } from './internal/options';
 export type { Redactor } from './internal/redact';
 export { createRedactor, REDACTED, redactUrl, redactUrls } from './internal/redact';
-export type { ConnectionStateReporter } from './logging/connection-events';
-export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';

@@ -1,10 +1,6 @@
 // The public API of @tidings/core. What only adapter authors need is in '@tidings/core/adapter';
 // the test harness is in '@tidings/core/testing'.
 
-export type { MemoryAdapterOptions } from './adapters/memory/adapter';
-export { createMemoryAdapter, memoryCapabilities } from './adapters/memory/adapter';
-export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/broker';
-export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
 export type {
   AdapterCapabilities,
   BrokerAdapter,
@@ -16,7 +12,13 @@ export type {
   SettlementObserver,
   StartPosition,
   TopicRule,
-} from './adapters/types';
+} from './adapters/contract';
+export type { MemoryAdapterOptions } from './adapters/memory/adapter';
+export { createMemoryAdapter, memoryCapabilities } from './adapters/memory/adapter';
+export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/broker';
+export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
+// Observability: OpenTelemetry traces and metrics, and the logger interface.
+export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export type {
   Bus,
   BusHealth,
@@ -27,7 +29,13 @@ export type {
   TopicNamer,
 } from './bus/bus';
 export { createBus } from './bus/bus';
-export type { EventOf, MessageContext, ReceivedEvent } from './bus/context';
+export type {
+  ReportedError,
+  Subscription,
+  SubscriptionHealth,
+  SubscriptionStatus,
+} from './bus/subscription';
+export type { EventOf, Handler, MessageContext, ReceivedEvent } from './context/delivery';
 export type {
   BatchEntry,
   EventDraft,
@@ -35,15 +43,8 @@ export type {
   PublishedEvent,
   PublishMiddleware,
   PublishOptions,
-} from './bus/publish';
-export { batchEntry } from './bus/publish';
-export type {
-  Handler,
-  ReportedError,
-  Subscription,
-  SubscriptionHealth,
-  SubscriptionStatus,
-} from './bus/subscription';
+} from './context/publish';
+export { batchEntry } from './context/publish';
 export type {
   AnyEventContract,
   EventContract,
@@ -57,8 +58,9 @@ export { defineEvent } from './contracts/define-event';
 export type { ContractSchema, JsonSchemaObject } from './contracts/schema';
 export type { Codec } from './envelope/codec';
 export { jsonCodec } from './envelope/codec';
+export { encodeEnvelope } from './envelope/encode';
 export type { DecodeEnvelopeOptions, Envelope, EnvelopeAttributes } from './envelope/envelope';
-export { decodeEnvelope, encodeEnvelope } from './envelope/envelope';
+export { decodeEnvelope } from './envelope/envelope';
 export { uuidv7, uuidv7Time } from './envelope/uuid';
 export type { TidingsErrorCode, TidingsErrorOptions, ValidationIssue } from './errors';
 export {
@@ -80,20 +82,10 @@ export {
 export type { MemoryIdempotencyStoreOptions } from './idempotency/memory-store';
 export { createMemoryIdempotencyStore } from './idempotency/memory-store';
 export type { ClaimResult, IdempotencyStore } from './idempotency/store';
-// Observability: OpenTelemetry traces and metrics, and the logger interface.
-export type { ConnectionStateReporter } from './logging/connection-events';
 export type { LogFields, Logger, LogLevel, LogMethod } from './logging/logger';
 export { silentLogger } from './logging/logger';
 export type { ConcurrencyLimitOptions } from './middleware/concurrency';
 export { concurrencyLimit } from './middleware/concurrency';
-export type { DeadLetterOptions, DeadLetterTopicNamer } from './middleware/dead-letter';
-export { deadLetter, defaultDeadLetterTopic } from './middleware/dead-letter';
-export type { IdempotencyOptions } from './middleware/idempotency';
-export { DuplicateInProgressError, idempotency } from './middleware/idempotency';
-export type { RetryOptions } from './middleware/retry';
-export { backoffDelay, defaultRetryable, retry } from './middleware/retry';
-export type { TimeoutOptions } from './middleware/timeout';
-export { timeout } from './middleware/timeout';
 export type { Middleware, Next } from './middleware/types';
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
 export { createMemoryOutbox } from './outbox/memory-outbox';
@@ -114,7 +106,12 @@ export type {
   OutboxStore,
   OutboxWatch,
 } from './outbox/store';
-export type { ConsumerLag, ConsumerLagReporter } from './tracing/lag';
+export type { DeadLetterTopicNamer } from './policies/dead-letter';
+export { defaultDeadLetterTopic } from './policies/dead-letter';
+export type { IdempotencyOptions } from './policies/idempotency';
+export { DuplicateInProgressError } from './policies/idempotency';
+export type { RetryOptions } from './policies/retry';
+export { backoffDelay, defaultRetryable } from './policies/retry';
 export { METRIC_NAMES } from './tracing/names';
 export type { TelemetryOptions } from './tracing/options';
 export type { PreparedPublisher } from './tracing/prepared-publisher';

@@ -12,17 +12,11 @@ import {
   START_HINT,
   uniqueName,
 } from '../../adapter-rabbitmq/test/support/broker';
-import type { BrokerAdapter } from '../src/adapters/types';
+import type { BrokerAdapter } from '../src/adapters/contract';
 import { type Bus, createBus } from '../src/bus/bus';
 import { defineEvent } from '../src/contracts/define-event';
 import { METRIC_NAMES } from '../src/tracing/names';
-import {
-  createTestSdk,
-  expectChainedTrace,
-  parentOf,
-  type TestSdk,
-  useAsyncContext,
-} from '../src/tracing/test-sdk';
+import { createTestSdk, expectChainedTrace, parentOf, type TestSdk, useAsyncContext } from './support/otel';
 
 const OrderPlaced = defineEvent({
   type: 'order.placed',

@@ -3,7 +3,7 @@ import type { IncomingRecord } from '@tidings/core/adapter';
 import fc from 'fast-check';
 import { expect } from 'vitest';
 import { Collector, eventually, quietPeriod } from '../collector';
-import type { RawRecord, Scenario } from '../scenario';
+import type { HostileSettings, RawRecord, Scenario } from '../scenario';
 
 /**
  * The hostile-input scenario: records no Tidings producer would write (arbitrary bodies, header
@@ -63,17 +63,6 @@ interface Sample {
   readonly defect: Defect;
   readonly headers: Record<string, string>;
   readonly body: Uint8Array;
-}
-
-/** Settings of the scenario, from the suite's options. */
-export interface HostileSettings {
-  readonly inject: (topic: string, records: readonly RawRecord[]) => Promise<void>;
-  readonly prefix: string;
-  readonly contentTypeHeader: string;
-  readonly headerName: (name: string) => boolean;
-  readonly headerValue: (value: string) => boolean;
-  readonly records: number;
-  readonly seed: number;
 }
 
 function arbitraries(settings: HostileSettings): fc.Arbitrary<Sample> {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { OutgoingRecord } from '../adapters/types';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import type { OutgoingRecord } from '../adapters/contract';
 import { jsonCodec } from '../envelope/codec';
-import { encodeEnvelope } from '../envelope/envelope';
+import { encodeEnvelope } from '../envelope/encode';
 import { createTestBus } from '../testing/harness';
-import { OrderPlaced, order } from './fixtures';
 
 function validRecord(
   overrides: { headers?: Record<string, string | undefined>; body?: Uint8Array; data?: unknown } = {},

@@ -1,15 +1,15 @@
 import { describe, expect, it } from 'vitest';
+import { OrderPlaced, OrderPlacedV1, OrderShipped, order } from '../../test/support/contracts';
+import type { BrokerAdapter } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
-import type { BrokerAdapter } from '../adapters/types';
+import type { ReceivedEvent } from '../context/delivery';
+import { batchEntry } from '../context/publish';
 import { uuidv7Time } from '../envelope/uuid';
 import { ClosedError, ConfigError, ValidationError } from '../errors';
 import { createMemoryIdempotencyStore } from '../idempotency/memory-store';
 import { createTestBus } from '../testing/harness';
 import { createBus } from './bus';
-import type { ReceivedEvent } from './context';
-import { OrderPlaced, OrderPlacedV1, OrderShipped, order } from './fixtures';
-import { batchEntry } from './publish';
 
 describe('publish and subscribe', () => {
   it('delivers a typed, validated event with its CloudEvents attributes', async () => {

@@ -1,33 +1,7 @@
+import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/contract';
+import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import { topicProblem } from '../adapters/topic-rule';
-import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/types';
-import type { AnyEventContract, EventInput } from '../contracts/define-event';
-import type { ValidationOutcome } from '../contracts/schema';
-import { nowIso } from '../envelope/clock';
-import { type Codec, jsonCodec } from '../envelope/codec';
-import { uuidv7 } from '../envelope/uuid';
-import { ClosedError, ConfigError, ValidationError } from '../errors';
-import type { IdempotencyStore } from '../idempotency/store';
-import { checkInteger, definedOnly } from '../internal/options';
-import { logConnectionStates } from '../logging/connection-events';
-import { type Logger, resolveLogger } from '../logging/logger';
-import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../middleware/dead-letter';
-import { type IdempotencyOptions, idempotency } from '../middleware/idempotency';
-import { type RetryOptions, resolveRetryOptions } from '../middleware/retry';
-import { compose, type Middleware } from '../middleware/types';
-import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
-import { BusTelemetry } from '../tracing/telemetry';
-import type { EventOf } from './context';
-import { createDecoder } from './decode';
-import {
-  checkExtensions,
-  checkHeaders,
-  checkHeaderValue,
-  checkPublishOptions,
-  checkTime,
-} from './draft-checks';
-import { createDraftEncoder } from './encode';
-import { createPipeline } from './pipeline';
+import type { EventOf, Handler } from '../context/delivery';
 import type {
   BatchEntry,
   EventDraft,
@@ -35,13 +9,34 @@ import type {
   PublishedEvent,
   PublishMiddleware,
   PublishOptions,
-} from './publish';
+} from '../context/publish';
+import type { AnyEventContract, EventInput } from '../contracts/define-event';
+import type { ValidationOutcome } from '../contracts/schema';
+import { nowIso } from '../envelope/clock';
+import { type Codec, jsonCodec } from '../envelope/codec';
+import { createEventEncoder } from '../envelope/encode';
+import { uuidv7 } from '../envelope/uuid';
+import { ClosedError, ConfigError, ValidationError } from '../errors';
+import type { IdempotencyStore } from '../idempotency/store';
+import { checkInteger, definedOnly } from '../internal/options';
+import { logConnectionStates } from '../logging/connection-events';
+import { type Logger, resolveLogger } from '../logging/logger';
+import { compose, type Middleware } from '../middleware/types';
+import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
+import { createDecoder } from '../policies/decode';
+import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
+import { createPipeline } from '../policies/pipeline';
+import { type RetryOptions, resolveRetryOptions } from '../policies/retry';
+import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
+import { BusTelemetry } from '../tracing/telemetry';
 import {
-  type Handler,
-  type Subscription,
-  type SubscriptionHealth,
-  SubscriptionRuntime,
-} from './subscription';
+  checkExtensions,
+  checkHeaders,
+  checkHeaderValue,
+  checkPublishOptions,
+  checkTime,
+} from './draft-checks';
+import { type Subscription, type SubscriptionHealth, SubscriptionRuntime } from './subscription';
 
 /** Names the topic of a contract. */
 export type TopicNamer = (contract: AnyEventContract) => string;
@@ -244,9 +239,9 @@ class EventBus implements Bus {
     this.outerMiddleware = options.middleware ?? [];
     const publishMiddleware = options.publishMiddleware ?? [];
     this.publishChain =
-      publishMiddleware.length === 0 ? undefined : compose(publishMiddleware, (ctx) => this.send(ctx));
+      publishMiddleware.length === 0 ? undefined : compose(publishMiddleware, (ctx) => this.sendRecords(ctx));
     this.prepareChain = compose(publishMiddleware, async (ctx) => {
-      ctx.records = this.encode(ctx.drafts);
+      ctx.records = this.encode(ctx.drafts, false);
     });
     this.defaults = options.subscriptionDefaults ?? {};
     this.drainTimeoutMs = checkInteger('drainTimeoutMs', options.drainTimeoutMs ?? 30_000, 0);
@@ -260,7 +255,7 @@ class EventBus implements Bus {
     this.validateOnPublish = options.validateOnPublish ?? true;
     this.prefix = this.adapter.capabilities.headerPrefix;
     this.contentTypeHeader = this.adapter.capabilities.contentTypeHeader;
-    this.encodeDraft = createDraftEncoder({
+    this.encodeDraft = createEventEncoder({
       prefix: this.prefix,
       codec: this.codec,
       contentTypeHeader: this.contentTypeHeader,
@@ -336,28 +331,10 @@ class EventBus implements Bus {
     } catch (error) {
       return Promise.reject(error);
     }
-    if (draft instanceof Promise) return draft.then((ready) => this.publishOne(ready));
-    return this.publishOne(draft);
-  }
-
-  private publishOne(draft: EventDraft): Promise<PublishedEvent> {
-    if (
-      this.publishChain !== undefined ||
-      this.state === 'stopped' ||
-      this.adapter.state !== 'connected' ||
-      this.telemetry.observesPublish
-    ) {
-      return this.publishDrafts([draft]).then(() => publishedOf(draft));
-    }
-    // The common case, with nothing to run around the send: what publishDrafts would do, without
-    // its context object and promise hops.
-    let sent: Promise<void>;
-    try {
-      sent = this.adapter.publish([this.encodeDraft(draft, true)]);
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return sent.then(() => publishedOf(draft));
+    if (draft instanceof Promise)
+      return draft.then((ready) => this.send([ready]).then(() => publishedOf(ready)));
+    const ready = draft;
+    return this.send([draft]).then(() => publishedOf(ready));
   }
 
   async publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]> {
@@ -365,7 +342,7 @@ class EventBus implements Bus {
     const drafts = await Promise.all(
       entries.map((entry) => this.draft(entry.contract, entry.data, entry.options)),
     );
-    await this.publishDrafts(drafts);
+    await this.send(drafts);
     return drafts.map(publishedOf);
   }
 
@@ -380,16 +357,21 @@ class EventBus implements Bus {
     return { records: [...(ctx.records ?? [])], events: drafts.map(publishedOf) };
   }
 
-  private publishDrafts(drafts: EventDraft[]): Promise<void> {
+  /**
+   * The one road to the broker: drafts are encoded and handed to the adapter, through the publish
+   * middleware and telemetry when there are any. With neither, nothing but the encoding stands
+   * between the caller and the adapter (no context object, no promise hop), and the records are
+   * handed over to it (see `HandedOverRecord`).
+   */
+  private send(drafts: EventDraft[]): Promise<void> {
     if (this.state === 'stopped')
       return Promise.reject(new ClosedError('cannot publish: the bus is stopped'));
-    if (this.adapter.state !== 'connected') return this.connect().then(() => this.sendDrafts(drafts));
-    return this.sendDrafts(drafts);
-  }
-
-  private sendDrafts(drafts: EventDraft[]): Promise<void> {
-    const ctx: PublishContext = { mode: 'publish', drafts, records: undefined };
+    if (this.adapter.state !== 'connected') return this.connect().then(() => this.send(drafts));
     try {
+      if (this.publishChain === undefined && !this.telemetry.observesPublish) {
+        return this.adapter.publish(this.encode(drafts, true));
+      }
+      const ctx: PublishContext = { mode: 'publish', drafts, records: undefined };
       return this.telemetry.publish(ctx, this.runPublish);
     } catch (error) {
       return Promise.reject(error);
@@ -397,17 +379,17 @@ class EventBus implements Bus {
   }
 
   private readonly runPublish = (ctx: PublishContext): Promise<void> =>
-    this.publishChain === undefined ? this.send(ctx) : this.publishChain(ctx);
+    this.publishChain === undefined ? this.sendRecords(ctx) : this.publishChain(ctx);
 
-  private send(ctx: PublishContext): Promise<void> {
-    const records = this.encode(ctx.drafts);
+  private sendRecords(ctx: PublishContext): Promise<void> {
+    const records = this.encode(ctx.drafts, false);
     ctx.records = records;
     return this.adapter.publish(records);
   }
 
-  private encode(drafts: readonly EventDraft[]): OutgoingRecord[] {
+  private encode(drafts: readonly EventDraft[], handOver: boolean): OutgoingRecord[] {
     const records: OutgoingRecord[] = new Array(drafts.length);
-    for (let i = 0; i < drafts.length; i++) records[i] = this.encodeDraft(drafts[i]!);
+    for (let i = 0; i < drafts.length; i++) records[i] = this.encodeDraft(drafts[i]!, handOver);
     return records;
   }
 
@@ -597,8 +579,7 @@ class EventBus implements Bus {
       {
         publisher: this,
         drainTimeoutMs: this.drainTimeoutMs,
-        retry: retryOptions,
-        deadLetterTopic: this.deadLetterTopic,
+        failure: { retry: retryOptions, deadLetterTopic: this.deadLetterTopic },
         telemetry: this.telemetry,
         onStopped: (runtime) => this.runtimes.delete(runtime),
       },

@@ -1,6 +1,6 @@
+import type { PublishOptions } from '../context/publish';
 import { ValidationError } from '../errors';
 import { quote } from '../internal/text';
-import type { PublishOptions } from './publish';
 
 /**
  * Checks of what a caller passes to `publish` beside the data: the same on every adapter, before

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
 import { NonRetryableError } from '../errors';
 import type { Middleware } from '../middleware/types';
 import { createTestBus } from '../testing/harness';
-import { OrderPlaced, order } from './fixtures';
 
 describe('handler failures', () => {
   it('retries with backoff and succeeds, the attempt rising from the record', async () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
 import { createTestBus } from '../testing/harness';
 import { createBus } from './bus';
-import { OrderPlaced, order } from './fixtures';
 
 function deferred() {
   let resolve!: () => void;

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import type { PublishOptions } from '../context/publish';
 import { defineEvent } from '../contracts/define-event';
 import { EncodeError, TidingsError, ValidationError } from '../errors';
 import { createTestBus } from '../testing/harness';
-import { OrderPlaced, order } from './fixtures';
-import type { PublishOptions } from './publish';
 
 const Anything = defineEvent({ type: 'anything', schema: z.any() });
 

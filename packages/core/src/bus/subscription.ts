@@ -7,24 +7,18 @@ import type {
   SettlementObserver,
   SubscribeSpec,
   SubscriptionState,
-} from '../adapters/types';
+} from '../adapters/contract';
+import { type ConsumerLag, reportsLag } from '../adapters/optional';
+import type { ContextPublisher } from '../context/delivery';
+import { DeliveryContext } from '../context/delivery';
 import type { AnyEventContract } from '../contracts/define-event';
 import { ClosedError, toError } from '../errors';
 import { urlRedactor } from '../internal/redact';
 import { clip } from '../internal/text';
-import { type DeadLetterTopicNamer, deadLetterSettlement } from '../middleware/dead-letter';
-import { backoffDelay, type ResolvedRetryOptions, retryHeaders } from '../middleware/retry';
-import { type ConsumerLag, reportsLag } from '../tracing/lag';
+import { decideFailure, type FailurePolicy, type FailureVerdict } from '../policies/failure';
+import type { Pipeline } from '../policies/pipeline';
+import { retryHeaders } from '../policies/retry';
 import type { BusTelemetry, LagSource } from '../tracing/telemetry';
-import type { ContextPublisher, MessageContext, ReceivedEvent } from './context';
-import { DeliveryContext } from './context';
-import type { Pipeline } from './pipeline';
-
-/** A handler: receives the decoded, validated event and its delivery context. */
-export type Handler<TEvent extends ReceivedEvent = ReceivedEvent> = (
-  event: TEvent,
-  ctx: MessageContext<TEvent>,
-) => unknown;
 
 /** A subscription's state in health reports: the adapter's states plus `pending` and `stopped`. */
 export type SubscriptionStatus = 'pending' | SubscriptionState | 'stopping' | 'stopped';
@@ -80,8 +74,8 @@ const ACK: Settlement = Object.freeze({ type: 'ack' });
 export interface RuntimeDeps {
   readonly publisher: ContextPublisher;
   readonly drainTimeoutMs: number;
-  readonly retry: ResolvedRetryOptions;
-  readonly deadLetterTopic: DeadLetterTopicNamer;
+  /** The subscription's retry and dead-letter settings. */
+  readonly failure: FailurePolicy;
   readonly telemetry: BusTelemetry;
   readonly onStopped: (runtime: SubscriptionRuntime) => void;
 }
@@ -198,22 +192,32 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     return settlement;
   }
 
-  // An error that got past the policies (thrown by outer middleware): retry it like a handler
-  // failure, then dead-letter it, so it is neither lost nor redelivered in a tight loop.
+  // An error that got past the policies (thrown by bus middleware): the same failure decision as
+  // a handler's, so it is neither lost nor redelivered in a tight loop. Should even that throw
+  // (a dead-letter topic namer that fails), the record is retried after the longest delay.
   private escaped(
     ctx: DeliveryContext,
     thrown: unknown,
     span: Span | undefined,
     started: number,
   ): Settlement {
-    const error = toError(thrown);
-    this.report(error);
-    const settlement: Settlement =
-      ctx.attempt < this.deps.retry.maxAttempts
-        ? { type: 'retry', delayMs: backoffDelay(ctx.attempt, this.deps.retry), headers: retryHeaders(ctx) }
-        : deadLetterSettlement(ctx, error, this.deps.deadLetterTopic);
-    this.deps.telemetry.endProcess(ctx, settlement, error, span, started);
-    return settlement;
+    let verdict: FailureVerdict;
+    try {
+      verdict = decideFailure(ctx, thrown, this.deps.failure);
+    } catch (namerFailure) {
+      const error = toError(namerFailure);
+      verdict = {
+        error,
+        settlement: {
+          type: 'retry',
+          delayMs: this.deps.failure.retry.maxDelayMs,
+          headers: retryHeaders(ctx),
+        },
+      };
+    }
+    this.report(verdict.error);
+    this.deps.telemetry.endProcess(ctx, verdict.settlement, verdict.error, span, started);
+    return verdict.settlement;
   }
 
   /** How far the group is behind, when the adapter's subscription can tell. */

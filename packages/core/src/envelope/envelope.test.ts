@@ -1,15 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import type { IncomingRecord } from '../adapters/types';
+import type { IncomingRecord } from '../adapters/contract';
 import { DecodeError } from '../errors';
 import { type Codec, jsonCodec } from './codec';
-import {
-  decodeEnvelope,
-  type Envelope,
-  encodeEnvelope,
-  isEnvelopeHeader,
-  readBinaryAttributes,
-} from './envelope';
+import { encodeEnvelope } from './encode';
+import { decodeEnvelope, type Envelope, isEnvelopeHeader, readBinaryAttributes } from './envelope';
 
 const codecs = new Map<string, Codec>([['application/json', jsonCodec]]);
 const options = { prefix: 'ce_', codecs, defaultCodec: jsonCodec };

@@ -1,6 +1,6 @@
-import type { IncomingRecord, OutgoingRecord, RecordHeaders } from '../adapters/types';
+import type { IncomingRecord, OutgoingRecord, RecordHeaders } from '../adapters/contract';
 import { DecodeError } from '../errors';
-import { type Codec, encodeData, selectCodec } from './codec';
+import { type Codec, selectCodec } from './codec';
 
 /**
  * The CloudEvents 1.0 attributes and Tidings extensions of one event, without its data.
@@ -94,56 +94,6 @@ export function headerNames(prefix: string): HeaderNames {
     namesByPrefix.set(prefix, names);
   }
   return names;
-}
-
-/**
- * Writes an envelope to a record in CloudEvents binary content mode: every attribute becomes a
- * header named `prefix + attribute`, the data becomes the body through `codec`, and
- * `datacontenttype` goes to the `content-type` header.
- *
- * @example
- * ```ts
- * const record = encodeEnvelope(envelope, 'order.placed', { prefix: 'ce_', codec: jsonCodec });
- * record.headers.ce_type; // 'order.placed'
- * ```
- */
-export function encodeEnvelope(
-  envelope: Envelope,
-  topic: string,
-  options: {
-    readonly prefix: string;
-    readonly codec: Codec;
-    readonly headers?: RecordHeaders | undefined;
-    /** The header for `datacontenttype`. Default `content-type`. */
-    readonly contentTypeHeader?: string | undefined;
-  },
-): OutgoingRecord {
-  const { prefix, codec } = options;
-  const names = headerNames(prefix);
-  const headers: Record<string, string> = options.headers === undefined ? {} : { ...options.headers };
-  headers[names.specversion] = '1.0';
-  headers[names.id] = envelope.id;
-  headers[names.source] = envelope.source;
-  headers[names.type] = envelope.type;
-  headers[names.eventversion] = String(envelope.eventversion);
-  if (envelope.time !== undefined) headers[names.time] = envelope.time;
-  if (envelope.subject !== undefined) headers[names.subject] = envelope.subject;
-  if (envelope.dataschema !== undefined) headers[names.dataschema] = envelope.dataschema;
-  if (envelope.partitionkey !== undefined) headers[names.partitionkey] = envelope.partitionkey;
-  if (envelope.traceparent !== undefined) headers[names.traceparent] = envelope.traceparent;
-  if (envelope.tracestate !== undefined) headers[names.tracestate] = envelope.tracestate;
-  if (envelope.correlationid !== undefined) headers[names.correlationid] = envelope.correlationid;
-  if (envelope.causationid !== undefined) headers[names.causationid] = envelope.causationid;
-  for (const name in envelope.extensions) {
-    headers[prefix + name] = envelope.extensions[name]!;
-  }
-  headers[options.contentTypeHeader ?? CONTENT_TYPE_HEADER] = envelope.datacontenttype ?? codec.contentType;
-  return {
-    topic,
-    key: envelope.partitionkey,
-    headers,
-    body: encodeData(codec, envelope.type, envelope.data),
-  };
 }
 
 /** Options for {@link decodeEnvelope}. */

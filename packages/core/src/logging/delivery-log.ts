@@ -1,5 +1,5 @@
-import type { LandedDeadLetter, Settlement } from '../adapters/types';
-import type { MessageContext } from '../bus/context';
+import type { LandedDeadLetter, Settlement } from '../adapters/contract';
+import type { MessageContext } from '../context/delivery';
 import { clip } from '../internal/text';
 import type { LogFields, SafeLogger } from './logger';
 

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import { delegatingAdapter } from '../../test/support/delegating-adapter';
+import type { AdapterSubscription, BrokerAdapter, SettlementObserver } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { AdapterSubscription, BrokerAdapter, SettlementObserver } from '../adapters/types';
 import { createBus } from '../bus/bus';
-import { OrderPlaced, order } from '../bus/fixtures';
-import { delegatingAdapter } from '../tracing/test-adapter';
 import type { LogFields, Logger, LogLevel } from './logger';
 
 interface Line {

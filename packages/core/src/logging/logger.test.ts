@@ -1,13 +1,13 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import { delegatingAdapter } from '../../test/support/delegating-adapter';
+import { createTestSdk, useAsyncContext } from '../../test/support/otel';
+import type { ConnectionState } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { ConnectionState } from '../adapters/types';
+import type { ConnectionStateReporter } from '../adapters/optional';
 import { createBus } from '../bus/bus';
-import { OrderPlaced, order } from '../bus/fixtures';
 import { ConfigError } from '../errors';
 import { createTestBus } from '../testing/harness';
-import { delegatingAdapter } from '../tracing/test-adapter';
-import { createTestSdk, useAsyncContext } from '../tracing/test-sdk';
-import type { ConnectionStateReporter } from './connection-events';
 import type { LogFields, Logger, LogLevel } from './logger';
 
 interface Line {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { testContext } from '../../test/support/contexts';
 import { ConfigError } from '../errors';
 import { concurrencyLimit } from './concurrency';
-import { testContext } from './test-context';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 

@@ -1,4 +1,4 @@
-import type { MessageContext } from '../bus/context';
+import type { MessageContext } from '../context/delivery';
 import { checkInteger } from '../internal/options';
 import type { Middleware } from './types';
 

@@ -1,4 +1,4 @@
-import type { MessageContext } from '../bus/context';
+import type { MessageContext } from '../context/delivery';
 
 /** Calls the rest of the pipeline; resolves when it has finished with the message. */
 export type Next = () => Promise<void>;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
 import { createBus } from '../bus/bus';
-import { OrderPlaced, order } from '../bus/fixtures';
-import { batchEntry } from '../bus/publish';
+import { batchEntry } from '../context/publish';
 import { ConfigError, PublishError, ValidationError } from '../errors';
 import { createMemoryOutbox } from './memory-outbox';
 

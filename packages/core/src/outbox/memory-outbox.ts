@@ -1,6 +1,6 @@
-import type { OutgoingRecord } from '../adapters/types';
+import type { OutgoingRecord } from '../adapters/contract';
 import type { Bus } from '../bus/bus';
-import type { BatchEntry, PublishedEvent, PublishOptions } from '../bus/publish';
+import type { BatchEntry, PublishedEvent, PublishOptions } from '../context/publish';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
 import { ConfigError, PublishError } from '../errors';
 import { checkInteger } from '../internal/options';

@@ -1,10 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
-import type { BrokerAdapter, OutgoingRecord } from '../adapters/types';
 import { createBus } from '../bus/bus';
-import { OrderPlaced, order } from '../bus/fixtures';
-import { batchEntry } from '../bus/publish';
+import { batchEntry } from '../context/publish';
 import { ClosedError, ConfigError, ConnectionError } from '../errors';
 import { createTestBus, type TestBus } from '../testing/harness';
 import { createMemoryOutbox, type MemoryOutbox } from './memory-outbox';

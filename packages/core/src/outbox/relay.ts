@@ -1,4 +1,4 @@
-import type { BrokerAdapter } from '../adapters/types';
+import type { BrokerAdapter } from '../adapters/contract';
 import type { Bus } from '../bus/bus';
 import { ClosedError, ConfigError, isTidingsError, toError } from '../errors';
 import { checkInteger, definedOnly } from '../internal/options';
@@ -7,7 +7,7 @@ import {
   type ResolvedRetryOptions,
   type RetryOptions,
   resolveRetryOptions,
-} from '../middleware/retry';
+} from '../policies/retry';
 import type { TelemetryOptions } from '../tracing/options';
 import { createPreparedPublisher, type PreparedPublisher } from '../tracing/prepared-publisher';
 import type { OutboxClaim, OutboxRecord, OutboxStats, OutboxStore, OutboxWatch } from './store';

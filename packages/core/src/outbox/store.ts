@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { OutgoingRecord } from '../adapters/types';
+import type { OutgoingRecord } from '../adapters/contract';
 
 /**
  * A record waiting in an outbox, as a claim hands it out.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { OrderPlaced, order } from '../bus/fixtures';
+import { OrderPlaced, order } from '../../test/support/contracts';
 import { TimeoutError } from '../errors';
 import { createTestBus } from './harness';
 

@@ -1,7 +1,7 @@
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import type { MemoryBroker } from '../adapters/memory/broker';
 import { type Bus, type BusOptions, createBus } from '../bus/bus';
-import type { PublishMiddleware } from '../bus/publish';
+import type { PublishMiddleware } from '../context/publish';
 import { TimeoutError } from '../errors';
 import type { Middleware } from '../middleware/types';
 

@@ -2,10 +2,10 @@
 // file of its own because it registers global providers (vitest isolates test files).
 import { metrics, trace } from '@opentelemetry/api';
 import { afterAll, describe, expect, it } from 'vitest';
-import { OrderPlaced, order } from '../bus/fixtures';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import { createTestSdk, parentOf, useAsyncContext } from '../../test/support/otel';
 import { createTestBus } from '../testing/harness';
 import { METRIC_NAMES } from './names';
-import { createTestSdk, parentOf, useAsyncContext } from './test-sdk';
 
 const restoreContext = useAsyncContext();
 const sdk = createTestSdk();

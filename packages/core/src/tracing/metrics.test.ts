@@ -1,16 +1,16 @@
 import type { Histogram } from '@opentelemetry/sdk-metrics';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { OrderPlaced, order } from '../../test/support/contracts';
+import { delegatingAdapter } from '../../test/support/delegating-adapter';
+import { createTestSdk, type TestSdk } from '../../test/support/otel';
+import type { AdapterSubscription, RecordHandler, SubscribeSpec } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
-import type { AdapterSubscription, RecordHandler, SubscribeSpec } from '../adapters/types';
+import type { ConsumerLag, ConsumerLagReporter } from '../adapters/optional';
 import { createBus } from '../bus/bus';
-import { OrderPlaced, order } from '../bus/fixtures';
-import { batchEntry } from '../bus/publish';
+import { batchEntry } from '../context/publish';
 import { createTestBus, type TestBus } from '../testing/harness';
-import type { ConsumerLag, ConsumerLagReporter } from './lag';
 import { METRIC_NAMES } from './names';
-import { delegatingAdapter } from './test-adapter';
-import { createTestSdk, type TestSdk } from './test-sdk';
 
 let sdk: TestSdk;
 const buses: { stop(): Promise<void> }[] = [];

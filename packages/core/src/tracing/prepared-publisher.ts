@@ -1,4 +1,4 @@
-import type { BrokerAdapter, OutgoingRecord } from '../adapters/types';
+import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
 import { SafeLogger, silentLogger } from '../logging/logger';
 import { resolveTelemetryOptions, type TelemetryOptions } from './options';
 import { BusTelemetry } from './telemetry';

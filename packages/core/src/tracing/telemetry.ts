@@ -21,9 +21,10 @@ import type {
   OutgoingRecord,
   RecordHeaders,
   Settlement,
-} from '../adapters/types';
-import type { MessageContext } from '../bus/context';
-import type { EventDraft, PublishContext } from '../bus/publish';
+} from '../adapters/contract';
+import type { ConsumerLag } from '../adapters/optional';
+import type { MessageContext } from '../context/delivery';
+import type { EventDraft, PublishContext } from '../context/publish';
 import { toError } from '../errors';
 import { clip } from '../internal/text';
 import {
@@ -35,7 +36,6 @@ import {
 } from '../logging/delivery-log';
 import type { LogFields, SafeLogger } from '../logging/logger';
 import { createInstruments, type Instruments, PairCache } from './instruments';
-import type { ConsumerLag } from './lag';
 import { ATTR, INSTRUMENTATION_SCOPE, SPAN_EVENT } from './names';
 import type { ResolvedTelemetryOptions } from './options';
 import { formatTraceparent, formatTracestate, parseTraceparent } from './trace-context';

@@ -2,11 +2,7 @@ import { SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { OrderPlaced, order } from '../bus/fixtures';
-import { batchEntry } from '../bus/publish';
-import { defineEvent } from '../contracts/define-event';
-import { createTestBus, type TestBus } from '../testing/harness';
-import { createPreparedPublisher } from './prepared-publisher';
+import { OrderPlaced, order } from '../../test/support/contracts';
 import {
   createTestSdk,
   expectChainedTrace,
@@ -14,7 +10,11 @@ import {
   parentOf,
   type TestSdk,
   useAsyncContext,
-} from './test-sdk';
+} from '../../test/support/otel';
+import { batchEntry } from '../context/publish';
+import { defineEvent } from '../contracts/define-event';
+import { createTestBus, type TestBus } from '../testing/harness';
+import { createPreparedPublisher } from './prepared-publisher';
 import { parseTraceparent } from './trace-context';
 
 const ShipmentPrepared = defineEvent({

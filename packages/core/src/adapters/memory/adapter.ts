@@ -1,7 +1,5 @@
 import { ClosedError, ConfigError, MessageTooLargeError, PublishError } from '../../errors';
 import { whenAborted } from '../../internal/abort';
-import type { ConsumerLag, ConsumerLagReporter } from '../../tracing/lag';
-import { ANY_TOPIC, topicProblem } from '../topic-rule';
 import type {
   AdapterCapabilities,
   AdapterSubscription,
@@ -13,7 +11,9 @@ import type {
   SettlementObserver,
   SubscribeSpec,
   SubscriptionState,
-} from '../types';
+} from '../contract';
+import { ANY_TOPIC, topicProblem } from '../kit/topic-rule';
+import type { ConsumerLag, ConsumerLagReporter } from '../optional';
 import { createMemoryBroker, type Member, type MemoryBroker, type MemoryBrokerOptions } from './broker';
 
 /** Settings of {@link createMemoryAdapter}. */

@@ -1,5 +1,5 @@
 import { ConfigError, PublishError } from '../../errors';
-import { HandedOverRecord } from '../../internal/handed-over';
+import { Deque } from '../../internal/deque';
 import { definedOnly } from '../../internal/options';
 import type {
   IncomingRecord,
@@ -9,8 +9,8 @@ import type {
   Settlement,
   SettlementObserver,
   StartPosition,
-} from '../types';
-import { Deque } from './deque';
+} from '../contract';
+import { HandedOverRecord } from '../handed-over';
 import { TimerHeap } from './timer-heap';
 
 /** Settings of an in-process broker. */

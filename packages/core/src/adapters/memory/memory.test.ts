@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { ConfigError, PublishError } from '../../errors';
-import { HandedOverRecord } from '../../internal/handed-over';
-import type { IncomingRecord, OutgoingRecord, Settlement } from '../types';
+import type { IncomingRecord, OutgoingRecord, Settlement } from '../contract';
+import { HandedOverRecord } from '../handed-over';
 import { createMemoryAdapter } from './adapter';
 import { createMemoryBroker } from './broker';
 

@@ -1,8 +1,7 @@
-import { RETRY_HEADERS } from '../adapters/types';
-import type { MessageContext } from '../bus/context';
-import { ConfigError, isTidingsError, NonRetryableError, toError } from '../errors';
+import { RETRY_HEADERS } from '../adapters/contract';
+import type { MessageContext } from '../context/delivery';
+import { ConfigError, isTidingsError } from '../errors';
 import { definedOnly } from '../internal/options';
-import type { Middleware } from './types';
 
 /** Settings of the retry policy. */
 export interface RetryOptions {
@@ -106,43 +105,5 @@ export function retryHeaders(ctx: MessageContext, now: number = Date.now()): Rec
     [RETRY_HEADERS.attempt]: String(ctx.attempt + 1),
     [RETRY_HEADERS.firstFailureAt]:
       ctx.record.headers[RETRY_HEADERS.firstFailureAt] ?? new Date(now).toISOString(),
-  };
-}
-
-/**
- * The retry policy: when an inner step or the handler fails with a retryable error and attempts
- * remain, it settles the record as `retry` after an exponential, jittered delay. Otherwise it
- * rethrows, for the dead-letter policy outside it. The attempt number comes from the record
- * (the broker's delivery count or a header), so a crash does not reset it; a record delivered more
- * often than `maxAttempts` (its consumers kept dying on it) goes to the dead-letter policy without
- * running the handler again.
- *
- * @example
- * ```ts
- * bus.subscribe(OrderPlaced, { group: 'email', retry: { maxAttempts: 8, initialDelayMs: 500 } }, sendEmail);
- * ```
- */
-export function retry(options: RetryOptions = {}): Middleware {
-  const resolved = resolveRetryOptions(options);
-  return async (ctx, next) => {
-    // A delivery beyond the last attempt was never settled: its consumer crashed or hung on it
-    // (brokers count such deliveries). Running it again could crash the next consumer too.
-    if (ctx.attempt > resolved.maxAttempts) {
-      throw new NonRetryableError(
-        `delivered ${ctx.attempt} times without being settled (maxAttempts ${resolved.maxAttempts}); it may crash or hang its consumer`,
-      );
-    }
-    try {
-      await next();
-    } catch (thrown) {
-      const error = toError(thrown);
-      ctx.error = error;
-      if (ctx.attempt >= resolved.maxAttempts || !resolved.retryable(error, ctx)) throw error;
-      ctx.settlement = {
-        type: 'retry',
-        delayMs: backoffDelay(ctx.attempt, resolved),
-        headers: retryHeaders(ctx),
-      };
-    }
   };
 }

@@ -1,5 +1,5 @@
 // A test double for the telemetry and logging tests (not exported).
-import type { BrokerAdapter } from '../adapters/types';
+import type { BrokerAdapter } from '../../src/adapters/contract';
 
 /** An adapter that forwards to `inner`, with the members of `overrides` in place of its own. */
 export function delegatingAdapter<TOverrides extends Partial<Omit<BrokerAdapter, 'state'>>>(

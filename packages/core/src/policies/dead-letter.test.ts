@@ -1,18 +1,15 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError, ValidationError } from '../errors';
-import { deadLetter, deadLetterSettlement } from './dead-letter';
-import { testContext } from './test-context';
+import { testContext } from '../../test/support/contexts';
+import { ValidationError } from '../errors';
+import { deadLetterSettlement } from './dead-letter';
 
-describe('dead-letter policy', () => {
-  it('turns any failure into a dead letter with the failure metadata', async () => {
+describe('deadLetterSettlement', () => {
+  it('writes the failure metadata beside the record', () => {
     const ctx = testContext({
       attempt: 5,
       headers: { 'tidings-first-failure-at': '2026-11-24T10:00:00.000Z' },
     });
-    await deadLetter()(ctx, async () => {
-      throw new Error('mailer down');
-    });
-    expect(ctx.settlement).toEqual({
+    expect(deadLetterSettlement(ctx, new Error('mailer down'))).toEqual({
       type: 'deadLetter',
       topic: 'order.placed.billing.dlq',
       reason: 'Error: mailer down',
@@ -43,14 +40,6 @@ describe('dead-letter policy', () => {
     expect(settlement.headers).not.toHaveProperty('tidings-dlq-original-key');
   });
 
-  it('names the topic with the given function', async () => {
-    const ctx = testContext();
-    await deadLetter({ topic: (topic, group) => `dlq.${group}.${topic}` })(ctx, async () => {
-      throw new Error('x');
-    });
-    expect(ctx.settlement).toMatchObject({ topic: 'dlq.billing.order.placed' });
-  });
-
   it('keeps header values to one bounded line', () => {
     const settlement = deadLetterSettlement(
       testContext(),
@@ -58,9 +47,5 @@ describe('dead-letter policy', () => {
     );
     expect(settlement.headers['tidings-dlq-error-message']).not.toContain('\n');
     expect(settlement.headers['tidings-dlq-error-message']!.length).toBeLessThanOrEqual(1_000);
-  });
-
-  it('refuses a topic namer that is not a function', () => {
-    expect(() => deadLetter({ topic: 'dlq' as never })).toThrow(ConfigError);
   });
 });

@@ -1,25 +1,24 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { describe, expect, it } from 'vitest';
-import type { IncomingRecord, Settlement } from '../adapters/types';
+import { testContext } from '../../test/support/contexts';
+import { OrderPlaced } from '../../test/support/contracts';
+import type { IncomingRecord, Settlement } from '../adapters/contract';
+import type { Handler, MessageContext } from '../context/delivery';
 import { type AnyEventContract, defineEvent } from '../contracts/define-event';
 import { jsonCodec } from '../envelope/codec';
-import { encodeEnvelope } from '../envelope/envelope';
+import { encodeEnvelope } from '../envelope/encode';
 import { NonRetryableError } from '../errors';
 import { createMemoryIdempotencyStore } from '../idempotency/memory-store';
-import { deadLetter } from '../middleware/dead-letter';
-import { idempotency } from '../middleware/idempotency';
-import { type ResolvedRetryOptions, resolveRetryOptions, retry } from '../middleware/retry';
-import { testContext } from '../middleware/test-context';
-import { timeout } from '../middleware/timeout';
 import { compose, type Middleware } from '../middleware/types';
-import type { MessageContext } from './context';
-import { createDecoder, type DecodeStepOptions, decodeStep } from './decode';
-import { OrderPlaced } from './fixtures';
+import { createDecoder, type DecodeStepOptions } from './decode';
+import { beyondLastAttempt, decideFailure, type FailurePolicy } from './failure';
+import { idempotency } from './idempotency';
 import { createPipeline } from './pipeline';
-import type { Handler } from './subscription';
+import { type ResolvedRetryOptions, resolveRetryOptions } from './retry';
+import { createTimeoutGuard } from './timeout';
 
-// The fused pipeline must decide exactly as the policy middleware composed in the documented
-// order would: these tests run both over the same deliveries and compare every outcome.
+// The fused pipeline must decide exactly as the documented frame, written plainly as a stack of
+// async steps, does: these tests run both over the same deliveries and compare every outcome.
 
 /** A schema that validates on a later microtask, as an async Standard Schema may. */
 const asyncSchema: StandardSchemaV1<{ orderId: string }> = {
@@ -163,20 +162,40 @@ function layersOf(setup: Setup, seen: string[]) {
   return { inner, outer };
 }
 
-async function composed(setup: Setup, handler: Handler, ctx: MessageContext, seen: string[]) {
+/**
+ * The documented frame written plainly, as a stack of async steps (bus middleware → the failure
+ * decision → decode → timeout → idempotency → subscription middleware → handler): the model the
+ * fused pipeline must match, decision for decision.
+ */
+async function model(setup: Setup, handler: Handler, ctx: MessageContext, seen: string[]) {
   const { inner, outer } = layersOf(setup, seen);
-  const layers: Middleware[] = [
-    ...outer,
-    deadLetter(),
-    retry(setup.retry),
-    decodeStep(decodeOptions(setup.unknownTypes)),
-  ];
-  if (setup.timeoutMs !== false) layers.push(timeout({ ms: setup.timeoutMs }));
-  layers.push(...inner);
-  // The handler step as the bus composed it before the pipeline was fused.
-  await compose(layers, async (c) => {
-    await handler(c.event!, c);
-  })(ctx);
+  const policy: FailurePolicy = {
+    retry: setup.retry,
+    deadLetterTopic: (topic, group) => `${topic}.${group}.dlq`,
+  };
+  const decode = createDecoder(decodeOptions(setup.unknownTypes));
+  const guard = setup.timeoutMs === false ? undefined : createTimeoutGuard(setup.timeoutMs);
+  const frame = async (c: MessageContext): Promise<void> => {
+    const beyond = beyondLastAttempt(c, policy);
+    if (beyond !== undefined) {
+      c.error = beyond.error;
+      c.settlement = beyond.settlement;
+      return;
+    }
+    try {
+      if (!(await decode(c))) return;
+      const started = Date.now();
+      const work = compose(inner, async (cc) => {
+        await handler(cc.event!, cc);
+      })(c);
+      await (guard === undefined ? work : guard(c, started, work));
+    } catch (thrown) {
+      const verdict = decideFailure(c, thrown, policy);
+      c.error = verdict.error;
+      c.settlement = verdict.settlement;
+    }
+  };
+  await compose(outer, frame)(ctx);
 }
 
 async function fused(setup: Setup, handler: Handler, ctx: MessageContext, seen: string[]) {
@@ -219,7 +238,7 @@ function outcome(ctx: MessageContext, calls: { count: number }, seen: string[]) 
 
 async function compare(setup: Setup, handlerKind: HandlerKind, recordKind: RecordKind, attempt: number) {
   const runs = [];
-  for (const run of [composed, fused]) {
+  for (const run of [model, fused]) {
     const calls = { count: 0 };
     const seen: string[] = [];
     const ctx = testContext(recordOf(recordKind, attempt), setup.retry.maxAttempts);
@@ -273,7 +292,7 @@ const RECORDS: readonly RecordKind[] = [
 ];
 
 describe('the fused delivery pipeline', () => {
-  it.each(HANDLERS)('decides as the composed policies do, for a %s handler', async (handlerKind) => {
+  it.each(HANDLERS)('decides as the documented frame does, for a %s handler', async (handlerKind) => {
     for (const retryOptions of Object.values(retries)) {
       for (const timeoutMs of [1_000, false] as const) {
         for (const idempotent of [false, true]) {
@@ -328,7 +347,7 @@ describe('the fused delivery pipeline', () => {
       unknownTypes: 'deadLetter',
     } as const;
     const never: Handler = () => new Promise(() => undefined);
-    for (const run of [composed, fused]) {
+    for (const run of [model, fused]) {
       const ctx = testContext(recordOf('valid', 1), 3);
       await run(setup, never, ctx, []);
       expect(ctx.settlement).toMatchObject({ type: 'retry', delayMs: 10 });
@@ -352,7 +371,7 @@ describe('the fused delivery pipeline', () => {
         // a handler that hogs the thread
       }
     };
-    for (const run of [composed, fused]) {
+    for (const run of [model, fused]) {
       const ctx = testContext(recordOf('valid', 1), 3);
       await run(setup, busy, ctx, []);
       expect(ctx.settlement).toBeUndefined();
@@ -360,7 +379,7 @@ describe('the fused delivery pipeline', () => {
     }
   });
 
-  it('lets a failing dead-letter topic namer escape, as the dead-letter policy does', async () => {
+  it('lets a failing dead-letter topic namer escape, for the subscription to settle', async () => {
     // Without outer middleware the frame runs synchronously and throws; with one, it rejects.
     const namerFails = (outer: Parameters<typeof createPipeline>[0]['outer']) =>
       createPipeline({

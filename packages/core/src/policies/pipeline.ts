@@ -1,11 +1,11 @@
-import { ConfigError, NonRetryableError, toError } from '../errors';
-import { type DeadLetterTopicNamer, deadLetterSettlement } from '../middleware/dead-letter';
-import { backoffDelay, type ResolvedRetryOptions, retryHeaders } from '../middleware/retry';
-import { createTimeoutGuard, type TimeoutGuard } from '../middleware/timeout';
+import type { Handler, MessageContext } from '../context/delivery';
+import { ConfigError } from '../errors';
 import { compose, type Middleware } from '../middleware/types';
-import type { MessageContext } from './context';
+import type { DeadLetterTopicNamer } from './dead-letter';
 import type { Decoder } from './decode';
-import type { Handler } from './subscription';
+import { beyondLastAttempt, decideFailure, type FailurePolicy } from './failure';
+import type { ResolvedRetryOptions } from './retry';
+import { createTimeoutGuard, type TimeoutGuard } from './timeout';
 
 /** @internal What the pipeline of one subscription is made of. */
 export interface PipelineOptions {
@@ -50,36 +50,12 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     options.timeoutMs === false ? undefined : createTimeoutGuard(options.timeoutMs);
   const inner = options.inner.length === 0 ? undefined : compose(options.inner, callHandler(handler));
 
-  // The dead-letter policy: any failure that reaches it becomes the verdict.
-  const deadLetter = (ctx: MessageContext, thrown: unknown): void => {
-    const error = toError(thrown);
-    ctx.error = error;
-    ctx.settlement = deadLetterSettlement(ctx, error, deadLetterTopic);
-  };
-
-  // The retry policy: a retryable failure with attempts left is retried, any other goes on to the
-  // dead-letter policy (as does a `retryable` predicate that throws).
+  const policy: FailurePolicy = { retry, deadLetterTopic };
+  // Every failure on the way, the decode step's included, gets the one failure decision.
   const fail = (ctx: MessageContext, thrown: unknown): void => {
-    const error = toError(thrown);
-    ctx.error = error;
-    if (ctx.attempt < maxAttempts) {
-      let retryable: boolean;
-      try {
-        retryable = retry.retryable(error, ctx);
-      } catch (failure) {
-        deadLetter(ctx, failure);
-        return;
-      }
-      if (retryable) {
-        ctx.settlement = {
-          type: 'retry',
-          delayMs: backoffDelay(ctx.attempt, retry),
-          headers: retryHeaders(ctx),
-        };
-        return;
-      }
-    }
-    deadLetter(ctx, error);
+    const verdict = decideFailure(ctx, thrown, policy);
+    ctx.error = verdict.error;
+    ctx.settlement = verdict.settlement;
   };
 
   // Idempotency, the subscription's middleware and the handler. A handler that returns no promise
@@ -105,14 +81,10 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     proceed ? guarded(ctx) : undefined;
 
   const frame: Pipeline = (ctx) => {
-    // A delivery beyond the last attempt was never settled: its consumer crashed or hung on it.
     if (ctx.attempt > maxAttempts) {
-      deadLetter(
-        ctx,
-        new NonRetryableError(
-          `delivered ${ctx.attempt} times without being settled (maxAttempts ${maxAttempts}); it may crash or hang its consumer`,
-        ),
-      );
+      const verdict = beyondLastAttempt(ctx, policy)!;
+      ctx.error = verdict.error;
+      ctx.settlement = verdict.settlement;
       return undefined;
     }
     let pending: Promise<unknown> | undefined;

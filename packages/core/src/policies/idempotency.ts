@@ -1,8 +1,8 @@
-import type { MessageContext } from '../bus/context';
+import type { MessageContext } from '../context/delivery';
 import { ConfigError, TidingsError } from '../errors';
 import type { IdempotencyStore } from '../idempotency/store';
 import { checkInteger } from '../internal/options';
-import type { Middleware } from './types';
+import type { Middleware } from '../middleware/types';
 
 /** Settings of the idempotent-consumer policy. */
 export interface IdempotencyOptions {

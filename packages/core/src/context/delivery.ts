@@ -1,4 +1,4 @@
-import type { IncomingRecord, Settlement } from '../adapters/types';
+import type { IncomingRecord, Settlement } from '../adapters/contract';
 import type { AnyEventContract, EventData, EventInput } from '../contracts/define-event';
 import type { PublishedEvent, PublishOptions } from './publish';
 
@@ -27,6 +27,12 @@ export interface ReceivedEvent<TType extends string = string, TData = unknown> {
   readonly extensions: Readonly<Record<string, string>>;
   readonly data: TData;
 }
+
+/** A handler: receives the decoded, validated event and its delivery context. */
+export type Handler<TEvent extends ReceivedEvent = ReceivedEvent> = (
+  event: TEvent,
+  ctx: MessageContext<TEvent>,
+) => unknown;
 
 /** The event a handler of `TContract` receives. */
 export type EventOf<TContract extends AnyEventContract> = ReceivedEvent<

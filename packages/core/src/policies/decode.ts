@@ -1,10 +1,9 @@
+import type { MessageContext, ReceivedEvent } from '../context/delivery';
 import type { AnyEventContract } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
 import type { Codec } from '../envelope/codec';
 import { decodeEnvelope, type Envelope } from '../envelope/envelope';
 import { MessageTooLargeError, UnknownEventTypeError, ValidationError } from '../errors';
-import type { Middleware } from '../middleware/types';
-import type { MessageContext, ReceivedEvent } from './context';
 
 /** What the decode step needs to know. */
 export interface DecodeStepOptions {
@@ -29,8 +28,11 @@ export interface DecodeStepOptions {
 export type Decoder = (ctx: MessageContext) => boolean | Promise<boolean>;
 
 /**
- * @internal Builds the decoding of the decode step as a plain function, so that the bus's fused
- * pipeline can run it without a promise when the schema validates synchronously.
+ * @internal The decode step, which turns a record into a typed event: size check, envelope
+ * decoding, type lookup, upcasting and schema validation. Every failure here is permanent (a
+ * `DecodeError`, `UnknownEventTypeError`, `ValidationError` or `MessageTooLargeError`), so the
+ * failure decision dead-letters it at once. A plain function, so that the pipeline can run it
+ * without a promise when the schema validates synchronously.
  */
 export function createDecoder(options: DecodeStepOptions): Decoder {
   const { contracts, maxMessageBytes, unknownTypes, validate } = options;
@@ -86,19 +88,4 @@ function accept(ctx: MessageContext, envelope: Envelope, contract: AnyEventContr
   ctx.event = event;
   ctx.contract = contract;
   return true;
-}
-
-/**
- * The step that turns a record into a typed event: size check, envelope decoding, type lookup,
- * upcasting and schema validation. Every failure here is permanent (a `DecodeError`,
- * `UnknownEventTypeError`, `ValidationError` or `MessageTooLargeError`), so the retry policy
- * passes it straight to the dead-letter policy.
- */
-export function decodeStep(options: DecodeStepOptions): Middleware {
-  const decode = createDecoder(options);
-  return async (ctx, next) => {
-    let proceed = decode(ctx);
-    if (proceed instanceof Promise) proceed = await proceed;
-    if (proceed) await next();
-  };
 }

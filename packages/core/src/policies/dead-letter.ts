@@ -1,18 +1,10 @@
-import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '../adapters/types';
-import type { MessageContext } from '../bus/context';
-import { ConfigError, toError } from '../errors';
+import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '../adapters/contract';
+import type { MessageContext } from '../context/delivery';
 import { redactUrls } from '../internal/redact';
 import { clip } from '../internal/text';
-import type { Middleware } from './types';
 
 /** Names the dead-letter topic of a record's topic for a consumer group. */
 export type DeadLetterTopicNamer = (topic: string, group: string) => string;
-
-/** Settings of the dead-letter policy. */
-export interface DeadLetterOptions {
-  /** Names the dead-letter topic. Default: `<topic>.<group>.dlq`. */
-  readonly topic?: DeadLetterTopicNamer;
-}
 
 /** The default dead-letter topic: one per topic and consumer group, `<topic>.<group>.dlq`. */
 export const defaultDeadLetterTopic: DeadLetterTopicNamer = (topic, group) => `${topic}.${group}.dlq`;
@@ -52,30 +44,6 @@ export function deadLetterSettlement(
   // position still finds the original).
   if (record.key !== undefined) headers[DEAD_LETTER_HEADERS.originalKey] = clip(record.key, MAX_HEADER_TEXT);
   return { type: 'deadLetter', topic: namer(record.topic, ctx.group), reason, headers };
-}
-
-/**
- * The dead-letter policy: any failure that reaches it (retries exhausted, or an error that is not
- * worth retrying: bad bytes, schema violation, unknown type, `NonRetryableError`) settles the
- * record as a dead letter, so the consumer goes on with the next one and nothing is dropped.
- *
- * @example
- * ```ts
- * const bus = createBus({ source: 'shop', deadLetterTopic: (topic, group) => `dlq.${group}` });
- * ```
- */
-export function deadLetter(options: DeadLetterOptions = {}): Middleware {
-  const namer = options.topic ?? defaultDeadLetterTopic;
-  if (typeof namer !== 'function') throw new ConfigError('deadLetter.topic', 'must be a function');
-  return async (ctx, next) => {
-    try {
-      await next();
-    } catch (thrown) {
-      const error = toError(thrown);
-      ctx.error = error;
-      ctx.settlement = deadLetterSettlement(ctx, error, namer);
-    }
-  };
 }
 
 function truncate(text: string): string {

@@ -1,6 +1,6 @@
-import { ConfigError } from '../errors';
-import { checkInteger } from '../internal/options';
-import { Deque } from './memory/deque';
+import { ConfigError } from '../../errors';
+import { Deque } from '../../internal/deque';
+import { checkInteger } from '../../internal/options';
 
 interface Pushed<T> {
   readonly item: T;

@@ -1,4 +1,4 @@
-import type { OutgoingRecord } from '../adapters/types';
+import type { OutgoingRecord } from '../adapters/contract';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
 
 /** Per-event options of `publish`. */

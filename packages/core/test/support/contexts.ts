@@ -1,6 +1,6 @@
-import type { IncomingRecord } from '../adapters/types';
-import { DeliveryContext } from '../bus/context';
-import type { PublishedEvent } from '../bus/publish';
+import type { IncomingRecord } from '../../src/adapters/contract';
+import { DeliveryContext } from '../../src/context/delivery';
+import type { PublishedEvent } from '../../src/context/publish';
 
 /** A delivery context for unit tests of one policy, without a bus. */
 export function testContext(overrides: Partial<IncomingRecord> = {}, maxAttempts = 5): DeliveryContext {

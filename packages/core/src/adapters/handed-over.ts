@@ -1,4 +1,4 @@
-import type { OutgoingRecord, RecordHeaders } from '../adapters/types';
+import type { OutgoingRecord, RecordHeaders } from './contract';
 
 /**
  * @internal A record given up by whoever made it: its headers object and body are fresh and

@@ -1,5 +1,5 @@
-import { quote, utf8Bytes } from '../internal/text';
-import type { TopicRule } from './types';
+import { quote, utf8Bytes } from '../../internal/text';
+import type { TopicRule } from '../contract';
 
 /** A rule's pattern, compiled once, and the names it has accepted (checked on every publish). */
 interface CompiledRule {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { testContext } from '../../test/support/contexts';
 import { createMemoryIdempotencyStore } from '../idempotency/memory-store';
 import { DuplicateInProgressError, idempotency } from './idempotency';
-import { testContext } from './test-context';
 
 function eventContext(id: string) {
   const ctx = testContext();

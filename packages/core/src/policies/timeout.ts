@@ -1,13 +1,5 @@
-import type { DeliveryContext, MessageContext } from '../bus/context';
+import type { DeliveryContext, MessageContext } from '../context/delivery';
 import { TimeoutError } from '../errors';
-import { checkInteger } from '../internal/options';
-import type { Middleware } from './types';
-
-/** Settings of the handler timeout policy. */
-export interface TimeoutOptions {
-  /** How long the inner steps and the handler may take, in milliseconds. */
-  readonly ms: number;
-}
 
 interface Watch {
   readonly deadline: number;
@@ -16,35 +8,15 @@ interface Watch {
 }
 
 /**
- * The handler timeout policy: when the inner steps and the handler have not finished within
- * `ms`, it fails them with a `TimeoutError` (which the retry policy retries) and aborts
- * `ctx.signal`. A handler cannot be killed: one that ignores its signal runs on in the
- * background, so keep handlers idempotent.
+ * The handler timeout policy (the `timeoutMs` subscription option): when the work of a delivery
+ * (idempotency, the subscription's middleware and the handler) has not finished within the limit,
+ * it fails with a `TimeoutError` (which the failure decision retries) and `ctx.signal` is aborted.
+ * A handler cannot be killed: one that ignores its signal runs on in the background, so keep
+ * handlers idempotent. Work that finished synchronously is never timed out.
  *
- * Deadlines are checked by one timer per policy instance rather than one per message, so a
- * timeout fires up to a tenth of `ms` (at most one second) late.
- *
- * @example
- * ```ts
- * bus.subscribe(OrderPlaced, { group: 'email', timeoutMs: 10_000 }, async (event, ctx) => {
- *   await fetch(mailerUrl, { method: 'POST', body: JSON.stringify(event.data), signal: ctx.signal });
- * });
- * ```
+ * Deadlines are checked by one timer per subscription rather than one per message, so a timeout
+ * fires up to a tenth of the limit (at most one second) late.
  */
-export function timeout(options: TimeoutOptions): Middleware {
-  const guard = createTimeoutGuard(checkInteger('timeout.ms', options.ms, 1));
-  return (ctx, next) => {
-    const started = Date.now();
-    let inner: Promise<unknown>;
-    try {
-      inner = next();
-    } catch (error) {
-      inner = Promise.reject(error);
-    }
-    return guard(ctx, started, inner);
-  };
-}
-
 /**
  * @internal Watches inner work that started at `started` (a `Date.now()` value): the promise it
  * returns settles with `inner`, or rejects with a `TimeoutError` (and aborts the context) when

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineEvent } from '../contracts/define-event';
+import { defineEvent } from '../../src/contracts/define-event';
 
 /** Contracts shared by the bus tests. */
 export const OrderPlaced = defineEvent({

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { utf8Bytes, utf8Prefix } from '../internal/text';
-import { DEAD_LETTER_HEADERS, type RecordHeaders } from './types';
+import { utf8Bytes, utf8Prefix } from '../../internal/text';
+import { DEAD_LETTER_HEADERS, type RecordHeaders } from '../contract';
 
 /** The limits a dead letter must fit in, as the adapter knows its broker's. */
 export interface DeadLetterLimits {
