@@ -22,10 +22,14 @@ export type {
   TopicRule,
 } from './adapters/contract';
 export { DEAD_LETTER_HEADERS, RETRY_HEADERS } from './adapters/contract';
+export { attemptOf } from './adapters/kit/attempts';
 export type { DeadLetterLimits, FittedDeadLetter } from './adapters/kit/dead-letter-fit';
 export { fitDeadLetter } from './adapters/kit/dead-letter-fit';
 export type { DispatcherOptions } from './adapters/kit/dispatcher';
 export { KeyedDispatcher } from './adapters/kit/dispatcher';
+export { checkOutgoing } from './adapters/kit/records';
+export { isSettlement, RETRY_NOW, settlementHeaders } from './adapters/kit/settlement';
+export { checkSubscribeSpec } from './adapters/kit/spec';
 export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export {

@@ -57,6 +57,7 @@ export class KeyedDispatcher<T> {
   private waiting = 0;
   private idleWaiters: (() => void)[] = [];
   private roomWaiters: (() => void)[] = [];
+  private pausedNow = false;
 
   constructor(private readonly options: DispatcherOptions<T>) {
     this.concurrency = checkInteger('concurrency', options.concurrency, 1);
@@ -78,7 +79,30 @@ export class KeyedDispatcher<T> {
 
   /** How many more items may be pushed before the dispatcher holds as many as it can run. */
   get room(): number {
+    if (this.pausedNow) return 0;
     return Math.max(0, this.concurrency - this.running - this.waiting);
+  }
+
+  /** Whether {@link pause} holds the items back. */
+  get paused(): boolean {
+    return this.pausedNow;
+  }
+
+  /**
+   * Starts no more items until {@link resume}: running ones go on, pushed ones wait, and
+   * {@link room} is 0 so that a pull loop stops fetching. Idempotent. An adapter that would rather
+   * give the waiting items back to its broker takes them with {@link drainQueued}.
+   */
+  pause(): void {
+    this.pausedNow = true;
+  }
+
+  /** Undoes {@link pause}: waiting items start as the limits allow. Idempotent. */
+  resume(): void {
+    if (!this.pausedNow) return;
+    this.pausedNow = false;
+    this.pump();
+    this.wake();
   }
 
   /** Adds an item; it starts as soon as the limits allow. */
@@ -134,7 +158,7 @@ export class KeyedDispatcher<T> {
   }
 
   private pump(): void {
-    while (this.running < this.concurrency) {
+    while (this.running < this.concurrency && !this.pausedNow) {
       const next = this.ready.shift();
       if (next === undefined) return;
       let item: T;

@@ -1,4 +1,4 @@
-import { ClosedError, ConfigError, MessageTooLargeError, PublishError } from '../../errors';
+import { ClosedError, ConfigError } from '../../errors';
 import { whenAborted } from '../../internal/abort';
 import type {
   AdapterCapabilities,
@@ -12,7 +12,9 @@ import type {
   SubscribeSpec,
   SubscriptionState,
 } from '../contract';
-import { ANY_TOPIC, topicProblem } from '../kit/topic-rule';
+import { checkOutgoing } from '../kit/records';
+import { checkSubscribeSpec } from '../kit/spec';
+import { ANY_TOPIC } from '../kit/topic-rule';
 import type { ConsumerLag, ConsumerLagReporter } from '../optional';
 import { createMemoryBroker, type Member, type MemoryBroker, type MemoryBrokerOptions } from './broker';
 
@@ -122,12 +124,10 @@ class MemoryAdapter implements BrokerAdapter {
   publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined)
       return Promise.reject(new ClosedError('cannot publish: memory adapter is closed'));
-    const limit = this.capabilities.maxMessageBytes;
-    for (const record of records) {
-      if (record.body.byteLength > limit)
-        return Promise.reject(new MessageTooLargeError(record.body.byteLength, limit));
-      const problem = topicProblem(ANY_TOPIC, record.topic);
-      if (problem !== undefined) return Promise.reject(new PublishError(problem, { topic: record.topic }));
+    try {
+      checkOutgoing(records, this.capabilities);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.broker.publish(records);
   }
@@ -138,10 +138,7 @@ class MemoryAdapter implements BrokerAdapter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: memory adapter is closed');
-    for (const topic of spec.topics) {
-      const problem = topicProblem(ANY_TOPIC, topic);
-      if (problem !== undefined) throw new ConfigError('topics', problem);
-    }
+    checkSubscribeSpec(spec, this.capabilities);
     const member = this.broker.attach({
       observer,
       group: spec.group,

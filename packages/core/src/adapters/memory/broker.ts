@@ -11,6 +11,7 @@ import type {
   StartPosition,
 } from '../contract';
 import { HandedOverRecord } from '../handed-over';
+import { RETRY_NOW, settlementHeaders } from '../kit/settlement';
 import { TimerHeap } from './timer-heap';
 
 /** Settings of an in-process broker. */
@@ -320,7 +321,7 @@ class Member {
           new HandedOverRecord(
             settlement.topic,
             record.key,
-            { ...record.headers, ...settlement.headers },
+            settlementHeaders(record.headers, settlement.headers),
             Buffer.from(record.body),
           ),
         );
@@ -359,8 +360,6 @@ class Member {
 }
 
 const RESOLVED: Promise<void> = Promise.resolve();
-
-const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 
 /** Statistics of one consumer group on one topic, for tests and dashboards. */
 export interface MemoryGroupStats {
