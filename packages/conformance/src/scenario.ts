@@ -9,6 +9,7 @@ export type ScenarioName =
   | 'competing-consumers'
   | 'fan-out'
   | 'redelivery-after-failure'
+  | 'attempt-numbers'
   | 'unsettled-redelivered'
   | 'retry-delay'
   | 'dead-letter'

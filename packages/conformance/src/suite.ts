@@ -13,6 +13,7 @@ import {
 } from './scenarios/delivery';
 import { deadLetterAlwaysLands, topicRule } from './scenarios/edges';
 import {
+  attemptNumbers,
   deadLetter,
   deadLetterKept,
   redeliveryAfterFailure,
@@ -34,6 +35,7 @@ export const scenarios: readonly Scenario[] = [
   fanOut,
   redeliveryAfterFailure,
   unsettledRedelivered,
+  attemptNumbers,
   retryDelay,
   deadLetter,
   deadLetterKept,

@@ -232,3 +232,49 @@ export const deadLetterKept: Scenario = {
     });
   },
 };
+
+export const attemptNumbers: Scenario = {
+  name: 'attempt-numbers',
+  title:
+    'counts attempts by the one rule: up by one after a retry, and after a redelivery of an unsettled record where the broker counts deliveries',
+  unsupported: needsRedelivery,
+  async run(fx, settings) {
+    const topic = fx.topic('attempts');
+    const group = fx.group('attempts');
+    const first = new Collector();
+    const never = deferred<Settlement>();
+    const adapterA = await fx.adapter();
+    // The first member retries the record once, then leaves it unsettled on its second attempt.
+    const subscriptionA = await adapterA.subscribe(
+      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000, concurrency: 1 }),
+      first.handler('a', (record) => (record.attempt === 1 ? retry(50, record.attempt) : never.promise)),
+    );
+    await adapterA.publish([{ topic, key: 'counted', headers: {}, body: Buffer.from('counted') }]);
+    await first.until(
+      () => first.deliveries.length >= 2,
+      settings.deliveryTimeoutMs,
+      () => `${first.deliveries.length} of 2 deliveries to the first member`,
+    );
+    expect(first.deliveries.map((d) => d.record.attempt)).toEqual([1, 2]);
+    await fx.closeSubscription(subscriptionA, 200);
+
+    // The next member gets it again: one more attempt where the broker counts deliveries, the
+    // same attempt where it cannot (the capability says which).
+    const second = new Collector();
+    const adapterB = await fx.adapter();
+    await adapterB.subscribe(
+      fx.spec({ group, topics: [topic], handlerTimeoutMs: 2_000 }),
+      second.handler('b', (record) => (record.attempt < 4 ? retry(50, record.attempt) : ACK)),
+    );
+    await second.until(
+      () => second.deliveries.some((d) => d.record.attempt >= 4),
+      settings.redeliveryTimeoutMs,
+      () => `attempts seen by the next member: ${second.deliveries.map((d) => d.record.attempt).join(', ')}`,
+    );
+    const attempts = second.deliveries.map((d) => d.record.attempt);
+    const resumed = fx.capabilities.deliveryCount ? 3 : 2;
+    // Each retry after that raises the attempt by one.
+    expect(attempts).toEqual(Array.from({ length: 4 - resumed + 1 }, (_, i) => resumed + i));
+    never.resolve(ACK);
+  },
+};
