@@ -19,6 +19,7 @@ export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/br
 export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
 // Observability: OpenTelemetry traces and metrics, and the logger interface.
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
+export { createBus } from './bus/bus';
 export type {
   Bus,
   BusHealth,
@@ -27,8 +28,7 @@ export type {
   SubscribeOptions,
   SubscriptionDefaults,
   TopicNamer,
-} from './bus/bus';
-export { createBus } from './bus/bus';
+} from './bus/options';
 export type {
   ReportedError,
   Subscription,

@@ -13,7 +13,8 @@ import {
   uniqueName,
 } from '../../adapter-rabbitmq/test/support/broker';
 import type { BrokerAdapter } from '../src/adapters/contract';
-import { type Bus, createBus } from '../src/bus/bus';
+import { createBus } from '../src/bus/bus';
+import type { Bus } from '../src/bus/options';
 import { defineEvent } from '../src/contracts/define-event';
 import { METRIC_NAMES } from '../src/tracing/names';
 import { createTestSdk, expectChainedTrace, parentOf, type TestSdk, useAsyncContext } from './support/otel';

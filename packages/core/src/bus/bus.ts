@@ -1,33 +1,31 @@
-import type { BrokerAdapter, ConnectionState, OutgoingRecord, StartPosition } from '../adapters/contract';
+import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
 import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { EventOf, Handler } from '../context/delivery';
+import type { Handler } from '../context/delivery';
 import type {
   BatchEntry,
   EventDraft,
   PublishContext,
   PublishedEvent,
-  PublishMiddleware,
   PublishOptions,
 } from '../context/publish';
-import type { AnyEventContract, EventInput } from '../contracts/define-event';
+import type { AnyEventContract } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
 import { nowIso } from '../envelope/clock';
 import { type Codec, jsonCodec } from '../envelope/codec';
 import { createEventEncoder } from '../envelope/encode';
 import { uuidv7 } from '../envelope/uuid';
 import { ClosedError, ConfigError, ValidationError } from '../errors';
-import type { IdempotencyStore } from '../idempotency/store';
 import { checkInteger, definedOnly } from '../internal/options';
 import { logConnectionStates } from '../logging/connection-events';
-import { type Logger, resolveLogger } from '../logging/logger';
+import { resolveLogger } from '../logging/logger';
 import { compose, type Middleware } from '../middleware/types';
 import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
 import { createDecoder } from '../policies/decode';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
 import { createPipeline } from '../policies/pipeline';
-import { type RetryOptions, resolveRetryOptions } from '../policies/retry';
-import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
+import { resolveRetryOptions } from '../policies/retry';
+import { resolveTelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
 import {
   checkExtensions,
@@ -36,159 +34,15 @@ import {
   checkPublishOptions,
   checkTime,
 } from './draft-checks';
-import { type Subscription, type SubscriptionHealth, SubscriptionRuntime } from './subscription';
-
-/** Names the topic of a contract. */
-export type TopicNamer = (contract: AnyEventContract) => string;
-
-/** Settings of a subscription. Defaults come from the bus's `subscriptionDefaults`. */
-export interface SubscribeOptions {
-  /** Consumer group: each group gets every event; the members of a group share them. */
-  readonly group: string;
-  /**
-   * Consume from this topic instead of the contracts' own, e.g. a dead-letter topic:
-   * `{ group: 'dlq-audit', topic: bus.deadLetterTopicOf(OrderPlaced, 'email') }`.
-   */
-  readonly topic?: string;
-  /** Most messages handled at once by this subscription (the broker's prefetch). Default 16. */
-  readonly concurrency?: number;
-  /**
-   * `'key'`: events of one key are handled one at a time, in order (the default where the adapter
-   * orders by key). `'none'`: any order, for the most throughput.
-   */
-  readonly ordering?: 'key' | 'none';
-  /** Where a new consumer group starts: `'latest'` (default) or `'earliest'` retained event. */
-  readonly startFrom?: StartPosition;
-  /** Retry policy; `false` for a single attempt. Default: 5 attempts, 1 s doubling, 20 % jitter. */
-  readonly retry?: RetryOptions | false;
-  /** Handler timeout in milliseconds; `false` for none. Default 30,000. */
-  readonly timeoutMs?: number | false;
-  /** Skip messages already handled by this group. A store alone uses the default key and times. */
-  readonly idempotency?: IdempotencyOptions | IdempotencyStore;
-  /** Middleware around the handler, inside the built-in policies. */
-  readonly middleware?: readonly Middleware[];
-  /** What to do with a message of a type this subscription does not handle. Default `'deadLetter'`. */
-  readonly unknownTypes?: 'deadLetter' | 'ack';
-  /** Validate incoming data against the contract. Default true. */
-  readonly validate?: boolean;
-}
-
-/** Subscription settings that can be given once for the whole bus. */
-export type SubscriptionDefaults = Omit<SubscribeOptions, 'group' | 'topic' | 'middleware' | 'idempotency'>;
-
-/** Settings of {@link createBus}. */
-export interface BusOptions {
-  /** CloudEvents `source` of everything this bus publishes, e.g. `order-service`. */
-  readonly source: string;
-  /** The broker adapter. Default: an in-memory adapter of the bus's own. */
-  readonly adapter?: BrokerAdapter;
-  /** Codecs for event data; the first encodes what this bus publishes. Default `[jsonCodec]`. */
-  readonly codecs?: readonly Codec[];
-  /** Topic of a contract. Default: the contract's `topic`, else its `type`. */
-  readonly topic?: TopicNamer;
-  /** Dead-letter topic for a topic and group. Default `<topic>.<group>.dlq`. */
-  readonly deadLetterTopic?: DeadLetterTopicNamer;
-  /**
-   * Middleware around every subscription's pipeline, outside the built-in policies: it sees the
-   * final settlement. The place for tracing, metrics and logging.
-   */
-  readonly middleware?: readonly Middleware[];
-  /** Middleware around every publish, for tracing, metrics or auditing. */
-  readonly publishMiddleware?: readonly PublishMiddleware[];
-  /** Defaults for every subscription. */
-  readonly subscriptionDefaults?: SubscriptionDefaults;
-  /** How long `stop()` waits for in-flight handlers, in milliseconds. Default 30,000. */
-  readonly drainTimeoutMs?: number;
-  /** Largest encoded body, in bytes. Default: the adapter's limit. */
-  readonly maxMessageBytes?: number;
-  /** Validate data against its contract before publishing. Default true. */
-  readonly validateOnPublish?: boolean;
-  /**
-   * OpenTelemetry traces and metrics. Default: on, through the global providers, which record
-   * nothing (and cost next to nothing) until an SDK is registered. `false` turns both off.
-   */
-  readonly telemetry?: TelemetryOptions | false;
-  /**
-   * Where the bus logs handler failures, retries, dead letters, connection changes and drain
-   * timeouts, with the event's correlation fields. A pino logger or `console` fits. Default: silent.
-   */
-  readonly logger?: Logger;
-}
-
-/** The bus's readiness, for a health endpoint. */
-export interface BusHealth {
-  /** `up`: connected and every subscription running; `degraded`: some subscription is not; `down`: not connected. */
-  readonly status: 'up' | 'degraded' | 'down';
-  readonly adapter: { readonly name: string; readonly state: ConnectionState };
-  readonly subscriptions: readonly SubscriptionHealth[];
-}
-
-/** The union of the events a handler receives for one contract or a list of them. */
-export type EventsOf<TContracts> = TContracts extends readonly (infer TContract)[]
-  ? TContract extends AnyEventContract
-    ? EventOf<TContract>
-    : never
-  : TContracts extends AnyEventContract
-    ? EventOf<TContracts>
-    : never;
-
-/**
- * The event bus: publishes typed events and runs subscriptions through the delivery policies.
- *
- * @example
- * ```ts
- * const bus = createBus({ source: 'order-service' });
- * bus.subscribe(OrderPlaced, { group: 'email' }, async (event) => {
- *   await mailer.sendConfirmation(event.data.orderId);
- * });
- * await bus.start();
- * await bus.publish(OrderPlaced, { orderId: 'o-1', total: 42, currency: 'EUR' });
- * await bus.stop();
- * ```
- */
-export interface Bus {
-  readonly adapter: BrokerAdapter;
-  /** Connects to the broker and starts every subscription made so far. */
-  start(): Promise<void>;
-  /**
-   * Stops every subscription (in-flight handlers finish, up to the drain timeout; nothing new
-   * starts), then closes the adapter. Publishing fails with a `ClosedError` afterwards.
-   */
-  stop(): Promise<void>;
-  /**
-   * Validates, encodes and publishes one event; resolves once the broker accepted it. Rejects with
-   * a `ValidationError`, `MessageTooLargeError`, `PublishError` or `ClosedError`.
-   */
-  publish<TContract extends AnyEventContract>(
-    contract: TContract,
-    data: EventInput<TContract>,
-    options?: PublishOptions,
-  ): Promise<PublishedEvent>;
-  /** Publishes several events in one call to the broker. Nothing is sent if any fails validation. */
-  publishBatch(entries: readonly BatchEntry[]): Promise<PublishedEvent[]>;
-  /**
-   * Validates and encodes events into broker records without sending them: what an outbox stores.
-   * Publish middleware runs, so trace context is captured at the time of the write.
-   */
-  prepare(
-    entries: readonly BatchEntry[],
-  ): Promise<{ readonly records: OutgoingRecord[]; readonly events: PublishedEvent[] }>;
-  /**
-   * Subscribes a handler to one contract, or to several (the handler then receives a union
-   * discriminated by `event.type`). Before `start()`, the subscription begins with it; after, at once.
-   */
-  subscribe<const TContracts extends AnyEventContract | readonly AnyEventContract[]>(
-    contracts: TContracts,
-    options: SubscribeOptions,
-    handler: Handler<EventsOf<TContracts>>,
-  ): Subscription;
-  /** The topic a contract is published to. */
-  topicOf(contract: AnyEventContract): string;
-  /** The dead-letter topic of a contract's topic for a consumer group. */
-  deadLetterTopicOf(contract: AnyEventContract, group: string): string;
-  /** Connection and subscription states, for a readiness probe. */
-  health(): BusHealth;
-}
+import type {
+  Bus,
+  BusHealth,
+  BusOptions,
+  SubscribeOptions,
+  SubscriptionDefaults,
+  TopicNamer,
+} from './options';
+import { type Subscription, SubscriptionRuntime } from './subscription';
 
 type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 

@@ -18,7 +18,8 @@ import { clip } from '../internal/text';
 import { decideFailure, type FailurePolicy, type FailureVerdict } from '../policies/failure';
 import type { Pipeline } from '../policies/pipeline';
 import { retryHeaders } from '../policies/retry';
-import type { BusTelemetry, LagSource } from '../tracing/telemetry';
+import type { BusTelemetry } from '../tracing/telemetry';
+import type { LagSource } from '../tracing/telemetry-base';
 
 /** A subscription's state in health reports: the adapter's states plus `pending` and `stopped`. */
 export type SubscriptionStatus = 'pending' | SubscriptionState | 'stopping' | 'stopped';

@@ -1,5 +1,5 @@
 import type { OutgoingRecord } from '../adapters/contract';
-import type { Bus } from '../bus/bus';
+import type { Bus } from '../bus/options';
 import type { BatchEntry, PublishedEvent, PublishOptions } from '../context/publish';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
 import { ConfigError, PublishError } from '../errors';

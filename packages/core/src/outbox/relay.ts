@@ -1,5 +1,5 @@
 import type { BrokerAdapter } from '../adapters/contract';
-import type { Bus } from '../bus/bus';
+import type { Bus } from '../bus/options';
 import { ClosedError, ConfigError, isTidingsError, toError } from '../errors';
 import { checkInteger, definedOnly } from '../internal/options';
 import {

@@ -1,6 +1,7 @@
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import type { MemoryBroker } from '../adapters/memory/broker';
-import { type Bus, type BusOptions, createBus } from '../bus/bus';
+import { createBus } from '../bus/bus';
+import type { Bus, BusOptions } from '../bus/options';
 import type { PublishMiddleware } from '../context/publish';
 import { TimeoutError } from '../errors';
 import type { Middleware } from '../middleware/types';

@@ -78,10 +78,7 @@ describe('fitDeadLetter', () => {
   });
 
   it('keeps a header named __proto__ as a header', () => {
-    const headers = JSON.parse('{"__proto__":"kept","big":"' + 'b'.repeat(500) + '"}') as Record<
-      string,
-      string
-    >;
+    const headers = JSON.parse(`{"__proto__":"kept","big":"${'b'.repeat(500)}"}`) as Record<string, string>;
     const fitted = fitDeadLetter(headers, Buffer.alloc(0), { maxBytes: 10_000, maxHeaderValueBytes: 100 });
     expect(Object.getOwnPropertyDescriptor(fitted.headers, '__proto__')?.value).toBe('kept');
   });
