@@ -231,6 +231,14 @@ export const hostileInput: Scenario = {
           `${valid.filter((id) => handled.includes(id)).length} of ${valid.length} valid events handled (seed ${hostile.seed})`,
       );
       for (const delivery of dead.deliveries) {
+        // Headers read from the broker are looked up by any name safely: a name the record did not
+        // carry reads as undefined, never as an Object.prototype member.
+        const { headers } = delivery.record;
+        for (const name of ['constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+          if (!Object.hasOwn(headers, name)) {
+            expect(headers[name], `dead letter headers read "${name}" from a prototype`).toBeUndefined();
+          }
+        }
         const reason = delivery.record.headers['tidings-dlq-reason'];
         expect(reason, `dead letter ${keyOf(delivery.record)} has no reason (seed ${hostile.seed})`).toMatch(
           /^(DecodeError|UnknownEventTypeError|ValidationError|MessageTooLargeError): /,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConnectionError } from '../errors';
+import { ConfigError, ConnectionError, ValidationError } from '../errors';
 import { createRedactor, redactUrls } from './redact';
 
 describe('redaction', () => {
@@ -40,5 +40,17 @@ describe('redaction', () => {
 
   it('turns a thrown non-error into an error without secrets', () => {
     expect(createRedactor(['pw']).error({ password: 'pw' }).message).toBe('{"password":"***"}');
+  });
+
+  it('keeps the fields of a Tidings error, redacted', () => {
+    const error = new ConfigError('brokers', 'cannot parse redis://:pw@host');
+    const copy = createRedactor(['pw']).error(error) as ConfigError;
+    expect(copy).toBeInstanceOf(ConfigError);
+    expect(copy.field).toBe('brokers');
+    expect(copy.message).toBe('brokers: cannot parse redis://:***@host');
+    const invalid = createRedactor().error(
+      new ValidationError('t', [{ path: ['a'], message: 'bad' }], { field: 'data' }),
+    );
+    expect((invalid as ValidationError).issues).toEqual([{ path: ['a'], message: 'bad' }]);
   });
 });

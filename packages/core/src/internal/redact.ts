@@ -1,3 +1,5 @@
+import { isTidingsError } from '../errors';
+
 /**
  * Credential redaction: what every adapter and the bus apply to a message, a log field or a
  * health report before it leaves the process, so that no password, token or key is ever printed.
@@ -36,7 +38,16 @@ export function redactUrl(url: string): string {
 }
 
 /** Properties of an error that are copied to its redacted copy; any other may hold a secret. */
-const SAFE_PROPERTIES = ['code', 'errno', 'syscall', 'address', 'port', 'type'] as const;
+const SAFE_PROPERTIES = [
+  'code',
+  'errno',
+  'syscall',
+  'address',
+  'port',
+  'type',
+  'status',
+  'statusCode',
+] as const;
 
 /** Deepest `cause` chain a redacted copy follows. */
 const MAX_CAUSE_DEPTH = 5;
@@ -56,10 +67,11 @@ export interface Redactor {
   text(text: string): string;
   /**
    * A redacted copy of a thrown value: an `Error` with the same name, message and stack (secrets
-   * replaced), the harmless properties (`code`, `errno`, `syscall`, `address`, `port`), and a
-   * redacted copy of its `cause` chain. Other properties are left behind: clients attach the
-   * command that failed (an `AUTH` with its password) or their whole options to errors. The copy
-   * keeps the original's prototype, so `instanceof` still holds.
+   * replaced), the harmless properties (`code`, `errno`, `syscall`, `address`, `port`), a
+   * Tidings error's own fields (redacted), and a redacted copy of its `cause` chain. Other
+   * properties are left behind: clients attach the command that failed (an `AUTH` with its
+   * password) or their whole options to errors. The copy keeps the original's prototype, so
+   * `instanceof` still holds.
    */
   error(value: unknown): Error;
 }
@@ -112,6 +124,28 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
         });
       }
     }
+    // A Tidings error's own fields (`field`, `topic`, `size`, `limit`, `eventType`, `issues`...)
+    // are written by Tidings from what it was given: kept, with their text redacted too.
+    if (isTidingsError(value)) {
+      for (const property of Object.keys(value)) {
+        if (property === 'cause' || Object.hasOwn(copy, property)) continue;
+        const field = source[property];
+        const kept =
+          typeof field === 'string'
+            ? text(field)
+            : typeof field === 'number' || typeof field === 'boolean'
+              ? field
+              : jsonCopy(field, text);
+        if (kept !== undefined) {
+          Object.defineProperty(copy, property, {
+            value: kept,
+            enumerable: true,
+            writable: true,
+            configurable: true,
+          });
+        }
+      }
+    }
     if (value.cause !== undefined && depth < MAX_CAUSE_DEPTH) {
       Object.defineProperty(copy, 'cause', {
         value: error(value.cause, depth + 1),
@@ -129,6 +163,16 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
     return copy;
   };
   return { text, error: (value) => error(value) };
+}
+
+/** A redacted copy of plain data (arrays and objects of strings and numbers), or undefined. */
+function jsonCopy(value: unknown, text: (input: string) => string): unknown {
+  if (value === null || typeof value !== 'object') return undefined;
+  try {
+    return JSON.parse(text(JSON.stringify(value))) as unknown;
+  } catch {
+    return undefined;
+  }
 }
 
 function describe(value: unknown): string {

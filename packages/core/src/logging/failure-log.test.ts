@@ -185,4 +185,24 @@ describe('what the bus says about failures is true, bounded and free of secrets'
     expect(everything).toContain('postgres://billing:***@db:5432/billing');
     expect(JSON.stringify(subscription.health())).not.toContain('hunter2');
   });
+
+  it('logs a client error a handler let through without what its client attached', async () => {
+    const logger = recordingLogger();
+    const bus = createBus({ source: 'test', logger });
+    stops.push(() => bus.stop());
+    bus.subscribe(OrderPlaced, { group: 'g', retry: false }, () => {
+      throw Object.assign(new Error('WRONGPASS invalid username-password pair'), {
+        code: 'WRONGPASS',
+        command: { name: 'auth', args: ['hunter2'] },
+      });
+    });
+    await bus.start();
+    await bus.publish(OrderPlaced, order('o-1'));
+    await until(() => logger.lines.some((line) => line.message.includes('dead-lettered')));
+    const dead = logger.lines.find((line) => line.message.includes('dead-lettered'))!;
+    const err = dead.fields.err as Error & { code?: string; command?: unknown };
+    expect(err.message).toBe('WRONGPASS invalid username-password pair');
+    expect(err.code).toBe('WRONGPASS');
+    expect(err.command).toBeUndefined();
+  });
 });

@@ -1,4 +1,4 @@
-import { ConfigError } from '../errors';
+import { ConfigError, isTidingsError } from '../errors';
 import { urlRedactor } from '../internal/redact';
 import { clip } from '../internal/text';
 
@@ -132,6 +132,9 @@ function bounded(fields: LogFields): LogFields {
 }
 
 function boundedError(error: Error): Error {
+  // Tidings's own errors, whole chain, hold nothing but what Tidings wrote: logged as they are when
+  // short and free of URLs. Any other error may carry what its client attached (the failed command
+  // with its password): a redacted copy, whose causes are redacted copies too.
   if (isPlain(error, 0)) return error;
   const copy = urlRedactor.error(error);
   copy.message = clip(copy.message, MAX_MESSAGE);
@@ -143,6 +146,7 @@ function boundedError(error: Error): Error {
 function isPlain(error: unknown, depth: number): boolean {
   if (!(error instanceof Error))
     return typeof error !== 'string' || (error.length <= MAX_FIELD && !error.includes('://'));
+  if (!isTidingsError(error)) return false;
   if (error.message.length > MAX_MESSAGE || error.message.includes('://')) return false;
   if (
     typeof error.stack === 'string' &&

@@ -6,6 +6,11 @@ import { DEAD_LETTER_HEADERS, type RecordHeaders } from '../contract';
 export interface DeadLetterLimits {
   /** Largest record: every header name and value plus the body, in bytes. */
   readonly maxBytes: number;
+  /**
+   * Largest body, in bytes, where the broker limits the body apart from the headers (a Redis
+   * entry, an AMQP body). Default: no limit beyond `maxBytes`.
+   */
+  readonly maxBodyBytes?: number;
   /** Largest sum of every header name and value, in bytes (a frame, a header block). Default: `maxBytes`. */
   readonly maxHeaderBytes?: number;
   /** Largest single header value, in bytes. Default: no limit beyond `maxHeaderBytes`. */
@@ -63,8 +68,10 @@ export function fitDeadLetter(
   const minimal = limits.minimal === true;
 
   const size = headerBytes(headers, overhead);
+  const maxBodyBytes = limits.maxBodyBytes ?? Number.POSITIVE_INFINITY;
   const fits =
     !minimal &&
+    body.byteLength <= maxBodyBytes &&
     size + body.byteLength <= limits.maxBytes &&
     size <= maxHeaderBytes &&
     everyValueWithin(headers, valueLimit);
@@ -89,7 +96,7 @@ export function fitDeadLetter(
 
   let outBody = body;
   const withBody = headerBytes(out, overhead) + body.byteLength;
-  if (minimal || withBody > limits.maxBytes) {
+  if (minimal || withBody > limits.maxBytes || body.byteLength > maxBodyBytes) {
     if (body.byteLength > 0) {
       reduced.push('body');
       out[DEAD_LETTER_HEADERS.originalBodyBytes] = String(body.byteLength);
