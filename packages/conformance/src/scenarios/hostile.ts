@@ -207,6 +207,7 @@ export const hostileInput: Scenario = {
 
     const valid: string[] = [];
     const poisonKeys = new Set<string>();
+    const injected = new Map<string, RawRecord>();
     try {
       let n = 0;
       for (const sample of samples) {
@@ -214,7 +215,9 @@ export const hostileInput: Scenario = {
         if (sample.poison) {
           const key = `poison-${n}`;
           poisonKeys.add(key);
-          await hostile.inject(topic, [poisonRecord(sample, hostile, key, n)]);
+          const record = poisonRecord(sample, hostile, key, n);
+          injected.set(key, record);
+          await hostile.inject(topic, [record]);
         } else {
           const published = await bus.publish(Ping, { n }, { topic, key: `valid-${n}` });
           valid.push(published.id);
@@ -239,10 +242,28 @@ export const hostileInput: Scenario = {
             expect(headers[name], `dead letter headers read "${name}" from a prototype`).toBeUndefined();
           }
         }
+        const key = keyOf(delivery.record);
+        const original = key === undefined ? undefined : injected.get(key);
         const reason = delivery.record.headers['tidings-dlq-reason'];
-        expect(reason, `dead letter ${keyOf(delivery.record)} has no reason (seed ${hostile.seed})`).toMatch(
-          /^(DecodeError|UnknownEventTypeError|ValidationError|MessageTooLargeError): /,
+        // A poison record that forged its attempt past the last one is dead-lettered without being
+        // decoded, as any record its consumers kept dying on.
+        const forgedAttempt = original !== undefined && Object.hasOwn(original.headers, 'tidings-attempt');
+        expect(reason, `dead letter ${key} has no reason (seed ${hostile.seed})`).toMatch(
+          forgedAttempt
+            ? /^(DecodeError|UnknownEventTypeError|ValidationError|MessageTooLargeError|NonRetryableError): /
+            : /^(DecodeError|UnknownEventTypeError|ValidationError|MessageTooLargeError): /,
         );
+        // The dead letter keeps the headers the poison record came with (the core writes its own
+        // retry and dead-letter headers over those of its names).
+        if (original !== undefined && headers['tidings-dlq-reduced'] === undefined) {
+          for (const name of Object.keys(original.headers)) {
+            if (name.startsWith('tidings-')) continue;
+            expect(
+              Object.getOwnPropertyDescriptor(headers, name)?.value,
+              `dead letter ${key} lost or changed its header ${JSON.stringify(name)} (seed ${hostile.seed})`,
+            ).toBe(original.headers[name]);
+          }
+        }
       }
       expect(new Set(handled).size, `a valid event was handled twice (seed ${hostile.seed})`).toBe(
         handled.length,

@@ -122,7 +122,9 @@ export interface LandedDeadLetter {
 /**
  * Told by the adapter what became of a settlement once it applied it (or could not), so that the
  * core reports what is true: a record is "dead-lettered" only once its dead letter is stored.
- * Every method is called at most once per settlement and must not throw (the core's do not).
+ * Pass the very record object the handler was given (the core finds the delivery's log fields by
+ * it). For one settlement, `settlementFailed` may come first and `deadLettered` later, when a
+ * retry of the write succeeds. The methods must not throw (the core's do not).
  */
 export interface SettlementObserver {
   /**
@@ -393,4 +395,9 @@ export const DEAD_LETTER_HEADERS = {
    * the original value's size, `sha256` its digest), at most 16 entries.
    */
   cutHeaders: 'tidings-dlq-cut-headers',
+  /**
+   * On a dead letter that still had too many header bytes once values were cut: how many of the
+   * record's own headers were dropped (the largest first).
+   */
+  droppedHeaders: 'tidings-dlq-dropped-headers',
 } as const;

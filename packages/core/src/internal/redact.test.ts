@@ -9,6 +9,11 @@ describe('redaction', () => {
     ['nats://s3cret-token@host:4222', 'nats://***@host:4222'],
     ['amqp://guest:guest@mq:5672 and amqps://a:b@other', 'amqp://guest:***@mq:5672 and amqps://a:***@other'],
     ['no url here', 'no url here'],
+    [
+      'servers: app:s3cret@127.0.0.1:4222, b:pw@[::1]:4223',
+      'servers: app:***@127.0.0.1:4222, b:***@[::1]:4223',
+    ],
+    ['mail me at ops@example.com', 'mail me at ops@example.com'],
     ['http://host/path@thing', 'http://host/path@thing'],
   ])('%s', (text, expected) => {
     expect(redactUrls(text)).toBe(expected);

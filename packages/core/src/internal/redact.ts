@@ -16,8 +16,9 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*)@/gi;
 
 /**
  * Removes the credentials of every URL in `text`: `nats://app:s3cret@host:4222` becomes
- * `nats://app:***@host:4222`, `redis://:s3cret@host` becomes `redis://:***@host`, and a bare
- * token (`nats://s3cret@host`) becomes `nats://***@host`.
+ * `nats://app:***@host:4222`, `redis://:s3cret@host` becomes `redis://:***@host`, a bare
+ * token (`nats://s3cret@host`) becomes `nats://***@host`, and a server address without a scheme
+ * (`app:s3cret@host:4222`) becomes `app:***@host:4222`.
  *
  * @example
  * ```ts
@@ -25,12 +26,24 @@ const URL_USERINFO = /\b([a-z][a-z0-9+.-]*:\/\/)([^\s/?#@]*)@/gi;
  * ```
  */
 export function redactUrls(text: string): string {
-  if (!text.includes('://')) return text;
-  return text.replace(URL_USERINFO, (_, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return colon < 0 ? `${scheme}${REDACTED}@` : `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@`;
-  });
+  if (!text.includes('@')) return text;
+  const withScheme = text.includes('://')
+    ? text.replace(URL_USERINFO, (_, scheme: string, userinfo: string) => {
+        const colon = userinfo.indexOf(':');
+        return colon < 0 ? `${scheme}${REDACTED}@` : `${scheme}${userinfo.slice(0, colon)}:${REDACTED}@`;
+      })
+    : text;
+  // Server addresses written without a scheme, as several clients take them: `app:s3cret@host:4222`.
+  return withScheme.replace(
+    BARE_USERINFO,
+    (_, before: string, user: string, _password: string, host: string) =>
+      `${before}${user}:${REDACTED}@${host}`,
+  );
 }
+
+// `user:password@host` with no scheme before it, at the start of the text or after a separator.
+const BARE_USERINFO =
+  /(^|[\s(,;"'=<[])([^\s:/@(),;"'<>[\]]+):([^\s/@(),;"'<>[\]]+)@([A-Za-z0-9.-]+|\[[0-9A-Fa-f:]+\])(?=[:/\s,;)"'\]]|$)/g;
 
 /** Removes the credentials of one URL (see {@link redactUrls}). */
 export function redactUrl(url: string): string {

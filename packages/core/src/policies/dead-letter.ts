@@ -2,6 +2,7 @@ import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '.
 import type { MessageContext } from '../context/delivery';
 import { redactUrls } from '../internal/redact';
 import { clip } from '../internal/text';
+import { firstFailureOf } from './retry';
 
 /** Names the dead-letter topic of a record's topic for a consumer group. */
 export type DeadLetterTopicNamer = (topic: string, group: string) => string;
@@ -37,7 +38,7 @@ export function deadLetterSettlement(
     [DEAD_LETTER_HEADERS.originalTopic]: record.topic,
     [DEAD_LETTER_HEADERS.originalPosition]: record.position,
     [DEAD_LETTER_HEADERS.group]: ctx.group,
-    [DEAD_LETTER_HEADERS.firstFailureAt]: record.headers[RETRY_HEADERS.firstFailureAt] ?? lastFailureAt,
+    [DEAD_LETTER_HEADERS.firstFailureAt]: firstFailureOf(record.headers) ?? lastFailureAt,
     [DEAD_LETTER_HEADERS.lastFailureAt]: lastFailureAt,
   };
   // The failure metadata stays small whatever the record holds; a longer key is cut (its

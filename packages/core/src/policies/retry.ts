@@ -1,4 +1,4 @@
-import { RETRY_HEADERS } from '../adapters/contract';
+import { RETRY_HEADERS, type RecordHeaders } from '../adapters/contract';
 import type { MessageContext } from '../context/delivery';
 import { ConfigError, isTidingsError } from '../errors';
 import { definedOnly } from '../internal/options';
@@ -103,7 +103,19 @@ export function backoffDelay(
 export function retryHeaders(ctx: MessageContext, now: number = Date.now()): Record<string, string> {
   return {
     [RETRY_HEADERS.attempt]: String(ctx.attempt + 1),
-    [RETRY_HEADERS.firstFailureAt]:
-      ctx.record.headers[RETRY_HEADERS.firstFailureAt] ?? new Date(now).toISOString(),
+    [RETRY_HEADERS.firstFailureAt]: firstFailureOf(ctx.record.headers) ?? new Date(now).toISOString(),
   };
+}
+
+/** An ISO-8601 UTC time as `Date.toISOString` writes it, and nothing longer. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$/;
+
+/**
+ * The first failure time a record carries in its retry header, when it is one: the header can come
+ * from any producer, and the time is copied into retry and dead-letter metadata, so anything but a
+ * plain ISO time counts as absent.
+ */
+export function firstFailureOf(headers: RecordHeaders): string | undefined {
+  const value = headers[RETRY_HEADERS.firstFailureAt];
+  return value !== undefined && ISO_TIME.test(value) && !Number.isNaN(Date.parse(value)) ? value : undefined;
 }

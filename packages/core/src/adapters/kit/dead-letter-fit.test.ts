@@ -93,4 +93,18 @@ describe('fitDeadLetter', () => {
     expect(Buffer.byteLength(fitted.headers.big!)).toBeLessThanOrEqual(256);
     expect(fitted.headers['tidings-dlq-reduced']).toBe('headers,body');
   });
+
+  it('drops the largest of many small headers when the block is still over its limit', () => {
+    const headers: Record<string, string> = { ...metadata };
+    for (let i = 0; i < 500; i++) headers[`x-${i}`] = 'v'.repeat(i % 50);
+    const fitted = fitDeadLetter(headers, Buffer.from('x'), { maxBytes: 1_000_000, maxHeaderBytes: 4_000 });
+    expect(fitted.reduced).toContain('headers');
+    expect(Number(fitted.headers['tidings-dlq-dropped-headers'])).toBeGreaterThan(0);
+    const size = Object.entries(fitted.headers).reduce(
+      (sum, [n, v]) => sum + Buffer.byteLength(n) + Buffer.byteLength(v) + 8,
+      0,
+    );
+    expect(size).toBeLessThanOrEqual(4_000);
+    expect(fitted.headers['tidings-dlq-reason']).toBe('DecodeError: bad');
+  });
 });

@@ -43,10 +43,12 @@ const EMPTY = new Uint8Array(0);
 /**
  * Makes a dead letter that the broker will take: the full copy when it fits `limits`, else a
  * reduced one. Reducing cuts header values over the limit to 256 bytes (a header name over 255
- * bytes goes whole), then, if the record is still too large, drops the body; what was cut is
+ * bytes goes whole), then drops the largest of the record's own headers while the header block is
+ * still over its limit, then, if the record is still too large, drops the body; what was cut is
  * described in the dead letter's own headers: `tidings-dlq-reduced`, the original body's size and
  * SHA-256 (`tidings-dlq-original-body-bytes`, `-sha256`), and per cut header its name, size and
- * SHA-256 (`tidings-dlq-cut-headers`). The failure metadata (`tidings-dlq-*`) is never cut: the
+ * SHA-256 (`tidings-dlq-cut-headers`), and how many headers were dropped
+ * (`tidings-dlq-dropped-headers`). The failure metadata (`tidings-dlq-*`) is never cut: the
  * core keeps it small. A reduced dead letter cannot be redriven as it was; it tells an operator
  * what failed and how to find the original.
  *
@@ -92,6 +94,25 @@ export function fitDeadLetter(
   if (cuts.length > 0) {
     reduced.push('headers');
     out[DEAD_LETTER_HEADERS.cutHeaders] = JSON.stringify(cuts.slice(0, MAX_LISTED_CUTS));
+  }
+
+  // Still over the header budget (hundreds of small headers): drop the largest of the record's
+  // own headers until it fits, counting them. The failure metadata stays.
+  let dropped = 0;
+  if (headerBytes(out, overhead) > maxHeaderBytes) {
+    const budget = maxHeaderBytes - 64;
+    const own = Object.keys(out)
+      .filter((name) => !name.startsWith('tidings-dlq-'))
+      .sort((a, b) => utf8Bytes(out[b]!) + utf8Bytes(b) - (utf8Bytes(out[a]!) + utf8Bytes(a)));
+    let size = headerBytes(out, overhead);
+    for (const name of own) {
+      if (size <= budget) break;
+      size -= utf8Bytes(name) + utf8Bytes(out[name]!) + overhead;
+      delete out[name];
+      dropped++;
+    }
+    out[DEAD_LETTER_HEADERS.droppedHeaders] = String(dropped);
+    if (!reduced.includes('headers')) reduced.push('headers');
   }
 
   let outBody = body;
