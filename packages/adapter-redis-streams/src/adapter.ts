@@ -8,6 +8,7 @@ import {
   ClosedError,
   type CloseOptions,
   ConfigError,
+  ConnectionError,
   type ConnectionState,
   MessageTooLargeError,
   type OutgoingRecord,
@@ -16,10 +17,17 @@ import {
   type SubscribeSpec,
   TidingsError,
   toError,
+  topicProblem,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { encodeFields } from './codec';
-import { checkServerVersion, connectWithin, createConnection, publishFailure } from './connection';
+import { checkRecord, encodeFields } from './codec';
+import {
+  checkServerVersion,
+  connectWithin,
+  createConnection,
+  isWrongType,
+  publishFailure,
+} from './connection';
 import { keys } from './keys';
 import {
   claimIdleFor,
@@ -49,9 +57,11 @@ export interface RedisStreamsAdapter extends BrokerAdapter {
    */
   readonly connectionName: string;
   /**
-   * Trims one stream now with the adapter's `trim` settings (publishing does it by itself, at most
-   * once per `trim.intervalMs`); resolves with how many entries were removed. Rejects with a
-   * `ConfigError` when the adapter has no `trim` settings.
+   * Trims one topic (all its shards) now with the adapter's `trim` settings (publishing does it by
+   * itself, at most once per `trim.intervalMs`); resolves with how many entries were removed. A
+   * topic that has no stream yet has nothing to trim: it resolves with 0. Rejects with a
+   * `ConfigError` when the adapter has no `trim` settings, when the topic breaks the topic rule,
+   * or when its key holds something else than a stream.
    *
    * @example
    * ```ts
@@ -162,8 +172,12 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
+    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
     const limit = this.options.maxMessageBytes;
     for (const record of records) {
+      checkRecord(record);
+      const problem = topicProblem(this.capabilities.topicRule, record.topic);
+      if (problem !== undefined) throw new PublishError(problem, { topic: record.topic });
       if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
     }
     if (records.length === 0) return;
@@ -232,15 +246,26 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   async trim(topic: string): Promise<number> {
     if (this.closing !== undefined) throw new ClosedError('cannot trim: the Redis adapter is closed');
     if (this.options.trim === undefined) throw new ConfigError('trim', 'the adapter has no trim settings');
+    const problem = topicProblem(this.capabilities.topicRule, topic);
+    if (problem !== undefined) throw new ConfigError('topic', problem);
     await this.connect();
     let removed = 0;
-    for (const stream of this.shards.streams(topic)) removed += await this.trimmer!.trimNow(stream);
+    for (const stream of this.shards.streams(topic)) {
+      try {
+        removed += await this.trimmer!.trimNow(stream);
+      } catch (error) {
+        if (isWrongType(error)) {
+          throw new ConfigError('topic', `"${stream}" is a Redis key that is not a stream`, { cause: error });
+        }
+        throw new ConnectionError(`cannot trim "${stream}": ${toError(error).message}`, { cause: error });
+      }
+    }
     return removed;
   }
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
-    checkSpec(spec);
+    checkSpec(spec, this.capabilities);
     await this.connect();
     for (const topic of spec.topics) await this.checkShards(topic);
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
@@ -293,8 +318,14 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   }
 }
 
-function checkSpec(spec: SubscribeSpec): void {
-  if (spec.topics.length === 0) throw new ConfigError('topics', 'give at least one topic');
+function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
+  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
+    throw new ConfigError('topics', 'give at least one topic');
+  }
+  for (const topic of spec.topics) {
+    const problem = topicProblem(capabilities.topicRule, topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
+  }
   if (typeof spec.group !== 'string' || spec.group.length === 0) {
     throw new ConfigError('group', 'must be a non-empty string');
   }

@@ -102,3 +102,8 @@ export function isNoGroup(error: unknown): boolean {
 export function isBusyGroup(error: unknown): boolean {
   return isReplyError(error) && (error as Error).message.startsWith('BUSYGROUP');
 }
+
+/** Whether a reply error is `WRONGTYPE` (the key holds another type than the command needs). */
+export function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
+}

@@ -18,8 +18,8 @@ import {
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
 import { AckBatcher } from './acks';
-import { decodeFields, decodeHeaders, encodeFields, encodeHeaders } from './codec';
-import { connectWithin, isBusyGroup, isNoGroup, isReplyError } from './connection';
+import { decodeFields, decodeHeaders, encodeFields, encodeHeaders, mergeHeaders } from './codec';
+import { connectWithin, isBusyGroup, isNoGroup, isReplyError, isWrongType } from './connection';
 import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
@@ -394,7 +394,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private delivery(index: number, entry: EntryData): Delivery {
     const content = decodeFields(entry.fields);
     const retryHeaders = decodeHeaders(entry.retryHeaders);
-    const headers = retryHeaders === undefined ? content.headers : { ...content.headers, ...retryHeaders };
+    // Prototype-free either way: a header called `constructor` is a header, not Object's.
+    const headers =
+      retryHeaders === undefined ? content.headers : mergeHeaders(content.headers, retryHeaders);
     return {
       index,
       id: entry.id,
@@ -880,7 +882,7 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         await this.context.command.callBuffer('xgroup', 'CREATE', stream, this.group, start, 'MKSTREAM');
       } catch (error) {
         if (isBusyGroup(error)) continue;
-        if (isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE')) {
+        if (isWrongType(error)) {
           throw new ConfigError('topics', `"${stream}" is a Redis key that is not a stream`, {
             cause: error,
           });
