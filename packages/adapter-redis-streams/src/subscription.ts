@@ -3,7 +3,6 @@ import {
   ClosedError,
   type CloseOptions,
   ConfigError,
-  ConnectionError,
   type ConsumerLag,
   type ConsumerLagReporter,
   type IncomingRecord,
@@ -13,13 +12,19 @@ import {
   type Settlement,
   type SubscribeSpec,
   type SubscriptionState,
-  toError,
   whenAborted,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
 import { AckBatcher } from './acks';
 import { decodeFields, decodeHeaders, encodeFields, encodeHeaders, mergeHeaders } from './codec';
-import { connectWithin, isBusyGroup, isNoGroup, isReplyError, isWrongType } from './connection';
+import {
+  connectionFailure,
+  connectWithin,
+  isBusyGroup,
+  isNoGroup,
+  isReplyError,
+  isWrongType,
+} from './connection';
 import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
@@ -189,6 +194,11 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     return this.error;
   }
 
+  /** Whether the subscription runs and its reader is cut off from the server (reconnecting). */
+  get readerCutOff(): boolean {
+    return this.phase === 'running' && this.context.reader.status !== 'ready';
+  }
+
   /**
    * Entries of each topic the group has not settled: those not delivered to it yet (the group's
    * `lag` in `XINFO GROUPS`) plus those delivered and not acknowledged (`pending`, which includes
@@ -212,16 +222,25 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     return [...totals].flatMap(([topic, messages]) => (messages === null ? [] : [{ topic, messages }]));
   }
 
-  /** Records an error for health reports (`lastError`). */
-  noteError(error: unknown): void {
-    this.error = toError(error);
+  /**
+   * Records an error for health reports (`lastError`) and returns it: a redacted copy, since
+   * ioredis's errors may carry the command that failed with its arguments (an `AUTH` password).
+   */
+  noteError(error: unknown): Error {
+    this.error = this.context.options.redact.error(error);
+    return this.error;
   }
 
   /** Creates the group on every stream, connects the reader and starts the loops. */
   async start(): Promise<void> {
     try {
       await this.createGroups();
-      await connectWithin(this.context.reader, this.context.options.connectTimeoutMs, 'stream reader');
+      await connectWithin(
+        this.context.reader,
+        this.context.options.connectTimeoutMs,
+        'stream reader',
+        this.context.options.redact,
+      );
       await this.learnReaderId();
       this.context.reader.on('ready', () => {
         this.lookForLostReads = true;
@@ -643,7 +662,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       return;
     }
     this.busy.add(name);
-    const run = task().catch((error: unknown) => this.noteError(error));
+    const run = task().catch((error: unknown) => {
+      this.noteError(error);
+    });
     this.tasks.add(run);
     try {
       await run;
@@ -882,17 +903,14 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         await this.context.command.callBuffer('xgroup', 'CREATE', stream, this.group, start, 'MKSTREAM');
       } catch (error) {
         if (isBusyGroup(error)) continue;
+        const { redact } = this.context.options;
         if (isWrongType(error)) {
           throw new ConfigError('topics', `"${stream}" is a Redis key that is not a stream`, {
-            cause: error,
+            cause: redact.error(error),
           });
         }
-        throw isReplyError(error)
-          ? error
-          : new ConnectionError(
-              `cannot create group "${this.group}" on "${stream}": ${toError(error).message}`,
-              { cause: error },
-            );
+        // Refused (NOPERM, OOM) or unanswered: either way the subscription cannot start.
+        throw connectionFailure(`cannot create group "${this.group}" on "${stream}"`, error, redact);
       }
     }
   }
