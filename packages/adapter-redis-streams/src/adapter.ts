@@ -15,6 +15,7 @@ import {
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
   topicProblem,
@@ -335,7 +336,11 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     return removed;
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
     checkSpec(spec, this.capabilities);
     await this.connect();
@@ -361,7 +366,9 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     subscription = new StreamSubscription({
       spec,
       handler,
+      observer,
       options: this.options,
+      topicRule: this.capabilities.topicRule,
       command: this.command!,
       reader,
       shards: this.shards,

@@ -1,4 +1,4 @@
-import { ConnectionError, PublishError, type Redactor, toError } from '@tidings/core/adapter';
+import { ConnectionError, PublishError, type Redactor, TidingsError, toError } from '@tidings/core/adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ResolvedOptions } from './options';
 import { asText } from './replies';
@@ -164,4 +164,46 @@ export function isBusyGroup(error: unknown): boolean {
 /** Whether a reply error is `WRONGTYPE` (the key holds another type than the command needs). */
 export function isWrongType(error: unknown): boolean {
   return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
+}
+
+/**
+ * What a failed write means for trying it again:
+ *
+ * - `'connection'`: no answer (the connection closed, ioredis gave up resending, a timeout). The
+ *   command may or may not have been applied; the same write may succeed once the connection is back.
+ * - `'transient'`: the server refused it for now and says so: `OOM` (over `maxmemory`: memory
+ *   comes back as streams are trimmed and entries acknowledged), `LOADING`, `BUSY`, `MISCONF`
+ *   (persistence failing), `READONLY` / `MASTERDOWN` (a failover under way), `TRYAGAIN`,
+ *   `NOREPLICAS`. The same write is worth trying again, spaced out.
+ * - `'too-large'`: the server refused the size of an argument (`proto-max-bulk-len`): a smaller
+ *   write may pass, the same one never.
+ * - `'permanent'`: any other refusal: `WRONGTYPE` (the key holds another type), `NOPERM` (ACL), a
+ *   syntax error. The same write fails until someone changes the server; it is not repeated.
+ */
+export type FailureKind = 'connection' | 'transient' | 'too-large' | 'permanent';
+
+const TRANSIENT_REPLIES = /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN)\b/;
+const SIZE_REPLIES =
+  /^ERR (Protocol error: (invalid bulk length|too big (m?bulk|inline request))|string exceeds maximum allowed size)/i;
+
+/**
+ * Sorts a failed write into a {@link FailureKind}. An error the adapter raised itself is sorted by
+ * its cause (the Redis error it wraps) or, without one, is permanent unless it is a `ConnectionError`.
+ */
+export function failureKind(error: unknown, depth = 0): FailureKind {
+  if (!(error instanceof Error)) return 'permanent';
+  if (error instanceof TidingsError) {
+    if (error.cause !== undefined && depth < 5) return failureKind(error.cause, depth + 1);
+    return error.code === 'CONNECTION' ? 'connection' : 'permanent';
+  }
+  if (isReplyError(error)) {
+    if (TRANSIENT_REPLIES.test(error.message)) return 'transient';
+    if (SIZE_REPLIES.test(error.message)) return 'too-large';
+    return 'permanent';
+  }
+  // ioredis's own: "Connection is closed.", MaxRetriesPerRequestError, AbortError, timeouts.
+  const name = error.name;
+  if (name === 'Error' || name === 'MaxRetriesPerRequestError' || name === 'AbortError') return 'connection';
+  if (error.message.includes('Command timed out')) return 'connection';
+  return 'permanent';
 }
