@@ -8,18 +8,30 @@ import {
   ClosedError,
   type CloseOptions,
   ConfigError,
+  ConnectionError,
   type ConnectionState,
+  type ConnectionStateReporter,
   MessageTooLargeError,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
-  toError,
+  topicProblem,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { encodeFields } from './codec';
-import { checkServerVersion, connectWithin, createConnection, publishFailure } from './connection';
+import { checkRecord, encodeFields } from './codec';
+import {
+  checkServerVersion,
+  connectionFailure,
+  connectWithin,
+  createConnection,
+  isReplyError,
+  isWrongType,
+  publishFailure,
+  watchStatus,
+} from './connection';
 import { keys } from './keys';
 import {
   claimIdleFor,
@@ -41,7 +53,7 @@ import { Trimmer } from './trimmer';
  * console.log(adapter.connectionName); // e.g. "tidings:3f9c1a2b" — find it in CLIENT LIST
  * ```
  */
-export interface RedisStreamsAdapter extends BrokerAdapter {
+export interface RedisStreamsAdapter extends BrokerAdapter, ConnectionStateReporter {
   readonly name: 'redis';
   /**
    * The name every connection of this adapter starts with in `CLIENT LIST`: `<clientName>:<id>`,
@@ -49,9 +61,11 @@ export interface RedisStreamsAdapter extends BrokerAdapter {
    */
   readonly connectionName: string;
   /**
-   * Trims one stream now with the adapter's `trim` settings (publishing does it by itself, at most
-   * once per `trim.intervalMs`); resolves with how many entries were removed. Rejects with a
-   * `ConfigError` when the adapter has no `trim` settings.
+   * Trims one topic (all its shards) now with the adapter's `trim` settings (publishing does it by
+   * itself, at most once per `trim.intervalMs`); resolves with how many entries were removed. A
+   * topic that has no stream yet has nothing to trim: it resolves with 0. Rejects with a
+   * `ConfigError` when the adapter has no `trim` settings, when the topic breaks the topic rule,
+   * or when its key holds something else than a stream.
    *
    * @example
    * ```ts
@@ -105,6 +119,11 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private readonly shards: Shards;
   /** Topics whose shard count was checked against the one recorded in Redis. */
   private readonly shardChecks = new Map<string, Promise<void>>();
+  private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
+  /** The state the listeners were last told. */
+  private reportedState: ConnectionState = 'idle';
+  /** The last error of any of the adapter's connections, redacted: told with 'reconnecting' and 'failed'. */
+  private connectionError: Error | undefined;
 
   constructor(options: RedisStreamsAdapterOptions) {
     this.options = resolveOptions(options);
@@ -118,14 +137,51 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     });
   }
 
+  /**
+   * The command connection's state, made worse by any running subscription's reader that is cut
+   * off: a subscription that cannot read is an outage as much as a publish that cannot be sent.
+   */
   get state(): ConnectionState {
     if (this.closed) return 'closed';
     const command = this.command;
     if (command === undefined) return this.connectFailed ? 'failed' : 'idle';
     if (!this.connected) return 'connecting';
-    if (command.status === 'ready') return 'connected';
     // 'end' means ioredis gave up reconnecting (its retryStrategy said stop).
-    return command.status === 'end' ? 'failed' : 'reconnecting';
+    if (command.status === 'end') return 'failed';
+    if (command.status !== 'ready') return 'reconnecting';
+    for (const subscription of this.subscriptions) if (subscription.readerCutOff) return 'reconnecting';
+    return 'connected';
+  }
+
+  onStateChange(listener: (state: ConnectionState, error?: Error) => void): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  /**
+   * Tells the listeners when `state` has changed since they were last told. Called on every
+   * ioredis status event of the adapter's connections; while closing, only the final 'closed'.
+   */
+  private reportState(): void {
+    if (this.closing !== undefined && !this.closed) return;
+    const state = this.state;
+    if (state === this.reportedState) return;
+    this.reportedState = state;
+    // An error of an outage that is over says nothing about the next one.
+    if (state === 'connected') this.connectionError = undefined;
+    const error = state === 'reconnecting' || state === 'failed' ? this.connectionError : undefined;
+    for (const listener of [...this.stateListeners]) {
+      try {
+        listener(state, error);
+      } catch {
+        // A listener's failure is its own: the other listeners and the connection go on.
+      }
+    }
+  }
+
+  /** Notes an error of one of the adapter's connections (a failed reconnection attempt). */
+  private noteConnectionError(error: Error): void {
+    this.connectionError = this.options.redact.error(error);
   }
 
   connect(): Promise<void> {
@@ -138,32 +194,51 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   }
 
   private async open(): Promise<void> {
-    const command = createConnection(this.options, `${this.connectionName}:cmd`, () => undefined);
+    const { redact } = this.options;
+    const command = createConnection(this.options, `${this.connectionName}:cmd`, (error) =>
+      this.noteConnectionError(error),
+    );
     this.command = command;
+    this.connectFailed = false;
+    this.reportState();
     try {
-      await connectWithin(command, this.options.connectTimeoutMs, 'command connection');
-      await checkServerVersion(command);
+      await connectWithin(command, this.options.connectTimeoutMs, 'command connection', redact);
+      await checkServerVersion(command).catch((error: unknown) => {
+        throw error instanceof TidingsError
+          ? error
+          : connectionFailure('cannot check the Redis server version', error, redact);
+      });
       // Closed while connecting: the close may not have seen this connection.
       if (this.closing !== undefined) throw new Error('closed');
     } catch (error) {
       command.disconnect();
       this.command = undefined;
       if (this.closing !== undefined) {
-        throw new ClosedError('the Redis adapter was closed while connecting', { cause: error });
+        throw new ClosedError('the Redis adapter was closed while connecting', {
+          cause: redact.error(error),
+        });
       }
       this.connectFailed = true;
+      this.connectionError = error instanceof Error ? error : redact.error(error);
+      this.reportState();
       throw error;
     }
     if (this.options.trim !== undefined) {
       this.trimmer = new Trimmer(command, this.options.trim, () => undefined);
     }
     this.connected = true;
+    watchStatus(command, () => this.reportState());
+    this.reportState();
   }
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
+    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
     const limit = this.options.maxMessageBytes;
     for (const record of records) {
+      checkRecord(record);
+      const problem = topicProblem(this.capabilities.topicRule, record.topic);
+      if (problem !== undefined) throw new PublishError(problem, { topic: record.topic });
       if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
     }
     if (records.length === 0) return;
@@ -184,7 +259,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
         const results = await transaction.exec();
         if (results === null) throw new PublishError('the publish transaction was discarded');
         results.forEach(([error], i) => {
-          if (error) throw publishFailure(error, records[i]!.topic);
+          if (error) throw publishFailure(error, records[i]!.topic, this.options.redact);
         });
       }
       const wait = this.options.waitForReplicas;
@@ -198,7 +273,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       }
     } catch (error) {
       if (error instanceof TidingsError) throw error;
-      throw publishFailure(error, records[0]!.topic);
+      throw publishFailure(error, records[0]!.topic, this.options.redact);
     }
     if (this.trimmer !== undefined) {
       for (const stream of new Set(streams)) this.trimmer.published(stream);
@@ -213,9 +288,18 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     let check = this.shardChecks.get(topic);
     if (check === undefined) {
       check = (async () => {
-        const recorded = Number(
-          await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]),
-        );
+        let recorded: number;
+        try {
+          recorded = Number(await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]));
+        } catch (error) {
+          const why = `cannot read the shard count of topic "${topic}"`;
+          throw isReplyError(error)
+            ? new PublishError(this.options.redact.text(`${why}: ${(error as Error).message}`), {
+                cause: this.options.redact.error(error),
+                topic,
+              })
+            : connectionFailure(why, error, this.options.redact);
+        }
         if (recorded !== this.shards.count) {
           throw new ConfigError(
             'shards',
@@ -232,30 +316,59 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   async trim(topic: string): Promise<number> {
     if (this.closing !== undefined) throw new ClosedError('cannot trim: the Redis adapter is closed');
     if (this.options.trim === undefined) throw new ConfigError('trim', 'the adapter has no trim settings');
+    const problem = topicProblem(this.capabilities.topicRule, topic);
+    if (problem !== undefined) throw new ConfigError('topic', problem);
     await this.connect();
     let removed = 0;
-    for (const stream of this.shards.streams(topic)) removed += await this.trimmer!.trimNow(stream);
+    for (const stream of this.shards.streams(topic)) {
+      try {
+        removed += await this.trimmer!.trimNow(stream);
+      } catch (error) {
+        const { redact } = this.options;
+        if (isWrongType(error)) {
+          throw new ConfigError('topic', `"${stream}" is a Redis key that is not a stream`, {
+            cause: redact.error(error),
+          });
+        }
+        throw connectionFailure(`cannot trim "${stream}"`, error, redact);
+      }
+    }
     return removed;
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
-    checkSpec(spec);
+    checkSpec(spec, this.capabilities);
     await this.connect();
-    for (const topic of spec.topics) await this.checkShards(topic);
+    for (const topic of spec.topics) {
+      await this.checkShards(topic).catch((error: unknown) => {
+        // A refusal is a PublishError for publish; here it is a subscription that cannot start.
+        if (!(error instanceof PublishError)) throw error;
+        throw new ConnectionError(error.message, { cause: error.cause });
+      });
+    }
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
     const n = ++this.readers;
     let subscription: StreamSubscription | undefined;
     const reader = createConnection(
       this.options,
       `${this.connectionName}:read-${n}`,
-      (error) => subscription?.noteError(error),
+      (error) => {
+        this.noteConnectionError(error);
+        subscription?.noteError(error);
+      },
       'blocking reads',
     );
     subscription = new StreamSubscription({
       spec,
       handler,
+      observer,
       options: this.options,
+      topicRule: this.capabilities.topicRule,
       command: this.command!,
       reader,
       shards: this.shards,
@@ -265,15 +378,21 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       },
       consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
       claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
-      onClosed: (closed) => this.subscriptions.delete(closed),
+      onClosed: (closed) => {
+        this.subscriptions.delete(closed);
+        this.reportState();
+      },
     });
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
     } catch (error) {
       this.subscriptions.delete(subscription);
-      throw error instanceof TidingsError ? error : toError(error);
+      throw error instanceof TidingsError
+        ? error
+        : connectionFailure('cannot start the subscription', error, this.options.redact);
     }
+    watchStatus(reader, () => this.reportState());
     return subscription;
   }
 
@@ -288,13 +407,20 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
         else command.disconnect();
       }
       this.closed = true;
+      this.reportState();
     })();
     return this.closing;
   }
 }
 
-function checkSpec(spec: SubscribeSpec): void {
-  if (spec.topics.length === 0) throw new ConfigError('topics', 'give at least one topic');
+function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
+  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
+    throw new ConfigError('topics', 'give at least one topic');
+  }
+  for (const topic of spec.topics) {
+    const problem = topicProblem(capabilities.topicRule, topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
+  }
   if (typeof spec.group !== 'string' || spec.group.length === 0) {
     throw new ConfigError('group', 'must be a non-empty string');
   }

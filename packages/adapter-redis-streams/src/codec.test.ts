@@ -35,22 +35,54 @@ describe('entry fields', () => {
 
   it('reads an entry written by another tool: no body field, unknown reserved fields skipped', () => {
     const back = decodeFields(asStored(['ce_type', 'order.placed', '$future', 'x']));
-    expect(back).toEqual({ key: undefined, headers: { ce_type: 'order.placed' }, body: new Uint8Array(0) });
+    expect(back.key).toBeUndefined();
+    expect({ ...back.headers }).toEqual({ ce_type: 'order.placed' });
+    expect(back.body).toEqual(new Uint8Array(0));
   });
 
-  it('keeps a header called __proto__ as a header', () => {
-    const back = decodeFields(asStored(['__proto__', 'p', '$body', '']));
-    expect(Object.getPrototypeOf(back.headers)).toBe(Object.prototype);
-    expect(Object.entries(back.headers)).toEqual([['__proto__', 'p']]);
+  it('keeps fields called __proto__, constructor and toString as headers, in a prototype-free object', () => {
+    const back = decodeFields(asStored(['__proto__', 'p', 'constructor', 'c', 'toString', 't', '$body', '']));
+    expect(Object.getPrototypeOf(back.headers)).toBeNull();
+    expect(Object.entries(back.headers)).toEqual([
+      ['__proto__', 'p'],
+      ['constructor', 'c'],
+      ['toString', 't'],
+    ]);
+    // A header that is absent is absent, not a member of Object.prototype.
+    const bare = decodeFields(asStored(['$body', 'x']));
+    expect(bare.headers.constructor).toBeUndefined();
+    expect(bare.headers.hasOwnProperty).toBeUndefined();
+    expect(({} as Record<string, unknown>).p).toBeUndefined();
+  });
+
+  it('reads bytes that are not UTF-8 in names, values and the key as U+FFFD, without failing', () => {
+    const bad = Buffer.from([0xff, 0xfe, 0xc3, 0x28]);
+    const back = decodeFields([Buffer.from('$key'), bad, bad, Buffer.from('v'), Buffer.from('h'), bad]);
+    expect(back.key).toBe('\uFFFD\uFFFD\uFFFD(');
+    expect(back.headers).toEqual(
+      Object.assign(Object.create(null), { '\uFFFD\uFFFD\uFFFD(': 'v', h: '\uFFFD\uFFFD\uFFFD(' }),
+    );
+    expect(back.body.byteLength).toBe(0);
+  });
+
+  it('ignores a field without a value (an odd count of fields)', () => {
+    const back = decodeFields(asStored(['$body', 'b', 'dangling']));
+    expect(Object.keys(back.headers)).toEqual([]);
+    expect(Buffer.from(back.body).toString()).toBe('b');
   });
 });
 
 describe('retry headers', () => {
   it('round-trip, and anything unreadable counts as none', () => {
-    expect(decodeHeaders(encodeHeaders({ 'tidings-attempt': '2' }))).toEqual({ 'tidings-attempt': '2' });
+    expect({ ...decodeHeaders(encodeHeaders({ 'tidings-attempt': '2' })) }).toEqual({
+      'tidings-attempt': '2',
+    });
     expect(decodeHeaders(undefined)).toBeUndefined();
     expect(decodeHeaders('not json')).toBeUndefined();
     expect(decodeHeaders('[1]')).toBeUndefined();
-    expect(decodeHeaders('{"a":1,"b":"x"}')).toEqual({ b: 'x' });
+    expect({ ...decodeHeaders('{"a":1,"b":"x"}') }).toEqual({ b: 'x' });
+    const proto = decodeHeaders('{"__proto__":"p"}')!;
+    expect(Object.getPrototypeOf(proto)).toBeNull();
+    expect(Object.entries(proto)).toEqual([['__proto__', 'p']]);
   });
 });

@@ -1,4 +1,4 @@
-import { ConnectionError, PublishError, toError } from '@tidings/core/adapter';
+import { ConnectionError, PublishError, type Redactor, TidingsError, toError } from '@tidings/core/adapter';
 import { Redis, type RedisOptions } from 'ioredis';
 import type { ResolvedOptions } from './options';
 import { asText } from './replies';
@@ -9,7 +9,9 @@ const MIN_SERVER_VERSION = [6, 2] as const;
 /**
  * Makes a connection that is not connected yet, named `name` in `CLIENT LIST`. `onError` gets
  * the connection's errors (ioredis reports each failed reconnection attempt), which would
- * otherwise be printed as unhandled.
+ * otherwise be printed as unhandled. The errors are ioredis's own: they may carry the command
+ * that failed with its arguments (a `HELLO ... AUTH <user> <password>`), so pass them through the
+ * options' redactor before they go anywhere.
  */
 export function createConnection(
   options: ResolvedOptions,
@@ -41,11 +43,38 @@ export function createConnection(
 }
 
 /**
- * Connects within `timeoutMs`. ioredis would keep trying in the background after a failed first
- * attempt, so on failure the connection is dropped and the error is a `ConnectionError`.
+ * Calls `onChange` whenever the connection's status may have changed: it is ready, it closed, it
+ * is waiting to reconnect, or ioredis gave up on it. The returned function stops the calls.
  */
-export async function connectWithin(redis: Redis, timeoutMs: number, what: string): Promise<void> {
+export function watchStatus(redis: Redis, onChange: () => void): () => void {
+  const events = ['ready', 'close', 'reconnecting', 'end'] as const;
+  for (const event of events) redis.on(event, onChange);
+  return () => {
+    for (const event of events) redis.off(event, onChange);
+  };
+}
+
+/**
+ * Connects within `timeoutMs`. ioredis would keep trying in the background after a failed first
+ * attempt, so on failure the connection is dropped and the error is a `ConnectionError`, redacted.
+ *
+ * Its cause is what actually went wrong: ioredis rejects `connect()` with a bare "Connection is
+ * closed." whatever happened, and reports the reason (`ECONNREFUSED`, `WRONGPASS`, `NOAUTH`, a TLS
+ * failure) only as an `error` event just before; that event's error is kept, so that a closed
+ * port and a wrong password read differently.
+ */
+export async function connectWithin(
+  redis: Redis,
+  timeoutMs: number,
+  what: string,
+  redact: Redactor,
+): Promise<void> {
   let timer: NodeJS.Timeout | undefined;
+  let reason: unknown;
+  const noteReason = (error: unknown): void => {
+    reason = error;
+  };
+  redis.on('error', noteReason);
   const timedOut = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
   });
@@ -53,12 +82,38 @@ export async function connectWithin(redis: Redis, timeoutMs: number, what: strin
     await Promise.race([redis.connect(), timedOut]);
   } catch (error) {
     redis.disconnect();
-    throw new ConnectionError(`cannot connect the ${what} to Redis: ${toError(error).message}`, {
-      cause: error,
-    });
+    throw connectionFailure(
+      `cannot connect the ${what} to Redis at ${addressOf(redis)}`,
+      reason ?? error,
+      redact,
+    );
   } finally {
     clearTimeout(timer);
+    redis.off('error', noteReason);
   }
+}
+
+/** A `ConnectionError` saying `what`, then why (the redacted cause's message), with that cause. */
+export function connectionFailure(what: string, error: unknown, redact: Redactor): ConnectionError {
+  const cause = redact.error(error);
+  return new ConnectionError(redact.text(`${what}: ${describe(cause)}`), { cause });
+}
+
+/** Where a connection goes, for messages: host and port (or socket path), never credentials. */
+export function addressOf(redis: Redis): string {
+  const { host, port, path, sentinels, name } = redis.options;
+  if (typeof path === 'string' && path.length > 0) return path;
+  if (Array.isArray(sentinels) && sentinels.length > 0)
+    return `the primary "${String(name)}" of its sentinels`;
+  return `${host ?? '127.0.0.1'}:${port ?? 6379}`;
+}
+
+// An error's message, with its code when the message does not say it (ioredis's ETIMEDOUT).
+function describe(error: Error): string {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && !error.message.includes(code)
+    ? `${error.message} (${code})`
+    : error.message;
 }
 
 /** Checks that the server is recent enough; rejects with a `ConnectionError` that says what it found. */
@@ -84,13 +139,16 @@ export function isReplyError(error: unknown): boolean {
   return error instanceof Error && error.name === 'ReplyError';
 }
 
-/** The typed error for a failed publish: `PublishError` for a refusal, `ConnectionError` otherwise. */
-export function publishFailure(error: unknown, topic: string): Error {
-  const cause = toError(error);
+/** The typed, redacted error for a failed publish: `PublishError` for a refusal, `ConnectionError` otherwise. */
+export function publishFailure(error: unknown, topic: string, redact: Redactor): Error {
+  const cause = redact.error(error);
   if (isReplyError(error)) {
-    return new PublishError(`Redis refused a record for "${topic}": ${cause.message}`, { cause, topic });
+    return new PublishError(redact.text(`Redis refused a record for "${topic}": ${cause.message}`), {
+      cause,
+      topic,
+    });
   }
-  return new ConnectionError(`publishing to "${topic}" failed: ${cause.message}`, { cause });
+  return new ConnectionError(redact.text(`publishing to "${topic}" failed: ${cause.message}`), { cause });
 }
 
 /** Whether a reply error is `NOGROUP` (the stream or its consumer group was deleted). */
@@ -101,4 +159,51 @@ export function isNoGroup(error: unknown): boolean {
 /** Whether a reply error is `BUSYGROUP` (the group exists already). */
 export function isBusyGroup(error: unknown): boolean {
   return isReplyError(error) && (error as Error).message.startsWith('BUSYGROUP');
+}
+
+/** Whether a reply error is `WRONGTYPE` (the key holds another type than the command needs). */
+export function isWrongType(error: unknown): boolean {
+  return isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE');
+}
+
+/**
+ * What a failed write means for trying it again:
+ *
+ * - `'connection'`: no answer (the connection closed, ioredis gave up resending, a timeout). The
+ *   command may or may not have been applied; the same write may succeed once the connection is back.
+ * - `'transient'`: the server refused it for now and says so: `OOM` (over `maxmemory`: memory
+ *   comes back as streams are trimmed and entries acknowledged), `LOADING`, `BUSY`, `MISCONF`
+ *   (persistence failing), `READONLY` / `MASTERDOWN` (a failover under way), `TRYAGAIN`,
+ *   `NOREPLICAS`. The same write is worth trying again, spaced out.
+ * - `'too-large'`: the server refused the size of an argument (`proto-max-bulk-len`): a smaller
+ *   write may pass, the same one never.
+ * - `'permanent'`: any other refusal: `WRONGTYPE` (the key holds another type), `NOPERM` (ACL), a
+ *   syntax error. The same write fails until someone changes the server; it is not repeated.
+ */
+export type FailureKind = 'connection' | 'transient' | 'too-large' | 'permanent';
+
+const TRANSIENT_REPLIES = /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN)\b/;
+const SIZE_REPLIES =
+  /^ERR (Protocol error: (invalid bulk length|too big (m?bulk|inline request))|string exceeds maximum allowed size)/i;
+
+/**
+ * Sorts a failed write into a {@link FailureKind}. An error the adapter raised itself is sorted by
+ * its cause (the Redis error it wraps) or, without one, is permanent unless it is a `ConnectionError`.
+ */
+export function failureKind(error: unknown, depth = 0): FailureKind {
+  if (!(error instanceof Error)) return 'permanent';
+  if (error instanceof TidingsError) {
+    if (error.cause !== undefined && depth < 5) return failureKind(error.cause, depth + 1);
+    return error.code === 'CONNECTION' ? 'connection' : 'permanent';
+  }
+  if (isReplyError(error)) {
+    if (TRANSIENT_REPLIES.test(error.message)) return 'transient';
+    if (SIZE_REPLIES.test(error.message)) return 'too-large';
+    return 'permanent';
+  }
+  // ioredis's own: "Connection is closed.", MaxRetriesPerRequestError, AbortError, timeouts.
+  const name = error.name;
+  if (name === 'Error' || name === 'MaxRetriesPerRequestError' || name === 'AbortError') return 'connection';
+  if (error.message.includes('Command timed out')) return 'connection';
+  return 'permanent';
 }

@@ -1,7 +1,7 @@
 import { ConfigError } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter } from './adapter';
-import { claimIdleFor, type RedisStreamsAdapterOptions, resolveOptions } from './options';
+import { claimIdleFor, type RedisStreamsAdapterOptions, resolveOptions, secretsOf } from './options';
 
 function fieldOf(make: () => unknown): string | undefined {
   try {
@@ -65,5 +65,51 @@ describe('options', () => {
     expect(claimIdleFor(resolved, 30_000)).toBe(45_000);
     expect(claimIdleFor(resolved, 0)).toBe(30_000);
     expect(claimIdleFor(resolveOptions({ claimIdleMs: 500 }), 30_000)).toBe(500);
+  });
+
+  it('know the secrets of the connection, and redact them from text and errors', () => {
+    expect(secretsOf('redis://:p%40ss@host:6379')).toEqual(['p%40ss', 'p@ss']);
+    expect(secretsOf('redis://user:pw@host/0?password=q&sentinelPassword=s')).toEqual(['pw', 'pw', 'q', 's']);
+    expect(
+      secretsOf({
+        host: 'h',
+        username: 'app',
+        password: 'pw',
+        sentinelPassword: 'sp',
+        tls: { passphrase: 'tp' },
+      }),
+    ).toEqual(['pw', 'sp', 'tp']);
+    expect(secretsOf(undefined)).toEqual([]);
+    const { redact } = resolveOptions({ connection: { password: 'pw-123' } });
+    expect(redact.text('AUTH pw-123 failed at redis://:other@h')).toBe('AUTH *** failed at redis://:***@h');
+    const raw = Object.assign(new Error('WRONGPASS for pw-123'), {
+      command: { name: 'auth', args: ['pw-123'] },
+      code: 'X',
+    });
+    const copy = redact.error(raw);
+    expect(copy.message).toBe('WRONGPASS for ***');
+    expect((copy as unknown as { code: string }).code).toBe('X');
+    expect('command' in copy).toBe(false);
+    // A Tidings error keeps its own fields on the copy.
+    const config = redact.error(new ConfigError('topics', 'pw-123 is wrong'));
+    expect(config).toBeInstanceOf(ConfigError);
+    expect((config as ConfigError).field).toBe('topics');
+    expect(config.message).toBe('topics: *** is wrong');
+  });
+
+  it('never quote the credentials of a connection string they refuse', () => {
+    try {
+      resolveOptions({ connection: 'http://user:s3cret@host' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+    }
+    try {
+      resolveOptions({ connection: ':s3cret@host:6379' });
+      expect.unreachable();
+    } catch (error) {
+      expect((error as Error).message).not.toContain('s3cret');
+      expect((error as Error).message).toContain('host:6379');
+    }
   });
 });

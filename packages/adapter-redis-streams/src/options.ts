@@ -1,4 +1,12 @@
-import { ConfigError, checkInteger, definedOnly } from '@tidings/core/adapter';
+import {
+  ConfigError,
+  checkInteger,
+  createRedactor,
+  definedOnly,
+  type Redactor,
+  redactUrls,
+  TidingsError,
+} from '@tidings/core/adapter';
 import type { RedisOptions } from 'ioredis';
 
 /**
@@ -139,6 +147,11 @@ export interface ResolvedOptions {
   readonly claimIdleMs: number | undefined;
   readonly retryPollIntervalMs: number;
   readonly blockMs: number;
+  /**
+   * Removes the connection's secrets (passwords of the URL and of the options, TLS passphrase)
+   * and URL credentials from every error the adapter raises or reports.
+   */
+  readonly redact: Redactor;
 }
 
 /** Redis refuses bulk strings above 512 MiB (`proto-max-bulk-len`). */
@@ -164,6 +177,7 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
     trim: resolveTrim(options.trim),
     waitForReplicas: options.waitForReplicas,
     claimIdleMs: options.claimIdleMs,
+    redact: keepingFields(createRedactor(secretsOf(options.connection))),
   } satisfies ResolvedOptions;
 
   const { connection } = merged;
@@ -171,7 +185,7 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
     if (!/^rediss?:\/\//.test(connection)) {
       throw new ConfigError(
         'connection',
-        `must be a redis:// or rediss:// URL, got ${JSON.stringify(connection)}`,
+        `must be a redis:// or rediss:// URL, got ${JSON.stringify(withoutCredentials(connection))}`,
       );
     }
   } else if (typeof connection !== 'object' || connection === null) {
@@ -222,6 +236,94 @@ function resolveTrim(
     throw new ConfigError('trim.keepUnsettled', 'must be true or false');
   checkInteger('trim.intervalMs', intervalMs, 1);
   return { maxLength, maxAgeMs, keepUnsettled, intervalMs };
+}
+
+/**
+ * The secrets a connection setting holds, to be redacted wherever they could be quoted: the
+ * password of a URL (as written and percent-decoded, since ioredis sends the decoded one) and of
+ * its `password` / `sentinelPassword` query parameters, the `password` and `sentinelPassword`
+ * options, and a TLS passphrase or key given as text. User names are not secrets and stay.
+ */
+export function secretsOf(connection: RedisStreamsAdapterOptions['connection']): string[] {
+  const secrets: (string | undefined)[] = [];
+  if (typeof connection === 'string') {
+    let url: URL | undefined;
+    try {
+      url = new URL(connection);
+    } catch {
+      // Not a URL (refused by the checks): nothing of it is ever quoted but through withoutCredentials.
+    }
+    if (url !== undefined) {
+      secrets.push(url.password, safeDecode(url.password));
+      for (const name of ['password', 'sentinelPassword']) secrets.push(...url.searchParams.getAll(name));
+    }
+  } else if (typeof connection === 'object' && connection !== null) {
+    const given = connection as Record<string, unknown>;
+    for (const name of ['password', 'sentinelPassword']) {
+      if (typeof given[name] === 'string') secrets.push(given[name]);
+    }
+    const tls = given.tls as Record<string, unknown> | undefined;
+    if (typeof tls === 'object' && tls !== null) {
+      for (const name of ['passphrase', 'key', 'pfx'])
+        if (typeof tls[name] === 'string') secrets.push(tls[name]);
+    }
+  }
+  return secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
+}
+
+/**
+ * `redactor` whose error copies keep the fields of Tidings errors (`ConfigError.field`,
+ * `PublishError.topic`, `MessageTooLargeError.size`...), redacted like the message: the core's
+ * redactor copies only the properties of Node's system errors, and a caller switching on
+ * `error.field` must find it on the copy too.
+ */
+function keepingFields(redactor: Redactor): Redactor {
+  const error = (value: unknown, depth = 0): Error => {
+    const copy = redactor.error(value);
+    if (!(value instanceof TidingsError)) return copy;
+    for (const [name, field] of Object.entries(value)) {
+      if (name in copy) continue;
+      if (typeof field === 'string') {
+        Object.defineProperty(copy, name, {
+          value: redactor.text(field),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      } else if (typeof field === 'number' || typeof field === 'boolean' || field === undefined) {
+        Object.defineProperty(copy, name, {
+          value: field,
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
+      }
+    }
+    if (value.cause instanceof TidingsError && depth < 5) {
+      Object.defineProperty(copy, 'cause', {
+        value: error(value.cause, depth + 1),
+        writable: true,
+        configurable: true,
+      });
+    }
+    return copy;
+  };
+  return { text: redactor.text, error: (value) => error(value) };
+}
+
+function safeDecode(text: string): string {
+  try {
+    return decodeURIComponent(text);
+  } catch {
+    return text;
+  }
+}
+
+/** A connection string fit to quote in an error: URL credentials, and anything before an `@`, removed. */
+function withoutCredentials(text: string): string {
+  const redacted = redactUrls(text);
+  const at = redacted.lastIndexOf('@');
+  return (at < 0 ? redacted : `***${redacted.slice(at)}`).slice(0, 200);
 }
 
 /**

@@ -412,13 +412,15 @@ return removed
  * Trims a stream to a length and/or an age. With `keep` = '1' it never removes an entry some
  * group has not settled: the floor is the smallest id any group still needs (its first pending
  * entry, or the entry after its last delivered one), and trimming stops below it. Approximate
- * trimming (`~`) only removes whole stream nodes, so it never goes further than asked.
+ * trimming (`~`) only removes whole stream nodes, so it never goes further than asked. A stream
+ * that does not exist (nothing published yet) has nothing to trim: 0, where `XINFO` would fail.
  * KEYS: stream. ARGV: max length (0: none), max age ms (0: none), keep ('1' or '0').
  * Returns how many entries were removed.
  */
 export const trim = new LuaScript(
   'trim',
   `
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local max_length, max_age, keep = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3] == '1'
 local function parse(id)
   local ms, seq = string.match(id, '^(%d+)-(%d+)$')

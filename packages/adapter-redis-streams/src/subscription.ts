@@ -3,23 +3,34 @@ import {
   ClosedError,
   type CloseOptions,
   ConfigError,
-  ConnectionError,
   type ConsumerLag,
   type ConsumerLagReporter,
   type IncomingRecord,
   KeyedDispatcher,
   RETRY_HEADERS,
   type RecordHandler,
+  type RetrySettlement,
   type Settlement,
+  type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
-  toError,
+  type TopicRule,
+  topicProblem,
   whenAborted,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
 import { AckBatcher } from './acks';
-import { decodeFields, decodeHeaders, encodeFields, encodeHeaders } from './codec';
-import { connectWithin, isBusyGroup, isNoGroup, isReplyError } from './connection';
+import { decodeFields, decodeHeaders, encodeHeaders, mergeHeaders } from './codec';
+import {
+  connectionFailure,
+  connectWithin,
+  failureKind,
+  isBusyGroup,
+  isNoGroup,
+  isReplyError,
+  isWrongType,
+} from './connection';
+import { writeDeadLetter } from './dead-letters';
 import { keys } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
@@ -43,7 +54,6 @@ import {
   claimIdle,
   claimOne,
   countMembers,
-  deadLetter,
   forgetConsumers,
   ownPending,
   release,
@@ -56,7 +66,11 @@ import {
 export interface SubscriptionContext {
   readonly spec: SubscribeSpec;
   readonly handler: RecordHandler;
+  /** Told what became of dead letters, and of settlements that could not be applied. */
+  readonly observer: SettlementObserver | undefined;
   readonly options: ResolvedOptions;
+  /** The adapter's topic rule, which dead-letter topics must follow too. */
+  readonly topicRule: TopicRule;
   /** The adapter's command connection, shared by its subscriptions. */
   readonly command: Redis;
   /** A new connection for this subscription's blocking reads, not connected yet. */
@@ -94,6 +108,13 @@ const RELEASED_IDLE_MS = 24 * 60 * 60 * 1000;
 const CLOSE_STEP_MS = 2_000;
 // Pending entries examined per script call when recovering or taking a stream over.
 const PAGE = 100;
+// A settlement refused for now (OOM, LOADING, a lost connection on an ordered stream) is tried
+// again after 100 ms, doubling up to this.
+const MAX_SETTLE_BACKOFF_MS = 5_000;
+// A dead letter refused for good (WRONGTYPE, NOPERM) leaves its record to come back after 1 s,
+// doubling with each failure up to this: an operator may fix the key, but nothing loops meanwhile.
+const MAX_COME_BACK_MS = 60_000;
+const MAX_REMEMBERED_REFUSALS = 10_000;
 
 /**
  * One member of a consumer group on one or more streams. A blocking `XREADGROUP` on a connection
@@ -146,6 +167,8 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private recoveryCursors: string[];
   private recoveries = 0;
   private closing: Promise<void> | undefined;
+  /** Entries whose dead letter Redis refused for good, by held key: how many times in a row. */
+  private readonly refusedDeadLetters = new Map<string, number>();
 
   constructor(private readonly context: SubscriptionContext) {
     const { spec } = context;
@@ -189,6 +212,11 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     return this.error;
   }
 
+  /** Whether the subscription runs and its reader is cut off from the server (reconnecting). */
+  get readerCutOff(): boolean {
+    return this.phase === 'running' && this.context.reader.status !== 'ready';
+  }
+
   /**
    * Entries of each topic the group has not settled: those not delivered to it yet (the group's
    * `lag` in `XINFO GROUPS`) plus those delivered and not acknowledged (`pending`, which includes
@@ -212,16 +240,25 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     return [...totals].flatMap(([topic, messages]) => (messages === null ? [] : [{ topic, messages }]));
   }
 
-  /** Records an error for health reports (`lastError`). */
-  noteError(error: unknown): void {
-    this.error = toError(error);
+  /**
+   * Records an error for health reports (`lastError`) and returns it: a redacted copy, since
+   * ioredis's errors may carry the command that failed with its arguments (an `AUTH` password).
+   */
+  noteError(error: unknown): Error {
+    this.error = this.context.options.redact.error(error);
+    return this.error;
   }
 
   /** Creates the group on every stream, connects the reader and starts the loops. */
   async start(): Promise<void> {
     try {
       await this.createGroups();
-      await connectWithin(this.context.reader, this.context.options.connectTimeoutMs, 'stream reader');
+      await connectWithin(
+        this.context.reader,
+        this.context.options.connectTimeoutMs,
+        'stream reader',
+        this.context.options.redact,
+      );
       await this.learnReaderId();
       this.context.reader.on('ready', () => {
         this.lookForLostReads = true;
@@ -394,7 +431,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private delivery(index: number, entry: EntryData): Delivery {
     const content = decodeFields(entry.fields);
     const retryHeaders = decodeHeaders(entry.retryHeaders);
-    const headers = retryHeaders === undefined ? content.headers : { ...content.headers, ...retryHeaders };
+    // Prototype-free either way: a header called `constructor` is a header, not Object's.
+    const headers =
+      retryHeaders === undefined ? content.headers : mergeHeaders(content.headers, retryHeaders);
     return {
       index,
       id: entry.id,
@@ -462,24 +501,34 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         delivery = await this.claimBackWhenDue(delivery);
         if (delivery === undefined) return;
       }
-      const settlement = await this.handle(delivery.record);
+      let settlement = await this.handle(delivery.record);
       if (delivery.abandoned) return;
-      if (settlement.type === 'retry' && this.ordered) {
-        // The retry waits here, holding back the later records of its key; the due time is
-        // stored too, so that a member taking the stream over honours it.
-        const waitMs: number = await this.scheduleRetry(delivery, settlement).catch((error: unknown) => {
-          this.noteError(error);
-          return Math.max(0, Math.ceil(settlement.delayMs));
-        });
-        delivery = { ...delivery, waitMs };
-        this.held.set(`${delivery.index}\n${delivery.id}`, delivery);
-        continue;
+      if (settlement.type !== 'retry' || !this.ordered) {
+        const comeBackMs = await this.settleOrLeave(delivery, settlement);
+        if (comeBackMs !== undefined) {
+          // A dead letter Redis refused for good: the record stays pending and comes back later,
+          // as a retry would (the core decides again then), spaced out more each time.
+          settlement = { type: 'retry', delayMs: comeBackMs, headers: {} };
+        }
+        if (comeBackMs !== undefined && !this.ordered) {
+          await this.settle(delivery, settlement).catch((error: unknown) => this.noteError(error));
+        }
+        if (comeBackMs === undefined || !this.ordered) {
+          this.held.delete(`${delivery.index}\n${delivery.id}`);
+          // Due retries waited for room: this slot is free once the dispatcher has counted it.
+          if (this.dueBacklog) setImmediate(() => void this.once('due', () => this.moveDue()));
+          return;
+        }
       }
-      await this.settleOrLeave(delivery, settlement);
-      this.held.delete(`${delivery.index}\n${delivery.id}`);
-      // Due retries waited for room: this slot is free once the dispatcher has counted it.
-      if (this.dueBacklog) setImmediate(() => void this.once('due', () => this.moveDue()));
-      return;
+      // Ordered: the retry waits here, holding back the later records of its key; the due time
+      // is stored too, so that a member taking the stream over honours it.
+      const retry: RetrySettlement = settlement as RetrySettlement;
+      const waitMs: number = await this.scheduleRetry(delivery, retry).catch((error: unknown) => {
+        this.noteError(error);
+        return Math.max(0, Math.ceil(retry.delayMs));
+      });
+      delivery = { ...delivery, waitMs };
+      this.held.set(`${delivery.index}\n${delivery.id}`, delivery);
     }
   }
 
@@ -544,21 +593,60 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   }
 
   /**
-   * Applies a settlement. If it cannot be written, the entry stays pending and comes back later
-   * (recovery, or the next holder of an ordered stream). An ordered subscription first tries
-   * again while the connection is down and it still holds the lease, so that the next record of
-   * the key does not start while this one is unsettled.
+   * Applies a settlement. When Redis refuses it, the observer hears of it once
+   * (`settlementFailed`, with the redacted error, also kept as `lastError`), and what happens next
+   * depends on the refusal (see `failureKind`):
+   *
+   * - refused for now (`OOM`, `LOADING`, `BUSY`...): tried again, 100 ms then doubling up to 5 s,
+   *   while the member holds the entry (not closing, and on an ordered stream, holding its lease);
+   * - no answer (the connection): an ordered subscription tries again the same way, so that the
+   *   next record of the key does not start while this one is unsettled; an unordered one leaves
+   *   the entry pending, and it comes back after `claimIdleMs` (ioredis has already resent it);
+   * - refused for good (`WRONGTYPE` on the dead-letter key, `NOPERM`): never tried again as such.
+   *   A dead letter resolves to the delay after which its record must come back (1 s, doubling
+   *   with each refusal up to 60 s); any other settlement leaves its entry pending.
+   *
+   * Resolves with that delay, or `undefined` once the settlement is applied or left.
    */
-  private async settleOrLeave(delivery: Delivery, settlement: Settlement): Promise<void> {
+  private async settleOrLeave(delivery: Delivery, settlement: Settlement): Promise<number | undefined> {
+    const heldKey = `${delivery.index}\n${delivery.id}`;
+    let told = false;
     for (let failures = 0; ; failures++) {
       try {
         await this.settle(delivery, settlement);
-        return;
-      } catch (error) {
-        this.noteError(error);
-        if (!this.ordered || isReplyError(error) || !this.mayKeepTrying(delivery)) return;
+        this.refusedDeadLetters.delete(heldKey);
+        return undefined;
+      } catch (thrown) {
+        const error = this.noteError(thrown);
+        if (!told) {
+          told = true;
+          this.tell((observer) => observer.settlementFailed(delivery.record, settlement, error));
+        }
+        const kind = failureKind(thrown);
+        if (kind === 'permanent' || kind === 'too-large') {
+          if (settlement.type !== 'deadLetter') return undefined;
+          const refusals = (this.refusedDeadLetters.get(heldKey) ?? 0) + 1;
+          // Records that went on to another member are never settled here: forget them all at times.
+          if (this.refusedDeadLetters.size >= MAX_REMEMBERED_REFUSALS) this.refusedDeadLetters.clear();
+          this.refusedDeadLetters.set(heldKey, refusals);
+          return Math.min(MAX_COME_BACK_MS, 1_000 * 2 ** (refusals - 1));
+        }
+        if (kind === 'connection' && !this.ordered) return undefined;
+        if (!this.mayKeepTrying(delivery)) return undefined;
       }
-      await sleep(Math.min(2_000, 100 * 2 ** failures));
+      // Woken early by a reconnection or the close.
+      await this.nudged(Math.min(MAX_SETTLE_BACKOFF_MS, 100 * 2 ** failures));
+    }
+  }
+
+  /** Calls the observer, if any; what it throws is ignored (the contract says it does not). */
+  private tell(call: (observer: SettlementObserver) => void): void {
+    const { observer } = this.context;
+    if (observer === undefined) return;
+    try {
+      call(observer);
+    } catch {
+      // An observer's failure must not turn into a failed settlement.
     }
   }
 
@@ -579,16 +667,23 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         return;
       }
       case 'deadLetter': {
-        const fields = encodeFields({
-          key: record.key,
-          headers: { ...record.headers, ...settlement.headers },
-          body: record.body,
-        });
+        const problem = topicProblem(this.context.topicRule, settlement.topic);
+        if (problem !== undefined) throw new ConfigError('deadLetter.topic', problem);
         const target = await this.context.deadLetterStream(settlement.topic, record.key);
-        await deadLetter.run(
+        const letter = await writeDeadLetter(
           command,
-          [stream, target, keys.retryHeaders(stream, this.group), keys.due(stream, this.group)],
-          [this.group, id, ...fields],
+          { source: stream, target, group: this.group, id },
+          record,
+          settlement,
+          this.context.options.maxMessageBytes,
+        );
+        // Only now is it true: Redis stored the dead letter and acknowledged the original.
+        this.tell((observer) =>
+          observer.deadLettered(record, {
+            topic: settlement.topic,
+            reason: settlement.reason,
+            reduced: letter.reduced,
+          }),
         );
         return;
       }
@@ -641,7 +736,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       return;
     }
     this.busy.add(name);
-    const run = task().catch((error: unknown) => this.noteError(error));
+    const run = task().catch((error: unknown) => {
+      this.noteError(error);
+    });
     this.tasks.add(run);
     try {
       await run;
@@ -880,17 +977,14 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         await this.context.command.callBuffer('xgroup', 'CREATE', stream, this.group, start, 'MKSTREAM');
       } catch (error) {
         if (isBusyGroup(error)) continue;
-        if (isReplyError(error) && (error as Error).message.startsWith('WRONGTYPE')) {
+        const { redact } = this.context.options;
+        if (isWrongType(error)) {
           throw new ConfigError('topics', `"${stream}" is a Redis key that is not a stream`, {
-            cause: error,
+            cause: redact.error(error),
           });
         }
-        throw isReplyError(error)
-          ? error
-          : new ConnectionError(
-              `cannot create group "${this.group}" on "${stream}": ${toError(error).message}`,
-              { cause: error },
-            );
+        // Refused (NOPERM, OOM) or unanswered: either way the subscription cannot start.
+        throw connectionFailure(`cannot create group "${this.group}" on "${stream}"`, error, redact);
       }
     }
   }

@@ -5,10 +5,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 
+/** Settings of a {@link PrivateRedis}. */
+export interface PrivateRedisOptions {
+  /** The server's `requirepass`: connections must authenticate with it. */
+  readonly password?: string;
+}
+
 /**
  * A `redis-server` of the test's own, on a free port with a temporary directory, that the test
- * may crash and restart. It persists every write before answering: `appendonly yes` and
- * `appendfsync always`, no RDB snapshots.
+ * may crash, restart or reconfigure. It persists every write before answering: `appendonly yes`
+ * and `appendfsync always`, no RDB snapshots.
  */
 export class PrivateRedis {
   private process: ChildProcess | undefined;
@@ -16,17 +22,31 @@ export class PrivateRedis {
   private constructor(
     readonly port: number,
     readonly dir: string,
+    private readonly settings: PrivateRedisOptions,
   ) {}
 
   /** Starts a server; `redis-server` must be on the PATH. */
-  static async start(): Promise<PrivateRedis> {
-    const server = new PrivateRedis(await freePort(), await mkdtemp(join(tmpdir(), 'tidings-redis-')));
+  static async start(settings: PrivateRedisOptions = {}): Promise<PrivateRedis> {
+    const dir = await mkdtemp(join(tmpdir(), 'tidings-redis-'));
+    const server = new PrivateRedis(await freePort(), dir, settings);
     await server.launch();
     return server;
   }
 
+  /** The server's URL, with its password when it has one. */
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    const { password } = this.settings;
+    return password === undefined
+      ? `redis://127.0.0.1:${this.port}`
+      : `redis://:${encodeURIComponent(password)}@127.0.0.1:${this.port}`;
+  }
+
+  /** A plain connection to the server for the test's own commands (`CONFIG SET`); close it with `quit()`. */
+  async admin(): Promise<Redis> {
+    const redis = new Redis(this.url, { lazyConnect: true, maxRetriesPerRequest: 1 });
+    redis.on('error', () => undefined);
+    await redis.connect();
+    return redis;
   }
 
   /** Kills the server with SIGKILL, as a crash or a power cut would, and waits until it is gone. */
@@ -68,6 +88,7 @@ export class PrivateRedis {
         '',
         '--logfile',
         join(this.dir, 'redis.log'),
+        ...(this.settings.password === undefined ? [] : ['--requirepass', this.settings.password]),
       ],
       { stdio: 'ignore' },
     );

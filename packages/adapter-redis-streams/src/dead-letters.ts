@@ -1,0 +1,81 @@
+import {
+  type DeadLetterLimits,
+  type DeadLetterSettlement,
+  type FittedDeadLetter,
+  fitDeadLetter,
+  type IncomingRecord,
+} from '@tidings/core/adapter';
+import type { Redis } from 'ioredis';
+import { encodeFields, mergeHeaders } from './codec';
+import { failureKind } from './connection';
+import { keys } from './keys';
+import { deadLetter } from './scripts';
+
+/**
+ * The limits a dead letter is fitted to (see `fitDeadLetter`). Redis itself takes values up to
+ * 512 MiB (`proto-max-bulk-len`), so what bounds a dead letter is the adapter's own limit,
+ * `maxMessageBytes`, which it applies to bodies: the dead letter keeps a body the adapter would
+ * publish (so it can be redriven as it is), and its headers may take as many bytes again. A
+ * record written by another producer with a body over the limit loses its body in the dead
+ * letter (its size and SHA-256 are kept); headers over the limit are cut.
+ */
+export function deadLetterLimits(maxMessageBytes: number, bodyBytes: number): DeadLetterLimits {
+  if (bodyBytes > maxMessageBytes) {
+    // The body alone breaks the limit: fitted against it, the body is what goes.
+    return { maxBytes: maxMessageBytes, maxHeaderBytes: maxMessageBytes };
+  }
+  return { maxBytes: 2 * maxMessageBytes, maxHeaderBytes: maxMessageBytes };
+}
+
+/** Where a dead letter goes and where the original sits. */
+export interface DeadLetterTarget {
+  /** The stream the record was read from. */
+  readonly source: string;
+  /** The dead-letter stream (the settlement's topic, or its shard for the record's key). */
+  readonly target: string;
+  readonly group: string;
+  /** The original's entry id. */
+  readonly id: string;
+}
+
+/**
+ * Writes the dead letter of `record` and acknowledges the original, in one script (`XADD` then
+ * `XACK`: a failing `XADD` stops the script before the acknowledgement). The dead letter is the
+ * full copy when it fits {@link deadLetterLimits}, else the reduced one; when Redis refuses it for
+ * its size all the same (a server with a smaller `proto-max-bulk-len`), the minimal copy is
+ * written, once. Resolves with what was written; rejects with Redis's error when even that failed.
+ */
+export async function writeDeadLetter(
+  redis: Redis,
+  at: DeadLetterTarget,
+  record: IncomingRecord,
+  settlement: DeadLetterSettlement,
+  maxMessageBytes: number,
+): Promise<FittedDeadLetter> {
+  const headers = mergeHeaders(record.headers, settlement.headers);
+  const limits = deadLetterLimits(maxMessageBytes, record.body.byteLength);
+  const letter = fitDeadLetter(headers, record.body, limits);
+  try {
+    await run(redis, at, record, letter);
+    return letter;
+  } catch (error) {
+    if (failureKind(error) !== 'too-large') throw error;
+  }
+  const minimal = fitDeadLetter(headers, record.body, { ...limits, minimal: true });
+  await run(redis, at, record, minimal);
+  return minimal;
+}
+
+async function run(
+  redis: Redis,
+  at: DeadLetterTarget,
+  record: IncomingRecord,
+  letter: FittedDeadLetter,
+): Promise<void> {
+  const fields = encodeFields({ key: record.key, headers: letter.headers, body: letter.body });
+  await deadLetter.run(
+    redis,
+    [at.source, at.target, keys.retryHeaders(at.source, at.group), keys.due(at.source, at.group)],
+    [at.group, at.id, ...fields],
+  );
+}
