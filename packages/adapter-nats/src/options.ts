@@ -1,5 +1,6 @@
-import { ConfigError, definedOnly } from '@tidings/core/adapter';
+import { ConfigError, definedOnly, type Redactor } from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
+import { resolveCredentials } from './credentials';
 import { subjectProblem } from './subjects';
 
 /**
@@ -15,11 +16,17 @@ import { subjectProblem } from './subjects';
  * ```
  */
 export interface NatsConnectionOptions {
-  /** Server URLs (`nats://host:port` or `host:port`). Default `127.0.0.1:4222`. Ignored with `connection`. */
+  /**
+   * Server URLs (`nats://host:port` or `host:port`). Default `127.0.0.1:4222`. Ignored with
+   * `connection`. Credentials in a URL (`nats://user:password@host`, `nats://token@host`) are used
+   * to connect (nats.js itself ignores them) and never appear in errors or logs.
+   */
   readonly servers?: string | readonly string[];
   /**
    * Further options for nats.js `connect()`: credentials, TLS, client name, reconnect timing. The
-   * adapter's own defaults (reconnect forever, one second apart) apply unless set here.
+   * adapter's own defaults (reconnect forever, one second apart) apply unless set here. The
+   * secrets given here (`pass`, `token`, `nkey`, `userJWT`) are removed from every error the
+   * adapter reports.
    */
   readonly connectionOptions?: Omit<ConnectionOptions, 'servers'>;
   /**
@@ -156,8 +163,14 @@ export interface NatsCoreAdapterOptions extends NatsConnectionOptions {
 
 /** Connection settings with defaults filled in. */
 export interface ResolvedConnectionOptions {
+  /** The server URLs, without the credentials they carried. */
   readonly servers: string | string[];
+  /** The nats.js options, with the credentials of the URLs. */
   readonly connectionOptions: Omit<ConnectionOptions, 'servers'>;
+  /** Hides every known secret in messages and errors. */
+  readonly redactor: Redactor;
+  /** The servers as messages name them, without credentials. */
+  readonly where: string;
   readonly connection: NatsConnection | undefined;
   readonly connectTimeoutMs: number;
   readonly publishTimeoutMs: number;
@@ -231,9 +244,12 @@ function resolveConnection(options: NatsConnectionOptions, prefix: string): Reso
   if ((Array.isArray(servers) && servers.length === 0) || servers === '') {
     throw new ConfigError('servers', 'give at least one server URL');
   }
+  const credentials = resolveCredentials(servers, merged.connectionOptions);
   return {
-    servers,
-    connectionOptions: merged.connectionOptions,
+    servers: credentials.servers,
+    connectionOptions: credentials.connectionOptions,
+    redactor: credentials.redactor,
+    where: credentials.where,
     connection: options.connection,
     connectTimeoutMs: integer('connectTimeoutMs', merged.connectTimeoutMs, 1),
     publishTimeoutMs: integer('publishTimeoutMs', merged.publishTimeoutMs, 1),

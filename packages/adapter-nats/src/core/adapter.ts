@@ -3,6 +3,7 @@ import {
   type AdapterSubscription,
   type CloseOptions,
   type ConnectionState,
+  type ConnectionStateReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
   type OutgoingRecord,
@@ -12,7 +13,7 @@ import {
 } from '@tidings/core/adapter';
 import type { NatsConnection } from 'nats';
 import { closedError, publishFailure } from '../errors';
-import { Link } from '../link';
+import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -20,7 +21,7 @@ import {
   type ResolvedNatsCoreOptions,
   resolveNatsCoreOptions,
 } from '../options';
-import { prepareMessages } from '../outgoing';
+import { type OutgoingMessage, prepareMessages } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
 import { coreSubject, NATS_TOPIC_RULE } from '../subjects';
@@ -52,7 +53,7 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   topicRule: NATS_TOPIC_RULE,
 });
 
-class NatsCoreAdapter implements NatsAdapter {
+class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
   readonly name = 'nats-core';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedNatsCoreOptions;
@@ -71,6 +72,10 @@ class NatsCoreAdapter implements NatsAdapter {
 
   get state(): ConnectionState {
     return this.link.state;
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    return this.link.onStateChange(listener);
   }
 
   /** Whether `close()` was called. */
@@ -98,12 +103,20 @@ class NatsCoreAdapter implements NatsAdapter {
       maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
       subjectOf: (record) => coreSubject(this.options.prefix, record.topic),
     });
+    await this.sendMessages(nc, messages, what);
+  }
+
+  private async sendMessages(
+    nc: NatsConnection,
+    messages: readonly OutgoingMessage[],
+    what: string,
+  ): Promise<void> {
     await this.link.whenConnected(this.options.publishTimeoutMs);
     for (const message of messages) {
       try {
         nc.publish(message.subject, message.body, { headers: message.headers });
       } catch (error) {
-        throw publishFailure(error, message.topic, what);
+        throw publishFailure(error, message.topic, what, this.options.redactor);
       }
     }
     // Core NATS has no publish ack: a round trip to the server is as far as "accepted" goes.
@@ -130,7 +143,7 @@ class NatsCoreAdapter implements NatsAdapter {
         }),
       ]);
     } catch (error) {
-      throw error instanceof PublishError ? error : publishFailure(error, topic, what);
+      throw error instanceof PublishError ? error : publishFailure(error, topic, what, this.options.redactor);
     } finally {
       clearTimeout(timer);
     }

@@ -79,7 +79,8 @@ export class CoreSubscription implements AdapterSubscription {
 
   private onMessage(topic: string, error: Error | null, msg: Msg): void {
     if (error !== null) {
-      this.error = error;
+      // A permission error from the server, say: shown in health reports, without secrets.
+      this.error = this.ctx.link.redactor.error(error);
       return;
     }
     if (this.closing !== undefined) return;

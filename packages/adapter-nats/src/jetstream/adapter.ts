@@ -1,17 +1,19 @@
-import type {
-  AdapterCapabilities,
-  AdapterSubscription,
-  CloseOptions,
-  ConnectionState,
-  DeadLetterSettlement,
-  IncomingRecord,
-  OutgoingRecord,
-  RecordHandler,
-  SubscribeSpec,
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type CloseOptions,
+  ConnectionError,
+  type ConnectionState,
+  type ConnectionStateReporter,
+  type DeadLetterSettlement,
+  type IncomingRecord,
+  type OutgoingRecord,
+  type RecordHandler,
+  type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
 import { closedError, connectionFailure, publishFailure } from '../errors';
-import { Link } from '../link';
+import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -22,6 +24,7 @@ import {
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
+import { StateReporter } from '../state';
 import { NATS_TOPIC_RULE, partitionOfKey, partitionSubject } from '../subjects';
 import { ensureStream } from './stream';
 import { type JetStreamContext, JetStreamSubscription } from './subscription';
@@ -60,11 +63,12 @@ interface Connected {
   readonly partitions: number;
 }
 
-class NatsJetStreamAdapter implements NatsAdapter {
+class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
   readonly name = 'nats';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedNatsOptions;
   private readonly link: Link;
+  private readonly reporter: StateReporter;
   private connected: Connected | undefined;
   private connecting: Promise<Connected> | undefined;
   private shutdown: Promise<void> | undefined;
@@ -74,11 +78,17 @@ class NatsJetStreamAdapter implements NatsAdapter {
   constructor(options: NatsAdapterOptions) {
     this.options = resolveNatsOptions(options);
     this.link = new Link(this.options, this.name);
+    this.reporter = new StateReporter(() => this.state);
+    this.link.onStateChange((_state, error) => this.reporter.changed(error));
     this.capabilities = Object.freeze({
       ...natsCapabilities,
       durable: this.options.stream.storage === 'file',
       maxMessageBytes: this.options.maxMessageBytes,
     });
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    return this.reporter.listen(listener);
   }
 
   get state(): ConnectionState {
@@ -106,6 +116,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
     if (this.closing) throw closedError('connect', this.name);
     this.connecting ??= this.open().catch((error: unknown) => {
       this.connecting = undefined;
+      this.reporter.changed(error as Error);
       throw error;
     });
     await this.connecting;
@@ -114,6 +125,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
   private async open(): Promise<Connected> {
     const nc = await this.link.open();
     const timeout = this.options.publishTimeoutMs;
+    const { redactor } = this.options;
     let jsm: JetStreamManager;
     try {
       jsm = await nc.jetstreamManager({ timeout });
@@ -121,17 +133,21 @@ class NatsJetStreamAdapter implements NatsAdapter {
       throw connectionFailure(
         error,
         `JetStream is not available on ${nc.getServer()} (is the server started with -js?)`,
+        redactor,
       );
     }
     const partitions = await ensureStream(jsm, this.options);
     this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions };
+    this.reporter.changed();
     return this.connected;
   }
 
   private require(what: string): Connected {
     this.link.require(what);
     if (this.connected === undefined) {
-      throw connectionFailure(new Error('not connected; call connect() first'), `cannot ${what}`);
+      throw new ConnectionError(
+        `cannot ${what} on the ${this.name} adapter: not connected; call connect() first`,
+      );
     }
     return this.connected;
   }
@@ -168,7 +184,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
           dropped,
         ]),
       ),
-      (error, index) => publishFailure(error, messages[index]!.topic, what),
+      (error, index) => publishFailure(error, messages[index]!.topic, what, this.options.redactor),
     );
   }
 
@@ -231,6 +247,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
       await this.connecting?.catch(() => undefined);
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
       await this.link.close();
+      this.reporter.changed();
     })();
     return this.shutdown;
   }

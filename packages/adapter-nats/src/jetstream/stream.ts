@@ -53,7 +53,9 @@ export async function ensureStream(jsm: JetStreamManager, options: ResolvedNatsO
   try {
     info = await jsm.streams.info(stream.name);
   } catch (error) {
-    if (!isNotFound(error)) throw connectionFailure(error, `cannot read JetStream stream "${stream.name}"`);
+    if (!isNotFound(error)) {
+      throw connectionFailure(error, `cannot read JetStream stream "${stream.name}"`, options.redactor);
+    }
     if (!stream.create) {
       throw new ConfigError(
         'stream.create',
@@ -87,8 +89,13 @@ async function createStream(jsm: JetStreamManager, options: ResolvedNatsOptions)
     // Another adapter created it meanwhile.
     const code = apiErrorCode(error);
     if (code === JS_ERR.streamNameInUse) return jsm.streams.info(options.stream.name);
-    if (code === undefined)
-      throw connectionFailure(error, `cannot create JetStream stream "${options.stream.name}"`);
+    if (code === undefined) {
+      throw connectionFailure(
+        error,
+        `cannot create JetStream stream "${options.stream.name}"`,
+        options.redactor,
+      );
+    }
     throw new ConfigError(
       'stream',
       `cannot create JetStream stream "${options.stream.name}" for "${options.prefix}.>": ${(error as Error).message}`,

@@ -13,6 +13,7 @@ import {
   toError,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, NatsConnection } from 'nats';
+import { isTidings } from '../errors';
 import { fromNatsHeaders } from '../headers';
 import type { Link, LinkListener } from '../link';
 import { PausableDispatcher } from '../pausable';
@@ -175,7 +176,8 @@ export class JetStreamSubscription
   }
 
   report(error: Error, fatal: boolean): void {
-    this.error = error;
+    // Health reports show it: whatever the client said, without the connection's secrets.
+    this.error = isTidings(error) ? error : this.ctx.link.redactor.error(error);
     if (fatal) this.failed = true;
   }
 
