@@ -1,7 +1,7 @@
-import { ConfigError, definedOnly, type Redactor } from '@tidings/core/adapter';
+import { ConfigError, definedOnly, type Redactor, topicProblem } from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { resolveCredentials } from './credentials';
-import { subjectProblem } from './subjects';
+import { NATS_TOPIC_RULE } from './subjects';
 
 /**
  * Connection settings shared by the JetStream and the core-NATS adapter.
@@ -221,8 +221,9 @@ function oneOf<T extends string>(field: string, value: T, allowed: readonly T[])
 }
 
 function checkPrefix(prefix: string): string {
-  const problem = subjectProblem(prefix);
-  if (problem !== undefined) throw new ConfigError('prefix', `"${String(prefix)}" ${problem}`);
+  // The prefix is the first part of every subject: it follows the rule of topics.
+  const problem = topicProblem(NATS_TOPIC_RULE, prefix);
+  if (problem !== undefined) throw new ConfigError('prefix', `must be a valid subject part: ${problem}`);
   return prefix;
 }
 

@@ -102,6 +102,7 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
       maxBodyBytes: this.capabilities.maxMessageBytes,
       maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
       subjectOf: (record) => coreSubject(this.options.prefix, record.topic),
+      redactor: this.options.redactor,
     });
     await this.sendMessages(nc, messages, what);
   }
@@ -151,8 +152,8 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    const nc = this.link.require('subscribe');
     checkSpec(spec, this.capabilities);
+    const nc = this.link.require('subscribe');
     const context: CoreContext = {
       link: this.link,
       nc,

@@ -91,7 +91,7 @@ export class CoreSubscription implements AdapterSubscription {
       );
       return;
     }
-    const { headers, key } = fromNatsHeaders(msg.headers);
+    const { headers, key } = fromNatsHeaders(msg);
     this.work.push({
       topic,
       key,

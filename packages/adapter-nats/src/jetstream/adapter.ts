@@ -157,6 +157,7 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     const messages = prepareMessages(records, {
       maxBodyBytes: this.capabilities.maxMessageBytes,
       maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      redactor: this.options.redactor,
       subjectOf: (record) =>
         partitionSubject(this.options.prefix, record.topic, this.partitionOf(record.key, partitions)),
       msgIdOf: (record) => {
@@ -210,6 +211,7 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     const messages = prepareMessages([letter], {
       maxBodyBytes: Number.MAX_SAFE_INTEGER,
       maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      redactor: this.options.redactor,
       subjectOf: (r) => partitionSubject(this.options.prefix, r.topic, this.partitionOf(r.key, partitions)),
     });
     await this.send(js, messages, 'dead letter');
@@ -217,8 +219,8 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
 
   async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    const { nc, jsm, partitions } = this.require('subscribe');
     checkSpec(spec, this.capabilities);
+    const { nc, jsm, partitions } = this.require('subscribe');
     const context: JetStreamContext = {
       link: this.link,
       nc,

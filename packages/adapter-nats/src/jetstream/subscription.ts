@@ -303,7 +303,7 @@ export class JetStreamSubscription
 
 /** Builds the record the core sees from a JetStream message. */
 function toRecord(msg: Msg, topic: string, info: DeliveryInfo): IncomingRecord {
-  const { headers, key } = fromNatsHeaders(msg.headers);
+  const { headers, key } = fromNatsHeaders(msg);
   // A record re-published by a retry elsewhere starts the server's count again; its header says
   // which attempt its first delivery here is.
   const first = Number(headers[RETRY_HEADERS.attempt]);
