@@ -2,6 +2,7 @@ import {
   ClosedError,
   ConnectionError,
   createRedactor,
+  MessageTooLargeError,
   PublishError,
   type Redactor,
   type TidingsError,
@@ -15,6 +16,10 @@ export const JS_ERR = {
   consumerExists: 10148,
   consumerNameExists: 10013,
   streamNameInUse: 10058,
+  /** The stream's `max_msg_size` (or the account's) is below the message. */
+  messageTooLarge: 10054,
+  /** The message's header block is over 64 KiB, which no stream stores. */
+  headersTooLarge: 10097,
 } as const;
 
 /** URL credentials only, for errors raised before an adapter's own redactor exists. */
@@ -51,6 +56,19 @@ function describe(error: unknown, redactor: Redactor): string {
   return redactor.text(error instanceof Error ? error.message : String(error));
 }
 
+/**
+ * Whether the server (or the client, before sending) refused a message for its size: a header
+ * block over 64 KiB, a message over the stream's `max_msg_size` or the server's `max_payload`.
+ * Sending the same message again can never work; a smaller one may.
+ */
+export function isTooLarge(error: unknown): boolean {
+  if (error instanceof MessageTooLargeError) return true;
+  if (isTidings(error)) return isTooLarge(error.cause);
+  const code = apiErrorCode(error);
+  if (code === JS_ERR.messageTooLarge || code === JS_ERR.headersTooLarge) return true;
+  return error instanceof NatsError && error.code === ErrorCode.MaxPayloadExceeded;
+}
+
 /** Whether a nats.js error means the connection is gone or unusable, rather than one request failed. */
 export function isConnectionFailure(error: unknown): boolean {
   return error instanceof NatsError && CONNECTION_CODES.has(error.code);
@@ -80,7 +98,9 @@ export function publishFailure(
       { topic, cause },
     );
   }
-  if (error instanceof NatsError && error.code === ErrorCode.NoResponders) {
+  // nats.js gives a JetStream API error with status 503 (`maximum messages exceeded` of a full
+  // stream) the same code as "no responders"; only the latter has no API error.
+  if (error instanceof NatsError && error.code === ErrorCode.NoResponders && error.api_error === undefined) {
     return new PublishError(
       `${where}: no JetStream stream answered for its subject (is JetStream up, does the stream exist?)`,
       { topic, cause },

@@ -43,6 +43,7 @@ describe('JetStream adapter options', () => {
     [{ partitions: 0 }, 'partitions'],
     [{ ackWaitMs: 10 }, 'ackWaitMs'],
     [{ extraDeliveries: -1 }, 'extraDeliveries'],
+    [{ extraDeliveries: 0 }, 'extraDeliveries'],
     [{ servers: ['nats://a:x@h1:4222', 'nats://a:y@h2:4222'] }, 'servers'],
     [{ stream: { name: 'has.dot' } }, 'stream.name'],
     [{ stream: { retention: 'workqueue' as never } }, 'stream.retention'],

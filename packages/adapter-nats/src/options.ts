@@ -127,8 +127,11 @@ export interface NatsAdapterOptions extends NatsConnectionOptions {
   /**
    * Deliveries allowed beyond the subscription's `maxAttempts` for records whose handler never
    * settled them (the process died, or closed without waiting): the consumer's `max_deliver` is
-   * `maxAttempts + extraDeliveries`. Past it, the server stops delivering the record to the group
-   * and publishes a `MAX_DELIVERIES` advisory. `Infinity` for no limit. Default 5.
+   * `maxAttempts + extraDeliveries`, so the core always sees such a record once more and
+   * dead-letters it. At least 1; `Infinity` for no limit. Default 5. A record is never left to
+   * reach the limit unsettled: its last delivery is not handed back to the server while its
+   * subscription runs, and one the server gives up on anyway (its member died holding it) is
+   * dead-lettered by another member of the group, on the server's `MAX_DELIVERIES` advisory.
    */
   readonly extraDeliveries?: number;
   /**
@@ -296,7 +299,9 @@ export function resolveNatsOptions(options: NatsAdapterOptions): ResolvedNatsOpt
   integer('stream.replicas', stream.replicas, 1, 5);
 
   const extraDeliveries = options.extraDeliveries ?? 5;
-  if (extraDeliveries !== Number.POSITIVE_INFINITY) integer('extraDeliveries', extraDeliveries, 0);
+  // At least one: with none, a record whose last attempt died with its process would never come
+  // back for the core to dead-letter it.
+  if (extraDeliveries !== Number.POSITIVE_INFINITY) integer('extraDeliveries', extraDeliveries, 1);
   return {
     ...connection,
     stream,

@@ -9,9 +9,11 @@ import {
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { NatsConnection } from 'nats';
+import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES } from '../dead-letters';
 import { closedError, publishFailure } from '../errors';
 import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
@@ -150,7 +152,11 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
     }
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
     checkSpec(spec, this.capabilities);
     const nc = this.link.require('subscribe');
@@ -160,25 +166,39 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
       prefix: this.options.prefix,
       maxBufferedRecords: this.options.maxBufferedRecords,
       confirm: () => this.confirm(nc, spec.topics[0] ?? '', 'subscribe'),
-      publishDeadLetter: (record, settlement) => this.publishDeadLetter(nc, record, settlement),
+      publishDeadLetter: (record, settlement, minimal) =>
+        this.publishDeadLetter(nc, record, settlement, minimal),
     };
-    const subscription = new CoreSubscription(context, spec, handler, (s) => this.subscriptions.delete(s));
+    const subscription = new CoreSubscription(context, spec, handler, observer, (s) =>
+      this.subscriptions.delete(s),
+    );
     this.subscriptions.add(subscription);
     return startSubscription(subscription, spec.group, this);
   }
 
-  private publishDeadLetter(
+  /**
+   * Publishes the dead letter of `record` and resolves with what was cut once the server has it.
+   * It is fitted to the server's `max_payload` and to JetStream's 64 KiB of headers, so that a
+   * stream capturing the dead-letter subject can store it too.
+   */
+  private async publishDeadLetter(
     nc: NatsConnection,
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
-  ): Promise<void> {
-    const letter: OutgoingRecord = {
-      topic: settlement.topic,
-      key: record.key,
-      headers: { ...record.headers, ...settlement.headers },
-      body: record.body,
-    };
-    return this.send(nc, [letter], 'dead letter');
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]> {
+    const message = deadLetterMessage(record, settlement, {
+      limits: {
+        maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+        maxHeaderBytes: JETSTREAM_MAX_HEADER_BYTES,
+        addedHeaderBytes: 0,
+      },
+      subjectOf: (topic) => coreSubject(this.options.prefix, topic),
+      minimal,
+      redactor: this.options.redactor,
+    });
+    await this.sendMessages(nc, [message], 'dead letter');
+    return message.reduced;
   }
 
   close(options: CloseOptions = {}): Promise<void> {

@@ -9,10 +9,13 @@ import {
   type IncomingRecord,
   type OutgoingRecord,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES, type NatsLimits } from '../dead-letters';
 import { closedError, connectionFailure, publishFailure } from '../errors';
+import { headerLineBytes } from '../headers';
 import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
@@ -61,6 +64,8 @@ interface Connected {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly partitions: number;
+  /** The stream's `max_msg_size`, when it has one. */
+  readonly maxMsgSize: number | undefined;
 }
 
 class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
@@ -74,6 +79,8 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
   private shutdown: Promise<void> | undefined;
   private readonly subscriptions = new Set<JetStreamSubscription>();
   private nextPartition = 0;
+  /** `Nats-Expected-Stream: <stream>`, which nats.js adds to every publish. */
+  private readonly expectHeaderBytes: number;
 
   constructor(options: NatsAdapterOptions) {
     this.options = resolveNatsOptions(options);
@@ -85,6 +92,7 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
       durable: this.options.stream.storage === 'file',
       maxMessageBytes: this.options.maxMessageBytes,
     });
+    this.expectHeaderBytes = headerLineBytes('Nats-Expected-Stream', this.options.stream.name);
   }
 
   onStateChange(listener: StateListener): () => void {
@@ -136,8 +144,8 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
         redactor,
       );
     }
-    const partitions = await ensureStream(jsm, this.options);
-    this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions };
+    const { partitions, maxMsgSize } = await ensureStream(jsm, this.options);
+    this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions, maxMsgSize };
     this.reporter.changed();
     return this.connected;
   }
@@ -152,11 +160,28 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     return this.connected;
   }
 
+  /**
+   * What the server takes: its `max_payload` (headers and body; read from the server the client is
+   * connected to now), the stream's `max_msg_size` when lower, and JetStream's 64 KiB of headers.
+   */
+  private limits(connected: Connected): NatsLimits {
+    const maxPayload = this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER;
+    return {
+      maxPayloadBytes: Math.min(maxPayload, connected.maxMsgSize ?? Number.MAX_SAFE_INTEGER),
+      maxHeaderBytes: JETSTREAM_MAX_HEADER_BYTES,
+      addedHeaderBytes: this.expectHeaderBytes,
+    };
+  }
+
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
-    const { js, partitions } = this.require('publish');
+    const connected = this.require('publish');
+    const { js, partitions } = connected;
+    const limits = this.limits(connected);
     const messages = prepareMessages(records, {
       maxBodyBytes: this.capabilities.maxMessageBytes,
-      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      maxPayloadBytes: limits.maxPayloadBytes,
+      maxHeaderBytes: limits.maxHeaderBytes,
+      addedHeaderBytes: limits.addedHeaderBytes,
       redactor: this.options.redactor,
       subjectOf: (record) =>
         partitionSubject(this.options.prefix, record.topic, this.partitionOf(record.key, partitions)),
@@ -196,28 +221,36 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     return this.nextPartition;
   }
 
+  /**
+   * Publishes the dead letter of `record`, fitted to the server's limits (`minimal`: as small as
+   * it gets, after the server refused a copy for its size), and resolves with what was cut once
+   * the stream has stored it.
+   */
   private async publishDeadLetter(
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
     msgId: string,
-  ): Promise<void> {
-    const { js, partitions } = this.require('publish a dead letter');
-    const letter: OutgoingRecord = {
-      topic: settlement.topic,
-      key: record.key,
-      headers: { ...record.headers, ...settlement.headers, 'Nats-Msg-Id': msgId },
-      body: record.body,
-    };
-    const messages = prepareMessages([letter], {
-      maxBodyBytes: Number.MAX_SAFE_INTEGER,
-      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]> {
+    const connected = this.require('publish a dead letter');
+    const { js, partitions } = connected;
+    const message = deadLetterMessage(record, settlement, {
+      limits: this.limits(connected),
+      subjectOf: (topic, key) =>
+        partitionSubject(this.options.prefix, topic, this.partitionOf(key, partitions)),
+      msgId,
+      minimal,
       redactor: this.options.redactor,
-      subjectOf: (r) => partitionSubject(this.options.prefix, r.topic, this.partitionOf(r.key, partitions)),
     });
-    await this.send(js, messages, 'dead letter');
+    await this.send(js, [message], 'dead letter');
+    return message.reduced;
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
     checkSpec(spec, this.capabilities);
     const { nc, jsm, partitions } = this.require('subscribe');
@@ -235,9 +268,10 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
       },
       inboxPrefix: this.options.connectionOptions.inboxPrefix,
       flushTimeoutMs: this.options.publishTimeoutMs,
-      publishDeadLetter: (record, settlement, msgId) => this.publishDeadLetter(record, settlement, msgId),
+      publishDeadLetter: (record, settlement, msgId, minimal) =>
+        this.publishDeadLetter(record, settlement, msgId, minimal),
     };
-    const subscription = new JetStreamSubscription(context, spec, handler, (s) =>
+    const subscription = new JetStreamSubscription(context, spec, handler, observer, (s) =>
       this.subscriptions.delete(s),
     );
     this.subscriptions.add(subscription);
