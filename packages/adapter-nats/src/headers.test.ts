@@ -64,7 +64,7 @@ describe('records to NATS headers and back', () => {
     expect(encoded.headers.get(KEY_HEADER)).toBe('klucz%20%F0%9F%94%91');
     const wire = natsHeaders();
     for (const [name, values] of encoded.headers) wire.set(name, values[0]!);
-    const decoded = fromNatsHeaders(wire);
+    const decoded = fromNatsHeaders({ headers: wire });
     expect(decoded.key).toBe('klucz 🔑');
     expect(decoded.headers).toEqual({ 'ce-id': 'e1', 'x-text': 'ż ź', 'a:b': 'c', 'x-empty': '' });
   });
@@ -79,8 +79,45 @@ describe('records to NATS headers and back', () => {
   it('tells an absent key from an empty one', () => {
     const none = toNatsHeaders({}, undefined);
     const empty = toNatsHeaders({}, '');
-    expect(fromNatsHeaders(none.headers).key).toBeUndefined();
-    expect(fromNatsHeaders(empty.headers).key).toBe('');
-    expect(fromNatsHeaders(undefined)).toEqual({ headers: {}, key: undefined });
+    expect(fromNatsHeaders({ headers: none.headers }).key).toBeUndefined();
+    expect(fromNatsHeaders({ headers: empty.headers }).key).toBe('');
+    expect(fromNatsHeaders({ headers: undefined })).toEqual({ headers: {}, key: undefined });
+  });
+
+  it('carries headers named like members of Object.prototype, and pollutes nothing', () => {
+    const own: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      own[name] = `v-${name}`;
+    }
+    const decoded = fromNatsHeaders({ headers: toNatsHeaders(own, undefined).headers });
+    expect(Object.keys(decoded.headers).sort()).toEqual(Object.keys(own).sort());
+    for (const name of Object.keys(own)) expect(decoded.headers[name]).toBe(`v-${name}`);
+    expect(Object.getPrototypeOf(decoded.headers)).toBeNull();
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+
+  it('reads a header block nats.js refuses (names other clients may write) with its tolerant parser', () => {
+    const block = new TextEncoder().encode(
+      'NATS/1.0\r\nce-id: e1\r\nbad name: x\r\nż: %C5%BC\r\ntidings-key: k%201\r\nce-id: again\r\nno colon\r\n\r\n',
+    );
+    // nats.js keeps the raw block in these fields of its message class.
+    const msg = {
+      _rdata: block,
+      _msg: { hdr: block.byteLength },
+      get headers(): never {
+        throw new Error("' ' is not a valid character for a header key");
+      },
+    };
+    const decoded = fromNatsHeaders(msg);
+    expect(decoded.key).toBe('k 1');
+    expect({ ...decoded.headers }).toEqual({ 'ce-id': 'e1', 'bad name': 'x', ż: 'ż' });
+    // Without those fields, the record is read without headers rather than lost.
+    expect(
+      fromNatsHeaders({
+        get headers(): never {
+          throw new Error('bad');
+        },
+      }),
+    ).toEqual({ headers: {}, key: undefined });
   });
 });

@@ -112,13 +112,20 @@ export interface EncodedHeaders {
   readonly byteLength: number;
 }
 
-// "NATS/1.0\r\n" before the headers and "\r\n" after them.
-const HEADER_FRAME_BYTES = 12;
+/** `NATS/1.0\r\n` before the headers and `\r\n` after them. */
+export const HEADER_FRAME_BYTES = 12;
+
+/** Bytes a header takes in the header block: `name: value\r\n` (names and values as sent). */
+export function headerLineBytes(name: string, value: string): number {
+  return Buffer.byteLength(name) + Buffer.byteLength(value) + 4;
+}
 
 /**
  * Builds the NATS headers of a record: its own headers, encoded, the key, and the message id
  * unless the record sets `Nats-Msg-Id` itself. Headers named `Nats-*` are passed through
- * unencoded, since the server reads them (`Nats-Expected-Stream`...).
+ * unencoded, since the server reads them (`Nats-Expected-Stream`...). Only own properties count:
+ * a header named `__proto__` or `constructor` is a header like any other. Values must be strings
+ * (the callers check it first, with an error that names the header).
  */
 export function toNatsHeaders(
   headers: RecordHeaders,
@@ -129,11 +136,10 @@ export function toNatsHeaders(
   let byteLength = HEADER_FRAME_BYTES;
   const add = (name: string, value: string): void => {
     out.append(name, value);
-    // name + ": " + value + "\r\n"; encoded names and values are ASCII.
-    byteLength += name.length + Buffer.byteLength(value) + 4;
+    byteLength += headerLineBytes(name, value);
   };
   let ownMsgId = false;
-  for (const name in headers) {
+  for (const name of Object.keys(headers)) {
     const value = headers[name]!;
     if (isNatsHeader(name)) {
       add(name, value);
@@ -153,26 +159,77 @@ export interface DecodedHeaders {
   readonly key: string | undefined;
 }
 
-const NO_HEADERS: DecodedHeaders = Object.freeze({ headers: Object.freeze({}), key: undefined });
+const NO_HEADERS: DecodedHeaders = Object.freeze({
+  headers: Object.freeze(Object.create(null) as Record<string, string>),
+  key: undefined,
+});
 
 /**
  * Reads a record's headers and key from a NATS message: decodes names and values, takes the key
  * out of {@link KEY_HEADER}, and leaves out NATS's own `Nats-*` headers. Of a header repeated on
- * the wire (which Tidings never writes), the first value is kept.
+ * the wire (which Tidings never writes), the first value is kept. The headers come back in an
+ * object without a prototype, so that any name (`__proto__`, `constructor`, `toString`) is kept
+ * as a header and none reaches `Object.prototype`.
+ *
+ * A header block that nats.js cannot parse (a name with a space or a non-ASCII character, which
+ * other clients may write) is read by a tolerant parser of the raw bytes instead, so that such a
+ * record still reaches the core, which can dead-letter it, rather than wedging its consumer.
  */
-export function fromNatsHeaders(natsHeaders: MsgHdrs | undefined): DecodedHeaders {
-  if (natsHeaders === undefined) return NO_HEADERS;
-  const headers: Record<string, string> = {};
+export function fromNatsHeaders(
+  msg: { readonly headers?: MsgHdrs | undefined },
+  rawBlock: () => Uint8Array | undefined = () => rawHeaderBlock(msg),
+): DecodedHeaders {
+  let entries: Iterable<[string, string[]]>;
+  try {
+    const parsed = msg.headers;
+    if (parsed === undefined) return NO_HEADERS;
+    entries = parsed;
+  } catch {
+    const raw = rawBlock();
+    if (raw === undefined) return NO_HEADERS;
+    entries = parseHeaderBlock(raw);
+  }
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let key: string | undefined;
-  for (const [rawName, values] of natsHeaders) {
+  for (const [rawName, values] of entries) {
     const first = values[0];
     if (first === undefined || isNatsHeader(rawName)) continue;
     if (rawName === KEY_HEADER) {
-      key = decodeHeaderValue(first);
+      key ??= decodeHeaderValue(first);
       continue;
     }
     const name = rawName.includes('%') ? decodeHeaderValue(rawName) : rawName;
-    if (!(name in headers)) headers[name] = decodeHeaderValue(first);
+    if (!Object.hasOwn(headers, name)) headers[name] = decodeHeaderValue(first);
   }
   return { headers, key };
+}
+
+/**
+ * The raw header block of a message nats.js could not parse. nats.js keeps it in fields of its
+ * message class that are not part of its API; if a version names them otherwise, the record is
+ * read without headers (the core then dead-letters it as malformed), never lost.
+ */
+function rawHeaderBlock(msg: unknown): Uint8Array | undefined {
+  const internals = msg as { _rdata?: unknown; _msg?: { hdr?: unknown } };
+  const hdr = internals._msg?.hdr;
+  const data = internals._rdata;
+  if (typeof hdr !== 'number' || hdr <= 0 || !(data instanceof Uint8Array)) return undefined;
+  return data.subarray(0, hdr);
+}
+
+const lenientUtf8 = new TextDecoder('utf-8');
+
+/** Reads `name: value` lines after the `NATS/1.0` status line, trimming values as NATS does. */
+export function parseHeaderBlock(raw: Uint8Array): [string, string[]][] {
+  const lines = lenientUtf8.decode(raw).split('\r\n');
+  const out = new Map<string, string[]>();
+  for (const line of lines.slice(1)) {
+    const colon = line.indexOf(':');
+    if (colon <= 0) continue;
+    const name = line.slice(0, colon);
+    const values = out.get(name) ?? [];
+    values.push(line.slice(colon + 1).trim());
+    out.set(name, values);
+  }
+  return [...out];
 }

@@ -1,7 +1,10 @@
-import { ConnectionError, type ConnectionState } from '@tidings/core/adapter';
+import { ConnectionError, type ConnectionState, type Redactor } from '@tidings/core/adapter';
 import { connect, DebugEvents, Events, type NatsConnection } from 'nats';
 import { closedError, connectionFailure } from './errors';
 import type { ResolvedConnectionOptions } from './options';
+
+/** Told of every change of the link's state, with the error behind it when there is one. */
+export type StateListener = (state: ConnectionState, error?: Error) => void;
 
 /** What a subscription hears about the connection. */
 export interface LinkListener {
@@ -11,7 +14,9 @@ export interface LinkListener {
 
 /**
  * The adapter's connection: opens it (or adopts the caller's), follows its state through the
- * client's status events, tells subscriptions when it came back, and closes it if it owns it.
+ * client's status events (disconnect, reconnecting, reconnect, error, close) and reports each
+ * change, tells subscriptions when it came back, and closes it if it owns it. Every error it
+ * raises or reports has the connection's secrets removed.
  */
 export class Link {
   private nc: NatsConnection | undefined;
@@ -22,7 +27,8 @@ export class Link {
   private drop: { promise: Promise<never>; reject: (error: Error) => void } | undefined;
   private reconnected: (() => void)[] = [];
   private statuses: { stop?: () => void } | undefined;
-  /** The last connection problem, for health reports. */
+  private readonly stateListeners = new Set<StateListener>();
+  /** The last connection problem, for health reports; free of secrets. */
   lastError: Error | undefined;
 
   constructor(
@@ -32,6 +38,30 @@ export class Link {
 
   get state(): ConnectionState {
     return this.current;
+  }
+
+  /** Removes the connection's secrets (passwords, tokens, URL credentials) from text and errors. */
+  get redactor(): Redactor {
+    return this.options.redactor;
+  }
+
+  /** Calls `listener` after each change of {@link state}; the returned function stops it. */
+  onStateChange(listener: StateListener): () => void {
+    this.stateListeners.add(listener);
+    return () => this.stateListeners.delete(listener);
+  }
+
+  private setState(state: ConnectionState, error?: Error): void {
+    if (error !== undefined) this.lastError = error;
+    if (state === this.current) return;
+    this.current = state;
+    for (const listener of this.stateListeners) {
+      try {
+        listener(state, error);
+      } catch {
+        // A listener's failure is its own; the connection goes on.
+      }
+    }
   }
 
   /** The connection, once open. */
@@ -48,9 +78,8 @@ export class Link {
   require(what: string): NatsConnection {
     if (this.closing !== undefined) throw closedError(what, this.adapterName);
     if (this.nc === undefined) {
-      throw connectionFailure(
-        new Error('not connected; call connect() first'),
-        `cannot ${what} on the ${this.adapterName} adapter`,
+      throw new ConnectionError(
+        `cannot ${what} on the ${this.adapterName} adapter: not connected; call connect() first`,
       );
     }
     return this.nc;
@@ -104,15 +133,14 @@ export class Link {
     if (this.closing !== undefined) return Promise.reject(closedError('connect', this.adapterName));
     this.opening ??= this.connect().catch((error: unknown) => {
       this.opening = undefined;
-      this.current = 'failed';
-      this.lastError = error as Error;
+      this.setState('failed', error as Error);
       throw error;
     });
     return this.opening;
   }
 
   private async connect(): Promise<NatsConnection> {
-    this.current = 'connecting';
+    this.setState('connecting');
     const { options } = this;
     let nc = options.connection;
     if (nc === undefined) {
@@ -129,18 +157,19 @@ export class Link {
           servers: options.servers,
         });
       } catch (error) {
-        throw connectionFailure(error, `cannot connect to NATS at ${String(options.servers)}`);
+        throw connectionFailure(error, `cannot connect to NATS at ${options.where}`, options.redactor);
       }
     } else if (nc.isClosed()) {
-      throw connectionFailure(new Error('the given connection is closed'), 'cannot use the NATS connection');
+      throw new ConnectionError('cannot use the NATS connection: the given connection is closed');
     }
     this.nc = nc;
-    this.current = 'connected';
     this.follow(nc);
+    this.setState('connected');
     return nc;
   }
 
   private follow(nc: NatsConnection): void {
+    const { redactor } = this.options;
     void (async () => {
       const statuses = nc.status();
       this.statuses = statuses as { stop?: () => void };
@@ -148,19 +177,22 @@ export class Link {
         if (this.closing !== undefined) return;
         switch (status.type) {
           case Events.Disconnect: {
-            this.current = 'reconnecting';
-            this.lastError = new ConnectionError(`lost the connection to NATS at ${String(status.data)}`);
+            const where = redactor.text(String(status.data));
+            this.setState('reconnecting', new ConnectionError(`lost the connection to NATS at ${where}`));
             const drop = this.drop;
             this.drop = undefined;
             drop?.reject(
               new ConnectionError(
-                `lost the connection to NATS at ${String(status.data)} before the server answered; the record may or may not be stored (publish again: the duplicate window drops a repeat)`,
+                `lost the connection to NATS at ${where} before the server answered; the record may or may not be stored (publish again: the duplicate window drops a repeat)`,
               ),
             );
             break;
           }
+          case DebugEvents.Reconnecting:
+            this.setState('reconnecting');
+            break;
           case Events.Reconnect: {
-            this.current = 'connected';
+            this.setState('connected');
             const waiting = this.reconnected;
             this.reconnected = [];
             for (const wake of waiting) wake();
@@ -168,10 +200,10 @@ export class Link {
             break;
           }
           case Events.Error:
-            this.lastError = status.data instanceof Error ? status.data : new Error(String(status.data));
-            break;
-          case DebugEvents.Reconnecting:
-            this.current = 'reconnecting';
+            // An authorization or permission error from the server (nats.js reports its code).
+            this.lastError = new ConnectionError(
+              `the NATS server reported an error: ${redactor.text(String(status.data))}`,
+            );
             break;
           default:
         }
@@ -179,9 +211,15 @@ export class Link {
     })();
     void nc.closed().then((error) => {
       if (this.closing !== undefined) return;
-      // Closed by someone else (a caller-owned connection, or reconnects gave up).
-      this.current = 'failed';
-      this.lastError = error instanceof Error ? error : new Error('the NATS connection was closed');
+      // Closed by someone else (a caller-owned connection), or the client gave up reconnecting
+      // (an authorization error twice in a row, or the reconnect attempts ran out).
+      const why =
+        error instanceof Error
+          ? connectionFailure(error, 'the NATS connection was closed', redactor)
+          : new ConnectionError('the NATS connection was closed', {
+              cause: this.lastError ?? (error === undefined ? undefined : redactor.error(error)),
+            });
+      this.setState('failed', why);
     });
   }
 
@@ -215,7 +253,7 @@ export class Link {
         await this.flush(this.options.publishTimeoutMs);
         await nc.close().catch(() => undefined);
       }
-      this.current = 'closed';
+      this.setState('closed');
     })();
     return this.closing;
   }

@@ -43,6 +43,8 @@ describe('JetStream adapter options', () => {
     [{ partitions: 0 }, 'partitions'],
     [{ ackWaitMs: 10 }, 'ackWaitMs'],
     [{ extraDeliveries: -1 }, 'extraDeliveries'],
+    [{ extraDeliveries: 0 }, 'extraDeliveries'],
+    [{ servers: ['nats://a:x@h1:4222', 'nats://a:y@h2:4222'] }, 'servers'],
     [{ stream: { name: 'has.dot' } }, 'stream.name'],
     [{ stream: { retention: 'workqueue' as never } }, 'stream.retention'],
     [{ stream: { maxBytes: -2 } }, 'stream.maxBytes'],
@@ -55,6 +57,27 @@ describe('JetStream adapter options', () => {
     expect(resolveNatsOptions({ extraDeliveries: Number.POSITIVE_INFINITY }).extraDeliveries).toBe(
       Number.POSITIVE_INFINITY,
     );
+  });
+
+  it('takes credentials out of the server URLs, hands them to nats.js and hides them', () => {
+    const withPassword = resolveNatsOptions({ servers: ['nats://app:s3cret%40x@h1:4222', 'h2:4222'] });
+    expect(withPassword.servers).toEqual(['nats://h1:4222', 'h2:4222']);
+    expect(withPassword.connectionOptions).toMatchObject({ user: 'app', pass: 's3cret@x' });
+    expect(withPassword.where).toBe('nats://app:***@h1:4222, h2:4222');
+    expect(withPassword.redactor.text('pass s3cret@x')).toBe('pass ***');
+
+    const withToken = resolveNatsOptions({ servers: 't0ken@h1:4222' });
+    expect(withToken.servers).toBe('h1:4222');
+    expect(withToken.connectionOptions).toMatchObject({ token: 't0ken' });
+    expect(withToken.where).toBe('***@h1:4222');
+
+    // Options that authenticate win over the URL; their secrets are hidden too.
+    const given = resolveNatsOptions({
+      servers: 'nats://u:url-pass@h:4222',
+      connectionOptions: { user: 'v', pass: 'option-pass', token: 'option-token' },
+    });
+    expect(given.connectionOptions).toMatchObject({ user: 'v', pass: 'option-pass' });
+    expect(given.redactor.text('url-pass option-pass option-token')).toBe('*** *** ***');
   });
 
   it('derives the stream name from the prefix', () => {

@@ -1,6 +1,7 @@
-import { ConfigError, definedOnly } from '@tidings/core/adapter';
+import { ConfigError, definedOnly, type Redactor, topicProblem } from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
-import { subjectProblem } from './subjects';
+import { resolveCredentials } from './credentials';
+import { NATS_TOPIC_RULE } from './subjects';
 
 /**
  * Connection settings shared by the JetStream and the core-NATS adapter.
@@ -15,11 +16,17 @@ import { subjectProblem } from './subjects';
  * ```
  */
 export interface NatsConnectionOptions {
-  /** Server URLs (`nats://host:port` or `host:port`). Default `127.0.0.1:4222`. Ignored with `connection`. */
+  /**
+   * Server URLs (`nats://host:port` or `host:port`). Default `127.0.0.1:4222`. Ignored with
+   * `connection`. Credentials in a URL (`nats://user:password@host`, `nats://token@host`) are used
+   * to connect (nats.js itself ignores them) and never appear in errors or logs.
+   */
   readonly servers?: string | readonly string[];
   /**
    * Further options for nats.js `connect()`: credentials, TLS, client name, reconnect timing. The
-   * adapter's own defaults (reconnect forever, one second apart) apply unless set here.
+   * adapter's own defaults (reconnect forever, one second apart) apply unless set here. The
+   * secrets given here (`pass`, `token`, `nkey`, `userJWT`) are removed from every error the
+   * adapter reports.
    */
   readonly connectionOptions?: Omit<ConnectionOptions, 'servers'>;
   /**
@@ -120,8 +127,11 @@ export interface NatsAdapterOptions extends NatsConnectionOptions {
   /**
    * Deliveries allowed beyond the subscription's `maxAttempts` for records whose handler never
    * settled them (the process died, or closed without waiting): the consumer's `max_deliver` is
-   * `maxAttempts + extraDeliveries`. Past it, the server stops delivering the record to the group
-   * and publishes a `MAX_DELIVERIES` advisory. `Infinity` for no limit. Default 5.
+   * `maxAttempts + extraDeliveries`, so the core always sees such a record once more and
+   * dead-letters it. At least 1; `Infinity` for no limit. Default 5. A record is never left to
+   * reach the limit unsettled: its last delivery is not handed back to the server while its
+   * subscription runs, and one the server gives up on anyway (its member died holding it) is
+   * dead-lettered by another member of the group, on the server's `MAX_DELIVERIES` advisory.
    */
   readonly extraDeliveries?: number;
   /**
@@ -156,8 +166,14 @@ export interface NatsCoreAdapterOptions extends NatsConnectionOptions {
 
 /** Connection settings with defaults filled in. */
 export interface ResolvedConnectionOptions {
+  /** The server URLs, without the credentials they carried. */
   readonly servers: string | string[];
+  /** The nats.js options, with the credentials of the URLs. */
   readonly connectionOptions: Omit<ConnectionOptions, 'servers'>;
+  /** Hides every known secret in messages and errors. */
+  readonly redactor: Redactor;
+  /** The servers as messages name them, without credentials. */
+  readonly where: string;
   readonly connection: NatsConnection | undefined;
   readonly connectTimeoutMs: number;
   readonly publishTimeoutMs: number;
@@ -208,8 +224,9 @@ function oneOf<T extends string>(field: string, value: T, allowed: readonly T[])
 }
 
 function checkPrefix(prefix: string): string {
-  const problem = subjectProblem(prefix);
-  if (problem !== undefined) throw new ConfigError('prefix', `"${String(prefix)}" ${problem}`);
+  // The prefix is the first part of every subject: it follows the rule of topics.
+  const problem = topicProblem(NATS_TOPIC_RULE, prefix);
+  if (problem !== undefined) throw new ConfigError('prefix', `must be a valid subject part: ${problem}`);
   return prefix;
 }
 
@@ -231,9 +248,12 @@ function resolveConnection(options: NatsConnectionOptions, prefix: string): Reso
   if ((Array.isArray(servers) && servers.length === 0) || servers === '') {
     throw new ConfigError('servers', 'give at least one server URL');
   }
+  const credentials = resolveCredentials(servers, merged.connectionOptions);
   return {
-    servers,
-    connectionOptions: merged.connectionOptions,
+    servers: credentials.servers,
+    connectionOptions: credentials.connectionOptions,
+    redactor: credentials.redactor,
+    where: credentials.where,
     connection: options.connection,
     connectTimeoutMs: integer('connectTimeoutMs', merged.connectTimeoutMs, 1),
     publishTimeoutMs: integer('publishTimeoutMs', merged.publishTimeoutMs, 1),
@@ -279,7 +299,9 @@ export function resolveNatsOptions(options: NatsAdapterOptions): ResolvedNatsOpt
   integer('stream.replicas', stream.replicas, 1, 5);
 
   const extraDeliveries = options.extraDeliveries ?? 5;
-  if (extraDeliveries !== Number.POSITIVE_INFINITY) integer('extraDeliveries', extraDeliveries, 0);
+  // At least one: with none, a record whose last attempt died with its process would never come
+  // back for the core to dead-letter it.
+  if (extraDeliveries !== Number.POSITIVE_INFINITY) integer('extraDeliveries', extraDeliveries, 1);
   return {
     ...connection,
     stream,

@@ -1,5 +1,9 @@
-import { type AdapterCapabilities, ConfigError, type SubscribeSpec } from '@tidings/core/adapter';
-import { subjectProblem } from './subjects';
+import {
+  type AdapterCapabilities,
+  ConfigError,
+  type SubscribeSpec,
+  topicProblem,
+} from '@tidings/core/adapter';
 
 /** Checks what the core asks of a subscription, naming the bad field in a `ConfigError`. */
 export function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
@@ -10,8 +14,8 @@ export function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities
     throw new ConfigError('topics', 'a subscription needs at least one topic');
   }
   for (const topic of spec.topics) {
-    const problem = subjectProblem(topic);
-    if (problem !== undefined) throw new ConfigError('topics', `topic "${String(topic)}" ${problem}`);
+    const problem = topicProblem(capabilities.topicRule, topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
   }
   if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1) {
     throw new ConfigError('concurrency', `must be an integer of at least 1, got ${String(spec.concurrency)}`);

@@ -1,38 +1,27 @@
 import { createHash } from 'node:crypto';
 import type { TopicRule } from '@tidings/core/adapter';
 
-// A subject token may hold anything but whitespace, the separator and the wildcards. Tidings
-// refuses `*` and `>` anywhere in a name, so that no topic can be read as a wildcard filter.
-const BAD_SUBJECT_CHARACTER = /[\s*>\p{Cc}]/u;
-
 /**
- * The topic names the NATS adapters accept: what {@link subjectProblem} accepts, as a rule the
- * core checks and the docs print.
+ * The topic names the NATS adapters accept, the one rule checked wherever a name becomes part of
+ * a subject (a topic on publish and subscribe, a dead-letter topic, the subject prefix): dot-
+ * separated non-empty tokens without whitespace, control characters or the wildcards `*` and `>`
+ * (anywhere in a name, so that no topic can be read as a wildcard filter), at most 512 bytes.
+ * Non-ASCII characters are fine. Check a name with `topicProblem(NATS_TOPIC_RULE, name)`.
+ *
+ * @example
+ * ```ts
+ * topicProblem(NATS_TOPIC_RULE, 'order.placed');  // undefined
+ * topicProblem(NATS_TOPIC_RULE, 'order..placed'); // 'topic "order..placed" is not a valid name here: …'
+ * ```
  */
 export const NATS_TOPIC_RULE: TopicRule = Object.freeze({
   pattern: '^[^\\s*>.\\p{Cc}]+(\\.[^\\s*>.\\p{Cc}]+)*$',
+  // Far below what a protocol line (4 KiB) holds with the prefix, the partition and a reply
+  // subject; a topic's dead-letter topic, `<topic>.<group>.dlq`, must fit it too.
   maxBytes: 512,
   description:
     "dot-separated non-empty tokens without whitespace, control characters, '*' or '>' (NATS subjects)",
 });
-
-/**
- * Why `name` cannot be used as (part of) a NATS subject, or undefined when it can: it must be
- * non-empty, made of non-empty dot-separated tokens, without whitespace, control characters or
- * the wildcards `*` and `>`. Non-ASCII characters are fine.
- *
- * @example
- * ```ts
- * subjectProblem('order.placed'); // undefined
- * subjectProblem('order..placed'); // 'has an empty token'
- * ```
- */
-export function subjectProblem(name: string): string | undefined {
-  if (typeof name !== 'string' || name.length === 0) return 'is empty';
-  if (BAD_SUBJECT_CHARACTER.test(name)) return 'holds whitespace, a control character, "*" or ">"';
-  if (name.split('.').some((token) => token.length === 0)) return 'has an empty token';
-  return undefined;
-}
 
 /**
  * The subject of one partition of a topic: `<prefix>.<topic>.<partition>`. The partition is the

@@ -1,4 +1,4 @@
-import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
+import { type IncomingRecord, PublishError, type Settlement } from '@tidings/core/adapter';
 import type { Msg, NatsConnection } from 'nats';
 import { describe, expect, it } from 'vitest';
 import { createNatsAdapter, type NatsAdapter, type NatsAdapterOptions, partitionOfKey } from '../src/index';
@@ -118,6 +118,74 @@ describe('publishing', () => {
       code: 'PUBLISH',
     });
     expect(await storedCount(topic)).toBe(0);
+  });
+
+  it('refuses malformed records given to publish directly with a PublishError naming the field, before sending', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('malformed');
+    const good = { topic, key: undefined, headers: {}, body: Buffer.from('good') };
+    const cases: [unknown, RegExp][] = [
+      [
+        { ...good, headers: { 'x-count': 42 } },
+        /header "x-count" of a record for topic ".*" must be a string, got number/,
+      ],
+      [{ ...good, headers: { 'x-none': null } }, /header "x-none" .* must be a string, got null/],
+      [
+        { ...good, headers: { 'Nats-Expected-Stream': 7 } },
+        /header "Nats-Expected-Stream" .* must be a string/,
+      ],
+      [{ ...good, key: 12 }, /the key of a record .* must be a string, got number/],
+      [{ ...good, body: 'text' }, /the body of a record .* must be a Uint8Array/],
+      [{ ...good, headers: null }, /the headers of a record .* must be an object/],
+      [{ ...good, topic: 'a'.repeat(513) }, /is 513 bytes long; the limit is 512/],
+      [{ ...good, topic: 'has space' }, /is not a valid name here: dot-separated non-empty tokens/],
+      [{ ...good, topic: 7 }, /a topic must be a string, got number/],
+    ];
+    for (const [record, message] of cases) {
+      const error = await nats.publish([good, record as typeof good]).then(
+        () => undefined,
+        (thrown: unknown) => thrown,
+      );
+      expect(error, String(message)).toBeInstanceOf(PublishError);
+      expect((error as Error).message).toMatch(message);
+    }
+    expect(await storedCount(topic)).toBe(0);
+    for (const topics of [['has space'], ['a'.repeat(513)], ['ok', 'star*']]) {
+      await expect(
+        nats.subscribe(subscribeSpec(topics[0]!, { topics }), async () => ACK),
+      ).rejects.toMatchObject({
+        code: 'CONFIG',
+        field: 'topics',
+        message: expect.stringMatching(/not a valid name here|the limit is 512/),
+      });
+    }
+  });
+
+  it('carries headers named like members of Object.prototype, in records without a prototype', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('proto');
+    const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+    for (const name of ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf']) {
+      headers[name] = `value of ${name}`;
+    }
+    const seen: IncomingRecord[] = [];
+    const waiter = new Waiter();
+    await nats.subscribe(subscribeSpec(topic), async (record) => {
+      seen.push(record);
+      waiter.notify();
+      return ACK;
+    });
+    await nats.publish([{ topic, key: 'k', headers, body: Buffer.from('{}') }]);
+    await waiter.until(
+      () => seen.length === 1,
+      10_000,
+      () => 'nothing delivered',
+    );
+    const received = seen[0]!.headers;
+    expect(Object.getPrototypeOf(received)).toBeNull();
+    expect(Object.keys(received).sort()).toEqual(Object.keys(headers).sort());
+    for (const name of Object.keys(headers)) expect(received[name]).toBe(`value of ${name}`);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 
   it('says clearly that an adapter must connect first, and that a closed port is a connection error', async () => {

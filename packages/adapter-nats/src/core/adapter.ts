@@ -3,16 +3,19 @@ import {
   type AdapterSubscription,
   type CloseOptions,
   type ConnectionState,
+  type ConnectionStateReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { NatsConnection } from 'nats';
+import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES } from '../dead-letters';
 import { closedError, publishFailure } from '../errors';
-import { Link } from '../link';
+import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -20,7 +23,7 @@ import {
   type ResolvedNatsCoreOptions,
   resolveNatsCoreOptions,
 } from '../options';
-import { prepareMessages } from '../outgoing';
+import { type OutgoingMessage, prepareMessages } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
 import { coreSubject, NATS_TOPIC_RULE } from '../subjects';
@@ -52,7 +55,7 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   topicRule: NATS_TOPIC_RULE,
 });
 
-class NatsCoreAdapter implements NatsAdapter {
+class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
   readonly name = 'nats-core';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedNatsCoreOptions;
@@ -71,6 +74,10 @@ class NatsCoreAdapter implements NatsAdapter {
 
   get state(): ConnectionState {
     return this.link.state;
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    return this.link.onStateChange(listener);
   }
 
   /** Whether `close()` was called. */
@@ -97,13 +104,22 @@ class NatsCoreAdapter implements NatsAdapter {
       maxBodyBytes: this.capabilities.maxMessageBytes,
       maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
       subjectOf: (record) => coreSubject(this.options.prefix, record.topic),
+      redactor: this.options.redactor,
     });
+    await this.sendMessages(nc, messages, what);
+  }
+
+  private async sendMessages(
+    nc: NatsConnection,
+    messages: readonly OutgoingMessage[],
+    what: string,
+  ): Promise<void> {
     await this.link.whenConnected(this.options.publishTimeoutMs);
     for (const message of messages) {
       try {
         nc.publish(message.subject, message.body, { headers: message.headers });
       } catch (error) {
-        throw publishFailure(error, message.topic, what);
+        throw publishFailure(error, message.topic, what, this.options.redactor);
       }
     }
     // Core NATS has no publish ack: a round trip to the server is as far as "accepted" goes.
@@ -130,41 +146,59 @@ class NatsCoreAdapter implements NatsAdapter {
         }),
       ]);
     } catch (error) {
-      throw error instanceof PublishError ? error : publishFailure(error, topic, what);
+      throw error instanceof PublishError ? error : publishFailure(error, topic, what, this.options.redactor);
     } finally {
       clearTimeout(timer);
     }
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    const nc = this.link.require('subscribe');
     checkSpec(spec, this.capabilities);
+    const nc = this.link.require('subscribe');
     const context: CoreContext = {
       link: this.link,
       nc,
       prefix: this.options.prefix,
       maxBufferedRecords: this.options.maxBufferedRecords,
       confirm: () => this.confirm(nc, spec.topics[0] ?? '', 'subscribe'),
-      publishDeadLetter: (record, settlement) => this.publishDeadLetter(nc, record, settlement),
+      publishDeadLetter: (record, settlement, minimal) =>
+        this.publishDeadLetter(nc, record, settlement, minimal),
     };
-    const subscription = new CoreSubscription(context, spec, handler, (s) => this.subscriptions.delete(s));
+    const subscription = new CoreSubscription(context, spec, handler, observer, (s) =>
+      this.subscriptions.delete(s),
+    );
     this.subscriptions.add(subscription);
     return startSubscription(subscription, spec.group, this);
   }
 
-  private publishDeadLetter(
+  /**
+   * Publishes the dead letter of `record` and resolves with what was cut once the server has it.
+   * It is fitted to the server's `max_payload` and to JetStream's 64 KiB of headers, so that a
+   * stream capturing the dead-letter subject can store it too.
+   */
+  private async publishDeadLetter(
     nc: NatsConnection,
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
-  ): Promise<void> {
-    const letter: OutgoingRecord = {
-      topic: settlement.topic,
-      key: record.key,
-      headers: { ...record.headers, ...settlement.headers },
-      body: record.body,
-    };
-    return this.send(nc, [letter], 'dead letter');
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]> {
+    const message = deadLetterMessage(record, settlement, {
+      limits: {
+        maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+        maxHeaderBytes: JETSTREAM_MAX_HEADER_BYTES,
+        addedHeaderBytes: 0,
+      },
+      subjectOf: (topic) => coreSubject(this.options.prefix, topic),
+      minimal,
+      redactor: this.options.redactor,
+    });
+    await this.sendMessages(nc, [message], 'dead letter');
+    return message.reduced;
   }
 
   close(options: CloseOptions = {}): Promise<void> {

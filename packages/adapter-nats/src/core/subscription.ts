@@ -6,11 +6,14 @@ import {
   type IncomingRecord,
   type RecordHandler,
   type Settlement,
+  type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
 } from '@tidings/core/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
+import { settlementBackoff } from '../dead-letters';
+import { isTooLarge } from '../errors';
 import { fromNatsHeaders } from '../headers';
 import type { Link } from '../link';
 import { PausableDispatcher } from '../pausable';
@@ -24,7 +27,12 @@ export interface CoreContext {
   readonly maxBufferedRecords: number;
   /** Makes sure the server has the subscription's interest before `subscribe` resolves. */
   confirm(): Promise<void>;
-  publishDeadLetter(record: IncomingRecord, settlement: DeadLetterSettlement): Promise<void>;
+  /** Publishes a dead letter (fitted, `minimal` after a refusal for its size); resolves with what was cut. */
+  publishDeadLetter(
+    record: IncomingRecord,
+    settlement: DeadLetterSettlement,
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]>;
 }
 
 const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
@@ -39,6 +47,8 @@ export class CoreSubscription implements AdapterSubscription {
   private subs: Subscription[] = [];
   private readonly work: PausableDispatcher<IncomingRecord>;
   private readonly retries = new Set<NodeJS.Timeout>();
+  /** Stops the waits of dead letters that are tried again, at a close. */
+  private readonly waits = new Set<() => void>();
   private closing: Promise<void> | undefined;
   private closed = false;
   private error: Error | undefined;
@@ -50,6 +60,7 @@ export class CoreSubscription implements AdapterSubscription {
     private readonly ctx: CoreContext,
     private readonly spec: SubscribeSpec,
     private readonly handler: RecordHandler,
+    private readonly observer: SettlementObserver | undefined,
     private readonly onClosed: (subscription: CoreSubscription) => void,
   ) {
     this.work = new PausableDispatcher(spec.concurrency, (record) => this.run(record));
@@ -79,7 +90,8 @@ export class CoreSubscription implements AdapterSubscription {
 
   private onMessage(topic: string, error: Error | null, msg: Msg): void {
     if (error !== null) {
-      this.error = error;
+      // A permission error from the server, say: shown in health reports, without secrets.
+      this.error = this.ctx.link.redactor.error(error);
       return;
     }
     if (this.closing !== undefined) return;
@@ -90,7 +102,7 @@ export class CoreSubscription implements AdapterSubscription {
       );
       return;
     }
-    const { headers, key } = fromNatsHeaders(msg.headers);
+    const { headers, key } = fromNatsHeaders(msg);
     this.work.push({
       topic,
       key,
@@ -116,12 +128,52 @@ export class CoreSubscription implements AdapterSubscription {
       }, settlement.delayMs);
       this.retries.add(timer);
     } else if (settlement.type === 'deadLetter') {
+      await this.deadLetter(record, settlement);
+    }
+  }
+
+  /**
+   * Publishes the dead letter; a copy the server refuses for its size is sent again minimal, once.
+   * One that cannot be published is tried again with a growing pause until it is, or until the
+   * subscription closes (nothing is stored on core NATS: the record is then gone, as a record
+   * dropped anywhere on core NATS is).
+   */
+  private async deadLetter(record: IncomingRecord, settlement: DeadLetterSettlement): Promise<void> {
+    let minimal = false;
+    let failures = 0;
+    for (;;) {
       try {
-        await this.ctx.publishDeadLetter(record, settlement);
-      } catch (error) {
-        this.error = toError(error);
+        const reduced = await this.ctx.publishDeadLetter(record, settlement, minimal);
+        this.observer?.deadLettered(record, { topic: settlement.topic, reason: settlement.reason, reduced });
+        return;
+      } catch (thrown) {
+        if (!minimal && isTooLarge(thrown)) {
+          minimal = true;
+          continue;
+        }
+        const error = toError(thrown);
+        this.error = error;
+        failures++;
+        if (failures === 1) this.observer?.settlementFailed(record, settlement, error);
+        if (!(await this.wait(settlementBackoff(failures)))) return;
       }
     }
+  }
+
+  /** Resolves true after `ms`, or false at once when the subscription is closing. */
+  private wait(ms: number): Promise<boolean> {
+    if (this.closing !== undefined) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const stop = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.waits.delete(stop);
+        resolve(true);
+      }, ms);
+      this.waits.add(stop);
+    });
   }
 
   pause(): void {
@@ -141,6 +193,8 @@ export class CoreSubscription implements AdapterSubscription {
     for (const sub of this.subs) sub.unsubscribe();
     for (const timer of this.retries) clearTimeout(timer);
     this.retries.clear();
+    for (const stop of this.waits) stop();
+    this.waits.clear();
     // There is no broker to give received records back to: handle them before closing.
     this.work.resume();
     await this.work.idle(signal);

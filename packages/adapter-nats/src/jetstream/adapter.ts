@@ -1,17 +1,22 @@
-import type {
-  AdapterCapabilities,
-  AdapterSubscription,
-  CloseOptions,
-  ConnectionState,
-  DeadLetterSettlement,
-  IncomingRecord,
-  OutgoingRecord,
-  RecordHandler,
-  SubscribeSpec,
+import {
+  type AdapterCapabilities,
+  type AdapterSubscription,
+  type CloseOptions,
+  ConnectionError,
+  type ConnectionState,
+  type ConnectionStateReporter,
+  type DeadLetterSettlement,
+  type IncomingRecord,
+  type OutgoingRecord,
+  type RecordHandler,
+  type SettlementObserver,
+  type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES, type NatsLimits } from '../dead-letters';
 import { closedError, connectionFailure, publishFailure } from '../errors';
-import { Link } from '../link';
+import { headerLineBytes } from '../headers';
+import { Link, type StateListener } from '../link';
 import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
@@ -22,6 +27,7 @@ import {
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
 import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
+import { StateReporter } from '../state';
 import { NATS_TOPIC_RULE, partitionOfKey, partitionSubject } from '../subjects';
 import { ensureStream } from './stream';
 import { type JetStreamContext, JetStreamSubscription } from './subscription';
@@ -58,27 +64,39 @@ interface Connected {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
   readonly partitions: number;
+  /** The stream's `max_msg_size`, when it has one. */
+  readonly maxMsgSize: number | undefined;
 }
 
-class NatsJetStreamAdapter implements NatsAdapter {
+class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
   readonly name = 'nats';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedNatsOptions;
   private readonly link: Link;
+  private readonly reporter: StateReporter;
   private connected: Connected | undefined;
   private connecting: Promise<Connected> | undefined;
   private shutdown: Promise<void> | undefined;
   private readonly subscriptions = new Set<JetStreamSubscription>();
   private nextPartition = 0;
+  /** `Nats-Expected-Stream: <stream>`, which nats.js adds to every publish. */
+  private readonly expectHeaderBytes: number;
 
   constructor(options: NatsAdapterOptions) {
     this.options = resolveNatsOptions(options);
     this.link = new Link(this.options, this.name);
+    this.reporter = new StateReporter(() => this.state);
+    this.link.onStateChange((_state, error) => this.reporter.changed(error));
     this.capabilities = Object.freeze({
       ...natsCapabilities,
       durable: this.options.stream.storage === 'file',
       maxMessageBytes: this.options.maxMessageBytes,
     });
+    this.expectHeaderBytes = headerLineBytes('Nats-Expected-Stream', this.options.stream.name);
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    return this.reporter.listen(listener);
   }
 
   get state(): ConnectionState {
@@ -106,6 +124,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
     if (this.closing) throw closedError('connect', this.name);
     this.connecting ??= this.open().catch((error: unknown) => {
       this.connecting = undefined;
+      this.reporter.changed(error as Error);
       throw error;
     });
     await this.connecting;
@@ -114,6 +133,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
   private async open(): Promise<Connected> {
     const nc = await this.link.open();
     const timeout = this.options.publishTimeoutMs;
+    const { redactor } = this.options;
     let jsm: JetStreamManager;
     try {
       jsm = await nc.jetstreamManager({ timeout });
@@ -121,26 +141,48 @@ class NatsJetStreamAdapter implements NatsAdapter {
       throw connectionFailure(
         error,
         `JetStream is not available on ${nc.getServer()} (is the server started with -js?)`,
+        redactor,
       );
     }
-    const partitions = await ensureStream(jsm, this.options);
-    this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions };
+    const { partitions, maxMsgSize } = await ensureStream(jsm, this.options);
+    this.connected = { nc, js: nc.jetstream({ timeout }), jsm, partitions, maxMsgSize };
+    this.reporter.changed();
     return this.connected;
   }
 
   private require(what: string): Connected {
     this.link.require(what);
     if (this.connected === undefined) {
-      throw connectionFailure(new Error('not connected; call connect() first'), `cannot ${what}`);
+      throw new ConnectionError(
+        `cannot ${what} on the ${this.name} adapter: not connected; call connect() first`,
+      );
     }
     return this.connected;
   }
 
+  /**
+   * What the server takes: its `max_payload` (headers and body; read from the server the client is
+   * connected to now), the stream's `max_msg_size` when lower, and JetStream's 64 KiB of headers.
+   */
+  private limits(connected: Connected): NatsLimits {
+    const maxPayload = this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER;
+    return {
+      maxPayloadBytes: Math.min(maxPayload, connected.maxMsgSize ?? Number.MAX_SAFE_INTEGER),
+      maxHeaderBytes: JETSTREAM_MAX_HEADER_BYTES,
+      addedHeaderBytes: this.expectHeaderBytes,
+    };
+  }
+
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
-    const { js, partitions } = this.require('publish');
+    const connected = this.require('publish');
+    const { js, partitions } = connected;
+    const limits = this.limits(connected);
     const messages = prepareMessages(records, {
       maxBodyBytes: this.capabilities.maxMessageBytes,
-      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
+      maxPayloadBytes: limits.maxPayloadBytes,
+      maxHeaderBytes: limits.maxHeaderBytes,
+      addedHeaderBytes: limits.addedHeaderBytes,
+      redactor: this.options.redactor,
       subjectOf: (record) =>
         partitionSubject(this.options.prefix, record.topic, this.partitionOf(record.key, partitions)),
       msgIdOf: (record) => {
@@ -168,7 +210,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
           dropped,
         ]),
       ),
-      (error, index) => publishFailure(error, messages[index]!.topic, what),
+      (error, index) => publishFailure(error, messages[index]!.topic, what, this.options.redactor),
     );
   }
 
@@ -179,30 +221,39 @@ class NatsJetStreamAdapter implements NatsAdapter {
     return this.nextPartition;
   }
 
+  /**
+   * Publishes the dead letter of `record`, fitted to the server's limits (`minimal`: as small as
+   * it gets, after the server refused a copy for its size), and resolves with what was cut once
+   * the stream has stored it.
+   */
   private async publishDeadLetter(
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
     msgId: string,
-  ): Promise<void> {
-    const { js, partitions } = this.require('publish a dead letter');
-    const letter: OutgoingRecord = {
-      topic: settlement.topic,
-      key: record.key,
-      headers: { ...record.headers, ...settlement.headers, 'Nats-Msg-Id': msgId },
-      body: record.body,
-    };
-    const messages = prepareMessages([letter], {
-      maxBodyBytes: Number.MAX_SAFE_INTEGER,
-      maxPayloadBytes: this.link.connection?.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
-      subjectOf: (r) => partitionSubject(this.options.prefix, r.topic, this.partitionOf(r.key, partitions)),
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]> {
+    const connected = this.require('publish a dead letter');
+    const { js, partitions } = connected;
+    const message = deadLetterMessage(record, settlement, {
+      limits: this.limits(connected),
+      subjectOf: (topic, key) =>
+        partitionSubject(this.options.prefix, topic, this.partitionOf(key, partitions)),
+      msgId,
+      minimal,
+      redactor: this.options.redactor,
     });
-    await this.send(js, messages, 'dead letter');
+    await this.send(js, [message], 'dead letter');
+    return message.reduced;
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    const { nc, jsm, partitions } = this.require('subscribe');
     checkSpec(spec, this.capabilities);
+    const { nc, jsm, partitions } = this.require('subscribe');
     const context: JetStreamContext = {
       link: this.link,
       nc,
@@ -217,9 +268,10 @@ class NatsJetStreamAdapter implements NatsAdapter {
       },
       inboxPrefix: this.options.connectionOptions.inboxPrefix,
       flushTimeoutMs: this.options.publishTimeoutMs,
-      publishDeadLetter: (record, settlement, msgId) => this.publishDeadLetter(record, settlement, msgId),
+      publishDeadLetter: (record, settlement, msgId, minimal) =>
+        this.publishDeadLetter(record, settlement, msgId, minimal),
     };
-    const subscription = new JetStreamSubscription(context, spec, handler, (s) =>
+    const subscription = new JetStreamSubscription(context, spec, handler, observer, (s) =>
       this.subscriptions.delete(s),
     );
     this.subscriptions.add(subscription);
@@ -231,6 +283,7 @@ class NatsJetStreamAdapter implements NatsAdapter {
       await this.connecting?.catch(() => undefined);
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
       await this.link.close();
+      this.reporter.changed();
     })();
     return this.shutdown;
   }

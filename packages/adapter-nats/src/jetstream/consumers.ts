@@ -68,6 +68,11 @@ export function maxDeliverOf(maxAttempts: number, extraDeliveries: number): numb
   return Number.isFinite(extraDeliveries) ? maxAttempts + extraDeliveries : -1;
 }
 
+/** A `max_deliver` as a number that compares: -1 (and 0, unset) is no limit. */
+function deliveryLimit(maxDeliver: number | undefined): number {
+  return maxDeliver === undefined || maxDeliver <= 0 ? Number.POSITIVE_INFINITY : maxDeliver;
+}
+
 /**
  * Refuses a subscription whose group already reads the topic with the other ordering: its
  * consumers would each get every record, and the group would handle every record twice.
@@ -99,16 +104,19 @@ export async function checkOrderingConflict(
  * acknowledgement settings brought up to date. A group that already reads a topic starts a
  * partition it has no consumer for yet (the partition count grew) from the partition's first
  * record, so that nothing published there before this member came up is skipped.
+ *
+ * Resolves with each consumer's delivery limit (`max_deliver`; `Infinity` for none), in the order
+ * of `plans`: the subscription must know which delivery of a record is the last.
  */
 export async function ensureConsumers(
   jsm: JetStreamManager,
   plans: readonly ConsumerPlan[],
   spec: SubscribeSpec,
   settings: ConsumerSettings,
-): Promise<void> {
+): Promise<number[]> {
   const infos = await Promise.all(plans.map((plan) => readConsumer(jsm, settings.stream, plan.name)));
   const readTopics = new Set(plans.filter((_, i) => infos[i] !== undefined).map((plan) => plan.topic));
-  await Promise.all(
+  return Promise.all(
     plans.map((plan, i) =>
       ensureConsumer(
         jsm,
@@ -142,7 +150,7 @@ async function ensureConsumer(
   startFrom: SubscribeSpec['startFrom'],
   spec: SubscribeSpec,
   settings: ConsumerSettings,
-): Promise<void> {
+): Promise<number> {
   const { stream } = settings;
   const wanted = {
     ack_wait: settings.ackWaitMs * 1_000_000,
@@ -161,8 +169,8 @@ async function ensureConsumer(
       ...wanted,
     };
     try {
-      await jsm.consumers.add(stream, config);
-      return;
+      const created = await jsm.consumers.add(stream, config);
+      return deliveryLimit(created.config.max_deliver);
     } catch (error) {
       const code = apiErrorCode(error);
       if (code !== JS_ERR.consumerExists && code !== JS_ERR.consumerNameExists) {
@@ -172,16 +180,17 @@ async function ensureConsumer(
       info = await jsm.consumers.info(stream, plan.name);
     }
   }
-  await reconcile(jsm, stream, plan, info, wanted);
+  return reconcile(jsm, stream, plan, info, wanted);
 }
 
+/** Brings an existing consumer's settings up to date; resolves with its delivery limit. */
 async function reconcile(
   jsm: JetStreamManager,
   stream: string,
   plan: ConsumerPlan,
   info: ConsumerInfo,
   wanted: { ack_wait: number; max_deliver: number; max_ack_pending: number },
-): Promise<void> {
+): Promise<number> {
   const config = info.config;
   if (
     config.filter_subject !== plan.filter ||
@@ -195,7 +204,10 @@ async function reconcile(
   }
   const update: Partial<typeof wanted> = {};
   if (config.ack_wait !== wanted.ack_wait) update.ack_wait = wanted.ack_wait;
-  if (config.max_deliver !== wanted.max_deliver) update.max_deliver = wanted.max_deliver;
+  // The delivery limit only grows: members of a group with different `maxAttempts` must not pull
+  // it below one another's, or a member's core would never see a record past its own last attempt.
+  const limit = Math.max(deliveryLimit(config.max_deliver), deliveryLimit(wanted.max_deliver));
+  if (limit !== deliveryLimit(config.max_deliver)) update.max_deliver = wanted.max_deliver;
   // Ordered consumers must stay at 1; others only grow, so that a member with less concurrency
   // does not throttle the others.
   const ackPending = config.max_ack_pending ?? 0;
@@ -204,10 +216,11 @@ async function reconcile(
   ) {
     update.max_ack_pending = wanted.max_ack_pending;
   }
-  if (Object.keys(update).length === 0) return;
+  if (Object.keys(update).length === 0) return limit;
   try {
     await jsm.consumers.update(stream, plan.name, update);
   } catch (error) {
     throw connectionFailure(error, `cannot update consumer "${plan.name}" of stream "${stream}"`);
   }
+  return limit;
 }

@@ -40,20 +40,33 @@ function streamConfig(options: ResolvedNatsOptions): Partial<StreamConfig> & { n
   };
 }
 
+/** What the adapter reads from its stream. */
+export interface StreamFacts {
+  /** Partitions per topic. */
+  readonly partitions: number;
+  /** The stream's `max_msg_size` (headers and body), or undefined when it has none. */
+  readonly maxMsgSize: number | undefined;
+}
+
 /**
  * Finds the adapter's stream, or creates it when allowed, and checks that it captures the
  * prefix. Returns the partition count to use: the one recorded in the stream's description when
  * there is one (an explicit, different `partitions` option is then a `ConfigError`), else the
- * option. An existing stream's other settings are left as they are: they belong to whoever
- * created it.
+ * option; and the stream's message size limit. An existing stream's other settings are left as
+ * they are: they belong to whoever created it.
  */
-export async function ensureStream(jsm: JetStreamManager, options: ResolvedNatsOptions): Promise<number> {
+export async function ensureStream(
+  jsm: JetStreamManager,
+  options: ResolvedNatsOptions,
+): Promise<StreamFacts> {
   const { stream, prefix } = options;
   let info: StreamInfo;
   try {
     info = await jsm.streams.info(stream.name);
   } catch (error) {
-    if (!isNotFound(error)) throw connectionFailure(error, `cannot read JetStream stream "${stream.name}"`);
+    if (!isNotFound(error)) {
+      throw connectionFailure(error, `cannot read JetStream stream "${stream.name}"`, options.redactor);
+    }
     if (!stream.create) {
       throw new ConfigError(
         'stream.create',
@@ -69,15 +82,19 @@ export async function ensureStream(jsm: JetStreamManager, options: ResolvedNatsO
       `JetStream stream "${stream.name}" captures ${JSON.stringify(subjects)}, not "${prefix}.>"; give the adapter another stream name or prefix`,
     );
   }
+  const maxMsgSize =
+    typeof info.config.max_msg_size === 'number' && info.config.max_msg_size > 0
+      ? info.config.max_msg_size
+      : undefined;
   const recorded = partitionsOf(info);
-  if (recorded === undefined) return options.partitions;
+  if (recorded === undefined) return { partitions: options.partitions, maxMsgSize };
   if (options.partitionsGiven && recorded !== options.partitions) {
     throw new ConfigError(
       'partitions',
       `JetStream stream "${stream.name}" was created with ${recorded} partitions per topic, not ${options.partitions}; every adapter on a stream must use the same count (change it in the stream's description, see the docs)`,
     );
   }
-  return recorded;
+  return { partitions: recorded, maxMsgSize };
 }
 
 async function createStream(jsm: JetStreamManager, options: ResolvedNatsOptions): Promise<StreamInfo> {
@@ -87,8 +104,13 @@ async function createStream(jsm: JetStreamManager, options: ResolvedNatsOptions)
     // Another adapter created it meanwhile.
     const code = apiErrorCode(error);
     if (code === JS_ERR.streamNameInUse) return jsm.streams.info(options.stream.name);
-    if (code === undefined)
-      throw connectionFailure(error, `cannot create JetStream stream "${options.stream.name}"`);
+    if (code === undefined) {
+      throw connectionFailure(
+        error,
+        `cannot create JetStream stream "${options.stream.name}"`,
+        options.redactor,
+      );
+    }
     throw new ConfigError(
       'stream',
       `cannot create JetStream stream "${options.stream.name}" for "${options.prefix}.>": ${(error as Error).message}`,

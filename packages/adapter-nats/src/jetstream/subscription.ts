@@ -8,15 +8,19 @@ import {
   RETRY_HEADERS,
   type RecordHandler,
   type Settlement,
+  type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
 } from '@tidings/core/adapter';
-import type { JetStreamManager, Msg, NatsConnection } from 'nats';
+import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
+import { settlementBackoff } from '../dead-letters';
+import { isTidings, isTooLarge } from '../errors';
 import { fromNatsHeaders } from '../headers';
 import type { Link, LinkListener } from '../link';
 import { PausableDispatcher } from '../pausable';
 import { acks, type DeliveryInfo, parseAckSubject } from './acks';
+import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
 
@@ -28,17 +32,35 @@ export interface JetStreamContext {
   readonly consumers: ConsumerSettings;
   readonly inboxPrefix: string | undefined;
   readonly flushTimeoutMs: number;
-  /** Publishes the dead letter of `record` and waits for the stream's ack. */
-  publishDeadLetter(record: IncomingRecord, settlement: DeadLetterSettlement, msgId: string): Promise<void>;
+  /**
+   * Publishes the dead letter of `record` (fitted to the server's limits; `minimal` after the
+   * server refused one for its size) and waits for the stream's ack; resolves with what was cut.
+   */
+  publishDeadLetter(
+    record: IncomingRecord,
+    settlement: DeadLetterSettlement,
+    msgId: string,
+    minimal: boolean,
+  ): Promise<readonly ('body' | 'headers')[]>;
 }
 
 /** A record the subscription holds: delivered by the server and not yet settled or given back. */
 interface Held {
   readonly id: string;
-  readonly msg: Msg;
-  readonly puller: Puller;
+  /**
+   * The delivered message, whose reply subject takes the acks; undefined for a record read from
+   * the stream after the server gave up on it (nothing to acknowledge any more).
+   */
+  readonly msg: Msg | undefined;
+  /** The puller it came from; undefined for a record taken up on an advisory. */
+  readonly puller: Puller | undefined;
   readonly record: IncomingRecord;
   readonly streamSeq: number;
+  /**
+   * The server will not deliver it again (its last delivery, or it gave up on it already): a
+   * retry of it runs here, and it is never handed back while the subscription runs.
+   */
+  readonly last: boolean;
   /** When the server last heard that this record is being worked on. */
   touchedAt: number;
   /** Settled or given back: later verdicts about it are ignored. */
@@ -46,8 +68,6 @@ interface Held {
 }
 
 const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
-/** A dead letter that could not be published comes back after this long, to be dead-lettered again. */
-const DEAD_LETTER_RETRY_MS = 2_000;
 /** How long a close waits for the server to forget its pull requests before giving records back. */
 const FORGET_WAIT_MS = 1_000;
 
@@ -63,6 +83,12 @@ export class JetStreamSubscription
   private readonly held = new Map<string, Held>();
   private readonly work: PausableDispatcher<Held>;
   private pullers: Puller[] = [];
+  /** Each consumer's delivery limit (`Infinity` for none), by consumer name. */
+  private readonly maxDeliver = new Map<string, number>();
+  private readonly watch: MaxDeliveriesWatch;
+  /** Stops the waits of held records (a retry's delay, a dead letter's backoff) at a close. */
+  private readonly waits = new Set<() => void>();
+  private waitsStopped = false;
   private closing: Promise<void> | undefined;
   private closed = false;
   private failed = false;
@@ -75,10 +101,20 @@ export class JetStreamSubscription
     private readonly ctx: JetStreamContext,
     private readonly spec: SubscribeSpec,
     private readonly handler: RecordHandler,
+    private readonly observer: SettlementObserver | undefined,
     private readonly onClosed: (subscription: JetStreamSubscription) => void,
   ) {
     this.work = new PausableDispatcher(spec.concurrency, (held) => this.run(held));
     this.progressEveryMs = ctx.consumers.ackWaitMs / 3;
+    this.watch = new MaxDeliveriesWatch(
+      ctx.nc,
+      ctx.consumers.stream,
+      (givenUp) => {
+        void this.takeUp(givenUp);
+      },
+      // Consuming goes on without the backstop; health reports say it is missing.
+      (error) => this.report(error, false),
+    );
   }
 
   get state(): SubscriptionState {
@@ -122,8 +158,10 @@ export class JetStreamSubscription
       this.spec.topics.map((topic) => checkOrderingConflict(jsm, this.spec, topic, consumers.stream)),
     );
     const plans = planConsumers(this.spec, consumers);
-    await ensureConsumers(jsm, plans, this.spec, consumers);
+    const limits = await ensureConsumers(jsm, plans, this.spec, consumers);
+    for (const [i, plan] of plans.entries()) this.maxDeliver.set(plan.name, limits[i]!);
     if (this.closing !== undefined) return;
+    this.watch.start(plans.map((plan) => plan.name));
     const share = Math.max(1, Math.ceil(this.spec.concurrency / plans.length));
     this.pullers = plans.map(
       (plan) =>
@@ -165,8 +203,50 @@ export class JetStreamSubscription
       id,
       msg,
       puller,
-      record: toRecord(msg, puller.target.topic, info),
+      record: toRecord(msg, msg.data, msg.subject, puller.target.topic, info),
       streamSeq: info.streamSeq,
+      last: info.deliveryCount >= (this.maxDeliver.get(puller.target.consumer) ?? Number.POSITIVE_INFINITY),
+      touchedAt: Date.now(),
+      done: false,
+    };
+    this.held.set(id, held);
+    this.work.push(held);
+  }
+
+  /**
+   * Takes up a record the server gave up on (a member died holding its last delivery): reads it
+   * from the stream and gives it to the core once more, past its last attempt, so that it is
+   * dead-lettered rather than left behind.
+   */
+  private async takeUp(givenUp: GivenUp): Promise<void> {
+    if (this.closing !== undefined) return;
+    const puller = this.pullers.find((p) => p.target.consumer === givenUp.consumer);
+    const id = `${givenUp.consumer}:${givenUp.streamSeq}`;
+    if (puller === undefined || this.held.has(id)) return;
+    let stored: Awaited<ReturnType<typeof fetchGivenUp>>;
+    try {
+      stored = await fetchGivenUp(this.ctx.jsm, this.ctx.consumers.stream, givenUp);
+    } catch (error) {
+      // Gone from the stream (its age or a limit removed it), or the server cannot answer now.
+      this.report(toError(error), false);
+      return;
+    }
+    if (this.closing !== undefined || this.held.has(id)) return;
+    const info = { streamSeq: givenUp.streamSeq, deliveryCount: givenUp.deliveries + 1 };
+    const source = {
+      get headers(): MsgHdrs {
+        return stored.header;
+      },
+    };
+    const held: Held = {
+      id,
+      msg: undefined,
+      puller: undefined,
+      record: toRecord(source, stored.data, stored.subject, puller.target.topic, info, () =>
+        storedHeaderBlock(stored),
+      ),
+      streamSeq: givenUp.streamSeq,
+      last: true,
       touchedAt: Date.now(),
       done: false,
     };
@@ -175,7 +255,8 @@ export class JetStreamSubscription
   }
 
   report(error: Error, fatal: boolean): void {
-    this.error = error;
+    // Health reports show it: whatever the client said, without the connection's secrets.
+    this.error = isTidings(error) ? error : this.ctx.link.redactor.error(error);
     if (fatal) this.failed = true;
   }
 
@@ -200,7 +281,14 @@ export class JetStreamSubscription
 
   private async drain(signal: AbortSignal | undefined): Promise<void> {
     for (const puller of this.pullers) puller.stop();
+    this.watch.stop();
     await this.forgetPullRequests();
+    // Records waiting here (for a retry of their last delivery, or to try a dead letter again)
+    // go back to the group: the server redelivers them, or gives up on a last delivery and
+    // another member takes it up on the advisory.
+    this.waitsStopped = true;
+    for (const stop of this.waits) stop();
+    this.waits.clear();
     // Records that no handler has started go back to the group at once.
     this.giveBack(this.work.takeWaiting());
     await this.work.idle(signal);
@@ -240,57 +328,111 @@ export class JetStreamSubscription
     for (const held of records) {
       if (held.done) continue;
       this.finish(held);
-      acks.nak(this.ctx.nc, held.msg, 0);
+      if (held.msg !== undefined) acks.nak(this.ctx.nc, held.msg, 0);
     }
   }
 
   private async run(held: Held): Promise<void> {
-    let settlement: Settlement;
-    try {
-      settlement = await this.handler(held.record);
-    } catch {
-      settlement = RETRY_NOW;
+    let record = held.record;
+    for (;;) {
+      let settlement: Settlement;
+      try {
+        settlement = await this.handler(record);
+      } catch {
+        settlement = RETRY_NOW;
+      }
+      if (held.done) return;
+      if (settlement.type === 'ack') {
+        if (held.msg !== undefined) acks.ack(this.ctx.nc, held.msg);
+        this.finish(held);
+        return;
+      }
+      if (settlement.type === 'deadLetter') {
+        await this.deadLetter(held, record, settlement);
+        return;
+      }
+      if (!held.last) {
+        acks.nak(this.ctx.nc, held.msg!, settlement.delayMs);
+        this.finish(held);
+        return;
+      }
+      // The server would not deliver this record again (it would drop it): the retry runs here,
+      // the record kept meanwhile with progress acks, and its attempt rises as with a redelivery.
+      if (!(await this.wait(settlement.delayMs))) {
+        this.giveBack([held]);
+        return;
+      }
+      record = { ...record, attempt: record.attempt + 1 };
     }
-    if (held.done) return;
-    const { nc } = this.ctx;
-    switch (settlement.type) {
-      case 'ack':
-        acks.ack(nc, held.msg);
-        break;
-      case 'retry':
-        acks.nak(nc, held.msg, settlement.delayMs);
-        break;
-      case 'deadLetter':
-        try {
-          await this.ctx.publishDeadLetter(held.record, settlement, this.deadLetterId(held, settlement));
-          // Terminated only once the dead letter is stored: a crash in between duplicates it
-          // (and the duplicate window drops the repeat), it never loses it.
-          if (!held.done) acks.term(nc, held.msg);
-        } catch (error) {
-          this.report(toError(error), false);
-          if (!held.done) acks.nak(nc, held.msg, DEAD_LETTER_RETRY_MS);
-        }
-        break;
-    }
-    this.finish(held);
   }
 
-  /** One dead letter per record, group and destination, however often it is dead-lettered. */
-  private deadLetterId(held: Held, settlement: DeadLetterSettlement): string {
-    return `${settlement.topic} ${held.streamSeq} ${encodeURIComponent(this.spec.group)}`;
+  /**
+   * Publishes the dead letter, then terminates the original: terminated only once the dead letter
+   * is stored, so that a crash in between duplicates it (and the duplicate window drops the
+   * repeat), never loses it. A copy the server refuses for its size is sent again minimal, once.
+   * A dead letter that cannot be stored keeps its record here (progress acks hold it at the
+   * server) and is tried again with a growing pause, its real reason kept, no delivery spent;
+   * the observer hears of the first failure and of the landing.
+   */
+  private async deadLetter(
+    held: Held,
+    record: IncomingRecord,
+    settlement: DeadLetterSettlement,
+  ): Promise<void> {
+    const msgId = `${settlement.topic} ${held.streamSeq} ${encodeURIComponent(this.spec.group)}`;
+    let minimal = false;
+    let failures = 0;
+    for (;;) {
+      try {
+        const reduced = await this.ctx.publishDeadLetter(record, settlement, msgId, minimal);
+        if (!held.done && held.msg !== undefined) acks.term(this.ctx.nc, held.msg);
+        this.finish(held);
+        this.observer?.deadLettered(record, { topic: settlement.topic, reason: settlement.reason, reduced });
+        return;
+      } catch (thrown) {
+        if (!minimal && isTooLarge(thrown)) {
+          minimal = true;
+          continue;
+        }
+        const error = toError(thrown);
+        this.report(error, false);
+        failures++;
+        if (failures === 1) this.observer?.settlementFailed(record, settlement, error);
+        if (held.done || !(await this.wait(settlementBackoff(failures)))) {
+          this.giveBack([held]);
+          return;
+        }
+      }
+    }
+  }
+
+  /** Resolves true after `ms`, or false at once when the subscription is closing. */
+  private wait(ms: number): Promise<boolean> {
+    if (this.waitsStopped) return Promise.resolve(false);
+    return new Promise((resolve) => {
+      const stop = (): void => {
+        clearTimeout(timer);
+        resolve(false);
+      };
+      const timer = setTimeout(() => {
+        this.waits.delete(stop);
+        resolve(true);
+      }, ms);
+      this.waits.add(stop);
+    });
   }
 
   private finish(held: Held): void {
     if (held.done) return;
     held.done = true;
     this.held.delete(held.id);
-    held.puller.release();
+    held.puller?.release();
   }
 
   private tick(): void {
     const now = Date.now();
     for (const held of this.held.values()) {
-      if (now - held.touchedAt >= this.progressEveryMs) {
+      if (held.msg !== undefined && now - held.touchedAt >= this.progressEveryMs) {
         acks.working(this.ctx.nc, held.msg);
         held.touchedAt = now;
       }
@@ -299,19 +441,26 @@ export class JetStreamSubscription
   }
 }
 
-/** Builds the record the core sees from a JetStream message. */
-function toRecord(msg: Msg, topic: string, info: DeliveryInfo): IncomingRecord {
-  const { headers, key } = fromNatsHeaders(msg.headers);
+/** Builds the record the core sees from a JetStream message (delivered, or read from the stream). */
+function toRecord(
+  source: { readonly headers?: MsgHdrs | undefined },
+  body: Uint8Array,
+  subject: string,
+  topic: string,
+  info: DeliveryInfo,
+  rawHeaders?: () => Uint8Array | undefined,
+): IncomingRecord {
+  const { headers, key } = fromNatsHeaders(source, rawHeaders);
   // A record re-published by a retry elsewhere starts the server's count again; its header says
   // which attempt its first delivery here is.
   const first = Number(headers[RETRY_HEADERS.attempt]);
   const attempt = info.deliveryCount + (Number.isSafeInteger(first) && first > 1 ? first - 1 : 0);
-  const partition = msg.subject.slice(msg.subject.lastIndexOf('.') + 1);
+  const partition = subject.slice(subject.lastIndexOf('.') + 1);
   return {
     topic,
     key,
     headers,
-    body: msg.data,
+    body,
     attempt,
     position: `${topic}/${partition}@${info.streamSeq}`,
   };

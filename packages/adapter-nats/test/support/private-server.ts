@@ -32,11 +32,19 @@ export class PrivateNatsServer {
   private constructor(
     readonly port: number,
     readonly storeDir: string,
+    private readonly args: readonly string[],
   ) {}
 
-  /** Starts a server on a free port with an empty store. */
-  static async start(): Promise<PrivateNatsServer> {
-    const server = new PrivateNatsServer(await freePort(), await mkdtemp(join(tmpdir(), 'tidings-nats-')));
+  /**
+   * Starts a server on a free port with an empty store; `args` are further command-line options
+   * (`--user u --pass p`, `--auth token`), kept for every restart.
+   */
+  static async start(args: readonly string[] = []): Promise<PrivateNatsServer> {
+    const server = new PrivateNatsServer(
+      await freePort(),
+      await mkdtemp(join(tmpdir(), 'tidings-nats-')),
+      args,
+    );
     await server.resume();
     return server;
   }
@@ -48,7 +56,8 @@ export class PrivateNatsServer {
   /** Starts the server process again (same port, same store); resolves once it is ready for clients. */
   async resume(): Promise<void> {
     if (this.process !== undefined) throw new Error('the private nats-server is already running');
-    const child = spawn(BINARY, ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir], {
+    const args = ['-a', '127.0.0.1', '-p', String(this.port), '-js', '-sd', this.storeDir, ...this.args];
+    const child = spawn(BINARY, args, {
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.process = child;
