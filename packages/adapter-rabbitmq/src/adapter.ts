@@ -6,14 +6,19 @@ import {
   type CloseOptions,
   ConfigError,
   type ConnectionState,
+  type ConnectionStateReporter,
   MessageTooLargeError,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type Redactor,
+  type SettlementObserver,
   type SubscribeSpec,
+  TidingsError,
 } from '@tidings/core/adapter';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
+import { redactorOf } from './errors';
 import { messageIdOf, type Publication, publicationOf } from './message';
 import { MAX_NAME_BYTES } from './names';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
@@ -62,10 +67,15 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
   });
 }
 
-class RabbitMQAdapter implements BrokerAdapter {
+type StateListener = (state: ConnectionState, error?: Error) => void;
+
+class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
   readonly name = 'rabbitmq';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedOptions;
+  private readonly redactor: Redactor;
+  private readonly listeners = new Set<StateListener>();
+  private reported: ConnectionState = 'idle';
   private readonly topology: Topology;
   private readonly publishLink: Link;
   private readonly consumeLink: Link;
@@ -82,13 +92,45 @@ class RabbitMQAdapter implements BrokerAdapter {
       this.options.queueType,
       this.options.delayResolutionMs,
     );
-    this.publishLink = new Link('publish', this.options);
-    this.consumeLink = new Link('consume', this.options);
+    this.redactor = redactorOf(this.options);
+    const events = { onStateChange: () => this.stateChanged() };
+    this.publishLink = new Link('publish', this.options, this.redactor, events);
+    this.consumeLink = new Link('consume', this.options, this.redactor, events);
     this.publisher = new Publisher(
       this.publishLink,
       (channel) => this.topology.declareExchange(channel),
       this.options.publishTimeoutMs,
+      this.redactor,
     );
+  }
+
+  /**
+   * Calls `listener` after every change of `state`: `connecting`, `connected`, `reconnecting` when
+   * RabbitMQ or the network drops a connection (with the redacted reason), `connected` once both
+   * connections are back, `failed`, `closed`.
+   */
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private stateChanged(): void {
+    const state = this.state;
+    if (state === this.reported) return;
+    this.reported = state;
+    const error =
+      state === 'reconnecting' || state === 'failed'
+        ? (this.publishLink.lastError ?? this.consumeLink.lastError)
+        : undefined;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(state, error);
+      } catch {
+        // A listener's failure is its own; the adapter and the other listeners go on.
+      }
+    }
   }
 
   get state(): ConnectionState {
@@ -96,7 +138,8 @@ class RabbitMQAdapter implements BrokerAdapter {
     // The consume connection opens with the first subscription; until then only publishing counts.
     const states = [this.publishLink.state, this.consumeLink.state].filter((s) => s !== 'idle');
     if (states.length === 0) return 'idle';
-    for (const state of ['failed', 'reconnecting', 'connecting'] as const) {
+    // A link closes only when the adapter does: the adapter is closing.
+    for (const state of ['closed', 'failed', 'reconnecting', 'connecting'] as const) {
       if (states.includes(state)) return state;
     }
     return 'connected';
@@ -111,41 +154,76 @@ class RabbitMQAdapter implements BrokerAdapter {
     if (this.closing !== undefined) {
       return Promise.reject(new ClosedError('cannot publish: the RabbitMQ adapter is closed'));
     }
-    const limit = this.capabilities.maxMessageBytes;
-    const publications: Publication[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      if (record.body.byteLength > limit) {
-        return Promise.reject(new MessageTooLargeError(record.body.byteLength, limit));
-      }
-      if (Buffer.byteLength(record.topic) > MAX_NAME_BYTES || record.topic.length === 0) {
-        return Promise.reject(
-          new PublishError(`a topic must be 1 to ${MAX_NAME_BYTES} bytes long (an AMQP routing key)`, {
-            topic: record.topic,
-          }),
-        );
-      }
-      publications[i] = publicationOf(
-        record,
-        { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
-        messageIdOf(record, () => this.publisher.nextId()),
-        this.options.rejectUnroutable,
-      );
+    let publications: Publication[];
+    try {
+      publications = this.publicationsOf(records);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.publisher.send(publications);
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  /**
+   * Checks every record before anything is sent, each failure a typed error: a topic that is no
+   * routing key, a body over `maxMessageBytes`, a header that is not a string (the publisher checks
+   * that the headers fit a frame).
+   */
+  private publicationsOf(records: readonly OutgoingRecord[]): Publication[] {
+    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
+    const limit = this.capabilities.maxMessageBytes;
+    const publications: Publication[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record: OutgoingRecord | undefined = records[i];
+      if (record === null || typeof record !== 'object') {
+        throw new PublishError(`record ${i} of the call is not a record`);
+      }
+      if (Buffer.byteLength(record.topic) > MAX_NAME_BYTES || record.topic.length === 0) {
+        throw new PublishError(`a topic must be 1 to ${MAX_NAME_BYTES} bytes long (an AMQP routing key)`, {
+          topic: record.topic,
+        });
+      }
+      const size = (record.body as Uint8Array | undefined)?.byteLength;
+      if (typeof size === 'number' && size > limit) throw new MessageTooLargeError(size, limit);
+      try {
+        publications[i] = publicationOf(
+          record,
+          { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
+          messageIdOf(record, () => this.publisher.nextId()),
+          this.options.rejectUnroutable,
+        );
+      } catch (error) {
+        if (error instanceof TidingsError) throw error;
+        throw new PublishError(`cannot publish a record for "${record.topic}": ${String(error)}`, {
+          topic: record.topic,
+          cause: error,
+        });
+      }
+    }
+    return publications;
+  }
+
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the RabbitMQ adapter is closed');
     checkSpec(spec);
     await this.consumeLink.open();
-    const subscription = new RabbitMQSubscription(spec, handler, {
-      link: this.consumeLink,
-      publisher: this.publisher,
-      topology: this.topology,
-      options: this.options,
-      onClosed: (s) => this.subscriptions.delete(s),
-    });
+    const subscription = new RabbitMQSubscription(
+      spec,
+      handler,
+      {
+        link: this.consumeLink,
+        publisher: this.publisher,
+        topology: this.topology,
+        options: this.options,
+        topicRule: this.capabilities.topicRule,
+        redactor: this.redactor,
+        onClosed: (s) => this.subscriptions.delete(s),
+      },
+      observer,
+    );
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
@@ -163,6 +241,7 @@ class RabbitMQAdapter implements BrokerAdapter {
       await this.publisher.close(options.signal);
       await Promise.all([this.consumeLink.close(), this.publishLink.close()]);
       this.closed = true;
+      this.stateChanged();
     })();
     return this.closing;
   }
