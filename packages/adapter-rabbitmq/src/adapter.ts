@@ -15,12 +15,13 @@ import {
   type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
+  type TopicRule,
+  topicProblem,
 } from '@tidings/core/adapter';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
 import { redactorOf } from './errors';
 import { messageIdOf, type Publication, publicationOf } from './message';
-import { MAX_NAME_BYTES } from './names';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { RabbitMQSubscription } from './subscription';
@@ -28,6 +29,17 @@ import { Topology } from './topology';
 
 /** RabbitMQ allows a prefetch count of at most 65,535 (an AMQP short). */
 const MAX_PREFETCH = 65_535;
+
+/**
+ * A topic is a routing key (an AMQP short string, 255 bytes) and part of queue names; `*` and `#`
+ * would turn the binding of a work queue into a wildcard that matches other topics, and control
+ * characters have no place in a name an operator reads.
+ */
+const TOPIC_RULE: TopicRule = Object.freeze({
+  pattern: '^[^*#\\p{Cc}]+$',
+  maxBytes: 200,
+  description: "any characters but '*', '#' and control characters (AMQP routing keys)",
+});
 
 /**
  * What the RabbitMQ adapter can do with the given settings: no per-key ordering (competing
@@ -57,13 +69,7 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
     maxMessageBytes: options.maxMessageBytes,
     delayToleranceMs: options.delayResolutionMs + DELAY_LATENCY_MARGIN_MS,
     headerPrefix: 'cloudEvents:',
-    // A topic is a routing key (a short string) and part of queue names; `*` and `#` would turn
-    // the binding of a work queue into a wildcard that matches other topics.
-    topicRule: {
-      pattern: '^[^*#\\p{Cc}]+$',
-      maxBytes: 200,
-      description: "any characters but '*', '#' and control characters (AMQP routing keys)",
-    },
+    topicRule: TOPIC_RULE,
   });
 }
 
@@ -164,22 +170,24 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
   }
 
   /**
-   * Checks every record before anything is sent, each failure a typed error: a topic that is no
-   * routing key, a body over `maxMessageBytes`, a header that is not a string (the publisher checks
+   * Checks every record before anything is sent, each failure a typed error: a topic the rule
+   * refuses, a body over `maxMessageBytes`, a header that is not a string (the publisher checks
    * that the headers fit a frame).
    */
   private publicationsOf(records: readonly OutgoingRecord[]): Publication[] {
     if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
     const limit = this.capabilities.maxMessageBytes;
+    const rule = this.capabilities.topicRule;
     const publications: Publication[] = new Array(records.length);
     for (let i = 0; i < records.length; i++) {
       const record: OutgoingRecord | undefined = records[i];
       if (record === null || typeof record !== 'object') {
         throw new PublishError(`record ${i} of the call is not a record`);
       }
-      if (Buffer.byteLength(record.topic) > MAX_NAME_BYTES || record.topic.length === 0) {
-        throw new PublishError(`a topic must be 1 to ${MAX_NAME_BYTES} bytes long (an AMQP routing key)`, {
-          topic: record.topic,
+      const problem = topicProblem(rule, record.topic);
+      if (problem !== undefined) {
+        throw new PublishError(`cannot publish: ${problem}`, {
+          ...(typeof record.topic === 'string' ? { topic: record.topic } : {}),
         });
       }
       const size = (record.body as Uint8Array | undefined)?.byteLength;
@@ -208,7 +216,7 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the RabbitMQ adapter is closed');
-    checkSpec(spec);
+    checkSpec(spec, this.capabilities.topicRule);
     await this.consumeLink.open();
     const subscription = new RabbitMQSubscription(
       spec,
@@ -247,18 +255,21 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
   }
 }
 
-function checkSpec(spec: SubscribeSpec): void {
+function checkSpec(spec: SubscribeSpec, rule: TopicRule): void {
   if (spec.ordering === 'key') {
     throw new ConfigError(
       'ordering',
       "the RabbitMQ adapter does not deliver in key order (competing consumers, prefetch and retries reorder a queue); use ordering: 'none'",
     );
   }
-  if (spec.topics.length === 0) throw new ConfigError('topics', 'subscribe to at least one topic');
+  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
+    throw new ConfigError('topics', 'subscribe to at least one topic');
+  }
   for (const topic of spec.topics) {
-    if (topic.length === 0 || Buffer.byteLength(topic) > MAX_NAME_BYTES) {
-      throw new ConfigError('topics', `a topic must be 1 to ${MAX_NAME_BYTES} bytes long, got "${topic}"`);
-    }
+    // Queue names are derived from the group and the topic, and always fit a short string
+    // (`workQueueName` ends a long one in a hash); the topic itself is a routing key.
+    const problem = topicProblem(rule, topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
   }
   if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1 || spec.concurrency > MAX_PREFETCH) {
     throw new ConfigError(
