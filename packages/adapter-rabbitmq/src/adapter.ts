@@ -6,16 +6,22 @@ import {
   type CloseOptions,
   ConfigError,
   type ConnectionState,
+  type ConnectionStateReporter,
   MessageTooLargeError,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type Redactor,
+  type SettlementObserver,
   type SubscribeSpec,
+  TidingsError,
+  type TopicRule,
+  topicProblem,
 } from '@tidings/core/adapter';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
+import { redactorOf } from './errors';
 import { messageIdOf, type Publication, publicationOf } from './message';
-import { MAX_NAME_BYTES } from './names';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { RabbitMQSubscription } from './subscription';
@@ -23,6 +29,17 @@ import { Topology } from './topology';
 
 /** RabbitMQ allows a prefetch count of at most 65,535 (an AMQP short). */
 const MAX_PREFETCH = 65_535;
+
+/**
+ * A topic is a routing key (an AMQP short string, 255 bytes) and part of queue names; `*` and `#`
+ * would turn the binding of a work queue into a wildcard that matches other topics, and control
+ * characters have no place in a name an operator reads.
+ */
+const TOPIC_RULE: TopicRule = Object.freeze({
+  pattern: '^[^*#\\p{Cc}]+$',
+  maxBytes: 200,
+  description: "any characters but '*', '#' and control characters (AMQP routing keys)",
+});
 
 /**
  * What the RabbitMQ adapter can do with the given settings: no per-key ordering (competing
@@ -52,20 +69,19 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
     maxMessageBytes: options.maxMessageBytes,
     delayToleranceMs: options.delayResolutionMs + DELAY_LATENCY_MARGIN_MS,
     headerPrefix: 'cloudEvents:',
-    // A topic is a routing key (a short string) and part of queue names; `*` and `#` would turn
-    // the binding of a work queue into a wildcard that matches other topics.
-    topicRule: {
-      pattern: '^[^*#\\p{Cc}]+$',
-      maxBytes: 200,
-      description: "any characters but '*', '#' and control characters (AMQP routing keys)",
-    },
+    topicRule: TOPIC_RULE,
   });
 }
 
-class RabbitMQAdapter implements BrokerAdapter {
+type StateListener = (state: ConnectionState, error?: Error) => void;
+
+class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
   readonly name = 'rabbitmq';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedOptions;
+  private readonly redactor: Redactor;
+  private readonly listeners = new Set<StateListener>();
+  private reported: ConnectionState = 'idle';
   private readonly topology: Topology;
   private readonly publishLink: Link;
   private readonly consumeLink: Link;
@@ -82,13 +98,45 @@ class RabbitMQAdapter implements BrokerAdapter {
       this.options.queueType,
       this.options.delayResolutionMs,
     );
-    this.publishLink = new Link('publish', this.options);
-    this.consumeLink = new Link('consume', this.options);
+    this.redactor = redactorOf(this.options);
+    const events = { onStateChange: () => this.stateChanged() };
+    this.publishLink = new Link('publish', this.options, this.redactor, events);
+    this.consumeLink = new Link('consume', this.options, this.redactor, events);
     this.publisher = new Publisher(
       this.publishLink,
       (channel) => this.topology.declareExchange(channel),
       this.options.publishTimeoutMs,
+      this.redactor,
     );
+  }
+
+  /**
+   * Calls `listener` after every change of `state`: `connecting`, `connected`, `reconnecting` when
+   * RabbitMQ or the network drops a connection (with the redacted reason), `connected` once both
+   * connections are back, `failed`, `closed`.
+   */
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => {
+      this.listeners.delete(listener);
+    };
+  }
+
+  private stateChanged(): void {
+    const state = this.state;
+    if (state === this.reported) return;
+    this.reported = state;
+    const error =
+      state === 'reconnecting' || state === 'failed'
+        ? (this.publishLink.lastError ?? this.consumeLink.lastError)
+        : undefined;
+    for (const listener of [...this.listeners]) {
+      try {
+        listener(state, error);
+      } catch {
+        // A listener's failure is its own; the adapter and the other listeners go on.
+      }
+    }
   }
 
   get state(): ConnectionState {
@@ -96,7 +144,8 @@ class RabbitMQAdapter implements BrokerAdapter {
     // The consume connection opens with the first subscription; until then only publishing counts.
     const states = [this.publishLink.state, this.consumeLink.state].filter((s) => s !== 'idle');
     if (states.length === 0) return 'idle';
-    for (const state of ['failed', 'reconnecting', 'connecting'] as const) {
+    // A link closes only when the adapter does: the adapter is closing.
+    for (const state of ['closed', 'failed', 'reconnecting', 'connecting'] as const) {
       if (states.includes(state)) return state;
     }
     return 'connected';
@@ -111,41 +160,78 @@ class RabbitMQAdapter implements BrokerAdapter {
     if (this.closing !== undefined) {
       return Promise.reject(new ClosedError('cannot publish: the RabbitMQ adapter is closed'));
     }
-    const limit = this.capabilities.maxMessageBytes;
-    const publications: Publication[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const record = records[i]!;
-      if (record.body.byteLength > limit) {
-        return Promise.reject(new MessageTooLargeError(record.body.byteLength, limit));
-      }
-      if (Buffer.byteLength(record.topic) > MAX_NAME_BYTES || record.topic.length === 0) {
-        return Promise.reject(
-          new PublishError(`a topic must be 1 to ${MAX_NAME_BYTES} bytes long (an AMQP routing key)`, {
-            topic: record.topic,
-          }),
-        );
-      }
-      publications[i] = publicationOf(
-        record,
-        { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
-        messageIdOf(record, () => this.publisher.nextId()),
-        this.options.rejectUnroutable,
-      );
+    let publications: Publication[];
+    try {
+      publications = this.publicationsOf(records);
+    } catch (error) {
+      return Promise.reject(error);
     }
     return this.publisher.send(publications);
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  /**
+   * Checks every record before anything is sent, each failure a typed error: a topic the rule
+   * refuses, a body over `maxMessageBytes`, a header that is not a string (the publisher checks
+   * that the headers fit a frame).
+   */
+  private publicationsOf(records: readonly OutgoingRecord[]): Publication[] {
+    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
+    const limit = this.capabilities.maxMessageBytes;
+    const rule = this.capabilities.topicRule;
+    const publications: Publication[] = new Array(records.length);
+    for (let i = 0; i < records.length; i++) {
+      const record: OutgoingRecord | undefined = records[i];
+      if (record === null || typeof record !== 'object') {
+        throw new PublishError(`record ${i} of the call is not a record`);
+      }
+      const problem = topicProblem(rule, record.topic);
+      if (problem !== undefined) {
+        throw new PublishError(`cannot publish: ${problem}`, {
+          ...(typeof record.topic === 'string' ? { topic: record.topic } : {}),
+        });
+      }
+      const size = (record.body as Uint8Array | undefined)?.byteLength;
+      if (typeof size === 'number' && size > limit) throw new MessageTooLargeError(size, limit);
+      try {
+        publications[i] = publicationOf(
+          record,
+          { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
+          messageIdOf(record, () => this.publisher.nextId()),
+          this.options.rejectUnroutable,
+        );
+      } catch (error) {
+        if (error instanceof TidingsError) throw error;
+        throw new PublishError(`cannot publish a record for "${record.topic}": ${String(error)}`, {
+          topic: record.topic,
+          cause: error,
+        });
+      }
+    }
+    return publications;
+  }
+
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the RabbitMQ adapter is closed');
-    checkSpec(spec);
+    checkSpec(spec, this.capabilities.topicRule);
     await this.consumeLink.open();
-    const subscription = new RabbitMQSubscription(spec, handler, {
-      link: this.consumeLink,
-      publisher: this.publisher,
-      topology: this.topology,
-      options: this.options,
-      onClosed: (s) => this.subscriptions.delete(s),
-    });
+    const subscription = new RabbitMQSubscription(
+      spec,
+      handler,
+      {
+        link: this.consumeLink,
+        publisher: this.publisher,
+        topology: this.topology,
+        options: this.options,
+        topicRule: this.capabilities.topicRule,
+        redactor: this.redactor,
+        onClosed: (s) => this.subscriptions.delete(s),
+      },
+      observer,
+    );
     this.subscriptions.add(subscription);
     try {
       await subscription.start();
@@ -163,23 +249,27 @@ class RabbitMQAdapter implements BrokerAdapter {
       await this.publisher.close(options.signal);
       await Promise.all([this.consumeLink.close(), this.publishLink.close()]);
       this.closed = true;
+      this.stateChanged();
     })();
     return this.closing;
   }
 }
 
-function checkSpec(spec: SubscribeSpec): void {
+function checkSpec(spec: SubscribeSpec, rule: TopicRule): void {
   if (spec.ordering === 'key') {
     throw new ConfigError(
       'ordering',
       "the RabbitMQ adapter does not deliver in key order (competing consumers, prefetch and retries reorder a queue); use ordering: 'none'",
     );
   }
-  if (spec.topics.length === 0) throw new ConfigError('topics', 'subscribe to at least one topic');
+  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
+    throw new ConfigError('topics', 'subscribe to at least one topic');
+  }
   for (const topic of spec.topics) {
-    if (topic.length === 0 || Buffer.byteLength(topic) > MAX_NAME_BYTES) {
-      throw new ConfigError('topics', `a topic must be 1 to ${MAX_NAME_BYTES} bytes long, got "${topic}"`);
-    }
+    // Queue names are derived from the group and the topic, and always fit a short string
+    // (`workQueueName` ends a long one in a hash); the topic itself is a routing key.
+    const problem = topicProblem(rule, topic);
+    if (problem !== undefined) throw new ConfigError('topics', problem);
   }
   if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1 || spec.concurrency > MAX_PREFETCH) {
     throw new ConfigError(

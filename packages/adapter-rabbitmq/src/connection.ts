@@ -1,14 +1,28 @@
-import { ClosedError, ConnectionError, type ConnectionState, toError } from '@tidings/core/adapter';
-import { type Channel, type ConfirmChannel, connect, type RecoveringChannelModel } from 'amqplib';
+import { ClosedError, ConnectionError, type ConnectionState, type Redactor } from '@tidings/core/adapter';
+import {
+  type Channel,
+  type ChannelModel,
+  type ConfirmChannel,
+  connect,
+  type RecoveringChannelModel,
+} from 'amqplib';
 import { withTimeout } from './deadline';
-import { redactUrl } from './errors';
+import { describeUrl, isAccessRefused } from './errors';
+import { DEFAULT_FRAME_MAX } from './message';
 import type { ResolvedOptions } from './options';
+
+/** What a link tells its adapter. */
+export interface LinkEvents {
+  /** Called after every change of `state`. */
+  readonly onStateChange: () => void;
+}
 
 /**
  * One AMQP connection that comes back by itself. amqplib (since 1.1) reconnects with backoff and
  * jitter when asked to; channels do not survive a reconnection, so their owners (the publisher, each
  * subscription) listen for their channel's `close` and open a new one, which waits here until the
- * connection is back.
+ * connection is back. Every error it keeps or raises is redacted: amqplib's errors and socket
+ * options may carry the URL, and the URL the password.
  */
 export class Link {
   private model: RecoveringChannelModel | undefined;
@@ -17,18 +31,21 @@ export class Link {
   private current: ConnectionState = 'idle';
   private error: Error | undefined;
   private blocked: string | undefined;
+  private negotiatedFrameMax: number | undefined;
 
   constructor(
     /** `publish` or `consume`: each has a connection of its own, as RabbitMQ advises. */
     readonly role: 'publish' | 'consume',
     private readonly options: ResolvedOptions,
+    private readonly redactor: Redactor,
+    private readonly events: LinkEvents,
   ) {}
 
   get state(): ConnectionState {
     return this.current;
   }
 
-  /** The last connection failure. */
+  /** The last connection failure, redacted. */
   get lastError(): Error | undefined {
     return this.error;
   }
@@ -36,6 +53,14 @@ export class Link {
   /** Why the broker stopped reading from this connection (a memory or disk alarm), while it does. */
   get blockedReason(): string | undefined {
     return this.blocked;
+  }
+
+  /**
+   * The largest frame the broker takes on this connection (negotiated when it opened; RabbitMQ's
+   * default until then). A message's header table travels in one frame.
+   */
+  get frameMax(): number {
+    return this.negotiatedFrameMax ?? DEFAULT_FRAME_MAX;
   }
 
   /** Connects, or waits for the first connection; idempotent. */
@@ -67,16 +92,22 @@ export class Link {
   /** Closes the connection and stops reconnecting. */
   async close(): Promise<void> {
     this.closed = true;
-    this.current = 'closed';
+    this.setState('closed');
     const model = this.model;
     this.model = undefined;
     await model?.close().catch(() => undefined);
   }
 
+  private setState(state: ConnectionState): void {
+    if (this.current === state) return;
+    this.current = state;
+    this.events.onStateChange();
+  }
+
   private async start(): Promise<void> {
     const { url, socketOptions, connectionName, reconnect, connectTimeoutMs } = this.options;
-    this.current = 'connecting';
-    const model = await connect(url, {
+    this.setState('connecting');
+    const connecting = connect(url, {
       ...socketOptions,
       clientProperties: { connection_name: `${connectionName} (${this.role})` },
       recovery: {
@@ -88,17 +119,33 @@ export class Link {
         waitForConnect: false,
       },
     });
-    this.watch(model);
+    let model: RecoveringChannelModel;
+    try {
+      model = await connecting;
+    } catch (error) {
+      this.setState(this.closed ? 'closed' : 'failed');
+      throw this.unreachable(connectTimeoutMs, error);
+    }
+    // A refused login is not retried until the timeout: the broker will refuse it again.
+    let refuse: (error: Error) => void = () => undefined;
+    const refused = new Promise<never>((_, reject) => {
+      refuse = reject;
+    });
+    refused.catch(() => undefined);
+    this.watch(model, (error) => refuse(this.refusedError(error)));
     if (this.closed) {
       await model.close().catch(() => undefined);
       throw new ClosedError(`the RabbitMQ ${this.role} connection is closed`);
     }
     this.model = model;
     try {
-      await withTimeout(model.waitForConnect(), connectTimeoutMs, () => this.unreachable(connectTimeoutMs));
+      await withTimeout(Promise.race([model.waitForConnect(), refused]), connectTimeoutMs, () =>
+        this.unreachable(connectTimeoutMs),
+      );
     } catch (error) {
       this.model = undefined;
-      this.current = this.closed ? 'closed' : 'idle';
+      // Failed, until `open` is called again: what health checks and the bus's log should say.
+      this.setState(this.closed ? 'closed' : 'failed');
       await model.close().catch(() => undefined);
       throw error instanceof ConnectionError || error instanceof ClosedError
         ? error
@@ -106,46 +153,84 @@ export class Link {
     }
   }
 
-  private watch(model: RecoveringChannelModel): void {
-    model.on('connect', () => {
+  private watch(model: RecoveringChannelModel, onRefused: (error: unknown) => void): void {
+    let connectedOnce = false;
+    model.on('connect', (connection: ChannelModel) => {
       if (this.closed) return;
-      this.current = 'connected';
+      const frameMax = (connection.connection as unknown as { frameMax?: unknown }).frameMax;
+      if (typeof frameMax === 'number' && frameMax > 0) this.negotiatedFrameMax = frameMax;
+      connectedOnce = true;
       this.blocked = undefined;
+      this.setState('connected');
     });
     model.on('disconnect', (error: Error) => {
       if (this.closed) return;
-      this.current = 'reconnecting';
-      this.error = new ConnectionError(`lost the RabbitMQ ${this.role} connection: ${error.message}`, {
-        cause: error,
-      });
+      this.error = this.connectionError(`lost the RabbitMQ ${this.role} connection`, error);
+      this.setState('reconnecting');
     });
     model.on('connect-failed', (error: Error) => {
-      this.error = toError(error);
+      if (this.closed) return;
+      if (!connectedOnce && isAccessRefused(error)) {
+        onRefused(error);
+        return;
+      }
+      // Kept with its cause, so that a wrong password after a credentials rotation shows as such.
+      this.error = connectedOnce
+        ? this.connectionError(`could not reconnect to RabbitMQ (${this.role})`, error)
+        : this.redactor.error(error);
     });
     model.on('reconnect-failed', (error: Error) => {
       if (this.closed) return;
-      this.current = 'failed';
-      this.error = new ConnectionError(`gave up reconnecting to RabbitMQ: ${error.message}`, {
-        cause: error,
-      });
+      this.error = this.connectionError('gave up reconnecting to RabbitMQ', error);
+      this.setState('failed');
     });
     model.on('blocked', (reason: string) => {
-      this.blocked = reason;
+      this.blocked = this.redactor.text(String(reason));
     });
     model.on('unblocked', () => {
       this.blocked = undefined;
     });
     // Without a listener an 'error' event would throw; the 'disconnect' that follows is what counts.
     model.on('error', (error: Error) => {
-      this.error = toError(error);
+      if (this.closed) return;
+      this.error = this.redactor.error(error);
     });
   }
 
+  private connectionError(what: string, error: unknown): ConnectionError {
+    const cause = this.redactor.error(error);
+    return new ConnectionError(`${what}: ${cause.message}`, { cause });
+  }
+
+  private refusedError(error: unknown): ConnectionError {
+    const cause = this.redactor.error(error);
+    const user = this.userName();
+    const who = user === undefined ? '' : ` for user ${JSON.stringify(user)}`;
+    this.error = new ConnectionError(
+      `RabbitMQ at ${describeUrl(this.options.url, this.redactor)} refused the login${who} (wrong user name, password or virtual host?): ${cause.message}`,
+      { cause },
+    );
+    return this.error as ConnectionError;
+  }
+
+  private userName(): string | undefined {
+    const { url } = this.options;
+    if (typeof url !== 'string') return url.username;
+    try {
+      const parsed = new URL(url);
+      // amqplib logs in as guest when the URL has no credentials at all.
+      if (parsed.username === '' && parsed.password === '') return 'guest';
+      return decodeURIComponent(parsed.username);
+    } catch {
+      return undefined;
+    }
+  }
+
   private unreachable(timeoutMs: number, cause?: unknown): ConnectionError {
-    const reason = cause ?? this.error;
-    const detail = reason === undefined ? '' : `: ${toError(reason).message}`;
+    const reason = cause === undefined ? this.error : this.redactor.error(cause);
+    const detail = reason === undefined ? '' : `: ${reason.message}`;
     return new ConnectionError(
-      `cannot reach RabbitMQ at ${redactUrl(this.options.url)} within ${timeoutMs} ms${detail}`,
+      `cannot reach RabbitMQ at ${describeUrl(this.options.url, this.redactor)} within ${timeoutMs} ms${detail}`,
       { cause: reason },
     );
   }

@@ -1,6 +1,15 @@
 import type { Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
-import { incomingRecordOf, isTransportHeader, messageIdOf, publicationOf } from './message';
+import {
+  headerTableBytes,
+  headerTableLimit,
+  headerTableProblem,
+  incomingRecordOf,
+  isTransportHeader,
+  mergeHeaders,
+  messageIdOf,
+  publicationOf,
+} from './message';
 
 /** What a consumer would receive for a publication, as amqplib decodes it. */
 function delivered(
@@ -89,6 +98,98 @@ describe('publicationOf', () => {
   });
 });
 
+describe('publicationOf, with what a caller of adapter.publish may pass', () => {
+  it('refuses a header value that is not a string with a PublishError, as every adapter does', () => {
+    for (const value of [42, true, null, { nested: 'x' }, undefined]) {
+      const headers = { 'x-count': value } as unknown as Record<string, string>;
+      expect(() =>
+        publicationOf({ key: undefined, headers, body: new Uint8Array() }, target, 'id', true),
+      ).toThrow(expect.objectContaining({ name: 'PublishError', code: 'PUBLISH', topic: 'order.placed' }));
+    }
+  });
+
+  it('refuses a header name longer than an AMQP field name, and a key that is not a string', () => {
+    const long = { ['x'.repeat(256)]: 'v' };
+    expect(() =>
+      publicationOf({ key: undefined, headers: long, body: new Uint8Array() }, target, 'id', true),
+    ).toThrow(/longer than 255 bytes/);
+    const key = 7 as unknown as string;
+    expect(() => publicationOf({ key, headers: {}, body: new Uint8Array() }, target, 'id', true)).toThrow(
+      expect.objectContaining({ code: 'PUBLISH' }),
+    );
+  });
+
+  it('carries headers named after Object.prototype members as headers', () => {
+    const headers = JSON.parse('{"__proto__":"p","constructor":"c","toString":"t"}') as Record<
+      string,
+      string
+    >;
+    const publication = publicationOf(
+      { key: undefined, headers, body: new Uint8Array() },
+      target,
+      'id',
+      true,
+    );
+    expect(Object.keys(publication.options.headers).sort()).toEqual(['__proto__', 'constructor', 'toString']);
+    expect(Object.getPrototypeOf(publication.options.headers)).toBeNull();
+    expect(Object.getOwnPropertyDescriptor(publication.options.headers, '__proto__')?.value).toBe('p');
+  });
+});
+
+describe('header tables', () => {
+  it('measures a table as amqplib encodes it: length prefix, then name, tag and length per header', () => {
+    expect(headerTableBytes({})).toBe(4);
+    expect(headerTableBytes({ big: 'h'.repeat(65_520) })).toBe(65_533);
+    expect(headerTableBytes({ é: 'ü' })).toBe(4 + 6 + 2 + 2);
+  });
+
+  it('limits a table to amqplib’s 64 KiB buffer, and to the frame when frame_max is smaller', () => {
+    expect(headerTableLimit(131_072)).toBe(65_536);
+    expect(headerTableLimit(0xffffffff)).toBe(65_536);
+    expect(headerTableLimit(16_384)).toBeLessThan(16_384);
+  });
+
+  it('finds a table over the limit, at the limit it fits', () => {
+    // 4 (prefix) + 6 + 3 ('big') + value: 65,523 bytes of value fill 65,536.
+    const at = publicationOf(
+      { key: undefined, headers: { big: 'h'.repeat(65_523) }, body: new Uint8Array() },
+      target,
+      'id',
+      true,
+    );
+    expect(headerTableProblem(at, 65_536)).toBeUndefined();
+    const over = publicationOf(
+      { key: undefined, headers: { big: 'h'.repeat(65_524) }, body: new Uint8Array() },
+      target,
+      'id',
+      true,
+    );
+    expect(headerTableProblem(over, 65_536)).toMatchObject({
+      name: 'MessageTooLargeError',
+      code: 'MESSAGE_TOO_LARGE',
+      size: 65_537,
+      limit: 65_536,
+    });
+    // Multi-byte characters are measured in bytes.
+    const wide = publicationOf(
+      { key: undefined, headers: { w: '€'.repeat(22_000) }, body: new Uint8Array() },
+      target,
+      'id',
+      true,
+    );
+    expect(headerTableProblem(wide, 65_536)).toMatchObject({ size: 4 + 6 + 1 + 66_000 });
+  });
+
+  it('merges headers into a record without prototype, later ones winning', () => {
+    const merged = mergeHeaders(JSON.parse('{"__proto__":"kept","a":"1"}') as Record<string, string>, {
+      a: '2',
+    });
+    expect(Object.getPrototypeOf(merged)).toBeNull();
+    expect(Object.keys(merged).sort()).toEqual(['__proto__', 'a']);
+    expect(merged.a).toBe('2');
+  });
+});
+
 describe('incomingRecordOf', () => {
   it('gives back the record as it was published', () => {
     const got = incomingRecordOf(
@@ -160,6 +261,29 @@ describe('incomingRecordOf', () => {
     expect(got.headers).toEqual({ number: '42', flag: 'true', bytes: 'abc', 'tidings-attempt': 'zero' });
     expect(got.attempt).toBe(1);
     expect(got.position).toBe('q#delivery-7');
+  });
+
+  it('reads only the own headers of a table whose `__proto__` header made amqplib set its prototype', () => {
+    const message = delivered(
+      publicationOf({ key: undefined, headers: {}, body: new Uint8Array() }, target, 'x', false),
+    );
+    // What amqplib's decoder makes of a table with a `__proto__` table in it: `fields[key] = value`.
+    const raw: Record<string, unknown> = { constructor: 'c', toString: 't', 'cloudEvents:id': 'e-1' };
+    Object.setPrototypeOf(raw, {
+      'cloudEvents:type': 'forged',
+      'tidings-attempt': '99',
+      'tidings-key': 'forged-key',
+      'tidings-topic': 'forged.topic',
+      'x-delivery-count': 40,
+    });
+    message.properties.headers = raw;
+    const got = incomingRecordOf(message, 'q');
+    expect(Object.getPrototypeOf(got.headers)).toBeNull();
+    expect({ ...got.headers }).toEqual({ constructor: 'c', toString: 't', 'cloudEvents:id': 'e-1' });
+    expect(got.headers['cloudEvents:type']).toBeUndefined();
+    expect(got.attempt).toBe(1);
+    expect(got.key).toBeUndefined();
+    expect(got.topic).toBe('order.placed');
   });
 
   it('tells transport headers from record headers', () => {

@@ -6,7 +6,13 @@
  *
  * @module
  */
-import { CONTENT_TYPE_HEADER, type IncomingRecord, RETRY_HEADERS } from '@tidings/core/adapter';
+import {
+  CONTENT_TYPE_HEADER,
+  type IncomingRecord,
+  MessageTooLargeError,
+  PublishError,
+  RETRY_HEADERS,
+} from '@tidings/core/adapter';
 import type { Message, Options } from 'amqplib';
 import { DELAY_HEADER_PREFIX } from './delay';
 import { MAX_NAME_BYTES } from './names';
@@ -38,9 +44,67 @@ export interface Publication {
   readonly exchange: string;
   readonly routingKey: string;
   readonly content: Buffer;
-  readonly options: Options.Publish & { readonly messageId: string };
+  readonly options: Options.Publish & {
+    readonly messageId: string;
+    readonly headers: Readonly<Record<string, string>>;
+  };
   /** The record's topic, for error messages. */
   readonly topic: string;
+  /** UTF-16 length of every header name and value: a cheap bound of the header table's size. */
+  readonly headerChars: number;
+}
+
+/**
+ * amqplib encodes a message's header table into a scratch buffer of 64 KiB, whatever the
+ * negotiated frame_max: a larger table throws a `RangeError` from `publish`.
+ */
+export const AMQPLIB_TABLE_BYTES = 65_536;
+
+/** frame_max when the broker has not said yet: amqplib's and RabbitMQ's default. */
+export const DEFAULT_FRAME_MAX = 131_072;
+
+/**
+ * What a content header frame holds besides the header table: the frame's own header and end
+ * (8 bytes), class, weight, body size and property flags (14), a content type and a message id
+ * (1 + 255 each at most), the delivery mode (1), rounded up.
+ */
+const HEADER_FRAME_RESERVE = 600;
+
+/** Bytes a header takes in a table besides its name and value: name length, type tag, value length. */
+export const HEADER_ENTRY_BYTES = 6;
+
+/**
+ * The largest header table a message can carry: it must fit amqplib's encoding buffer, and the
+ * content header frame it travels in must fit the frame_max negotiated with the broker (RabbitMQ
+ * closes the connection on a larger frame).
+ */
+export function headerTableLimit(frameMax: number): number {
+  return Math.min(AMQPLIB_TABLE_BYTES, frameMax - HEADER_FRAME_RESERVE);
+}
+
+/** Encoded size of a header table of string values: its length prefix, then each entry. */
+export function headerTableBytes(headers: Readonly<Record<string, string>>): number {
+  let bytes = 4;
+  for (const name of Object.keys(headers)) {
+    bytes += HEADER_ENTRY_BYTES + Buffer.byteLength(name) + Buffer.byteLength(headers[name]!);
+  }
+  return bytes;
+}
+
+/**
+ * A `MessageTooLargeError` (permanent: retrying cannot help) when the publication's headers do
+ * not fit a table of `limit` bytes, else `undefined`. Checked before anything is sent, so that
+ * amqplib never throws its `RangeError` and the broker never sees an oversize frame.
+ */
+export function headerTableProblem(publication: Publication, limit: number): Error | undefined {
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: most records are settled without measuring.
+  const entries = Object.keys(publication.options.headers).length;
+  if (4 + entries * HEADER_ENTRY_BYTES + publication.headerChars * 3 <= limit) return undefined;
+  const size = headerTableBytes(publication.options.headers);
+  if (size <= limit) return undefined;
+  const error = new MessageTooLargeError(size, limit);
+  error.message = `the headers of a record for "${clipped(publication.topic)}" take ${size} bytes on the wire; RabbitMQ (through amqplib) takes at most ${limit} bytes of headers per message`;
+  return error;
 }
 
 /** A record to put on the wire: what an outgoing record and a redelivered copy have in common. */
@@ -48,6 +112,20 @@ export interface WireRecord {
   readonly key: string | undefined;
   readonly headers: Readonly<Record<string, string>>;
   readonly body: Uint8Array;
+}
+
+/**
+ * The headers of `sources` merged into one prototype-free record, later sources winning: a header
+ * named `__proto__` is copied as a header, and no inherited key is taken for one.
+ */
+export function mergeHeaders(
+  ...sources: readonly Readonly<Record<string, string>>[]
+): Record<string, string> {
+  const merged: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const source of sources) {
+    for (const name of Object.keys(source)) merged[name] = source[name]!;
+  }
+  return merged;
 }
 
 /**
@@ -61,17 +139,64 @@ export function publicationOf(
   mandatory: boolean,
   extra?: Readonly<Record<string, string>>,
 ): Publication {
-  const headers: Record<string, string> = {};
+  // No prototype: a header named `__proto__` is a header like any other, not a prototype to set.
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
   let contentType: string | undefined;
-  for (const name in record.headers) {
-    const value = record.headers[name]!;
+  let chars = 0;
+  const source = record.headers;
+  if (source === null || typeof source !== 'object') {
+    throw new PublishError(
+      `the headers of a record for "${clipped(target.topic)}" must be an object of strings`,
+      {
+        topic: target.topic,
+      },
+    );
+  }
+  for (const name of Object.keys(source)) {
+    const value: unknown = source[name];
+    // amqplib would encode a number or a boolean as such (and a name over 255 bytes not at all);
+    // record headers are strings, so that every adapter carries the same thing.
+    if (typeof value !== 'string') {
+      throw new PublishError(
+        `header ${JSON.stringify(clipped(name))} of a record for "${clipped(target.topic)}" must be a string, got ${value === null ? 'null' : typeof value}`,
+        { topic: target.topic },
+      );
+    }
+    // A name of at most 85 UTF-16 units is at most 255 bytes: measured only when it might not be.
+    if (name.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(name) > MAX_NAME_BYTES) {
+      throw new PublishError(
+        `header name ${JSON.stringify(clipped(name))} of a record for "${clipped(target.topic)}" is longer than ${MAX_NAME_BYTES} bytes (an AMQP field name)`,
+        { topic: target.topic },
+      );
+    }
     // A content type that fits the property travels there, as the binding says; a longer one stays a header.
     if (name === CONTENT_TYPE_HEADER && Buffer.byteLength(value) <= MAX_NAME_BYTES) contentType = value;
-    else headers[name] = value;
+    else {
+      headers[name] = value;
+      chars += name.length + value.length;
+    }
   }
-  if (record.key !== undefined) headers[KEY_HEADER] = record.key;
-  if (extra !== undefined) Object.assign(headers, extra);
-  const body = record.body;
+  if (record.key !== undefined) {
+    if (typeof record.key !== 'string') {
+      throw new PublishError(`the key of a record for "${clipped(target.topic)}" must be a string`, {
+        topic: target.topic,
+      });
+    }
+    headers[KEY_HEADER] = record.key;
+    chars += KEY_HEADER.length + record.key.length;
+  }
+  if (extra !== undefined) {
+    for (const name of Object.keys(extra)) {
+      headers[name] = extra[name]!;
+      chars += name.length + extra[name]!.length;
+    }
+  }
+  const body: unknown = record.body;
+  if (!(body instanceof Uint8Array)) {
+    throw new PublishError(`the body of a record for "${clipped(target.topic)}" must be a Uint8Array`, {
+      topic: target.topic,
+    });
+  }
   return {
     exchange: target.exchange,
     routingKey: target.routingKey,
@@ -85,13 +210,14 @@ export function publicationOf(
       headers,
       ...(contentType === undefined ? {} : { contentType }),
     },
+    headerChars: chars,
   };
 }
 
 /** The message id a record's publication carries: its CloudEvents id when it has one that fits. */
 export function messageIdOf(record: WireRecord, fallback: () => string): string {
-  const id = record.headers[CLOUD_EVENTS_ID_HEADER];
-  return id !== undefined && id.length > 0 && Buffer.byteLength(id) <= MAX_NAME_BYTES ? id : fallback();
+  const id: unknown = ownValue(record.headers, CLOUD_EVENTS_ID_HEADER);
+  return typeof id === 'string' && id.length > 0 && Buffer.byteLength(id) <= MAX_NAME_BYTES ? id : fallback();
 }
 
 /**
@@ -100,9 +226,12 @@ export function messageIdOf(record: WireRecord, fallback: () => string): string 
  * classic ones) to the attempt the copy was published as (`tidings-attempt`, 1 for an original).
  */
 export function incomingRecordOf(message: Message, queue: string): IncomingRecord {
-  const raw = message.properties.headers ?? {};
-  const headers: Record<string, string> = {};
-  for (const name in raw) {
+  // amqplib decodes a header table into a plain object: a header named `__proto__` whose value is
+  // a table becomes its prototype, whose keys a `for…in` or a lookup would take for headers. Only
+  // own properties count, and the record's headers have no prototype.
+  const raw: Record<string, unknown> = message.properties.headers ?? {};
+  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
+  for (const name of Object.keys(raw)) {
     if (isTransportHeader(name)) continue;
     const text = headerText(raw[name]);
     if (text !== undefined) headers[name] = text;
@@ -111,9 +240,9 @@ export function incomingRecordOf(message: Message, queue: string): IncomingRecor
   if (typeof contentType === 'string' && headers[CONTENT_TYPE_HEADER] === undefined) {
     headers[CONTENT_TYPE_HEADER] = contentType;
   }
-  const topic = headerText(raw[TOPIC_HEADER]) ?? message.fields.routingKey;
-  const key = headerText(raw[KEY_HEADER]);
-  const deliveryCount = raw['x-delivery-count'];
+  const topic = headerText(ownValue(raw, TOPIC_HEADER)) ?? message.fields.routingKey;
+  const key = headerText(ownValue(raw, KEY_HEADER));
+  const deliveryCount = ownValue(raw, 'x-delivery-count');
   const earlier =
     typeof deliveryCount === 'number' && Number.isInteger(deliveryCount) && deliveryCount >= 0
       ? deliveryCount
@@ -132,6 +261,15 @@ export function incomingRecordOf(message: Message, queue: string): IncomingRecor
         ? `${queue}#${messageId}`
         : `${queue}#delivery-${message.fields.deliveryTag}`,
   };
+}
+
+/** `record[name]` when it is the record's own, not inherited from a forged prototype. */
+function ownValue(record: object, name: string): unknown {
+  return Object.hasOwn(record, name) ? (record as Record<string, unknown>)[name] : undefined;
+}
+
+function clipped(text: string): string {
+  return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
 }
 
 function publishedAttempt(header: string | undefined): number {

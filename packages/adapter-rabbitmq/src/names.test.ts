@@ -32,6 +32,20 @@ describe('workQueueName', () => {
     }
   });
 
+  it('keeps every name it derives within an AMQP short string, whatever the group and topic', () => {
+    // The longest exchange the options take, a topic as long as the topic rule allows, a group of
+    // any length: work queues, dead-letter queues and delay levels all fit 255 bytes.
+    const exchange = 'e'.repeat(200);
+    const topic = '€'.repeat(66);
+    const group = 'g'.repeat(1_000);
+    const names = [
+      workQueueName(exchange, group, topic),
+      workQueueName(exchange, group, `${topic}.${group}.dlq`),
+      delayLevelName(exchange, 100 * 2 ** 25),
+    ];
+    for (const name of names) expect(Buffer.byteLength(name)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+  });
+
   it('names delay levels apart from every work queue', () => {
     expect(delayLevelName('tidings', 400)).toBe('tidings.delay.400ms');
     expect(delayLevelName('tidings', 400).startsWith('tidings/')).toBe(false);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { rabbitmqCapabilities } from './adapter';
+import { secretsOf } from './errors';
 import { type RabbitMQAdapterOptions, resolveOptions } from './options';
 
 describe('resolveOptions', () => {
@@ -50,7 +51,31 @@ describe('rabbitmqCapabilities', () => {
       maxMessageBytes: 16 * 1024 * 1024,
       delayToleranceMs: 1_100,
       headerPrefix: 'cloudEvents:',
+      topicRule: {
+        pattern: '^[^*#\\p{Cc}]+$',
+        maxBytes: 200,
+        description: "any characters but '*', '#' and control characters (AMQP routing keys)",
+      },
     });
     expect(rabbitmqCapabilities({ queueType: 'classic' }).deliveryCount).toBe(false);
+  });
+});
+
+describe('secretsOf', () => {
+  it('finds the password of a URL, as written and decoded, of a connection object and of credentials', () => {
+    expect(secretsOf({ url: 'amqp://app:p%40ss%2Fw0rd@mq:5672/shop', socketOptions: {} })).toEqual([
+      'p%40ss%2Fw0rd',
+      'p@ss/w0rd',
+    ]);
+    expect(secretsOf({ url: 'amqp://mq', socketOptions: {} })).toEqual([]);
+    expect(
+      secretsOf({
+        url: { hostname: 'mq', username: 'app', password: 'object-secret' },
+        socketOptions: {
+          passphrase: 'key-passphrase',
+          credentials: { mechanism: 'PLAIN', response: () => Buffer.alloc(0), password: 'credential-secret' },
+        },
+      }),
+    ).toEqual(['object-secret', 'credential-secret', 'key-passphrase']);
   });
 });

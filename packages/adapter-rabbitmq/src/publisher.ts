@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionError, PublishError, toError, whenAborted } from '@tidings/core/adapter';
+import { ConnectionError, PublishError, type Redactor, whenAborted } from '@tidings/core/adapter';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import type { Link } from './connection';
 import { withTimeout } from './deadline';
-import type { Publication } from './message';
+import { headerTableLimit, headerTableProblem, type Publication } from './message';
 
 /** A publication waiting for its confirm; `returned` is set when the broker could not route it. */
 interface Unconfirmed {
@@ -19,6 +19,8 @@ interface Unconfirmed {
  */
 export class Publisher {
   private channel: ConfirmChannel | undefined;
+  /** Why the broker closed each channel (a 406 for a message over `max_message_size`, ...). */
+  private readonly closeErrors = new WeakMap<ConfirmChannel, Error>();
   private opening: Promise<ConfirmChannel> | undefined;
   private admin: Promise<Channel> | undefined;
   private readonly unconfirmed = new Map<string, Unconfirmed[]>();
@@ -31,7 +33,16 @@ export class Publisher {
     private readonly link: Link,
     private readonly declareExchange: (channel: Channel) => Promise<void>,
     private readonly timeoutMs: number,
+    private readonly redactor: Redactor,
   ) {}
+
+  /**
+   * The largest header table a publication may carry on this connection (amqplib's encoding
+   * buffer, the negotiated frame_max).
+   */
+  get headerLimit(): number {
+    return headerTableLimit(this.link.frameMax);
+  }
 
   /** A message id unique to this publisher, for records without one. */
   nextId(): string {
@@ -46,6 +57,13 @@ export class Publisher {
    */
   async send(publications: readonly Publication[]): Promise<void> {
     if (publications.length === 0) return;
+    // Every record is checked before the first is sent: amqplib would throw a RangeError on a
+    // header table over its buffer, and RabbitMQ close the connection on a frame over frame_max.
+    const limit = this.headerLimit;
+    for (const publication of publications) {
+      const problem = headerTableProblem(publication, limit);
+      if (problem !== undefined) throw problem;
+    }
     this.inFlight++;
     const deadline = Date.now() + this.timeoutMs;
     try {
@@ -135,7 +153,7 @@ export class Publisher {
         writable = channel.publish(exchange, routingKey, content, options, (error: unknown) => {
           if (tracked) this.untrack(id, entry);
           if (error !== null && error !== undefined) {
-            const cause = toError(error);
+            const cause = this.redactor.error(this.lostWith(channel, publication, error));
             reject(
               new PublishError(`RabbitMQ did not take a record for "${topic}": ${cause.message}`, {
                 topic,
@@ -156,13 +174,28 @@ export class Publisher {
       } catch (error) {
         // Thrown at once: the channel is closed, or a header table is too large to encode.
         if (tracked) this.untrack(id, entry);
-        const cause = toError(error);
+        const cause = this.redactor.error(error);
         reject(
           new PublishError(`could not publish a record for "${topic}": ${cause.message}`, { topic, cause }),
         );
       }
     });
     return { confirmed, writable };
+  }
+
+  /**
+   * Why a confirm was lost: the broker's reason for closing the channel when it concerns this
+   * publication (a 406 for a body over `max_message_size` names the size it refused), else the
+   * client's plain "channel closed", which says the record may simply be published again.
+   */
+  private lostWith(channel: ConfirmChannel, publication: Publication, error: unknown): unknown {
+    const reason = this.closeErrors.get(channel);
+    if (reason === undefined) return error;
+    const refusedSize = /message size (\d+)/.exec(reason.message)?.[1];
+    if (refusedSize !== undefined && Number(refusedSize) !== publication.content.byteLength) {
+      return new Error(`channel closed, over another record: ${reason.message}`);
+    }
+    return reason;
   }
 
   private ready(): Promise<ConfirmChannel> {
@@ -176,8 +209,8 @@ export class Publisher {
   private async open(): Promise<ConfirmChannel> {
     const channel = await this.link.createConfirmChannel();
     channel.on('return', (message: Message) => this.onReturn(message));
-    // The 'close' that follows an 'error' is what matters; the listener keeps amqplib from throwing.
-    channel.on('error', () => undefined);
+    // The 'close' that follows an 'error' is what matters; its reason goes with the lost confirms.
+    channel.on('error', (error: Error) => this.closeErrors.set(channel, error));
     channel.on('close', () => {
       if (this.channel === channel) this.channel = undefined;
     });
@@ -223,7 +256,8 @@ export class Publisher {
 
   private notConnected(error?: unknown): PublishError {
     if (error !== undefined) {
-      return new PublishError(`cannot publish to RabbitMQ: ${toError(error).message}`, { cause: error });
+      const cause = this.redactor.error(error);
+      return new PublishError(`cannot publish to RabbitMQ: ${cause.message}`, { cause });
     }
     const cause = this.link.lastError ?? new ConnectionError('not connected to RabbitMQ');
     return new PublishError(

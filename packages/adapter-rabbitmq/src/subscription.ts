@@ -2,24 +2,42 @@ import {
   type AdapterSubscription,
   ClosedError,
   type CloseOptions,
+  ConfigError,
   ConnectionError,
+  type DeadLetterLimits,
   type DeadLetterSettlement,
+  type FittedDeadLetter,
+  fitDeadLetter,
   type IncomingRecord,
   KeyedDispatcher,
+  type LandedDeadLetter,
+  PublishError,
   type RecordHandler,
+  type Redactor,
   type RetrySettlement,
   type Settlement,
+  type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
-  toError,
+  TidingsError,
+  type TopicRule,
+  topicProblem,
   whenAborted,
 } from '@tidings/core/adapter';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import type { Link } from './connection';
 import { pause, withTimeout } from './deadline';
 import { planDelay } from './delay';
-import { declareError } from './errors';
-import { incomingRecordOf, publicationOf, TOPIC_HEADER } from './message';
+import { declareError, isPermanent } from './errors';
+import {
+  HEADER_ENTRY_BYTES,
+  headerTableBytes,
+  incomingRecordOf,
+  KEY_HEADER,
+  mergeHeaders,
+  publicationOf,
+  TOPIC_HEADER,
+} from './message';
 import type { ResolvedOptions } from './options';
 import type { Publisher } from './publisher';
 import type { Topology } from './topology';
@@ -30,6 +48,10 @@ export interface SubscriptionContext {
   readonly publisher: Publisher;
   readonly topology: Topology;
   readonly options: ResolvedOptions;
+  /** The topic names the adapter accepts; dead-letter topics too. */
+  readonly topicRule: TopicRule;
+  /** Removes the adapter's secrets from every error the subscription keeps or reports. */
+  readonly redactor: Redactor;
   readonly onClosed: (subscription: RabbitMQSubscription) => void;
 }
 
@@ -50,8 +72,14 @@ interface Delivery {
 
 const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 
-/** Longest a record whose settlement could not be applied is held before it goes back to its queue. */
-const GIVE_BACK_MAX_WAIT_MS = 5_000;
+/**
+ * A record whose settlement could not be applied is held a while before it goes back to its queue
+ * (and comes back with a higher delivery count): from 1 s on its first attempt, doubling with each
+ * attempt, up to 30 s. A dead letter the broker keeps refusing is so tried again now and then,
+ * never in a loop.
+ */
+const GIVE_BACK_FIRST_WAIT_MS = 1_000;
+const GIVE_BACK_MAX_WAIT_MS = 30_000;
 
 const ignore = (): undefined => undefined;
 
@@ -86,6 +114,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     private readonly spec: SubscribeSpec,
     private readonly handler: RecordHandler,
     private readonly context: SubscriptionContext,
+    private readonly observer: SettlementObserver | undefined,
   ) {
     this.queues = spec.topics.map((topic) => ({
       topic,
@@ -99,7 +128,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       keyOf: () => undefined,
       run: (delivery) => this.process(delivery),
       onError: (error) => {
-        this.error = toError(error);
+        this.error = context.redactor.error(error);
       },
     });
   }
@@ -119,7 +148,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       this.started = true;
     } catch (error) {
       this.current = 'failed';
-      this.error = toError(error);
+      this.error = this.context.redactor.error(error);
       throw error;
     }
   }
@@ -167,9 +196,10 @@ export class RabbitMQSubscription implements AdapterSubscription {
     const channel = await this.acquireChannel(initial);
     const lease: Lease = { channel, open: true, error: undefined, consumerTags: [] };
     channel.on('error', (error: Error) => {
+      const cause = this.context.redactor.error(error);
       lease.error = new ConnectionError(
-        `RabbitMQ closed the channel of group "${this.spec.group}": ${error.message}`,
-        { cause: error },
+        `RabbitMQ closed the channel of group "${this.spec.group}": ${cause.message}`,
+        { cause },
       );
     });
     channel.on('close', () => this.onChannelClosed(lease));
@@ -186,7 +216,11 @@ export class RabbitMQSubscription implements AdapterSubscription {
     } catch (error) {
       if (this.lease === lease) this.lease = undefined;
       await channel.close().catch(ignore);
-      throw declareError(error, `the queues of group "${this.spec.group}" (${this.queueList()})`);
+      throw declareError(
+        error,
+        `the queues of group "${this.spec.group}" (${this.queueList()})`,
+        this.context.redactor,
+      );
     }
     this.current = this.paused ? 'paused' : 'running';
   }
@@ -250,7 +284,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
   }
 
   private fail(lease: Lease, error: unknown): void {
-    lease.error = toError(error);
+    lease.error = this.context.redactor.error(error);
     void lease.channel.close().catch(ignore);
   }
 
@@ -270,7 +304,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       },
       (error: unknown) => {
         if (this.closing !== undefined) return;
-        this.error = toError(error);
+        this.error = this.context.redactor.error(error);
         const link = this.context.link.state;
         if (link === 'failed' || link === 'closed') {
           this.current = 'failed';
@@ -290,23 +324,35 @@ export class RabbitMQSubscription implements AdapterSubscription {
       settlement = RETRY_NOW;
     }
     if (!isSettlement(settlement)) settlement = RETRY_NOW;
-    // A delivery of a lost channel is back in its queue already; settling it would duplicate it.
-    if (this.abandoned || !delivery.lease.open) return;
+    // A close that gave up waiting leaves the record to the broker, as it said.
+    if (this.abandoned) return;
+    if (!delivery.lease.open) {
+      // The broker has put the record back in its queue already; settling it would duplicate it.
+      this.failed(delivery, settlement, this.channelLost());
+      return;
+    }
     try {
       switch (settlement.type) {
         case 'ack':
-          break;
+          if (!this.acknowledge(delivery)) this.failed(delivery, settlement, this.channelLost());
+          return;
         case 'retry':
           await this.redeliver(delivery, settlement);
-          break;
-        case 'deadLetter':
-          await this.deadLetter(delivery, settlement);
-          break;
+          this.acknowledge(delivery);
+          return;
+        case 'deadLetter': {
+          const landed = await this.deadLetter(delivery, settlement);
+          // Said only now that the broker has confirmed the dead letter, before the ack goes out.
+          this.tell(() => this.observer?.deadLettered(delivery.record, landed));
+          this.acknowledge(delivery);
+          return;
+        }
       }
-      this.acknowledge(delivery);
-    } catch (error) {
-      this.error = toError(error);
-      await this.giveBack(delivery, settlement);
+    } catch (thrown) {
+      const error = this.settlementError(settlement, thrown);
+      this.error = error;
+      this.failed(delivery, settlement, error);
+      await this.giveBack(delivery, settlement, isPermanent(thrown));
     }
   }
 
@@ -318,7 +364,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     if (plan !== undefined)
       await publisher.declare((channel) => topology.ensureDelayLevels(channel, plan.top));
     const copy = publicationOf(
-      { key: record.key, headers: { ...record.headers, ...settlement.headers }, body: record.body },
+      { key: record.key, headers: mergeHeaders(record.headers, settlement.headers), body: record.body },
       {
         exchange: plan === undefined ? '' : topology.delayExchange(plan.top),
         routingKey: queue,
@@ -331,42 +377,130 @@ export class RabbitMQSubscription implements AdapterSubscription {
     await publisher.send([copy]);
   }
 
-  /** Publishes the dead letter to its topic, into a queue declared first so that it is kept. */
-  private async deadLetter(delivery: Delivery, settlement: DeadLetterSettlement): Promise<void> {
+  /**
+   * Publishes the dead letter to its topic, into a queue declared first so that it is kept. The
+   * copy is the full record when it fits what RabbitMQ (through amqplib) takes, else the reduced
+   * copy `fitDeadLetter` makes; when the broker refuses it all the same for a reason that would not
+   * change (a `max_message_size` below the adapter's limit), the minimal copy, once. Resolves with
+   * what landed once the broker has confirmed it.
+   */
+  private async deadLetter(delivery: Delivery, settlement: DeadLetterSettlement): Promise<LandedDeadLetter> {
     const { topology, publisher } = this.context;
     const { record } = delivery;
-    const queue = topology.workQueue(this.spec.group, settlement.topic);
-    await publisher.declare((channel) => topology.ensureQueue(channel, queue, settlement.topic));
-    const letter = publicationOf(
-      { key: record.key, headers: { ...record.headers, ...settlement.headers }, body: record.body },
-      { exchange: topology.exchange, routingKey: settlement.topic, topic: settlement.topic },
+    const { topic, reason } = settlement;
+    const problem = topicProblem(this.context.topicRule, topic);
+    if (problem !== undefined) {
+      // Permanent: no copy of the record can go there.
+      throw new ConfigError(
+        'deadLetterTopic',
+        `cannot dead-letter a record of group "${this.spec.group}": ${problem}`,
+      );
+    }
+    const queue = topology.workQueue(this.spec.group, topic);
+    await publisher.declare((channel) => topology.ensureQueue(channel, queue, topic));
+    // The key travels as a header: it is measured, and cut if it must be, with the others.
+    const headers = mergeHeaders(
+      record.headers,
+      settlement.headers,
+      record.key === undefined ? {} : { [KEY_HEADER]: record.key },
+    );
+    const limits = this.deadLetterLimits(headers);
+    const full = fitDeadLetter(headers, record.body, limits);
+    try {
+      await this.sendLetter(delivery, topic, full);
+      return { topic, reason, reduced: full.reduced };
+    } catch (error) {
+      if (!isPermanent(error)) throw error;
+    }
+    const minimal = fitDeadLetter(headers, record.body, { ...limits, minimal: true });
+    await this.sendLetter(delivery, topic, minimal);
+    return { topic, reason, reduced: minimal.reduced };
+  }
+
+  /**
+   * What a dead letter must fit in: a header table within amqplib's buffer and the negotiated
+   * frame_max, and a body within `maxMessageBytes`. RabbitMQ limits the two apart (its
+   * `max_message_size` counts the body alone); `fitDeadLetter` takes one total, so the total is
+   * the body limit plus the headers as they are (or as large as they may be, when they must be cut).
+   */
+  private deadLetterLimits(headers: Readonly<Record<string, string>>): DeadLetterLimits {
+    // The table's own 4-byte length prefix is not a header.
+    const maxHeaderBytes = this.context.publisher.headerLimit - 4;
+    const headerBytes = Math.min(headerTableBytes(headers) - 4, maxHeaderBytes);
+    return {
+      maxBytes: this.context.options.maxMessageBytes + headerBytes,
+      maxHeaderBytes,
+      headerOverheadBytes: HEADER_ENTRY_BYTES,
+    };
+  }
+
+  private async sendLetter(delivery: Delivery, topic: string, letter: FittedDeadLetter): Promise<void> {
+    const publication = publicationOf(
+      { key: undefined, headers: letter.headers, body: letter.body },
+      { exchange: this.context.topology.exchange, routingKey: topic, topic },
       this.messageIdOf(delivery),
       true,
     );
-    await publisher.send([letter]);
+    await this.context.publisher.send([publication]);
   }
 
-  private acknowledge(delivery: Delivery): void {
+  /** Acknowledges a delivery; false when its channel closed meanwhile (the broker redelivers it). */
+  private acknowledge(delivery: Delivery): boolean {
+    if (!delivery.lease.open) return false;
     try {
       delivery.lease.channel.ack(delivery.message);
+      return true;
     } catch {
-      // The channel closed meanwhile: the broker redelivers the record.
+      return false;
     }
   }
 
   /**
-   * A settlement could not be applied (the retry copy or the dead letter was not confirmed): wait
-   * a little, then give the record back to its queue, where it comes back with a higher delivery count.
+   * A settlement could not be applied (the retry copy or the dead letter was not confirmed): hold
+   * the record a while (longer with each attempt), then give it back to its queue, where it comes
+   * back with a higher delivery count.
    */
-  private async giveBack(delivery: Delivery, settlement: Settlement): Promise<void> {
+  private async giveBack(delivery: Delivery, settlement: Settlement, permanent: boolean): Promise<void> {
     this.context.topology.forget();
-    const wait = settlement.type === 'retry' ? settlement.delayMs : GIVE_BACK_MAX_WAIT_MS;
-    await pause(Math.min(wait, GIVE_BACK_MAX_WAIT_MS), this.closed.signal);
+    const exponent = Math.min(Math.max(delivery.record.attempt, 1), 16) - 1;
+    const backoff = Math.min(GIVE_BACK_MAX_WAIT_MS, GIVE_BACK_FIRST_WAIT_MS * 2 ** exponent);
+    const wait = settlement.type === 'retry' && !permanent ? Math.min(settlement.delayMs, backoff) : backoff;
+    await pause(wait, this.closed.signal);
     if (this.abandoned || !delivery.lease.open) return;
     try {
       delivery.lease.channel.nack(delivery.message, false, true);
     } catch {
       // The channel closed meanwhile: the broker redelivers the record.
+    }
+  }
+
+  /** The error a failed settlement is reported with: the adapter's own, or a redacted wrapper. */
+  private settlementError(settlement: Settlement, thrown: unknown): Error {
+    if (thrown instanceof TidingsError) return thrown;
+    const cause = this.context.redactor.error(thrown);
+    const what = settlement.type === 'deadLetter' ? `dead-letter to "${settlement.topic}"` : settlement.type;
+    return new PublishError(`could not ${what} a record of group "${this.spec.group}": ${cause.message}`, {
+      cause,
+      ...(settlement.type === 'deadLetter' ? { topic: settlement.topic } : {}),
+    });
+  }
+
+  private channelLost(): ConnectionError {
+    return new ConnectionError(
+      `the RabbitMQ channel of group "${this.spec.group}" closed before the settlement; the broker delivers the record again`,
+    );
+  }
+
+  /** Tells the observer that a settlement could not be applied: the record stays with the broker. */
+  private failed(delivery: Delivery, settlement: Settlement, error: Error): void {
+    this.tell(() => this.observer?.settlementFailed(delivery.record, settlement, error));
+  }
+
+  private tell(report: () => void): void {
+    try {
+      report();
+    } catch {
+      // An observer must not throw; if it does, the settlement goes on regardless.
     }
   }
 

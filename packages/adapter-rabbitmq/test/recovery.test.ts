@@ -1,9 +1,19 @@
 import { Collector } from '@tidings/conformance';
-import type { AdapterSubscription, BrokerAdapter, OutgoingRecord, Settlement } from '@tidings/core/adapter';
+import { createBus, defineEvent } from '@tidings/core';
+import type {
+  AdapterSubscription,
+  BrokerAdapter,
+  ConnectionState,
+  ConnectionStateReporter,
+  OutgoingRecord,
+  Settlement,
+} from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { workQueueName } from '../src/index';
 import { dropConnections } from './support/broker';
 import { useBroker } from './support/fixture';
+import { LogCapture } from './support/logs';
 import { eventually } from './support/wait';
 
 const broker = useBroker('recovery');
@@ -129,6 +139,54 @@ describe('when RabbitMQ closes every connection', () => {
       { topic: 'recovery.observed', key: undefined, headers: {}, body: Buffer.from('after') },
     ]);
     await collector.untilDistinct(1, 10_000);
+  });
+
+  it('tells the bus when the connection is lost and when it is back, which logs it once each', async () => {
+    const adapter = await broker.adapter('logged', { reconnect: { initialDelayMs: 300 } });
+    const states: ConnectionState[] = [];
+    (adapter as BrokerAdapter & ConnectionStateReporter).onStateChange((state) => states.push(state));
+    const logs = new LogCapture();
+    const Ping = defineEvent({ type: 'recovery.logged', schema: z.object({ n: z.number() }) });
+    const bus = createBus({ source: 'recovery-test', adapter, logger: logs });
+    const handled: number[] = [];
+    bus.subscribe(Ping, { group: 'logged' }, (event) => {
+      handled.push(event.data.n);
+    });
+    await bus.start();
+    // The publish and the consume connections both go (one after the other: two outages, or one).
+    expect(await dropConnections(`${exchange} logged `)).toBe(2);
+    const lost = await logs.until(/^rabbitmq connection lost; reconnecting$/, 10_000);
+    expect(lost.level).toBe('warn');
+    expect(lost.fields.err).toMatchObject({ code: 'CONNECTION' });
+    expect(String((lost.fields.err as Error).message)).toMatch(
+      /lost the RabbitMQ (publish|consume) connection/,
+    );
+    await eventually(
+      () => adapter.state === 'connected',
+      30_000,
+      () => `adapter ${adapter.state}`,
+    );
+    const restored = await logs.until(/^rabbitmq connection restored$/, 1_000);
+    expect(restored.level).toBe('info');
+    // Each outage is logged once when it starts and once when it ends, whatever the reconnect attempts.
+    const connectionLines = logs.messages().filter((m) => /connection (lost|restored)/.test(m));
+    expect(connectionLines.length).toBeGreaterThanOrEqual(2);
+    expect(connectionLines.length % 2).toBe(0);
+    expect(connectionLines.at(-1)).toBe('rabbitmq connection restored');
+    expect(states.at(-1)).toBe('connected');
+    await eventually(
+      () => bus.health().subscriptions.every((s) => s.state === 'running'),
+      30_000,
+      () => JSON.stringify(bus.health()),
+    );
+    await bus.publish(Ping, { n: 1 });
+    await eventually(
+      () => handled.includes(1),
+      10_000,
+      () => 'the event published after the outage was not handled',
+    );
+    await bus.stop();
+    expect(states.at(-1)).toBe('closed');
   });
 
   it('declares its queue again when someone deletes it under a live subscription', async () => {
