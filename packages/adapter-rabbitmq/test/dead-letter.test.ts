@@ -187,17 +187,17 @@ describe('dead letters and retry copies RabbitMQ cannot take as they are', () =>
     expect(observer.failed).toEqual([]);
   });
 
-  it('keeps a record whose dead letter cannot be written even reduced, says so, tries again spaced out, and handles the records behind it', async () => {
-    const topic = 'dl.unwritable';
-    const adapter = await broker.adapter('unwritable');
+  it('lands the dead letter of a record with a thousand small headers, dropping the largest', async () => {
+    const topic = 'dl.many';
+    const adapter = await broker.adapter('many');
     const observer = new ObserverLog();
     const main = new Collector();
-    const settled: number[] = [];
-    const subscription = await adapter.subscribe(
-      broker.spec('unwritable', [topic], 2),
+    const dead = new Collector();
+    await adapter.subscribe(broker.spec('many-reader', [`${topic}.dlq`], 2), dead.handler('reader'));
+    await adapter.subscribe(
+      broker.spec('many', [topic], 2),
       main.handler('main', (record): Settlement => {
         if (record.key !== 'many') return { type: 'ack' };
-        settled.push(performance.now());
         return {
           type: 'deadLetter',
           topic: `${topic}.dlq`,
@@ -210,8 +210,8 @@ describe('dead letters and retry copies RabbitMQ cannot take as they are', () =>
       }),
       observer,
     );
-    // A thousand small headers: as many bytes as amqplib can publish, none of them long enough to
-    // be cut, so that no copy with the failure metadata fits.
+    // As many bytes of small headers as amqplib can publish, none of them long enough to be cut:
+    // only dropping some makes room for the failure metadata.
     const headers: Record<string, string> = { 'tidings-key': 'many' };
     for (let i = 0; headerTableBytes(headers) < TABLE_LIMIT - 100; i++) headers[`h-${i}`] = 'v'.repeat(50);
     await publishRaw(topic, [{ headers, body: Buffer.from('many') }]);
@@ -223,19 +223,58 @@ describe('dead letters and retry copies RabbitMQ cannot take as they are', () =>
         body: Buffer.from(`after-${i}`),
       })),
     );
+    await dead.untilDistinct(1, 20_000);
+    await main.untilDistinct(6, 10_000);
+    // The reader may see the dead letter before the publisher confirm reaches the adapter.
+    await observer.until((log) => log.landed.length >= 1, 10_000);
+    const letter = dead.deliveries[0]!.record;
+    expect(letter.headers['tidings-dlq-reason']).toBe('NonRetryableError: poison');
+    expect(Number(letter.headers['tidings-dlq-dropped-headers'])).toBeGreaterThan(0);
+    expect(observer.landed.map((entry) => entry.landed.reduced)).toEqual([['headers']]);
+    expect(main.ofBody('many').length).toBe(1);
+  });
 
+  it('keeps a record whose dead letter cannot be written at all, says so, tries again spaced out, and handles the records behind it', async () => {
+    const topic = 'dl.unwritable';
+    const adapter = await broker.adapter('unwritable');
+    const observer = new ObserverLog();
+    const main = new Collector();
+    const settled: number[] = [];
+    const subscription = await adapter.subscribe(
+      broker.spec('unwritable', [topic], 2),
+      main.handler('main', (record): Settlement => {
+        if (record.key !== 'stuck') return { type: 'ack' };
+        settled.push(performance.now());
+        // A dead-letter topic the adapter's rule refuses: no copy of any size can be written.
+        return {
+          type: 'deadLetter',
+          topic: `${topic}.dl*q`,
+          reason: 'NonRetryableError: poison',
+          headers: { 'tidings-dlq-reason': 'NonRetryableError: poison' },
+        };
+      }),
+      observer,
+    );
+    await publishRaw(topic, [{ headers: { 'tidings-key': 'stuck' }, body: Buffer.from('stuck') }]);
+    await adapter.publish(
+      Array.from({ length: 5 }, (_, i) => ({
+        topic,
+        key: `after-${i}`,
+        headers: {},
+        body: Buffer.from(`after-${i}`),
+      })),
+    );
     await main.until(
-      () => main.ofBody('many').length >= 2,
+      () => main.ofBody('stuck').length >= 2,
       20_000,
-      () => `the unwritable record was delivered ${main.ofBody('many').length} times`,
+      () => `the unwritable record was delivered ${main.ofBody('stuck').length} times`,
     );
     // The records behind it were not held up.
     await main.untilDistinct(6, 10_000);
     expect(observer.landed).toEqual([]);
     expect(observer.failed.length).toBeGreaterThanOrEqual(1);
     expect(observer.failed[0]!.settlement.type).toBe('deadLetter');
-    expect(observer.failed[0]!.error).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
-    expect(subscription.lastError).toMatchObject({ code: 'MESSAGE_TOO_LARGE' });
+    expect(subscription.lastError).toBeDefined();
     expect(subscription.state).toBe('running');
     // Held a while before it went back to its queue: not a loop.
     expect(settled[1]! - settled[0]!).toBeGreaterThanOrEqual(900);

@@ -272,9 +272,13 @@ export const attemptNumbers: Scenario = {
       () => `attempts seen by the next member: ${second.deliveries.map((d) => d.record.attempt).join(', ')}`,
     );
     const attempts = second.deliveries.map((d) => d.record.attempt);
-    const resumed = fx.capabilities.deliveryCount ? 3 : 2;
+    // Where the broker counts deliveries, one more; where it cannot, never fewer (an adapter may
+    // still know the record was delivered before, as a RabbitMQ classic queue's redelivered flag
+    // tells).
+    if (fx.capabilities.deliveryCount) expect(attempts[0]).toBe(3);
+    else expect([2, 3]).toContain(attempts[0]);
     // Each retry after that raises the attempt by one.
-    expect(attempts).toEqual(Array.from({ length: 4 - resumed + 1 }, (_, i) => resumed + i));
+    expect(attempts).toEqual(Array.from({ length: 4 - attempts[0]! + 1 }, (_, i) => attempts[0]! + i));
     never.resolve(ACK);
   },
 };
