@@ -1,4 +1,5 @@
 import type { PublishOptions } from '../context/publish';
+import { ATTRIBUTE_NAMES } from '../envelope/envelope';
 import { ValidationError } from '../errors';
 import { quote } from '../internal/text';
 
@@ -13,24 +14,7 @@ import { quote } from '../internal/text';
  */
 
 /** CloudEvents context attributes and the extensions Tidings writes itself. */
-const RESERVED_EXTENSIONS = new Set([
-  'id',
-  'source',
-  'type',
-  'specversion',
-  'time',
-  'subject',
-  'dataschema',
-  'datacontenttype',
-  'data',
-  'data_base64',
-  'eventversion',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-  'correlationid',
-  'causationid',
-]);
+const RESERVED_EXTENSIONS = new Set<string>([...ATTRIBUTE_NAMES, 'data', 'data_base64']);
 
 /** The CloudEvents naming rule for extension attributes. */
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;

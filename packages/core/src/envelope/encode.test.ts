@@ -5,27 +5,12 @@ import type { EventDraft } from '../context/publish';
 import { MessageTooLargeError } from '../errors';
 import { jsonCodec } from './codec';
 import { createEventEncoder } from './encode';
-import { decodeEnvelope } from './envelope';
+import { ATTRIBUTE_NAMES, decodeEnvelope } from './envelope';
 
 const text = fc.string({ unit: 'grapheme', maxLength: 30 });
 const optional = fc.option(text, { nil: undefined });
 const nonEmpty = fc.string({ unit: 'grapheme', minLength: 1, maxLength: 30 });
-const RESERVED = new Set([
-  'id',
-  'source',
-  'type',
-  'specversion',
-  'time',
-  'subject',
-  'dataschema',
-  'eventversion',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-  'correlationid',
-  'causationid',
-  'datacontenttype',
-]);
+const RESERVED = new Set<string>(ATTRIBUTE_NAMES);
 const extensionName = fc.stringMatching(/^[a-z0-9]{1,20}$/).filter((name) => !RESERVED.has(name));
 
 const draftArbitrary = fc.record({

@@ -53,7 +53,11 @@ const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 
 type AttributeName = (typeof ATTRIBUTE_NAMES)[number];
 
-const ATTRIBUTE_NAMES = [
+/**
+ * @internal The CloudEvents attributes and the Tidings extensions the envelope reads and writes:
+ * no other extension may take one of these names.
+ */
+export const ATTRIBUTE_NAMES = [
   'id',
   'source',
   'type',

@@ -1,24 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { OrderPlaced, order } from '../../test/support/contracts';
 import { delegatingAdapter } from '../../test/support/delegating-adapter';
+import { recordingLogger } from '../../test/support/logger';
 import type { AdapterSubscription, BrokerAdapter, SettlementObserver } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createBus } from '../bus/bus';
-import type { LogFields, Logger, LogLevel } from './logger';
-
-interface Line {
-  readonly level: LogLevel;
-  readonly fields: LogFields;
-  readonly message: string;
-}
-
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: LogLevel) => (fields: LogFields, message: string) => {
-    lines.push({ level, fields, message });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {

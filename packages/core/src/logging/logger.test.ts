@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { OrderPlaced, order } from '../../test/support/contracts';
 import { delegatingAdapter } from '../../test/support/delegating-adapter';
+import { recordingLogger } from '../../test/support/logger';
 import { createTestSdk, useAsyncContext } from '../../test/support/otel';
 import type { ConnectionState } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
@@ -8,21 +9,7 @@ import type { ConnectionStateReporter } from '../adapters/optional';
 import { createBus } from '../bus/bus';
 import { ConfigError } from '../errors';
 import { createTestBus } from '../testing/harness';
-import type { LogFields, Logger, LogLevel } from './logger';
-
-interface Line {
-  readonly level: LogLevel;
-  readonly fields: LogFields;
-  readonly message: string;
-}
-
-function recordingLogger(): Logger & { lines: Line[] } {
-  const lines: Line[] = [];
-  const at = (level: LogLevel) => (fields: LogFields, message: string) => {
-    lines.push({ level, fields, message });
-  };
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error') };
-}
+import type { Logger } from './logger';
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
