@@ -382,7 +382,7 @@ export const DEAD_LETTER_HEADERS = {
   lastFailureAt: 'tidings-dlq-last-failure-at',
   /**
    * On a reduced dead letter only (see {@link fitDeadLetter}): what was cut, `body`, `headers` or
-   * `body,headers`.
+   * `headers,body`.
    */
   reduced: 'tidings-dlq-reduced',
   /** On a dead letter whose body was dropped: the original body's size in bytes. */

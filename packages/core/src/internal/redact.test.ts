@@ -24,6 +24,13 @@ describe('redaction', () => {
     expect(redact.text('password hunter2-long then hunter2')).toBe('password *** then ***');
   });
 
+  it('learns a secret handed out later', () => {
+    const redact = createRedactor();
+    expect(redact.text('token abc123')).toBe('token abc123');
+    redact.learn('abc123');
+    expect(redact.text('token abc123')).toBe('token ***');
+  });
+
   it('copies an error without its secrets, keeping class, code and cause', () => {
     const cause = Object.assign(new Error('WRONGPASS invalid username-password pair for hunter2'), {
       code: 'WRONGPASS',

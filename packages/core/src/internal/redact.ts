@@ -87,6 +87,11 @@ export interface Redactor {
    * `instanceof` still holds.
    */
   error(value: unknown): Error;
+  /**
+   * Adds a secret learned after the redactor was made (an OAuth token a provider handed out);
+   * from then on it is redacted like the others.
+   */
+  learn(secret: string | undefined): void;
 }
 
 /**
@@ -95,9 +100,12 @@ export interface Redactor {
  */
 export function createRedactor(secrets: Iterable<string | undefined> = []): Redactor {
   // Longest first, so that a secret containing another is replaced whole.
-  const known = [
-    ...new Set([...secrets].filter((s): s is string => typeof s === 'string' && s.length > 0)),
-  ].sort((a, b) => b.length - a.length);
+  let known: string[] = [];
+  const learn = (secret: string | undefined): void => {
+    if (typeof secret !== 'string' || secret.length === 0 || known.includes(secret)) return;
+    known = [...known, secret].sort((a, b) => b.length - a.length);
+  };
+  for (const secret of secrets) learn(secret);
   const text = (input: string): string => {
     let out = redactUrls(input);
     for (const secret of known) {
@@ -128,7 +136,7 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
     const source = value as unknown as Record<string, unknown>;
     for (const property of SAFE_PROPERTIES) {
       const field = source[property];
-      if (typeof field === 'string' || typeof field === 'number') {
+      if (typeof field === 'string' || typeof field === 'number' || typeof field === 'boolean') {
         Object.defineProperty(copy, property, {
           value: typeof field === 'string' ? text(field) : field,
           enumerable: true,
@@ -175,7 +183,7 @@ export function createRedactor(secrets: Iterable<string | undefined> = []): Reda
     }
     return copy;
   };
-  return { text, error: (value) => error(value) };
+  return { text, error: (value) => error(value), learn };
 }
 
 /** A redacted copy of plain data (arrays and objects of strings and numbers), or undefined. */

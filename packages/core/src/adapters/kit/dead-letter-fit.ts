@@ -15,6 +15,8 @@ export interface DeadLetterLimits {
   readonly maxHeaderBytes?: number;
   /** Largest single header value, in bytes. Default: no limit beyond `maxHeaderBytes`. */
   readonly maxHeaderValueBytes?: number;
+  /** Bytes of the record's key, where the broker counts it against `maxBytes` (Kafka). Default 0. */
+  readonly keyBytes?: number;
   /** Bytes the broker spends per header on framing, counted against the limits. Default 8. */
   readonly headerOverheadBytes?: number;
   /**
@@ -65,7 +67,8 @@ export function fitDeadLetter(
   limits: DeadLetterLimits,
 ): FittedDeadLetter {
   const overhead = limits.headerOverheadBytes ?? 8;
-  const maxHeaderBytes = Math.min(limits.maxHeaderBytes ?? limits.maxBytes, limits.maxBytes);
+  const maxBytes = limits.maxBytes - (limits.keyBytes ?? 0);
+  const maxHeaderBytes = Math.min(limits.maxHeaderBytes ?? maxBytes, maxBytes);
   const valueLimit = limits.maxHeaderValueBytes ?? Number.POSITIVE_INFINITY;
   const minimal = limits.minimal === true;
 
@@ -74,7 +77,7 @@ export function fitDeadLetter(
   const fits =
     !minimal &&
     body.byteLength <= maxBodyBytes &&
-    size + body.byteLength <= limits.maxBytes &&
+    size + body.byteLength <= maxBytes &&
     size <= maxHeaderBytes &&
     everyValueWithin(headers, valueLimit);
   if (fits) return { headers: { ...headers }, body, reduced: [] };
@@ -117,7 +120,7 @@ export function fitDeadLetter(
 
   let outBody = body;
   const withBody = headerBytes(out, overhead) + body.byteLength;
-  if (minimal || withBody > limits.maxBytes || body.byteLength > maxBodyBytes) {
+  if (minimal || withBody > maxBytes || body.byteLength > maxBodyBytes) {
     if (body.byteLength > 0) {
       reduced.push('body');
       out[DEAD_LETTER_HEADERS.originalBodyBytes] = String(body.byteLength);
