@@ -13,6 +13,7 @@ import {
   type RecordHandler,
   type SettlementObserver,
   type SubscribeSpec,
+  TidingsError,
 } from '@tidings/core/adapter';
 import { type Admin, Kafka } from 'kafkajs';
 import { ConnectionMonitor, type InstrumentedClient } from './connection';
@@ -150,18 +151,18 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     }
     if (records.length === 0) return;
     try {
-      await this.connect();
+      // The hot path: no extra await once connected.
+      if (this.monitor.state !== 'connected') await this.connect();
       await this.topics.ensure([...topics]);
     } catch (error) {
       const topic = records[0]!.topic;
       const { redactor } = this.options;
-      throw new PublishError(
-        redactor.text(`kafka: cannot publish to "${topic}": ${describeKafkaError(error)}`),
-        {
-          topic,
-          cause: redactor.error(error),
-        },
-      );
+      // The adapter's own errors say it best (a missing topic); a kafkajs one, its innermost cause.
+      const why = error instanceof TidingsError ? error.message : describeKafkaError(error);
+      throw new PublishError(redactor.text(`kafka: cannot publish to "${topic}": ${why}`), {
+        topic,
+        cause: redactor.error(error),
+      });
     }
     await this.publisher.publish(records);
   }
@@ -174,7 +175,7 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the kafka adapter is closed');
     checkSpec(spec, this.options);
     if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
-    await this.connect();
+    if (this.monitor.state !== 'connected') await this.connect();
     const subscription = new KafkaSubscription(spec, handler, observer, {
       kafka: this.kafka,
       options: this.options,

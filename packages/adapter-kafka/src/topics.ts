@@ -1,6 +1,6 @@
 import type { AnyEventContract, TopicNamer } from '@tidings/core';
 import { ConfigError, type Redactor } from '@tidings/core/adapter';
-import { type Admin, ConfigResourceTypes, type ITopicConfig } from 'kafkajs';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
 import type { ResolvedKafkaOptions } from './options';
 import { sleep } from './wait';
 
@@ -132,7 +132,10 @@ export class TopicManager {
       const admin = await this.admin();
       const { resources } = await admin.describeConfigs({
         includeSynonyms: false,
-        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] }],
+        // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
+        resources: [
+          { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
+        ],
       });
       const entry = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
       const value = Number(entry?.configValue);
