@@ -125,17 +125,21 @@ describe('kafka dead letters', () => {
     const atLimit = Buffer.alloc(1_000_000, 'a');
     // Over it: the bus refuses it unread (MessageTooLargeError).
     const over = Buffer.alloc(2 << 20, 'b');
+    // A header alone over the dead-letter topic's limit: its value is cut, the body kept.
+    const hugeHeader = 'x'.repeat(1_200_000);
+    // One request each: the topic's limit is per record batch.
+    await rawProduce(topic, [{ key: 'at-limit', headers: { 'x-big': 'h'.repeat(60_000) }, body: atLimit }]);
+    await rawProduce(topic, [{ key: 'over-limit', headers: {}, body: over }]);
     await rawProduce(topic, [
-      { key: 'at-limit', headers: { 'x-big': 'h'.repeat(60_000) }, body: atLimit },
-      { key: 'over-limit', headers: {}, body: over },
+      { key: 'huge-header', headers: { 'x-huge': hugeHeader }, body: Buffer.from('small') },
     ]);
     for (let n = 0; n < 10; n++) await bus.publish(Ping, { n }, { key: 'behind' });
 
     // Both bodies are dropped from their dead letters: count deliveries, not distinct bodies.
     await dead.until(
-      () => dead.deliveries.length >= 2,
+      () => dead.deliveries.length >= 3,
       30_000,
-      () => `${dead.deliveries.length} of 2 dead letters`,
+      () => `${dead.deliveries.length} of 3 dead letters`,
     );
     await eventually(
       () => handled.length >= 10,
@@ -158,13 +162,23 @@ describe('kafka dead letters', () => {
       'MessageTooLargeError: message of 2097152 bytes exceeds the limit of 1000000 bytes',
     );
     expect(overLetter.headers[DEAD_LETTER_HEADERS.originalBodySha256]).toBe(sha256(over));
+    const headerLetter = letterOf('huge-header');
+    expect(Buffer.from(headerLetter.body).toString()).toBe('small');
+    expect(headerLetter.headers[DEAD_LETTER_HEADERS.reduced]).toBe('headers');
+    expect(headerLetter.headers['x-huge']!.length).toBeLessThanOrEqual(256);
+    expect(JSON.parse(headerLetter.headers[DEAD_LETTER_HEADERS.cutHeaders]!)).toEqual([
+      { name: 'x-huge', bytes: 1_200_000, sha256: sha256(Buffer.from(hugeHeader)) },
+    ]);
     // The bus said "dead-lettered" once per record, when it was true, and that they were reduced.
     await eventually(
-      () => landed.length >= 2,
+      () => landed.length >= 3,
       10_000,
       () => `${landed.length} dead letters logged`,
     );
-    expect(landed.every((line) => line.includes('(reduced: body cut to fit the broker)'))).toBe(true);
+    expect(landed.filter((line) => line.includes('(reduced: body cut to fit the broker)'))).toHaveLength(2);
+    expect(landed.filter((line) => line.includes('(reduced: headers cut to fit the broker)'))).toHaveLength(
+      1,
+    );
     await bus.stop();
 
     // Committed past all of them: a new member of the group gets a new event and nothing again.

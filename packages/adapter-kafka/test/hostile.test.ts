@@ -77,6 +77,31 @@ describe('kafka hostile input', () => {
     await bus.stop();
   });
 
+  it('dead-letters a record with a 65 KB type header whole: Kafka has no header limit below the record', async () => {
+    const { topic, group } = kafka.names('long-type');
+    const Ping = defineEvent({ type: 'test.ping', topic, schema: z.object({ n: z.number() }) });
+    const bus = createBus({ source: 'hostile-test', adapter: await kafka.adapter() });
+    bus.subscribe(Ping, { group, startFrom: 'earliest' }, () => undefined);
+    await bus.start();
+    const reader = await kafka.adapter();
+    const dead = new Collector();
+    await reader.subscribe(subscribeSpec(`${group}-reader`, `${topic}.${group}.dlq`), dead.handler('reader'));
+    const type = `t${'y'.repeat(65 * 1024)}`;
+    await rawProduce(topic, [
+      {
+        key: 'k',
+        headers: { ce_specversion: '1.0', ce_id: 'long-type', ce_source: 'raw', ce_type: type },
+        body: Buffer.from('{"n":1}'),
+      },
+    ]);
+    await dead.untilDistinct(1, 20_000);
+    const letter = dead.deliveries[0]!.record;
+    expect(letter.headers['tidings-dlq-reason']).toMatch(/^UnknownEventTypeError: /);
+    expect(letter.headers.ce_type).toBe(type);
+    expect(letter.headers['tidings-dlq-reduced']).toBeUndefined();
+    await bus.stop();
+  });
+
   it('refuses a header value that is not a string with a PublishError, before sending anything', async () => {
     const { topic } = kafka.names('numeric');
     const adapter = await kafka.adapter();
