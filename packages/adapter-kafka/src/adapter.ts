@@ -6,17 +6,22 @@ import {
   type CloseOptions,
   ConfigError,
   type ConnectionState,
+  type ConnectionStateReporter,
   MessageTooLargeError,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type SettlementObserver,
   type SubscribeSpec,
+  TidingsError,
 } from '@tidings/core/adapter';
 import { type Admin, Kafka } from 'kafkajs';
-import { connectionError } from './errors';
+import { ConnectionMonitor, type InstrumentedClient } from './connection';
+import { connectionError, describeKafkaError } from './errors';
 import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
+import { recordProblem } from './records';
 import { closedWhileStarting, KafkaSubscription } from './subscription';
 import { TopicManager, topicNameProblem } from './topics';
 
@@ -52,56 +57,69 @@ export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
   },
 });
 
-class KafkaAdapter implements BrokerAdapter {
+class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   readonly name = 'kafka';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedKafkaOptions;
   private readonly kafka: Kafka;
   private readonly log: AdapterLog;
+  private readonly monitor: ConnectionMonitor;
   private readonly publisher: Publisher;
   private readonly topics: TopicManager;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private adminClient: Promise<Admin> | undefined;
-  private connection: ConnectionState = 'idle';
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
   constructor(options: KafkaAdapterOptions) {
     this.options = resolveOptions(options);
-    const { logger, logLevel } = this.options;
-    this.log = createAdapterLog(logger, logLevel);
+    const { logger, logLevel, redactor } = this.options;
+    this.log = createAdapterLog(logger, logLevel, redactor);
+    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
     this.kafka = new Kafka({
       ...this.options.kafkaConfig,
       brokers: [...this.options.brokers],
       clientId: this.options.clientId,
       connectionTimeout: this.options.connectionTimeoutMs,
       requestTimeout: this.options.requestTimeoutMs,
+      // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
+      socketFactory: this.monitor.socketFactory(this.options.kafkaConfig.socketFactory),
       logLevel: kafkajsLogLevel(logger, logLevel),
-      logCreator: kafkajsLogCreator(logger),
+      logCreator: kafkajsLogCreator(logger, redactor),
     });
     this.capabilities = Object.freeze({
       ...kafkaCapabilities,
       maxMessageBytes: this.options.maxMessageBytes,
     });
-    this.publisher = new Publisher(this.kafka, this.options, this.log);
-    this.topics = new TopicManager(() => this.admin(), this.options.topics);
+    this.publisher = new Publisher(this.kafka, this.options, this.log, this.monitor);
+    this.topics = new TopicManager(() => this.admin(), this.options.topics, redactor);
   }
 
   get state(): ConnectionState {
-    return this.connection;
+    return this.monitor.state;
+  }
+
+  /**
+   * Calls `listener` on every change of {@link state}: `connecting`, `connected`, `reconnecting`
+   * when a broker connection failed and kafkajs is retrying, `connected` again once a broker
+   * answered, `failed` when `connect` gave up, `closed`. The bus logs these.
+   */
+  onStateChange(listener: (state: ConnectionState, error?: Error) => void): () => void {
+    return this.monitor.onStateChange(listener);
   }
 
   connect(): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError('kafka adapter is closed'));
-    if (this.connection === 'connected') return Promise.resolve();
+    // While reconnecting the clients exist and kafkajs is at work: nothing to open.
+    if (this.monitor.state === 'connected' || this.monitor.state === 'reconnecting') return Promise.resolve();
     this.connecting ??= (async () => {
-      this.connection = 'connecting';
+      this.monitor.set('connecting');
       try {
         await this.publisher.connect();
         await this.admin();
-        this.connection = 'connected';
+        this.monitor.set('connected');
       } catch (error) {
-        this.connection = 'failed';
+        this.monitor.set('failed', error);
         throw error;
       } finally {
         this.connecting = undefined;
@@ -112,9 +130,18 @@ class KafkaAdapter implements BrokerAdapter {
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the kafka adapter is closed');
+    if (!Array.isArray(records)) throw new PublishError('kafka: publish takes an array of records');
     const limit = this.options.maxMessageBytes;
     const topics = new Set<string>();
     for (const record of records) {
+      // Before anything is sent: kafkajs would throw a bare TypeError (a number as a header value),
+      // possibly after sending the records ahead of it in the batch.
+      const shape = recordProblem(record);
+      if (shape !== undefined) {
+        throw new PublishError(`kafka: cannot publish: ${shape}`, {
+          ...(typeof record?.topic === 'string' ? { topic: record.topic } : {}),
+        });
+      }
       if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
       if (!topics.has(record.topic)) {
         const problem = topicNameProblem(record.topic);
@@ -124,28 +151,37 @@ class KafkaAdapter implements BrokerAdapter {
     }
     if (records.length === 0) return;
     try {
-      if (this.connection !== 'connected') await this.connect();
+      // The hot path: no extra await once connected.
+      if (this.monitor.state !== 'connected') await this.connect();
       await this.topics.ensure([...topics]);
     } catch (error) {
       const topic = records[0]!.topic;
-      throw new PublishError(`kafka: cannot publish to "${topic}": ${(error as Error).message}`, {
+      const { redactor } = this.options;
+      // The adapter's own errors say it best (a missing topic); a kafkajs one, its innermost cause.
+      const why = error instanceof TidingsError ? error.message : describeKafkaError(error);
+      throw new PublishError(redactor.text(`kafka: cannot publish to "${topic}": ${why}`), {
         topic,
-        cause: error,
+        cause: redactor.error(error),
       });
     }
     await this.publisher.publish(records);
   }
 
-  async subscribe(spec: SubscribeSpec, handler: RecordHandler): Promise<AdapterSubscription> {
+  async subscribe(
+    spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer?: SettlementObserver,
+  ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the kafka adapter is closed');
     checkSpec(spec, this.options);
     if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
-    if (this.connection !== 'connected') await this.connect();
-    const subscription = new KafkaSubscription(spec, handler, {
+    if (this.monitor.state !== 'connected') await this.connect();
+    const subscription = new KafkaSubscription(spec, handler, observer, {
       kafka: this.kafka,
       options: this.options,
       publisher: this.publisher,
       topics: this.topics,
+      monitor: this.monitor,
       admin: () => this.admin(),
       log: this.log,
       onClosed: (closed) => this.subscriptions.delete(closed),
@@ -165,10 +201,12 @@ class KafkaAdapter implements BrokerAdapter {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
       await this.connecting?.catch(() => undefined);
+      // Our own disconnects are not a lost connection.
+      this.monitor.stop();
       await this.publisher.close();
       const admin = await this.adminClient?.catch(() => undefined);
       await admin?.disconnect().catch(() => undefined);
-      this.connection = 'closed';
+      this.monitor.set('closed');
     })();
     return this.closing;
   }
@@ -176,12 +214,14 @@ class KafkaAdapter implements BrokerAdapter {
   private admin(): Promise<Admin> {
     this.adminClient ??= (async () => {
       const admin = this.kafka.admin();
+      const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
       try {
         await admin.connect();
       } catch (error) {
         this.adminClient = undefined;
+        unwatch();
         await admin.disconnect().catch(() => undefined);
-        throw connectionError(error, this.options.brokers);
+        throw connectionError(error, this.options.brokers, this.options.redactor);
       }
       return admin;
     })();
@@ -201,7 +241,14 @@ function checkSpec(spec: SubscribeSpec, options: ResolvedKafkaOptions): void {
     if (problem !== undefined) throw new ConfigError('topics', problem);
     if (options.retryTopics === false || spec.ordering !== 'none') continue;
     for (const tier of options.retryTopics.tiersMs) {
-      const retryTopic = options.retryTopics.name(topic, spec.group, tier);
+      let retryTopic: string;
+      try {
+        retryTopic = options.retryTopics.name(topic, spec.group, tier);
+      } catch (error) {
+        throw new ConfigError('retryTopics.name', `failed for "${topic}": ${(error as Error)?.message}`, {
+          cause: error,
+        });
+      }
       const retryProblem = topicNameProblem(retryTopic);
       if (retryProblem !== undefined) {
         throw new ConfigError(
@@ -230,6 +277,6 @@ function checkSpec(spec: SubscribeSpec, options: ResolvedKafkaOptions): void {
  * });
  * ```
  */
-export function createKafkaAdapter(options: KafkaAdapterOptions): BrokerAdapter {
+export function createKafkaAdapter(options: KafkaAdapterOptions): BrokerAdapter & ConnectionStateReporter {
   return new KafkaAdapter(options);
 }

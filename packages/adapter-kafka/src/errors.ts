@@ -1,9 +1,10 @@
-import { ConnectionError, PublishError, toError } from '@tidings/core/adapter';
+import { ConnectionError, PublishError, type Redactor, TidingsError } from '@tidings/core/adapter';
 
 interface KafkaJSLike {
   readonly name?: string;
   readonly message?: string;
   readonly type?: string;
+  readonly retriable?: boolean;
   readonly cause?: unknown;
 }
 
@@ -15,15 +16,55 @@ const CONNECTION_ERRORS = new Set([
   'KafkaJSNoBrokerAvailableError',
 ]);
 
+/**
+ * Protocol errors that sending the same request again cannot cure: the record is too large or
+ * invalid, or the client is not allowed to do it. kafkajs marks most of them `retriable: false`;
+ * they are listed so that the verdict does not hang on that flag alone.
+ */
+const PERMANENT_TYPES = new Set([
+  'MESSAGE_TOO_LARGE',
+  'RECORD_LIST_TOO_LARGE',
+  'INVALID_RECORD',
+  'CORRUPT_MESSAGE',
+  'INVALID_TOPIC_EXCEPTION',
+  'INVALID_REQUIRED_ACKS',
+  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
+  'UNSUPPORTED_COMPRESSION_TYPE',
+  'TOPIC_AUTHORIZATION_FAILED',
+  'GROUP_AUTHORIZATION_FAILED',
+  'CLUSTER_AUTHORIZATION_FAILED',
+  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
+  'SASL_AUTHENTICATION_FAILED',
+  'UNSUPPORTED_SASL_MECHANISM',
+  'ILLEGAL_SASL_STATE',
+]);
+
+/** Errors kafkajs raises itself that are final: a failed SASL exchange, a request it will not retry. */
+const PERMANENT_NAMES = new Set(['KafkaJSSASLAuthenticationError', 'KafkaJSNonRetriableError']);
+
+/** Broker refusals that a smaller record would cure. */
+const SIZE_TYPES = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);
+
+/**
+ * What was known of the raw kafkajs error behind an error the adapter made: the redacted copy it
+ * keeps as `cause` has lost kafkajs's `retriable` flag.
+ */
+const verdicts = new WeakMap<object, { readonly permanent: boolean; readonly size: boolean }>();
+
+/** Each error of a `cause` chain, outermost first. */
+function* chain(error: unknown): Generator<KafkaJSLike> {
+  let current: unknown = error;
+  for (let depth = 0; depth < 10 && current !== undefined && current !== null; depth++) {
+    yield current as KafkaJSLike;
+    current = (current as KafkaJSLike).cause;
+  }
+}
+
 /** @internal The innermost cause of a kafkajs error (kafkajs wraps retried errors). */
 export function rootCause(error: unknown): unknown {
-  let current = error;
-  for (let depth = 0; depth < 10; depth++) {
-    const cause = (current as KafkaJSLike | undefined)?.cause;
-    if (cause === undefined || cause === null) return current;
-    current = cause;
-  }
-  return current;
+  let root: unknown = error;
+  for (const current of chain(error)) root = current;
+  return root;
 }
 
 /** @internal One line about a kafkajs error: its innermost message and protocol error type. */
@@ -35,27 +76,82 @@ export function describeKafkaError(error: unknown): string {
 
 /** @internal Whether a kafkajs error means the broker could not be reached. */
 export function isConnectionProblem(error: unknown): boolean {
-  let current: unknown = error;
-  for (let depth = 0; depth < 10 && current !== undefined && current !== null; depth++) {
-    if (CONNECTION_ERRORS.has((current as KafkaJSLike).name ?? '')) return true;
-    current = (current as KafkaJSLike).cause;
-  }
+  for (const current of chain(error)) if (CONNECTION_ERRORS.has(current.name ?? '')) return true;
   return false;
 }
 
-/** @internal A failed send as a `PublishError` naming the topic(s). */
-export function publishError(error: unknown, topics: readonly string[]): PublishError {
-  const where =
-    topics.length === 1 ? `topic "${topics[0]}"` : `topics ${topics.map((t) => `"${t}"`).join(', ')}`;
-  return new PublishError(`kafka: publishing to ${where} failed: ${describeKafkaError(error)}`, {
-    cause: toError(error),
-    ...(topics.length === 1 ? { topic: topics[0]! } : {}),
-  });
+/**
+ * @internal Whether trying the same request again cannot succeed: the broker refused the record
+ * (too large, invalid), the client is not allowed (authorisation, SASL), or the adapter's own
+ * checks refused it (a bad topic, a missing topic it may not create). A connection problem is never
+ * permanent: the broker may come back.
+ */
+export function isPermanent(error: unknown): boolean {
+  const known = verdictOf(error);
+  if (known !== undefined) return known.permanent;
+  if (isConnectionProblem(error)) return false;
+  let innermost: KafkaJSLike | undefined;
+  for (const current of chain(error)) {
+    // The adapter's own refusals: a bad or missing topic it may not create, a record over the limit.
+    const code = current instanceof TidingsError ? current.code : undefined;
+    if (code === 'CONFIG' || code === 'MESSAGE_TOO_LARGE') return true;
+    if (PERMANENT_TYPES.has(current.type ?? '') || PERMANENT_NAMES.has(current.name ?? '')) return true;
+    innermost = current;
+  }
+  // kafkajs gives up on a retriable error with KafkaJSNumberOfRetriesExceeded (not retriable itself):
+  // what counts is the error it gave up on.
+  return innermost?.retriable === false && innermost.name !== 'KafkaJSNumberOfRetriesExceeded';
 }
 
-/** @internal A failed connection attempt as a `ConnectionError`. */
-export function connectionError(error: unknown, brokers: readonly string[]): ConnectionError {
-  return new ConnectionError(`kafka: cannot connect to ${brokers.join(', ')}: ${describeKafkaError(error)}`, {
-    cause: toError(error),
-  });
+/** @internal Whether the broker refused a record (or batch) for its size. */
+export function isSizeRefusal(error: unknown): boolean {
+  const known = verdictOf(error);
+  if (known !== undefined) return known.size;
+  for (const current of chain(error)) if (SIZE_TYPES.has(current.type ?? '')) return true;
+  return false;
+}
+
+function verdictOf(error: unknown): { readonly permanent: boolean; readonly size: boolean } | undefined {
+  for (const current of chain(error)) {
+    const known = typeof current === 'object' ? verdicts.get(current) : undefined;
+    if (known !== undefined) return known;
+  }
+  return undefined;
+}
+
+/**
+ * @internal A failed send as a `PublishError` naming the topic(s), credentials redacted. Whether the
+ * broker's refusal was permanent, or about size, is remembered for {@link isPermanent} and
+ * {@link isSizeRefusal}.
+ */
+export function publishError(error: unknown, topics: readonly string[], redactor: Redactor): PublishError {
+  const where =
+    topics.length === 1 ? `topic "${topics[0]}"` : `topics ${topics.map((t) => `"${t}"`).join(', ')}`;
+  const failure = new PublishError(
+    redactor.text(`kafka: publishing to ${where} failed: ${describeKafkaError(error)}`),
+    {
+      cause: redactor.error(error),
+      ...(topics.length === 1 ? { topic: topics[0]! } : {}),
+    },
+  );
+  verdicts.set(failure, { permanent: isPermanent(error), size: isSizeRefusal(error) });
+  return failure;
+}
+
+/**
+ * @internal A failed connection attempt as a `ConnectionError`, credentials redacted. The cause
+ * stays (redacted), so that a closed port (`ECONNREFUSED`) and a refused password (`SASL ...
+ * authentication failed`) read differently.
+ */
+export function connectionError(
+  error: unknown,
+  brokers: readonly string[],
+  redactor: Redactor,
+): ConnectionError {
+  const failure = new ConnectionError(
+    redactor.text(`kafka: cannot connect to ${brokers.join(', ')}: ${describeKafkaError(error)}`),
+    { cause: redactor.error(error) },
+  );
+  verdicts.set(failure, { permanent: isPermanent(error), size: false });
+  return failure;
 }

@@ -1,3 +1,5 @@
+import { inspect } from 'node:util';
+import { createRedactor } from '@tidings/core/adapter';
 import { logLevel } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
 import { createAdapterLog, type KafkaLogEntry, kafkajsLogCreator, kafkajsLogLevel } from './logging';
@@ -40,5 +42,33 @@ describe('logging', () => {
     expect(() => log.log('error', 'shown too')).not.toThrow();
     expect(seen).toEqual(['warn', 'error']);
     expect(log.enabled('debug')).toBe(false);
+  });
+
+  it('never passes a secret on, from kafkajs entries or its own', () => {
+    const secret = 'pa55-w0rd-XYZ';
+    const redactor = createRedactor([secret]);
+    const seen: KafkaLogEntry[] = [];
+    const bridge = kafkajsLogCreator((entry) => seen.push(entry), redactor)(logLevel.DEBUG);
+    // What a custom SASL mechanism or a broker's answer might put in kafkajs's log.
+    bridge({
+      namespace: 'Connection',
+      level: logLevel.ERROR,
+      label: 'ERROR',
+      log: {
+        timestamp: 'now',
+        message: `SASL failed for app:${secret}`,
+        broker: 'kafka://app:other-secret@b:9092',
+        error: new Error(`refused ${secret}`),
+        nested: { request: { password: secret }, list: [secret] },
+      },
+    });
+    const own = createAdapterLog((entry) => seen.push(entry), 'debug', redactor);
+    own.log('error', `publishing failed: ${secret}`, { error: `cause ${secret}` });
+    const text = inspect(seen, { depth: 10, showHidden: true });
+    expect(text).not.toContain(secret);
+    expect(text).not.toContain('other-secret');
+    expect(seen[0]!.message).toBe('SASL failed for app:***');
+    expect(seen[0]!.fields.nested).toEqual({ request: { password: '***' }, list: ['***'] });
+    expect(seen[1]!.fields.error).toBe('cause ***');
   });
 });

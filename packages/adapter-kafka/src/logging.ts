@@ -1,3 +1,4 @@
+import { createRedactor, type Redactor } from '@tidings/core/adapter';
 import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
 
 /**
@@ -64,8 +65,40 @@ export interface AdapterLog {
   log(level: KafkaLogLevel, message: string, fields?: Record<string, unknown>): void;
 }
 
+/** URL credentials only, for callers that know no secrets. */
+const URLS_ONLY = createRedactor();
+
+/** Deepest nesting of log fields that is walked; deeper values are left out. */
+const MAX_FIELD_DEPTH = 4;
+
+/**
+ * @internal A copy of log fields with every string passed through `redactor` and every error
+ * replaced by its redacted copy: kafkajs and the adapter put error messages, stacks and broker
+ * answers in fields, and none of them may carry a password out.
+ */
+export function redactFields(fields: Record<string, unknown>, redactor: Redactor): Record<string, unknown> {
+  return redactValue(fields, redactor, 0) as Record<string, unknown>;
+}
+
+function redactValue(value: unknown, redactor: Redactor, depth: number): unknown {
+  if (typeof value === 'string') return redactor.text(value);
+  if (value === null || typeof value !== 'object') return value;
+  if (value instanceof Error) return redactor.error(value);
+  if (ArrayBuffer.isView(value)) return value;
+  if (depth >= MAX_FIELD_DEPTH) return '[…]';
+  if (Array.isArray(value)) return value.map((item) => redactValue(item, redactor, depth + 1));
+  // fromEntries defines properties, so a field named `__proto__` stays a field.
+  return Object.fromEntries(
+    Object.entries(value).map(([name, item]) => [name, redactValue(item, redactor, depth + 1)]),
+  );
+}
+
 /** @internal */
-export function createAdapterLog(logger: KafkaLogger | undefined, level: KafkaLogLevel): AdapterLog {
+export function createAdapterLog(
+  logger: KafkaLogger | undefined,
+  level: KafkaLogLevel,
+  redactor: Redactor = URLS_ONLY,
+): AdapterLog {
   if (logger === undefined) return silentLogger;
   const threshold = RANK[level];
   return {
@@ -73,7 +106,12 @@ export function createAdapterLog(logger: KafkaLogger | undefined, level: KafkaLo
     log(candidate, message, fields = {}) {
       if (RANK[candidate] > threshold) return;
       try {
-        logger({ level: candidate, message, namespace: 'tidings', fields });
+        logger({
+          level: candidate,
+          message: redactor.text(message),
+          namespace: 'tidings',
+          fields: redactFields(fields, redactor),
+        });
       } catch {
         // A failing logger must not break consumption.
       }
@@ -86,8 +124,14 @@ export function kafkajsLogLevel(logger: KafkaLogger | undefined, level: KafkaLog
   return logger === undefined ? logLevel.NOTHING : (RANK[level] as logLevel);
 }
 
-/** @internal Routes kafkajs's own log entries to the user's logger (kafkajs logs to the console by default). */
-export function kafkajsLogCreator(logger: KafkaLogger | undefined): logCreator {
+/**
+ * @internal Routes kafkajs's own log entries to the user's logger (kafkajs logs to the console by
+ * default), credentials redacted.
+ */
+export function kafkajsLogCreator(
+  logger: KafkaLogger | undefined,
+  redactor: Redactor = URLS_ONLY,
+): logCreator {
   return () =>
     (entry: LogEntry): void => {
       if (logger === undefined) return;
@@ -96,7 +140,12 @@ export function kafkajsLogCreator(logger: KafkaLogger | undefined): logCreator {
       const { message, timestamp: _timestamp, ...fields } = entry.log;
       if (EXPECTED_WARNINGS.has(message)) return;
       try {
-        logger({ level, message, namespace: entry.namespace, fields });
+        logger({
+          level,
+          message: redactor.text(String(message)),
+          namespace: entry.namespace,
+          fields: redactFields(fields, redactor),
+        });
       } catch {
         // ignored, as above
       }

@@ -59,6 +59,13 @@ describe('kafka adapter options', () => {
     );
   });
 
+  it('does not repeat the credentials of a broker pasted as a URL', () => {
+    const error = configError({ brokers: ['kafka://app:Pa55-w0rd@kafka-1:9092'] }) as unknown as Error;
+    expect(error).toMatchObject({ code: 'CONFIG', field: 'brokers[0]' });
+    expect(error.message).toContain('kafka://***@kafka-1:9092');
+    expect(error.message).not.toContain('Pa55-w0rd');
+  });
+
   it('declares its capabilities, with the configured size limit', () => {
     expect(kafkaCapabilities).toMatchObject({ ordering: 'key', deliveryCount: false, headerPrefix: 'ce_' });
     expect(createKafkaAdapter({ brokers, maxMessageBytes: 2_000 }).capabilities.maxMessageBytes).toBe(2_000);

@@ -1,6 +1,7 @@
 import { ConfigError, definedOnly } from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
+import { configSecrets, redactBroker, SecretRedactor, watchedSasl } from './secrets';
 
 /**
  * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
@@ -180,6 +181,8 @@ export interface ResolvedKafkaOptions {
   readonly logger: KafkaLogger | undefined;
   readonly logLevel: KafkaLogLevel;
   readonly kafkaConfig: Partial<KafkaConfig>;
+  /** Removes the options' secrets (SASL, TLS) from everything the adapter says. */
+  readonly redactor: SecretRedactor;
 }
 
 /**
@@ -225,7 +228,9 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
   }
   brokers.forEach((broker, i) => {
     if (typeof broker !== 'string' || !/^[^\s:]+:\d{1,5}$/.test(broker)) {
-      throw new ConfigError(`brokers[${i}]`, `must be "host:port", got ${JSON.stringify(broker)}`);
+      // A URL with credentials pasted here must not end up in the error.
+      const shown = typeof broker === 'string' ? JSON.stringify(redactBroker(broker)) : typeof broker;
+      throw new ConfigError(`brokers[${i}]`, `must be "host:port", got ${shown}`);
     }
   });
   const clientId = options.clientId ?? 'tidings';
@@ -295,6 +300,8 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
   const kafkaConfig: Partial<KafkaConfig> = { ...(options.kafkaConfig ?? {}) };
   if (options.ssl !== undefined) kafkaConfig.ssl = options.ssl;
   if (options.sasl !== undefined) kafkaConfig.sasl = options.sasl;
+  const redactor = new SecretRedactor(configSecrets(kafkaConfig));
+  if (kafkaConfig.sasl !== undefined) kafkaConfig.sasl = watchedSasl(kafkaConfig.sasl, redactor);
 
   return {
     brokers: [...brokers],
@@ -309,6 +316,7 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
     logger: options.logger,
     logLevel,
     kafkaConfig,
+    redactor,
   };
 }
 

@@ -1,6 +1,7 @@
 import { ClosedError, ConfigError, type OutgoingRecord, PublishError } from '@tidings/core/adapter';
 import kafkajs, { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
-import { connectionError, publishError } from './errors';
+import type { ConnectionMonitor, InstrumentedClient } from './connection';
+import { connectionError, isConnectionProblem, publishError } from './errors';
 import type { AdapterLog } from './logging';
 import type { KafkaCompression, ResolvedKafkaOptions } from './options';
 import { estimateSize, toKafkaMessage } from './records';
@@ -60,12 +61,14 @@ export class Publisher {
   private head = 0;
   private sending: Promise<void> | undefined;
   private closed = false;
+  private unwatch: (() => void) | undefined;
   private readonly compression: CompressionTypes;
 
   constructor(
     private readonly kafka: Kafka,
     private readonly options: ResolvedKafkaOptions,
     private readonly log: AdapterLog,
+    private readonly monitor: ConnectionMonitor,
   ) {
     this.compression = COMPRESSION[options.producer.compression];
     if (!codecAvailable(this.compression)) {
@@ -184,7 +187,8 @@ export class Publisher {
         timeout: this.options.requestTimeoutMs,
       });
     } catch (error) {
-      const failure = publishError(error, [...byTopic.keys()]);
+      const failure = publishError(error, [...byTopic.keys()], this.options.redactor);
+      if (isConnectionProblem(error)) this.monitor.lost(error);
       this.log.log('warn', failure.message, { topics: [...byTopic.keys()] });
       for (const { call } of chunk) this.fail(call, failure);
       await this.resetProducer();
@@ -222,13 +226,16 @@ export class Publisher {
         allowAutoTopicCreation: this.options.topics.create,
         retry: { retries: this.options.producer.retries },
       });
+      const unwatch = this.monitor.watch(producer as unknown as InstrumentedClient);
       try {
         await producer.connect();
       } catch (error) {
+        unwatch();
         await producer.disconnect().catch(() => undefined);
-        throw connectionError(error, this.options.brokers);
+        throw connectionError(error, this.options.brokers, this.options.redactor);
       }
       this.producer = producer;
+      this.unwatch = unwatch;
       return producer;
     })().finally(() => {
       this.connecting = undefined;
@@ -239,6 +246,8 @@ export class Publisher {
   private async resetProducer(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
+    this.unwatch?.();
+    this.unwatch = undefined;
     await producer?.disconnect().catch(() => undefined);
   }
 }

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { estimateSize, fromKafkaHeaders, fromKafkaKey, fromKafkaValue, toKafkaMessage } from './records';
+import {
+  estimateSize,
+  fromKafkaHeaders,
+  fromKafkaKey,
+  fromKafkaValue,
+  recordProblem,
+  toKafkaMessage,
+} from './records';
 
 describe('record conversion', () => {
   it('reads Kafka headers as strings, the last of repeated names winning', () => {
@@ -29,5 +36,38 @@ describe('record conversion', () => {
     expect([...(message.value as Buffer)]).toEqual([2, 3]);
     expect((message.value as Buffer).buffer).toBe(bytes.buffer);
     expect(estimateSize({ topic: 't', key: 'kk', headers: { a: 'b' }, body: bytes })).toBe(64 + 2 + 2 + 10);
+  });
+
+  it('keeps headers named after prototype members as headers, on a record without a prototype', () => {
+    // As kafkajs's decoder builds them: `{ ...obj, [key]: ... }` makes own properties, and it reads
+    // `obj.constructor` of a fresh object as an earlier value, so `Object` comes first.
+    const decoded = {
+      ['__proto__']: [Object.prototype, Buffer.from('p')],
+      constructor: [Object, Buffer.from('c')],
+      toString: [Object.prototype.toString, Buffer.from('t1'), Buffer.from('t2')],
+      nothing: null,
+    } as unknown as Parameters<typeof fromKafkaHeaders>[0];
+    const headers = fromKafkaHeaders(decoded);
+    expect(Object.getPrototypeOf(headers)).toBeNull();
+    expect(Object.keys(headers).sort()).toEqual(['__proto__', 'constructor', 'nothing', 'toString']);
+    expect(Object.getOwnPropertyDescriptor(headers, '__proto__')?.value).toBe('p');
+    expect(headers.constructor).toBe('c');
+    expect(headers.toString).toBe('t2');
+    expect(headers.nothing).toBe('');
+    expect(fromKafkaHeaders({}).hasOwnProperty).toBeUndefined();
+  });
+
+  it('names what kafkajs could not send', () => {
+    const ok = { topic: 't', key: 'k', headers: { a: 'b' }, body: new Uint8Array(1) };
+    expect(recordProblem(ok)).toBeUndefined();
+    expect(recordProblem({ ...ok, key: undefined })).toBeUndefined();
+    expect(recordProblem({ ...ok, headers: { n: 42 } })).toBe('header "n" must be a string, got number');
+    expect(recordProblem({ ...ok, headers: { b: Buffer.from('x') } })).toMatch(
+      /header "b" must be a string, got Buffer/,
+    );
+    expect(recordProblem({ ...ok, key: 7 })).toMatch(/key must be a string or undefined, got number/);
+    expect(recordProblem({ ...ok, body: 'text' })).toMatch(/body must be a Uint8Array, got string/);
+    expect(recordProblem({ ...ok, headers: null })).toMatch(/headers must be an object/);
+    expect(recordProblem(null)).toMatch(/must be an object, got null/);
   });
 });

@@ -16,19 +16,30 @@ export function toKafkaMessage(record: OutgoingRecord): Message {
 
 /**
  * @internal Kafka headers as Tidings headers. Kafka allows a name more than once; the last value
- * wins, as when the headers are read into a map by other clients.
+ * wins, as when the headers are read into a map by other clients. A header without a value (null)
+ * reads as empty.
+ *
+ * The result has no prototype and only own properties are read: kafkajs builds its header object
+ * with the names as keys, so a header named `__proto__`, `constructor` or `toString` must stay a
+ * header, never reach a prototype, and never be mistaken for one (kafkajs itself reads
+ * `headers.constructor` of a fresh object as the earlier value of a repeated `constructor` header
+ * and puts `Object` before the real value).
  */
 export function fromKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
-  if (headers === undefined) return out;
+  const out = Object.create(null) as Record<string, string>;
+  if (headers === undefined || headers === null) return out;
   for (const name of Object.keys(headers)) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    const last = Array.isArray(value) ? value[value.length - 1] : value;
-    if (last === undefined) continue;
-    out[name] = typeof last === 'string' ? last : last.toString('utf8');
+    const value: unknown = headers[name];
+    const text = headerText(Array.isArray(value) ? value[value.length - 1] : value);
+    if (text !== undefined) out[name] = text;
   }
   return out;
+}
+
+function headerText(value: unknown): string | undefined {
+  if (typeof value === 'string') return value;
+  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  return value === null ? '' : undefined;
 }
 
 /** @internal The key of a fetched record: `null` (no key) becomes undefined. */
@@ -43,9 +54,61 @@ export function fromKafkaValue(value: Buffer | null | undefined): Uint8Array {
 
 /** @internal Approximate size of a record on the wire, to keep each produced batch under the broker's limit. */
 export function estimateSize(record: OutgoingRecord): number {
-  let size = 64 + record.body.byteLength + (record.key === undefined ? 0 : Buffer.byteLength(record.key));
-  for (const name in record.headers) {
+  let size = 64 + record.body.byteLength + (record.key == null ? 0 : Buffer.byteLength(record.key));
+  for (const name of Object.keys(record.headers)) {
     size += 8 + Buffer.byteLength(name) + Buffer.byteLength(record.headers[name]!);
   }
   return size;
+}
+
+/**
+ * @internal What is wrong with an outgoing record that kafkajs would choke on (with an untyped
+ * `TypeError`, or worse, half-way through a batch), or undefined. The bus checks what it publishes;
+ * `adapter.publish` called directly gets the same answer as a `PublishError` before anything is sent.
+ */
+export function recordProblem(record: unknown): string | undefined {
+  if (record === null || typeof record !== 'object')
+    return `a record must be an object, got ${kindOf(record)}`;
+  const { key, headers, body } = record as Partial<OutgoingRecord>;
+  if (key !== undefined && key !== null && typeof key !== 'string') {
+    return `the key must be a string or undefined, got ${kindOf(key)}`;
+  }
+  if (!(body instanceof Uint8Array)) return `the body must be a Uint8Array, got ${kindOf(body)}`;
+  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
+    return `the headers must be an object of strings, got ${kindOf(headers)}`;
+  }
+  for (const name of Object.keys(headers)) {
+    const value: unknown = headers[name];
+    if (typeof value !== 'string') {
+      return `header ${JSON.stringify(name.slice(0, 64))} must be a string, got ${kindOf(value)}`;
+    }
+  }
+  return undefined;
+}
+
+function kindOf(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+}
+
+/**
+ * Bytes a record batch holding one record spends beyond the record's key, header names and values
+ * and body: the batch header (61 bytes) and, at their largest, the record's length, attributes,
+ * timestamp and offset deltas, key and value lengths and header count (varints), rounded up.
+ */
+const ONE_RECORD_BATCH_OVERHEAD = 128;
+
+/**
+ * Bytes a header costs beyond its name and value: two varint lengths of up to 5 bytes each.
+ */
+export const HEADER_OVERHEAD_BYTES = 10;
+
+/**
+ * @internal The most bytes of headers and body (each header counted with
+ * {@link HEADER_OVERHEAD_BYTES}) that a record with `keyBytes` of key can carry when the broker takes
+ * record batches of at most `maxBatchBytes` (`max.message.bytes` of the topic).
+ */
+export function recordRoom(maxBatchBytes: number, keyBytes: number): number {
+  return Math.max(0, maxBatchBytes - ONE_RECORD_BATCH_OVERHEAD - keyBytes);
 }

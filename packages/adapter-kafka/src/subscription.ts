@@ -3,21 +3,23 @@ import {
   type AdapterSubscription,
   ClosedError,
   type CloseOptions,
+  ConfigError,
   ConnectionError,
   type ConsumerLag,
   type ConsumerLagReporter,
   type DeadLetterSettlement,
+  fitDeadLetter,
   type IncomingRecord,
   KeyedDispatcher,
-  type OutgoingRecord,
+  type LandedDeadLetter,
   RETRY_HEADERS,
   type RecordHandler,
   type RetrySettlement,
   type Settlement,
+  type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
   TidingsError,
-  toError,
   whenAborted,
 } from '@tidings/core/adapter';
 import {
@@ -32,15 +34,16 @@ import {
 } from 'kafkajs';
 import { subscriptionAwareAssigner } from './assigner';
 import { OffsetCommitter } from './committer';
-import { describeKafkaError, isConnectionProblem } from './errors';
+import type { ConnectionMonitor, InstrumentedClient } from './connection';
+import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from './errors';
 import type { AdapterLog } from './logging';
 import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
 import { readCommitted, startOffsets, unsettledCounts } from './positions';
 import type { Publisher } from './publisher';
-import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue } from './records';
+import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue, HEADER_OVERHEAD_BYTES, recordRoom } from './records';
 import { readRetryEnvelope, retryRecordHeaders, tierOf } from './retry-topics';
-import type { TopicManager } from './topics';
+import { type TopicManager, topicNameProblem } from './topics';
 import { deferred, sleep, withTimeout } from './wait';
 
 /** @internal What a subscription needs from its adapter. */
@@ -49,6 +52,7 @@ export interface SubscriptionDeps {
   readonly options: ResolvedKafkaOptions;
   readonly publisher: Publisher;
   readonly topics: TopicManager;
+  readonly monitor: ConnectionMonitor;
   readonly admin: () => Promise<Admin>;
   readonly log: AdapterLog;
   readonly onClosed: (subscription: KafkaSubscription) => void;
@@ -77,6 +81,16 @@ const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers
 const DRAIN_POLL_MS = 100;
 /** Pause before reading positions again after a failed attempt. */
 const LOAD_RETRY_MS = 1_000;
+/** Backoff of a dead-letter write that failed on a connection problem: from 0.5 s, doubling, to 30 s. */
+const TRANSIENT_RETRY_MS = { first: 500, max: 30_000 } as const;
+/**
+ * Backoff of a dead-letter write the broker refused for good (not authorised, a missing topic it may
+ * not create, even the minimal copy too large): from 30 s, doubling, to 5 min. Never a tight loop,
+ * and still tried again, so that an operator's fix (an ACL, the topic) takes effect without a restart.
+ */
+const PERMANENT_RETRY_MS = { first: 30_000, max: 300_000 } as const;
+/** Keys longer than this are left out of a minimal dead letter; the core's headers carry them, cut. */
+const MINIMAL_KEY_BYTES = 1_024;
 
 /**
  * @internal One subscription: a kafkajs consumer in the subscription's group, fetching the
@@ -125,6 +139,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   constructor(
     private readonly spec: SubscribeSpec,
     private readonly handler: RecordHandler,
+    private readonly observer: SettlementObserver | undefined,
     private readonly deps: SubscriptionDeps,
   ) {
     const { options } = deps;
@@ -253,9 +268,12 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       await this.consumer.disconnect().catch(() => undefined);
       for (const remove of this.unlisten.splice(0)) remove();
       if (thrown instanceof TidingsError) throw thrown;
+      const { redactor } = this.deps.options;
       throw new ConnectionError(
-        `kafka: cannot subscribe group "${this.spec.group}" to ${this.spec.topics.join(', ')}: ${describeKafkaError(thrown)}`,
-        { cause: toError(thrown) },
+        redactor.text(
+          `kafka: cannot subscribe group "${this.spec.group}" to ${this.spec.topics.join(', ')}: ${describeKafkaError(thrown)}`,
+        ),
+        { cause: redactor.error(thrown) },
       );
     }
     if (this.phase === 'starting') this.phase = 'running';
@@ -310,6 +328,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       this.consumer.on(events.REBALANCING, () => this.onRebalancing()),
       this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
       this.consumer.on(events.FETCH_START, () => this.onFetchStart()),
+      this.deps.monitor.watch(this.consumer as unknown as InstrumentedClient),
     );
   }
 
@@ -380,6 +399,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private onCrash(event: ConsumerCrashEvent): void {
     const { error, restart } = event.payload;
     this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
+    if (isConnectionProblem(error)) this.deps.monitor.lost(error);
     this.frozen = true;
     this.freeze();
     if (this.phase === 'closing' || this.phase === 'closed') return;
@@ -388,7 +408,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       return;
     }
     this.phase = 'failed';
-    this.ready.reject(toError(error));
+    this.ready.reject(this.deps.options.redactor.error(error));
   }
 
   private onFetchStart(): void {
@@ -697,38 +717,97 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     this.syncPause(delivery.state);
   }
 
-  /** Publishes the dead letter (retrying until the broker takes it), so that it can be acknowledged. */
-  private deadLetter(delivery: Delivery, settlement: DeadLetterSettlement): Promise<boolean> {
-    const { record } = delivery;
-    return this.publishDurably(
-      {
-        topic: settlement.topic,
-        key: record.key,
-        headers: { ...record.headers, ...settlement.headers },
-        body: record.body,
-      },
-      delivery.state,
-      `dead-lettering ${record.position} to "${settlement.topic}"`,
-    );
-  }
-
-  private async publishDurably(
-    record: OutgoingRecord,
-    state: PartitionState,
-    what: string,
-  ): Promise<boolean> {
-    // Until the broker has the dead letter the record is not done: keep trying, unless close gave up
-    // on in-flight records or the partition is gone to another member.
-    const giveUp = AbortSignal.any([state.gone.signal, this.abandoned.signal]);
-    for (let attempt = 0; ; attempt++) {
+  /**
+   * Writes the dead letter, so that the record can be acknowledged; true once the broker has it.
+   *
+   * A dead letter always lands when the broker can take any: the full copy when it fits the dead-letter
+   * topic's `max.message.bytes`, else the reduced copy {@link fitDeadLetter} makes for that limit, and
+   * when the broker still refuses it for its size, the minimal copy, once. A failure is reported to the
+   * observer once and tried again with backoff, slowly for an error the broker calls permanent; the
+   * record stays unsettled meanwhile (its offset is not committed past). It gives up when the partition
+   * goes to another member or the subscription closes: the record is then the group's again.
+   */
+  private async deadLetter(delivery: Delivery, settlement: DeadLetterSettlement): Promise<boolean> {
+    const { record, state } = delivery;
+    const giveUp = AbortSignal.any([state.gone.signal, this.abandoned.signal, this.stopping.signal]);
+    const what = `dead-lettering ${record.position} to "${settlement.topic}"`;
+    let minimal = false;
+    let told = false;
+    for (let failures = 0; ; failures++) {
+      let delayMs: number;
       try {
-        await this.deps.topics.ensure([record.topic]);
-        await this.deps.publisher.publish([record]);
+        const reduced = await this.writeDeadLetter(record, settlement, minimal);
+        this.observer?.deadLettered(record, { topic: settlement.topic, reason: settlement.reason, reduced });
         return true;
       } catch (error) {
-        this.report(error, `${what} failed; trying again`);
+        // The minimal copy was refused too, or the refusal came before any copy fitted: from now on
+        // only the minimal copy is tried.
+        if (isSizeRefusal(error)) minimal = true;
+        const permanent = isPermanent(error);
+        const backoff = permanent ? PERMANENT_RETRY_MS : TRANSIENT_RETRY_MS;
+        delayMs = Math.min(backoff.first * 2 ** failures, backoff.max);
+        this.report(
+          error,
+          `${what} failed${permanent ? ' (the broker says for good)' : ''}; trying again in ${delayMs} ms`,
+        );
+        if (!told) {
+          told = true;
+          this.observer?.settlementFailed(record, settlement, this.error!);
+        }
       }
-      if (!(await sleep(Math.min(500 * 2 ** attempt, 30_000), giveUp)) || !this.applies(state)) return false;
+      if (!(await sleep(delayMs, giveUp)) || !this.applies(state)) return false;
+    }
+  }
+
+  /**
+   * One attempt at a dead letter: the copy that fits the topic's limit (or the minimal one), then, if
+   * the broker refuses that for its size, the minimal copy. Resolves with what was cut.
+   */
+  private async writeDeadLetter(
+    record: IncomingRecord,
+    settlement: DeadLetterSettlement,
+    minimal: boolean,
+  ): Promise<LandedDeadLetter['reduced']> {
+    const { topic } = settlement;
+    const { topics, publisher } = this.deps;
+    // The core names dead-letter topics and the bus checks them; a caller of the adapter may not.
+    const problem = topicNameProblem(topic);
+    if (problem !== undefined) throw new ConfigError('deadLetter.topic', problem);
+    await topics.ensure([topic]);
+    const maxBatchBytes = await topics.maxMessageBytes(topic);
+    // Prototype-free: a header named `__proto__` is merged as a header.
+    const headers: Record<string, string> = Object.assign(
+      Object.create(null) as Record<string, string>,
+      record.headers,
+      settlement.headers,
+    );
+    const write = async (asMinimal: boolean): Promise<LandedDeadLetter['reduced']> => {
+      const keyBytes = record.key === undefined ? 0 : Buffer.byteLength(record.key);
+      // A key too large for the dead letter is left out: the core's headers carry it (cut if need be).
+      const room = recordRoom(maxBatchBytes, keyBytes);
+      const keepKey = keyBytes <= (asMinimal ? MINIMAL_KEY_BYTES : maxBatchBytes / 4);
+      const letter = fitDeadLetter(headers, record.body, {
+        maxBytes: keepKey ? room : recordRoom(maxBatchBytes, 0),
+        headerOverheadBytes: HEADER_OVERHEAD_BYTES,
+        minimal: asMinimal,
+      });
+      await publisher.publish([
+        { topic, key: keepKey ? record.key : undefined, headers: letter.headers, body: letter.body },
+      ]);
+      return letter.reduced;
+    };
+    if (minimal) return write(true);
+    try {
+      return await write(false);
+    } catch (error) {
+      if (!isSizeRefusal(error)) throw error;
+      // The topic's limit may have changed since it was read; the next dead letter reads it again.
+      topics.forgetLimit(topic);
+      this.report(
+        error,
+        `the broker refused the dead letter of ${record.position} for its size; writing the minimal copy`,
+      );
+      return write(true);
     }
   }
 
@@ -880,7 +959,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   }
 
   private report(error: unknown, what: string): void {
-    this.error = toError(error);
+    // Shown by health checks and logs: never with a credential in it.
+    this.error = this.deps.options.redactor.error(error);
     this.deps.log.log(isConnectionProblem(error) ? 'warn' : 'error', `kafka subscription: ${what}`, {
       group: this.spec.group,
       topics: this.spec.topics,

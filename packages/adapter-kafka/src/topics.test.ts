@@ -1,6 +1,8 @@
 import { defineEvent } from '@tidings/core';
+import { topicProblem } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
+import { kafkaCapabilities } from './adapter';
 import { kafkaTopicNamer, topicNameProblem } from './topics';
 
 describe('Kafka topic names', () => {
@@ -11,6 +13,26 @@ describe('Kafka topic names', () => {
     expect(topicNameProblem('żółw')).toMatch(/characters Kafka does not allow/);
     expect(topicNameProblem('a b')).toMatch(/characters/);
     expect(topicNameProblem('x'.repeat(250))).toMatch(/249/);
+  });
+
+  it('is the rule the adapter declares, so that the bus and the adapter refuse the same names', () => {
+    const names = [
+      '',
+      '.',
+      '..',
+      '...',
+      'a',
+      'a.b_c-D9',
+      'a b',
+      'é',
+      'tab\t',
+      'x'.repeat(249),
+      'x'.repeat(250),
+    ];
+    for (const name of names) {
+      const declared = topicProblem(kafkaCapabilities.topicRule, name) === undefined;
+      expect(topicNameProblem(name) === undefined, JSON.stringify(name)).toBe(declared);
+    }
   });
 
   it('maps contracts to topics with a prefix and, if asked, the version', () => {

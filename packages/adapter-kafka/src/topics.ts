@@ -1,6 +1,6 @@
 import type { AnyEventContract, TopicNamer } from '@tidings/core';
-import { ConfigError } from '@tidings/core/adapter';
-import type { Admin, ITopicConfig } from 'kafkajs';
+import { ConfigError, type Redactor } from '@tidings/core/adapter';
+import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
 import type { ResolvedKafkaOptions } from './options';
 import { sleep } from './wait';
 
@@ -69,13 +69,24 @@ export function kafkaTopicNamer(options: KafkaTopicNamerOptions = {}): TopicName
   };
 }
 
-/** @internal Creates missing topics through the admin client, once per topic and adapter. */
+/**
+ * @internal The broker's default `message.max.bytes`, the largest record batch a topic without a
+ * `max.message.bytes` of its own takes (1 MiB and the batch header).
+ */
+export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
+
+/**
+ * @internal Creates missing topics through the admin client, once per topic and adapter, and reads
+ * their size limit.
+ */
 export class TopicManager {
   private readonly known = new Map<string, Promise<void>>();
+  private readonly limits = new Map<string, Promise<number>>();
 
   constructor(
     private readonly admin: () => Promise<Admin>,
     private readonly options: ResolvedKafkaOptions['topics'],
+    private readonly redactor: Redactor,
   ) {}
 
   /**
@@ -95,6 +106,44 @@ export class TopicManager {
       waits.push(known);
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * The largest record batch the broker takes for `topic`: its `max.message.bytes` (the topic's own,
+   * else the broker's), read once. Kafka's default when it cannot be read (no `DescribeConfigs`
+   * permission): a refusal by the broker then tells the rest.
+   */
+  maxMessageBytes(topic: string): Promise<number> {
+    let limit = this.limits.get(topic);
+    if (limit === undefined) {
+      limit = this.readLimit(topic);
+      this.limits.set(topic, limit);
+    }
+    return limit;
+  }
+
+  /** Reads the limit of `topic` again next time: the broker refused a record the limit allowed. */
+  forgetLimit(topic: string): void {
+    this.limits.delete(topic);
+  }
+
+  private async readLimit(topic: string): Promise<number> {
+    try {
+      const admin = await this.admin();
+      const { resources } = await admin.describeConfigs({
+        includeSynonyms: false,
+        // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
+        resources: [
+          { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
+        ],
+      });
+      const entry = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
+      const value = Number(entry?.configValue);
+      if (Number.isSafeInteger(value) && value > 0) return value;
+    } catch {
+      // Not allowed, or not reachable: the default below, corrected by the broker's answer.
+    }
+    return KAFKA_DEFAULT_MAX_MESSAGE_BYTES;
   }
 
   private async create(topic: string): Promise<void> {
@@ -122,7 +171,7 @@ export class TopicManager {
         throw new ConfigError(
           'topics',
           `topic "${topic}" does not exist and topics.create is false; create it, or let the adapter create topics`,
-          { cause: error },
+          { cause: this.redactor.error(error) },
         );
       }
       throw error;

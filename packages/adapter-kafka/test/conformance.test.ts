@@ -3,9 +3,11 @@ import { describeAdapter } from '@tidings/conformance';
 import type { BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll } from 'vitest';
 import {
+  closeRawProducer,
   closeTestAdmin,
   deleteByPrefix,
   dropSockets,
+  rawProduce,
   testAdapter,
   testNamespace,
   trackingSocketFactory,
@@ -27,8 +29,14 @@ describeAdapter({
   dropConnection: async (adapter) => dropSockets(sockets.get(adapter) ?? new Set()),
   // Kafka topic names are ASCII letters, digits, '.', '_' and '-' only.
   unicodeTopics: false,
+  // A plain kafkajs producer, as a foreign producer writes: the key as the Kafka key, the headers as
+  // Kafka headers, the body as the value.
+  injectRaw: (topic, records) => rawProduce(topic, records),
   // Retry and dead-letter topics share the namespace prefix, so this removes them too.
   cleanup: () => deleteByPrefix(namespace),
 });
 
-afterAll(closeTestAdmin);
+afterAll(async () => {
+  await closeRawProducer();
+  await closeTestAdmin();
+});

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { BrokerAdapter, OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
-import { type Admin, Kafka, logLevel } from 'kafkajs';
+import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach } from 'vitest';
 import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
 
@@ -44,6 +44,51 @@ export function testAdmin(): Promise<Admin> {
     return admin;
   })();
   return adminClient;
+}
+
+let rawProducer: Promise<Producer> | undefined;
+
+/** A record as a foreign producer writes it: any key, headers and bytes. */
+export interface RawKafkaRecord {
+  readonly key: string | Buffer | null;
+  readonly headers: Readonly<Record<string, string | Buffer>>;
+  readonly body: Uint8Array | null;
+}
+
+/**
+ * Writes records with a plain kafkajs producer of the tests' own, bypassing the adapter: the key as
+ * the Kafka key, the headers as Kafka headers (a prototype-free object keeps `__proto__` a header),
+ * the body as the value.
+ */
+export async function rawProduce(
+  topic: string,
+  records: readonly RawKafkaRecord[],
+  partition?: number,
+): Promise<void> {
+  rawProducer ??= (async () => {
+    const kafka = new Kafka({ clientId: 'tidings-test-raw', brokers: BROKERS, logLevel: logLevel.NOTHING });
+    const producer = kafka.producer({ allowAutoTopicCreation: false });
+    await producer.connect();
+    return producer;
+  })();
+  const producer = await rawProducer;
+  await producer.send({
+    topic,
+    acks: -1,
+    messages: records.map((record) => ({
+      key: record.key,
+      value: record.body === null ? null : Buffer.from(record.body),
+      headers: record.headers as Record<string, string | Buffer>,
+      ...(partition === undefined ? {} : { partition }),
+    })),
+  });
+}
+
+/** Disconnects the raw producer of {@link rawProduce}. */
+export async function closeRawProducer(): Promise<void> {
+  const producer = await rawProducer;
+  rawProducer = undefined;
+  await producer?.disconnect();
 }
 
 /** Deletes every topic and consumer group whose name starts with `prefix`. */
