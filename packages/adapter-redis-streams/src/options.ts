@@ -5,7 +5,6 @@ import {
   definedOnly,
   type Redactor,
   redactUrls,
-  TidingsError,
 } from '@tidings/core/adapter';
 import type { RedisOptions } from 'ioredis';
 
@@ -177,7 +176,7 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
     trim: resolveTrim(options.trim),
     waitForReplicas: options.waitForReplicas,
     claimIdleMs: options.claimIdleMs,
-    redact: keepingFields(createRedactor(secretsOf(options.connection))),
+    redact: createRedactor(secretsOf(options.connection)),
   } satisfies ResolvedOptions;
 
   const { connection } = merged;
@@ -269,46 +268,6 @@ export function secretsOf(connection: RedisStreamsAdapterOptions['connection']):
     }
   }
   return secrets.filter((secret): secret is string => typeof secret === 'string' && secret.length > 0);
-}
-
-/**
- * `redactor` whose error copies keep the fields of Tidings errors (`ConfigError.field`,
- * `PublishError.topic`, `MessageTooLargeError.size`...), redacted like the message: the core's
- * redactor copies only the properties of Node's system errors, and a caller switching on
- * `error.field` must find it on the copy too.
- */
-function keepingFields(redactor: Redactor): Redactor {
-  const error = (value: unknown, depth = 0): Error => {
-    const copy = redactor.error(value);
-    if (!(value instanceof TidingsError)) return copy;
-    for (const [name, field] of Object.entries(value)) {
-      if (name in copy) continue;
-      if (typeof field === 'string') {
-        Object.defineProperty(copy, name, {
-          value: redactor.text(field),
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      } else if (typeof field === 'number' || typeof field === 'boolean' || field === undefined) {
-        Object.defineProperty(copy, name, {
-          value: field,
-          enumerable: true,
-          writable: true,
-          configurable: true,
-        });
-      }
-    }
-    if (value.cause instanceof TidingsError && depth < 5) {
-      Object.defineProperty(copy, 'cause', {
-        value: error(value.cause, depth + 1),
-        writable: true,
-        configurable: true,
-      });
-    }
-    return copy;
-  };
-  return { text: redactor.text, error: (value) => error(value) };
 }
 
 function safeDecode(text: string): string {
