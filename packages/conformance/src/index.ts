@@ -2,6 +2,8 @@
 
 export type { Decide, Delivery } from './collector';
 export { bodyText, Collector, deferred, eventually, ObserverLog, quietPeriod } from './collector';
+export type { LogLine } from './evidence';
+export { LogCapture, SecretEvidence } from './evidence';
 export type { Created, Fixture } from './fixture';
 export type { HostileSettings, RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
 export type { ThroughputReport } from './scenarios/throughput';
