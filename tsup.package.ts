@@ -13,6 +13,8 @@ export function packageBuild(options: Options = {}) {
     // Shared chunks in CommonJS as in ESM: each entry point (`/adapter`, `/testing`) then
     // requires the one copy of every class, so `instanceof TidingsError` holds across them.
     splitting: true,
+    // `import.meta.url` in the CommonJS build (the core loads Ajv lazily through createRequire).
+    shims: true,
     ...options,
   });
 }

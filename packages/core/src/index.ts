@@ -55,7 +55,7 @@ export type {
   Upcaster,
 } from './contracts/define-event';
 export { defineEvent } from './contracts/define-event';
-export type { ContractSchema, JsonSchemaObject } from './contracts/schema';
+export type { ContractSchema, JsonSchemaData, JsonSchemaInput, JsonSchemaObject } from './contracts/schema';
 export type { Codec } from './envelope/codec';
 export { jsonCodec } from './envelope/codec';
 export { encodeEnvelope } from './envelope/encode';

@@ -107,3 +107,19 @@ describe('contract types', () => {
     });
   });
 });
+
+describe('a JSON Schema contract with enum and a key function', () => {
+  it('infers the enum and types the key function', () => {
+    const Shipped = defineEvent({
+      type: 'order.shipped',
+      schema: {
+        type: 'object',
+        properties: { orderId: { type: 'string' }, carrier: { type: 'string', enum: ['dhl', 'ups'] } },
+        required: ['orderId', 'carrier'],
+        additionalProperties: false,
+      },
+      key: (data) => data.orderId,
+    });
+    expectTypeOf<EventData<typeof Shipped>>().toEqualTypeOf<{ orderId: string; carrier: 'dhl' | 'ups' }>();
+  });
+});

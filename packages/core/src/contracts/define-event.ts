@@ -1,8 +1,13 @@
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import type { Ajv } from 'ajv';
-import type { FromSchema } from 'json-schema-to-ts';
 import { ConfigError, DecodeError } from '../errors';
-import { type ContractSchema, compileSchema, type JsonSchemaObject, type Validator } from './schema';
+import {
+  type ContractSchema,
+  compileSchema,
+  type JsonSchemaData,
+  type JsonSchemaInput,
+  type Validator,
+} from './schema';
 
 /**
  * Upgrades data written with one version of a contract to the next version's shape. The data is
@@ -48,10 +53,10 @@ export interface StandardEventDefinition<TType extends string, TSchema extends S
 }
 
 /** A contract definition whose schema is a JSON Schema object, compiled once by Ajv. */
-export interface JsonEventDefinition<TType extends string, TSchema extends JsonSchemaObject>
+export interface JsonEventDefinition<TType extends string, TSchema extends JsonSchemaInput>
   extends Omit<EventDefinitionBase<TType, never>, 'key' | 'subject'> {
-  readonly key?: NoInfer<(data: FromSchema<TSchema>) => string | undefined>;
-  readonly subject?: NoInfer<(data: FromSchema<TSchema>) => string | undefined>;
+  readonly key?: NoInfer<(data: JsonSchemaData<TSchema>) => string | undefined>;
+  readonly subject?: NoInfer<(data: JsonSchemaData<TSchema>) => string | undefined>;
   readonly schema: TSchema;
   /** Ajv instance to compile with (for custom formats or keywords). Default: a shared instance. */
   readonly ajv?: Ajv;
@@ -124,13 +129,13 @@ export type EventData<TContract extends AnyEventContract> = NonNullable<TContrac
 export function defineEvent<const TType extends string, TSchema extends StandardSchemaV1>(
   definition: StandardEventDefinition<TType, TSchema>,
 ): EventContract<TType, StandardSchemaV1.InferInput<TSchema>, StandardSchemaV1.InferOutput<TSchema>>;
-export function defineEvent<const TType extends string, const TSchema extends JsonSchemaObject>(
+export function defineEvent<const TType extends string, const TSchema extends JsonSchemaInput>(
   definition: JsonEventDefinition<TType, TSchema>,
-): EventContract<TType, FromSchema<TSchema>, FromSchema<TSchema>>;
+): EventContract<TType, JsonSchemaData<TSchema>, JsonSchemaData<TSchema>>;
 export function defineEvent(
   definition:
     | StandardEventDefinition<string, StandardSchemaV1>
-    | JsonEventDefinition<string, JsonSchemaObject>,
+    | JsonEventDefinition<string, JsonSchemaInput>,
 ): AnyEventContract {
   const { type } = definition;
   if (typeof type !== 'string' || type.length === 0) {

@@ -1,11 +1,25 @@
+import { createRequire } from 'node:module';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import addFormatsPlugin from 'ajv-formats';
-import type { JSONSchema } from 'json-schema-to-ts';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
+import type { FromSchema, JSONSchema } from 'json-schema-to-ts';
 import { ConfigError, type ValidationIssue } from '../errors';
 
 /** A JSON Schema (draft-07 or 2019-09 keywords, as Ajv compiles them) given as a plain object. */
 export type JsonSchemaObject = Exclude<JSONSchema, boolean>;
+
+/**
+ * The data type of a JSON Schema given `as const` (or inferred as a constant by `defineEvent`),
+ * or `unknown` for a schema json-schema-to-ts cannot read.
+ */
+export type JsonSchemaData<TSchema> = TSchema extends JsonSchemaObject ? FromSchema<TSchema> : unknown;
+
+/**
+ * What `defineEvent` takes as a JSON Schema before inferring its data type: any object. Checking
+ * the schema against the full JSON Schema type as a constraint made TypeScript give up
+ * ("excessively deep") on schemas with `enum` under plain `strict`; the schema's own type is read
+ * once, by {@link JsonSchemaData}, and Ajv checks the schema at run time.
+ */
+export type JsonSchemaInput = { readonly [keyword: string]: unknown };
 
 /** Any schema a contract accepts: a Standard Schema (zod 4, valibot, arktype...) or JSON Schema. */
 export type ContractSchema = StandardSchemaV1 | JsonSchemaObject;
@@ -34,9 +48,13 @@ let sharedAjv: Ajv | undefined;
 // reference each other by $id, unless the contract brings its own instance.
 function defaultAjv(): Ajv {
   if (sharedAjv === undefined) {
-    sharedAjv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
+    // Loaded on the first JSON Schema contract, not with the package: Ajv is half the time
+    // `require('@tidings/core')` took, for users who never write a JSON Schema.
+    const load = createRequire(import.meta.url);
+    const { Ajv: AjvClass } = load('ajv') as typeof import('ajv');
+    sharedAjv = new AjvClass({ allErrors: true, strict: true, allowUnionTypes: true });
     // ajv-formats ships CommonJS with a default export; take the function whichever way it loads.
-    const plugin = addFormatsPlugin as unknown as { default?: (ajv: Ajv) => Ajv } & ((ajv: Ajv) => Ajv);
+    const plugin = load('ajv-formats') as { default?: (ajv: Ajv) => Ajv } & ((ajv: Ajv) => Ajv);
     (plugin.default ?? plugin)(sharedAjv);
   }
   return sharedAjv;
