@@ -30,6 +30,7 @@ export { KeyedDispatcher } from './adapters/kit/dispatcher';
 export { checkOutgoing } from './adapters/kit/records';
 export { isSettlement, RETRY_NOW, settlementHeaders } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';
+export { sleep, withTimeout } from './adapters/kit/timers';
 export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export {

@@ -7,6 +7,7 @@ import { KeyedDispatcher } from './dispatcher';
 import { checkOutgoing } from './records';
 import { isSettlement, RETRY_NOW, settlementHeaders } from './settlement';
 import { checkSubscribeSpec } from './spec';
+import { sleep, withTimeout } from './timers';
 
 const spec: SubscribeSpec = {
   group: 'g',
@@ -112,5 +113,42 @@ describe('the adapter kit', () => {
     await dispatcher.idle();
     expect(started).toEqual([1, 2]);
     expect(dispatcher.room).toBe(2);
+  });
+
+  it('sleep resolves true after the time, false when aborted', async () => {
+    expect(await sleep(5)).toBe(true);
+    const controller = new AbortController();
+    const waiting = sleep(10_000, controller.signal);
+    controller.abort();
+    expect(await waiting).toBe(false);
+  });
+
+  it('withTimeout settles with the promise, or times out and reports a late outcome', async () => {
+    expect(await withTimeout(Promise.resolve(1), 100, () => new Error('late'))).toBe(1);
+    let late: unknown;
+    const slow = new Promise<number>((resolve) => setTimeout(() => resolve(2), 30));
+    await expect(
+      withTimeout(
+        slow,
+        5,
+        () => new Error('timed out'),
+        (outcome) => {
+          late = outcome;
+        },
+      ),
+    ).rejects.toThrow('timed out');
+    await slow;
+    expect(late).toEqual({ value: 2 });
+  });
+
+  it('checkOutgoing refuses what is not records at all', () => {
+    expect(() => checkOutgoing('x' as never, memoryCapabilities)).toThrow(/records must be an array/);
+    expect(() => checkOutgoing([null] as never, memoryCapabilities)).toThrow(/a record must be an object/);
+    expect(() =>
+      checkOutgoing(
+        [{ topic: 't', key: undefined, headers: null, body: Buffer.alloc(0) }] as never,
+        memoryCapabilities,
+      ),
+    ).toThrow(/headers must be an object/);
   });
 });
