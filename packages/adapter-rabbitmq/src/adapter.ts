@@ -18,10 +18,10 @@ import {
   type TopicRule,
   topicProblem,
 } from '@tidings/core/adapter';
+import { messageIdOf, type Publication, publicationOf } from './codec';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
 import { redactorOf } from './errors';
-import { messageIdOf, type Publication, publicationOf } from './message';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { RabbitMQSubscription } from './subscription';

@@ -25,10 +25,6 @@ import {
   whenAborted,
 } from '@tidings/core/adapter';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import type { Link } from './connection';
-import { pause, withTimeout } from './deadline';
-import { planDelay } from './delay';
-import { declareError, isPermanent } from './errors';
 import {
   HEADER_ENTRY_BYTES,
   headerTableBytes,
@@ -37,10 +33,14 @@ import {
   mergeHeaders,
   publicationOf,
   TOPIC_HEADER,
-} from './message';
+} from './codec';
+import type { Link } from './connection';
+import { planDelay } from './delay';
+import { declareError, isPermanent } from './errors';
 import type { ResolvedOptions } from './options';
 import type { Publisher } from './publisher';
 import type { Topology } from './topology';
+import { sleep, withTimeout } from './wait';
 
 /** What a subscription shares with its adapter. */
 export interface SubscriptionContext {
@@ -465,7 +465,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     const exponent = Math.min(Math.max(delivery.record.attempt, 1), 16) - 1;
     const backoff = Math.min(GIVE_BACK_MAX_WAIT_MS, GIVE_BACK_FIRST_WAIT_MS * 2 ** exponent);
     const wait = settlement.type === 'retry' && !permanent ? Math.min(settlement.delayMs, backoff) : backoff;
-    await pause(wait, this.closed.signal);
+    await sleep(wait, this.closed.signal);
     if (this.abandoned || !delivery.lease.open) return;
     try {
       delivery.lease.channel.nack(delivery.message, false, true);

@@ -9,7 +9,7 @@ import {
   mergeHeaders,
   messageIdOf,
   publicationOf,
-} from './message';
+} from './codec';
 
 /** What a consumer would receive for a publication, as amqplib decodes it. */
 function delivered(
