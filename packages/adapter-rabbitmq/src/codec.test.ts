@@ -195,6 +195,7 @@ describe('incomingRecordOf', () => {
     const got = incomingRecordOf(
       delivered(publicationOf(record, target, 'm-1', true)),
       'tidings/g/order.placed',
+      'quorum',
     );
     expect(got.topic).toBe('order.placed');
     expect(got.key).toBe('order-42');
@@ -220,25 +221,32 @@ describe('incomingRecordOf', () => {
         },
       }),
       'tidings/g/order.placed',
+      'quorum',
     );
     expect(got.topic).toBe('order.placed');
     expect(got.key).toBeUndefined();
     expect(got.headers).toEqual({ a: '1' });
   });
 
-  it('adds the broker delivery count to the attempt the copy was published as', () => {
+  it('counts attempts by the kit’s rule: the attempt the copy was published as, plus its deliveries beyond the first', () => {
+    const attempt = (message: Message, queueType: 'quorum' | 'classic') =>
+      incomingRecordOf(message, 'q', queueType).attempt;
     const publication = publicationOf(record, target, 'm-3', true);
-    expect(incomingRecordOf(delivered(publication), 'q').attempt).toBe(3);
+    // Quorum queues count the earlier deliveries of a copy (none on the first).
+    expect(attempt(delivered(publication), 'quorum')).toBe(3);
+    expect(attempt(delivered(publication, { headers: { 'x-delivery-count': 2 } }), 'quorum')).toBe(5);
     expect(
-      incomingRecordOf(delivered(publication, { headers: { 'x-delivery-count': 2 } }), 'q').attempt,
+      attempt(delivered(publication, { headers: { 'x-delivery-count': 2 }, redelivered: true }), 'quorum'),
     ).toBe(5);
     // Classic queues only say "redelivered": at least one more.
-    expect(incomingRecordOf(delivered(publication, { redelivered: true }), 'q').attempt).toBe(4);
+    expect(attempt(delivered(publication), 'classic')).toBe(3);
+    expect(attempt(delivered(publication, { redelivered: true }), 'classic')).toBe(4);
+    // There the broker writes no delivery count: one in the headers is a producer's.
+    expect(attempt(delivered(publication, { headers: { 'x-delivery-count': 40 } }), 'classic')).toBe(3);
     const original = publicationOf({ ...record, headers: {} }, target, 'm-4', true);
-    expect(incomingRecordOf(delivered(original), 'q').attempt).toBe(1);
-    expect(incomingRecordOf(delivered(original, { headers: { 'x-delivery-count': 1 } }), 'q').attempt).toBe(
-      2,
-    );
+    expect(attempt(delivered(original), 'quorum')).toBe(1);
+    expect(attempt(delivered(original, { headers: { 'x-delivery-count': 1 } }), 'quorum')).toBe(2);
+    expect(attempt(delivered(original, { redelivered: true }), 'classic')).toBe(2);
   });
 
   it('copes with foreign messages: odd header values, a bad attempt, no message id', () => {
@@ -257,7 +265,7 @@ describe('incomingRecordOf', () => {
       },
     );
     foreign.properties.messageId = undefined;
-    const got = incomingRecordOf(foreign, 'q');
+    const got = incomingRecordOf(foreign, 'q', 'quorum');
     expect(got.headers).toEqual({ number: '42', flag: 'true', bytes: 'abc', 'tidings-attempt': 'zero' });
     expect(got.attempt).toBe(1);
     expect(got.position).toBe('q#delivery-7');
@@ -277,7 +285,7 @@ describe('incomingRecordOf', () => {
       'x-delivery-count': 40,
     });
     message.properties.headers = raw;
-    const got = incomingRecordOf(message, 'q');
+    const got = incomingRecordOf(message, 'q', 'quorum');
     expect(Object.getPrototypeOf(got.headers)).toBeNull();
     expect({ ...got.headers }).toEqual({ constructor: 'c', toString: 't', 'cloudEvents:id': 'e-1' });
     expect(got.headers['cloudEvents:type']).toBeUndefined();

@@ -7,15 +7,16 @@
  * @module
  */
 import {
+  attemptOf,
   CONTENT_TYPE_HEADER,
   type IncomingRecord,
   MessageTooLargeError,
   PublishError,
-  RETRY_HEADERS,
 } from '@tidings/core/adapter';
 import type { Message, Options } from 'amqplib';
 import { DELAY_HEADER_PREFIX } from './delay';
 import { MAX_NAME_BYTES } from './names';
+import type { QueueType } from './options';
 
 /** The record's key (absent when the record has none). */
 export const KEY_HEADER = 'tidings-key';
@@ -221,11 +222,11 @@ export function messageIdOf(record: WireRecord, fallback: () => string): string 
 }
 
 /**
- * The record a delivered message carries. `attempt` adds the broker's count of earlier deliveries
- * of this copy (`x-delivery-count` on quorum queues; the `redelivered` flag, a lower bound, on
- * classic ones) to the attempt the copy was published as (`tidings-attempt`, 1 for an original).
+ * The record a delivered message carries, its attempt by the kit's one rule (`attemptOf`): the
+ * attempt the copy was published as (`tidings-attempt`, 1 for an original), plus the deliveries
+ * of this copy beyond the first (see {@link deliveriesOf}).
  */
-export function incomingRecordOf(message: Message, queue: string): IncomingRecord {
+export function incomingRecordOf(message: Message, queue: string, queueType: QueueType): IncomingRecord {
   // amqplib decodes a header table into a plain object: a header named `__proto__` whose value is
   // a table becomes its prototype, whose keys a `for…in` or a lookup would take for headers. Only
   // own properties count, and the record's headers have no prototype.
@@ -242,25 +243,30 @@ export function incomingRecordOf(message: Message, queue: string): IncomingRecor
   }
   const topic = headerText(ownValue(raw, TOPIC_HEADER)) ?? message.fields.routingKey;
   const key = headerText(ownValue(raw, KEY_HEADER));
-  const deliveryCount = ownValue(raw, 'x-delivery-count');
-  const earlier =
-    typeof deliveryCount === 'number' && Number.isInteger(deliveryCount) && deliveryCount >= 0
-      ? deliveryCount
-      : message.fields.redelivered
-        ? 1
-        : 0;
   const messageId: unknown = message.properties.messageId;
   return {
     topic,
     key,
     headers,
     body: message.content,
-    attempt: publishedAttempt(headers[RETRY_HEADERS.attempt]) + earlier,
+    attempt: attemptOf(headers, deliveriesOf(message, raw, queueType)),
     position:
       typeof messageId === 'string' && messageId.length > 0
         ? `${queue}#${messageId}`
         : `${queue}#delivery-${message.fields.deliveryTag}`,
   };
+}
+
+/**
+ * How many times the broker has delivered this copy, this delivery included. A quorum queue counts
+ * the earlier deliveries in `x-delivery-count` (absent on the first). A classic queue counts
+ * nothing, and only says whether there was an earlier one (`redelivered`): that counts as one, a
+ * lower bound; an `x-delivery-count` there was written by a producer, not by the broker.
+ */
+function deliveriesOf(message: Message, raw: Record<string, unknown>, queueType: QueueType): number {
+  const earlier = queueType === 'quorum' ? ownValue(raw, 'x-delivery-count') : undefined;
+  if (typeof earlier === 'number' && Number.isSafeInteger(earlier) && earlier >= 0) return earlier + 1;
+  return message.fields.redelivered ? 2 : 1;
 }
 
 /** `record[name]` when it is the record's own, not inherited from a forged prototype. */
@@ -270,12 +276,6 @@ function ownValue(record: object, name: string): unknown {
 
 function clipped(text: string): string {
   return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
-}
-
-function publishedAttempt(header: string | undefined): number {
-  if (header === undefined) return 1;
-  const attempt = Number(header);
-  return Number.isSafeInteger(attempt) && attempt >= 1 ? attempt : 1;
 }
 
 /**

@@ -266,7 +266,12 @@ export class RabbitMQSubscription implements AdapterSubscription {
       void lease.channel.close().catch(ignore);
       return;
     }
-    this.dispatcher.push({ lease, message, queue, record: incomingRecordOf(message, queue) });
+    this.dispatcher.push({
+      lease,
+      message,
+      queue,
+      record: incomingRecordOf(message, queue, this.context.options.queueType),
+    });
   }
 
   private onChannelClosed(lease: Lease): void {
