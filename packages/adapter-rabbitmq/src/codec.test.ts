@@ -6,7 +6,6 @@ import {
   headerTableProblem,
   incomingRecordOf,
   isTransportHeader,
-  mergeHeaders,
   messageIdOf,
   publicationOf,
 } from './codec';
@@ -98,24 +97,16 @@ describe('publicationOf', () => {
   });
 });
 
-describe('publicationOf, with what a caller of adapter.publish may pass', () => {
-  it('refuses a header value that is not a string with a PublishError, as every adapter does', () => {
-    for (const value of [42, true, null, { nested: 'x' }, undefined]) {
-      const headers = { 'x-count': value } as unknown as Record<string, string>;
-      expect(() =>
-        publicationOf({ key: undefined, headers, body: new Uint8Array() }, target, 'id', true),
-      ).toThrow(expect.objectContaining({ name: 'PublishError', code: 'PUBLISH', topic: 'order.placed' }));
-    }
-  });
-
-  it('refuses a header name longer than an AMQP field name, and a key that is not a string', () => {
+describe('publicationOf, with what AMQP alone refuses', () => {
+  it('refuses a header name longer than an AMQP field name', () => {
     const long = { ['x'.repeat(256)]: 'v' };
     expect(() =>
       publicationOf({ key: undefined, headers: long, body: new Uint8Array() }, target, 'id', true),
-    ).toThrow(/longer than 255 bytes/);
-    const key = 7 as unknown as string;
-    expect(() => publicationOf({ key, headers: {}, body: new Uint8Array() }, target, 'id', true)).toThrow(
-      expect.objectContaining({ code: 'PUBLISH' }),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'PublishError',
+        message: expect.stringMatching(/longer than 255 bytes/),
+      }),
     );
   });
 
@@ -178,15 +169,6 @@ describe('header tables', () => {
       true,
     );
     expect(headerTableProblem(wide, 65_536)).toMatchObject({ size: 4 + 6 + 1 + 66_000 });
-  });
-
-  it('merges headers into a record without prototype, later ones winning', () => {
-    const merged = mergeHeaders(JSON.parse('{"__proto__":"kept","a":"1"}') as Record<string, string>, {
-      a: '2',
-    });
-    expect(Object.getPrototypeOf(merged)).toBeNull();
-    expect(Object.keys(merged).sort()).toEqual(['__proto__', 'a']);
-    expect(merged.a).toBe('2');
   });
 });
 

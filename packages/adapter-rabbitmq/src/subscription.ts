@@ -19,6 +19,7 @@ import {
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  settlementHeaders,
   TidingsError,
   type TopicRule,
   topicProblem,
@@ -30,7 +31,6 @@ import {
   headerTableBytes,
   incomingRecordOf,
   KEY_HEADER,
-  mergeHeaders,
   publicationOf,
   TOPIC_HEADER,
 } from './codec';
@@ -369,7 +369,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     if (plan !== undefined)
       await publisher.declare((channel) => topology.ensureDelayLevels(channel, plan.top));
     const copy = publicationOf(
-      { key: record.key, headers: mergeHeaders(record.headers, settlement.headers), body: record.body },
+      { key: record.key, headers: settlementHeaders(record.headers, settlement.headers), body: record.body },
       {
         exchange: plan === undefined ? '' : topology.delayExchange(plan.top),
         routingKey: queue,
@@ -404,11 +404,8 @@ export class RabbitMQSubscription implements AdapterSubscription {
     const queue = topology.workQueue(this.spec.group, topic);
     await publisher.declare((channel) => topology.ensureQueue(channel, queue, topic));
     // The key travels as a header: it is measured, and cut if it must be, with the others.
-    const headers = mergeHeaders(
-      record.headers,
-      settlement.headers,
-      record.key === undefined ? {} : { [KEY_HEADER]: record.key },
-    );
+    const headers = settlementHeaders(record.headers, settlement.headers);
+    if (record.key !== undefined) headers[KEY_HEADER] = record.key;
     const limits = this.deadLetterLimits(headers);
     const full = fitDeadLetter(headers, record.body, limits);
     try {
