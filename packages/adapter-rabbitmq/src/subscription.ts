@@ -56,7 +56,6 @@ export class RabbitMQSubscription implements AdapterSubscription {
   private current: SubscriptionState = 'starting';
   private error: Error | undefined;
   private lease: Lease | undefined;
-  private paused = false;
   private started = false;
   private closing: Promise<void> | undefined;
   /** Set when a close gave up waiting: late settlements are then left to the broker. */
@@ -79,7 +78,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       queue: context.topology.workQueue(spec.group, topic),
     }));
     // With several topics, each consumer's prefetch lets more in than `concurrency`; the
-    // dispatcher keeps the handlers within it.
+    // dispatcher keeps the handlers within it, and holds what came in when a pause did.
     this.dispatcher = new KeyedDispatcher<Delivery>({
       concurrency: spec.concurrency,
       ordering: 'none',
@@ -125,16 +124,20 @@ export class RabbitMQSubscription implements AdapterSubscription {
     }
   }
 
+  /**
+   * Cancels the consumers, so that the broker keeps the group's records; deliveries already
+   * running finish and are settled, and those received but not started wait for {@link resume}.
+   */
   pause(): void {
-    if (this.paused || this.closing !== undefined) return;
-    this.paused = true;
+    if (this.dispatcher.paused || this.closing !== undefined) return;
+    this.dispatcher.pause();
     if (this.current === 'running') this.current = 'paused';
     if (this.lease !== undefined) void this.cancelConsumers(this.lease);
   }
 
   resume(): void {
-    if (!this.paused || this.closing !== undefined) return;
-    this.paused = false;
+    if (!this.dispatcher.paused || this.closing !== undefined) return;
+    this.dispatcher.resume();
     const lease = this.lease;
     if (lease === undefined) return;
     if (this.current === 'paused') this.current = 'running';
@@ -153,6 +156,9 @@ export class RabbitMQSubscription implements AdapterSubscription {
     this.closed.abort();
     const lease = this.lease;
     const stopped = lease === undefined ? Promise.resolve() : this.cancelConsumers(lease);
+    // Deliveries a pause held are handled and settled like the others: given back, they would
+    // come back counted as one more attempt without having been tried.
+    this.dispatcher.resume();
     const idle = stopped.then(() => this.dispatcher.idle()).then(() => true);
     const finished = await (signal === undefined
       ? idle
@@ -184,7 +190,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       await channel.prefetch(this.spec.concurrency, false);
       for (const { queue, topic } of this.queues)
         await this.context.topology.declareQueue(channel, queue, topic);
-      if (!this.paused) await this.consume(lease);
+      if (!this.dispatcher.paused) await this.consume(lease);
     } catch (error) {
       if (this.lease === lease) this.lease = undefined;
       await channel.close().catch(ignore);
@@ -194,7 +200,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
         this.context.redactor,
       );
     }
-    this.current = this.paused ? 'paused' : 'running';
+    this.current = this.dispatcher.paused ? 'paused' : 'running';
   }
 
   private acquireChannel(initial: boolean): Promise<Channel> {
@@ -221,7 +227,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
       lease.consumerTags.push(consumerTag);
     }
     // A pause that came while the consumers were being registered.
-    if (this.paused || this.closing !== undefined) await this.cancelConsumers(lease);
+    if (this.dispatcher.paused || this.closing !== undefined) await this.cancelConsumers(lease);
   }
 
   private async cancelConsumers(lease: Lease): Promise<void> {
