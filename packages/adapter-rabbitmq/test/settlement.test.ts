@@ -1,4 +1,4 @@
-import { Collector } from '@tidings/conformance';
+import { Collector, quietPeriod } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { workQueueName } from '../src/index';
 import { listQueues } from './support/broker';
 import { useBroker } from './support/fixture';
-import { quietPeriod } from './support/wait';
 
 const broker = useBroker('settlement');
 const { exchange, spec } = broker;
