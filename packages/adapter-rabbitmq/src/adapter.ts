@@ -7,7 +7,8 @@ import {
   ConfigError,
   type ConnectionState,
   type ConnectionStateReporter,
-  MessageTooLargeError,
+  checkOutgoing,
+  checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -16,12 +17,11 @@ import {
   type SubscribeSpec,
   TidingsError,
   type TopicRule,
-  topicProblem,
 } from '@tidings/core/adapter';
+import { messageIdOf, type Publication, publicationOf } from './codec';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
 import { redactorOf } from './errors';
-import { messageIdOf, type Publication, publicationOf } from './message';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { RabbitMQSubscription } from './subscription';
@@ -164,50 +164,31 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
     try {
       publications = this.publicationsOf(records);
     } catch (error) {
-      return Promise.reject(error);
+      return Promise.reject(
+        // What is no array of records fails untyped in the checks: a caller's mistake all the same.
+        error instanceof TidingsError
+          ? error
+          : new PublishError(`cannot publish: ${this.redactor.error(error).message}`, { cause: error }),
+      );
     }
     return this.publisher.send(publications);
   }
 
   /**
-   * Checks every record before anything is sent, each failure a typed error: a topic the rule
-   * refuses, a body over `maxMessageBytes`, a header that is not a string (the publisher checks
-   * that the headers fit a frame).
+   * Checks every record before anything is sent, each failure a typed error: the kit's checks
+   * (the topic rule, string keys and header values, the body size), then AMQP's own (a header name
+   * over 255 bytes; the publisher checks that the headers fit a frame).
    */
   private publicationsOf(records: readonly OutgoingRecord[]): Publication[] {
-    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
-    const limit = this.capabilities.maxMessageBytes;
-    const rule = this.capabilities.topicRule;
-    const publications: Publication[] = new Array(records.length);
-    for (let i = 0; i < records.length; i++) {
-      const record: OutgoingRecord | undefined = records[i];
-      if (record === null || typeof record !== 'object') {
-        throw new PublishError(`record ${i} of the call is not a record`);
-      }
-      const problem = topicProblem(rule, record.topic);
-      if (problem !== undefined) {
-        throw new PublishError(`cannot publish: ${problem}`, {
-          ...(typeof record.topic === 'string' ? { topic: record.topic } : {}),
-        });
-      }
-      const size = (record.body as Uint8Array | undefined)?.byteLength;
-      if (typeof size === 'number' && size > limit) throw new MessageTooLargeError(size, limit);
-      try {
-        publications[i] = publicationOf(
-          record,
-          { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
-          messageIdOf(record, () => this.publisher.nextId()),
-          this.options.rejectUnroutable,
-        );
-      } catch (error) {
-        if (error instanceof TidingsError) throw error;
-        throw new PublishError(`cannot publish a record for "${record.topic}": ${String(error)}`, {
-          topic: record.topic,
-          cause: error,
-        });
-      }
-    }
-    return publications;
+    checkOutgoing(records, this.capabilities);
+    return records.map((record) =>
+      publicationOf(
+        record,
+        { exchange: this.options.exchange, routingKey: record.topic, topic: record.topic },
+        messageIdOf(record, () => this.publisher.nextId()),
+        this.options.rejectUnroutable,
+      ),
+    );
   }
 
   async subscribe(
@@ -216,7 +197,13 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the RabbitMQ adapter is closed');
-    checkSpec(spec, this.capabilities.topicRule);
+    checkSubscribeSpec(spec, this.capabilities);
+    if (spec.concurrency > MAX_PREFETCH) {
+      throw new ConfigError(
+        'concurrency',
+        `must be at most ${MAX_PREFETCH} on RabbitMQ (its largest prefetch), got ${spec.concurrency}`,
+      );
+    }
     await this.consumeLink.open();
     const subscription = new RabbitMQSubscription(
       spec,
@@ -252,33 +239,6 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
       this.stateChanged();
     })();
     return this.closing;
-  }
-}
-
-function checkSpec(spec: SubscribeSpec, rule: TopicRule): void {
-  if (spec.ordering === 'key') {
-    throw new ConfigError(
-      'ordering',
-      "the RabbitMQ adapter does not deliver in key order (competing consumers, prefetch and retries reorder a queue); use ordering: 'none'",
-    );
-  }
-  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
-    throw new ConfigError('topics', 'subscribe to at least one topic');
-  }
-  for (const topic of spec.topics) {
-    // Queue names are derived from the group and the topic, and always fit a short string
-    // (`workQueueName` ends a long one in a hash); the topic itself is a routing key.
-    const problem = topicProblem(rule, topic);
-    if (problem !== undefined) throw new ConfigError('topics', problem);
-  }
-  if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1 || spec.concurrency > MAX_PREFETCH) {
-    throw new ConfigError(
-      'concurrency',
-      `must be an integer from 1 to ${MAX_PREFETCH} (RabbitMQ's largest prefetch), got ${String(spec.concurrency)}`,
-    );
-  }
-  if (typeof spec.group !== 'string' || spec.group.length === 0) {
-    throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
   }
 }
 

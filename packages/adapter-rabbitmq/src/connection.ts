@@ -6,10 +6,10 @@ import {
   connect,
   type RecoveringChannelModel,
 } from 'amqplib';
-import { withTimeout } from './deadline';
+import { DEFAULT_FRAME_MAX } from './codec';
 import { describeUrl, isAccessRefused } from './errors';
-import { DEFAULT_FRAME_MAX } from './message';
 import type { ResolvedOptions } from './options';
+import { withTimeout } from './wait';
 
 /** What a link tells its adapter. */
 export interface LinkEvents {

@@ -1,11 +1,16 @@
+/**
+ * What RabbitMQ's replies mean to the adapter (a refusal that would not change, a refused login, a
+ * queue declared with other settings), and the secrets of its settings, which the kit's redactor
+ * keeps out of everything it says.
+ *
+ * @module
+ */
 import {
   ConfigError,
   ConnectionError,
   createRedactor,
   type Redactor,
-  redactUrls,
   TidingsError,
-  toError,
 } from '@tidings/core/adapter';
 import type { ResolvedOptions } from './options';
 
@@ -108,7 +113,8 @@ export function describeUrl(url: ResolvedOptions['url'], redactor: Redactor): st
   if (typeof url !== 'string') {
     return `amqp://${String(url.hostname ?? 'localhost')}:${String(url.port ?? 5672)}/${String(url.vhost ?? '')}`;
   }
-  return redactor.text(redactUrls(url));
+  // The redactor removes the URL's credentials, and the password wherever else it appears.
+  return redactor.text(url);
 }
 
 /**
@@ -133,5 +139,5 @@ export function declareError(error: unknown, what: string, redactor: Redactor): 
   }
   // The adapter's own errors are redacted when they are made.
   if (error instanceof TidingsError) return error;
-  return new ConnectionError(`could not declare ${what}: ${toError(cause).message}`, { cause });
+  return new ConnectionError(`could not declare ${what}: ${cause.message}`, { cause });
 }

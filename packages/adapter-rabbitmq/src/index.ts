@@ -2,4 +2,4 @@
 
 export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';
 export { delayLevelName, workQueueName } from './names';
-export type { RabbitMQAdapterOptions, ReconnectOptions } from './options';
+export type { QueueType, RabbitMQAdapterOptions, ReconnectOptions } from './options';

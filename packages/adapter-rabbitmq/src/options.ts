@@ -19,6 +19,12 @@ export interface ReconnectOptions {
 }
 
 /**
+ * The type of the queues the adapter declares: `'quorum'` counts deliveries in the broker and
+ * dead-letters at least once; `'classic'` is lighter and counts nothing.
+ */
+export type QueueType = 'quorum' | 'classic';
+
+/**
  * Settings of {@link createRabbitMQAdapter}.
  *
  * @example
@@ -50,7 +56,7 @@ export interface RabbitMQAdapterOptions {
    * (`x-delivery-count`), so a record whose consumer died comes back with a higher attempt, and
    * dead-letters its delayed retries at least once. `'classic'` is lighter but counts nothing.
    */
-  readonly queueType?: 'quorum' | 'classic';
+  readonly queueType?: QueueType;
   /**
    * Publish with the `mandatory` flag, so that a record no queue is bound for fails with a
    * `PublishError` instead of being dropped by the broker. Default true. Set it to false when
@@ -82,7 +88,7 @@ export interface ResolvedOptions {
   readonly socketOptions: Omit<SocketOptions, 'clientProperties'>;
   readonly connectionName: string;
   readonly exchange: string;
-  readonly queueType: 'quorum' | 'classic';
+  readonly queueType: QueueType;
   readonly rejectUnroutable: boolean;
   readonly maxMessageBytes: number;
   readonly connectTimeoutMs: number;
@@ -167,5 +173,3 @@ function checkExchange(exchange: unknown): void {
     throw new ConfigError('exchange', 'must be at most 200 bytes, to leave room for the queue names');
   }
 }
-
-/** Copies an options object without its `undefined` members, so that spreading keeps defaults. */

@@ -16,6 +16,7 @@
 import type { Channel } from 'amqplib';
 import { DELAY_HEADER_PREFIX, levelDelayMs } from './delay';
 import { delayLevelName, workQueueName } from './names';
+import type { QueueType } from './options';
 
 /** A topology declarer: the queue type and the naming of one adapter. */
 export class Topology {
@@ -27,7 +28,7 @@ export class Topology {
 
   constructor(
     readonly exchange: string,
-    readonly queueType: 'quorum' | 'classic',
+    readonly queueType: QueueType,
     readonly delayResolutionMs: number,
   ) {}
 

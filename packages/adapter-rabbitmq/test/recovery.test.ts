@@ -1,4 +1,4 @@
-import { Collector } from '@tidings/conformance';
+import { Collector, eventually, LogCapture } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import type {
   AdapterSubscription,
@@ -13,8 +13,6 @@ import { z } from 'zod';
 import { workQueueName } from '../src/index';
 import { dropConnections } from './support/broker';
 import { useBroker } from './support/fixture';
-import { LogCapture } from './support/logs';
-import { eventually } from './support/wait';
 
 const broker = useBroker('recovery');
 const { exchange } = broker;
@@ -155,10 +153,10 @@ describe('when RabbitMQ closes every connection', () => {
     await bus.start();
     // The publish and the consume connections both go (one after the other: two outages, or one).
     expect(await dropConnections(`${exchange} logged `)).toBe(2);
-    const lost = await logs.until(/^rabbitmq connection lost; reconnecting$/, 10_000);
-    expect(lost.level).toBe('warn');
-    expect(lost.fields.err).toMatchObject({ code: 'CONNECTION' });
-    expect(String((lost.fields.err as Error).message)).toMatch(
+    const [lost] = await logs.until(/^rabbitmq connection lost; reconnecting$/, 10_000);
+    expect(lost!.level).toBe('warn');
+    expect(lost!.fields.err).toMatchObject({ code: 'CONNECTION' });
+    expect(String((lost!.fields.err as Error).message)).toMatch(
       /lost the RabbitMQ (publish|consume) connection/,
     );
     await eventually(
@@ -166,10 +164,10 @@ describe('when RabbitMQ closes every connection', () => {
       30_000,
       () => `adapter ${adapter.state}`,
     );
-    const restored = await logs.until(/^rabbitmq connection restored$/, 1_000);
-    expect(restored.level).toBe('info');
+    const [restored] = await logs.until(/^rabbitmq connection restored$/, 1_000);
+    expect(restored!.level).toBe('info');
     // Each outage is logged once when it starts and once when it ends, whatever the reconnect attempts.
-    const connectionLines = logs.messages().filter((m) => /connection (lost|restored)/.test(m));
+    const connectionLines = logs.matching(/connection (lost|restored)/).map((line) => line.message);
     expect(connectionLines.length).toBeGreaterThanOrEqual(2);
     expect(connectionLines.length % 2).toBe(0);
     expect(connectionLines.at(-1)).toBe('rabbitmq connection restored');

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { createServer } from 'node:net';
-import { inspect } from 'node:util';
+import { SecretEvidence } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import type { BrokerAdapter, ConnectionState, ConnectionStateReporter } from '@tidings/core/adapter';
 import { credentials } from 'amqplib';
@@ -8,7 +8,6 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createRabbitMQAdapter, type RabbitMQAdapterOptions } from '../src/index';
 import { RABBITMQ_URL, uniqueName } from './support/broker';
-import { LogCapture } from './support/logs';
 
 const Ping = defineEvent({ type: 'secrets.ping', schema: z.object({ n: z.number() }) });
 const exchange = uniqueName('secrets');
@@ -26,14 +25,6 @@ async function closedPort(): Promise<number> {
   return port;
 }
 
-/** Resolves with what a promise rejected with, or undefined when it resolved. */
-function failure(promise: Promise<unknown>): Promise<unknown> {
-  return promise.then(
-    () => undefined,
-    (error: unknown) => error,
-  );
-}
-
 /** Every cause of an error, itself first. */
 function causes(error: unknown): unknown[] {
   const chain: unknown[] = [];
@@ -44,10 +35,10 @@ function causes(error: unknown): unknown[] {
 }
 
 interface Observed {
-  readonly startError: unknown;
-  readonly publishError: unknown;
-  /** Everything the adapter and the bus said, as text: errors with causes, logs, health, states. */
-  readonly text: string;
+  readonly startError: Error;
+  readonly publishError: Error;
+  /** Everything the adapter and the bus said: errors with causes, logs, health, states. */
+  readonly evidence: SecretEvidence;
   readonly elapsedMs: number;
 }
 
@@ -64,58 +55,49 @@ async function observe(options: RabbitMQAdapterOptions): Promise<Observed> {
   (adapter as BrokerAdapter & ConnectionStateReporter).onStateChange((state, error) => {
     states.push({ state, error });
   });
-  const logs = new LogCapture();
-  const bus = createBus({ source: 'secrets-test', adapter, logger: logs });
+  const evidence = new SecretEvidence();
+  const bus = createBus({ source: 'secrets-test', adapter, logger: evidence.logger });
   bus.subscribe(Ping, { group: 'secrets' }, () => undefined);
   const started = performance.now();
-  const startError = await failure(bus.start());
+  const startError = await evidence.failure(bus.start());
   const elapsedMs = performance.now() - started;
-  const publishError = await failure(
+  const publishError = await evidence.failure(
     adapter.publish([{ topic: 'secrets.ping', key: undefined, headers: {}, body: Buffer.from('x') }]),
   );
-  const health = bus.health();
+  evidence.add(bus.health());
   await bus.stop();
-  const text = [
-    inspect(startError, { depth: 10 }),
-    inspect(publishError, { depth: 10 }),
-    ...causes(startError).map((e) => `${String((e as Error).stack)}`),
-    ...causes(publishError).map((e) => `${String((e as Error).stack)}`),
-    logs.text(),
-    JSON.stringify(health),
-    inspect(states, { depth: 10 }),
-  ].join('\n');
+  evidence.add(states);
   expect(states.map((s) => s.state)).toContain('failed');
-  return { startError, publishError, text, elapsedMs };
+  return { startError, publishError, evidence, elapsedMs };
 }
 
-function expectNoSecret(text: string): void {
-  expect(text).not.toContain(secret);
-  expect(text).not.toContain(inUrl);
+function expectNoSecret(evidence: SecretEvidence): void {
+  evidence.expectNoSecret(secret);
   // The password alone, without the characters around it.
-  expect(text).not.toContain(secret.split(':')[1]);
+  expect(evidence.text()).not.toContain(secret.split(':')[1]);
 }
 
 describe('credentials in errors, logs and health', () => {
   it('never shows the password of the URL when the port is closed, and says the port refused', async () => {
     const port = await closedPort();
     const seen = await observe({ url: `amqp://app:${inUrl}@127.0.0.1:${port}` });
-    expectNoSecret(seen.text);
+    expectNoSecret(seen.evidence);
     expect(seen.startError).toMatchObject({ code: 'CONNECTION' });
-    expect((seen.startError as Error).message).toContain(`amqp://app:***@127.0.0.1:${port}`);
+    expect(seen.startError.message).toContain(`amqp://app:***@127.0.0.1:${port}`);
     expect(causes(seen.startError)).toContainEqual(expect.objectContaining({ code: 'ECONNREFUSED' }));
     expect(seen.publishError).toMatchObject({ code: 'PUBLISH' });
-    expect(seen.text).toContain('ECONNREFUSED');
+    expect(seen.evidence.text()).toContain('ECONNREFUSED');
   });
 
   it('never shows the password of a connection object or of explicit credentials', async () => {
     const port = await closedPort();
     const seen = await observe({ url: { hostname: '127.0.0.1', port, username: 'app', password: secret } });
-    expectNoSecret(seen.text);
+    expectNoSecret(seen.evidence);
     const viaCredentials = await observe({
       url: `amqp://127.0.0.1:${port}`,
       socketOptions: { credentials: credentials.plain('app', secret) },
     });
-    expectNoSecret(viaCredentials.text);
+    expectNoSecret(viaCredentials.evidence);
   });
 
   it('fails at once on a wrong password, saying the broker refused the login, without the password', async () => {
@@ -123,15 +105,15 @@ describe('credentials in errors, logs and health', () => {
       url: RABBITMQ_URL.replace(/:[^:@/]*@/, `:${inUrl}@`),
       connectTimeoutMs: 10_000,
     });
-    expectNoSecret(seen.text);
+    expectNoSecret(seen.evidence);
     expect(seen.startError).toMatchObject({ code: 'CONNECTION' });
-    expect((seen.startError as Error).message).toMatch(/refused the login for user "guest"/);
+    expect(seen.startError.message).toMatch(/refused the login for user "guest"/);
     expect(
       causes(seen.startError)
         .map((e) => (e as Error).message)
         .join('\n'),
     ).toMatch(/ACCESS.REFUSED/);
-    expect(seen.text).not.toContain('ECONNREFUSED');
+    expect(seen.evidence.text()).not.toContain('ECONNREFUSED');
     // Not retried until the connect timeout: the broker would refuse the same login again.
     expect(seen.elapsedMs).toBeLessThan(2_000);
     // RabbitMQ does not lock a user out after failed logins: the right password still works.

@@ -1,4 +1,4 @@
-import { Collector } from '@tidings/conformance';
+import { Collector, quietPeriod } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
@@ -6,7 +6,6 @@ import { z } from 'zod';
 import { workQueueName } from '../src/index';
 import { listQueues } from './support/broker';
 import { useBroker } from './support/fixture';
-import { quietPeriod } from './support/wait';
 
 const broker = useBroker('settlement');
 const { exchange, spec } = broker;
@@ -205,6 +204,56 @@ describe('settling records on RabbitMQ', () => {
     subscription.resume();
     expect(subscription.state).toBe('running');
     await collector.untilDistinct(5, 10_000);
+  });
+
+  /**
+   * A subscription on two topics with a concurrency of 1: each queue's consumer has a prefetch of
+   * 1, so both records are delivered, one runs (held by `gate`) and the other waits in the process.
+   */
+  async function oneRunningOneWaiting(group: string) {
+    const subscriber = await adapter();
+    const topics = [`${group}.a`, `${group}.b`];
+    let open!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const collector = new Collector();
+    const subscription = await subscriber.subscribe(
+      spec(group, topics, 1),
+      collector.handler('only', async () => {
+        await gate;
+        return { type: 'ack' };
+      }),
+    );
+    await subscriber.publish(
+      topics.map((topic) => ({ topic, key: undefined, headers: {}, body: Buffer.from(topic) })),
+    );
+    await collector.untilDistinct(1, 10_000);
+    // Both queues empty: the broker has handed both records over.
+    for (const topic of topics) await untilDepth(workQueueName(exchange, group, topic), 0, 10_000);
+    return { subscription, collector, open, queues: topics.map((t) => workQueueName(exchange, group, t)) };
+  }
+
+  it('holds a received record no handler has started while paused, and starts it on resume', async () => {
+    const { subscription, collector, open } = await oneRunningOneWaiting('held');
+    subscription.pause();
+    open();
+    await quietPeriod(300);
+    expect(collector.deliveries).toHaveLength(1);
+    subscription.resume();
+    await collector.untilDistinct(2, 10_000);
+    // Held in the process, not given back: the broker counted no second delivery.
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1]);
+  });
+
+  it('handles and settles a held record when it closes while paused', async () => {
+    const { subscription, collector, open, queues } = await oneRunningOneWaiting('held-close');
+    subscription.pause();
+    const closed = subscription.close();
+    open();
+    await closed;
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1]);
+    for (const queue of queues) expect(await depth(queue)).toBe(0);
   });
 
   it('keeps the handlers of a subscription on several topics within its concurrency', async () => {

@@ -7,15 +7,16 @@
  * @module
  */
 import {
+  attemptOf,
   CONTENT_TYPE_HEADER,
   type IncomingRecord,
   MessageTooLargeError,
   PublishError,
-  RETRY_HEADERS,
 } from '@tidings/core/adapter';
 import type { Message, Options } from 'amqplib';
 import { DELAY_HEADER_PREFIX } from './delay';
 import { MAX_NAME_BYTES } from './names';
+import type { QueueType } from './options';
 
 /** The record's key (absent when the record has none). */
 export const KEY_HEADER = 'tidings-key';
@@ -115,22 +116,10 @@ export interface WireRecord {
 }
 
 /**
- * The headers of `sources` merged into one prototype-free record, later sources winning: a header
- * named `__proto__` is copied as a header, and no inherited key is taken for one.
- */
-export function mergeHeaders(
-  ...sources: readonly Readonly<Record<string, string>>[]
-): Record<string, string> {
-  const merged: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const source of sources) {
-    for (const name of Object.keys(source)) merged[name] = source[name]!;
-  }
-  return merged;
-}
-
-/**
  * The AMQP message for a record. `messageId` is kept when the record already has one (its
- * CloudEvents id or the id it arrived with); `extra` headers go over the record's own.
+ * CloudEvents id or the id it arrived with); `extra` headers go over the record's own. The record
+ * has passed `checkOutgoing` (or is one the adapter made itself): what is left to refuse is what
+ * AMQP alone refuses, a header name over 255 bytes.
  */
 export function publicationOf(
   record: WireRecord,
@@ -144,24 +133,8 @@ export function publicationOf(
   let contentType: string | undefined;
   let chars = 0;
   const source = record.headers;
-  if (source === null || typeof source !== 'object') {
-    throw new PublishError(
-      `the headers of a record for "${clipped(target.topic)}" must be an object of strings`,
-      {
-        topic: target.topic,
-      },
-    );
-  }
   for (const name of Object.keys(source)) {
-    const value: unknown = source[name];
-    // amqplib would encode a number or a boolean as such (and a name over 255 bytes not at all);
-    // record headers are strings, so that every adapter carries the same thing.
-    if (typeof value !== 'string') {
-      throw new PublishError(
-        `header ${JSON.stringify(clipped(name))} of a record for "${clipped(target.topic)}" must be a string, got ${value === null ? 'null' : typeof value}`,
-        { topic: target.topic },
-      );
-    }
+    const value = source[name]!;
     // A name of at most 85 UTF-16 units is at most 255 bytes: measured only when it might not be.
     if (name.length > MAX_NAME_BYTES / 3 && Buffer.byteLength(name) > MAX_NAME_BYTES) {
       throw new PublishError(
@@ -177,11 +150,6 @@ export function publicationOf(
     }
   }
   if (record.key !== undefined) {
-    if (typeof record.key !== 'string') {
-      throw new PublishError(`the key of a record for "${clipped(target.topic)}" must be a string`, {
-        topic: target.topic,
-      });
-    }
     headers[KEY_HEADER] = record.key;
     chars += KEY_HEADER.length + record.key.length;
   }
@@ -191,12 +159,7 @@ export function publicationOf(
       chars += name.length + extra[name]!.length;
     }
   }
-  const body: unknown = record.body;
-  if (!(body instanceof Uint8Array)) {
-    throw new PublishError(`the body of a record for "${clipped(target.topic)}" must be a Uint8Array`, {
-      topic: target.topic,
-    });
-  }
+  const body = record.body;
   return {
     exchange: target.exchange,
     routingKey: target.routingKey,
@@ -221,11 +184,11 @@ export function messageIdOf(record: WireRecord, fallback: () => string): string 
 }
 
 /**
- * The record a delivered message carries. `attempt` adds the broker's count of earlier deliveries
- * of this copy (`x-delivery-count` on quorum queues; the `redelivered` flag, a lower bound, on
- * classic ones) to the attempt the copy was published as (`tidings-attempt`, 1 for an original).
+ * The record a delivered message carries, its attempt by the kit's one rule (`attemptOf`): the
+ * attempt the copy was published as (`tidings-attempt`, 1 for an original), plus the deliveries
+ * of this copy beyond the first (see {@link deliveriesOf}).
  */
-export function incomingRecordOf(message: Message, queue: string): IncomingRecord {
+export function incomingRecordOf(message: Message, queue: string, queueType: QueueType): IncomingRecord {
   // amqplib decodes a header table into a plain object: a header named `__proto__` whose value is
   // a table becomes its prototype, whose keys a `for…in` or a lookup would take for headers. Only
   // own properties count, and the record's headers have no prototype.
@@ -242,25 +205,30 @@ export function incomingRecordOf(message: Message, queue: string): IncomingRecor
   }
   const topic = headerText(ownValue(raw, TOPIC_HEADER)) ?? message.fields.routingKey;
   const key = headerText(ownValue(raw, KEY_HEADER));
-  const deliveryCount = ownValue(raw, 'x-delivery-count');
-  const earlier =
-    typeof deliveryCount === 'number' && Number.isInteger(deliveryCount) && deliveryCount >= 0
-      ? deliveryCount
-      : message.fields.redelivered
-        ? 1
-        : 0;
   const messageId: unknown = message.properties.messageId;
   return {
     topic,
     key,
     headers,
     body: message.content,
-    attempt: publishedAttempt(headers[RETRY_HEADERS.attempt]) + earlier,
+    attempt: attemptOf(headers, deliveriesOf(message, raw, queueType)),
     position:
       typeof messageId === 'string' && messageId.length > 0
         ? `${queue}#${messageId}`
         : `${queue}#delivery-${message.fields.deliveryTag}`,
   };
+}
+
+/**
+ * How many times the broker has delivered this copy, this delivery included. A quorum queue counts
+ * the earlier deliveries in `x-delivery-count` (absent on the first). A classic queue counts
+ * nothing, and only says whether there was an earlier one (`redelivered`): that counts as one, a
+ * lower bound; an `x-delivery-count` there was written by a producer, not by the broker.
+ */
+function deliveriesOf(message: Message, raw: Record<string, unknown>, queueType: QueueType): number {
+  const earlier = queueType === 'quorum' ? ownValue(raw, 'x-delivery-count') : undefined;
+  if (typeof earlier === 'number' && Number.isSafeInteger(earlier) && earlier >= 0) return earlier + 1;
+  return message.fields.redelivered ? 2 : 1;
 }
 
 /** `record[name]` when it is the record's own, not inherited from a forged prototype. */
@@ -270,12 +238,6 @@ function ownValue(record: object, name: string): unknown {
 
 function clipped(text: string): string {
   return text.length <= 100 ? text : `${text.slice(0, 99)}…`;
-}
-
-function publishedAttempt(header: string | undefined): number {
-  if (header === undefined) return 1;
-  const attempt = Number(header);
-  return Number.isSafeInteger(attempt) && attempt >= 1 ? attempt : 1;
 }
 
 /**

@@ -6,10 +6,9 @@ import {
   headerTableProblem,
   incomingRecordOf,
   isTransportHeader,
-  mergeHeaders,
   messageIdOf,
   publicationOf,
-} from './message';
+} from './codec';
 
 /** What a consumer would receive for a publication, as amqplib decodes it. */
 function delivered(
@@ -98,24 +97,16 @@ describe('publicationOf', () => {
   });
 });
 
-describe('publicationOf, with what a caller of adapter.publish may pass', () => {
-  it('refuses a header value that is not a string with a PublishError, as every adapter does', () => {
-    for (const value of [42, true, null, { nested: 'x' }, undefined]) {
-      const headers = { 'x-count': value } as unknown as Record<string, string>;
-      expect(() =>
-        publicationOf({ key: undefined, headers, body: new Uint8Array() }, target, 'id', true),
-      ).toThrow(expect.objectContaining({ name: 'PublishError', code: 'PUBLISH', topic: 'order.placed' }));
-    }
-  });
-
-  it('refuses a header name longer than an AMQP field name, and a key that is not a string', () => {
+describe('publicationOf, with what AMQP alone refuses', () => {
+  it('refuses a header name longer than an AMQP field name', () => {
     const long = { ['x'.repeat(256)]: 'v' };
     expect(() =>
       publicationOf({ key: undefined, headers: long, body: new Uint8Array() }, target, 'id', true),
-    ).toThrow(/longer than 255 bytes/);
-    const key = 7 as unknown as string;
-    expect(() => publicationOf({ key, headers: {}, body: new Uint8Array() }, target, 'id', true)).toThrow(
-      expect.objectContaining({ code: 'PUBLISH' }),
+    ).toThrow(
+      expect.objectContaining({
+        name: 'PublishError',
+        message: expect.stringMatching(/longer than 255 bytes/),
+      }),
     );
   });
 
@@ -179,15 +170,6 @@ describe('header tables', () => {
     );
     expect(headerTableProblem(wide, 65_536)).toMatchObject({ size: 4 + 6 + 1 + 66_000 });
   });
-
-  it('merges headers into a record without prototype, later ones winning', () => {
-    const merged = mergeHeaders(JSON.parse('{"__proto__":"kept","a":"1"}') as Record<string, string>, {
-      a: '2',
-    });
-    expect(Object.getPrototypeOf(merged)).toBeNull();
-    expect(Object.keys(merged).sort()).toEqual(['__proto__', 'a']);
-    expect(merged.a).toBe('2');
-  });
 });
 
 describe('incomingRecordOf', () => {
@@ -195,6 +177,7 @@ describe('incomingRecordOf', () => {
     const got = incomingRecordOf(
       delivered(publicationOf(record, target, 'm-1', true)),
       'tidings/g/order.placed',
+      'quorum',
     );
     expect(got.topic).toBe('order.placed');
     expect(got.key).toBe('order-42');
@@ -220,25 +203,32 @@ describe('incomingRecordOf', () => {
         },
       }),
       'tidings/g/order.placed',
+      'quorum',
     );
     expect(got.topic).toBe('order.placed');
     expect(got.key).toBeUndefined();
     expect(got.headers).toEqual({ a: '1' });
   });
 
-  it('adds the broker delivery count to the attempt the copy was published as', () => {
+  it('counts attempts by the kit’s rule: the attempt the copy was published as, plus its deliveries beyond the first', () => {
+    const attempt = (message: Message, queueType: 'quorum' | 'classic') =>
+      incomingRecordOf(message, 'q', queueType).attempt;
     const publication = publicationOf(record, target, 'm-3', true);
-    expect(incomingRecordOf(delivered(publication), 'q').attempt).toBe(3);
+    // Quorum queues count the earlier deliveries of a copy (none on the first).
+    expect(attempt(delivered(publication), 'quorum')).toBe(3);
+    expect(attempt(delivered(publication, { headers: { 'x-delivery-count': 2 } }), 'quorum')).toBe(5);
     expect(
-      incomingRecordOf(delivered(publication, { headers: { 'x-delivery-count': 2 } }), 'q').attempt,
+      attempt(delivered(publication, { headers: { 'x-delivery-count': 2 }, redelivered: true }), 'quorum'),
     ).toBe(5);
     // Classic queues only say "redelivered": at least one more.
-    expect(incomingRecordOf(delivered(publication, { redelivered: true }), 'q').attempt).toBe(4);
+    expect(attempt(delivered(publication), 'classic')).toBe(3);
+    expect(attempt(delivered(publication, { redelivered: true }), 'classic')).toBe(4);
+    // There the broker writes no delivery count: one in the headers is a producer's.
+    expect(attempt(delivered(publication, { headers: { 'x-delivery-count': 40 } }), 'classic')).toBe(3);
     const original = publicationOf({ ...record, headers: {} }, target, 'm-4', true);
-    expect(incomingRecordOf(delivered(original), 'q').attempt).toBe(1);
-    expect(incomingRecordOf(delivered(original, { headers: { 'x-delivery-count': 1 } }), 'q').attempt).toBe(
-      2,
-    );
+    expect(attempt(delivered(original), 'quorum')).toBe(1);
+    expect(attempt(delivered(original, { headers: { 'x-delivery-count': 1 } }), 'quorum')).toBe(2);
+    expect(attempt(delivered(original, { redelivered: true }), 'classic')).toBe(2);
   });
 
   it('copes with foreign messages: odd header values, a bad attempt, no message id', () => {
@@ -257,7 +247,7 @@ describe('incomingRecordOf', () => {
       },
     );
     foreign.properties.messageId = undefined;
-    const got = incomingRecordOf(foreign, 'q');
+    const got = incomingRecordOf(foreign, 'q', 'quorum');
     expect(got.headers).toEqual({ number: '42', flag: 'true', bytes: 'abc', 'tidings-attempt': 'zero' });
     expect(got.attempt).toBe(1);
     expect(got.position).toBe('q#delivery-7');
@@ -277,7 +267,7 @@ describe('incomingRecordOf', () => {
       'x-delivery-count': 40,
     });
     message.properties.headers = raw;
-    const got = incomingRecordOf(message, 'q');
+    const got = incomingRecordOf(message, 'q', 'quorum');
     expect(Object.getPrototypeOf(got.headers)).toBeNull();
     expect({ ...got.headers }).toEqual({ constructor: 'c', toString: 't', 'cloudEvents:id': 'e-1' });
     expect(got.headers['cloudEvents:type']).toBeUndefined();

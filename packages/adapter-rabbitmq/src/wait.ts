@@ -1,4 +1,10 @@
 /**
+ * Waiting with a limit: a client call that must not hang (opening a channel, a publish confirm)
+ * and a pause that a close cuts short.
+ *
+ * @module
+ */
+/**
  * Resolves like `promise`, or rejects with `onTimeout()` after `ms`. A value that arrives after the
  * timeout is passed to `onLate` (to close a channel nobody waits for any more).
  */
@@ -32,7 +38,7 @@ export function withTimeout<T>(
 }
 
 /** Resolves after `ms`, or at once when `signal` aborts. */
-export function pause(ms: number, signal: AbortSignal): Promise<void> {
+export function sleep(ms: number, signal: AbortSignal): Promise<void> {
   if (signal.aborted || ms <= 0) return Promise.resolve();
   return new Promise((resolve) => {
     const done = (): void => {
