@@ -1,4 +1,10 @@
-import { ClosedError, ConnectionError, type ConnectionState, type Redactor } from '@tidings/core/adapter';
+import {
+  ClosedError,
+  ConnectionError,
+  type ConnectionState,
+  type Redactor,
+  withTimeout,
+} from '@tidings/core/adapter';
 import {
   type Channel,
   type ChannelModel,
@@ -9,7 +15,6 @@ import {
 import { DEFAULT_FRAME_MAX } from './codec';
 import { describeUrl, isAccessRefused } from './errors';
 import type { ResolvedOptions } from './options';
-import { withTimeout } from './wait';
 
 /** What a link tells its adapter. */
 export interface LinkEvents {

@@ -1,9 +1,14 @@
 import { randomBytes } from 'node:crypto';
-import { ConnectionError, PublishError, type Redactor, whenAborted } from '@tidings/core/adapter';
+import {
+  ConnectionError,
+  PublishError,
+  type Redactor,
+  whenAborted,
+  withTimeout,
+} from '@tidings/core/adapter';
 import type { Channel, ConfirmChannel, Message } from 'amqplib';
 import { headerTableLimit, headerTableProblem, type Publication } from './codec';
 import type { Link } from './connection';
-import { withTimeout } from './wait';
 
 /** A publication waiting for its confirm; `returned` is set when the broker could not route it. */
 interface Unconfirmed {

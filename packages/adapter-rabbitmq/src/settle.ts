@@ -22,6 +22,7 @@ import {
   type Settlement,
   type SettlementObserver,
   settlementHeaders,
+  sleep,
   TidingsError,
   type TopicRule,
   topicProblem,
@@ -32,7 +33,6 @@ import { planDelay } from './delay';
 import { isPermanent } from './errors';
 import type { Publisher } from './publisher';
 import type { Topology } from './topology';
-import { sleep } from './wait';
 
 /** One channel of a subscription; deliveries are settled on the channel that brought them. */
 export interface Lease {

@@ -20,6 +20,7 @@ import {
   type SubscriptionState,
   type TopicRule,
   whenAborted,
+  withTimeout,
 } from '@tidings/core/adapter';
 import type { Channel, ConsumeMessage } from 'amqplib';
 import { incomingRecordOf } from './codec';
@@ -29,7 +30,6 @@ import type { ResolvedOptions } from './options';
 import type { Publisher } from './publisher';
 import { type Delivery, type Lease, Settler } from './settle';
 import type { Topology } from './topology';
-import { withTimeout } from './wait';
 
 /** What a subscription shares with its adapter. */
 export interface SubscriptionContext {
@@ -215,7 +215,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
           `could not open a RabbitMQ channel for group "${this.spec.group}" within ${connectTimeoutMs} ms`,
           { cause: this.context.link.lastError },
         ),
-      (late) => void late.close().catch(ignore),
+      (late) => void late.value?.close().catch(ignore),
     );
   }
 
