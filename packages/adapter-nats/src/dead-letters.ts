@@ -14,7 +14,7 @@ import {
   isNatsHeader,
   KEY_HEADER,
   MSG_ID_HEADER,
-} from './headers';
+} from './codec';
 import { encodeHeaders, type OutgoingMessage } from './outgoing';
 import { NATS_TOPIC_RULE } from './subjects';
 

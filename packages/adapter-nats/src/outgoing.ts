@@ -6,7 +6,7 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import type { MsgHdrs } from 'nats';
-import { KEY_HEADER, toNatsHeaders } from './headers';
+import { KEY_HEADER, toNatsHeaders } from './codec';
 import { NATS_TOPIC_RULE } from './subjects';
 
 /** A record ready for the wire. */

@@ -1,5 +1,5 @@
 import type { ConnectionState } from '@tidings/core/adapter';
-import type { StateListener } from './link';
+import type { StateListener } from './connection';
 
 /**
  * Tells listeners each time an adapter's `state` changes (the bus logs "connection lost;

@@ -13,11 +13,11 @@ import {
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { JetStreamClient, JetStreamManager, NatsConnection } from 'nats';
+import type { NatsAdapter } from '../adapter';
+import { headerLineBytes } from '../codec';
+import { Link, type StateListener } from '../connection';
 import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES, type NatsLimits } from '../dead-letters';
 import { closedError, connectionFailure, publishFailure } from '../errors';
-import { headerLineBytes } from '../headers';
-import { Link, type StateListener } from '../link';
-import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type NatsAdapterOptions,

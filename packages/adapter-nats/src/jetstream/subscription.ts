@@ -14,10 +14,10 @@ import {
   toError,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
+import { fromNatsHeaders } from '../codec';
+import type { Link, LinkListener } from '../connection';
 import { settlementBackoff } from '../dead-letters';
 import { isTidings, isTooLarge } from '../errors';
-import { fromNatsHeaders } from '../headers';
-import type { Link, LinkListener } from '../link';
 import { PausableDispatcher } from '../pausable';
 import { acks, type DeliveryInfo, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';

@@ -13,10 +13,10 @@ import {
   type SubscribeSpec,
 } from '@tidings/core/adapter';
 import type { NatsConnection } from 'nats';
+import type { NatsAdapter } from '../adapter';
+import { Link, type StateListener } from '../connection';
 import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES } from '../dead-letters';
 import { closedError, publishFailure } from '../errors';
-import { Link, type StateListener } from '../link';
-import type { NatsAdapter } from '../nats-adapter';
 import {
   DEFAULT_MAX_MESSAGE_BYTES,
   type NatsCoreAdapterOptions,

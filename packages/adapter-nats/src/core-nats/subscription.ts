@@ -12,10 +12,10 @@ import {
   toError,
 } from '@tidings/core/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
+import { fromNatsHeaders } from '../codec';
+import type { Link } from '../connection';
 import { settlementBackoff } from '../dead-letters';
 import { isTooLarge } from '../errors';
-import { fromNatsHeaders } from '../headers';
-import type { Link } from '../link';
 import { PausableDispatcher } from '../pausable';
 import { coreSubject } from '../subjects';
 

@@ -7,7 +7,7 @@ import {
   fromNatsHeaders,
   KEY_HEADER,
   toNatsHeaders,
-} from './headers';
+} from './codec';
 
 describe('header values', () => {
   it('percent-encodes as the CloudEvents NATS binding says, with upper-case hex', () => {
