@@ -5,6 +5,7 @@ import {
   MessageTooLargeError,
   PublishError,
   type Redactor,
+  settlementHeaders,
   topicProblem,
 } from '@tidings/core/adapter';
 import {
@@ -73,21 +74,9 @@ export function deadLetterMessage(
   const { topic } = settlement;
   const problem = topicProblem(NATS_TOPIC_RULE, topic);
   if (problem !== undefined) throw new PublishError(`cannot dead-letter: ${problem}`, { topic });
-  // The record's headers, then the failure metadata over them; without a prototype, so that a
-  // header named `__proto__` is copied like any other. NATS's own headers are the server's.
-  const merged: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const source of [record.headers, settlement.headers]) {
-    for (const name of Object.keys(source)) {
-      const value: unknown = source[name];
-      if (isNatsHeader(name)) continue;
-      if (typeof value !== 'string') {
-        throw new PublishError(`dead-letter header ${JSON.stringify(name.slice(0, 100))} must be a string`, {
-          topic,
-        });
-      }
-      merged[name] = value;
-    }
-  }
+  // The record's headers, then the failure metadata over them; NATS's own headers are the server's.
+  const merged = settlementHeaders(record.headers, settlement.headers);
+  for (const name of Object.keys(merged)) if (isNatsHeader(name)) delete merged[name];
   const { limits } = shape;
   const fixed =
     HEADER_FRAME_BYTES +

@@ -1,13 +1,13 @@
 import {
+  type AdapterCapabilities,
+  checkOutgoing,
   MessageTooLargeError,
   type OutgoingRecord,
   PublishError,
   type Redactor,
-  topicProblem,
 } from '@tidings/core/adapter';
 import type { MsgHdrs } from 'nats';
 import { KEY_HEADER, toNatsHeaders } from './codec';
-import { NATS_TOPIC_RULE } from './subjects';
 
 /** A record ready for the wire. */
 export interface OutgoingMessage {
@@ -19,8 +19,8 @@ export interface OutgoingMessage {
 
 /** How an adapter turns records into messages. */
 export interface MessageShape {
-  /** Largest body, in bytes (the adapter's `maxMessageBytes`). */
-  readonly maxBodyBytes: number;
+  /** The adapter's capabilities: its topic rule and largest body (`maxMessageBytes`). */
+  readonly capabilities: AdapterCapabilities;
   /** Largest message, headers and body together: the server's `max_payload`, the stream's `max_msg_size`. */
   readonly maxPayloadBytes: number;
   /** Largest header block (JetStream stores none over 64 KiB); unlimited when left out. */
@@ -36,70 +36,23 @@ export interface MessageShape {
 }
 
 /**
- * What is wrong with the shape of a record handed to `publish` directly (the bus hands over only
- * well-formed ones), as a `PublishError` naming the field, before the client can fail on it with
- * an untyped error (`k.trim is not a function` for a number as a header value).
- */
-export function recordProblem(record: OutgoingRecord): PublishError | undefined {
-  if (typeof record !== 'object' || record === null) {
-    return new PublishError(`a record must be an object, got ${record === null ? 'null' : typeof record}`);
-  }
-  const problem = topicProblem(NATS_TOPIC_RULE, record.topic);
-  if (problem !== undefined) {
-    return new PublishError(problem, typeof record.topic === 'string' ? { topic: record.topic } : {});
-  }
-  const { topic } = record;
-  if (record.key !== undefined && typeof record.key !== 'string') {
-    return new PublishError(
-      `the key of a record for topic "${topic}" must be a string, got ${typeof record.key}`,
-      {
-        topic,
-      },
-    );
-  }
-  if (!(record.body instanceof Uint8Array)) {
-    return new PublishError(`the body of a record for topic "${topic}" must be a Uint8Array`, { topic });
-  }
-  const headers: unknown = record.headers;
-  if (typeof headers !== 'object' || headers === null) {
-    return new PublishError(`the headers of a record for topic "${topic}" must be an object`, { topic });
-  }
-  for (const name of Object.keys(headers)) {
-    const value = (headers as Record<string, unknown>)[name];
-    if (typeof value !== 'string') {
-      return new PublishError(
-        `header ${JSON.stringify(name.slice(0, 100))} of a record for topic "${topic}" must be a string, got ${value === null ? 'null' : typeof value}`,
-        { topic },
-      );
-    }
-    if (name === '') {
-      return new PublishError(`a record for topic "${topic}" has a header with an empty name`, { topic });
-    }
-  }
-  if (Object.hasOwn(headers, KEY_HEADER)) {
-    return new PublishError(
-      `header "${KEY_HEADER}" is reserved by the NATS adapter for the record key; set the key instead`,
-      { topic },
-    );
-  }
-  return undefined;
-}
-
-/**
  * Checks every record and builds its message before anything is sent, so that a bad record in a
- * batch fails the call without publishing the others: a malformed record, a topic the rule
- * refuses, a body over the limit, headers that push the message over the server's limits, or the
- * reserved `tidings-key` header.
+ * batch fails the call without publishing the others: what every adapter refuses
+ * (`checkOutgoing`: the topic rule, keys and header values that are not strings, a body over the
+ * limit), then what only NATS does: a header with an empty name, the reserved `tidings-key` header,
+ * headers that push the message over the server's limits.
  */
 export function prepareMessages(records: readonly OutgoingRecord[], shape: MessageShape): OutgoingMessage[] {
-  if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
+  checkShape(records);
+  checkOutgoing(records, shape.capabilities);
   const messages: OutgoingMessage[] = [];
   for (const record of records) {
-    const problem = recordProblem(record);
-    if (problem !== undefined) throw problem;
     const { topic, body } = record;
-    if (body.byteLength > shape.maxBodyBytes) {
-      throw new MessageTooLargeError(body.byteLength, shape.maxBodyBytes);
+    if (Object.hasOwn(record.headers, KEY_HEADER)) {
+      throw new PublishError(
+        `header "${KEY_HEADER}" is reserved by the NATS adapter for the record key; set the key instead`,
+        { topic },
+      );
     }
     const encoded = encodeHeaders(record, shape.msgIdOf?.(record), shape.redactor);
     const headerBytes = encoded.byteLength + (shape.addedHeaderBytes ?? 0);
@@ -113,6 +66,29 @@ export function prepareMessages(records: readonly OutgoingRecord[], shape: Messa
     messages.push({ topic, subject: shape.subjectOf(record), headers: encoded.headers, body });
   }
   return messages;
+}
+
+/**
+ * What `checkOutgoing` takes for granted of a batch handed to `publish` directly (the bus hands
+ * over only well-formed ones): an array of objects with an object of headers, none with an empty
+ * name. A `PublishError` here, rather than the `TypeError` a client would throw.
+ */
+function checkShape(records: unknown): void {
+  if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
+  for (const record of records as unknown[]) {
+    if (typeof record !== 'object' || record === null) {
+      throw new PublishError(`a record must be an object, got ${record === null ? 'null' : typeof record}`);
+    }
+    const { topic, headers } = record as { topic?: unknown; headers?: unknown };
+    const where = typeof topic === 'string' ? { topic } : {};
+    if (typeof headers !== 'object' || headers === null) {
+      throw new PublishError(
+        `the headers of a record must be an object, got ${headers === null ? 'null' : typeof headers}`,
+        where,
+      );
+    }
+    if (Object.hasOwn(headers, '')) throw new PublishError('a record has a header with an empty name', where);
+  }
 }
 
 /** The record's NATS headers; a header nats.js refuses (a `Nats-*` value with a line break) is a `PublishError`. */

@@ -4,6 +4,7 @@ import {
   type CloseOptions,
   type ConnectionState,
   type ConnectionStateReporter,
+  checkSubscribeSpec,
   type DeadLetterSettlement,
   type IncomingRecord,
   type OutgoingRecord,
@@ -24,7 +25,6 @@ import {
   resolveNatsCoreOptions,
 } from '../options';
 import { type OutgoingMessage, prepareMessages } from '../outgoing';
-import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
 import { coreSubject, NATS_TOPIC_RULE } from '../subjects';
 import { type CoreContext, CoreSubscription } from './subscription';
@@ -101,7 +101,7 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
 
   private async send(nc: NatsConnection, records: readonly OutgoingRecord[], what: string): Promise<void> {
     const messages = prepareMessages(records, {
-      maxBodyBytes: this.capabilities.maxMessageBytes,
+      capabilities: this.capabilities,
       maxPayloadBytes: nc.info?.max_payload ?? Number.MAX_SAFE_INTEGER,
       subjectOf: (record) => coreSubject(this.options.prefix, record.topic),
       redactor: this.options.redactor,
@@ -158,7 +158,7 @@ class NatsCoreAdapter implements NatsAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    checkSpec(spec, this.capabilities);
+    checkSubscribeSpec(spec, this.capabilities);
     const nc = this.link.require('subscribe');
     const context: CoreContext = {
       link: this.link,

@@ -1,22 +1,26 @@
 import {
   type AdapterSubscription,
+  attemptOf,
   type CloseOptions,
   ConnectionError,
   type DeadLetterSettlement,
   type IncomingRecord,
+  isSettlement,
+  KeyedDispatcher,
+  RETRY_NOW,
   type RecordHandler,
   type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
+  whenAborted,
 } from '@tidings/core/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { fromNatsHeaders } from '../codec';
 import type { Link } from '../connection';
 import { settlementBackoff } from '../dead-letters';
 import { isTooLarge } from '../errors';
-import { PausableDispatcher } from '../pausable';
 import { coreSubject } from '../subjects';
 
 /** What a core subscription needs from its adapter. */
@@ -35,7 +39,12 @@ export interface CoreContext {
   ): Promise<readonly ('body' | 'headers')[]>;
 }
 
-const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
+/** A record received, and how many times this process has handed it to the handler. */
+interface Received {
+  readonly record: IncomingRecord;
+  /** Core NATS counts nothing: the deliveries of this copy are the process's own. */
+  readonly deliveries: number;
+}
 
 /**
  * One subscription on core NATS: a queue-group subscription per topic (the group's members share
@@ -45,7 +54,7 @@ const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers
  */
 export class CoreSubscription implements AdapterSubscription {
   private subs: Subscription[] = [];
-  private readonly work: PausableDispatcher<IncomingRecord>;
+  private readonly work: KeyedDispatcher<Received>;
   private readonly retries = new Set<NodeJS.Timeout>();
   /** Stops the waits of dead letters that are tried again, at a close. */
   private readonly waits = new Set<() => void>();
@@ -63,7 +72,13 @@ export class CoreSubscription implements AdapterSubscription {
     private readonly observer: SettlementObserver | undefined,
     private readonly onClosed: (subscription: CoreSubscription) => void,
   ) {
-    this.work = new PausableDispatcher(spec.concurrency, (record) => this.run(record));
+    // Core NATS orders nothing: the dispatcher only limits concurrency.
+    this.work = new KeyedDispatcher<Received>({
+      concurrency: spec.concurrency,
+      ordering: 'none',
+      keyOf: () => undefined,
+      run: (received) => this.run(received),
+    });
   }
 
   get state(): SubscriptionState {
@@ -95,7 +110,7 @@ export class CoreSubscription implements AdapterSubscription {
       return;
     }
     if (this.closing !== undefined) return;
-    if (this.work.waiting >= this.ctx.maxBufferedRecords) {
+    if (this.work.queued >= this.ctx.maxBufferedRecords) {
       this.dropped++;
       this.error = new ConnectionError(
         `group "${this.spec.group}" dropped ${this.dropped} record(s): ${this.ctx.maxBufferedRecords} were waiting for a handler (maxBufferedRecords)`,
@@ -103,20 +118,22 @@ export class CoreSubscription implements AdapterSubscription {
       return;
     }
     const { headers, key } = fromNatsHeaders(msg);
-    this.work.push({
+    const record: IncomingRecord = {
       topic,
       key,
       headers,
       body: msg.data,
-      attempt: 1,
+      attempt: attemptOf(headers, 1),
       position: `${msg.subject}#${++this.received}`,
-    });
+    };
+    this.work.push({ record, deliveries: 1 });
   }
 
-  private async run(record: IncomingRecord): Promise<void> {
+  private async run({ record, deliveries }: Received): Promise<void> {
     let settlement: Settlement;
     try {
-      settlement = await this.handler(record);
+      const said: unknown = await this.handler(record);
+      settlement = isSettlement(said) ? said : RETRY_NOW;
     } catch {
       settlement = RETRY_NOW;
     }
@@ -124,7 +141,10 @@ export class CoreSubscription implements AdapterSubscription {
       if (this.closing !== undefined) return;
       const timer = setTimeout(() => {
         this.retries.delete(timer);
-        if (this.closing === undefined) this.work.push({ ...record, attempt: record.attempt + 1 });
+        if (this.closing !== undefined) return;
+        // The retry is the next delivery of the same copy, counted here.
+        const next = deliveries + 1;
+        this.work.push({ record: { ...record, attempt: attemptOf(record.headers, next) }, deliveries: next });
       }, settlement.delayMs);
       this.retries.add(timer);
     } else if (settlement.type === 'deadLetter') {
@@ -197,7 +217,8 @@ export class CoreSubscription implements AdapterSubscription {
     this.waits.clear();
     // There is no broker to give received records back to: handle them before closing.
     this.work.resume();
-    await this.work.idle(signal);
+    const idle = this.work.idle();
+    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
     this.closed = true;
     this.onClosed(this);
   }

@@ -5,6 +5,7 @@ import {
   ConnectionError,
   type ConnectionState,
   type ConnectionStateReporter,
+  checkSubscribeSpec,
   type DeadLetterSettlement,
   type IncomingRecord,
   type OutgoingRecord,
@@ -25,7 +26,6 @@ import {
   resolveNatsOptions,
 } from '../options';
 import { type OutgoingMessage, prepareMessages, settleAll } from '../outgoing';
-import { checkSpec } from '../spec';
 import { startSubscription } from '../start';
 import { StateReporter } from '../state';
 import { NATS_TOPIC_RULE, partitionOfKey, partitionSubject } from '../subjects';
@@ -178,7 +178,7 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     const { js, partitions } = connected;
     const limits = this.limits(connected);
     const messages = prepareMessages(records, {
-      maxBodyBytes: this.capabilities.maxMessageBytes,
+      capabilities: this.capabilities,
       maxPayloadBytes: limits.maxPayloadBytes,
       maxHeaderBytes: limits.maxHeaderBytes,
       addedHeaderBytes: limits.addedHeaderBytes,
@@ -252,7 +252,7 @@ class NatsJetStreamAdapter implements NatsAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing) throw closedError('subscribe', this.name);
-    checkSpec(spec, this.capabilities);
+    checkSubscribeSpec(spec, this.capabilities);
     const { nc, jsm, partitions } = this.require('subscribe');
     const context: JetStreamContext = {
       link: this.link,

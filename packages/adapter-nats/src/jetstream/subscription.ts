@@ -1,24 +1,27 @@
 import {
   type AdapterSubscription,
+  attemptOf,
   type CloseOptions,
   type ConsumerLag,
   type ConsumerLagReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
-  RETRY_HEADERS,
+  isSettlement,
+  KeyedDispatcher,
+  RETRY_NOW,
   type RecordHandler,
   type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
   toError,
+  whenAborted,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
 import { fromNatsHeaders } from '../codec';
 import type { Link, LinkListener } from '../connection';
 import { settlementBackoff } from '../dead-letters';
 import { isTidings, isTooLarge } from '../errors';
-import { PausableDispatcher } from '../pausable';
 import { acks, type DeliveryInfo, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
@@ -55,6 +58,8 @@ interface Held {
   /** The puller it came from; undefined for a record taken up on an advisory. */
   readonly puller: Puller | undefined;
   readonly record: IncomingRecord;
+  /** The server's count of this copy's deliveries, this one included. */
+  readonly deliveries: number;
   readonly streamSeq: number;
   /**
    * The server will not deliver it again (its last delivery, or it gave up on it already): a
@@ -67,7 +72,6 @@ interface Held {
   done: boolean;
 }
 
-const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 /** How long a close waits for the server to forget its pull requests before giving records back. */
 const FORGET_WAIT_MS = 1_000;
 
@@ -81,7 +85,7 @@ export class JetStreamSubscription
   implements AdapterSubscription, ConsumerLagReporter, PullerHost, LinkListener
 {
   private readonly held = new Map<string, Held>();
-  private readonly work: PausableDispatcher<Held>;
+  private readonly work: KeyedDispatcher<Held>;
   private pullers: Puller[] = [];
   /** Each consumer's delivery limit (`Infinity` for none), by consumer name. */
   private readonly maxDeliver = new Map<string, number>();
@@ -104,7 +108,14 @@ export class JetStreamSubscription
     private readonly observer: SettlementObserver | undefined,
     private readonly onClosed: (subscription: JetStreamSubscription) => void,
   ) {
-    this.work = new PausableDispatcher(spec.concurrency, (held) => this.run(held));
+    // The server orders what needs ordering (an ordered group's consumer hands a partition out one
+    // record at a time): the dispatcher only limits concurrency.
+    this.work = new KeyedDispatcher<Held>({
+      concurrency: spec.concurrency,
+      ordering: 'none',
+      keyOf: () => undefined,
+      run: (held) => this.run(held),
+    });
     this.progressEveryMs = ctx.consumers.ackWaitMs / 3;
     this.watch = new MaxDeliveriesWatch(
       ctx.nc,
@@ -204,6 +215,7 @@ export class JetStreamSubscription
       msg,
       puller,
       record: toRecord(msg, msg.data, msg.subject, puller.target.topic, info),
+      deliveries: info.deliveryCount,
       streamSeq: info.streamSeq,
       last: info.deliveryCount >= (this.maxDeliver.get(puller.target.consumer) ?? Number.POSITIVE_INFINITY),
       touchedAt: Date.now(),
@@ -245,6 +257,7 @@ export class JetStreamSubscription
       record: toRecord(source, stored.data, stored.subject, puller.target.topic, info, () =>
         storedHeaderBlock(stored),
       ),
+      deliveries: info.deliveryCount,
       streamSeq: givenUp.streamSeq,
       last: true,
       touchedAt: Date.now(),
@@ -290,8 +303,9 @@ export class JetStreamSubscription
     for (const stop of this.waits) stop();
     this.waits.clear();
     // Records that no handler has started go back to the group at once.
-    this.giveBack(this.work.takeWaiting());
-    await this.work.idle(signal);
+    this.giveBack(this.work.drainQueued());
+    const idle = this.work.idle();
+    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
     // Handlers still running after an abort: their records go to the next member now, rather
     // than after ack_wait.
     this.giveBack([...this.held.values()]);
@@ -334,10 +348,12 @@ export class JetStreamSubscription
 
   private async run(held: Held): Promise<void> {
     let record = held.record;
+    let deliveries = held.deliveries;
     for (;;) {
       let settlement: Settlement;
       try {
-        settlement = await this.handler(record);
+        const said: unknown = await this.handler(record);
+        settlement = isSettlement(said) ? said : RETRY_NOW;
       } catch {
         settlement = RETRY_NOW;
       }
@@ -357,12 +373,13 @@ export class JetStreamSubscription
         return;
       }
       // The server would not deliver this record again (it would drop it): the retry runs here,
-      // the record kept meanwhile with progress acks, and its attempt rises as with a redelivery.
+      // the record kept meanwhile with progress acks, and counted as the delivery it stands for.
       if (!(await this.wait(settlement.delayMs))) {
         this.giveBack([held]);
         return;
       }
-      record = { ...record, attempt: record.attempt + 1 };
+      deliveries++;
+      record = { ...record, attempt: attemptOf(record.headers, deliveries) };
     }
   }
 
@@ -451,10 +468,9 @@ function toRecord(
   rawHeaders?: () => Uint8Array | undefined,
 ): IncomingRecord {
   const { headers, key } = fromNatsHeaders(source, rawHeaders);
-  // A record re-published by a retry elsewhere starts the server's count again; its header says
-  // which attempt its first delivery here is.
-  const first = Number(headers[RETRY_HEADERS.attempt]);
-  const attempt = info.deliveryCount + (Number.isSafeInteger(first) && first > 1 ? first - 1 : 0);
+  // A retry is a nak of this copy, counted by the server; the header counts only for a record
+  // something re-published mid-retry.
+  const attempt = attemptOf(headers, info.deliveryCount);
   const partition = subject.slice(subject.lastIndexOf('.') + 1);
   return {
     topic,
