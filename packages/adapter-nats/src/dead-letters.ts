@@ -9,14 +9,15 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import {
+  encodeHeaders,
   encodeHeaderValue,
   HEADER_FRAME_BYTES,
   headerLineBytes,
   isNatsHeader,
   KEY_HEADER,
   MSG_ID_HEADER,
+  type OutgoingMessage,
 } from './codec';
-import { encodeHeaders, type OutgoingMessage } from './outgoing';
 import { NATS_TOPIC_RULE } from './subjects';
 
 /**
@@ -119,14 +120,4 @@ export function deadLetterMessage(
     payloadBudget -= Math.max(0, payloadOver);
     if (round + 1 >= MAX_ROUNDS) minimal = true;
   }
-}
-
-/** The first wait before a settlement that failed is tried again, in milliseconds. */
-const FIRST_BACKOFF_MS = 1_000;
-/** The longest wait between two tries. */
-const MAX_BACKOFF_MS = 30_000;
-
-/** How long to wait before the `failures + 1`th try of a settlement: 1 s, doubling, at most 30 s. */
-export function settlementBackoff(failures: number): number {
-  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, failures - 1));
 }

@@ -1,27 +1,14 @@
 import {
-  type AdapterSubscription,
   attemptOf,
-  type CloseOptions,
   ConnectionError,
   type DeadLetterSettlement,
   type IncomingRecord,
-  isSettlement,
-  KeyedDispatcher,
-  RETRY_NOW,
-  type RecordHandler,
-  type Settlement,
-  type SettlementObserver,
-  type SubscribeSpec,
-  type SubscriptionState,
-  toError,
-  whenAborted,
 } from '@tidings/core/adapter';
 import type { Msg, NatsConnection, Subscription } from 'nats';
-import { fromNatsHeaders } from '../codec';
+import { toIncoming } from '../codec';
 import type { Link } from '../connection';
-import { settlementBackoff } from '../dead-letters';
-import { isTooLarge } from '../errors';
 import { coreSubject } from '../subjects';
+import { NatsSubscription, type Reduced, type SubscriptionParts } from '../subscription';
 
 /** What a core subscription needs from its adapter. */
 export interface CoreContext {
@@ -36,7 +23,7 @@ export interface CoreContext {
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
     minimal: boolean,
-  ): Promise<readonly ('body' | 'headers')[]>;
+  ): Promise<Reduced>;
 }
 
 /** A record received, and how many times this process has handed it to the handler. */
@@ -52,43 +39,17 @@ interface Received {
  * limit. Retries wait in this process and run again here; whatever this process holds when it
  * stops, or drops when its buffer is full, is gone: core NATS is at-most-once.
  */
-export class CoreSubscription implements AdapterSubscription {
+export class CoreSubscription extends NatsSubscription<Received> {
   private subs: Subscription[] = [];
-  private readonly work: KeyedDispatcher<Received>;
-  private readonly retries = new Set<NodeJS.Timeout>();
-  /** Stops the waits of dead letters that are tried again, at a close. */
-  private readonly waits = new Set<() => void>();
-  private closing: Promise<void> | undefined;
-  private closed = false;
-  private error: Error | undefined;
   private received = 0;
   /** Records dropped because the buffer was full. */
   dropped = 0;
 
   constructor(
     private readonly ctx: CoreContext,
-    private readonly spec: SubscribeSpec,
-    private readonly handler: RecordHandler,
-    private readonly observer: SettlementObserver | undefined,
-    private readonly onClosed: (subscription: CoreSubscription) => void,
+    parts: SubscriptionParts,
   ) {
-    // Core NATS orders nothing: the dispatcher only limits concurrency.
-    this.work = new KeyedDispatcher<Received>({
-      concurrency: spec.concurrency,
-      ordering: 'none',
-      keyOf: () => undefined,
-      run: (received) => this.run(received),
-    });
-  }
-
-  get state(): SubscriptionState {
-    if (this.closed || this.closing !== undefined) return 'closed';
-    if (this.work.paused) return 'paused';
-    return this.ctx.link.state === 'reconnecting' ? 'reconnecting' : 'running';
-  }
-
-  get lastError(): Error | undefined {
-    return this.error;
+    super(ctx.link, parts);
   }
 
   async start(): Promise<void> {
@@ -106,120 +67,47 @@ export class CoreSubscription implements AdapterSubscription {
   private onMessage(topic: string, error: Error | null, msg: Msg): void {
     if (error !== null) {
       // A permission error from the server, say: shown in health reports, without secrets.
-      this.error = this.ctx.link.redactor.error(error);
+      this.report(error);
       return;
     }
-    if (this.closing !== undefined) return;
+    if (this.isClosing) return;
     if (this.work.queued >= this.ctx.maxBufferedRecords) {
       this.dropped++;
-      this.error = new ConnectionError(
-        `group "${this.spec.group}" dropped ${this.dropped} record(s): ${this.ctx.maxBufferedRecords} were waiting for a handler (maxBufferedRecords)`,
+      this.report(
+        new ConnectionError(
+          `group "${this.spec.group}" dropped ${this.dropped} record(s): ${this.ctx.maxBufferedRecords} were waiting for a handler (maxBufferedRecords)`,
+        ),
       );
       return;
     }
-    const { headers, key } = fromNatsHeaders(msg);
-    const record: IncomingRecord = {
-      topic,
-      key,
-      headers,
-      body: msg.data,
-      attempt: attemptOf(headers, 1),
-      position: `${msg.subject}#${++this.received}`,
-    };
-    this.work.push({ record, deliveries: 1 });
+    const position = `${msg.subject}#${++this.received}`;
+    this.work.push({ record: toIncoming(msg, msg.data, { topic, position, deliveries: 1 }), deliveries: 1 });
   }
 
-  private async run({ record, deliveries }: Received): Promise<void> {
-    let settlement: Settlement;
-    try {
-      const said: unknown = await this.handler(record);
-      settlement = isSettlement(said) ? said : RETRY_NOW;
-    } catch {
-      settlement = RETRY_NOW;
-    }
+  protected async run({ record, deliveries }: Received): Promise<void> {
+    const settlement = await this.handle(record);
     if (settlement.type === 'retry') {
-      if (this.closing !== undefined) return;
-      const timer = setTimeout(() => {
-        this.retries.delete(timer);
-        if (this.closing !== undefined) return;
-        // The retry is the next delivery of the same copy, counted here.
+      // The retry is the next delivery of the same copy, counted here; it waits without holding a
+      // handler's place, and a close forgets it.
+      void this.wait(settlement.delayMs).then((due) => {
+        if (!due) return;
         const next = deliveries + 1;
         this.work.push({ record: { ...record, attempt: attemptOf(record.headers, next) }, deliveries: next });
-      }, settlement.delayMs);
-      this.retries.add(timer);
+      });
     } else if (settlement.type === 'deadLetter') {
-      await this.deadLetter(record, settlement);
+      // Nothing is stored on core NATS: a dead letter given up at a close is gone, as a record
+      // dropped anywhere on core NATS is.
+      await this.deadLetter(record, settlement, (minimal) =>
+        this.ctx.publishDeadLetter(record, settlement, minimal),
+      );
     }
   }
 
-  /**
-   * Publishes the dead letter; a copy the server refuses for its size is sent again minimal, once.
-   * One that cannot be published is tried again with a growing pause until it is, or until the
-   * subscription closes (nothing is stored on core NATS: the record is then gone, as a record
-   * dropped anywhere on core NATS is).
-   */
-  private async deadLetter(record: IncomingRecord, settlement: DeadLetterSettlement): Promise<void> {
-    let minimal = false;
-    let failures = 0;
-    for (;;) {
-      try {
-        const reduced = await this.ctx.publishDeadLetter(record, settlement, minimal);
-        this.observer?.deadLettered(record, { topic: settlement.topic, reason: settlement.reason, reduced });
-        return;
-      } catch (thrown) {
-        if (!minimal && isTooLarge(thrown)) {
-          minimal = true;
-          continue;
-        }
-        const error = toError(thrown);
-        this.error = error;
-        failures++;
-        if (failures === 1) this.observer?.settlementFailed(record, settlement, error);
-        if (!(await this.wait(settlementBackoff(failures)))) return;
-      }
-    }
-  }
-
-  /** Resolves true after `ms`, or false at once when the subscription is closing. */
-  private wait(ms: number): Promise<boolean> {
-    if (this.closing !== undefined) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const stop = (): void => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        this.waits.delete(stop);
-        resolve(true);
-      }, ms);
-      this.waits.add(stop);
-    });
-  }
-
-  pause(): void {
-    if (this.closing === undefined) this.work.pause();
-  }
-
-  resume(): void {
-    if (this.closing === undefined) this.work.resume();
-  }
-
-  close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.drain(options.signal);
-    return this.closing;
-  }
-
-  private async drain(signal: AbortSignal | undefined): Promise<void> {
+  protected async drain(signal: AbortSignal | undefined): Promise<void> {
     for (const sub of this.subs) sub.unsubscribe();
-    for (const timer of this.retries) clearTimeout(timer);
-    this.retries.clear();
-    for (const stop of this.waits) stop();
-    this.waits.clear();
+    this.stopWaits();
     // There is no broker to give received records back to: handle them before closing.
     this.work.resume();
-    const idle = this.work.idle();
-    await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
-    this.closed = true;
-    this.onClosed(this);
+    await this.idle(signal);
   }
 }
