@@ -67,6 +67,27 @@ describe('core NATS adapter', () => {
     expect(attempts).toEqual([1, 2, 3]);
   });
 
+  it('counts the attempt by the kit rule: a re-published record starts at its header, and rises here', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('attempt');
+    const attempts: number[] = [];
+    const waiter = new Waiter();
+    await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record: IncomingRecord) => {
+      attempts.push(record.attempt);
+      waiter.notify();
+      return record.attempt < 5 ? { type: 'retry', delayMs: 20, headers: {} } : ACK;
+    });
+    await nats.publish([
+      { topic, key: undefined, headers: { 'tidings-attempt': '4' }, body: Buffer.from('again') },
+    ]);
+    await waiter.until(
+      () => attempts.length === 2,
+      10_000,
+      () => `attempts ${attempts.join(', ')}`,
+    );
+    expect(attempts).toEqual([4, 5]);
+  });
+
   it('drops what a slow subscriber cannot buffer, and says so', async () => {
     const nats = await adapter(5);
     const topic = uniqueName('slow');
