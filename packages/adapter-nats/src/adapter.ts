@@ -16,7 +16,7 @@ import type { NatsConnection } from 'nats';
 import { Link, type StateListener, StateReporter } from './connection';
 import { closedError, connectionFailure } from './errors';
 import type { ResolvedConnectionOptions } from './options';
-import type { SubscriptionParts } from './subscription';
+import type { StartableSubscription, SubscriptionParts } from './subscription';
 
 /**
  * A Tidings adapter on NATS, with access to the connection it runs on.
@@ -34,12 +34,6 @@ export interface NatsAdapter extends BrokerAdapter {
    * buckets, request-reply, stream administration); undefined before.
    */
   readonly connection: NatsConnection | undefined;
-}
-
-/** A subscription of either mode, as its adapter tracks it: it registers with the server in `start`. */
-export interface StartableSubscription extends AdapterSubscription {
-  start(): Promise<void>;
-  close(options?: CloseOptions): Promise<void>;
 }
 
 /**

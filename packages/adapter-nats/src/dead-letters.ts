@@ -37,9 +37,12 @@ export interface NatsLimits {
   readonly addedHeaderBytes: number;
 }
 
+/** What a dead letter had cut to fit the server; empty for the full copy. */
+export type Reduced = readonly ('body' | 'headers')[];
+
 /** A dead letter ready for the wire, and what had to be cut for it to fit. */
 export interface DeadLetterMessage extends OutgoingMessage {
-  readonly reduced: readonly ('body' | 'headers')[];
+  readonly reduced: Reduced;
 }
 
 /** How a dead letter is addressed and sized. */

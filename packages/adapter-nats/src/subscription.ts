@@ -1,4 +1,5 @@
 import {
+  type AdapterSubscription,
   type CloseOptions,
   type DeadLetterSettlement,
   type IncomingRecord,
@@ -13,8 +14,8 @@ import {
   toError,
   whenAborted,
 } from '@tidings/core/adapter';
-import type { StartableSubscription } from './adapter';
 import type { Link } from './connection';
+import type { Reduced } from './dead-letters';
 import { isTidings, isTooLarge } from './errors';
 
 /** The first wait before a settlement that failed is tried again, in milliseconds. */
@@ -27,6 +28,12 @@ function settlementBackoff(failures: number): number {
   return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, failures - 1));
 }
 
+/** A subscription of either mode, as its adapter tracks it: it registers with the server in `start`. */
+export interface StartableSubscription extends AdapterSubscription {
+  start(): Promise<void>;
+  close(options?: CloseOptions): Promise<void>;
+}
+
 /** What the core asked of a subscription, and what its adapter does once it has closed. */
 export interface SubscriptionParts {
   readonly spec: SubscribeSpec;
@@ -35,9 +42,6 @@ export interface SubscriptionParts {
   /** The adapter forgets the subscription. */
   readonly onClosed: () => void;
 }
-
-/** What a dead letter that landed had cut to fit the server. */
-export type Reduced = readonly ('body' | 'headers')[];
 
 /**
  * What a subscription of either mode does the same way: runs the records it received through the

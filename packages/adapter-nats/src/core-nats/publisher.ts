@@ -8,11 +8,10 @@ import {
 import type { NatsConnection } from 'nats';
 import { type OutgoingMessage, prepareMessages } from '../codec';
 import type { Link } from '../connection';
-import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES } from '../dead-letters';
+import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES, type Reduced } from '../dead-letters';
 import { publishFailure } from '../errors';
 import type { ResolvedNatsCoreOptions } from '../options';
 import { coreSubject } from '../subjects';
-import type { Reduced } from '../subscription';
 
 /**
  * Sends records on core NATS: each to `<prefix>.<topic>`, then a round trip to the server, which

@@ -7,8 +7,9 @@ import {
 import type { Msg, NatsConnection, Subscription } from 'nats';
 import { toIncoming } from '../codec';
 import type { Link } from '../connection';
+import type { Reduced } from '../dead-letters';
 import { coreSubject } from '../subjects';
-import { NatsSubscription, type Reduced, type SubscriptionParts } from '../subscription';
+import { NatsSubscription, type SubscriptionParts } from '../subscription';
 
 /** What a core subscription needs from its adapter. */
 export interface CoreContext {

@@ -7,11 +7,15 @@ import type {
 import type { JetStreamClient } from 'nats';
 import { headerLineBytes, type OutgoingMessage, prepareMessages } from '../codec';
 import type { Link } from '../connection';
-import { deadLetterMessage, JETSTREAM_MAX_HEADER_BYTES, type NatsLimits } from '../dead-letters';
+import {
+  deadLetterMessage,
+  JETSTREAM_MAX_HEADER_BYTES,
+  type NatsLimits,
+  type Reduced,
+} from '../dead-letters';
 import { publishFailure } from '../errors';
 import type { ResolvedNatsOptions } from '../options';
 import { partitionOfKey, partitionSubject } from '../subjects';
-import type { Reduced } from '../subscription';
 
 /** What the publisher learned of the stream when the adapter connected. */
 export interface StreamTarget {

@@ -9,7 +9,8 @@ import {
 import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
 import { toIncoming } from '../codec';
 import type { Link, LinkListener } from '../connection';
-import { NatsSubscription, type Reduced, type SubscriptionParts } from '../subscription';
+import type { Reduced } from '../dead-letters';
+import { NatsSubscription, type SubscriptionParts } from '../subscription';
 import { acks, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
