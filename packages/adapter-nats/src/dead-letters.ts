@@ -5,17 +5,19 @@ import {
   MessageTooLargeError,
   PublishError,
   type Redactor,
+  settlementHeaders,
   topicProblem,
 } from '@tidings/core/adapter';
 import {
+  encodeHeaders,
   encodeHeaderValue,
   HEADER_FRAME_BYTES,
   headerLineBytes,
   isNatsHeader,
   KEY_HEADER,
   MSG_ID_HEADER,
-} from './headers';
-import { encodeHeaders, type OutgoingMessage } from './outgoing';
+  type OutgoingMessage,
+} from './codec';
 import { NATS_TOPIC_RULE } from './subjects';
 
 /**
@@ -35,9 +37,12 @@ export interface NatsLimits {
   readonly addedHeaderBytes: number;
 }
 
+/** What a dead letter had cut to fit the server; empty for the full copy. */
+export type Reduced = readonly ('body' | 'headers')[];
+
 /** A dead letter ready for the wire, and what had to be cut for it to fit. */
 export interface DeadLetterMessage extends OutgoingMessage {
-  readonly reduced: readonly ('body' | 'headers')[];
+  readonly reduced: Reduced;
 }
 
 /** How a dead letter is addressed and sized. */
@@ -73,21 +78,9 @@ export function deadLetterMessage(
   const { topic } = settlement;
   const problem = topicProblem(NATS_TOPIC_RULE, topic);
   if (problem !== undefined) throw new PublishError(`cannot dead-letter: ${problem}`, { topic });
-  // The record's headers, then the failure metadata over them; without a prototype, so that a
-  // header named `__proto__` is copied like any other. NATS's own headers are the server's.
-  const merged: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const source of [record.headers, settlement.headers]) {
-    for (const name of Object.keys(source)) {
-      const value: unknown = source[name];
-      if (isNatsHeader(name)) continue;
-      if (typeof value !== 'string') {
-        throw new PublishError(`dead-letter header ${JSON.stringify(name.slice(0, 100))} must be a string`, {
-          topic,
-        });
-      }
-      merged[name] = value;
-    }
-  }
+  // The record's headers, then the failure metadata over them; NATS's own headers are the server's.
+  const merged = settlementHeaders(record.headers, settlement.headers);
+  for (const name of Object.keys(merged)) if (isNatsHeader(name)) delete merged[name];
   const { limits } = shape;
   const fixed =
     HEADER_FRAME_BYTES +
@@ -130,14 +123,4 @@ export function deadLetterMessage(
     payloadBudget -= Math.max(0, payloadOver);
     if (round + 1 >= MAX_ROUNDS) minimal = true;
   }
-}
-
-/** The first wait before a settlement that failed is tried again, in milliseconds. */
-const FIRST_BACKOFF_MS = 1_000;
-/** The longest wait between two tries. */
-const MAX_BACKOFF_MS = 30_000;
-
-/** How long to wait before the `failures + 1`th try of a settlement: 1 s, doubling, at most 30 s. */
-export function settlementBackoff(failures: number): number {
-  return Math.min(MAX_BACKOFF_MS, FIRST_BACKOFF_MS * 2 ** Math.max(0, failures - 1));
 }

@@ -1,9 +1,9 @@
 // '@tidings/adapter-nats': NATS JetStream and core-NATS adapters for Tidings.
 
-export { createNatsCoreAdapter, natsCoreCapabilities } from './core/adapter';
-export { decodeHeaderValue, encodeHeaderValue, KEY_HEADER } from './headers';
+export type { NatsAdapter } from './adapter';
+export { decodeHeaderValue, encodeHeaderValue, KEY_HEADER } from './codec';
+export { createNatsCoreAdapter, natsCoreCapabilities } from './core-nats/adapter';
 export { createNatsAdapter, natsCapabilities } from './jetstream/adapter';
-export type { NatsAdapter } from './nats-adapter';
 export type {
   NatsAdapterOptions,
   NatsConnectionOptions,

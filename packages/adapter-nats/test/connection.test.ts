@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { LogCapture, SecretEvidence } from '@tidings/conformance';
 import { type Bus, createBus, defineEvent } from '@tidings/core';
 import type { ConnectionState, ConnectionStateReporter } from '@tidings/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -8,7 +8,6 @@ import {
   type NatsAdapter,
   type NatsConnectionOptions,
 } from '../src/index';
-import { LogCapture } from './support/logs';
 import { uniqueName } from './support/nats';
 import { PrivateNatsServer } from './support/private-server';
 import { Waiter } from './support/waiter';
@@ -17,38 +16,6 @@ const Ping = defineEvent({
   type: 'test.ping',
   schema: { type: 'object', properties: { n: { type: 'integer' } }, required: ['n'] } as const,
 });
-
-/**
- * Everything a value says, however deep: an error's name, message, stack, cause chain and every
- * other property, as text. A secret must be found nowhere in it.
- */
-function everything(value: unknown, seen = new Set<unknown>()): string {
-  if (value === null || value === undefined) return String(value);
-  if (typeof value === 'string') return value;
-  if (typeof value !== 'object') return typeof value === 'function' ? '' : String(value);
-  if (seen.has(value)) return '';
-  seen.add(value);
-  const parts: string[] = [];
-  if (value instanceof Error) parts.push(value.name, value.message, value.stack ?? '');
-  parts.push(inspect(value, { depth: 8, showHidden: false }));
-  for (const key of Reflect.ownKeys(value)) {
-    parts.push(String(key));
-    try {
-      parts.push(everything((value as Record<PropertyKey, unknown>)[key], seen));
-    } catch {
-      // A getter that throws says nothing.
-    }
-  }
-  return parts.join('\n');
-}
-
-const rejection = (promise: Promise<unknown>): Promise<unknown> =>
-  promise.then(
-    () => {
-      throw new Error('expected a rejection');
-    },
-    (error: unknown) => error,
-  );
 
 /** The first error of a cause chain that carries a nats.js code. */
 function causeCode(error: unknown): string | undefined {
@@ -64,9 +31,9 @@ function causeCode(error: unknown): string | undefined {
 }
 
 interface Failure {
-  /** What the adapter, the bus, its logs and health reports said, as text. */
-  readonly said: string;
-  readonly startError: unknown;
+  /** What the adapter and the bus threw, logged, reported and said in health reports. */
+  readonly evidence: SecretEvidence;
+  readonly startError: Error;
 }
 
 /**
@@ -75,30 +42,28 @@ interface Failure {
  * health report.
  */
 async function failToConnect(make: () => NatsAdapter): Promise<Failure> {
+  const evidence = new SecretEvidence();
   const direct = make();
   const states: { state: ConnectionState; error: Error | undefined }[] = [];
   (direct as unknown as ConnectionStateReporter).onStateChange((state, error) =>
     states.push({ state, error }),
   );
-  const connectError = await rejection(direct.connect());
-  const publishError = await rejection(
+  await evidence.failure(direct.connect());
+  await evidence.failure(
     direct.publish([{ topic: 't', key: undefined, headers: {}, body: Buffer.from('x') }]),
   );
   await direct.close();
+  evidence.add(states);
 
-  const logs = new LogCapture();
-  const bus: Bus = createBus({ source: 'test', adapter: make(), logger: logs });
+  const bus: Bus = createBus({ source: 'test', adapter: make(), logger: evidence.logger });
   bus.subscribe(Ping, { group: 'g' }, () => undefined);
-  const startError = await rejection(bus.start());
-  const busPublishError = await rejection(bus.publish(Ping, { n: 1 }));
-  const health = bus.health();
+  const startError = await evidence.failure(bus.start());
+  await evidence.failure(bus.publish(Ping, { n: 1 }));
+  evidence.add(bus.health());
   await bus.stop();
   expect(states.map((s) => s.state)).toContain('failed');
-  expect(logs.matching(/could not connect/)).toHaveLength(1);
-  return {
-    said: everything([connectError, publishError, states, startError, busPublishError, health, logs.lines]),
-    startError,
-  };
+  expect(evidence.logger.matching(/could not connect/)).toHaveLength(1);
+  return { evidence, startError };
 }
 
 describe('connection errors, logs and health reports', () => {
@@ -152,10 +117,10 @@ describe('connection errors, logs and health reports', () => {
       },
     ];
     for (const { secret, code, shows, make } of cases) {
-      const { said, startError } = await failToConnect(make);
-      expect(said, `${secret} shown`).not.toContain(secret);
+      const { evidence, startError } = await failToConnect(make);
+      evidence.expectNoSecret(secret);
       // Where, and why: a closed port can be told from a wrong password.
-      expect(said).toContain(shows);
+      expect(evidence.text()).toContain(shows);
       expect(causeCode(startError), secret).toBe(code);
     }
   });
@@ -176,8 +141,8 @@ describe('connection errors, logs and health reports', () => {
           }),
       ],
     ] as const) {
-      const { said, startError } = await failToConnect(make);
-      expect(said, `${secret} shown`).not.toContain(secret);
+      const { evidence, startError } = await failToConnect(make);
+      evidence.expectNoSecret(secret);
       expect(causeCode(startError)).toBe('AUTHORIZATION_VIOLATION');
     }
   });

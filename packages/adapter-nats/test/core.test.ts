@@ -48,23 +48,28 @@ describe('core NATS adapter', () => {
     expect(seen[0]!.headers?.has('Nats-Msg-Id')).toBe(false);
   });
 
-  it('retries in the consuming process, the attempt rising', async () => {
+  it('retries in the consuming process, the attempt rising by the kit rule', async () => {
     const nats = await adapter();
     const topic = uniqueName('retry');
-    const attempts: number[] = [];
+    const attempts: Record<string, number[]> = { fresh: [], republished: [] };
     const waiter = new Waiter();
     await nats.subscribe(subscribeSpec(topic, { concurrency: 1 }), async (record: IncomingRecord) => {
-      attempts.push(record.attempt);
+      const list = attempts[Buffer.from(record.body).toString()]!;
+      list.push(record.attempt);
       waiter.notify();
-      return record.attempt < 3 ? { type: 'retry', delayMs: 50, headers: {} } : ACK;
+      return list.length < 3 ? { type: 'retry', delayMs: 50, headers: {} } : ACK;
     });
-    await nats.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('again') }]);
+    await nats.publish([
+      { topic, key: undefined, headers: {}, body: Buffer.from('fresh') },
+      // Re-published for its 4th attempt elsewhere: it starts there.
+      { topic, key: undefined, headers: { 'tidings-attempt': '4' }, body: Buffer.from('republished') },
+    ]);
     await waiter.until(
-      () => attempts.length === 3,
+      () => attempts.fresh!.length === 3 && attempts.republished!.length === 3,
       10_000,
-      () => `attempts ${attempts.join(', ')}`,
+      () => JSON.stringify(attempts),
     );
-    expect(attempts).toEqual([1, 2, 3]);
+    expect(attempts).toEqual({ fresh: [1, 2, 3], republished: [4, 5, 6] });
   });
 
   it('drops what a slow subscriber cannot buffer, and says so', async () => {

@@ -1,3 +1,4 @@
+import { LogCapture } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
 import { type MsgHdrs, MsgHdrsImpl, headers as natsHeaders } from 'nats';
@@ -5,7 +6,6 @@ import { describe, expect, it } from 'vitest';
 import { createNatsAdapter, type NatsAdapter, type NatsAdapterOptions, partitionOfKey } from '../src/index';
 import { consumerName } from '../src/subjects';
 import { natsFixture } from './support/fixture';
-import { LogCapture } from './support/logs';
 import { deleteStream, NATS_URL, uniqueName } from './support/nats';
 import { injectRaw } from './support/raw';
 import { subscribeSpec } from './support/spec';

@@ -1,25 +1,17 @@
 import {
-  type AdapterSubscription,
-  type CloseOptions,
+  attemptOf,
   type ConsumerLag,
   type ConsumerLagReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
-  RETRY_HEADERS,
-  type RecordHandler,
-  type Settlement,
-  type SettlementObserver,
-  type SubscribeSpec,
-  type SubscriptionState,
   toError,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
-import { settlementBackoff } from '../dead-letters';
-import { isTidings, isTooLarge } from '../errors';
-import { fromNatsHeaders } from '../headers';
-import type { Link, LinkListener } from '../link';
-import { PausableDispatcher } from '../pausable';
-import { acks, type DeliveryInfo, parseAckSubject } from './acks';
+import { toIncoming } from '../codec';
+import type { Link, LinkListener } from '../connection';
+import type { Reduced } from '../dead-letters';
+import { NatsSubscription, type SubscriptionParts } from '../subscription';
+import { acks, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
@@ -41,7 +33,7 @@ export interface JetStreamContext {
     settlement: DeadLetterSettlement,
     msgId: string,
     minimal: boolean,
-  ): Promise<readonly ('body' | 'headers')[]>;
+  ): Promise<Reduced>;
 }
 
 /** A record the subscription holds: delivered by the server and not yet settled or given back. */
@@ -55,6 +47,8 @@ interface Held {
   /** The puller it came from; undefined for a record taken up on an advisory. */
   readonly puller: Puller | undefined;
   readonly record: IncomingRecord;
+  /** The server's count of this copy's deliveries, this one included. */
+  readonly deliveries: number;
   readonly streamSeq: number;
   /**
    * The server will not deliver it again (its last delivery, or it gave up on it already): a
@@ -67,7 +61,6 @@ interface Held {
   done: boolean;
 }
 
-const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 /** How long a close waits for the server to forget its pull requests before giving records back. */
 const FORGET_WAIT_MS = 1_000;
 
@@ -78,33 +71,23 @@ const FORGET_WAIT_MS = 1_000;
  * records it holds alive with progress acks so a slow handler is not redelivered while it runs.
  */
 export class JetStreamSubscription
-  implements AdapterSubscription, ConsumerLagReporter, PullerHost, LinkListener
+  extends NatsSubscription<Held>
+  implements ConsumerLagReporter, PullerHost, LinkListener
 {
   private readonly held = new Map<string, Held>();
-  private readonly work: PausableDispatcher<Held>;
   private pullers: Puller[] = [];
   /** Each consumer's delivery limit (`Infinity` for none), by consumer name. */
   private readonly maxDeliver = new Map<string, number>();
   private readonly watch: MaxDeliveriesWatch;
-  /** Stops the waits of held records (a retry's delay, a dead letter's backoff) at a close. */
-  private readonly waits = new Set<() => void>();
-  private waitsStopped = false;
-  private closing: Promise<void> | undefined;
-  private closed = false;
-  private failed = false;
-  private error: Error | undefined;
   private timer: NodeJS.Timeout | undefined;
   private unlisten: (() => void) | undefined;
   private readonly progressEveryMs: number;
 
   constructor(
     private readonly ctx: JetStreamContext,
-    private readonly spec: SubscribeSpec,
-    private readonly handler: RecordHandler,
-    private readonly observer: SettlementObserver | undefined,
-    private readonly onClosed: (subscription: JetStreamSubscription) => void,
+    parts: SubscriptionParts,
   ) {
-    this.work = new PausableDispatcher(spec.concurrency, (held) => this.run(held));
+    super(ctx.link, parts);
     this.progressEveryMs = ctx.consumers.ackWaitMs / 3;
     this.watch = new MaxDeliveriesWatch(
       ctx.nc,
@@ -113,19 +96,8 @@ export class JetStreamSubscription
         void this.takeUp(givenUp);
       },
       // Consuming goes on without the backstop; health reports say it is missing.
-      (error) => this.report(error, false),
+      (error) => this.report(error),
     );
-  }
-
-  get state(): SubscriptionState {
-    if (this.closed || this.closing !== undefined) return 'closed';
-    if (this.work.paused) return 'paused';
-    if (this.ctx.link.state === 'reconnecting') return 'reconnecting';
-    return this.failed ? 'failed' : 'running';
-  }
-
-  get lastError(): Error | undefined {
-    return this.error;
   }
 
   /**
@@ -148,7 +120,7 @@ export class JetStreamSubscription
   }
 
   get wanting(): boolean {
-    return !this.work.paused && this.closing === undefined;
+    return !this.work.paused && !this.isClosing;
   }
 
   /** Creates or checks the group's consumers, then starts pulling. */
@@ -160,7 +132,7 @@ export class JetStreamSubscription
     const plans = planConsumers(this.spec, consumers);
     const limits = await ensureConsumers(jsm, plans, this.spec, consumers);
     for (const [i, plan] of plans.entries()) this.maxDeliver.set(plan.name, limits[i]!);
-    if (this.closing !== undefined) return;
+    if (this.isClosing) return;
     this.watch.start(plans.map((plan) => plan.name));
     const share = Math.max(1, Math.ceil(this.spec.concurrency / plans.length));
     this.pullers = plans.map(
@@ -186,7 +158,7 @@ export class JetStreamSubscription
       puller.release();
       return;
     }
-    if (this.closing !== undefined) {
+    if (this.isClosing) {
       // Arrived while closing: straight back to the group.
       acks.nak(this.ctx.nc, msg, 0);
       puller.release();
@@ -203,7 +175,12 @@ export class JetStreamSubscription
       id,
       msg,
       puller,
-      record: toRecord(msg, msg.data, msg.subject, puller.target.topic, info),
+      record: toIncoming(msg, msg.data, {
+        topic: puller.target.topic,
+        position: positionOf(puller.target.topic, msg.subject, info.streamSeq),
+        deliveries: info.deliveryCount,
+      }),
+      deliveries: info.deliveryCount,
       streamSeq: info.streamSeq,
       last: info.deliveryCount >= (this.maxDeliver.get(puller.target.consumer) ?? Number.POSITIVE_INFINITY),
       touchedAt: Date.now(),
@@ -219,7 +196,7 @@ export class JetStreamSubscription
    * dead-lettered rather than left behind.
    */
   private async takeUp(givenUp: GivenUp): Promise<void> {
-    if (this.closing !== undefined) return;
+    if (this.isClosing) return;
     const puller = this.pullers.find((p) => p.target.consumer === givenUp.consumer);
     const id = `${givenUp.consumer}:${givenUp.streamSeq}`;
     if (puller === undefined || this.held.has(id)) return;
@@ -228,10 +205,10 @@ export class JetStreamSubscription
       stored = await fetchGivenUp(this.ctx.jsm, this.ctx.consumers.stream, givenUp);
     } catch (error) {
       // Gone from the stream (its age or a limit removed it), or the server cannot answer now.
-      this.report(toError(error), false);
+      this.report(toError(error));
       return;
     }
-    if (this.closing !== undefined || this.held.has(id)) return;
+    if (this.isClosing || this.held.has(id)) return;
     const info = { streamSeq: givenUp.streamSeq, deliveryCount: givenUp.deliveries + 1 };
     const source = {
       get headers(): MsgHdrs {
@@ -242,9 +219,17 @@ export class JetStreamSubscription
       id,
       msg: undefined,
       puller: undefined,
-      record: toRecord(source, stored.data, stored.subject, puller.target.topic, info, () =>
-        storedHeaderBlock(stored),
+      record: toIncoming(
+        source,
+        stored.data,
+        {
+          topic: puller.target.topic,
+          position: positionOf(puller.target.topic, stored.subject, info.streamSeq),
+          deliveries: info.deliveryCount,
+        },
+        () => storedHeaderBlock(stored),
       ),
+      deliveries: info.deliveryCount,
       streamSeq: givenUp.streamSeq,
       last: true,
       touchedAt: Date.now(),
@@ -254,52 +239,33 @@ export class JetStreamSubscription
     this.work.push(held);
   }
 
-  report(error: Error, fatal: boolean): void {
-    // Health reports show it: whatever the client said, without the connection's secrets.
-    this.error = isTidings(error) ? error : this.ctx.link.redactor.error(error);
-    if (fatal) this.failed = true;
-  }
-
   onReconnect(): void {
     for (const puller of this.pullers) puller.renew();
   }
 
-  pause(): void {
-    if (this.closing === undefined) this.work.pause();
-  }
-
-  resume(): void {
-    if (this.closing !== undefined || !this.work.paused) return;
-    this.work.resume();
+  override resume(): void {
+    super.resume();
+    // Pullers stopped asking while paused.
     for (const puller of this.pullers) puller.pull();
   }
 
-  close(options: CloseOptions = {}): Promise<void> {
-    this.closing ??= this.drain(options.signal);
-    return this.closing;
-  }
-
-  private async drain(signal: AbortSignal | undefined): Promise<void> {
+  protected async drain(signal: AbortSignal | undefined): Promise<void> {
     for (const puller of this.pullers) puller.stop();
     this.watch.stop();
     await this.forgetPullRequests();
     // Records waiting here (for a retry of their last delivery, or to try a dead letter again)
     // go back to the group: the server redelivers them, or gives up on a last delivery and
     // another member takes it up on the advisory.
-    this.waitsStopped = true;
-    for (const stop of this.waits) stop();
-    this.waits.clear();
+    this.stopWaits();
     // Records that no handler has started go back to the group at once.
-    this.giveBack(this.work.takeWaiting());
-    await this.work.idle(signal);
+    this.giveBack(this.work.drainQueued());
+    await this.idle(signal);
     // Handlers still running after an abort: their records go to the next member now, rather
     // than after ack_wait.
     this.giveBack([...this.held.values()]);
     clearInterval(this.timer);
     this.unlisten?.();
     await this.ctx.link.flush(this.ctx.flushTimeoutMs);
-    this.closed = true;
-    this.onClosed(this);
   }
 
   /**
@@ -332,15 +298,11 @@ export class JetStreamSubscription
     }
   }
 
-  private async run(held: Held): Promise<void> {
+  protected async run(held: Held): Promise<void> {
     let record = held.record;
+    let deliveries = held.deliveries;
     for (;;) {
-      let settlement: Settlement;
-      try {
-        settlement = await this.handler(record);
-      } catch {
-        settlement = RETRY_NOW;
-      }
+      const settlement = await this.handle(record);
       if (held.done) return;
       if (settlement.type === 'ack') {
         if (held.msg !== undefined) acks.ack(this.ctx.nc, held.msg);
@@ -348,7 +310,7 @@ export class JetStreamSubscription
         return;
       }
       if (settlement.type === 'deadLetter') {
-        await this.deadLetter(held, record, settlement);
+        await this.deadLetterHeld(held, record, settlement);
         return;
       }
       if (!held.last) {
@@ -357,69 +319,40 @@ export class JetStreamSubscription
         return;
       }
       // The server would not deliver this record again (it would drop it): the retry runs here,
-      // the record kept meanwhile with progress acks, and its attempt rises as with a redelivery.
+      // the record kept meanwhile with progress acks, and counted as the delivery it stands for.
       if (!(await this.wait(settlement.delayMs))) {
         this.giveBack([held]);
         return;
       }
-      record = { ...record, attempt: record.attempt + 1 };
+      deliveries++;
+      record = { ...record, attempt: attemptOf(record.headers, deliveries) };
     }
   }
 
   /**
    * Publishes the dead letter, then terminates the original: terminated only once the dead letter
    * is stored, so that a crash in between duplicates it (and the duplicate window drops the
-   * repeat), never loses it. A copy the server refuses for its size is sent again minimal, once.
-   * A dead letter that cannot be stored keeps its record here (progress acks hold it at the
-   * server) and is tried again with a growing pause, its real reason kept, no delivery spent;
-   * the observer hears of the first failure and of the landing.
+   * repeat; the message id is the dead-letter topic, the stream sequence and the group), never
+   * loses it. A dead letter that cannot be stored keeps its record here (progress acks hold it at
+   * the server) while it is tried again, no delivery spent; at a close it goes back to the group.
    */
-  private async deadLetter(
+  private async deadLetterHeld(
     held: Held,
     record: IncomingRecord,
     settlement: DeadLetterSettlement,
   ): Promise<void> {
     const msgId = `${settlement.topic} ${held.streamSeq} ${encodeURIComponent(this.spec.group)}`;
-    let minimal = false;
-    let failures = 0;
-    for (;;) {
-      try {
-        const reduced = await this.ctx.publishDeadLetter(record, settlement, msgId, minimal);
+    const landed = await this.deadLetter(
+      record,
+      settlement,
+      (minimal) => this.ctx.publishDeadLetter(record, settlement, msgId, minimal),
+      () => {
         if (!held.done && held.msg !== undefined) acks.term(this.ctx.nc, held.msg);
         this.finish(held);
-        this.observer?.deadLettered(record, { topic: settlement.topic, reason: settlement.reason, reduced });
-        return;
-      } catch (thrown) {
-        if (!minimal && isTooLarge(thrown)) {
-          minimal = true;
-          continue;
-        }
-        const error = toError(thrown);
-        this.report(error, false);
-        failures++;
-        if (failures === 1) this.observer?.settlementFailed(record, settlement, error);
-        if (held.done || !(await this.wait(settlementBackoff(failures)))) {
-          this.giveBack([held]);
-          return;
-        }
-      }
-    }
-  }
-
-  /** Resolves true after `ms`, or false at once when the subscription is closing. */
-  private wait(ms: number): Promise<boolean> {
-    if (this.waitsStopped) return Promise.resolve(false);
-    return new Promise((resolve) => {
-      const stop = (): void => {
-        clearTimeout(timer);
-        resolve(false);
-      };
-      const timer = setTimeout(() => {
-        this.waits.delete(stop);
-        resolve(true);
-      }, ms);
-      this.waits.add(stop);
-    });
+      },
+      () => !held.done,
+    );
+    if (!landed) this.giveBack([held]);
   }
 
   private finish(held: Held): void {
@@ -441,27 +374,7 @@ export class JetStreamSubscription
   }
 }
 
-/** Builds the record the core sees from a JetStream message (delivered, or read from the stream). */
-function toRecord(
-  source: { readonly headers?: MsgHdrs | undefined },
-  body: Uint8Array,
-  subject: string,
-  topic: string,
-  info: DeliveryInfo,
-  rawHeaders?: () => Uint8Array | undefined,
-): IncomingRecord {
-  const { headers, key } = fromNatsHeaders(source, rawHeaders);
-  // A record re-published by a retry elsewhere starts the server's count again; its header says
-  // which attempt its first delivery here is.
-  const first = Number(headers[RETRY_HEADERS.attempt]);
-  const attempt = info.deliveryCount + (Number.isSafeInteger(first) && first > 1 ? first - 1 : 0);
-  const partition = subject.slice(subject.lastIndexOf('.') + 1);
-  return {
-    topic,
-    key,
-    headers,
-    body,
-    attempt,
-    position: `${topic}/${partition}@${info.streamSeq}`,
-  };
+/** Where a JetStream record is, for logs and dead letters: `<topic>/<partition>@<stream sequence>`. */
+function positionOf(topic: string, subject: string, streamSeq: number): string {
+  return `${topic}/${subject.slice(subject.lastIndexOf('.') + 1)}@${streamSeq}`;
 }

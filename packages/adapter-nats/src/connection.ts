@@ -13,6 +13,39 @@ export interface LinkListener {
 }
 
 /**
+ * Tells listeners each time an adapter's `state` changes (the bus logs "connection lost;
+ * reconnecting" and "connection restored" from it). The adapter calls {@link changed} wherever
+ * its state may have changed; listeners hear of real changes only, once each.
+ */
+export class StateReporter {
+  private last: ConnectionState;
+  private readonly listeners = new Set<StateListener>();
+
+  constructor(private readonly current: () => ConnectionState) {
+    this.last = current();
+  }
+
+  listen(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** The state may have changed; `error` says why, when it changed for the worse. */
+  changed(error?: Error): void {
+    const state = this.current();
+    if (state === this.last) return;
+    this.last = state;
+    for (const listener of this.listeners) {
+      try {
+        listener(state, error);
+      } catch {
+        // A listener's failure is its own; the adapter goes on.
+      }
+    }
+  }
+}
+
+/**
  * The adapter's connection: opens it (or adopts the caller's), follows its state through the
  * client's status events (disconnect, reconnecting, reconnect, error, close) and reports each
  * change, tells subscriptions when it came back, and closes it if it owns it. Every error it
@@ -27,7 +60,7 @@ export class Link {
   private drop: { promise: Promise<never>; reject: (error: Error) => void } | undefined;
   private reconnected: (() => void)[] = [];
   private statuses: { stop?: () => void } | undefined;
-  private readonly stateListeners = new Set<StateListener>();
+  private readonly reporter = new StateReporter(() => this.current);
   /** The last connection problem, for health reports; free of secrets. */
   lastError: Error | undefined;
 
@@ -47,21 +80,13 @@ export class Link {
 
   /** Calls `listener` after each change of {@link state}; the returned function stops it. */
   onStateChange(listener: StateListener): () => void {
-    this.stateListeners.add(listener);
-    return () => this.stateListeners.delete(listener);
+    return this.reporter.listen(listener);
   }
 
   private setState(state: ConnectionState, error?: Error): void {
     if (error !== undefined) this.lastError = error;
-    if (state === this.current) return;
     this.current = state;
-    for (const listener of this.stateListeners) {
-      try {
-        listener(state, error);
-      } catch {
-        // A listener's failure is its own; the connection goes on.
-      }
-    }
+    this.reporter.changed(error);
   }
 
   /** The connection, once open. */

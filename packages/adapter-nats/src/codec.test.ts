@@ -6,8 +6,9 @@ import {
   encodeHeaderValue,
   fromNatsHeaders,
   KEY_HEADER,
+  toIncoming,
   toNatsHeaders,
-} from './headers';
+} from './codec';
 
 describe('header values', () => {
   it('percent-encodes as the CloudEvents NATS binding says, with upper-case hex', () => {
@@ -119,5 +120,28 @@ describe('records to NATS headers and back', () => {
         },
       }),
     ).toEqual({ headers: {}, key: undefined });
+  });
+});
+
+describe('incoming records', () => {
+  const where = { topic: 'order.placed', position: 'order.placed/3@17' };
+  const wire = (headers: Record<string, string>) => ({ headers: toNatsHeaders(headers, 'k').headers });
+
+  it('count the attempt by the kit rule: the header (or 1), plus the deliveries of this copy beyond one', () => {
+    const body = Buffer.from('x');
+    expect(toIncoming(wire({}), body, { ...where, deliveries: 1 }).attempt).toBe(1);
+    // A nak'd copy comes back with the server's count; no header is involved.
+    expect(toIncoming(wire({}), body, { ...where, deliveries: 3 }).attempt).toBe(3);
+    // A record something re-published for its 4th attempt, then redelivered once.
+    expect(toIncoming(wire({ 'tidings-attempt': '4' }), body, { ...where, deliveries: 2 }).attempt).toBe(5);
+    // A malformed header counts as absent.
+    expect(toIncoming(wire({ 'tidings-attempt': 'x' }), body, { ...where, deliveries: 2 }).attempt).toBe(2);
+  });
+
+  it('carry the key, the decoded headers, the body and the position', () => {
+    const record = toIncoming(wire({ 'ce-id': 'e 1' }), Buffer.from('x'), { ...where, deliveries: 1 });
+    expect(record).toMatchObject({ topic: 'order.placed', key: 'k', position: 'order.placed/3@17' });
+    expect({ ...record.headers }).toEqual({ 'ce-id': 'e 1' });
+    expect(Buffer.from(record.body).toString()).toBe('x');
   });
 });
