@@ -11,7 +11,8 @@ import {
   ConnectionError,
   type ConnectionState,
   type ConnectionStateReporter,
-  MessageTooLargeError,
+  checkOutgoing,
+  checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -21,7 +22,7 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { checkRecord, encodeFields } from './codec';
+import { encodeFields } from './codec';
 import {
   checkServerVersion,
   connectionFailure,
@@ -234,13 +235,8 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
     if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
-    const limit = this.options.maxMessageBytes;
-    for (const record of records) {
-      checkRecord(record);
-      const problem = topicProblem(this.capabilities.topicRule, record.topic);
-      if (problem !== undefined) throw new PublishError(problem, { topic: record.topic });
-      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
-    }
+    checkShapes(records);
+    checkOutgoing(records, this.capabilities);
     if (records.length === 0) return;
     await this.connect();
     const command = this.command!;
@@ -342,7 +338,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
-    checkSpec(spec, this.capabilities);
+    checkSubscribeSpec(spec, this.capabilities);
     await this.connect();
     for (const topic of spec.topics) {
       await this.checkShards(topic).catch((error: unknown) => {
@@ -413,19 +409,23 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   }
 }
 
-function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
-  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
-    throw new ConfigError('topics', 'give at least one topic');
-  }
-  for (const topic of spec.topics) {
-    const problem = topicProblem(capabilities.topicRule, topic);
-    if (problem !== undefined) throw new ConfigError('topics', problem);
-  }
-  if (typeof spec.group !== 'string' || spec.group.length === 0) {
-    throw new ConfigError('group', 'must be a non-empty string');
-  }
-  if (spec.ordering !== 'key' && spec.ordering !== 'none') {
-    throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(spec.ordering)}`);
+/**
+ * What `checkOutgoing` takes for granted: every record an object, with an object of headers. A
+ * caller's mistake here is a `PublishError`, not a `TypeError` from inside the checks.
+ */
+function checkShapes(records: readonly OutgoingRecord[]): void {
+  for (const record of records as readonly unknown[]) {
+    if (typeof record !== 'object' || record === null) {
+      throw new PublishError(`a record must be an object, got ${record === null ? 'null' : typeof record}`);
+    }
+    const { headers, topic } = record as { headers?: unknown; topic?: unknown };
+    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
+      const what = headers === null ? 'null' : Array.isArray(headers) ? 'an array' : typeof headers;
+      throw new PublishError(
+        `the headers of a record must be an object, got ${what}`,
+        typeof topic === 'string' ? { topic } : {},
+      );
+    }
   }
 }
 

@@ -4,9 +4,10 @@ import {
   type FittedDeadLetter,
   fitDeadLetter,
   type IncomingRecord,
+  settlementHeaders,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { encodeFields, mergeHeaders } from './codec';
+import { encodeFields } from './codec';
 import { failureKind } from './connection';
 import { keys } from './keys';
 import { deadLetter } from './scripts';
@@ -52,7 +53,7 @@ export async function writeDeadLetter(
   settlement: DeadLetterSettlement,
   maxMessageBytes: number,
 ): Promise<FittedDeadLetter> {
-  const headers = mergeHeaders(record.headers, settlement.headers);
+  const headers = settlementHeaders(record.headers, settlement.headers);
   const limits = deadLetterLimits(maxMessageBytes, record.body.byteLength);
   const letter = fitDeadLetter(headers, record.body, limits);
   try {

@@ -1,26 +1,30 @@
 import {
   type AdapterSubscription,
+  attemptOf,
   ClosedError,
   type CloseOptions,
   ConfigError,
   type ConsumerLag,
   type ConsumerLagReporter,
   type IncomingRecord,
+  isSettlement,
   KeyedDispatcher,
   RETRY_HEADERS,
+  RETRY_NOW,
   type RecordHandler,
   type RetrySettlement,
   type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  settlementHeaders,
   type TopicRule,
   topicProblem,
   whenAborted,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
 import { AckBatcher } from './acks';
-import { decodeFields, decodeHeaders, encodeHeaders, mergeHeaders } from './codec';
+import { decodeFields, decodeHeaders, encodeHeaders } from './codec';
 import {
   connectionFailure,
   connectWithin,
@@ -127,7 +131,6 @@ const MAX_REMEMBERED_REFUSALS = 10_000;
  */
 export class StreamSubscription implements AdapterSubscription, ConsumerLagReporter {
   private phase: Phase = 'starting';
-  private paused = false;
   private error: Error | undefined;
   private readonly group: string;
   /** Every stream of the subscription: its topics' shards, topic after topic. */
@@ -144,8 +147,6 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private readonly dispatcher: KeyedDispatcher<Delivery>;
   private readonly acks: AckBatcher;
   private readonly held = new Map<string, Delivery>();
-  /** Entries that arrived while paused or closing, not handed to the dispatcher. */
-  private parked: Delivery[] = [];
   private readerId: number | undefined;
   private reading: Promise<void> | undefined;
   /** Set when the reader reconnected: a read's reply may have been lost on the way. */
@@ -205,7 +206,7 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     if (this.context.reader.status !== 'ready' || this.context.command.status !== 'ready') {
       return 'reconnecting';
     }
-    return this.paused ? 'paused' : 'running';
+    return this.dispatcher.paused ? 'paused' : 'running';
   }
 
   get lastError(): Error | undefined {
@@ -277,17 +278,15 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     this.startTimers();
   }
 
+  /** Starts no more handlers: entries fetched wait in the dispatcher, and nothing more is fetched. */
   pause(): void {
-    this.paused = true;
+    this.dispatcher.pause();
   }
 
   resume(): void {
-    if (!this.paused) return;
-    this.paused = false;
-    if (this.phase !== 'running') return;
-    const parked = this.parked;
-    this.parked = [];
-    for (const delivery of parked) this.dispatcher.push(delivery);
+    // Closing pauses the dispatcher for good: what waits in it goes back to the group.
+    if (this.phase === 'closing' || this.phase === 'closed') return;
+    this.dispatcher.resume();
     this.nudge();
   }
 
@@ -302,13 +301,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     const { reader, consumer, options } = this.context;
     let failures = 0;
     while (this.phase === 'running') {
-      if (this.paused) {
-        await this.nudged();
-        continue;
-      }
-      // Closing must not wait for room: the handlers holding it may never finish.
+      // No room while paused. Closing must not wait for room: the handlers holding it may never finish.
       await Promise.race([this.dispatcher.whenRoom(), this.stopping.promise]);
-      if (this.phase !== 'running' || this.paused) continue;
+      if (this.phase !== 'running' || this.dispatcher.paused) continue;
       if (this.lookForLostReads) {
         this.lookForLostReads = false;
         await this.recoverLostReads().catch((error: unknown) => this.noteError(error));
@@ -417,15 +412,14 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     for (const wake of [...this.nudges]) wake();
   }
 
-  /** Turns an entry into a record and hands it on (or parks it while paused or closing). */
+  /** Turns an entry into a record and hands it to the dispatcher (where it waits while paused or closing). */
   private accept(index: number, entry: EntryData): void {
     const heldKey = `${index}\n${entry.id}`;
     // Our own entry, claimed back while we still hold it (a stall let it go idle): keep one copy.
     if (this.held.has(heldKey)) return;
     const delivery = this.delivery(index, entry);
     this.held.set(heldKey, delivery);
-    if (this.paused || this.phase !== 'running') this.parked.push(delivery);
-    else this.dispatcher.push(delivery);
+    this.dispatcher.push(delivery);
   }
 
   private delivery(index: number, entry: EntryData): Delivery {
@@ -433,7 +427,7 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     const retryHeaders = decodeHeaders(entry.retryHeaders);
     // Prototype-free either way: a header called `constructor` is a header, not Object's.
     const headers =
-      retryHeaders === undefined ? content.headers : mergeHeaders(content.headers, retryHeaders);
+      retryHeaders === undefined ? content.headers : settlementHeaders(content.headers, retryHeaders);
     return {
       index,
       id: entry.id,
@@ -442,8 +436,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
         key: content.key,
         headers,
         body: content.body,
-        // The delivery count, unless the record says more (it was re-published with its count).
-        attempt: Math.max(entry.deliveries, attemptHeader(headers)),
+        // A retry redelivers this same entry, so the group's delivery count counts the retries; a
+        // header counts only where the record was re-published with one (a redriven dead letter).
+        attempt: attemptOf(headers, entry.deliveries),
         position: entry.id,
       },
       retryHeaders,
@@ -534,14 +529,11 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
 
   private async handle(record: IncomingRecord): Promise<Settlement> {
     try {
-      return await this.context.handler(record);
+      const settlement = await this.context.handler(record);
+      return isSettlement(settlement) ? settlement : RETRY_NOW;
     } catch {
-      // The core never rejects; if it does, the contract says: retry at once.
-      return {
-        type: 'retry',
-        delayMs: 0,
-        headers: { [RETRY_HEADERS.attempt]: String(record.attempt + 1) },
-      };
+      // The core never rejects; if it does, the contract says: deliver it again at once.
+      return RETRY_NOW;
     }
   }
 
@@ -696,7 +688,10 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     settlement: Extract<Settlement, { type: 'retry' }>,
   ): Promise<number> {
     const stream = this.streams[delivery.index]!;
-    const headers = { ...delivery.retryHeaders, ...settlement.headers };
+    const headers = settlementHeaders(delivery.retryHeaders ?? {}, settlement.headers);
+    // The claim that brings the entry back raises its delivery count, which counts this retry:
+    // an attempt header kept beside it would count the retry twice (see attemptOf).
+    delete headers[RETRY_HEADERS.attempt];
     const delayMs = Math.max(0, Math.ceil(settlement.delayMs));
     await scheduleRetry.run(
       this.context.command,
@@ -754,7 +749,7 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     for (;;) {
       const budget = this.dispatcher.room;
       // No room: the next handler to finish asks again (see process).
-      this.dueBacklog = budget === 0 || this.paused;
+      this.dueBacklog = budget === 0;
       if (this.dueBacklog) return;
       const reply = await claimDue.run(this.context.command, this.streamKeyTriples(), [
         this.group,
@@ -798,7 +793,7 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   /** Unordered: claims entries that other (dead) members left pending longer than the idle limit. */
   private async recover(): Promise<void> {
     const budget = this.dispatcher.room;
-    if (budget > 0 && !this.paused) {
+    if (budget > 0) {
       const reply = asArray(
         await claimIdle.run(this.context.command, this.streamKeyTriples(), [
           this.group,
@@ -992,6 +987,8 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private async shutdown(signal: AbortSignal | undefined): Promise<void> {
     const wasRunning = this.phase === 'running';
     this.phase = 'closing';
+    // Nothing starts any more; what a claim brings from now on waits in the dispatcher, and goes back.
+    this.dispatcher.pause();
     for (const timer of this.timers) clearInterval(timer);
     clearTimeout(this.dueTimer);
     // Entries fetched but never handed to a handler go back to the group at once. They leave the
@@ -1002,10 +999,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     this.stopping.resolve();
     this.nudge();
     if (wasRunning) await this.stopReading();
-    // A claim under way when the close began may still bring entries: they are parked, and go back.
+    // A claim under way when the close began may still bring entries: they go back too.
     await this.bestEffort(Promise.all([...this.tasks]));
-    unstarted.push(...this.parked);
-    this.parked = [];
+    unstarted.push(...this.dispatcher.drainQueued());
     for (const delivery of unstarted) this.held.delete(`${delivery.index}\n${delivery.id}`);
     if (unstarted.length > 0) await this.bestEffort(this.releaseIds(unstarted, true));
 
@@ -1069,11 +1065,6 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       clearTimeout(timer);
     }
   }
-}
-
-function attemptHeader(headers: Readonly<Record<string, string>>): number {
-  const value = Number(headers[RETRY_HEADERS.attempt]);
-  return Number.isInteger(value) && value > 0 ? value : 0;
 }
 
 function clamp(value: number, min: number, max: number): number {
