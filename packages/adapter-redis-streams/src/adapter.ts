@@ -11,7 +11,6 @@ import {
   ConnectionError,
   type ConnectionState,
   type ConnectionStateReporter,
-  checkOutgoing,
   checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
@@ -22,25 +21,21 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { encodeFields } from './codec';
 import {
   checkServerVersion,
   connectionFailure,
   connectWithin,
   createConnection,
-  isReplyError,
   isWrongType,
-  publishFailure,
   watchStatus,
 } from './connection';
-import { keys } from './keys';
 import {
   claimIdleFor,
   type RedisStreamsAdapterOptions,
   type ResolvedOptions,
   resolveOptions,
 } from './options';
-import { shardCount } from './scripts';
+import { checkRecords, sendRecords } from './publisher';
 import { Shards } from './shards';
 import { StreamSubscription } from './subscription';
 import { Trimmer } from './trimmer';
@@ -118,8 +113,6 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private readonly subscriptions = new Set<StreamSubscription>();
   private readers = 0;
   private readonly shards: Shards;
-  /** Topics whose shard count was checked against the one recorded in Redis. */
-  private readonly shardChecks = new Map<string, Promise<void>>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
   /** The state the listeners were last told. */
   private reportedState: ConnectionState = 'idle';
@@ -234,79 +227,11 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
-    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
-    checkShapes(records);
-    checkOutgoing(records, this.capabilities);
+    checkRecords(records, this.capabilities);
     if (records.length === 0) return;
     await this.connect();
-    const command = this.command!;
-    const topics = new Set(records.map((record) => record.topic));
-    for (const topic of topics) await this.checkShards(topic);
-    const streams = records.map((record) => this.shards.streamFor(record.topic, record.key));
-    try {
-      if (records.length === 1) {
-        await command.callBuffer('xadd', streams[0]!, '*', ...encodeFields(records[0]!));
-      } else {
-        // One transaction: a connection lost before EXEC stores none of the batch.
-        const transaction = command.multi();
-        for (const [i, record] of records.entries()) {
-          transaction.callBuffer('xadd', streams[i]!, '*', ...encodeFields(record));
-        }
-        const results = await transaction.exec();
-        if (results === null) throw new PublishError('the publish transaction was discarded');
-        results.forEach(([error], i) => {
-          if (error) throw publishFailure(error, records[i]!.topic, this.options.redact);
-        });
-      }
-      const wait = this.options.waitForReplicas;
-      if (wait !== undefined) {
-        const acknowledged = Number(await command.call('wait', wait.replicas, wait.timeoutMs));
-        if (acknowledged < wait.replicas) {
-          throw new PublishError(
-            `only ${acknowledged} of ${wait.replicas} replicas confirmed the records within ${wait.timeoutMs} ms; the primary has them`,
-          );
-        }
-      }
-    } catch (error) {
-      if (error instanceof TidingsError) throw error;
-      throw publishFailure(error, records[0]!.topic, this.options.redact);
-    }
-    if (this.trimmer !== undefined) {
-      for (const stream of new Set(streams)) this.trimmer.published(stream);
-    }
-  }
-
-  /**
-   * Makes sure every adapter on `topic` spreads it over the same number of streams: the first
-   * records its count in Redis, the others compare. Checked once per topic and adapter.
-   */
-  private checkShards(topic: string): Promise<void> {
-    let check = this.shardChecks.get(topic);
-    if (check === undefined) {
-      check = (async () => {
-        let recorded: number;
-        try {
-          recorded = Number(await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]));
-        } catch (error) {
-          const why = `cannot read the shard count of topic "${topic}"`;
-          throw isReplyError(error)
-            ? new PublishError(this.options.redact.text(`${why}: ${(error as Error).message}`), {
-                cause: this.options.redact.error(error),
-                topic,
-              })
-            : connectionFailure(why, error, this.options.redact);
-        }
-        if (recorded !== this.shards.count) {
-          throw new ConfigError(
-            'shards',
-            `topic "${topic}" is spread over ${recorded} stream(s) by the adapters that use it; this adapter has shards: ${this.shards.count}`,
-          );
-        }
-      })();
-      check.catch(() => this.shardChecks.delete(topic));
-      this.shardChecks.set(topic, check);
-    }
-    return check;
+    const streams = await sendRecords(this.command!, records, this.shards, this.options);
+    if (this.trimmer !== undefined) for (const stream of streams) this.trimmer.published(stream);
   }
 
   async trim(topic: string): Promise<number> {
@@ -341,7 +266,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     checkSubscribeSpec(spec, this.capabilities);
     await this.connect();
     for (const topic of spec.topics) {
-      await this.checkShards(topic).catch((error: unknown) => {
+      await this.shards.check(this.command!, topic, this.options.redact).catch((error: unknown) => {
         // A refusal is a PublishError for publish; here it is a subscription that cannot start.
         if (!(error instanceof PublishError)) throw error;
         throw new ConnectionError(error.message, { cause: error.cause });
@@ -369,7 +294,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       reader,
       shards: this.shards,
       deadLetterStream: async (topic, key) => {
-        await this.checkShards(topic);
+        await this.shards.check(this.command!, topic, this.options.redact);
         return this.shards.streamFor(topic, key);
       },
       consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
@@ -406,26 +331,6 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       this.reportState();
     })();
     return this.closing;
-  }
-}
-
-/**
- * What `checkOutgoing` takes for granted: every record an object, with an object of headers. A
- * caller's mistake here is a `PublishError`, not a `TypeError` from inside the checks.
- */
-function checkShapes(records: readonly OutgoingRecord[]): void {
-  for (const record of records as readonly unknown[]) {
-    if (typeof record !== 'object' || record === null) {
-      throw new PublishError(`a record must be an object, got ${record === null ? 'null' : typeof record}`);
-    }
-    const { headers, topic } = record as { headers?: unknown; topic?: unknown };
-    if (typeof headers !== 'object' || headers === null || Array.isArray(headers)) {
-      const what = headers === null ? 'null' : Array.isArray(headers) ? 'an array' : typeof headers;
-      throw new PublishError(
-        `the headers of a record must be an object, got ${what}`,
-        typeof topic === 'string' ? { topic } : {},
-      );
-    }
   }
 }
 
