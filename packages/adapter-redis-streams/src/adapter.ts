@@ -299,8 +299,8 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       },
       consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
       claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
-      onClosed: (closed) => {
-        this.subscriptions.delete(closed);
+      onClosed: () => {
+        if (subscription !== undefined) this.subscriptions.delete(subscription);
         this.reportState();
       },
     });
