@@ -65,6 +65,7 @@ export interface EntryRef {
   readonly id: string;
 }
 
+/** Where a subscription is in its life: `start` makes it run, `close` ends it. */
 export type Phase = 'starting' | 'running' | 'closing' | 'closed';
 
 // A released entry looks this idle, so the next member claims it at once.

@@ -20,8 +20,6 @@ import { groupInfo } from './replies';
 import { DueRetries } from './retries';
 import { Settler } from './settle';
 
-export type { SubscriptionContext } from './member';
-
 // Best-effort clean-up calls made while closing give up after this long.
 const CLOSE_STEP_MS = 2_000;
 
