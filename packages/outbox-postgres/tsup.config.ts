@@ -1,3 +1,3 @@
 import { packageBuild } from '../../tsup.package';
 
-export default packageBuild({ entry: ['src/index.ts', 'src/redis.ts'] });
+export default packageBuild();

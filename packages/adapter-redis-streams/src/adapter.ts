@@ -11,7 +11,7 @@ import {
   ConnectionError,
   type ConnectionState,
   type ConnectionStateReporter,
-  MessageTooLargeError,
+  checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -21,25 +21,21 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { checkRecord, encodeFields } from './codec';
 import {
   checkServerVersion,
   connectionFailure,
   connectWithin,
   createConnection,
-  isReplyError,
   isWrongType,
-  publishFailure,
   watchStatus,
 } from './connection';
-import { keys } from './keys';
 import {
   claimIdleFor,
   type RedisStreamsAdapterOptions,
   type ResolvedOptions,
   resolveOptions,
 } from './options';
-import { shardCount } from './scripts';
+import { checkRecords, sendRecords } from './publisher';
 import { Shards } from './shards';
 import { StreamSubscription } from './subscription';
 import { Trimmer } from './trimmer';
@@ -117,8 +113,6 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private readonly subscriptions = new Set<StreamSubscription>();
   private readers = 0;
   private readonly shards: Shards;
-  /** Topics whose shard count was checked against the one recorded in Redis. */
-  private readonly shardChecks = new Map<string, Promise<void>>();
   private readonly stateListeners = new Set<(state: ConnectionState, error?: Error) => void>();
   /** The state the listeners were last told. */
   private reportedState: ConnectionState = 'idle';
@@ -233,84 +227,11 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the Redis adapter is closed');
-    if (!Array.isArray(records)) throw new PublishError('publish takes an array of records');
-    const limit = this.options.maxMessageBytes;
-    for (const record of records) {
-      checkRecord(record);
-      const problem = topicProblem(this.capabilities.topicRule, record.topic);
-      if (problem !== undefined) throw new PublishError(problem, { topic: record.topic });
-      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
-    }
+    checkRecords(records, this.capabilities);
     if (records.length === 0) return;
     await this.connect();
-    const command = this.command!;
-    const topics = new Set(records.map((record) => record.topic));
-    for (const topic of topics) await this.checkShards(topic);
-    const streams = records.map((record) => this.shards.streamFor(record.topic, record.key));
-    try {
-      if (records.length === 1) {
-        await command.callBuffer('xadd', streams[0]!, '*', ...encodeFields(records[0]!));
-      } else {
-        // One transaction: a connection lost before EXEC stores none of the batch.
-        const transaction = command.multi();
-        for (const [i, record] of records.entries()) {
-          transaction.callBuffer('xadd', streams[i]!, '*', ...encodeFields(record));
-        }
-        const results = await transaction.exec();
-        if (results === null) throw new PublishError('the publish transaction was discarded');
-        results.forEach(([error], i) => {
-          if (error) throw publishFailure(error, records[i]!.topic, this.options.redact);
-        });
-      }
-      const wait = this.options.waitForReplicas;
-      if (wait !== undefined) {
-        const acknowledged = Number(await command.call('wait', wait.replicas, wait.timeoutMs));
-        if (acknowledged < wait.replicas) {
-          throw new PublishError(
-            `only ${acknowledged} of ${wait.replicas} replicas confirmed the records within ${wait.timeoutMs} ms; the primary has them`,
-          );
-        }
-      }
-    } catch (error) {
-      if (error instanceof TidingsError) throw error;
-      throw publishFailure(error, records[0]!.topic, this.options.redact);
-    }
-    if (this.trimmer !== undefined) {
-      for (const stream of new Set(streams)) this.trimmer.published(stream);
-    }
-  }
-
-  /**
-   * Makes sure every adapter on `topic` spreads it over the same number of streams: the first
-   * records its count in Redis, the others compare. Checked once per topic and adapter.
-   */
-  private checkShards(topic: string): Promise<void> {
-    let check = this.shardChecks.get(topic);
-    if (check === undefined) {
-      check = (async () => {
-        let recorded: number;
-        try {
-          recorded = Number(await shardCount.run(this.command!, [keys.shards(topic)], [this.shards.count]));
-        } catch (error) {
-          const why = `cannot read the shard count of topic "${topic}"`;
-          throw isReplyError(error)
-            ? new PublishError(this.options.redact.text(`${why}: ${(error as Error).message}`), {
-                cause: this.options.redact.error(error),
-                topic,
-              })
-            : connectionFailure(why, error, this.options.redact);
-        }
-        if (recorded !== this.shards.count) {
-          throw new ConfigError(
-            'shards',
-            `topic "${topic}" is spread over ${recorded} stream(s) by the adapters that use it; this adapter has shards: ${this.shards.count}`,
-          );
-        }
-      })();
-      check.catch(() => this.shardChecks.delete(topic));
-      this.shardChecks.set(topic, check);
-    }
-    return check;
+    const streams = await sendRecords(this.command!, records, this.shards, this.options);
+    if (this.trimmer !== undefined) for (const stream of streams) this.trimmer.published(stream);
   }
 
   async trim(topic: string): Promise<number> {
@@ -342,10 +263,10 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the Redis adapter is closed');
-    checkSpec(spec, this.capabilities);
+    checkSubscribeSpec(spec, this.capabilities);
     await this.connect();
     for (const topic of spec.topics) {
-      await this.checkShards(topic).catch((error: unknown) => {
+      await this.shards.check(this.command!, topic, this.options.redact).catch((error: unknown) => {
         // A refusal is a PublishError for publish; here it is a subscription that cannot start.
         if (!(error instanceof PublishError)) throw error;
         throw new ConnectionError(error.message, { cause: error.cause });
@@ -373,13 +294,13 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       reader,
       shards: this.shards,
       deadLetterStream: async (topic, key) => {
-        await this.checkShards(topic);
+        await this.shards.check(this.command!, topic, this.options.redact);
         return this.shards.streamFor(topic, key);
       },
       consumer: `${hostname()}:${process.pid}:${this.connectionName}:${n}`,
       claimIdleMs: claimIdleFor(this.options, spec.handlerTimeoutMs),
-      onClosed: (closed) => {
-        this.subscriptions.delete(closed);
+      onClosed: () => {
+        if (subscription !== undefined) this.subscriptions.delete(subscription);
         this.reportState();
       },
     });
@@ -410,22 +331,6 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
       this.reportState();
     })();
     return this.closing;
-  }
-}
-
-function checkSpec(spec: SubscribeSpec, capabilities: AdapterCapabilities): void {
-  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
-    throw new ConfigError('topics', 'give at least one topic');
-  }
-  for (const topic of spec.topics) {
-    const problem = topicProblem(capabilities.topicRule, topic);
-    if (problem !== undefined) throw new ConfigError('topics', problem);
-  }
-  if (typeof spec.group !== 'string' || spec.group.length === 0) {
-    throw new ConfigError('group', 'must be a non-empty string');
-  }
-  if (spec.ordering !== 'key' && spec.ordering !== 'none') {
-    throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(spec.ordering)}`);
   }
 }
 

@@ -1,4 +1,4 @@
-import { type OutgoingRecord, PublishError, type RecordHeaders } from '@tidings/core/adapter';
+import type { RecordHeaders } from '@tidings/core/adapter';
 
 /**
  * How a record is laid out as the fields of a stream entry. Headers are fields of their own name,
@@ -33,45 +33,6 @@ export function encodeFields(content: EntryContent): (string | Buffer)[] {
 }
 
 /**
- * Why `adapter.publish` cannot write `record` as an entry, or `undefined` when it can: the key must
- * be a string when given, every header value a string, the body bytes. Called before anything is
- * sent, so a caller's mistake is a `PublishError` naming the header rather than a `TypeError`
- * from deep inside ioredis (or, worse, a number silently stored as text).
- */
-export function recordProblem(record: OutgoingRecord): string | undefined {
-  if (typeof record !== 'object' || record === null) return 'a record must be an object';
-  if (record.key !== undefined && typeof record.key !== 'string') {
-    return `the key must be a string or undefined, got ${typeof record.key}`;
-  }
-  if (!(record.body instanceof Uint8Array))
-    return `the body must be a Uint8Array, got ${typeOf(record.body)}`;
-  const { headers } = record;
-  if (typeof headers !== 'object' || headers === null)
-    return `the headers must be an object, got ${typeOf(headers)}`;
-  for (const name of Object.keys(headers)) {
-    const value: unknown = headers[name];
-    if (typeof value !== 'string') {
-      return `header ${JSON.stringify(name.slice(0, 100))} must be a string, got ${typeOf(value)}`;
-    }
-  }
-  return undefined;
-}
-
-function typeOf(value: unknown): string {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
-}
-
-/** Throws the `PublishError` of {@link recordProblem}, naming the record's topic. */
-export function checkRecord(record: OutgoingRecord): void {
-  const problem = recordProblem(record);
-  if (problem !== undefined) {
-    const topic: unknown = (record as { topic?: unknown } | null)?.topic;
-    if (typeof topic !== 'string') throw new PublishError(`cannot publish a record: ${problem}`);
-    throw new PublishError(`cannot publish a record for "${topic.slice(0, 200)}": ${problem}`, { topic });
-  }
-}
-
-/**
  * Reads a record back from an entry's fields, as returned in buffer mode. Fields with reserved
  * names this version does not know are skipped; an entry written by another tool without a
  * `$body` field reads as an empty body (the core then dead-letters what it cannot decode). Bytes
@@ -103,14 +64,6 @@ export function decodeFields(fields: readonly Buffer[]): EntryContent {
  */
 export function emptyHeaders(): Record<string, string> {
   return Object.create(null) as Record<string, string>;
-}
-
-/** `base` with `over` merged over it, in a new prototype-free object (see {@link emptyHeaders}). */
-export function mergeHeaders(base: RecordHeaders, over: RecordHeaders | undefined): Record<string, string> {
-  const merged = emptyHeaders();
-  for (const name of Object.keys(base)) merged[name] = base[name]!;
-  if (over !== undefined) for (const name of Object.keys(over)) merged[name] = over[name]!;
-  return merged;
 }
 
 /** Encodes the headers a retry adds to its record, as kept beside the pending entry. */

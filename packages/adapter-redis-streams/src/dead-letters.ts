@@ -4,9 +4,10 @@ import {
   type FittedDeadLetter,
   fitDeadLetter,
   type IncomingRecord,
+  settlementHeaders,
 } from '@tidings/core/adapter';
 import type { Redis } from 'ioredis';
-import { encodeFields, mergeHeaders } from './codec';
+import { encodeFields } from './codec';
 import { failureKind } from './connection';
 import { keys } from './keys';
 import { deadLetter } from './scripts';
@@ -19,12 +20,8 @@ import { deadLetter } from './scripts';
  * record written by another producer with a body over the limit loses its body in the dead
  * letter (its size and SHA-256 are kept); headers over the limit are cut.
  */
-export function deadLetterLimits(maxMessageBytes: number, bodyBytes: number): DeadLetterLimits {
-  if (bodyBytes > maxMessageBytes) {
-    // The body alone breaks the limit: fitted against it, the body is what goes.
-    return { maxBytes: maxMessageBytes, maxHeaderBytes: maxMessageBytes };
-  }
-  return { maxBytes: 2 * maxMessageBytes, maxHeaderBytes: maxMessageBytes };
+export function deadLetterLimits(maxMessageBytes: number): DeadLetterLimits {
+  return { maxBytes: 2 * maxMessageBytes, maxBodyBytes: maxMessageBytes, maxHeaderBytes: maxMessageBytes };
 }
 
 /** Where a dead letter goes and where the original sits. */
@@ -52,8 +49,8 @@ export async function writeDeadLetter(
   settlement: DeadLetterSettlement,
   maxMessageBytes: number,
 ): Promise<FittedDeadLetter> {
-  const headers = mergeHeaders(record.headers, settlement.headers);
-  const limits = deadLetterLimits(maxMessageBytes, record.body.byteLength);
+  const headers = settlementHeaders(record.headers, settlement.headers);
+  const limits = deadLetterLimits(maxMessageBytes);
   const letter = fitDeadLetter(headers, record.body, limits);
   try {
     await run(redis, at, record, letter);

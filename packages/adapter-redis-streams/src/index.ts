@@ -2,6 +2,8 @@
 
 export type { RedisStreamsAdapter } from './adapter';
 export { createRedisStreamsAdapter, redisStreamsCapabilities } from './adapter';
+export type { RedisIdempotencyStoreOptions } from './idempotency-store';
+export { createRedisIdempotencyStore } from './idempotency-store';
 export type {
   RedisConnectionOptions,
   RedisReplicaWait,

@@ -1,7 +1,11 @@
 import { createHash } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 
-/** A Lua script run with `EVALSHA`, falling back to `EVAL` when the server does not have it yet. */
+/**
+ * A Lua script run with `EVALSHA`, falling back to `EVAL` when the server does not have it (yet,
+ * or any more: a restart, a `SCRIPT FLUSH`). The adapter's scripts and the idempotency store's
+ * share it. On a cluster, every key a script touches must be in one slot.
+ */
 export class LuaScript {
   readonly sha: string;
 
@@ -12,9 +16,9 @@ export class LuaScript {
     this.sha = createHash('sha1').update(source).digest('hex');
   }
 
-  /** Runs the script; replies come back in buffer mode. */
+  /** Runs the script; replies come back in buffer mode (bulk strings as `Buffer`s). */
   async run(
-    redis: Redis,
+    redis: Redis | Cluster,
     keys: readonly string[],
     args: readonly (string | Buffer | number)[],
   ): Promise<unknown> {

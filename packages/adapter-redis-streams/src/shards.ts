@@ -1,4 +1,9 @@
 import { crc32 } from 'node:zlib';
+import { ConfigError, PublishError, type Redactor } from '@tidings/core/adapter';
+import type { Redis } from 'ioredis';
+import { connectionFailure, isReplyError } from './connection';
+import { keys } from './keys';
+import { shardCount } from './scripts';
 
 /**
  * How a topic is spread over streams. With one shard (the default) the topic is one stream of its
@@ -8,6 +13,8 @@ import { crc32 } from 'node:zlib';
  */
 export class Shards {
   private turn = 0;
+  /** Topics whose shard count was checked against the one recorded in Redis. */
+  private readonly checks = new Map<string, Promise<void>>();
 
   constructor(readonly count: number) {}
 
@@ -22,5 +29,42 @@ export class Shards {
     if (this.count === 1) return topic;
     const shard = key === undefined ? this.turn++ % this.count : crc32(key) % this.count;
     return `${topic}:shard-${shard}`;
+  }
+
+  /**
+   * Makes sure every adapter on `topic` spreads it over the same number of streams: the first
+   * records its count in Redis, the others compare. Checked once per topic (a failed check is
+   * tried again next time). Rejects with a `ConfigError` naming `shards` when the counts differ, a
+   * `PublishError` when Redis refuses the check, a `ConnectionError` when it does not answer.
+   */
+  check(redis: Redis, topic: string, redact: Redactor): Promise<void> {
+    let check = this.checks.get(topic);
+    if (check === undefined) {
+      check = this.compare(redis, topic, redact);
+      check.catch(() => this.checks.delete(topic));
+      this.checks.set(topic, check);
+    }
+    return check;
+  }
+
+  private async compare(redis: Redis, topic: string, redact: Redactor): Promise<void> {
+    let recorded: number;
+    try {
+      recorded = Number(await shardCount.run(redis, [keys.shards(topic)], [this.count]));
+    } catch (error) {
+      const why = `cannot read the shard count of topic "${topic}"`;
+      throw isReplyError(error)
+        ? new PublishError(redact.text(`${why}: ${(error as Error).message}`), {
+            cause: redact.error(error),
+            topic,
+          })
+        : connectionFailure(why, error, redact);
+    }
+    if (recorded !== this.count) {
+      throw new ConfigError(
+        'shards',
+        `topic "${topic}" is spread over ${recorded} stream(s) by the adapters that use it; this adapter has shards: ${this.count}`,
+      );
+    }
   }
 }

@@ -2,6 +2,7 @@ import { Collector } from '@tidings/conformance';
 import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
+import { keys } from '../src/keys';
 import { ACK, spec, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
 import { waitUntil } from './wait';
@@ -85,6 +86,69 @@ describe('the Redis Streams adapter', () => {
     expect(((await r.xpending(topic, group)) as [number])[0]).toBe(0);
     expect(await r.keys(`tidings:due:*${topic}*`)).toEqual([]);
     expect(await r.keys(`tidings:retry-headers:*${topic}*`)).toEqual([]);
+  });
+
+  it('counts a retry once, by the delivery count: no attempt header is kept beside the entry', async () => {
+    const { topic, group } = names('attempts');
+    const a = adapter();
+    const collector = new Collector();
+    let release!: () => void;
+    const scheduled = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    await a.subscribe(
+      spec({ group, topics: [topic] }),
+      collector.handler('only', async (record) => {
+        // The third delivery waits until the test has looked at what the second retry stored.
+        if (record.attempt === 7) await scheduled;
+        return record.attempt < 8
+          ? {
+              type: 'retry',
+              delayMs: 50,
+              headers: { 'tidings-attempt': String(record.attempt + 1), 'tidings-first-failure-at': 'first' },
+            }
+          : ACK;
+      }),
+    );
+    // Re-published with its count (a redriven record, say): the header is where counting starts.
+    await a.publish([{ topic, key: 'k', headers: { 'tidings-attempt': '6' }, body: Buffer.from('x') }]);
+    await collector.until(
+      () => collector.deliveries.length >= 2,
+      10_000,
+      () => `${collector.deliveries.length} of 2 deliveries`,
+    );
+    const stored = await (await redis()).hvals(keys.retryHeaders(topic, group));
+    expect(stored.map((json) => JSON.parse(json) as unknown)).toEqual([
+      { 'tidings-first-failure-at': 'first' },
+    ]);
+    release();
+    await collector.until(
+      () => collector.deliveries.length >= 3,
+      10_000,
+      () => `${collector.deliveries.length} of 3 deliveries`,
+    );
+    expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([6, 7, 8]);
+    expect(collector.deliveries[2]!.record.headers['tidings-attempt']).toBe('6');
+  });
+
+  it('delivers a record again at once when the handler rejects or resolves with no settlement', async () => {
+    const { topic, group } = names('retry-now');
+    const a = adapter();
+    const seen: number[] = [];
+    const done = new Promise<void>((resolve) => {
+      void a.subscribe(spec({ group, topics: [topic] }), async (record) => {
+        seen.push(record.attempt);
+        if (record.attempt === 1) throw new Error('the core broke its promise');
+        if (record.attempt === 2) return undefined as unknown as Settlement;
+        resolve();
+        return ACK;
+      });
+    });
+    await a.publish([{ topic, key: undefined, headers: {}, body: Buffer.from('again') }]);
+    await done;
+    expect(seen).toEqual([1, 2, 3]);
+    // Nothing was stored for these retries: no delay, no headers.
+    expect(await (await redis()).hlen(keys.retryHeaders(topic, group))).toBe(0);
   });
 
   it('leaves a record pending when its dead letter cannot be written', async () => {

@@ -1,4 +1,5 @@
-import { createBus, defineEvent, type Logger } from '@tidings/core';
+import { LogCapture } from '@tidings/conformance';
+import { createBus, defineEvent } from '@tidings/core';
 import type { ConnectionState } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
@@ -20,16 +21,11 @@ describe('connection state', () => {
 
   it('is reported when the server restarts: the bus logs the connection lost, then restored', async () => {
     server = await PrivateRedis.start();
-    const lines: { level: string; message: string }[] = [];
-    const log =
-      (level: string): Logger['info'] =>
-      (_fields, message) =>
-        lines.push({ level, message });
-    const logger: Logger = { debug: log('debug'), info: log('info'), warn: log('warn'), error: log('error') };
+    const logs = new LogCapture();
     const adapter = createRedisStreamsAdapter({ connection: server.url });
     const states: ConnectionState[] = [];
     adapter.onStateChange((state) => states.push(state));
-    const bus = createBus({ source: 'state-test', adapter, logger });
+    const bus = createBus({ source: 'state-test', adapter, logger: logs });
     const handled: number[] = [];
     bus.subscribe(Ping, { group: 'g', startFrom: 'earliest' }, (event) => {
       handled.push(event.data.n);
@@ -40,22 +36,14 @@ describe('connection state', () => {
       await waitUntil(() => handled.includes(1), 10_000, 'the first event is handled');
 
       await server.crash();
-      await waitUntil(
-        () => lines.some((line) => line.message === 'redis connection lost; reconnecting'),
-        10_000,
-        'the bus logs the connection lost',
-      );
+      await logs.until(/^redis connection lost; reconnecting$/, 10_000);
       expect(adapter.state).toBe('reconnecting');
       await server.restart();
-      await waitUntil(
-        () => lines.some((line) => line.message === 'redis connection restored'),
-        15_000,
-        'the bus logs the connection restored',
-      );
+      await logs.until(/^redis connection restored$/, 15_000);
       expect(adapter.state).toBe('connected');
       // Once per outage, however many attempts ioredis made meanwhile.
-      expect(lines.filter((line) => line.message === 'redis connection lost; reconnecting')).toEqual([
-        { level: 'warn', message: 'redis connection lost; reconnecting' },
+      expect(logs.matching(/^redis connection lost; reconnecting$/).map((line) => line.level)).toEqual([
+        'warn',
       ]);
       await bus.publish(Ping, { n: 2 });
       await waitUntil(() => handled.includes(2), 10_000, 'an event after the restart is handled');
@@ -65,6 +53,6 @@ describe('connection state', () => {
     expect(states[0]).toBe('connecting');
     expect(states.slice(1, 4)).toEqual(['connected', 'reconnecting', 'connected']);
     expect(states.at(-1)).toBe('closed');
-    expect(lines.some((line) => line.message === 'redis connection failed')).toBe(false);
+    expect(logs.matching(/^redis connection failed$/)).toEqual([]);
   });
 });

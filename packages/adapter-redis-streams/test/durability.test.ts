@@ -1,9 +1,9 @@
-import { Collector } from '@tidings/conformance';
+import { Collector, deferred } from '@tidings/conformance';
 import type { BrokerAdapter } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '../src';
 import { PrivateRedis } from './private-server';
-import { deferred, waitUntil } from './wait';
+import { waitUntil } from './wait';
 
 /** Publishes one record, trying again while the server is away, until it is acknowledged. */
 async function publishUntilAcknowledged(adapter: BrokerAdapter, topic: string, body: string): Promise<void> {

@@ -13,12 +13,3 @@ export async function waitUntil(
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
-
-/** A promise with its resolver. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve!: (value: T) => void;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}

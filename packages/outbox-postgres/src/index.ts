@@ -1,5 +1,5 @@
 // The public API of @tidings/outbox-postgres: the PostgreSQL outbox (a store for core's outbox
-// relay) and inbox. The Redis idempotency store is in '@tidings/outbox-postgres/redis'.
+// relay) and inbox. The Redis idempotency store is in '@tidings/adapter-redis-streams'.
 
 export type { PostgresInbox, PostgresInboxOptions, TransactionalHandler } from './inbox/postgres-inbox';
 export { createPostgresInbox } from './inbox/postgres-inbox';

@@ -1,9 +1,18 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import type { ClaimResult, IdempotencyStore } from '@tidings/core';
 import { ConfigError } from '@tidings/core/adapter';
 import type { Cluster, Redis } from 'ioredis';
+import { asText } from './replies';
+import { LuaScript } from './scripts';
 
-/** Settings of {@link createRedisIdempotencyStore}. */
+/**
+ * Settings of {@link createRedisIdempotencyStore}.
+ *
+ * @example
+ * ```ts
+ * const options: RedisIdempotencyStoreOptions = { redis: new Redis(process.env.REDIS_URL!), prefix: 'orders:seen:' };
+ * ```
+ */
 export interface RedisIdempotencyStoreOptions {
   /** A connected (or lazily connecting) ioredis client or cluster. The store never closes it. */
   readonly redis: Redis | Cluster;
@@ -11,45 +20,34 @@ export interface RedisIdempotencyStoreOptions {
   readonly prefix?: string;
 }
 
-/** A Lua script run by its SHA-1, loaded again when the server forgot it (restart, SCRIPT FLUSH). */
-class Script {
-  private readonly sha: string;
-
-  constructor(private readonly source: string) {
-    this.sha = createHash('sha1').update(source).digest('hex');
-  }
-
-  async run(redis: Redis | Cluster, key: string, ...args: (string | number)[]): Promise<unknown> {
-    try {
-      return await redis.evalsha(this.sha, 1, key, ...args);
-    } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return redis.eval(this.source, 1, key, ...args);
-    }
-  }
-}
-
 // SET NX PX takes a free (or expired) key; otherwise the value says whether it is done or held.
-const CLAIM = new Script(`
+const claimScript = new LuaScript(
+  'idempotency-claim',
+  `
 if redis.call('SET', KEYS[1], ARGV[1], 'NX', 'PX', ARGV[2]) then return 'claimed' end
 if redis.call('GET', KEYS[1]) == 'done' then return 'done' end
-return 'busy'`);
+return 'busy'`,
+);
 
 // Compare and delete: only the claim this process made, never a done mark or another's claim.
-const RELEASE = new Script(`
+const releaseScript = new LuaScript(
+  'idempotency-release',
+  `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`);
+return 0`,
+);
 
 /**
  * Creates an idempotency store on Redis, for consumers that share no database: `claim` is one
  * `SET NX PX` (in a script that also tells a done key from a busy one), `complete` writes a done
  * mark with its time to live, `release` deletes the key only if it still holds this process's
- * claim. Every key is one Redis key, so it works on a cluster too.
+ * claim. Every key is one Redis key, so it works on a cluster too. It needs no Redis Streams
+ * adapter: any bus (on any broker) can use it.
  *
  * @example
  * ```ts
  * import { Redis } from 'ioredis';
- * import { createRedisIdempotencyStore } from '@tidings/outbox-postgres/redis';
+ * import { createRedisIdempotencyStore } from '@tidings/adapter-redis-streams';
  *
  * const store = createRedisIdempotencyStore({ redis: new Redis('redis://127.0.0.1:6379') });
  * bus.subscribe(OrderPlaced, { group: 'email', idempotency: store }, sendConfirmation);
@@ -57,7 +55,7 @@ return 0`);
  */
 export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOptions): IdempotencyStore {
   const redis = options?.redis;
-  if (redis === undefined || typeof redis.evalsha !== 'function') {
+  if (redis === undefined || typeof redis.callBuffer !== 'function') {
     throw new ConfigError('redis', 'an ioredis client (Redis or Cluster) is required');
   }
   const prefix = options.prefix ?? 'tidings:idempotency:';
@@ -68,7 +66,10 @@ export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOption
   return {
     async claim(key, leaseMs): Promise<ClaimResult> {
       const token = `claim:${randomUUID()}`;
-      const result = (await CLAIM.run(redis, prefix + key, token, leaseMs)) as ClaimResult;
+      const result = asText(
+        await claimScript.run(redis, [prefix + key], [token, leaseMs]),
+        'claim',
+      ) as ClaimResult;
       if (result === 'claimed') tokens.set(key, token);
       return result;
     },
@@ -81,7 +82,7 @@ export function createRedisIdempotencyStore(options: RedisIdempotencyStoreOption
       const token = tokens.get(key);
       if (token === undefined) return;
       tokens.delete(key);
-      await RELEASE.run(redis, prefix + key, token);
+      await releaseScript.run(redis, [prefix + key], [token]);
     },
   };
 }
