@@ -3,14 +3,13 @@ import {
   type CloseOptions,
   type DeadLetterSettlement,
   type IncomingRecord,
-  isSettlement,
   KeyedDispatcher,
-  RETRY_NOW,
   type RecordHandler,
   type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  settlementOf,
   toError,
   whenAborted,
 } from '@tidings/core/adapter';
@@ -131,13 +130,8 @@ export abstract class NatsSubscription<TItem> implements StartableSubscription {
   }
 
   /** What the handler decided; `RETRY_NOW` when it broke its promise and rejected. */
-  protected async handle(record: IncomingRecord): Promise<Settlement> {
-    try {
-      const settlement: unknown = await this.handler(record);
-      return isSettlement(settlement) ? settlement : RETRY_NOW;
-    } catch {
-      return RETRY_NOW;
-    }
+  protected handle(record: IncomingRecord): Promise<Settlement> {
+    return settlementOf(this.handler, record);
   }
 
   /** Keeps a problem for health reports, without the connection's secrets. */

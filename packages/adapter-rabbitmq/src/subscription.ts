@@ -9,15 +9,13 @@ import {
   ClosedError,
   type CloseOptions,
   ConnectionError,
-  isSettlement,
   KeyedDispatcher,
-  RETRY_NOW,
   type RecordHandler,
   type Redactor,
-  type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  settlementOf,
   type TopicRule,
   whenAborted,
   withTimeout,
@@ -301,13 +299,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
 
   /** Runs the handler on one delivery and applies its settlement. */
   private async process(delivery: Delivery): Promise<void> {
-    let settlement: Settlement;
-    try {
-      const returned: unknown = await this.handler(delivery.record);
-      settlement = isSettlement(returned) ? returned : RETRY_NOW;
-    } catch {
-      settlement = RETRY_NOW;
-    }
+    const settlement = await settlementOf(this.handler, delivery.record);
     // A close that gave up waiting leaves the record to the broker, as it said.
     if (this.abandoned) return;
     await this.settler.apply(delivery, settlement);

@@ -5,11 +5,10 @@ import {
   type ConsumerLag,
   type ConsumerLagReporter,
   type IncomingRecord,
-  isSettlement,
-  RETRY_NOW,
   type RetrySettlement,
   type Settlement,
   type SubscriptionState,
+  settlementOf,
   whenAborted,
 } from '@tidings/core/adapter';
 import { type Delivery, heldKey, Member, type SubscriptionContext } from './member';
@@ -184,14 +183,8 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     }
   }
 
-  private async handle(record: IncomingRecord): Promise<Settlement> {
-    try {
-      const settlement = await this.context.handler(record);
-      return isSettlement(settlement) ? settlement : RETRY_NOW;
-    } catch {
-      // The core never rejects; if it does, the contract says: deliver it again at once.
-      return RETRY_NOW;
-    }
+  private handle(record: IncomingRecord): Promise<Settlement> {
+    return settlementOf(this.context.handler, record);
   }
 
   // ---- timers: leases, retries that are due, recovery, keeping our entries fresh -------------

@@ -28,7 +28,7 @@ export { fitDeadLetter } from './adapters/kit/dead-letter-fit';
 export type { DispatcherOptions } from './adapters/kit/dispatcher';
 export { KeyedDispatcher } from './adapters/kit/dispatcher';
 export { checkOutgoing } from './adapters/kit/records';
-export { isSettlement, RETRY_NOW, settlementHeaders } from './adapters/kit/settlement';
+export { isSettlement, RETRY_NOW, settlementHeaders, settlementOf } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';
 export { sleep, withTimeout } from './adapters/kit/timers';
 export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';

@@ -1,4 +1,5 @@
 import { ConfigError } from '../../errors';
+import { whenAborted } from '../../internal/abort';
 import { Deque } from '../../internal/deque';
 import { checkInteger } from '../../internal/options';
 
@@ -130,10 +131,14 @@ export class KeyedDispatcher<T> {
     return new Promise((resolve) => this.roomWaiters.push(resolve));
   }
 
-  /** Resolves when nothing is running or waiting. */
-  idle(): Promise<void> {
+  /**
+   * Resolves when nothing is running or waiting, or as soon as `signal` aborts (a close that gives
+   * up on the handlers in flight).
+   */
+  idle(signal?: AbortSignal): Promise<void> {
     if (this.running === 0 && this.waiting === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+    const idle = new Promise<void>((resolve) => this.idleWaiters.push(resolve));
+    return signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]);
   }
 
   /**

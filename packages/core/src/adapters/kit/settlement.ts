@@ -1,4 +1,4 @@
-import type { RecordHeaders, Settlement } from '../contract';
+import type { IncomingRecord, RecordHandler, RecordHeaders, Settlement } from '../contract';
 
 /**
  * The settlement an adapter applies when the core's handler broke its promise and rejected (or
@@ -28,4 +28,23 @@ export function settlementHeaders(recordHeaders: RecordHeaders, over: RecordHead
   for (const name of Object.keys(recordHeaders)) headers[name] = recordHeaders[name]!;
   for (const name of Object.keys(over)) headers[name] = over[name]!;
   return headers;
+}
+
+/**
+ * Calls the core's record handler for one record and resolves with the settlement to apply: the
+ * handler's own, or {@link RETRY_NOW} when it broke its promise (rejected, or resolved with
+ * something that is no settlement). Never rejects.
+ *
+ * @example
+ * ```ts
+ * const settlement = await settlementOf(handler, record);
+ * ```
+ */
+export async function settlementOf(handler: RecordHandler, record: IncomingRecord): Promise<Settlement> {
+  try {
+    const settlement: unknown = await handler(record);
+    return isSettlement(settlement) ? settlement : RETRY_NOW;
+  } catch {
+    return RETRY_NOW;
+  }
 }
