@@ -7,7 +7,7 @@ import {
   ConfigError,
   type ConnectionState,
   type ConnectionStateReporter,
-  MessageTooLargeError,
+  checkOutgoing,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -16,12 +16,12 @@ import {
   TidingsError,
 } from '@tidings/core/adapter';
 import { type Admin, Kafka } from 'kafkajs';
+import { notARecord } from './codec';
 import { ConnectionMonitor, type InstrumentedClient } from './connection';
 import { connectionError, describeKafkaError } from './errors';
 import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
-import { recordProblem } from './records';
 import { closedWhileStarting, KafkaSubscription } from './subscription';
 import { TopicManager, topicNameProblem } from './topics';
 
@@ -131,29 +131,18 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the kafka adapter is closed');
     if (!Array.isArray(records)) throw new PublishError('kafka: publish takes an array of records');
-    const limit = this.options.maxMessageBytes;
-    const topics = new Set<string>();
+    // Before anything is sent: kafkajs would throw a bare TypeError (a number as a header value),
+    // possibly after sending the records ahead of it in the batch.
     for (const record of records) {
-      // Before anything is sent: kafkajs would throw a bare TypeError (a number as a header value),
-      // possibly after sending the records ahead of it in the batch.
-      const shape = recordProblem(record);
-      if (shape !== undefined) {
-        throw new PublishError(`kafka: cannot publish: ${shape}`, {
-          ...(typeof record?.topic === 'string' ? { topic: record.topic } : {}),
-        });
-      }
-      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
-      if (!topics.has(record.topic)) {
-        const problem = topicNameProblem(record.topic);
-        if (problem !== undefined) throw new PublishError(`kafka: ${problem}`, { topic: record.topic });
-        topics.add(record.topic);
-      }
+      const problem = notARecord(record);
+      if (problem !== undefined) throw new PublishError(`kafka: cannot publish: ${problem}`);
     }
+    checkOutgoing(records, this.capabilities);
     if (records.length === 0) return;
     try {
       // The hot path: no extra await once connected.
       if (this.monitor.state !== 'connected') await this.connect();
-      await this.topics.ensure([...topics]);
+      await this.topics.ensure([...new Set(records.map((record) => record.topic))]);
     } catch (error) {
       const topic = records[0]!.topic;
       const { redactor } = this.options;

@@ -1,10 +1,10 @@
 import { ClosedError, ConfigError, type OutgoingRecord, PublishError } from '@tidings/core/adapter';
 import kafkajs, { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import { estimateSize, toKafkaMessage } from './codec';
 import type { ConnectionMonitor, InstrumentedClient } from './connection';
 import { connectionError, isConnectionProblem, publishError } from './errors';
 import type { AdapterLog } from './logging';
 import type { KafkaCompression, ResolvedKafkaOptions } from './options';
-import { estimateSize, toKafkaMessage } from './records';
 
 const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
   none: CompressionTypes.None,

@@ -33,6 +33,7 @@ import {
   PartitionAssigners,
 } from 'kafkajs';
 import { subscriptionAwareAssigner } from './assigner';
+import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue, HEADER_OVERHEAD_BYTES, recordRoom } from './codec';
 import { OffsetCommitter } from './committer';
 import type { ConnectionMonitor, InstrumentedClient } from './connection';
 import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from './errors';
@@ -41,7 +42,6 @@ import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
 import { readCommitted, startOffsets, unsettledCounts } from './positions';
 import type { Publisher } from './publisher';
-import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue, HEADER_OVERHEAD_BYTES, recordRoom } from './records';
 import { readRetryEnvelope, retryRecordHeaders, tierOf } from './retry-topics';
 import { type TopicManager, topicNameProblem } from './topics';
 import { deferred, sleep, withTimeout } from './wait';
