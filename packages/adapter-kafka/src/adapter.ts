@@ -8,6 +8,7 @@ import {
   type ConnectionState,
   type ConnectionStateReporter,
   checkOutgoing,
+  checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -22,8 +23,9 @@ import { connectionError, describeKafkaError } from './errors';
 import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
+import { checkRetryTopicNames } from './retry-topics';
 import { closedWhileStarting, KafkaSubscription } from './subscription';
-import { TopicManager, topicNameProblem } from './topics';
+import { TopicManager } from './topics';
 
 /**
  * What the Kafka adapter can do. `deliveryCount` is false: Kafka does not count deliveries, so a
@@ -162,7 +164,8 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the kafka adapter is closed');
-    checkSpec(spec, this.options);
+    checkSubscribeSpec(spec, this.capabilities);
+    checkRetryTopicNames(spec, this.options.retryTopics);
     if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
     if (this.monitor.state !== 'connected') await this.connect();
     const subscription = new KafkaSubscription(spec, handler, observer, {
@@ -215,37 +218,6 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       return admin;
     })();
     return this.adminClient;
-  }
-}
-
-function checkSpec(spec: SubscribeSpec, options: ResolvedKafkaOptions): void {
-  if (typeof spec.group !== 'string' || spec.group.length === 0) {
-    throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
-  }
-  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
-    throw new ConfigError('topics', 'subscribe to at least one topic');
-  }
-  for (const topic of spec.topics) {
-    const problem = topicNameProblem(topic);
-    if (problem !== undefined) throw new ConfigError('topics', problem);
-    if (options.retryTopics === false || spec.ordering !== 'none') continue;
-    for (const tier of options.retryTopics.tiersMs) {
-      let retryTopic: string;
-      try {
-        retryTopic = options.retryTopics.name(topic, spec.group, tier);
-      } catch (error) {
-        throw new ConfigError('retryTopics.name', `failed for "${topic}": ${(error as Error)?.message}`, {
-          cause: error,
-        });
-      }
-      const retryProblem = topicNameProblem(retryTopic);
-      if (retryProblem !== undefined) {
-        throw new ConfigError(
-          'group',
-          `the retry topic of group "${spec.group}" on "${topic}" is not a legal Kafka topic: ${retryProblem}`,
-        );
-      }
-    }
   }
 }
 

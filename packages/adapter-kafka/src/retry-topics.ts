@@ -1,4 +1,12 @@
-import { RETRY_HEADERS, type RecordHeaders } from '@tidings/core/adapter';
+import {
+  ConfigError,
+  RETRY_HEADERS,
+  type RecordHeaders,
+  type SubscribeSpec,
+  settlementHeaders,
+} from '@tidings/core/adapter';
+import type { ResolvedKafkaOptions } from './options';
+import { topicNameProblem } from './topics';
 
 /**
  * Headers the adapter adds to a record it re-publishes to a retry topic, beside the core's
@@ -69,7 +77,7 @@ export function retryRecordHeaders(
   dueAt: number,
   origin: { readonly topic: string; readonly partition: number; readonly offset: number },
 ): Record<string, string> {
-  const headers: Record<string, string> = { ...own, ...fromCore };
+  const headers = settlementHeaders(own, fromCore);
   headers[RETRY_HEADERS.attempt] ??= String(nextAttempt);
   headers[KAFKA_RETRY_HEADERS.dueAt] = new Date(dueAt).toISOString();
   if (own[KAFKA_RETRY_HEADERS.originalTopic] === undefined) {
@@ -78,4 +86,35 @@ export function retryRecordHeaders(
     headers[KAFKA_RETRY_HEADERS.originalOffset] = String(origin.offset);
   }
   return headers;
+}
+
+/**
+ * @internal Checks, before a subscription is made, that the retry topics of an unordered one have
+ * legal Kafka names: a `ConfigError` naming `retryTopics.name` when the namer throws, `group` when
+ * the name it makes (usually from the group) is not one.
+ */
+export function checkRetryTopicNames(
+  spec: SubscribeSpec,
+  retryTopics: ResolvedKafkaOptions['retryTopics'],
+): void {
+  if (retryTopics === false || spec.ordering !== 'none') return;
+  for (const topic of spec.topics) {
+    for (const tier of retryTopics.tiersMs) {
+      let retryTopic: string;
+      try {
+        retryTopic = retryTopics.name(topic, spec.group, tier);
+      } catch (error) {
+        throw new ConfigError('retryTopics.name', `failed for "${topic}": ${(error as Error)?.message}`, {
+          cause: error,
+        });
+      }
+      const problem = topicNameProblem(retryTopic);
+      if (problem !== undefined) {
+        throw new ConfigError(
+          'group',
+          `the retry topic of group "${spec.group}" on "${topic}" is not a legal Kafka topic: ${problem}`,
+        );
+      }
+    }
+  }
 }

@@ -10,15 +10,18 @@ import {
   type DeadLetterSettlement,
   fitDeadLetter,
   type IncomingRecord,
+  isSettlement,
   KeyedDispatcher,
   type LandedDeadLetter,
   RETRY_HEADERS,
+  RETRY_NOW,
   type RecordHandler,
   type RetrySettlement,
   type Settlement,
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  settlementHeaders,
   TidingsError,
   whenAborted,
 } from '@tidings/core/adapter';
@@ -76,7 +79,6 @@ interface Delivery {
 
 type Phase = 'starting' | 'running' | 'reconnecting' | 'failed' | 'closing' | 'closed';
 
-const RETRY_NOW: Settlement = Object.freeze({ type: 'retry', delayMs: 0, headers: Object.freeze({}) });
 /** How often a new owner looks again at a partition whose previous owner is still draining it. */
 const DRAIN_POLL_MS = 100;
 /** Pause before reading positions again after a failed attempt. */
@@ -692,9 +694,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private async handle(record: IncomingRecord): Promise<Settlement> {
     try {
       const settlement = await this.handler(record);
-      if (settlement?.type === 'ack' || settlement?.type === 'retry' || settlement?.type === 'deadLetter') {
-        return settlement;
-      }
+      if (isSettlement(settlement)) return settlement;
       this.report(
         new TypeError(`the record handler settled with ${String(settlement)}`),
         'retrying the record',
@@ -775,12 +775,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     if (problem !== undefined) throw new ConfigError('deadLetter.topic', problem);
     await topics.ensure([topic]);
     const maxBatchBytes = await topics.maxMessageBytes(topic);
-    // Prototype-free: a header named `__proto__` is merged as a header.
-    const headers: Record<string, string> = Object.assign(
-      Object.create(null) as Record<string, string>,
-      record.headers,
-      settlement.headers,
-    );
+    const headers = settlementHeaders(record.headers, settlement.headers);
     const write = async (asMinimal: boolean): Promise<LandedDeadLetter['reduced']> => {
       const keyBytes = record.key === undefined ? 0 : Buffer.byteLength(record.key);
       // A key too large for the dead letter is left out: the core's headers carry it (cut if need be).
@@ -844,7 +839,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private retryInPlace(delivery: Delivery, settlement: RetrySettlement): Delivery {
     const { record, state } = delivery;
     const attempt = record.attempt + 1;
-    const headers: Record<string, string> = { ...record.headers, ...settlement.headers };
+    const headers = settlementHeaders(record.headers, settlement.headers);
     const firstFailureAt = headers[RETRY_HEADERS.firstFailureAt] ?? new Date().toISOString();
     headers[RETRY_HEADERS.firstFailureAt] = firstFailureAt;
     state.retries.set(delivery.offset, { attempt, firstFailureAt });
