@@ -3,6 +3,7 @@ import {
   estimateSize,
   fromKafkaHeaders,
   fromKafkaKey,
+  fromKafkaMessage,
   fromKafkaValue,
   notARecord,
   toKafkaMessage,
@@ -26,6 +27,17 @@ describe('record conversion', () => {
     expect(fromKafkaKey(null)).toBeUndefined();
     expect(fromKafkaKey(Buffer.from('klucz-ż'))).toBe('klucz-ż');
     expect(fromKafkaValue(null).byteLength).toBe(0);
+  });
+
+  it('reads a fetched record with its attempt by the one rule: the retry header, else 1', () => {
+    const message = { key: Buffer.from('k'), value: null };
+    const plain = fromKafkaMessage(message, fromKafkaHeaders({}), 'orders', 'orders/0@7');
+    expect(plain).toMatchObject({ topic: 'orders', key: 'k', attempt: 1, position: 'orders/0@7' });
+    expect(plain.body.byteLength).toBe(0);
+    const retried = fromKafkaHeaders({ 'tidings-attempt': Buffer.from('3') });
+    expect(fromKafkaMessage(message, retried, 'orders', 'orders/0@7').attempt).toBe(3);
+    const forged = fromKafkaHeaders({ 'tidings-attempt': Buffer.from('-2') });
+    expect(fromKafkaMessage(message, forged, 'orders', 'orders/0@7').attempt).toBe(1);
   });
 
   it('sends the caller bytes without copying them', () => {

@@ -1,9 +1,9 @@
-import type { OutgoingRecord } from '@tidings/core/adapter';
-import type { IHeaders, Message } from 'kafkajs';
+import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 /**
- * Records to and from kafkajs messages: key, headers and body each way, and the sizes a record
- * takes in a record batch.
+ * Records to and from kafkajs messages: key, headers and body each way, the attempt and position of
+ * a fetched record, and the sizes a record takes in a record batch.
  *
  * @module
  */
@@ -57,6 +57,35 @@ export function fromKafkaKey(key: Buffer | null | undefined): string | undefined
 /** @internal The body of a fetched record: a null value (a tombstone) becomes an empty body. */
 export function fromKafkaValue(value: Buffer | null | undefined): Uint8Array {
   return value ?? EMPTY;
+}
+
+/** @internal Where a record is, as its `position` says it: `topic/partition@offset`. */
+export function positionOf(topic: string, partition: number | string, offset: number | string): string {
+  return `${topic}/${partition}@${offset}`;
+}
+
+/**
+ * @internal A fetched message as the record the core handles. Kafka counts no deliveries, so the
+ * attempt is the kit's one rule over the headers alone: the `tidings-attempt` a retry copy carries,
+ * else 1.
+ *
+ * @param headers the message's headers as {@link fromKafkaHeaders} read them, with what the
+ *   subscription knows besides (the retry state of an in-place retry, committed with the offset).
+ */
+export function fromKafkaMessage(
+  message: Pick<KafkaMessage, 'key' | 'value'>,
+  headers: Record<string, string>,
+  topic: string,
+  position: string,
+): IncomingRecord {
+  return {
+    topic,
+    key: fromKafkaKey(message.key),
+    headers,
+    body: fromKafkaValue(message.value),
+    attempt: attemptOf(headers),
+    position,
+  };
 }
 
 /** @internal Approximate size of a record on the wire, to keep each produced batch under the broker's limit. */

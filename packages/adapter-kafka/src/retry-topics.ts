@@ -1,10 +1,13 @@
 import {
   ConfigError,
+  type IncomingRecord,
   RETRY_HEADERS,
   type RecordHeaders,
+  type RetrySettlement,
   type SubscribeSpec,
   settlementHeaders,
 } from '@tidings/core/adapter';
+import { positionOf } from './codec';
 import type { ResolvedKafkaOptions } from './options';
 import { topicNameProblem } from './topics';
 
@@ -41,46 +44,61 @@ export function tierOf(delayMs: number, tiersMs: readonly number[]): number {
 
 /** @internal Where a record fetched from a retry topic came from, and when it may be delivered. */
 export interface RetryEnvelope {
-  readonly attempt: number;
   /** Epoch milliseconds; 0 when the record carries no due time. */
   readonly dueAt: number;
   /** `topic/partition@offset` of the original record, when known. */
   readonly originalPosition: string | undefined;
 }
 
-/** @internal Reads the retry headers of a record fetched from a retry topic. */
+/**
+ * @internal Reads the headers the adapter writes into a retry record (its attempt is read like any
+ * record's, by the kit's `attemptOf`).
+ */
 export function readRetryEnvelope(headers: RecordHeaders): RetryEnvelope {
-  const attempt = Number(headers[RETRY_HEADERS.attempt]);
   const due = Date.parse(headers[KAFKA_RETRY_HEADERS.dueAt] ?? '');
   const topic = headers[KAFKA_RETRY_HEADERS.originalTopic];
   const partition = headers[KAFKA_RETRY_HEADERS.originalPartition];
   const offset = headers[KAFKA_RETRY_HEADERS.originalOffset];
   return {
-    // A record on a retry topic has failed at least once.
-    attempt: Number.isInteger(attempt) && attempt >= 1 ? attempt : 2,
     dueAt: Number.isFinite(due) ? due : 0,
     originalPosition:
       topic !== undefined && partition !== undefined && offset !== undefined
-        ? `${topic}/${partition}@${offset}`
+        ? positionOf(topic, partition, offset)
         : undefined,
   };
 }
 
 /**
- * @internal The headers of a retry record: the record's own, the core's retry headers, the due time,
- * and the original position unless an earlier hop set it.
+ * @internal The headers of a retried record's next copy, re-published to a retry topic or delivered
+ * again in place: the record's own with the settlement's written over them. The core's retry
+ * settlement carries the next attempt and the first failure time; one that does not (the handler
+ * broke its promise, and `RETRY_NOW` is applied) gets them here, so that the attempt still rises
+ * and `maxAttempts` still ends the retries.
  */
-export function retryRecordHeaders(
-  own: RecordHeaders,
-  fromCore: RecordHeaders,
-  nextAttempt: number,
+export function nextCopyHeaders(
+  record: IncomingRecord,
+  settlement: RetrySettlement,
+  now: number = Date.now(),
+): Record<string, string> {
+  const headers = settlementHeaders(record.headers, settlement.headers);
+  if (settlement.headers[RETRY_HEADERS.attempt] === undefined) {
+    headers[RETRY_HEADERS.attempt] = String(record.attempt + 1);
+  }
+  headers[RETRY_HEADERS.firstFailureAt] ??= new Date(now).toISOString();
+  return headers;
+}
+
+/**
+ * @internal Adds to a copy's headers (see {@link nextCopyHeaders}) what a retry topic's record
+ * carries besides: the due time, and the original position unless an earlier hop wrote it.
+ */
+export function retryTopicHeaders(
+  headers: Record<string, string>,
   dueAt: number,
   origin: { readonly topic: string; readonly partition: number; readonly offset: number },
 ): Record<string, string> {
-  const headers = settlementHeaders(own, fromCore);
-  headers[RETRY_HEADERS.attempt] ??= String(nextAttempt);
   headers[KAFKA_RETRY_HEADERS.dueAt] = new Date(dueAt).toISOString();
-  if (own[KAFKA_RETRY_HEADERS.originalTopic] === undefined) {
+  if (headers[KAFKA_RETRY_HEADERS.originalTopic] === undefined) {
     headers[KAFKA_RETRY_HEADERS.originalTopic] = origin.topic;
     headers[KAFKA_RETRY_HEADERS.originalPartition] = String(origin.partition);
     headers[KAFKA_RETRY_HEADERS.originalOffset] = String(origin.offset);

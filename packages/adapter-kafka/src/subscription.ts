@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   type AdapterSubscription,
+  attemptOf,
   ClosedError,
   type CloseOptions,
   ConfigError,
@@ -36,7 +37,7 @@ import {
   PartitionAssigners,
 } from 'kafkajs';
 import { subscriptionAwareAssigner } from './assigner';
-import { fromKafkaHeaders, fromKafkaKey, fromKafkaValue, HEADER_OVERHEAD_BYTES, recordRoom } from './codec';
+import { fromKafkaHeaders, fromKafkaMessage, HEADER_OVERHEAD_BYTES, positionOf, recordRoom } from './codec';
 import { OffsetCommitter } from './committer';
 import type { ConnectionMonitor, InstrumentedClient } from './connection';
 import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from './errors';
@@ -45,7 +46,7 @@ import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
 import { readCommitted, startOffsets, unsettledCounts } from './positions';
 import type { Publisher } from './publisher';
-import { readRetryEnvelope, retryRecordHeaders, tierOf } from './retry-topics';
+import { nextCopyHeaders, readRetryEnvelope, retryTopicHeaders, tierOf } from './retry-topics';
 import { type TopicManager, topicNameProblem } from './topics';
 import { deferred, sleep, withTimeout } from './wait';
 
@@ -585,32 +586,20 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
 
   private toDelivery(state: PartitionState, route: Route, message: KafkaMessage, offset: number): Delivery {
     const headers = fromKafkaHeaders(message.headers);
-    let attempt = 1;
-    let dueAt = 0;
-    let position = `${state.topic}/${state.partition}@${offset}`;
-    if (route.retryTopic) {
-      const envelope = readRetryEnvelope(headers);
-      attempt = envelope.attempt;
-      dueAt = envelope.dueAt;
-      position = envelope.originalPosition ?? position;
-    }
+    const own = positionOf(state.topic, state.partition, offset);
+    const envelope = route.retryTopic ? readRetryEnvelope(headers) : undefined;
+    // An in-place retry of this record was under way (before a restart, or under the partition's
+    // previous owner): its copy carried these retry headers, committed with the offset.
     const mark = state.retries.get(offset);
-    if (mark !== undefined && mark.attempt > attempt) {
-      attempt = mark.attempt;
-      headers[RETRY_HEADERS.firstFailureAt] ??= mark.firstFailureAt;
+    if (mark !== undefined) {
+      headers[RETRY_HEADERS.attempt] = String(mark.attempt);
+      headers[RETRY_HEADERS.firstFailureAt] = mark.firstFailureAt;
     }
     return {
       state,
       offset,
-      dueAt,
-      record: {
-        topic: route.source,
-        key: fromKafkaKey(message.key),
-        headers,
-        body: fromKafkaValue(message.value),
-        attempt,
-        position,
-      },
+      dueAt: envelope?.dueAt ?? 0,
+      record: fromKafkaMessage(message, headers, route.source, envelope?.originalPosition ?? own),
     };
   }
 
@@ -817,7 +806,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     const topic = this.retryTopics.get(record.topic)?.get(tierOf(settlement.delayMs, this.tiersMs));
     if (topic === undefined) return false;
     const dueAt = Date.now() + settlement.delayMs;
-    const headers = retryRecordHeaders(record.headers, settlement.headers, record.attempt + 1, dueAt, {
+    const headers = retryTopicHeaders(nextCopyHeaders(record, settlement), dueAt, {
       topic: state.topic,
       partition: state.partition,
       offset: delivery.offset,
@@ -838,11 +827,9 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
    */
   private retryInPlace(delivery: Delivery, settlement: RetrySettlement): Delivery {
     const { record, state } = delivery;
-    const attempt = record.attempt + 1;
-    const headers = settlementHeaders(record.headers, settlement.headers);
-    const firstFailureAt = headers[RETRY_HEADERS.firstFailureAt] ?? new Date().toISOString();
-    headers[RETRY_HEADERS.firstFailureAt] = firstFailureAt;
-    state.retries.set(delivery.offset, { attempt, firstFailureAt });
+    const headers = nextCopyHeaders(record, settlement);
+    const attempt = attemptOf(headers);
+    state.retries.set(delivery.offset, { attempt, firstFailureAt: headers[RETRY_HEADERS.firstFailureAt]! });
     this.committer.markDirty(state);
     return { ...delivery, record: { ...record, attempt, headers } };
   }
