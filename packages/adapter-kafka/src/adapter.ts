@@ -16,11 +16,10 @@ import {
   type SubscribeSpec,
   TidingsError,
 } from '@tidings/core/adapter';
-import { type Admin, Kafka } from 'kafkajs';
 import { notARecord } from './codec';
-import { ConnectionMonitor, type InstrumentedClient } from './connection';
-import { connectionError, describeKafkaError } from './errors';
-import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
+import { type ConnectionMonitor, KafkaConnection } from './connection';
+import { describeKafkaError } from './errors';
+import { type AdapterLog, createAdapterLog } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { checkRetryTopicNames } from './retry-topics';
@@ -63,13 +62,12 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   readonly name = 'kafka';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedKafkaOptions;
-  private readonly kafka: Kafka;
+  private readonly connection: KafkaConnection;
   private readonly log: AdapterLog;
   private readonly monitor: ConnectionMonitor;
   private readonly publisher: Publisher;
   private readonly topics: TopicManager;
   private readonly subscriptions = new Set<KafkaSubscription>();
-  private adminClient: Promise<Admin> | undefined;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -77,24 +75,14 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     this.options = resolveOptions(options);
     const { logger, logLevel, redactor } = this.options;
     this.log = createAdapterLog(logger, logLevel, redactor);
-    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
-    this.kafka = new Kafka({
-      ...this.options.kafkaConfig,
-      brokers: [...this.options.brokers],
-      clientId: this.options.clientId,
-      connectionTimeout: this.options.connectionTimeoutMs,
-      requestTimeout: this.options.requestTimeoutMs,
-      // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-      socketFactory: this.monitor.socketFactory(this.options.kafkaConfig.socketFactory),
-      logLevel: kafkajsLogLevel(logger, logLevel),
-      logCreator: kafkajsLogCreator(logger, redactor),
-    });
+    this.connection = new KafkaConnection(this.options);
+    this.monitor = this.connection.monitor;
     this.capabilities = Object.freeze({
       ...kafkaCapabilities,
       maxMessageBytes: this.options.maxMessageBytes,
     });
-    this.publisher = new Publisher(this.kafka, this.options, this.log, this.monitor);
-    this.topics = new TopicManager(() => this.admin(), this.options.topics, redactor);
+    this.publisher = new Publisher(this.connection, this.options, this.log);
+    this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
   }
 
   get state(): ConnectionState {
@@ -118,7 +106,7 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       this.monitor.set('connecting');
       try {
         await this.publisher.connect();
-        await this.admin();
+        await this.connection.admin();
         this.monitor.set('connected');
       } catch (error) {
         this.monitor.set('failed', error);
@@ -169,12 +157,10 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
     if (this.monitor.state !== 'connected') await this.connect();
     const subscription = new KafkaSubscription(spec, handler, observer, {
-      kafka: this.kafka,
+      connection: this.connection,
       options: this.options,
       publisher: this.publisher,
       topics: this.topics,
-      monitor: this.monitor,
-      admin: () => this.admin(),
       log: this.log,
       onClosed: (closed) => this.subscriptions.delete(closed),
     });
@@ -196,28 +182,10 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       // Our own disconnects are not a lost connection.
       this.monitor.stop();
       await this.publisher.close();
-      const admin = await this.adminClient?.catch(() => undefined);
-      await admin?.disconnect().catch(() => undefined);
+      await this.connection.closeAdmin();
       this.monitor.set('closed');
     })();
     return this.closing;
-  }
-
-  private admin(): Promise<Admin> {
-    this.adminClient ??= (async () => {
-      const admin = this.kafka.admin();
-      const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
-      try {
-        await admin.connect();
-      } catch (error) {
-        this.adminClient = undefined;
-        unwatch();
-        await admin.disconnect().catch(() => undefined);
-        throw connectionError(error, this.options.brokers, this.options.redactor);
-      }
-      return admin;
-    })();
-    return this.adminClient;
   }
 }
 

@@ -27,19 +27,17 @@ import {
   whenAborted,
 } from '@tidings/core/adapter';
 import {
-  type Admin,
   type Consumer,
   type ConsumerCrashEvent,
   type ConsumerGroupJoinEvent,
   type EachBatchPayload,
-  type Kafka,
   type KafkaMessage,
   PartitionAssigners,
 } from 'kafkajs';
 import { subscriptionAwareAssigner } from './assigner';
 import { fromKafkaHeaders, fromKafkaMessage, HEADER_OVERHEAD_BYTES, positionOf, recordRoom } from './codec';
 import { OffsetCommitter } from './committer';
-import type { ConnectionMonitor, InstrumentedClient } from './connection';
+import type { InstrumentedClient, KafkaConnection } from './connection';
 import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from './errors';
 import type { AdapterLog } from './logging';
 import type { ResolvedKafkaOptions } from './options';
@@ -52,12 +50,10 @@ import { deferred, sleep, withTimeout } from './wait';
 
 /** @internal What a subscription needs from its adapter. */
 export interface SubscriptionDeps {
-  readonly kafka: Kafka;
+  readonly connection: KafkaConnection;
   readonly options: ResolvedKafkaOptions;
   readonly publisher: Publisher;
   readonly topics: TopicManager;
-  readonly monitor: ConnectionMonitor;
-  readonly admin: () => Promise<Admin>;
   readonly log: AdapterLog;
   readonly onClosed: (subscription: KafkaSubscription) => void;
 }
@@ -179,7 +175,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       this.retryTopics.set(topic, byTier);
     }
     const consumer = options.consumer;
-    this.consumer = deps.kafka.consumer({
+    this.consumer = deps.connection.kafka.consumer({
       groupId: spec.group,
       sessionTimeout: consumer.sessionTimeoutMs,
       heartbeatInterval: consumer.heartbeatIntervalMs,
@@ -222,7 +218,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
    * settlements by up to that long. Two admin requests per call.
    */
   async lag(): Promise<ConsumerLag[]> {
-    const admin = await this.deps.admin();
+    const admin = await this.deps.connection.admin();
     const counts = await unsettledCounts(admin, this.spec.group, this.kafkaTopics, this.spec.startFrom);
     const totals = new Map<string, number>(this.spec.topics.map((topic) => [topic, 0]));
     for (const [topic, messages] of counts) {
@@ -331,7 +327,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       this.consumer.on(events.REBALANCING, () => this.onRebalancing()),
       this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
       this.consumer.on(events.FETCH_START, () => this.onFetchStart()),
-      this.deps.monitor.watch(this.consumer as unknown as InstrumentedClient),
+      this.deps.connection.monitor.watch(this.consumer as unknown as InstrumentedClient),
     );
   }
 
@@ -402,7 +398,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private onCrash(event: ConsumerCrashEvent): void {
     const { error, restart } = event.payload;
     this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
-    if (isConnectionProblem(error)) this.deps.monitor.lost(error);
+    if (isConnectionProblem(error)) this.deps.connection.monitor.lost(error);
     this.frozen = true;
     this.freeze();
     if (this.phase === 'closing' || this.phase === 'closed') return;
@@ -430,7 +426,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     const live = (): PartitionState[] => states.filter((state) => state.phase === 'loading');
     try {
       await Promise.all(states.map((state) => this.revoking.get(state.key)?.done));
-      const admin = await this.deps.admin();
+      const admin = await this.deps.connection.admin();
       const committed = await readCommitted(admin, this.spec.group, live());
       const waitStarted = Date.now();
       let announced = false;
