@@ -23,7 +23,7 @@ import { type AdapterLog, createAdapterLog } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { checkRetryTopicNames } from './retry-topics';
-import { closedWhileStarting, KafkaSubscription } from './subscription';
+import { closedWhileStarting, KafkaSubscription } from './subscription/subscription';
 import { TopicManager } from './topics';
 
 /**

@@ -34,19 +34,19 @@ import {
   type KafkaMessage,
   PartitionAssigners,
 } from 'kafkajs';
+import { fromKafkaHeaders, fromKafkaMessage, HEADER_OVERHEAD_BYTES, positionOf, recordRoom } from '../codec';
+import type { InstrumentedClient, KafkaConnection } from '../connection';
+import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from '../errors';
+import type { AdapterLog } from '../logging';
+import type { ResolvedKafkaOptions } from '../options';
+import type { Publisher } from '../publisher';
+import { nextCopyHeaders, readRetryEnvelope, retryTopicHeaders, tierOf } from '../retry-topics';
+import { type TopicManager, topicNameProblem } from '../topics';
+import { deferred, sleep, withTimeout } from '../wait';
 import { subscriptionAwareAssigner } from './assigner';
-import { fromKafkaHeaders, fromKafkaMessage, HEADER_OVERHEAD_BYTES, positionOf, recordRoom } from './codec';
 import { OffsetCommitter } from './committer';
-import type { InstrumentedClient, KafkaConnection } from './connection';
-import { describeKafkaError, isConnectionProblem, isPermanent, isSizeRefusal } from './errors';
-import type { AdapterLog } from './logging';
-import type { ResolvedKafkaOptions } from './options';
 import { PartitionState, partitionKey } from './partition';
 import { readCommitted, startOffsets, unsettledCounts } from './positions';
-import type { Publisher } from './publisher';
-import { nextCopyHeaders, readRetryEnvelope, retryTopicHeaders, tierOf } from './retry-topics';
-import { type TopicManager, topicNameProblem } from './topics';
-import { deferred, sleep, withTimeout } from './wait';
 
 /** @internal What a subscription needs from its adapter. */
 export interface SubscriptionDeps {

@@ -1,5 +1,5 @@
-import type { DrainMarker, RetryMark } from './commit-metadata';
-import { encodeCommitMetadata } from './commit-metadata';
+import type { DrainMarker, RetryMark } from '../commit-metadata';
+import { encodeCommitMetadata } from '../commit-metadata';
 
 /**
  * - `loading`: assigned; the adapter is reading its committed position (and waiting for the

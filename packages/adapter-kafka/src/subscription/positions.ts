@@ -1,6 +1,6 @@
 import type { StartPosition } from '@tidings/core/adapter';
 import type { Admin } from 'kafkajs';
-import { type CommitMetadata, decodeCommitMetadata } from './commit-metadata';
+import { type CommitMetadata, decodeCommitMetadata } from '../commit-metadata';
 import { type PartitionState, partitionKey } from './partition';
 
 /** @internal A group's committed position of one partition; offset -1 when it has none. */
