@@ -131,10 +131,10 @@ const ONE_RECORD_BATCH_OVERHEAD = 128;
 export const HEADER_OVERHEAD_BYTES = 10;
 
 /**
- * @internal The most bytes of headers and body (each header counted with
- * {@link HEADER_OVERHEAD_BYTES}) that a record with `keyBytes` of key can carry when the broker takes
- * record batches of at most `maxBatchBytes` (`max.message.bytes` of the topic).
+ * @internal The most bytes of key, headers and body (each header counted with
+ * {@link HEADER_OVERHEAD_BYTES}) that a record can carry when the broker takes record batches of at
+ * most `maxBatchBytes` (`max.message.bytes` of the topic).
  */
-export function recordRoom(maxBatchBytes: number, keyBytes: number): number {
-  return Math.max(0, maxBatchBytes - ONE_RECORD_BATCH_OVERHEAD - keyBytes);
+export function recordRoom(maxBatchBytes: number): number {
+  return Math.max(0, maxBatchBytes - ONE_RECORD_BATCH_OVERHEAD);
 }

@@ -42,6 +42,59 @@ export function tierOf(delayMs: number, tiersMs: readonly number[]): number {
   return tier;
 }
 
+/** @internal How a Kafka topic of a subscription maps to the topic the core knows. */
+export interface Route {
+  /** The subscribed topic; for a retry topic, the topic its records were first published to. */
+  readonly source: string;
+  readonly retryTopic: boolean;
+}
+
+/**
+ * @internal The Kafka topics one subscription consumes: the subscribed ones and, for an unordered
+ * subscription while retry topics are on, one retry topic per subscribed topic and delay tier.
+ */
+export class TopicRoutes {
+  private readonly routes = new Map<string, Route>();
+  /** Retry topics by subscribed topic and tier. */
+  private readonly retryTopics = new Map<string, Map<number, string>>();
+  /** The delay tiers; undefined when the subscription retries in place. */
+  private readonly tiersMs: readonly number[] | undefined;
+
+  constructor(spec: SubscribeSpec, retryTopics: ResolvedKafkaOptions['retryTopics']) {
+    this.tiersMs = retryTopics !== false && spec.ordering === 'none' ? retryTopics.tiersMs : undefined;
+    for (const topic of spec.topics) {
+      this.routes.set(topic, { source: topic, retryTopic: false });
+      if (retryTopics === false || this.tiersMs === undefined) continue;
+      const byTier = new Map<number, string>();
+      for (const tier of this.tiersMs) {
+        const name = retryTopics.name(topic, spec.group, tier);
+        byTier.set(tier, name);
+        this.routes.set(name, { source: topic, retryTopic: true });
+      }
+      this.retryTopics.set(topic, byTier);
+    }
+  }
+
+  /** Every Kafka topic the subscription consumes. */
+  get kafkaTopics(): string[] {
+    return [...this.routes.keys()];
+  }
+
+  /** Where the records of a consumed Kafka topic belong; undefined for a topic not consumed. */
+  route(kafkaTopic: string): Route | undefined {
+    return this.routes.get(kafkaTopic);
+  }
+
+  /**
+   * The retry topic a retry of `delayMs` of a record of `topic` goes to, or undefined when the
+   * subscription retries in place.
+   */
+  retryTopic(topic: string, delayMs: number): string | undefined {
+    if (this.tiersMs === undefined) return undefined;
+    return this.retryTopics.get(topic)?.get(tierOf(delayMs, this.tiersMs));
+  }
+}
+
 /** @internal Where a record fetched from a retry topic came from, and when it may be delivered. */
 export interface RetryEnvelope {
   /** Epoch milliseconds; 0 when the record carries no due time. */

@@ -17,6 +17,14 @@ export function partitionKey(topic: string, partition: number): string {
 }
 
 /**
+ * @internal Whether the settlement of a record of `state` still counts: the partition is still
+ * ours, or draining after a revoke, and `close` has not given up on its records (`abandoned`).
+ */
+export function settles(state: PartitionState, abandoned: AbortSignal): boolean {
+  return !abandoned.aborted && (state.phase === 'active' || state.phase === 'revoking');
+}
+
+/**
  * @internal What one subscription knows about one assigned partition: which fetched records are
  * still unsettled, so that the committed offset never passes one of them.
  *
@@ -161,6 +169,12 @@ export class PartitionState {
   /** The metadata to commit with {@link position}. */
   metadata(): string {
     return encodeCommitMetadata(this.retries, this.position(), this.drain);
+  }
+
+  /** Stops the timers of records waiting for their due time: they are dropped. */
+  clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
 
   /** Counts a record's handler chain as running. */

@@ -45,36 +45,3 @@ export async function startOffsets(
   }
   return out;
 }
-
-/**
- * @internal Records each of `topics` holds that `group` has not settled, by topic: per partition,
- * the log end minus the group's committed offset (which never passes an unsettled record). A
- * partition the group never committed counts from where the group would start reading it.
- */
-export async function unsettledCounts(
-  admin: Admin,
-  group: string,
-  topics: readonly string[],
-  from: StartPosition,
-): Promise<Map<string, number>> {
-  const [committed, ends] = await Promise.all([
-    admin.fetchOffsets({ groupId: group, topics: [...topics] }),
-    Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))),
-  ]);
-  const committedAt = new Map<string, number>();
-  for (const { topic, partitions } of committed) {
-    for (const { partition, offset } of partitions)
-      committedAt.set(partitionKey(topic, partition), Number(offset));
-  }
-  const out = new Map<string, number>();
-  for (const { topic, partitions } of ends) {
-    let owed = 0;
-    for (const { partition, low, high } of partitions) {
-      const at = committedAt.get(partitionKey(topic, partition)) ?? -1;
-      const start = at >= 0 ? at : Number(from === 'earliest' ? low : high);
-      owed += Math.max(0, Number(high) - start);
-    }
-    out.set(topic, owed);
-  }
-  return out;
-}
