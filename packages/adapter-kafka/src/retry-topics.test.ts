@@ -1,12 +1,33 @@
-import { attemptOf, type IncomingRecord, RETRY_NOW, type RetrySettlement } from '@tidings/core/adapter';
-import { describe, expect, it } from 'vitest';
 import {
+  attemptOf,
+  type IncomingRecord,
+  RETRY_NOW,
+  type RetrySettlement,
+  type SubscribeSpec,
+} from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
+import { defaultRetryTopicName } from './options';
+import {
+  checkRetryTopicNames,
   KAFKA_RETRY_HEADERS,
   nextCopyHeaders,
   readRetryEnvelope,
   retryTopicHeaders,
+  TopicRoutes,
   tierOf,
 } from './retry-topics';
+
+const spec = (overrides: Partial<SubscribeSpec> = {}): SubscribeSpec => ({
+  group: 'billing',
+  topics: ['orders', 'refunds'],
+  concurrency: 1,
+  ordering: 'none',
+  startFrom: 'earliest',
+  maxAttempts: 5,
+  handlerTimeoutMs: 0,
+  ...overrides,
+});
+const retryTopics = { tiersMs: [0, 10_000], name: defaultRetryTopicName } as const;
 
 function record(headers: Record<string, string>): IncomingRecord {
   return {
@@ -69,5 +90,47 @@ describe('retry topics', () => {
 
   it('reads a retry record without headers as due at once, from nowhere known', () => {
     expect(readRetryEnvelope({})).toEqual({ dueAt: 0, originalPosition: undefined });
+  });
+
+  it('routes the retry topics of an unordered subscription back to their topics', () => {
+    const routes = new TopicRoutes(spec(), retryTopics);
+    expect(routes.kafkaTopics).toEqual([
+      'orders',
+      'orders.billing.retry-0s',
+      'orders.billing.retry-10s',
+      'refunds',
+      'refunds.billing.retry-0s',
+      'refunds.billing.retry-10s',
+    ]);
+    expect(routes.route('orders.billing.retry-10s')).toEqual({ source: 'orders', retryTopic: true });
+    expect(routes.route('refunds')).toEqual({ source: 'refunds', retryTopic: false });
+    expect(routes.retryTopic('refunds', 30_000)).toBe('refunds.billing.retry-10s');
+    // Ordered subscriptions, and retryTopics: false, retry in place.
+    const ordered = new TopicRoutes(spec({ ordering: 'key' }), retryTopics);
+    expect(ordered.kafkaTopics).toEqual(['orders', 'refunds']);
+    expect(ordered.retryTopic('orders', 0)).toBeUndefined();
+    expect(new TopicRoutes(spec(), false).retryTopic('orders', 0)).toBeUndefined();
+  });
+
+  it('refuses a retry topic name Kafka would refuse, naming the field at fault', () => {
+    expect(() => checkRetryTopicNames(spec(), retryTopics)).not.toThrow();
+    expect(() => checkRetryTopicNames(spec({ group: 'bil ling' }), retryTopics)).toThrow(
+      expect.objectContaining({ code: 'CONFIG', field: 'group' }),
+    );
+    const throwing = {
+      ...retryTopics,
+      name: () => {
+        throw new Error('no names today');
+      },
+    };
+    expect(() => checkRetryTopicNames(spec(), throwing)).toThrow(
+      expect.objectContaining({
+        field: 'retryTopics.name',
+        message: expect.stringMatching(/no names today/),
+      }),
+    );
+    expect(() =>
+      checkRetryTopicNames(spec({ ordering: 'key', group: 'bil ling' }), retryTopics),
+    ).not.toThrow();
   });
 });
