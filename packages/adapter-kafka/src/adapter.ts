@@ -7,7 +7,8 @@ import {
   ConfigError,
   type ConnectionState,
   type ConnectionStateReporter,
-  MessageTooLargeError,
+  checkOutgoing,
+  checkSubscribeSpec,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
@@ -15,15 +16,15 @@ import {
   type SubscribeSpec,
   TidingsError,
 } from '@tidings/core/adapter';
-import { type Admin, Kafka } from 'kafkajs';
-import { ConnectionMonitor, type InstrumentedClient } from './connection';
-import { connectionError, describeKafkaError } from './errors';
-import { type AdapterLog, createAdapterLog, kafkajsLogCreator, kafkajsLogLevel } from './logging';
+import { notARecord } from './codec';
+import { type ConnectionMonitor, KafkaConnection } from './connection';
+import { describeKafkaError } from './errors';
+import { type AdapterLog, createAdapterLog } from './logging';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
-import { recordProblem } from './records';
-import { closedWhileStarting, KafkaSubscription } from './subscription';
-import { TopicManager, topicNameProblem } from './topics';
+import { checkRetryTopicNames } from './retry-topics';
+import { closedWhileStarting, KafkaSubscription } from './subscription/subscription';
+import { TopicManager } from './topics';
 
 /**
  * What the Kafka adapter can do. `deliveryCount` is false: Kafka does not count deliveries, so a
@@ -61,13 +62,12 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   readonly name = 'kafka';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedKafkaOptions;
-  private readonly kafka: Kafka;
+  private readonly connection: KafkaConnection;
   private readonly log: AdapterLog;
   private readonly monitor: ConnectionMonitor;
   private readonly publisher: Publisher;
   private readonly topics: TopicManager;
   private readonly subscriptions = new Set<KafkaSubscription>();
-  private adminClient: Promise<Admin> | undefined;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -75,24 +75,14 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     this.options = resolveOptions(options);
     const { logger, logLevel, redactor } = this.options;
     this.log = createAdapterLog(logger, logLevel, redactor);
-    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
-    this.kafka = new Kafka({
-      ...this.options.kafkaConfig,
-      brokers: [...this.options.brokers],
-      clientId: this.options.clientId,
-      connectionTimeout: this.options.connectionTimeoutMs,
-      requestTimeout: this.options.requestTimeoutMs,
-      // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-      socketFactory: this.monitor.socketFactory(this.options.kafkaConfig.socketFactory),
-      logLevel: kafkajsLogLevel(logger, logLevel),
-      logCreator: kafkajsLogCreator(logger, redactor),
-    });
+    this.connection = new KafkaConnection(this.options);
+    this.monitor = this.connection.monitor;
     this.capabilities = Object.freeze({
       ...kafkaCapabilities,
       maxMessageBytes: this.options.maxMessageBytes,
     });
-    this.publisher = new Publisher(this.kafka, this.options, this.log, this.monitor);
-    this.topics = new TopicManager(() => this.admin(), this.options.topics, redactor);
+    this.publisher = new Publisher(this.connection, this.options, this.log);
+    this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
   }
 
   get state(): ConnectionState {
@@ -116,7 +106,7 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       this.monitor.set('connecting');
       try {
         await this.publisher.connect();
-        await this.admin();
+        await this.connection.admin();
         this.monitor.set('connected');
       } catch (error) {
         this.monitor.set('failed', error);
@@ -131,29 +121,18 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   async publish(records: readonly OutgoingRecord[]): Promise<void> {
     if (this.closing !== undefined) throw new ClosedError('cannot publish: the kafka adapter is closed');
     if (!Array.isArray(records)) throw new PublishError('kafka: publish takes an array of records');
-    const limit = this.options.maxMessageBytes;
-    const topics = new Set<string>();
+    // Before anything is sent: kafkajs would throw a bare TypeError (a number as a header value),
+    // possibly after sending the records ahead of it in the batch.
     for (const record of records) {
-      // Before anything is sent: kafkajs would throw a bare TypeError (a number as a header value),
-      // possibly after sending the records ahead of it in the batch.
-      const shape = recordProblem(record);
-      if (shape !== undefined) {
-        throw new PublishError(`kafka: cannot publish: ${shape}`, {
-          ...(typeof record?.topic === 'string' ? { topic: record.topic } : {}),
-        });
-      }
-      if (record.body.byteLength > limit) throw new MessageTooLargeError(record.body.byteLength, limit);
-      if (!topics.has(record.topic)) {
-        const problem = topicNameProblem(record.topic);
-        if (problem !== undefined) throw new PublishError(`kafka: ${problem}`, { topic: record.topic });
-        topics.add(record.topic);
-      }
+      const problem = notARecord(record);
+      if (problem !== undefined) throw new PublishError(`kafka: cannot publish: ${problem}`);
     }
+    checkOutgoing(records, this.capabilities);
     if (records.length === 0) return;
     try {
       // The hot path: no extra await once connected.
       if (this.monitor.state !== 'connected') await this.connect();
-      await this.topics.ensure([...topics]);
+      await this.topics.ensure([...new Set(records.map((record) => record.topic))]);
     } catch (error) {
       const topic = records[0]!.topic;
       const { redactor } = this.options;
@@ -173,16 +152,15 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     observer?: SettlementObserver,
   ): Promise<AdapterSubscription> {
     if (this.closing !== undefined) throw new ClosedError('cannot subscribe: the kafka adapter is closed');
-    checkSpec(spec, this.options);
+    checkSubscribeSpec(spec, this.capabilities);
+    checkRetryTopicNames(spec, this.options.retryTopics);
     if (typeof handler !== 'function') throw new ConfigError('handler', 'must be a function');
     if (this.monitor.state !== 'connected') await this.connect();
     const subscription = new KafkaSubscription(spec, handler, observer, {
-      kafka: this.kafka,
+      connection: this.connection,
       options: this.options,
       publisher: this.publisher,
       topics: this.topics,
-      monitor: this.monitor,
-      admin: () => this.admin(),
       log: this.log,
       onClosed: (closed) => this.subscriptions.delete(closed),
     });
@@ -204,59 +182,10 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       // Our own disconnects are not a lost connection.
       this.monitor.stop();
       await this.publisher.close();
-      const admin = await this.adminClient?.catch(() => undefined);
-      await admin?.disconnect().catch(() => undefined);
+      await this.connection.closeAdmin();
       this.monitor.set('closed');
     })();
     return this.closing;
-  }
-
-  private admin(): Promise<Admin> {
-    this.adminClient ??= (async () => {
-      const admin = this.kafka.admin();
-      const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
-      try {
-        await admin.connect();
-      } catch (error) {
-        this.adminClient = undefined;
-        unwatch();
-        await admin.disconnect().catch(() => undefined);
-        throw connectionError(error, this.options.brokers, this.options.redactor);
-      }
-      return admin;
-    })();
-    return this.adminClient;
-  }
-}
-
-function checkSpec(spec: SubscribeSpec, options: ResolvedKafkaOptions): void {
-  if (typeof spec.group !== 'string' || spec.group.length === 0) {
-    throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
-  }
-  if (!Array.isArray(spec.topics) || spec.topics.length === 0) {
-    throw new ConfigError('topics', 'subscribe to at least one topic');
-  }
-  for (const topic of spec.topics) {
-    const problem = topicNameProblem(topic);
-    if (problem !== undefined) throw new ConfigError('topics', problem);
-    if (options.retryTopics === false || spec.ordering !== 'none') continue;
-    for (const tier of options.retryTopics.tiersMs) {
-      let retryTopic: string;
-      try {
-        retryTopic = options.retryTopics.name(topic, spec.group, tier);
-      } catch (error) {
-        throw new ConfigError('retryTopics.name', `failed for "${topic}": ${(error as Error)?.message}`, {
-          cause: error,
-        });
-      }
-      const retryProblem = topicNameProblem(retryTopic);
-      if (retryProblem !== undefined) {
-        throw new ConfigError(
-          'group',
-          `the retry topic of group "${spec.group}" on "${topic}" is not a legal Kafka topic: ${retryProblem}`,
-        );
-      }
-    }
   }
 }
 

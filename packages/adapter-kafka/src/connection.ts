@@ -1,7 +1,10 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tidings/core/adapter';
-import type { ISocketFactory } from 'kafkajs';
+import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
+import { connectionError } from './errors';
+import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
+import type { ResolvedKafkaOptions } from './options';
 import { sleep } from './wait';
 
 /** Listens to the adapter's connection state. */
@@ -170,5 +173,60 @@ export class ConnectionMonitor implements ConnectionStateReporter {
       if ((payload.sentAt ?? 0) >= this.lostAt) this.restored();
     });
     this.clients.set(client, remove);
+  }
+}
+
+/**
+ * @internal The adapter's kafkajs client: the one `Kafka` instance its producer, consumers and admin
+ * client come from, with every socket watched by the {@link ConnectionMonitor} and kafkajs's log
+ * routed to the user's logger, and the admin connection the adapter shares (topics, committed
+ * positions, lag, and the monitor's probes).
+ */
+export class KafkaConnection {
+  readonly monitor: ConnectionMonitor;
+  readonly kafka: Kafka;
+  private adminClient: Promise<Admin> | undefined;
+
+  constructor(private readonly options: ResolvedKafkaOptions) {
+    const { logger, logLevel, redactor } = options;
+    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
+    this.kafka = new Kafka({
+      ...options.kafkaConfig,
+      brokers: [...options.brokers],
+      clientId: options.clientId,
+      connectionTimeout: options.connectionTimeoutMs,
+      requestTimeout: options.requestTimeoutMs,
+      // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
+      socketFactory: this.monitor.socketFactory(options.kafkaConfig.socketFactory),
+      logLevel: kafkajsLogLevel(logger, logLevel),
+      logCreator: kafkajsLogCreator(logger, redactor),
+    });
+  }
+
+  /**
+   * The shared admin client, connected on first use; rejects with a `ConnectionError` when the
+   * brokers cannot be reached, and connects anew on the next call.
+   */
+  admin(): Promise<Admin> {
+    this.adminClient ??= (async () => {
+      const admin = this.kafka.admin();
+      const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
+      try {
+        await admin.connect();
+      } catch (error) {
+        this.adminClient = undefined;
+        unwatch();
+        await admin.disconnect().catch(() => undefined);
+        throw connectionError(error, this.options.brokers, this.options.redactor);
+      }
+      return admin;
+    })();
+    return this.adminClient;
+  }
+
+  /** Disconnects the admin client, if one was connected. */
+  async closeAdmin(): Promise<void> {
+    const admin = await this.adminClient?.catch(() => undefined);
+    await admin?.disconnect().catch(() => undefined);
   }
 }

@@ -1,4 +1,4 @@
-import { inspect } from 'node:util';
+import { SecretEvidence } from '@tidings/conformance';
 import { ConfigError, createRedactor, MessageTooLargeError } from '@tidings/core/adapter';
 import {
   KafkaJSConnectionError,
@@ -74,8 +74,9 @@ describe('kafka error verdicts', () => {
       },
     );
     for (const error of [connectionError(raw, ['b:9092'], redactor), publishError(raw, ['t'], redactor)]) {
-      const text = inspect(error, { depth: 10, showHidden: true });
-      expect(text).not.toContain(secret);
+      const evidence = new SecretEvidence();
+      evidence.add(error);
+      evidence.expectNoSecret(secret);
       expect(error.message).toContain('auth with *** refused');
       expect((error.cause as Error).name).toBe('KafkaJSNonRetriableError');
       expect(((error.cause as Error).cause as { code?: string }).code).toBe('EAUTH');

@@ -1,7 +1,7 @@
-import { ConfigError, definedOnly } from '@tidings/core/adapter';
+import { ConfigError, createRedactor, definedOnly, type Redactor } from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
-import { configSecrets, redactBroker, SecretRedactor, watchedSasl } from './secrets';
+import { configSecrets, redactBroker, watchedSasl } from './secrets';
 
 /**
  * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
@@ -181,8 +181,11 @@ export interface ResolvedKafkaOptions {
   readonly logger: KafkaLogger | undefined;
   readonly logLevel: KafkaLogLevel;
   readonly kafkaConfig: Partial<KafkaConfig>;
-  /** Removes the options' secrets (SASL, TLS) from everything the adapter says. */
-  readonly redactor: SecretRedactor;
+  /**
+   * Removes the options' secrets (SASL, TLS), and OAuth bearer tokens as the provider hands them
+   * out, from everything the adapter says.
+   */
+  readonly redactor: Redactor;
 }
 
 /**
@@ -300,7 +303,7 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
   const kafkaConfig: Partial<KafkaConfig> = { ...(options.kafkaConfig ?? {}) };
   if (options.ssl !== undefined) kafkaConfig.ssl = options.ssl;
   if (options.sasl !== undefined) kafkaConfig.sasl = options.sasl;
-  const redactor = new SecretRedactor(configSecrets(kafkaConfig));
+  const redactor = createRedactor(configSecrets(kafkaConfig));
   if (kafkaConfig.sasl !== undefined) kafkaConfig.sasl = watchedSasl(kafkaConfig.sasl, redactor);
 
   return {

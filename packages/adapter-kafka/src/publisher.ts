@@ -1,10 +1,10 @@
 import { ClosedError, ConfigError, type OutgoingRecord, PublishError } from '@tidings/core/adapter';
-import kafkajs, { CompressionTypes, type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
-import type { ConnectionMonitor, InstrumentedClient } from './connection';
+import kafkajs, { CompressionTypes, type Message, Partitioners, type Producer } from 'kafkajs';
+import { estimateSize, toKafkaMessage } from './codec';
+import type { InstrumentedClient, KafkaConnection } from './connection';
 import { connectionError, isConnectionProblem, publishError } from './errors';
 import type { AdapterLog } from './logging';
 import type { KafkaCompression, ResolvedKafkaOptions } from './options';
-import { estimateSize, toKafkaMessage } from './records';
 
 const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
   none: CompressionTypes.None,
@@ -65,10 +65,9 @@ export class Publisher {
   private readonly compression: CompressionTypes;
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly connection: KafkaConnection,
     private readonly options: ResolvedKafkaOptions,
     private readonly log: AdapterLog,
-    private readonly monitor: ConnectionMonitor,
   ) {
     this.compression = COMPRESSION[options.producer.compression];
     if (!codecAvailable(this.compression)) {
@@ -188,7 +187,7 @@ export class Publisher {
       });
     } catch (error) {
       const failure = publishError(error, [...byTopic.keys()], this.options.redactor);
-      if (isConnectionProblem(error)) this.monitor.lost(error);
+      if (isConnectionProblem(error)) this.connection.monitor.lost(error);
       this.log.log('warn', failure.message, { topics: [...byTopic.keys()] });
       for (const { call } of chunk) this.fail(call, failure);
       await this.resetProducer();
@@ -218,7 +217,7 @@ export class Publisher {
       return Promise.reject(new ClosedError('cannot publish: the kafka adapter is closed'));
     }
     this.connecting ??= (async () => {
-      const producer = this.kafka.producer({
+      const producer = this.connection.kafka.producer({
         idempotent: true,
         maxInFlightRequests: 1,
         // Murmur2 like the Java client: a key lands on the same partition whoever produces it.
@@ -226,7 +225,7 @@ export class Publisher {
         allowAutoTopicCreation: this.options.topics.create,
         retry: { retries: this.options.producer.retries },
       });
-      const unwatch = this.monitor.watch(producer as unknown as InstrumentedClient);
+      const unwatch = this.connection.monitor.watch(producer as unknown as InstrumentedClient);
       try {
         await producer.connect();
       } catch (error) {

@@ -1,5 +1,6 @@
+import { createRedactor } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
-import { configSecrets, redactBroker, SecretRedactor, watchedSasl } from './secrets';
+import { configSecrets, redactBroker, watchedSasl } from './secrets';
 
 describe('kafka secrets', () => {
   it('finds the secrets of every SASL mechanism and of TLS', () => {
@@ -24,7 +25,7 @@ describe('kafka secrets', () => {
   });
 
   it('learns each bearer token the provider hands out', async () => {
-    const redactor = new SecretRedactor([]);
+    const redactor = createRedactor();
     let n = 0;
     const sasl = watchedSasl(
       { mechanism: 'oauthbearer', oauthBearerProvider: async () => ({ value: `token-${++n}` }) },

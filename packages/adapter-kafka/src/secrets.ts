@@ -1,35 +1,5 @@
-import { createRedactor, REDACTED, type Redactor } from '@tidings/core/adapter';
+import { REDACTED, type Redactor } from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
-
-/**
- * @internal The adapter's redactor: the secrets of its options (SASL passwords and keys, TLS
- * passphrases and private keys), and OAuth bearer tokens as the provider hands them out, are
- * replaced by `***` in every error, log entry and health field the adapter produces.
- */
-export class SecretRedactor implements Redactor {
-  private readonly secrets = new Set<string>();
-  private inner: Redactor;
-
-  constructor(secrets: Iterable<string>) {
-    for (const secret of secrets) this.secrets.add(secret);
-    this.inner = createRedactor(this.secrets);
-  }
-
-  /** Learns a secret met after construction (a fresh bearer token). */
-  learn(secret: string): void {
-    if (secret.length === 0 || this.secrets.has(secret)) return;
-    this.secrets.add(secret);
-    this.inner = createRedactor(this.secrets);
-  }
-
-  text(text: string): string {
-    return this.inner.text(text);
-  }
-
-  error(value: unknown): Error {
-    return this.inner.error(value);
-  }
-}
 
 /**
  * @internal The secrets kafkajs is given: SASL credentials whatever the mechanism, and the TLS
@@ -66,11 +36,11 @@ export function configSecrets(config: Partial<KafkaConfig>): string[] {
 
 /**
  * @internal The SASL settings with an OAuth bearer provider wrapped so that each token it returns is
- * known to `redactor` before kafkajs sends it; other mechanisms are returned as they are.
+ * learned by `redactor` before kafkajs sends it; other mechanisms are returned as they are.
  */
 export function watchedSasl(
   sasl: NonNullable<KafkaConfig['sasl']>,
-  redactor: SecretRedactor,
+  redactor: Redactor,
 ): NonNullable<KafkaConfig['sasl']> {
   if (sasl === null || typeof sasl !== 'object') return sasl;
   if (sasl.mechanism !== 'oauthbearer' || !('oauthBearerProvider' in sasl)) return sasl;

@@ -1,11 +1,10 @@
 import { createHash } from 'node:crypto';
-import { Collector, eventually, ObserverLog, quietPeriod } from '@tidings/conformance';
+import { Collector, eventually, LogCapture, ObserverLog, quietPeriod } from '@tidings/conformance';
 import { createBus, defineEvent } from '@tidings/core';
 import { DEAD_LETTER_HEADERS, type IncomingRecord, type Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import type { KafkaLogEntry } from '../src';
-import { rawProduce, subscribeSpec, testAdmin, useKafka } from './helpers';
+import { loggingTo, rawProduce, subscribeSpec, testAdmin, useKafka } from './helpers';
 
 const kafka = useKafka('d');
 
@@ -92,19 +91,12 @@ describe('kafka dead letters', () => {
     });
     const Ping = defineEvent({ type: 'test.ping', topic, schema: z.object({ n: z.number() }) });
     const handled: number[] = [];
-    const landed: string[] = [];
+    const logs = new LogCapture();
     const runBus = async () => {
       const bus = createBus({
         source: 'huge-test',
         adapter: await kafka.adapter({ consumer: { maxBytesPerPartition: 64 * 1024 } }),
-        logger: {
-          debug: () => undefined,
-          info: () => undefined,
-          warn: () => undefined,
-          error: (_fields, message) => {
-            if (message.startsWith('event dead-lettered')) landed.push(message);
-          },
-        },
+        logger: logs,
       });
       bus.subscribe(
         Ping,
@@ -170,15 +162,10 @@ describe('kafka dead letters', () => {
       { name: 'x-huge', bytes: 1_200_000, sha256: sha256(Buffer.from(hugeHeader)) },
     ]);
     // The bus said "dead-lettered" once per record, when it was true, and that they were reduced.
-    await eventually(
-      () => landed.length >= 3,
-      10_000,
-      () => `${landed.length} dead letters logged`,
-    );
-    expect(landed.filter((line) => line.includes('(reduced: body cut to fit the broker)'))).toHaveLength(2);
-    expect(landed.filter((line) => line.includes('(reduced: headers cut to fit the broker)'))).toHaveLength(
-      1,
-    );
+    const landed = await logs.until(/^event dead-lettered/, 10_000, 3);
+    expect(landed).toHaveLength(3);
+    expect(logs.matching(/^event dead-lettered.*\(reduced: body cut to fit the broker\)/)).toHaveLength(2);
+    expect(logs.matching(/^event dead-lettered.*\(reduced: headers cut to fit the broker\)/)).toHaveLength(1);
     await bus.stop();
 
     // Committed past all of them: a new member of the group gets a new event and nothing again.
@@ -200,8 +187,8 @@ describe('kafka dead letters', () => {
   it('writes the minimal copy once when the broker refuses the copy that fitted the limit it knew', async () => {
     const { topic, group } = kafka.names('shrunk');
     const dlqTopic = `${topic}.dlq`;
-    const log: KafkaLogEntry[] = [];
-    const adapter = await kafka.adapter({ logger: (entry) => log.push(entry), logLevel: 'warn' });
+    const logs = new LogCapture();
+    const adapter = await kafka.adapter({ logger: loggingTo(logs), logLevel: 'warn' });
     const dead = new Collector();
     await adapter.subscribe(subscribeSpec(`${group}-reader`, dlqTopic), dead.handler('reader'));
     const observer = new ObserverLog();
@@ -259,20 +246,18 @@ describe('kafka dead letters', () => {
       reduced: ['headers', 'body'],
     });
     expect(observer.failed).toEqual([]);
-    expect(
-      log.some((entry) =>
-        /refused the dead letter .* for its size; writing the minimal copy/.test(entry.message),
-      ),
-    ).toBe(true);
+    expect(logs.matching(/refused the dead letter .* for its size; writing the minimal copy/)).toHaveLength(
+      1,
+    );
   });
 
   it('reports a dead letter the broker will never take, keeps the record, and does not loop', async () => {
     const { topic, group } = kafka.names('nowhere');
     const admin = await testAdmin();
     await admin.createTopics({ waitForLeaders: true, topics: [{ topic, numPartitions: 1 }] });
-    const log: KafkaLogEntry[] = [];
+    const logs = new LogCapture();
     // Operators own the topics, and nobody made the dead-letter topic.
-    const adapter = await kafka.adapter({ topics: { create: false }, logger: (entry) => log.push(entry) });
+    const adapter = await kafka.adapter({ topics: { create: false }, logger: loggingTo(logs) });
     const observer = new ObserverLog();
     const seen = new Collector();
     const subscription = await adapter.subscribe(
@@ -309,7 +294,7 @@ describe('kafka dead letters', () => {
     expect(subscription.lastError?.message).toContain('does not exist and topics.create is false');
     expect(subscription.state).toBe('running');
     expect(seen.ofBody('poison')).toHaveLength(1);
-    const failures = log.filter((entry) => /dead-lettering .* failed/.test(entry.message));
+    const failures = logs.matching(/dead-lettering .* failed/);
     expect(failures).toHaveLength(1);
     expect(failures[0]!.message).toMatch(/the broker says for good\); trying again in 30000 ms/);
   });

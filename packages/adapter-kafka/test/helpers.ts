@@ -1,8 +1,9 @@
 import net from 'node:net';
+import type { LogCapture } from '@tidings/conformance';
 import type { BrokerAdapter, OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach } from 'vitest';
-import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
+import { createKafkaAdapter, type KafkaAdapterOptions, type KafkaLogger } from '../src';
 
 /** The broker started by tools/kafka/kafka.sh (see test/global-setup.ts). */
 export const BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
@@ -26,6 +27,14 @@ export function testAdapter(overrides: Partial<KafkaAdapterOptions> = {}): Broke
     ...overrides,
     consumer: { ...TEST_CONSUMER, ...overrides.consumer },
   });
+}
+
+/**
+ * The adapter's logger writing into `logs`, so that a test reads and waits on the adapter's own
+ * lines (and kafkajs's) as it does on a bus's; the entry's namespace goes into the fields.
+ */
+export function loggingTo(logs: LogCapture): KafkaLogger {
+  return (entry) => logs[entry.level]({ namespace: entry.namespace, ...entry.fields }, entry.message);
 }
 
 /** A prefix for one test file's topics and groups. */

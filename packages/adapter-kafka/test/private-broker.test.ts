@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
-import { inspect } from 'node:util';
-import { type Bus, createBus, defineEvent, type Logger } from '@tidings/core';
+import { LogCapture, SecretEvidence } from '@tidings/conformance';
+import { type Bus, createBus, defineEvent } from '@tidings/core';
 import type { ConnectionState } from '@tidings/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { createKafkaAdapter, type KafkaAdapterOptions, type KafkaLogEntry } from '../src';
-import { TEST_CONSUMER, testNamespace } from './helpers';
+import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
+import { loggingTo, TEST_CONSUMER, testNamespace } from './helpers';
 import { freePorts, PrivateKafka } from './private-broker';
 
 // One private node for the file, with a SASL_PLAINTEXT listener: the shared broker must keep no
@@ -29,51 +29,16 @@ const Ping = defineEvent({
   schema: z.object({ n: z.number() }),
 });
 
-/** Everything a scenario lets out: errors, the bus's and the adapter's log entries, health reports. */
-class Transcript {
-  readonly items: unknown[] = [];
-  readonly adapterLog: KafkaLogEntry[] = [];
-  readonly busLog: { level: string; message: string; fields: unknown }[] = [];
+/**
+ * Everything a scenario lets out: the errors and health reports it adds, the bus's lines
+ * (`evidence.logger`), and the adapter's own lines, kafkajs's included (`adapterLog`).
+ */
+class Transcript extends SecretEvidence {
+  readonly adapterLog = new LogCapture();
 
-  add(item: unknown): void {
-    this.items.push(item);
-  }
-
-  /** The bus's logger, keeping every line. */
-  get logger(): Logger {
-    const line = (level: string) => (fields: Record<string, unknown>, message: string) => {
-      this.busLog.push({ level, message, fields });
-    };
-    return { debug: line('debug'), info: line('info'), warn: line('warn'), error: line('error') };
-  }
-
-  /** Everything, printed as deep as it goes, hidden properties and causes included. */
-  text(): string {
-    return [...this.items, ...this.adapterLog, ...this.busLog]
-      .map((item) =>
-        inspect(item, { depth: 12, showHidden: true, maxStringLength: Number.POSITIVE_INFINITY }),
-      )
-      .join('\n');
-  }
-
-  /** Resolves once the bus has logged a line matching `pattern`. */
-  async untilBusSays(pattern: RegExp, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!this.busLog.some((line) => pattern.test(line.message))) {
-      if (Date.now() > deadline) {
-        const adapterSaid = this.adapterLog
-          .slice(-30)
-          .map(
-            (entry) =>
-              `${entry.namespace} ${entry.message} ${inspect(entry.fields, { breakLength: Infinity })}`,
-          );
-        throw new Error(
-          `the bus did not log ${pattern}; it logged:\n${this.busLog.map((l) => l.message).join('\n')}\n` +
-            `the adapter's last entries:\n${adapterSaid.join('\n')}`,
-        );
-      }
-      await new Promise((resolve) => setTimeout(resolve, 50));
-    }
+  constructor() {
+    super();
+    this.add(this.adapterLog);
   }
 }
 
@@ -86,7 +51,7 @@ function adapterOptions(
     clientId: 'tidings-private',
     sasl: { mechanism: 'plain', username: 'app', password },
     connectionTimeoutMs: 1_000,
-    logger: (entry) => transcript.adapterLog.push(entry),
+    logger: loggingTo(transcript.adapterLog),
     logLevel: 'debug',
     consumer: TEST_CONSUMER,
     ...overrides,
@@ -98,11 +63,7 @@ async function failingBus(transcript: Transcript, options: KafkaAdapterOptions):
   const adapter = createKafkaAdapter(options);
   const bus = createBus({ source: 'private-test', adapter, logger: transcript.logger });
   bus.subscribe(Ping, { group: `${namespace}-g-secret` }, () => undefined);
-  const failure = await bus.start().then(
-    () => new Error('the bus started'),
-    (error: Error) => error,
-  );
-  transcript.add(failure);
+  const failure = await transcript.failure(bus.start());
   transcript.add(bus.health());
   transcript.add(
     await adapter
@@ -130,9 +91,9 @@ describe('kafka credentials', () => {
     // The cause is kept: a closed port reads as one.
     expect(failure).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION' });
     expect(failure.message).toMatch(/ECONNREFUSED/);
-    expect(transcript.adapterLog.length).toBeGreaterThan(0);
-    expect(transcript.busLog.some((line) => /could not connect/.test(line.message))).toBe(true);
-    expect(transcript.text()).not.toContain(password);
+    expect(transcript.adapterLog.lines.length).toBeGreaterThan(0);
+    expect(transcript.logger.matching(/could not connect/).length).toBeGreaterThan(0);
+    transcript.expectNoSecret(password);
   });
 
   it('keeps a wrong password out of everything too, and says the password was refused', async () => {
@@ -148,7 +109,7 @@ describe('kafka credentials', () => {
     expect(failure).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION' });
     expect(failure.message).toMatch(/SASL PLAIN authentication failed.*Invalid username or password/);
     expect(failure.cause).toMatchObject({ name: 'KafkaJSSASLAuthenticationError' });
-    expect(transcript.text()).not.toContain(wrong);
+    transcript.expectNoSecret(wrong);
   });
 });
 
@@ -174,12 +135,12 @@ describe('kafka connection state', () => {
       await until(() => handled.includes(1), 20_000, 'the first event was not handled');
 
       await node.stop();
-      await transcript.untilBusSays(/^kafka connection lost; reconnecting$/, 20_000);
+      await transcript.logger.until(/^kafka connection lost; reconnecting$/, 20_000);
       expect(adapter.state).toBe('reconnecting');
       expect(bus.health().status).toBe('down');
 
       await node.resume();
-      await transcript.untilBusSays(/^kafka connection restored$/, 30_000);
+      await transcript.logger.until(/^kafka connection restored$/, 30_000);
       expect(adapter.state).toBe('connected');
 
       await bus.publish(Ping, { n: 2 });
@@ -189,8 +150,8 @@ describe('kafka connection state', () => {
     }
     // Once per outage, whatever kafkajs tried meanwhile.
     expect(states).toEqual(['connecting', 'connected', 'reconnecting', 'connected', 'closed']);
-    expect(transcript.busLog.filter((line) => /connection lost/.test(line.message))).toHaveLength(1);
-    expect(transcript.text()).not.toContain(password);
+    expect(transcript.logger.matching(/connection lost/)).toHaveLength(1);
+    transcript.expectNoSecret(password);
   }, 120_000);
 });
 

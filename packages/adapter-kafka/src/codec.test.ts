@@ -3,10 +3,11 @@ import {
   estimateSize,
   fromKafkaHeaders,
   fromKafkaKey,
+  fromKafkaMessage,
   fromKafkaValue,
-  recordProblem,
+  notARecord,
   toKafkaMessage,
-} from './records';
+} from './codec';
 
 describe('record conversion', () => {
   it('reads Kafka headers as strings, the last of repeated names winning', () => {
@@ -26,6 +27,17 @@ describe('record conversion', () => {
     expect(fromKafkaKey(null)).toBeUndefined();
     expect(fromKafkaKey(Buffer.from('klucz-ż'))).toBe('klucz-ż');
     expect(fromKafkaValue(null).byteLength).toBe(0);
+  });
+
+  it('reads a fetched record with its attempt by the one rule: the retry header, else 1', () => {
+    const message = { key: Buffer.from('k'), value: null };
+    const plain = fromKafkaMessage(message, fromKafkaHeaders({}), 'orders', 'orders/0@7');
+    expect(plain).toMatchObject({ topic: 'orders', key: 'k', attempt: 1, position: 'orders/0@7' });
+    expect(plain.body.byteLength).toBe(0);
+    const retried = fromKafkaHeaders({ 'tidings-attempt': Buffer.from('3') });
+    expect(fromKafkaMessage(message, retried, 'orders', 'orders/0@7').attempt).toBe(3);
+    const forged = fromKafkaHeaders({ 'tidings-attempt': Buffer.from('-2') });
+    expect(fromKafkaMessage(message, forged, 'orders', 'orders/0@7').attempt).toBe(1);
   });
 
   it('sends the caller bytes without copying them', () => {
@@ -57,17 +69,15 @@ describe('record conversion', () => {
     expect(fromKafkaHeaders({}).hasOwnProperty).toBeUndefined();
   });
 
-  it('names what kafkajs could not send', () => {
+  it('names what is no record at all, and leaves the rest to the kit', () => {
     const ok = { topic: 't', key: 'k', headers: { a: 'b' }, body: new Uint8Array(1) };
-    expect(recordProblem(ok)).toBeUndefined();
-    expect(recordProblem({ ...ok, key: undefined })).toBeUndefined();
-    expect(recordProblem({ ...ok, headers: { n: 42 } })).toBe('header "n" must be a string, got number');
-    expect(recordProblem({ ...ok, headers: { b: Buffer.from('x') } })).toMatch(
-      /header "b" must be a string, got Buffer/,
-    );
-    expect(recordProblem({ ...ok, key: 7 })).toMatch(/key must be a string or undefined, got number/);
-    expect(recordProblem({ ...ok, body: 'text' })).toMatch(/body must be a Uint8Array, got string/);
-    expect(recordProblem({ ...ok, headers: null })).toMatch(/headers must be an object/);
-    expect(recordProblem(null)).toMatch(/must be an object, got null/);
+    expect(notARecord(ok)).toBeUndefined();
+    // The kit's checkOutgoing refuses these, with its own wording.
+    expect(notARecord({ ...ok, headers: { n: 42 } })).toBeUndefined();
+    expect(notARecord({ ...ok, key: 7 })).toBeUndefined();
+    expect(notARecord({ ...ok, headers: null })).toBe('the headers must be an object of strings, got null');
+    expect(notARecord({ ...ok, headers: ['a'] })).toMatch(/got an array/);
+    expect(notARecord(null)).toBe('a record must be an object, got null');
+    expect(notARecord('text')).toMatch(/must be an object, got string/);
   });
 });

@@ -1,5 +1,5 @@
-import type { DrainMarker, RetryMark } from './commit-metadata';
-import { encodeCommitMetadata } from './commit-metadata';
+import type { DrainMarker, RetryMark } from '../commit-metadata';
+import { encodeCommitMetadata } from '../commit-metadata';
 
 /**
  * - `loading`: assigned; the adapter is reading its committed position (and waiting for the
@@ -14,6 +14,14 @@ export type PartitionPhase = 'loading' | 'active' | 'revoking' | 'gone';
 /** @internal The map key of a topic-partition. */
 export function partitionKey(topic: string, partition: number): string {
   return `${topic}\u0000${partition}`;
+}
+
+/**
+ * @internal Whether the settlement of a record of `state` still counts: the partition is still
+ * ours, or draining after a revoke, and `close` has not given up on its records (`abandoned`).
+ */
+export function settles(state: PartitionState, abandoned: AbortSignal): boolean {
+  return !abandoned.aborted && (state.phase === 'active' || state.phase === 'revoking');
 }
 
 /**
@@ -161,6 +169,12 @@ export class PartitionState {
   /** The metadata to commit with {@link position}. */
   metadata(): string {
     return encodeCommitMetadata(this.retries, this.position(), this.drain);
+  }
+
+  /** Stops the timers of records waiting for their due time: they are dropped. */
+  clearTimers(): void {
+    for (const timer of this.timers) clearTimeout(timer);
+    this.timers.clear();
   }
 
   /** Counts a record's handler chain as running. */

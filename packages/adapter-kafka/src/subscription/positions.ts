@@ -1,6 +1,6 @@
 import type { StartPosition } from '@tidings/core/adapter';
 import type { Admin } from 'kafkajs';
-import { type CommitMetadata, decodeCommitMetadata } from './commit-metadata';
+import { type CommitMetadata, decodeCommitMetadata } from '../commit-metadata';
 import { type PartitionState, partitionKey } from './partition';
 
 /** @internal A group's committed position of one partition; offset -1 when it has none. */
@@ -42,39 +42,6 @@ export async function startOffsets(
       const key = partitionKey(topic, partition);
       if (wanted.has(key)) out.set(key, Number(from === 'earliest' ? low : high));
     }
-  }
-  return out;
-}
-
-/**
- * @internal Records each of `topics` holds that `group` has not settled, by topic: per partition,
- * the log end minus the group's committed offset (which never passes an unsettled record). A
- * partition the group never committed counts from where the group would start reading it.
- */
-export async function unsettledCounts(
-  admin: Admin,
-  group: string,
-  topics: readonly string[],
-  from: StartPosition,
-): Promise<Map<string, number>> {
-  const [committed, ends] = await Promise.all([
-    admin.fetchOffsets({ groupId: group, topics: [...topics] }),
-    Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))),
-  ]);
-  const committedAt = new Map<string, number>();
-  for (const { topic, partitions } of committed) {
-    for (const { partition, offset } of partitions)
-      committedAt.set(partitionKey(topic, partition), Number(offset));
-  }
-  const out = new Map<string, number>();
-  for (const { topic, partitions } of ends) {
-    let owed = 0;
-    for (const { partition, low, high } of partitions) {
-      const at = committedAt.get(partitionKey(topic, partition)) ?? -1;
-      const start = at >= 0 ? at : Number(from === 'earliest' ? low : high);
-      owed += Math.max(0, Number(high) - start);
-    }
-    out.set(topic, owed);
   }
   return out;
 }

@@ -1,12 +1,11 @@
-import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { OffsetCommitter } from './committer';
+import { type CommitRequest, OffsetCommitter } from './committer';
 import { PartitionState } from './partition';
 
 function setup(options: { fail?: () => boolean; canCommit?: () => boolean } = {}) {
   const states = [new PartitionState('orders', 0), new PartitionState('orders', 1)];
   for (const state of states) state.activate(0, new Map());
-  const commits: TopicPartitionOffsetAndMetadata[][] = [];
+  const commits: CommitRequest[][] = [];
   const errors: unknown[] = [];
   const committer = new OffsetCommitter({
     committable: () => states,

@@ -1,5 +1,12 @@
-import type { OutgoingRecord } from '@tidings/core/adapter';
-import type { IHeaders, Message } from 'kafkajs';
+import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
+import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+
+/**
+ * Records to and from kafkajs messages: key, headers and body each way, the attempt and position of
+ * a fetched record, and the sizes a record takes in a record batch.
+ *
+ * @module
+ */
 
 const EMPTY = new Uint8Array(0);
 
@@ -52,6 +59,35 @@ export function fromKafkaValue(value: Buffer | null | undefined): Uint8Array {
   return value ?? EMPTY;
 }
 
+/** @internal Where a record is, as its `position` says it: `topic/partition@offset`. */
+export function positionOf(topic: string, partition: number | string, offset: number | string): string {
+  return `${topic}/${partition}@${offset}`;
+}
+
+/**
+ * @internal A fetched message as the record the core handles. Kafka counts no deliveries, so the
+ * attempt is the kit's one rule over the headers alone: the `tidings-attempt` a retry copy carries,
+ * else 1.
+ *
+ * @param headers the message's headers as {@link fromKafkaHeaders} read them, with what the
+ *   subscription knows besides (the retry state of an in-place retry, committed with the offset).
+ */
+export function fromKafkaMessage(
+  message: Pick<KafkaMessage, 'key' | 'value'>,
+  headers: Record<string, string>,
+  topic: string,
+  position: string,
+): IncomingRecord {
+  return {
+    topic,
+    key: fromKafkaKey(message.key),
+    headers,
+    body: fromKafkaValue(message.value),
+    attempt: attemptOf(headers),
+    position,
+  };
+}
+
 /** @internal Approximate size of a record on the wire, to keep each produced batch under the broker's limit. */
 export function estimateSize(record: OutgoingRecord): number {
   let size = 64 + record.body.byteLength + (record.key == null ? 0 : Buffer.byteLength(record.key));
@@ -62,26 +98,16 @@ export function estimateSize(record: OutgoingRecord): number {
 }
 
 /**
- * @internal What is wrong with an outgoing record that kafkajs would choke on (with an untyped
- * `TypeError`, or worse, half-way through a batch), or undefined. The bus checks what it publishes;
- * `adapter.publish` called directly gets the same answer as a `PublishError` before anything is sent.
+ * @internal What the kit's `checkOutgoing` takes for granted of a record, and a caller the types did
+ * not hold back may still hand `publish`: an object, with an object of headers. Undefined when it is
+ * one; `checkOutgoing` checks the rest (topic, key, header values, body).
  */
-export function recordProblem(record: unknown): string | undefined {
+export function notARecord(record: unknown): string | undefined {
   if (record === null || typeof record !== 'object')
     return `a record must be an object, got ${kindOf(record)}`;
-  const { key, headers, body } = record as Partial<OutgoingRecord>;
-  if (key !== undefined && key !== null && typeof key !== 'string') {
-    return `the key must be a string or undefined, got ${kindOf(key)}`;
-  }
-  if (!(body instanceof Uint8Array)) return `the body must be a Uint8Array, got ${kindOf(body)}`;
+  const { headers } = record as { headers?: unknown };
   if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
     return `the headers must be an object of strings, got ${kindOf(headers)}`;
-  }
-  for (const name of Object.keys(headers)) {
-    const value: unknown = headers[name];
-    if (typeof value !== 'string') {
-      return `header ${JSON.stringify(name.slice(0, 64))} must be a string, got ${kindOf(value)}`;
-    }
   }
   return undefined;
 }
@@ -89,7 +115,7 @@ export function recordProblem(record: unknown): string | undefined {
 function kindOf(value: unknown): string {
   if (value === null) return 'null';
   if (Array.isArray(value)) return 'an array';
-  return typeof value === 'object' ? (value.constructor?.name ?? 'an object') : typeof value;
+  return typeof value;
 }
 
 /**
@@ -105,10 +131,10 @@ const ONE_RECORD_BATCH_OVERHEAD = 128;
 export const HEADER_OVERHEAD_BYTES = 10;
 
 /**
- * @internal The most bytes of headers and body (each header counted with
- * {@link HEADER_OVERHEAD_BYTES}) that a record with `keyBytes` of key can carry when the broker takes
- * record batches of at most `maxBatchBytes` (`max.message.bytes` of the topic).
+ * @internal The most bytes of key, headers and body (each header counted with
+ * {@link HEADER_OVERHEAD_BYTES}) that a record can carry when the broker takes record batches of at
+ * most `maxBatchBytes` (`max.message.bytes` of the topic).
  */
-export function recordRoom(maxBatchBytes: number, keyBytes: number): number {
-  return Math.max(0, maxBatchBytes - ONE_RECORD_BATCH_OVERHEAD - keyBytes);
+export function recordRoom(maxBatchBytes: number): number {
+  return Math.max(0, maxBatchBytes - ONE_RECORD_BATCH_OVERHEAD);
 }

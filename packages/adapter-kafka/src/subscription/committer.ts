@@ -1,5 +1,13 @@
-import type { TopicPartitionOffsetAndMetadata } from 'kafkajs';
 import type { PartitionState } from './partition';
+
+/** @internal One partition's position to commit, with the metadata the adapter keeps beside it. */
+export interface CommitRequest {
+  readonly topic: string;
+  readonly partition: number;
+  /** The offset of the next record to handle, as a decimal string (Kafka offsets are 64-bit). */
+  readonly offset: string;
+  readonly metadata: string;
+}
 
 /** @internal What an {@link OffsetCommitter} needs from its subscription. */
 export interface CommitterDeps {
@@ -7,7 +15,7 @@ export interface CommitterDeps {
   readonly committable: () => Iterable<PartitionState>;
   /** Whether kafkajs can commit at all (not between a crash and its restart, not closed). */
   readonly canCommit: () => boolean;
-  readonly commit: (offsets: TopicPartitionOffsetAndMetadata[]) => Promise<void>;
+  readonly commit: (offsets: CommitRequest[]) => Promise<void>;
   readonly onError: (error: unknown) => void;
   readonly intervalMs: number;
 }

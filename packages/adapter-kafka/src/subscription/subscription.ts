@@ -1,0 +1,361 @@
+import {
+  type AdapterSubscription,
+  ClosedError,
+  type CloseOptions,
+  ConnectionError,
+  type ConsumerLag,
+  type ConsumerLagReporter,
+  KeyedDispatcher,
+  type RecordHandler,
+  type SettlementObserver,
+  type SubscribeSpec,
+  type SubscriptionState,
+  TidingsError,
+  whenAborted,
+} from '@tidings/core/adapter';
+import { type Consumer, type ConsumerCrashEvent, PartitionAssigners } from 'kafkajs';
+import type { InstrumentedClient, KafkaConnection } from '../connection';
+import { describeKafkaError, isConnectionProblem } from '../errors';
+import type { AdapterLog } from '../logging';
+import type { ResolvedKafkaOptions } from '../options';
+import type { Publisher } from '../publisher';
+import { TopicRoutes } from '../retry-topics';
+import type { TopicManager } from '../topics';
+import { deferred, sleep, withTimeout } from '../wait';
+import { subscriptionAwareAssigner } from './assigner';
+import { OffsetCommitter } from './committer';
+import { DeadLetters } from './dead-letters';
+import { type Delivery, Intake } from './fetch';
+import { subscriptionLag } from './lag';
+import type { PartitionState } from './partition';
+import { Membership } from './rebalance';
+import { Retries } from './retries';
+import { Settler } from './settle';
+
+/** @internal What a subscription needs from its adapter. */
+export interface SubscriptionDeps {
+  readonly connection: KafkaConnection;
+  readonly options: ResolvedKafkaOptions;
+  readonly publisher: Publisher;
+  readonly topics: TopicManager;
+  readonly log: AdapterLog;
+  readonly onClosed: (subscription: KafkaSubscription) => void;
+}
+
+type Phase = 'starting' | 'running' | 'reconnecting' | 'failed' | 'closing' | 'closed';
+
+/**
+ * @internal One subscription: a kafkajs consumer in the subscription's group, fetching the
+ * subscribed topics (and their retry topics), feeding a {@link KeyedDispatcher}, and committing
+ * per partition the offset of the lowest unsettled record.
+ *
+ * This file holds its life (joining, pausing, closing) and wires its parts, one file each:
+ * fetching and the gate of deliveries (`fetch.ts`), the settling of each delivery (`settle.ts`),
+ * retries (`retries.ts`), dead letters (`dead-letters.ts`), group membership, revokes and drains
+ * (`rebalance.ts`), commits (`committer.ts`) and lag (`lag.ts`).
+ */
+export class KafkaSubscription implements AdapterSubscription, ConsumerLagReporter {
+  private readonly consumer: Consumer;
+  private readonly dispatcher: KeyedDispatcher<Delivery>;
+  private readonly routes: TopicRoutes;
+  /** The assigned partitions: kept by the membership, read by the intake. */
+  private readonly partitions = new Map<string, PartitionState>();
+  private readonly committer: OffsetCommitter;
+  private readonly intake: Intake;
+  private readonly membership: Membership;
+  private readonly settler: Settler;
+  private phase: Phase = 'starting';
+  /** Aborted when `close` gives up on in-flight records: their late settlements are ignored. */
+  private readonly abandoned = new AbortController();
+  /** Aborted when `close` begins: cuts short every wait. */
+  private readonly stopping = new AbortController();
+  private error: Error | undefined;
+  private readonly ready = deferred();
+  private started: Promise<void> | undefined;
+  private closing: Promise<void> | undefined;
+  private readonly unlisten: (() => void)[] = [];
+
+  constructor(
+    private readonly spec: SubscribeSpec,
+    handler: RecordHandler,
+    observer: SettlementObserver | undefined,
+    private readonly deps: SubscriptionDeps,
+  ) {
+    const { options, publisher, topics } = deps;
+    const consumer = options.consumer;
+    this.consumer = deps.connection.kafka.consumer({
+      groupId: spec.group,
+      sessionTimeout: consumer.sessionTimeoutMs,
+      heartbeatInterval: consumer.heartbeatIntervalMs,
+      rebalanceTimeout: consumer.rebalanceTimeoutMs,
+      maxWaitTimeInMs: consumer.maxWaitTimeMs,
+      maxBytesPerPartition: consumer.maxBytesPerPartition,
+      allowAutoTopicCreation: false,
+      readUncommitted: false,
+      // Ours first; kafkajs's round robin second, so that members of an older version can still
+      // agree on a protocol with these during a rolling deploy.
+      partitionAssigners: [subscriptionAwareAssigner, PartitionAssigners.roundRobin],
+    });
+    this.routes = new TopicRoutes(spec, options.retryTopics);
+    this.dispatcher = new KeyedDispatcher<Delivery>({
+      concurrency: spec.concurrency,
+      ordering: spec.ordering,
+      // Per-key order holds within a topic; keys map to partitions.
+      keyOf: (delivery) =>
+        delivery.record.key === undefined
+          ? undefined
+          : `${delivery.record.topic}\u0000${delivery.record.key}`,
+      run: (delivery) => this.settler.run(delivery),
+      onError: (error) => this.report(error, 'a record handler chain failed'),
+    });
+    this.committer = new OffsetCommitter({
+      committable: () => this.membership.committable(),
+      canCommit: () => this.phase !== 'reconnecting' && this.phase !== 'failed' && this.phase !== 'closed',
+      commit: (offsets) => this.consumer.commitOffsets(offsets),
+      onError: (error) => this.report(error, 'committing offsets failed; trying again'),
+      intervalMs: consumer.commitIntervalMs,
+    });
+    const stopping = this.stopping.signal;
+    const abandoned = this.abandoned.signal;
+    const closing = (): boolean => this.phase === 'closing' || this.phase === 'closed';
+    const report = (error: unknown, what: string): Error => this.report(error, what);
+    this.intake = new Intake({
+      consumer: this.consumer,
+      dispatcher: this.dispatcher,
+      routes: this.routes,
+      partitions: this.partitions,
+      options: consumer,
+      stopping,
+      closing,
+    });
+    this.membership = new Membership({
+      spec,
+      partitions: this.partitions,
+      intake: this.intake,
+      committer: this.committer,
+      admin: () => deps.connection.admin(),
+      stopping,
+      abandoned,
+      closing,
+      onAssigned: () => {
+        if (this.phase === 'reconnecting') this.phase = 'running';
+      },
+      onPositioned: () => this.ready.resolve(),
+      info: (message, fields) => this.info(message, fields),
+      report,
+    });
+    this.settler = new Settler({
+      handler,
+      deadLetters: new DeadLetters({ topics, publisher, observer, stopping, abandoned, report }),
+      retries: new Retries({
+        routes: this.routes,
+        publisher,
+        committer: this.committer,
+        intake: this.intake,
+        stopping,
+        report,
+      }),
+      committer: this.committer,
+      intake: this.intake,
+      abandoned,
+      report,
+    });
+  }
+
+  /** Every Kafka topic the subscription consumes: the subscribed ones and their retry topics. */
+  get kafkaTopics(): string[] {
+    return this.routes.kafkaTopics;
+  }
+
+  get state(): SubscriptionState {
+    switch (this.phase) {
+      case 'closing':
+      case 'closed':
+        return 'closed';
+      case 'running':
+        return this.intake.paused ? 'paused' : 'running';
+      default:
+        return this.phase;
+    }
+  }
+
+  get lastError(): Error | undefined {
+    return this.error;
+  }
+
+  /**
+   * Records of each subscribed topic the group has not settled: per partition, the log end minus
+   * the group's committed offset (the lowest unsettled record), and what waits in the topic's retry
+   * topics. Offsets are committed every `consumer.commitIntervalMs`, so the figure trails the
+   * settlements by up to that long. Two admin requests per call.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    return subscriptionLag(await this.deps.connection.admin(), this.spec, this.routes);
+  }
+
+  /**
+   * Joins the group and resolves once the first assignment is positioned: from then on, records
+   * published to the topics reach the group, even when it starts from the latest offset.
+   */
+  start(): Promise<void> {
+    this.started ??= this.join();
+    return this.started;
+  }
+
+  pause(): void {
+    if (this.intake.paused || this.phase === 'closing' || this.phase === 'closed') return;
+    this.intake.pause();
+  }
+
+  resume(): void {
+    this.intake.resume();
+  }
+
+  close(options: CloseOptions = {}): Promise<void> {
+    this.closing ??= this.shutdown(options.signal);
+    return this.closing;
+  }
+
+  private async join(): Promise<void> {
+    const { options, topics } = this.deps;
+    const kafkaTopics = this.kafkaTopics;
+    try {
+      await topics.ensure(kafkaTopics);
+      this.listen();
+      await withTimeout(
+        (async () => {
+          await this.consumer.connect();
+          await this.subscribeTopics(kafkaTopics);
+          await this.consumer.run({
+            autoCommit: false,
+            eachBatchAutoResolve: false,
+            partitionsConsumedConcurrently: 1,
+            eachBatch: (payload) => this.intake.onBatch(payload),
+          });
+          await this.ready.promise;
+        })(),
+        options.consumer.subscribeTimeoutMs,
+        () =>
+          new ConnectionError(
+            `kafka: group "${this.spec.group}" was not assigned its partitions within ${options.consumer.subscribeTimeoutMs} ms${this.error === undefined ? '' : `; last error: ${this.error.message}`}`,
+          ),
+      );
+    } catch (thrown) {
+      this.phase = 'failed';
+      this.stopping.abort();
+      await this.consumer.disconnect().catch(() => undefined);
+      for (const remove of this.unlisten.splice(0)) remove();
+      if (thrown instanceof TidingsError) throw thrown;
+      const { redactor } = this.deps.options;
+      throw new ConnectionError(
+        redactor.text(
+          `kafka: cannot subscribe group "${this.spec.group}" to ${this.spec.topics.join(', ')}: ${describeKafkaError(thrown)}`,
+        ),
+        { cause: redactor.error(thrown) },
+      );
+    }
+    if (this.phase === 'starting') this.phase = 'running';
+  }
+
+  /**
+   * kafkajs refuses topics its metadata does not show yet; a topic just created (by us or another
+   * client) can take a moment to reach the broker kafkajs asks, so try again briefly.
+   */
+  private async subscribeTopics(topics: readonly string[]): Promise<void> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.consumer.subscribe({
+          topics: [...topics],
+          fromBeginning: this.spec.startFrom === 'earliest',
+        });
+        return;
+      } catch (error) {
+        const type = (error as { type?: string }).type;
+        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= 8) throw error;
+      }
+      if (!(await sleep(Math.min(100 * 2 ** attempt, 2_000), this.stopping.signal))) return;
+    }
+  }
+
+  private listen(): void {
+    const { events } = this.consumer;
+    this.unlisten.push(
+      this.consumer.on(events.GROUP_JOIN, ({ payload }) =>
+        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment }),
+      ),
+      this.consumer.on(events.REBALANCING, () => this.membership.onRebalancing()),
+      this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
+      this.consumer.on(events.FETCH_START, () => this.membership.onFetchStart()),
+      this.deps.connection.monitor.watch(this.consumer as unknown as InstrumentedClient),
+    );
+  }
+
+  private onCrash(event: ConsumerCrashEvent): void {
+    const { error, restart } = event.payload;
+    this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
+    if (isConnectionProblem(error)) this.deps.connection.monitor.lost(error);
+    this.intake.freeze();
+    if (this.phase === 'closing' || this.phase === 'closed') return;
+    if (restart) {
+      if (this.phase === 'running') this.phase = 'reconnecting';
+      return;
+    }
+    this.phase = 'failed';
+    this.ready.reject(this.deps.options.redactor.error(error));
+  }
+
+  private async shutdown(signal: AbortSignal | undefined): Promise<void> {
+    if (this.phase === 'starting') {
+      // Stop waiting for the assignment; join() disconnects the consumer when it fails.
+      this.ready.reject(closedWhileStarting(this.spec.group));
+      const joined =
+        (await this.started?.then(
+          () => true,
+          () => false,
+        )) ?? false;
+      if (!joined) {
+        this.phase = 'closed';
+        this.deps.onClosed(this);
+        return;
+      }
+    }
+    this.phase = 'closing';
+    this.stopping.abort();
+    // Records not handed to a handler yet stay with the broker for the group's next member.
+    this.intake.stop();
+    const idle = this.dispatcher.idle();
+    if (signal === undefined) await idle;
+    else await Promise.race([idle, whenAborted(signal)]);
+    if (signal?.aborted) this.abandoned.abort();
+    await this.membership.drained();
+    for (const state of this.partitions.values()) state.dirty = true;
+    await this.committer.flush();
+    this.committer.stop();
+    await this.consumer.disconnect().catch((error: unknown) => this.report(error, 'disconnecting failed'));
+    for (const remove of this.unlisten.splice(0)) remove();
+    this.phase = 'closed';
+    this.deps.onClosed(this);
+  }
+
+  private info(message: string, fields: Record<string, unknown>): void {
+    this.deps.log.log('info', `kafka subscription: ${message}`, { group: this.spec.group, ...fields });
+  }
+
+  /** Logs a failure and keeps it, redacted, as {@link lastError}; returns that copy. */
+  private report(error: unknown, what: string): Error {
+    // Shown by health checks and logs: never with a credential in it.
+    const redacted = this.deps.options.redactor.error(error);
+    this.error = redacted;
+    this.deps.log.log(isConnectionProblem(error) ? 'warn' : 'error', `kafka subscription: ${what}`, {
+      group: this.spec.group,
+      topics: this.spec.topics,
+      error: describeKafkaError(error),
+    });
+    return redacted;
+  }
+}
+
+/** @internal Thrown by `subscribe` when the adapter closed while the subscription was starting. */
+export function closedWhileStarting(group: string): ClosedError {
+  return new ClosedError(`kafka: the adapter closed while group "${group}" was joining`);
+}
