@@ -98,27 +98,6 @@ export function estimateSize(record: OutgoingRecord): number {
 }
 
 /**
- * @internal What the kit's `checkOutgoing` takes for granted of a record, and a caller the types did
- * not hold back may still hand `publish`: an object, with an object of headers. Undefined when it is
- * one; `checkOutgoing` checks the rest (topic, key, header values, body).
- */
-export function notARecord(record: unknown): string | undefined {
-  if (record === null || typeof record !== 'object')
-    return `a record must be an object, got ${kindOf(record)}`;
-  const { headers } = record as { headers?: unknown };
-  if (headers === null || typeof headers !== 'object' || Array.isArray(headers)) {
-    return `the headers must be an object of strings, got ${kindOf(headers)}`;
-  }
-  return undefined;
-}
-
-function kindOf(value: unknown): string {
-  if (value === null) return 'null';
-  if (Array.isArray(value)) return 'an array';
-  return typeof value;
-}
-
-/**
  * Bytes a record batch holding one record spends beyond the record's key, header names and values
  * and body: the batch header (61 bytes) and, at their largest, the record's length, attributes,
  * timestamp and offset deltas, key and value lengths and header count (varints), rounded up.

@@ -1,11 +1,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tidings/core/adapter';
+import { sleep } from '@tidings/core/adapter';
 import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
 import { connectionError } from './errors';
 import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import type { ResolvedKafkaOptions } from './options';
-import { sleep } from './wait';
 
 /** Listens to the adapter's connection state. */
 type StateListener = (state: ConnectionState, error?: Error) => void;

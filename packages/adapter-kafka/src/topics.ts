@@ -1,8 +1,7 @@
 import type { AnyEventContract, TopicNamer } from '@tidings/core';
-import { ConfigError, type Redactor } from '@tidings/core/adapter';
+import { ConfigError, type Redactor, sleep } from '@tidings/core/adapter';
 import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
 import type { ResolvedKafkaOptions } from './options';
-import { sleep } from './wait';
 
 const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
 

@@ -2,6 +2,7 @@ import {
   attemptOf,
   type IncomingRecord,
   KeyedDispatcher,
+  RETRY_HEADERS,
   type RecordHandler,
   type SettlementObserver,
   type SubscribeSpec,
@@ -227,6 +228,10 @@ export class Member {
   delivery(index: number, entry: EntryData): Delivery {
     const content = decodeFields(entry.fields);
     const retryHeaders = decodeHeaders(entry.retryHeaders);
+    // A retry redelivers this very entry, so its delivery count already counts the retry: an
+    // attempt header in the stored retry state (written by a member of an earlier version) would
+    // count it twice.
+    if (retryHeaders !== undefined) delete retryHeaders[RETRY_HEADERS.attempt];
     // Prototype-free either way: a header called `constructor` is a header, not Object's.
     const headers =
       retryHeaders === undefined ? content.headers : settlementHeaders(content.headers, retryHeaders);

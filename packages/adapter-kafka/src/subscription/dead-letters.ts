@@ -6,12 +6,12 @@ import {
   type LandedDeadLetter,
   type SettlementObserver,
   settlementHeaders,
+  sleep,
 } from '@tidings/core/adapter';
 import { HEADER_OVERHEAD_BYTES, recordRoom } from '../codec';
 import { isPermanent, isSizeRefusal } from '../errors';
 import type { Publisher } from '../publisher';
 import { type TopicManager, topicNameProblem } from '../topics';
-import { sleep } from '../wait';
 import type { Delivery } from './fetch';
 import { settles } from './partition';
 

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscribeSpec } from '@tidings/core/adapter';
+import { sleep } from '@tidings/core/adapter';
 import type { Admin } from 'kafkajs';
-import { sleep } from '../wait';
 import type { OffsetCommitter } from './committer';
 import type { Intake } from './fetch';
 import { PartitionState, partitionKey } from './partition';

@@ -1,7 +1,6 @@
-import { attemptOf, RETRY_HEADERS, type RetrySettlement } from '@tidings/core/adapter';
+import { attemptOf, RETRY_HEADERS, type RetrySettlement, sleep } from '@tidings/core/adapter';
 import type { Publisher } from '../publisher';
 import { nextCopyHeaders, retryTopicHeaders, type TopicRoutes } from '../retry-topics';
-import { sleep } from '../wait';
 import type { OffsetCommitter } from './committer';
 import type { Delivery, Intake } from './fetch';
 import type { PartitionState } from './partition';

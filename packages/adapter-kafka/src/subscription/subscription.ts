@@ -10,18 +10,20 @@ import {
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
+  sleep,
   TidingsError,
   whenAborted,
+  withTimeout,
 } from '@tidings/core/adapter';
 import { type Consumer, type ConsumerCrashEvent, PartitionAssigners } from 'kafkajs';
 import type { InstrumentedClient, KafkaConnection } from '../connection';
+import { deferred } from '../deferred';
 import { describeKafkaError, isConnectionProblem } from '../errors';
 import type { AdapterLog } from '../logging';
 import type { ResolvedKafkaOptions } from '../options';
 import type { Publisher } from '../publisher';
 import { TopicRoutes } from '../retry-topics';
 import type { TopicManager } from '../topics';
-import { deferred, sleep, withTimeout } from '../wait';
 import { subscriptionAwareAssigner } from './assigner';
 import { OffsetCommitter } from './committer';
 import { DeadLetters } from './dead-letters';

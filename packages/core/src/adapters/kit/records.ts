@@ -44,7 +44,7 @@ function checkRecord(record: OutgoingRecord, capabilities: AdapterCapabilities, 
       topic: record.topic,
     });
   }
-  if (record.headers === null || typeof record.headers !== 'object') {
+  if (record.headers === null || typeof record.headers !== 'object' || Array.isArray(record.headers)) {
     throw new PublishError(`record headers must be an object, got ${describe(record.headers)}`, {
       topic: record.topic,
     });
