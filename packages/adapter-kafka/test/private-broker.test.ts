@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { LogCapture, SecretEvidence } from '@tidings/conformance';
+import { freePorts, LogCapture, SecretEvidence } from '@tidings/conformance';
 import { type Bus, createBus, defineEvent } from '@tidings/core';
 import type { ConnectionState } from '@tidings/core/adapter';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
 import { loggingTo, TEST_CONSUMER, testNamespace } from './helpers';
-import { freePorts, PrivateKafka } from './private-broker';
+import { PrivateKafka } from './private-broker';
 
 // One private node for the file, with a SASL_PLAINTEXT listener: the shared broker must keep no
 // password, and must never be stopped.

@@ -5,6 +5,7 @@ export { bodyText, Collector, deferred, eventually, ObserverLog, quietPeriod } f
 export type { LogLine } from './evidence';
 export { LogCapture, SecretEvidence } from './evidence';
 export type { Created, Fixture } from './fixture';
+export { freePort, freePorts } from './ports';
 export type { HostileSettings, RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
 export type { ThroughputReport } from './scenarios/throughput';
 export type { ConformanceOptions } from './suite';

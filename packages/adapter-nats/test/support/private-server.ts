@@ -1,25 +1,11 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '@tidings/conformance';
 
 /** The nats-server binary; the machine's, unless NATS_SERVER_BIN says otherwise. */
 const BINARY = process.env.NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
-
-/** A free TCP port on 127.0.0.1, as the OS hands one out. */
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() =>
-        typeof address === 'object' && address !== null ? resolve(address.port) : reject(),
-      );
-    });
-  });
-}
 
 /**
  * A nats-server of one test's own, with JetStream and a temporary store directory, that the test

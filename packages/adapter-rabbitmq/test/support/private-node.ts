@@ -1,10 +1,10 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { freePort } from '@tidings/conformance';
 
 const run = promisify(execFile);
 
@@ -16,15 +16,6 @@ const SBIN = process.env.RABBITMQ_SBIN ?? '/usr/lib/rabbitmq/bin';
 
 /** The Erlang cookie of the machine's nodes, so that `rabbitmqctl` reaches the private one too. */
 const COOKIE_HOME = process.env.RABBITMQ_COOKIE_HOME ?? '/var/lib/rabbitmq';
-
-/** A free loopback port (free when asked; the node takes it right after). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /**
  * A RabbitMQ node of a test's own, for what must not be done to the shared broker (changing its
