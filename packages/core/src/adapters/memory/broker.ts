@@ -1,3 +1,7 @@
+// The in-process broker: topics with their retained records, one queue per consumer group and
+// topic, the members that consume them, and the broker that routes between them. One file over 500
+// lines on purpose: these four are one data structure whose parts point at each other (an entry
+// knows its holder, a member its queues, a queue its broker); apart, they would import each other.
 import { ConfigError, PublishError } from '../../errors';
 import { Deque } from '../../internal/deque';
 import { definedOnly } from '../../internal/options';
