@@ -82,7 +82,8 @@ async function measure(
   namespace: string,
 ): Promise<RunRecord> {
   // A fresh process and fresh topics per measurement: no backlog, no warm caches from the last one.
-  const isolated = `${namespace}_${system}_${scenario}_${users}`;
+  // Short names: the prefix appears twice in a dead-letter topic, and RabbitMQ allows 200 bytes.
+  const isolated = `${namespace}_${++measurements}`;
   const sut = startChild('./system-under-test.ts');
   try {
     const settings: SutSettings = {
@@ -145,6 +146,8 @@ async function measure(
   }
 }
 
+let measurements = 0;
+
 /** How the email backlog drained after a window. */
 interface Drain {
   readonly drained: boolean;
@@ -203,7 +206,7 @@ async function main(): Promise<void> {
   const started = performance.now();
   await brokerEnvironment.check();
   if (args.database) await checkPostgres();
-  const namespace = `compare_${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
+  const namespace = `cmp${Date.now().toString(36)}${randomBytes(2).toString('hex')}`;
   const environment: Environment = {
     broker,
     store: args.database
