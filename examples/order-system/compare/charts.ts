@@ -112,7 +112,8 @@ class Canvas {
     yLabel: string,
     format: (value: number) => string,
   ): void {
-    const maxY = niceMax(Math.max(1, ...values.map(([, v]) => v ?? 0)));
+    // Headroom above the tallest bar for its label.
+    const maxY = niceMax(Math.max(1, ...values.map(([, v]) => (v ?? 0) * 1.1)));
     const { x0, y0, yOf } = this.frame(col, row, title, yLabel, maxY);
     const slot = PANEL_W / values.length;
     values.forEach(([design, value], i) => {
@@ -134,7 +135,7 @@ class Canvas {
       this.push(`<rect x="${x}" y="${y - 10}" width="14" height="4" fill="${COLORS[design]}"/>`);
       const label = labels[design] ?? DESIGN_TITLES[design];
       this.text(x + 20, y - 4, label, 'font-size="12"');
-      x += 40 + label.length * 6.5;
+      x += 40 + label.length * 7.5;
     }
   }
 
