@@ -54,6 +54,8 @@ export function markdownTable(
 /** One figure of the seed material, its measured counterpart, and the reading. */
 export interface ClaimRow {
   readonly claim: string;
+  /** What the workflow's own numbers give, where they give something. */
+  readonly arithmetic: string;
   readonly measured: string;
   readonly reading: string;
 }

@@ -182,11 +182,13 @@ shipment) given up after the last retry and left on a dead-letter topic for an o
   const claims: ClaimRow[] = [
     {
       claim: 'p99 420 / 180 / 85 ms (REST / message queue / events), 5 services',
+      arithmetic: `${ms(chainSum)} / ${ms(chainSum)} + 10 broker hops / ${ms(pathSum)} ms: chain ÷ events ${(chainSum / pathSum).toFixed(2)}×`,
       measured: `${ms(hs?.p99Ms)} / ${ms(hr?.p99Ms)} / ${ms(he?.p99Ms)} ms healthy at ${ratePerSecond}/s (chain ÷ events ${times(hs?.p99Ms, he?.p99Ms)}, queue ÷ events ${times(hr?.p99Ms, he?.p99Ms)})`,
       reading: `absolute figures: cannot be checked here; chain ÷ events (claimed 4.94×): ${readRatio(420 / 85, ratio(hs?.p99Ms, he?.p99Ms))}; the queue in between (claimed 2.12× events): ${between(hs, hr, he) ? 'agrees in order' : 'does not: it is no faster than the chain'}`,
     },
     {
       claim: 'failure propagation 68 % / 34 % / 12 % (REST / message queue / events), 5 services',
+      arithmetic: `requests failed ${p(expectedFailure(services, 'sync'))} / ${p(expectedFailure(services, 'rpc'))} / ${p(expectedFailure(services, 'events'))}`,
       measured: `propagation ${p(propagation(fs))} / ${p(propagation(fr))} / ${p(propagation(fe))}; requests failed ${p(failed(fs))} / ${p(failed(fr))} / ${p(failed(fe))}`,
       reading:
         'cannot be checked as stated: the articles do not define propagation, and it depends on the fault schedule. ' +

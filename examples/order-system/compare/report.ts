@@ -100,10 +100,10 @@ figure with its measured counterpart.
   email, analytics (and, with five services, fulfilment) are consumers (each its own group,
   ${env.consumerConcurrency} events at once, retries ${env.retry.maxAttempts} attempts from ${env.retry.initialDelayMs} ms, then the dead-letter topic) that call the same
   services over HTTP.
-- **Processes**, as each design would be deployed: the order service in one child process, started
-  afresh for every measurement; Tidings' consumers${env.consumersApart === false ? ' (in the order service, on the in-memory broker)' : ' in a second'}, the command queue's workers in
-  a second; the downstream services (Fastify servers on ports of their own) in another; the
-  load generator in the runner.
+- **Processes**, as each design would be deployed: the order service in a child process, started
+  afresh for every measurement; ${env.consumersApart === false ? "Tidings' consumers in the same process (the in-memory broker lives there)" : "Tidings' consumers in a second one"}, and the command
+  queue's workers in a second one; the downstream services (Fastify servers on ports of their
+  own) in another; the load generator in the runner.
 - **Load**: a closed loop (N users, each placing the next order as soon as the answer comes) for
   latency and capacity, ${env.durationMs / 1000} s per level after a warm-up; an open loop (orders at a fixed rate,
   the same orders for every design) for compute and faults. Latency is the client's, from
@@ -140,9 +140,9 @@ ${faults.markdown}
 ## Every figure, checked
 
 ${markdownTable(
-  ['the seed material says', 'measured here', 'reading'],
-  [false, false, false],
-  claims.map((c) => [c.claim, c.measured, c.reading]),
+  ['the seed material says', "the workflow's arithmetic", 'measured here', 'reading'],
+  [false, false, false, false],
+  claims.map((c) => [c.claim, c.arithmetic, c.measured, c.reading]),
 )}
 `;
 }
