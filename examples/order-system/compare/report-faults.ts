@@ -2,7 +2,13 @@
 // chain, the command queue and Tidings; and the share of customer requests that fail.
 
 import { type ClaimRow, count, markdownTable, ms, pct, readRatio, times } from './format';
-import { DESIGN_TITLES, DESIGNS, type ExperimentSettings, type FaultRecord } from './results';
+import {
+  DESIGN_TITLES,
+  DESIGNS,
+  type Environment,
+  type ExperimentSettings,
+  type FaultRecord,
+} from './results';
 import { SERVICES, type ServiceName, type ServiceSettings } from './services';
 import type { Design } from './system-under-test';
 
@@ -89,6 +95,7 @@ function between(sync?: FaultRecord, rpc?: FaultRecord, events?: FaultRecord): b
 /** The five-service part of the report, and its rows of the closing table. */
 export function faultSection(
   records: readonly FaultRecord[],
+  env: Environment,
   settings: ExperimentSettings,
 ): { readonly markdown: string; readonly claims: readonly ClaimRow[] } {
   const { services, deadlineMs, ratePerSecond } = settings.faults;
@@ -138,13 +145,14 @@ The workflow with a fifth service, the warehouse (250 ms), which packs the order
 the command queue call payment, inventory, email, analytics and the warehouse in turn (nominally
 ${ms(chainSum)} ms); Tidings calls payment and inventory (${ms(pathSum)} ms) and its fulfilment consumer calls
 the warehouse, then publishes \`ShipmentPrepared\` (which analytics tracks as well). Orders arrive at
-${ratePerSecond} a second (open loop), once with every service healthy and once under this fault schedule:
+${ratePerSecond} a second (open loop), for ${settings.faults.healthyDurationMs / 1000} s with every service healthy and for ${settings.faults.faultsDurationMs / 1000} s under this fault
+schedule:
 
 ${schedule}
 
 Which calls fail is decided by a hash of the service, the customer and the attempt, so the same
 customer requests meet the same faults in each design. Nothing on the request path retries, in
-any design: the customer is waiting. Tidings' consumers retry (${'four'} attempts, then the dead-letter
+any design: the customer is waiting. Tidings' consumers retry (${env.retry.maxAttempts} attempts, then the dead-letter
 topic); the stalls are held inside the service's slot, and the consumers wait them out.
 
 **Definitions.** A customer request _fails_ when it is answered with anything but a 2xx, or not

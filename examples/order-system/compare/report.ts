@@ -61,7 +61,7 @@ export function renderMarkdown(results: Results): string {
   const faults = part(
     results.faults ?? [],
     '## 4. Five services, healthy and with faults',
-    faultSection(results.faults ?? [], settings),
+    faultSection(results.faults ?? [], env, settings),
   );
   const claims: ClaimRow[] = [...latency.claims, ...capacity.claims, ...compute.claims, ...faults.claims];
 
