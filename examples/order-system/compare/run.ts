@@ -131,6 +131,9 @@ const experiments: ExperimentSettings = {
     users: quick ? [50] : [10, 25, 50, 100],
   },
   compute: { ratesPerSecond: quick ? [20] : [20, 60] },
+  // The fault schedule: the services a customer need not wait for (an email provider, an
+  // analytics endpoint, a warehouse system) are the flaky ones, as they tend to be; payment and
+  // inventory fail rarely. Stalls outlast the customer's deadline.
   faults: {
     services: {
       payment: { latencyMs: 300, failShare: 0.01, stallShare: 0.01, stallMs: 5_000 },
