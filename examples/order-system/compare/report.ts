@@ -21,6 +21,14 @@ export function renderTables(results: Results): string {
   return parts.join('\n\n');
 }
 
+// What the load average before the run says about the machine: other work on it adds noise to
+// every figure under load, and to the shared broker's and database's CPU time.
+function quietness(env: Results['environment']): string {
+  return env.loadBefore < env.cpus / 2
+    ? 'the machine was otherwise quiet'
+    : "the machine was busy with other work, so the figures under load, and the shared servers' CPU time, carry noise";
+}
+
 /** The whole report. */
 export function renderMarkdown(results: Results): string {
   const env = results.environment;
@@ -101,16 +109,14 @@ figure with its measured counterpart.
   ${env.consumerConcurrency} events at once, retries ${env.retry.maxAttempts} attempts from ${env.retry.initialDelayMs} ms, then the dead-letter topic) that call the same
   services over HTTP.
 - **Processes**, as each design would be deployed: the order service in a child process, started
-  afresh for every measurement; ${env.consumersApart === false ? "Tidings' consumers in the same process (the in-memory broker lives there)" : "Tidings' consumers in a second one"}, and the command
-  queue's workers in a second one; the downstream services (Fastify servers on ports of their
+  afresh for every measurement; ${env.consumersApart === false ? "Tidings' consumers in the same process (the in-memory broker lives there), and the command queue's workers in a second one" : "Tidings' consumers, and the command queue's workers, each in a second one"}; the downstream services (Fastify servers on ports of their
   own) in another; the load generator in the runner.
 - **Load**: a closed loop (N users, each placing the next order as soon as the answer comes) for
   latency and capacity, ${env.durationMs / 1000} s per level after a warm-up; an open loop (orders at a fixed rate,
   the same orders for every design) for compute and faults. Latency is the client's, from
   request to answer, over every answer (errors included); throughput counts successful orders.
 - **Where**: broker **${env.broker}**${env.broker === 'memory' ? " (the in-memory broker, in the order service's process)" : ''}, store **${env.store}**; Node ${env.node}, ${env.cpus} × ${env.cpuModel};
-  load average ${env.loadBefore.toFixed(2)} before and ${env.loadAfter.toFixed(2)} after the run (the machine is shared with other
-  work, so the figures under load carry noise). Run on ${env.date}${env.totalMs === undefined ? '' : `, in ${Math.round(env.totalMs / 1000)} s`}.
+  load average ${env.loadBefore.toFixed(2)} before and ${env.loadAfter.toFixed(2)} after the run (${quietness(env)}). Run on ${env.date}${env.totalMs === undefined ? '' : `, in ${Math.round(env.totalMs / 1000)} s`}.
 
 Run it yourself: \`npm run compare\` (about ${env.totalMs === undefined ? 20 : Math.ceil(env.totalMs / 60_000)} minutes; \`-- --quick\` for a smoke run that checks
 its own figures, \`-- --only=faults\` for one part, \`-- --broker=nats\` for the events on another broker).
