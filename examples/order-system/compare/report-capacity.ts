@@ -137,6 +137,7 @@ in the queue in front of email. The event-driven order service calls payment and
 order service takes beyond that waits in the broker, as a backlog. The command queue calls the
 same four services as the chain, so the same ${rate(arithmetic.chain)} applies to it. The _arithmetic ceiling_ column is
 the lower of that limit and users ÷ the workflow's latency (1,050 ms, or 500 ms for Tidings).
+Closed loop, ${env.durationMs / 1000} s per level, as in part 1.
 
 ${renderCapacityTable(records, settings)}
 
@@ -175,7 +176,6 @@ window ended.
       reading: `absolute figures: cannot be checked here; ratio: ${readRatio(820 / 145, p99Ratio)}. Past saturation it grows with the users (the chain's wait is users ÷ its ceiling)`,
     },
   ];
-  void env;
   return { markdown, claims };
 }
 
