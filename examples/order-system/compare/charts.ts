@@ -55,7 +55,7 @@ class Canvas {
       this.text(
         x0 - 6,
         yOf(y) + 4,
-        Math.round(y).toLocaleString('en-US'),
+        Number(y.toFixed(2)).toLocaleString('en-US'),
         'text-anchor="end" font-size="11"',
       );
     }
