@@ -1,6 +1,6 @@
-// The example's service interfaces over HTTP: what a team writes when payment, inventory, email and
-// analytics are services of their own. Both versions of the experiment call the downstream
-// services through these, so the cost of an HTTP hop is the same on both sides.
+// The example's service interfaces over HTTP: what a team writes when payment, inventory, email,
+// analytics and the warehouse are services of their own. Every design of the experiment calls the
+// downstream services through these, so the cost of an HTTP hop is the same in each.
 import type { AnalyticsSink } from '../src/services/analytics-sink';
 import {
   type EmailProvider,
@@ -9,6 +9,7 @@ import {
 } from '../src/services/email-provider';
 import { type InventoryService, OutOfStockError } from '../src/services/inventory';
 import { PaymentDeclinedError, type PaymentService } from '../src/services/payment';
+import type { Shipment, Warehouse } from '../src/services/warehouse';
 
 /** The base URL of each downstream service. */
 export interface DownstreamUrls {
@@ -16,6 +17,7 @@ export interface DownstreamUrls {
   readonly inventory: string;
   readonly email: string;
   readonly analytics: string;
+  readonly warehouse: string;
 }
 
 /** An answer the client did not expect: the service is broken, not refusing. */
@@ -93,6 +95,17 @@ export function httpAnalytics(baseUrl: string): AnalyticsSink {
       const response = await call(`${baseUrl}/track`, event, signal);
       if (!response.ok) throw new DownstreamError('analytics', response.status);
       await response.body?.cancel();
+    },
+  };
+}
+
+/** The warehouse over HTTP: 200 with the shipment. */
+export function httpWarehouse(baseUrl: string): Warehouse {
+  return {
+    async prepareShipment(request, signal) {
+      const response = await call(`${baseUrl}/prepare`, request, signal);
+      if (!response.ok) throw new DownstreamError('warehouse', response.status);
+      return (await response.json()) as Shipment;
     },
   };
 }

@@ -18,6 +18,8 @@ interface Reply {
 
 /** A child process that answers requests by type. */
 export interface Child {
+  /** The child's process id, for the meters that read /proc. */
+  readonly pid: number;
   request<T>(type: string, payload?: unknown): Promise<T>;
   /** Asks the child to stop gracefully (SIGTERM), and kills it if it has not within `graceMs`. */
   stop(graceMs?: number): Promise<void>;
@@ -54,6 +56,7 @@ export function startChild(entry: string): Child {
     });
   });
   return {
+    pid: child.pid ?? 0,
     request<T>(type: string, payload?: unknown): Promise<T> {
       if (exited) return Promise.reject(new Error(`${entry} has exited`));
       const id = next++;

@@ -1,7 +1,9 @@
-// A closed-loop load generator: `users` virtual customers, each placing an order, waiting for the
-// answer, and placing the next at once, for a fixed time. A closed loop is how a fixed pool of
-// clients (or callers with one request in flight each) behaves: throughput is what the system
-// lets through, and latency is what each customer waits.
+// The load generators. A closed loop (`runLoad`): `users` virtual customers, each placing an
+// order, waiting for the answer, and placing the next at once, for a fixed time; it is how a fixed
+// pool of clients behaves: throughput is what the system lets through, and latency is what each
+// customer waits. An open loop (`runOpenLoop`): orders arrive at a fixed rate whatever the system
+// does, as customers on a web shop do; every design then gets the same orders, which is what a
+// comparison of cost per order or of failure shares needs.
 
 /** One measured load level. */
 export interface LoadResult {
@@ -90,4 +92,101 @@ export function percentile(sorted: readonly number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;
   const rank = Math.ceil((p / 100) * sorted.length);
   return sorted[Math.min(sorted.length, Math.max(1, rank)) - 1]!;
+}
+
+/** How one customer request of an open loop ended. */
+export type Outcome = 'ok' | 'error' | 'late';
+
+/** One measured open-loop run. */
+export interface OpenLoopResult {
+  readonly ratePerSecond: number;
+  readonly durationMs: number;
+  /** Requests sent. */
+  readonly offered: number;
+  readonly ok: number;
+  /** Answered with anything but 2xx, or not at all (a refused connection). */
+  readonly errors: number;
+  /** Not answered by the deadline (abandoned then). */
+  readonly late: number;
+  /** Latencies of every request, sorted; a late one counts as the deadline. */
+  readonly latenciesMs: readonly number[];
+  /** The outcome of each customer request, by its customer (the e-mail address of the order). */
+  readonly outcomes: Readonly<Record<string, Outcome>>;
+}
+
+/** Settings of {@link runOpenLoop}. */
+export interface OpenLoopOptions {
+  readonly url: string;
+  readonly ratePerSecond: number;
+  readonly durationMs: number;
+  /** The customer gives up after this long; the request counts as late. */
+  readonly deadlineMs: number;
+  /** Names the customers of this run (`order<n>.<tag>@example.com`); the same tag, the same customers. */
+  readonly tag: string;
+}
+
+/** The customer of the `n`-th order of an open loop. */
+export function customerOf(tag: string, n: number): string {
+  return `order${n}.${tag}@example.com`;
+}
+
+/**
+ * Sends orders to `POST <url>/orders` at a fixed rate, evenly spaced, for `durationMs`, without
+ * waiting for answers; then waits for the last answer (or its deadline).
+ */
+export async function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
+  const total = Math.round((options.ratePerSecond * options.durationMs) / 1000);
+  const interval = 1000 / options.ratePerSecond;
+  const latencies: number[] = [];
+  const outcomes: Record<string, Outcome> = {};
+  let ok = 0;
+  let errors = 0;
+  let late = 0;
+  const started = performance.now();
+
+  const send = async (n: number): Promise<void> => {
+    const customer = customerOf(options.tag, n);
+    const t0 = performance.now();
+    let outcome: Outcome;
+    try {
+      const response = await fetch(`${options.url}/orders`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({
+          customerEmail: customer,
+          lines: [{ sku: SKUS[n % SKUS.length], quantity: 1 }],
+        }),
+        signal: AbortSignal.timeout(options.deadlineMs),
+      });
+      await response.arrayBuffer();
+      outcome = response.ok ? 'ok' : 'error';
+    } catch (error) {
+      outcome = error instanceof DOMException && error.name === 'TimeoutError' ? 'late' : 'error';
+    }
+    latencies.push(outcome === 'late' ? options.deadlineMs : performance.now() - t0);
+    outcomes[customer] = outcome;
+    if (outcome === 'ok') ok++;
+    else if (outcome === 'late') late++;
+    else errors++;
+  };
+
+  const inFlight: Promise<void>[] = [];
+  for (let n = 0; n < total; n++) {
+    // Sleep until the n-th arrival is due; a late timer sends what is due at once.
+    const due = started + n * interval;
+    const wait = due - performance.now();
+    if (wait > 1) await new Promise((resolve) => setTimeout(resolve, wait));
+    inFlight.push(send(n));
+  }
+  await Promise.all(inFlight);
+  return {
+    ratePerSecond: options.ratePerSecond,
+    durationMs: performance.now() - started,
+    offered: total,
+    ok,
+    errors,
+    late,
+    latenciesMs: latencies.sort((a, b) => a - b),
+    outcomes,
+  };
 }

@@ -1,7 +1,9 @@
 // The synchronous version of the workflow, the one the seed material warns about: the order
-// service calls payment, inventory, email and analytics one after the other and answers when the
-// last one has. It is written as carefully as the event-driven one (same validation, same
-// compensation of what was held), so that the difference measured is the architecture.
+// service calls payment, inventory, email and analytics (and, with five services, the warehouse)
+// one after the other and answers when the last one has. It is written as carefully as the
+// event-driven one (same validation, same compensation of what was held), so that the difference
+// measured is the architecture. The command-queue design runs this same code with each service
+// reached through RabbitMQ instead of HTTP (command-queue.ts).
 import { uuidv7 } from '@tidings/core';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { PlaceOrderBody } from '../src/api/schemas';
@@ -13,6 +15,7 @@ import type { AnalyticsSink } from '../src/services/analytics-sink';
 import type { EmailProvider } from '../src/services/email-provider';
 import { type InventoryService, OutOfStockError } from '../src/services/inventory';
 import { PaymentDeclinedError, type PaymentService } from '../src/services/payment';
+import type { Warehouse } from '../src/services/warehouse';
 
 /** The services the chain calls and the store it writes the order to. */
 export interface SyncChainDeps {
@@ -20,6 +23,8 @@ export interface SyncChainDeps {
   readonly inventory: InventoryService;
   readonly email: EmailProvider;
   readonly analytics: AnalyticsSink;
+  /** The fifth service: when given, the chain has the shipment prepared before it answers. */
+  readonly warehouse?: Warehouse;
   readonly orders: OrderStore;
 }
 
@@ -59,7 +64,7 @@ export function createSyncOrderApi(deps: SyncChainDeps): FastifyInstance {
     }
     const placedAt = new Date().toISOString();
     try {
-      // The two steps that the event-driven version moves off the request path.
+      // The steps that the event-driven version moves off the request path.
       await deps.email.send({
         to: customerEmail,
         subject: `Order ${orderId} confirmed`,
@@ -67,6 +72,7 @@ export function createSyncOrderApi(deps: SyncChainDeps): FastifyInstance {
         idempotencyKey: orderId,
       });
       await deps.analytics.track({ name: 'order placed', orderId, revenueCents: totalCents, at: placedAt });
+      await deps.warehouse?.prepareShipment({ orderId, lines });
     } catch {
       await Promise.allSettled([deps.payments.void(paymentId), deps.inventory.release(reservationId)]);
       return reply.code(502).send({ error: 'downstream-failed' });

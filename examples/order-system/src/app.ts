@@ -66,6 +66,12 @@ export interface OrderSystem {
   readonly persistence: Persistence;
   /** Starts storage, bus and relay, then listens; resolves with the API's base URL. */
   start(): Promise<string>;
+  /**
+   * Starts storage and the bus only: for a process that runs consumers apart from the API, with
+   * no HTTP and no relay (the API's process hands the outbox to the broker). Use it instead of
+   * `start`.
+   */
+  startConsumers(): Promise<void>;
   /** Stops in the order that loses nothing: HTTP, relay, consumers, connections. Idempotent. */
   stop(): Promise<void>;
 }
@@ -178,6 +184,10 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
       await bus.start();
       await persistence.startRelay();
       return http.listen({ host: config.http.host, port: config.http.port });
+    },
+    async startConsumers() {
+      await persistence.migrate();
+      await bus.start();
     },
     stop() {
       stopping ??= (async () => {

@@ -19,8 +19,8 @@ export interface BrokerEnvironment {
   config(namespace: string): BrokerConfig;
   /** Rejects with how to start the broker when it does not answer. */
   check(): Promise<void>;
-  /** Deletes what a run in `namespace` created. */
-  cleanup(namespace: string): Promise<void>;
+  /** Deletes what runs in these namespaces created (several at once: one listing of the broker). */
+  cleanup(...namespaces: string[]): Promise<void>;
 }
 
 const NATS_URL = process.env.NATS_URL ?? '127.0.0.1:4222';
@@ -33,15 +33,18 @@ const run = promisify(execFile);
 
 // The adapter names every queue and exchange it declares after its exchange; rabbitmqctl lists
 // them (the tests run on the broker's machine, as the adapter's own tests do).
-async function rabbitmqNames(kind: 'queues' | 'exchanges', namespace: string): Promise<string[]> {
+async function rabbitmqNames(kind: 'queues' | 'exchanges', namespaces: readonly string[]): Promise<string[]> {
   const { stdout } = await run('rabbitmqctl', ['-q', `list_${kind}`, '--no-table-headers', 'name'], {
     timeout: 30_000,
   });
   return stdout
     .split('\n')
     .map((line) => line.trim())
-    .filter(
-      (name) => name === namespace || name.startsWith(`${namespace}/`) || name.startsWith(`${namespace}.`),
+    .filter((name) =>
+      namespaces.some(
+        (namespace) =>
+          name === namespace || name.startsWith(`${namespace}/`) || name.startsWith(`${namespace}.`),
+      ),
     );
 }
 
@@ -71,13 +74,17 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
         );
       }
     },
-    async cleanup(namespace) {
+    async cleanup(...namespaces) {
       const { connect } = await import('nats');
       const nc = await connect({ servers: NATS_URL, maxReconnectAttempts: 0 });
       try {
         const jsm = await nc.jetstreamManager();
         // The adapter names its stream after the prefix, upper-cased.
-        await jsm.streams.delete(namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_')).catch(() => undefined);
+        for (const namespace of namespaces) {
+          await jsm.streams
+            .delete(namespace.toUpperCase().replace(/[^A-Z0-9_-]/g, '_'))
+            .catch(() => undefined);
+        }
       } finally {
         await nc.close();
       }
@@ -98,10 +105,10 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
         );
       }
     },
-    async cleanup(namespace) {
+    async cleanup(...namespaces) {
       const [queues, exchanges] = await Promise.all([
-        rabbitmqNames('queues', namespace),
-        rabbitmqNames('exchanges', namespace),
+        rabbitmqNames('queues', namespaces),
+        rabbitmqNames('exchanges', namespaces),
       ]);
       const { connect } = await import('amqplib');
       const connection = await connect(RABBITMQ_URL);
@@ -138,18 +145,20 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
         redis.disconnect();
       }
     },
-    async cleanup(namespace) {
+    async cleanup(...namespaces) {
       // The streams start with the namespace, and the adapter's keys beside them contain it.
       const { Redis } = await import('ioredis');
       const redis = new Redis(REDIS_URL, { lazyConnect: true });
       await redis.connect();
       try {
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${namespace}*`, 'COUNT', 1_000);
-          cursor = next;
-          if (keys.length > 0) await redis.del(...keys);
-        } while (cursor !== '0');
+        for (const namespace of namespaces) {
+          let cursor = '0';
+          do {
+            const [next, keys] = await redis.scan(cursor, 'MATCH', `*${namespace}*`, 'COUNT', 1_000);
+            cursor = next;
+            if (keys.length > 0) await redis.del(...keys);
+          } while (cursor !== '0');
+        }
       } finally {
         await redis.quit();
       }
@@ -175,14 +184,15 @@ export const brokerEnvironments: Readonly<Record<BrokerKind, BrokerEnvironment>>
       const admin = await kafkaAdmin();
       await admin.disconnect();
     },
-    async cleanup(namespace) {
+    async cleanup(...namespaces) {
       const admin = await kafkaAdmin();
+      const ours = (name: string): boolean => namespaces.some((namespace) => name.startsWith(namespace));
       try {
-        const topics = (await admin.listTopics()).filter((topic) => topic.startsWith(namespace));
+        const topics = (await admin.listTopics()).filter(ours);
         if (topics.length > 0) await admin.deleteTopics({ topics, timeout: 30_000 });
         const { groups } = await admin.listGroups();
-        const ours = groups.map((group) => group.groupId).filter((group) => group.startsWith(namespace));
-        if (ours.length > 0) await admin.deleteGroups(ours).catch(() => undefined);
+        const ourGroups = groups.map((group) => group.groupId).filter(ours);
+        if (ourGroups.length > 0) await admin.deleteGroups(ourGroups).catch(() => undefined);
       } finally {
         await admin.disconnect();
       }
