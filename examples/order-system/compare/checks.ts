@@ -12,6 +12,19 @@ export function checkResults(results: Results): string[] {
   const expect = (ok: boolean, problem: string): void => {
     if (!ok) problems.push(problem);
   };
+  // Deadlines missed with no fault behind them measure the machine, not the designs: on a machine
+  // with more runnable work than cores (load average above the CPU count, before or after the run)
+  // those checks are left out and said to be, rather than failing a run that measured nothing wrong.
+  const { cpus, loadBefore, loadAfter } = results.environment;
+  const overloaded = Math.max(loadBefore, loadAfter) > cpus;
+  const expectUnloaded = (ok: boolean, problem: string): void => {
+    if (ok) return;
+    if (overloaded)
+      console.warn(
+        `not checked on an overloaded machine (load ${loadAfter.toFixed(1)} on ${cpus} CPUs): ${problem}`,
+      );
+    else problems.push(problem);
+  };
   const settings = results.environment.experiments;
 
   for (const r of results.records) {
@@ -74,7 +87,7 @@ export function checkResults(results: Results): string[] {
       expect(r.offered > 0, `${where}: no request sent`);
       const failed = r.errors + r.late;
       if (r.schedule === 'healthy') {
-        expect(
+        expectUnloaded(
           failed <= r.offered * 0.02,
           `${where}: ${failed} of ${r.offered} requests failed with healthy services`,
         );
@@ -82,7 +95,7 @@ export function checkResults(results: Results): string[] {
       }
       expect(r.faulted > 0, `${where}: no order met a fault`);
       // A failure with no fault behind it is load, not the schedule: a few at most.
-      expect(
+      expectUnloaded(
         r.unfaultedFailed <= Math.max(2, r.offered * 0.03),
         `${where}: ${r.unfaultedFailed} requests failed with no fault`,
       );
