@@ -32,7 +32,7 @@ for major in $majors; do
   fi
   echo "nest-matrix: @tidings/nestjs tests on Nest $(node -p "require('./$prefix/node_modules/@nestjs/core/package.json').version")"
   TIDINGS_NEST_MAJOR=$major TIDINGS_NEST_MODULES="$PWD/$prefix/node_modules" \
-    node node_modules/vitest/vitest.mjs run --project nestjs --typecheck.enabled false
+    node node_modules/vitest/vitest.mjs run --project nestjs
 
   # The application with this major's own types, as a Nest $major project compiles it.
   cat >"$prefix/tsconfig.consumer.json" <<JSON
