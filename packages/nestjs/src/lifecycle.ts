@@ -3,7 +3,7 @@
 // bus closed last.
 import type { OnApplicationBootstrap, OnApplicationShutdown, OnModuleDestroy } from '@nestjs/common';
 import type { DiscoveryService } from '@nestjs/core';
-import type { Bus, Logger, OutboxRelay, Subscription } from '@tidings/core';
+import { type Bus, ConfigError, type Logger, type OutboxRelay, type Subscription } from '@tidings/core';
 import { checkBusNames, checkGroups, discoverHandlers } from './discovery';
 
 /** @internal Runs one bus: one per `TidingsModule.forRoot`, under the token `getHostToken(name)`. */
@@ -55,9 +55,18 @@ export class BusHost implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
 
   private busNames(): Set<string> {
     const names = new Set<string>();
+    const hosts = new Set<BusHost>();
     for (const wrapper of this.discovery.getProviders()) {
       const instance = wrapper.instance as unknown;
-      if (instance instanceof BusHost) names.add(instance.name);
+      if (!(instance instanceof BusHost) || hosts.has(instance)) continue;
+      hosts.add(instance);
+      if (names.has(instance.name)) {
+        throw new ConfigError(
+          'name',
+          `two TidingsModule.forRoot calls make the bus "${instance.name}"; give each bus its own name`,
+        );
+      }
+      names.add(instance.name);
     }
     return names;
   }

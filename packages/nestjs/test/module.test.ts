@@ -217,6 +217,14 @@ describe('TidingsModule', () => {
     await expect(moduleRef.init()).rejects.toThrow(/Stray\.onOrderPlaced subscribes on the bus "billing"/);
   });
 
+  it('refuses two buses of one name', async () => {
+    const moduleRef = await Test.createTestingModule({
+      imports: [TidingsModule.forRoot(quiet), TidingsModule.forRoot({ ...quiet, source: 'other' })],
+    }).compile();
+    opened.push(moduleRef);
+    await expect(moduleRef.init()).rejects.toThrow(/two TidingsModule.forRoot calls make the bus "default"/);
+  });
+
   it('refuses two handlers in one group on one topic, which would split its events', async () => {
     @Injectable()
     class First {
