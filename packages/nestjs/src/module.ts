@@ -126,11 +126,18 @@ function resolve(options: TidingsModuleOptions): ResolvedOptions {
   return { options, logger: options.logger ?? createNestLogger() };
 }
 
+// Each forRoot call is a module of its own, as Nest 11 and later treat dynamic modules. Nest 10
+// merges dynamic modules whose metadata serialises alike, and the options hide in closures: two
+// calls for one bus name would silently become one. With an id in the metadata they stay two, and
+// the bootstrap refuses them by name.
+let modulesMade = 0;
+
 function assemble(
   name: string,
   optionsProviders: Provider[],
   imports: DynamicModule['imports'],
 ): DynamicModule {
+  const instance = { provide: `TidingsModuleInstance:${name}:${++modulesMade}`, useValue: modulesMade };
   const optionsToken = getOptionsToken(name);
   const busToken = getBusToken(name);
   const outboxToken = getOutboxToken(name);
@@ -140,6 +147,7 @@ function assemble(
     global: true,
     imports: [DiscoveryModule, ...(imports ?? [])],
     providers: [
+      instance,
       ...optionsProviders,
       {
         provide: busToken,
