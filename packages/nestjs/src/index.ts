@@ -1,0 +1,25 @@
+// The public API of @tidings/nestjs.
+
+export type { TidingsHealthOptions, TidingsHealthResult, TidingsHealthSubscription } from './health';
+export { TidingsHealthIndicator } from './health';
+export { createNestLogger } from './logger';
+export { TidingsModule } from './module';
+export type {
+  TidingsModuleAsyncOptions,
+  TidingsModuleOptions,
+  TidingsOptionsFactory,
+  TidingsOutboxOptions,
+  TidingsRootOptions,
+} from './options';
+export type { SubscribeHandlerOptions } from './subscribe';
+export { Subscribe } from './subscribe';
+export {
+  DEFAULT_BUS_NAME,
+  getBusToken,
+  getOutboxToken,
+  getRelayToken,
+  InjectBus,
+  InjectOutbox,
+  InjectRelay,
+  TidingsBus,
+} from './tokens';
