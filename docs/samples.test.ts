@@ -1,62 +1,12 @@
 // Every ```ts block in docs/ and in the packages' READMEs is compiled here, so that a sample a
 // reader copies compiles against the current API. Blocks are self-contained modules.
-import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join, relative } from 'node:path';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { markdownFiles, root, type Sample, samplesOf } from './samples';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 const out = join(root, 'docs', '.samples');
-
-async function markdownFiles(): Promise<string[]> {
-  const files: string[] = [];
-  const walk = async (dir: string): Promise<void> => {
-    for (const entry of await readdir(dir, { withFileTypes: true })) {
-      if (entry.name === 'node_modules' || entry.name.startsWith('.') || entry.name === 'dist') continue;
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) await walk(path);
-      else if (entry.name.endsWith('.md')) files.push(path);
-    }
-  };
-  await walk(join(root, 'docs'));
-  for (const group of ['packages', 'examples']) {
-    for (const entry of await readdir(join(root, group), { withFileTypes: true })) {
-      if (entry.isDirectory()) {
-        const readme = join(root, group, entry.name, 'README.md');
-        if (
-          await readFile(readme).then(
-            () => true,
-            () => false,
-          )
-        )
-          files.push(readme);
-      }
-    }
-  }
-  files.push(join(root, 'README.md'));
-  return files;
-}
-
-interface Sample {
-  readonly source: string;
-  readonly line: number;
-  readonly code: string;
-}
-
-function samplesOf(source: string, text: string): Sample[] {
-  const samples: Sample[] = [];
-  const lines = text.split('\n');
-  for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.trim() !== '```ts') continue;
-    const start = i + 1;
-    let end = start;
-    while (end < lines.length && lines[end]!.trim() !== '```') end++;
-    samples.push({ source, line: start + 1, code: lines.slice(start, end).join('\n') });
-    i = end;
-  }
-  return samples;
-}
 
 describe('documentation samples', () => {
   afterAll(async () => {
