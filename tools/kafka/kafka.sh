@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Local single-node Kafka (KRaft, broker+controller in one JVM) for Tidings' tests.
-# The jars come from Maven Central through tools/kafka/pom.xml; see README.md beside this file.
+# The jars come from Maven Central through tools/kafka/pom.xml (Kafka 3.x) or pom-4.xml (Kafka 4.x);
+# KAFKA_VERSION picks the version (default 3.9.2). See README.md beside this file.
 #
 #   kafka.sh install   fetch the broker jars unless already cached
 #   kafka.sh start     start the broker (or reuse one that already answers) and wait until it is ready
@@ -26,15 +27,33 @@ abspath() {
 HOST=127.0.0.1
 PORT=${KAFKA_PORT:-9092}
 CONTROLLER_PORT=${KAFKA_CONTROLLER_PORT:-9093}
-CACHE_DIR=$(abspath "${KAFKA_CACHE_DIR:-.cache/kafka}")
+# The default stays on 3.9 while the adapter's default client (kafkajs) cannot speak to Kafka 4.
+DEFAULT_VERSION=3.9.2
+VERSION=${KAFKA_VERSION:-$DEFAULT_VERSION}
+[[ $VERSION =~ ^([34])\.[0-9]+\.[0-9]+$ ]] || {
+  printf 'kafka: KAFKA_VERSION must be a Kafka 3.x.y or 4.x.y release, not %s\n' "$VERSION" >&2
+  exit 1
+}
+MAJOR=${BASH_REMATCH[1]}
+# Each version keeps its own jars and data (storage formatted by one major is not for the other),
+# so a 3.9 and a 4.x broker can be installed side by side (on other ports to run at once).
+if [[ $VERSION == "$DEFAULT_VERSION" ]]; then default_cache=.cache/kafka; else default_cache=.cache/kafka-$VERSION; fi
+CACHE_DIR=$(abspath "${KAFKA_CACHE_DIR:-$default_cache}")
 START_TIMEOUT=${KAFKA_START_TIMEOUT:-90}
 STOP_TIMEOUT=${KAFKA_STOP_TIMEOUT:-30}
 HEAP_OPTS=${KAFKA_HEAP_OPTS:--Xmx512m -Xms512m}
 EXTRA_OPTS=${KAFKA_OPTS:-}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
-POM=$SCRIPT_DIR/pom.xml
-LOG4J_CONFIG=$SCRIPT_DIR/log4j.properties
+# Kafka 3 logs through slf4j 1 + log4j 1 (reload4j), Kafka 4 through log4j 2: a pom and a logging
+# configuration for each.
+if ((MAJOR == 3)); then
+  POM=$SCRIPT_DIR/pom.xml
+  LOGGING_OPTS=(-Dlog4j.configuration="file:$SCRIPT_DIR/log4j.properties")
+else
+  POM=$SCRIPT_DIR/pom-4.xml
+  LOGGING_OPTS=(-Dlog4j2.configurationFile="file:$SCRIPT_DIR/log4j2.properties")
+fi
 LIBS_DIR=$CACHE_DIR/libs
 DATA_DIR=$CACHE_DIR/data
 LOG_DIR=$CACHE_DIR/logs
@@ -59,7 +78,7 @@ for p in "$PORT" "$CONTROLLER_PORT"; do
 done
 [[ $PORT != "$CONTROLLER_PORT" ]] || die "KAFKA_PORT and KAFKA_CONTROLLER_PORT must differ"
 
-kafka_version() { sed -n 's:.*<kafka.version>\(.*\)</kafka.version>.*:\1:p' "$POM"; }
+kafka_version() { echo "$VERSION"; }
 
 now_ms() { date +%s%3N; }
 
@@ -138,7 +157,7 @@ show_log_tail() {
 
 cmd_install() {
   local want tmp
-  want=$(sha256sum "$POM" | cut -d' ' -f1)
+  want=$( (cat "$POM" && echo "$VERSION") | sha256sum | cut -d' ' -f1)
   if [[ -f $LIBS_DIR/.pom.sha256 && $(<"$LIBS_DIR/.pom.sha256") == "$want" ]]; then
     say "Kafka $(kafka_version) jars already in $LIBS_DIR"
     return 0
@@ -148,7 +167,7 @@ cmd_install() {
   tmp=$CACHE_DIR/libs.tmp
   rm -rf "$tmp"
   # Debian's Maven 3.8 writes colour resets even with -B -q; strip them.
-  mvn -B -q -f "$POM" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 |
+  mvn -B -q -f "$POM" -Dkafka.version="$VERSION" dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$tmp" 2>&1 |
     sed -e 's/\x1b\[[0-9;]*m//g' -e '/^$/d' ||
     die "mvn could not fetch the Kafka jars (see its output above)"
   ls "$tmp"/kafka_2.13-*.jar >/dev/null 2>&1 || die "mvn finished but no kafka_2.13 jar is in $tmp"
@@ -230,7 +249,7 @@ format_storage() {
   fi
   say "formatting $DATA_DIR (cluster id $id)"
   "$JAVA" -Xmx256m -cp "$LIBS_DIR/*" \
-    -Dlog4j.configuration="file:$LOG4J_CONFIG" -Dkafka.logs.dir="$LOG_DIR" \
+    "${LOGGING_OPTS[@]}" -Dkafka.logs.dir="$LOG_DIR" \
     kafka.tools.StorageTool format -t "$id" -c "$CONFIG" 2>&1 | sed 's/^/kafka: storage: /' ||
     die "formatting the storage failed"
 }
@@ -259,7 +278,7 @@ launch() {
       "$JAVA" "${heap[@]}" \
       -server -XX:+UseG1GC -XX:MaxGCPauseMillis=20 -XX:InitiatingHeapOccupancyPercent=35 \
       -XX:+ExplicitGCInvokesConcurrent -Djava.awt.headless=true \
-      -Dlog4j.configuration="file:$LOG4J_CONFIG" -Dkafka.logs.dir="$LOG_DIR" \
+      "${LOGGING_OPTS[@]}" -Dkafka.logs.dir="$LOG_DIR" \
       "${extra[@]}" \
       -cp "$LIBS_DIR/*" kafka.Kafka "$CONFIG" \
       </dev/null >"$JVM_OUT" 2>&1 9>&- &
@@ -323,7 +342,7 @@ cmd_start() {
   rm -f "$PID_FILE" # stale: its process is gone
   port_open "$PORT" && die "$HOST:$PORT is taken by something that does not answer Kafka requests; set KAFKA_PORT"
   port_open "$CONTROLLER_PORT" && die "controller port $HOST:$CONTROLLER_PORT is taken; set KAFKA_CONTROLLER_PORT"
-  command -v "$JAVA" >/dev/null || die "java not found (Kafka $(kafka_version) needs Java 11 or newer)"
+  command -v "$JAVA" >/dev/null || die "java not found (Kafka $(kafka_version) needs Java $((MAJOR == 3 ? 11 : 17)) or newer)"
 
   cmd_install
   write_config
