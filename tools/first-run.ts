@@ -15,7 +15,7 @@ import { join, relative } from 'node:path';
 import { promisify } from 'node:util';
 import ts from 'typescript';
 import { markdownFiles, root, type Sample, samplesOf } from '../docs/samples';
-import { installPacked, type PackedProject, packAll } from './packed';
+import { installPacked, type PackedProject, packAll, reportEngines } from './packed';
 
 const run = promisify(execFile);
 
@@ -364,10 +364,11 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const packed = await packAll(join(root, '.cache', 'packed'));
   const project = await installPacked(packed);
   console.log(`packed project: ${project.dir}`);
+  const enginesOk = await reportEngines(project);
   // `-- strict node10`: only those settings (all by default).
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   const ok = reportFixtures(await typeFixtures(project, await documentedSamples(), only));
   reportRuns(project, await firstRuns(project));
   if (!process.argv.includes('--keep')) await rm(project.dir, { recursive: true, force: true });
-  if (!ok) process.exitCode = 1;
+  if (!ok || !enginesOk) process.exitCode = 1;
 }

@@ -2,10 +2,12 @@
 // fresh project outside the repository that installs the tarballs and the peers the documentation
 // uses. The release check, the type fixtures and the new-user run all work on these.
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import semver from 'semver';
 import { root } from '../docs/samples';
 
 const run = promisify(execFile);
@@ -132,4 +134,62 @@ export async function installPacked(packed: readonly PackedPackage[]): Promise<P
   const installMs = performance.now() - started;
   const engineWarnings = stderr.split('\n').filter((line) => /EBADENGINE.*package:/.test(line));
   return { dir, installMs, engineWarnings };
+}
+
+/** The Node versions we promise (`engines`: ^20.19.0 || >=22.12.0): the lowest of each line, and 24. */
+export const supportedNodes = ['20.19.0', '22.12.0', '24.0.0'] as const;
+
+/** One installed package whose `engines.node` refuses a Node version we support. */
+export interface EngineConflict {
+  readonly name: string;
+  readonly version: string;
+  readonly engines: string;
+  readonly refuses: readonly string[];
+}
+
+/**
+ * Every package of the install (ours, their dependencies and the companions) whose `engines.node`
+ * refuses one of the supported Node versions: what npm warns about as EBADENGINE on that version,
+ * read from the lockfile with the same `semver` ranges npm uses, so that 22 and 24 are checked
+ * without installing on each.
+ */
+export async function engineConflicts(project: PackedProject): Promise<EngineConflict[]> {
+  const lock = JSON.parse(await readFile(join(project.dir, 'package-lock.json'), 'utf8')) as {
+    packages: Record<string, { name?: string; version?: string; engines?: { node?: string } | string[] }>;
+  };
+  const conflicts: EngineConflict[] = [];
+  for (const [path, entry] of Object.entries(lock.packages)) {
+    const range = Array.isArray(entry.engines) ? undefined : entry.engines?.node;
+    // The lockfile lists every platform's optional packages; only what was installed counts.
+    if (path === '' || range === undefined || !existsSync(join(project.dir, path))) continue;
+    const refuses = supportedNodes.filter(
+      (node) => !semver.satisfies(node, range, { includePrerelease: true }),
+    );
+    if (refuses.length > 0) {
+      const name = entry.name ?? path.slice(path.lastIndexOf('node_modules/') + 'node_modules/'.length);
+      conflicts.push({ name, version: entry.version ?? '?', engines: range, refuses });
+    }
+  }
+  return conflicts;
+}
+
+/**
+ * Prints the install's engine conflicts; false when one would warn on Node 22 or 24, or when one
+ * of ours refuses any supported version. A third-party package refusing only Node 20 is said
+ * (Node 20 is past its end of life) without failing.
+ */
+export async function reportEngines(project: PackedProject): Promise<boolean> {
+  let ok = true;
+  for (const c of await engineConflicts(project)) {
+    const fatal = c.name.startsWith('@tidings/') || c.refuses.some((node) => !node.startsWith('20.'));
+    if (fatal) ok = false;
+    console.log(
+      `engines: ${fatal ? 'FAIL' : 'note'} ${c.name}@${c.version} wants node ${c.engines}, refusing ${c.refuses.join(', ')}`,
+    );
+  }
+  for (const line of project.engineWarnings) console.log(`engines: npm on ${process.version}: ${line}`);
+  console.log(
+    `engines: ${ok ? 'no' : 'some'} package of the install refuses Node ${supportedNodes.filter((n) => !n.startsWith('20.')).join(' or ')}`,
+  );
+  return ok;
 }
