@@ -18,11 +18,13 @@ export interface PackedPackage {
   readonly dir: string;
   readonly manifest: Record<string, unknown> & { name: string; version: string };
   readonly tarball: string;
+  /** The paths inside the tarball. */
+  readonly files: readonly string[];
 }
 
 /** The manifests of every public (not private) package under packages/. */
-export async function publicPackages(): Promise<Omit<PackedPackage, 'tarball'>[]> {
-  const found: Omit<PackedPackage, 'tarball'>[] = [];
+export async function publicPackages(): Promise<Omit<PackedPackage, 'tarball' | 'files'>[]> {
+  const found: Omit<PackedPackage, 'tarball' | 'files'>[] = [];
   for (const entry of (await readdir(join(root, 'packages'), { withFileTypes: true })).sort((a, b) =>
     a.name.localeCompare(b.name),
   )) {
@@ -41,11 +43,11 @@ export async function packAll(into: string): Promise<PackedPackage[]> {
   const packages = await publicPackages();
   const args = ['pack', '--json', '--pack-destination', into, ...packages.flatMap((p) => ['-w', p.dir])];
   const { stdout } = await run('npm', args, { cwd: root, maxBuffer: 64 * 1024 * 1024 });
-  const results = JSON.parse(stdout) as { name: string; filename: string }[];
+  const results = JSON.parse(stdout) as { name: string; filename: string; files: { path: string }[] }[];
   return packages.map((p) => {
     const result = results.find((r) => r.name === p.name);
     if (result === undefined) throw new Error(`npm pack gave no tarball for ${p.name}`);
-    return { ...p, tarball: join(into, result.filename) };
+    return { ...p, tarball: join(into, result.filename), files: result.files.map((f) => f.path) };
   });
 }
 
