@@ -38,6 +38,16 @@ export function expectedLinks(repository: RootRepository, where: string): Record
   };
 }
 
+/** Markdown links and images whose target is neither absolute nor an anchor of the same page. */
+export function relativeLinks(markdown: string): string[] {
+  const targets = [
+    ...[...markdown.matchAll(/\]\(\s*<?([^)\s>]+)/g)].map((m) => m[1]!),
+    ...[...markdown.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?\s*$/gm)].map((m) => m[1]!),
+    ...[...markdown.matchAll(/<(?:a|img)\s[^>]*(?:href|src)="([^"]+)"/g)].map((m) => m[1]!),
+  ];
+  return targets.filter((target) => !/^(https?:|mailto:|#)/.test(target));
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
   const repository = await rootRepository();
   if (repository === undefined) {

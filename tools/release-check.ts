@@ -19,7 +19,7 @@ import { publint } from 'publint';
 import { formatMessage } from 'publint/utils';
 import { root } from '../docs/samples';
 import { documentedSamples, firstRuns, reportFixtures, reportRuns, typeFixtures } from './first-run';
-import { expectedLinks, type RootRepository, rootRepository } from './package-metadata';
+import { expectedLinks, type RootRepository, relativeLinks, rootRepository } from './package-metadata';
 import { installPacked, type PackedPackage, packAll, reportEngines } from './packed';
 
 const run = promisify(execFile);
@@ -35,16 +35,6 @@ const seconds = () => `${((performance.now() - started) / 1000).toFixed(0)} s`;
 const esmOnly: Record<string, string> = {
   '@tidings/conformance': 'imports vitest, which cannot be required',
 };
-
-/** Markdown links and images whose target is neither absolute nor an anchor of the same page. */
-export function relativeLinks(markdown: string): string[] {
-  const targets = [
-    ...[...markdown.matchAll(/\]\(\s*<?([^)\s>]+)/g)].map((m) => m[1]!),
-    ...[...markdown.matchAll(/^\s*\[[^\]]+\]:\s*<?(\S+?)>?\s*$/gm)].map((m) => m[1]!),
-    ...[...markdown.matchAll(/<(?:a|img)\s[^>]*(?:href|src)="([^"]+)"/g)].map((m) => m[1]!),
-  ];
-  return targets.filter((target) => !/^(https?:|mailto:|#)/.test(target));
-}
 
 async function checkChangesets(): Promise<void> {
   console.log(`\n== changeset status (${seconds()})`);
