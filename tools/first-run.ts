@@ -156,21 +156,13 @@ main().catch((error: unknown) => {
 `;
 
 // The same in plain JavaScript, once as an ES module and once as CommonJS. After the timed event
-// they define a JSON Schema contract, which loads Ajv lazily (through createRequire in both builds).
+// they define a JSON Schema contract, which loads Ajv lazily (through createRequire in both builds),
+// and subscribe to it on the running bus.
 const firstEventJs = (load: string) => `${load}
 const OrderPlaced = defineEvent({
   type: 'shop.order.placed',
   schema: z.object({ orderId: z.string(), totalCents: z.number().int() }),
   key: (order) => order.orderId,
-});
-const Shipped = defineEvent({
-  type: 'shop.order.shipped',
-  schema: {
-    type: 'object',
-    properties: { orderId: { type: 'string' }, carrier: { type: 'string', enum: ['dhl', 'ups'] } },
-    required: ['orderId', 'carrier'],
-    additionalProperties: false,
-  },
 });
 
 async function main() {
@@ -180,10 +172,20 @@ async function main() {
       if (event.data.orderId === 'order-1') resolve(performance.now());
     });
   });
-  const shipped = new Promise((resolve) => bus.subscribe(Shipped, { group: 'tracking' }, async (e) => resolve(e.data.carrier)));
   await bus.start();
   await bus.publish(OrderPlaced, { orderId: 'order-1', totalCents: 1250 });
   const handledAt = await handled;
+  // Untimed: a JSON Schema contract, defined after the first event as Ajv loads with it.
+  const Shipped = defineEvent({
+    type: 'shop.order.shipped',
+    schema: {
+      type: 'object',
+      properties: { orderId: { type: 'string' }, carrier: { type: 'string', enum: ['dhl', 'ups'] } },
+      required: ['orderId', 'carrier'],
+      additionalProperties: false,
+    },
+  });
+  const shipped = new Promise((resolve) => bus.subscribe(Shipped, { group: 'tracking', startFrom: 'earliest' }, async (e) => resolve(e.data.carrier)));
   await bus.publish(Shipped, { orderId: 'order-1', carrier: 'dhl' });
   if ((await shipped) !== 'dhl') throw new Error('the JSON Schema contract did not arrive');
   await bus.stop();
