@@ -1,3 +1,8 @@
+/**
+ * Apache Kafka adapter for Tidings, on kafkajs.
+ *
+ * @module @tidings/adapter-kafka
+ */
 // The public API of @tidings/adapter-kafka.
 
 export { createKafkaAdapter, kafkaCapabilities } from './adapter';

@@ -1,3 +1,8 @@
+/**
+ * NATS JetStream adapter for Tidings, on the nats client.
+ *
+ * @module @tidings/adapter-nats
+ */
 // '@tidings/adapter-nats': NATS JetStream and core-NATS adapters for Tidings.
 
 export type { NatsAdapter } from './adapter';

@@ -1,3 +1,8 @@
+/**
+ * RabbitMQ adapter for Tidings, on amqplib.
+ *
+ * @module @tidings/adapter-rabbitmq
+ */
 // '@tidings/adapter-rabbitmq': the RabbitMQ adapter, on amqplib.
 
 export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';

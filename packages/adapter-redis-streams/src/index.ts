@@ -1,3 +1,8 @@
+/**
+ * Redis Streams adapter for Tidings, on ioredis.
+ *
+ * @module @tidings/adapter-redis-streams
+ */
 // The public API of @tidings/adapter-redis-streams.
 
 export type { RedisStreamsAdapter } from './adapter';

@@ -1,3 +1,8 @@
+/**
+ * The shared test suite that proves a Tidings broker adapter keeps the delivery contract.
+ *
+ * @module @tidings/conformance
+ */
 // '@tidings/conformance': the adapter conformance suite.
 
 export type { Decide, Delivery } from './collector';

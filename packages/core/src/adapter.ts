@@ -1,3 +1,8 @@
+/**
+ * What an adapter author needs beyond the public API: the record and settlement types, header names and the kit adapters share.
+ *
+ * @module @tidings/core/adapter
+ */
 // '@tidings/core/adapter': what an adapter author needs beyond the public API.
 
 export type {

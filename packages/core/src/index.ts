@@ -1,3 +1,8 @@
+/**
+ * Typed event contracts, CloudEvents envelope, event bus, delivery policies and an in-memory broker for event-driven Node backends.
+ *
+ * @module @tidings/core
+ */
 // The public API of @tidings/core. What only adapter authors need is in '@tidings/core/adapter';
 // the test harness is in '@tidings/core/testing'.
 

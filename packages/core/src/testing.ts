@@ -1,3 +1,8 @@
+/**
+ * A harness for applications' own tests: a recording test bus.
+ *
+ * @module @tidings/core/testing
+ */
 // '@tidings/core/testing': a harness for applications' own tests.
 
 export type {

@@ -1,3 +1,8 @@
+/**
+ * NestJS module for Tidings: the bus as an injectable, handlers declared on providers, lifecycle, health and the outbox relay.
+ *
+ * @module @tidings/nestjs
+ */
 // The public API of @tidings/nestjs.
 
 export type { TidingsHealthOptions, TidingsHealthResult, TidingsHealthSubscription } from './health';

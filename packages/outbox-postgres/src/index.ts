@@ -1,3 +1,8 @@
+/**
+ * Transactional outbox, relay and inbox on PostgreSQL for Tidings, on pg.
+ *
+ * @module @tidings/outbox-postgres
+ */
 // The public API of @tidings/outbox-postgres: the PostgreSQL outbox (a store for core's outbox
 // relay) and inbox. The Redis idempotency store is in '@tidings/adapter-redis-streams'.
 

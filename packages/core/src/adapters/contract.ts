@@ -90,8 +90,8 @@ export interface RetrySettlement {
  * duplicates the record rather than losing it.
  *
  * A dead letter always lands: when the broker cannot take the full copy (too large, a header over
- * its limit), the adapter writes the reduced copy {@link fitDeadLetter} makes, never retries an
- * error the broker calls permanent, and never leaves the record to loop.
+ * its limit), the adapter writes the reduced copy that `fitDeadLetter` (of `@tidings/core/adapter`)
+ * makes, never retries an error the broker calls permanent, and never leaves the record to loop.
  */
 export interface DeadLetterSettlement {
   readonly type: 'deadLetter';
@@ -114,7 +114,8 @@ export interface LandedDeadLetter {
   readonly reason: string;
   /**
    * What had to be cut so that the broker would take it: `'body'` (dropped), `'headers'`
-   * (oversized values cut). Empty when the full copy landed. See {@link fitDeadLetter}.
+   * (oversized values cut). Empty when the full copy landed. See `fitDeadLetter` in
+   * `@tidings/core/adapter`.
    */
   readonly reduced: readonly ('body' | 'headers')[];
 }
@@ -381,8 +382,8 @@ export const DEAD_LETTER_HEADERS = {
   firstFailureAt: 'tidings-dlq-first-failure-at',
   lastFailureAt: 'tidings-dlq-last-failure-at',
   /**
-   * On a reduced dead letter only (see {@link fitDeadLetter}): what was cut, `body`, `headers` or
-   * `headers,body`.
+   * On a reduced dead letter only (see `fitDeadLetter` in `@tidings/core/adapter`): what was cut,
+   * `body`, `headers` or `headers,body`.
    */
   reduced: 'tidings-dlq-reduced',
   /** On a dead letter whose body was dropped: the original body's size in bytes. */
