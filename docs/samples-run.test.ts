@@ -16,6 +16,8 @@ const out = join(root, 'docs', '.samples-run');
 const LIMIT_MS = 30_000;
 /** Samples run at once: the machine's brokers and CPUs are shared with the other tests. */
 const PARALLEL = 2;
+/** The database the PostgreSQL samples reach through `DATABASE_URL`, as the outbox tests do. */
+const { TIDINGS_POSTGRES_URL: POSTGRES_URL = 'postgres://postgres@127.0.0.1:5432/test' } = process.env;
 
 interface Outcome {
   readonly sample: Sample;
@@ -39,7 +41,7 @@ function run(sample: Sample, file: string): Promise<Outcome> {
       cwd: root,
       env: {
         ...process.env,
-        DATABASE_URL: process.env.TIDINGS_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/test',
+        DATABASE_URL: POSTGRES_URL,
         TSX_TSCONFIG_PATH: join(out, 'tsconfig.json'),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -124,7 +126,9 @@ describe('documentation samples', () => {
         const outcome = await run(sample, file);
         const problem = verdict(outcome);
         if (problem !== undefined) problems.push(problem);
-        console.log(`${sample.source}:${sample.line} ${sample.kind}: ${problem === undefined ? 'ok' : 'FAILED'} in ${outcome.ms} ms`);
+        console.log(
+          `${sample.source}:${sample.line} ${sample.kind}: ${problem === undefined ? 'ok' : 'FAILED'} in ${outcome.ms} ms`,
+        );
       }
     };
     await Promise.all(Array.from({ length: PARALLEL }, worker));
