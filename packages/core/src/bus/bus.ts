@@ -1,7 +1,7 @@
 import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
 import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { Handler } from '../context/delivery';
+import type { DeliveryContext, Handler } from '../context/delivery';
 import type {
   BatchEntry,
   EventDraft,
@@ -27,6 +27,7 @@ import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
 import { resolveTelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
+import { currentDelivery } from './delivery-scope';
 import {
   checkExtensions,
   checkHeaders,
@@ -71,6 +72,8 @@ class EventBus implements Bus {
   private state: BusState = 'created';
   private connecting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Handlers that called `stop()` and wait for it: the drain they wait on goes on without them. */
+  private readonly waitingOnStop = new Set<DeliveryContext>();
   private unwatchConnection: (() => void) | undefined;
 
   constructor(options: BusOptions) {
@@ -154,16 +157,32 @@ class EventBus implements Bus {
   }
 
   stop(): Promise<void> {
+    const caller = currentDelivery();
+    const runtimes = [...this.runtimes];
     this.stopping ??= (async () => {
       this.state = 'stopping';
-      await Promise.all([...this.runtimes].map((runtime) => runtime.stop()));
+      await Promise.all(runtimes.map((runtime) => runtime.stop()));
       await this.adapter.close();
       this.unwatchConnection?.();
       this.telemetry.close();
       this.state = 'stopped';
       this.telemetry.logger.log('info', { adapter: this.adapter.name }, 'bus stopped');
     })();
-    return this.stopping;
+    if (caller === undefined || !caller.deliveredBy(this)) return this.stopping;
+    // Called by one of this bus's handlers, which cannot finish before this resolves: the drain
+    // would wait for it until the drain timeout. Resolve once the other handlers are done (or
+    // the drain time is up); the caller's own event is settled when it returns, then the adapter
+    // closes and the stop completes.
+    this.waitingOnStop.add(caller);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.drainTimeoutMs);
+      timer.unref?.();
+    });
+    const othersDone = Promise.all(runtimes.map((runtime) => runtime.othersFinished(this.waitingOnStop)));
+    return Promise.race([othersDone.then(() => undefined), timeUp, this.stopping]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   private connect(): Promise<void> {
