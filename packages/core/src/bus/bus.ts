@@ -1,4 +1,5 @@
 import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import type { DeliveryContext, Handler } from '../context/delivery';
@@ -25,7 +26,7 @@ import { createDecoder } from '../policies/decode';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
 import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
-import { resolveTelemetryOptions } from '../tracing/options';
+import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
 import { currentDelivery } from './delivery-scope';
 import {
@@ -46,6 +47,53 @@ import type {
 import { type Subscription, SubscriptionRuntime } from './subscription';
 
 type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+const BUS_OPTION_NAMES: OptionNames<BusOptions> = {
+  source: true,
+  adapter: true,
+  codecs: true,
+  topic: true,
+  deadLetterTopic: true,
+  middleware: true,
+  publishMiddleware: true,
+  subscriptionDefaults: true,
+  drainTimeoutMs: true,
+  maxMessageBytes: true,
+  validateOnPublish: true,
+  telemetry: true,
+  logger: true,
+};
+
+const SUBSCRIBE_OPTION_NAMES: OptionNames<SubscribeOptions> = {
+  group: true,
+  topic: true,
+  concurrency: true,
+  ordering: true,
+  startFrom: true,
+  retry: true,
+  timeoutMs: true,
+  idempotency: true,
+  middleware: true,
+  unknownTypes: true,
+  validate: true,
+};
+
+const DEFAULTS_OPTION_NAMES: OptionNames<SubscriptionDefaults> = {
+  concurrency: true,
+  ordering: true,
+  startFrom: true,
+  retry: true,
+  timeoutMs: true,
+  unknownTypes: true,
+  validate: true,
+};
+
+const TELEMETRY_OPTION_NAMES: OptionNames<TelemetryOptions> = {
+  traces: true,
+  metrics: true,
+  tracerProvider: true,
+  meterProvider: true,
+};
 
 const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -77,6 +125,10 @@ class EventBus implements Bus {
   private unwatchConnection: (() => void) | undefined;
 
   constructor(options: BusOptions) {
+    checkOptionNames(options, BUS_OPTION_NAMES);
+    checkOptionNames(options.subscriptionDefaults, DEFAULTS_OPTION_NAMES, 'subscriptionDefaults');
+    if (typeof options.telemetry === 'object')
+      checkOptionNames(options.telemetry, TELEMETRY_OPTION_NAMES, 'telemetry');
     if (typeof options.source !== 'string' || options.source.length === 0) {
       throw new ConfigError('source', 'a non-empty CloudEvents source is required, e.g. "order-service"');
     }
@@ -345,6 +397,7 @@ class EventBus implements Bus {
     if (this.state === 'stopping' || this.state === 'stopped') {
       throw new ClosedError('cannot subscribe: the bus is stopped');
     }
+    checkOptionNames(options, SUBSCRIBE_OPTION_NAMES);
     const list: readonly AnyEventContract[] = Array.isArray(contracts)
       ? contracts
       : [contracts as AnyEventContract];

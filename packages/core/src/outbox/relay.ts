@@ -1,4 +1,5 @@
 import type { BrokerAdapter } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { Bus } from '../bus/options';
 import { ClosedError, ConfigError, isTidingsError, toError } from '../errors';
 import { checkInteger, definedOnly } from '../internal/options';
@@ -154,6 +155,28 @@ export interface OutboxRelay {
   stats(): Promise<OutboxRelayStats>;
 }
 
+const RELAY_OPTION_NAMES: OptionNames<OutboxRelayOptions> = {
+  store: true,
+  bus: true,
+  adapter: true,
+  batchSize: true,
+  concurrency: true,
+  pollIntervalMs: true,
+  backoff: true,
+  pruneIntervalMs: true,
+  signal: true,
+  onError: true,
+  logger: true,
+  telemetry: true,
+};
+
+const BACKOFF_OPTION_NAMES: OptionNames<OutboxBackoffOptions> = {
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  jitter: true,
+};
+
 const DEFAULT_BACKOFF: OutboxBackoffOptions = {
   initialDelayMs: 100,
   maxDelayMs: 30_000,
@@ -191,6 +214,8 @@ class Relay implements OutboxRelay {
   private lastPrune = 0;
 
   constructor(options: OutboxRelayOptions) {
+    checkOptionNames(options, RELAY_OPTION_NAMES);
+    checkOptionNames(options?.backoff, BACKOFF_OPTION_NAMES, 'backoff');
     const store = options?.store;
     if (store === undefined || typeof store.claim !== 'function') {
       throw new ConfigError('store', 'an OutboxStore is required');
