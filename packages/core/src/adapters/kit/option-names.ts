@@ -38,14 +38,19 @@ export function checkOptionNames(
     const near = nearest(name, Object.keys(names));
     throw new ConfigError(
       field,
-      `unknown option${near === undefined ? '' : `; did you mean "${near}"?`} Known: ${Object.keys(names).join(', ')}`,
+      `unknown option${near === undefined ? '.' : `; did you mean "${near}"?`} Known options: ${Object.keys(names).join(', ')}`,
     );
   }
 }
 
-/** The known name within a small edit distance of `name` (a third of its length, at least 2), if any. */
+/**
+ * The known name that `name` is the start of (`sessionTimeout` for `sessionTimeoutMs`), or else
+ * the one within a small edit distance (a third of its length, at least 2), if any.
+ */
 function nearest(name: string, known: readonly string[]): string | undefined {
   const lower = name.toLowerCase();
+  const extended = known.find((candidate) => lower.length >= 3 && candidate.toLowerCase().startsWith(lower));
+  if (extended !== undefined) return extended;
   let best: string | undefined;
   let bestDistance = Math.max(2, Math.floor(name.length / 3)) + 1;
   for (const candidate of known) {
