@@ -24,8 +24,8 @@ describe('unknown option names', () => {
     expect(refusal(() => createRedisStreamsAdapter({ trim: { maxLen: 10 } }))).toMatch(
       /^trim.maxLen: .*"maxLength"/,
     );
-    // @ts-expect-error idem
     expect(
+      // @ts-expect-error idem
       refusal(() => createRedisStreamsAdapter({ waitForReplicas: { replicas: 1, timeout: 1 } })),
     ).toMatch(/^waitForReplicas.timeout: /);
     // ioredis's own configuration passes through unchecked.
