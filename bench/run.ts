@@ -6,6 +6,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { writeFigures } from '../tools/bench-figures';
 import { machineInfo } from './lib/machine';
 import type { BenchOptions, BenchResult } from './lib/result';
 import { writeReport } from './report';
@@ -67,7 +68,11 @@ async function main(): Promise<void> {
     await writeFile(join(resultsDir, 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
     await writeFile(join(resultsDir, 'machine.json'), `${JSON.stringify(machine, null, 2)}\n`);
     await writeReport(results, machine);
-    console.log('bench: wrote bench/results/latest.json, docs/benchmarks.md and docs/benchmarks.svg');
+    // The other pages quote the same results in generated blocks (tools/bench-figures.ts).
+    await writeFigures(results, machine);
+    console.log(
+      'bench: wrote bench/results/latest.json, docs/benchmarks.md, docs/benchmarks.svg and the figures of the other pages',
+    );
   }
   if (failures.length > 0) {
     throw new Error(`benchmarks failed:\n${failures.join('\n')}`);

@@ -38,23 +38,43 @@ export async function markdownFiles(): Promise<string[]> {
   return files;
 }
 
-/** One ```ts block: where it sits (path from the root, first line of code) and its code. */
+/**
+ * How a sample is run, from its fence (CONTRIBUTING.md, "Samples in the docs"):
+ * - ```` ```ts ````: a whole program that ends by itself, with exit code 0;
+ * - ```` ```ts server ````: a whole program that runs until Ctrl-C; it prints a line once it has
+ *   done something, is then sent SIGINT, and must exit with code 0;
+ * - ```` ```ts fragment ````: compiled only (it declares what it does not define, or needs a host
+ *   such as a test runner).
+ */
+export type SampleKind = 'program' | 'server' | 'fragment';
+
+/** One ```ts block: where it sits (path from the root, first line of code), its code and kind. */
 export interface Sample {
   readonly source: string;
   readonly line: number;
   readonly code: string;
+  readonly kind: SampleKind;
 }
+
+const FENCES: Readonly<Record<string, SampleKind>> = {
+  '```ts': 'program',
+  '```ts server': 'server',
+  '```ts fragment': 'fragment',
+};
 
 /** The ```ts blocks of one Markdown text. */
 export function samplesOf(source: string, text: string): Sample[] {
   const samples: Sample[] = [];
   const lines = text.split('\n');
   for (let i = 0; i < lines.length; i++) {
-    if (lines[i]!.trim() !== '```ts') continue;
+    const fence = lines[i]!.trim();
+    if (!fence.startsWith('```ts')) continue;
+    const kind = FENCES[fence.replace(/\s+/g, ' ')];
+    if (kind === undefined) throw new Error(`${source}:${i + 1}: unknown sample fence "${fence}"`);
     const start = i + 1;
     let end = start;
     while (end < lines.length && lines[end]!.trim() !== '```') end++;
-    samples.push({ source, line: start + 1, code: lines.slice(start, end).join('\n') });
+    samples.push({ source, line: start + 1, code: lines.slice(start, end).join('\n'), kind });
     i = end;
   }
   return samples;

@@ -1,4 +1,11 @@
-import { ConfigError, createRedactor, definedOnly, type Redactor } from '@tidings/core/adapter';
+import {
+  ConfigError,
+  checkOptionNames,
+  createRedactor,
+  definedOnly,
+  type OptionNames,
+  type Redactor,
+} from '@tidings/core/adapter';
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 import { configSecrets, redactBroker, watchedSasl } from './secrets';
@@ -221,10 +228,59 @@ const COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz
 const LOG_LEVELS: readonly KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 /** @internal Fills in defaults and checks every setting; a bad one is a `ConfigError` naming it. */
+// Our own option objects are checked for unknown names; `ssl`, `sasl` and `kafkaConfig` are
+// KafkaJS's own configuration, passed through, and stay open.
+const OPTION_NAMES: OptionNames<KafkaAdapterOptions> = {
+  brokers: true,
+  clientId: true,
+  ssl: true,
+  sasl: true,
+  connectionTimeoutMs: true,
+  requestTimeoutMs: true,
+  maxMessageBytes: true,
+  producer: true,
+  consumer: true,
+  topics: true,
+  retryTopics: true,
+  logger: true,
+  logLevel: true,
+  kafkaConfig: true,
+};
+const PRODUCER_NAMES: OptionNames<KafkaProducerOptions> = {
+  compression: true,
+  publishTimeoutMs: true,
+  retries: true,
+};
+const CONSUMER_NAMES: OptionNames<KafkaConsumerOptions> = {
+  sessionTimeoutMs: true,
+  heartbeatIntervalMs: true,
+  rebalanceTimeoutMs: true,
+  maxWaitTimeMs: true,
+  maxBytesPerPartition: true,
+  maxBufferedRecords: true,
+  commitIntervalMs: true,
+  subscribeTimeoutMs: true,
+};
+const TOPIC_NAMES: OptionNames<KafkaTopicOptions> = {
+  create: true,
+  partitions: true,
+  replicationFactor: true,
+  configs: true,
+};
+const RETRY_TOPIC_NAMES: OptionNames<KafkaRetryTopicOptions> = {
+  tiersMs: true,
+  name: true,
+};
+
 export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('options', "pass the adapter's settings, at least { brokers: ['host:9092'] }");
   }
+  checkOptionNames(options, OPTION_NAMES);
+  checkOptionNames(options.producer, PRODUCER_NAMES, 'producer');
+  checkOptionNames(options.consumer, CONSUMER_NAMES, 'consumer');
+  checkOptionNames(options.topics, TOPIC_NAMES, 'topics');
+  if (options.retryTopics !== false) checkOptionNames(options.retryTopics, RETRY_TOPIC_NAMES, 'retryTopics');
   const brokers = options.brokers;
   if (!Array.isArray(brokers) || brokers.length === 0) {
     throw new ConfigError('brokers', "at least one broker is required, e.g. ['127.0.0.1:9092']");

@@ -1,4 +1,11 @@
-import { ConfigError, definedOnly, type Redactor, topicProblem } from '@tidings/core/adapter';
+import {
+  ConfigError,
+  checkOptionNames,
+  definedOnly,
+  type OptionNames,
+  type Redactor,
+  topicProblem,
+} from '@tidings/core/adapter';
 import type { ConnectionOptions, NatsConnection } from 'nats';
 import { resolveCredentials } from './credentials';
 import { NATS_TOPIC_RULE } from './subjects';
@@ -266,7 +273,47 @@ function resolveConnection(options: NatsConnectionOptions, prefix: string): Reso
  * Fills in the JetStream adapter's defaults and checks every option, throwing a `ConfigError`
  * that names the first bad field.
  */
+// `connectionOptions` is nats.js's own configuration, passed through, and stays open.
+const OPTION_NAMES: OptionNames<NatsAdapterOptions> = {
+  servers: true,
+  connectionOptions: true,
+  connection: true,
+  connectTimeoutMs: true,
+  publishTimeoutMs: true,
+  maxMessageBytes: true,
+  prefix: true,
+  stream: true,
+  partitions: true,
+  ackWaitMs: true,
+  extraDeliveries: true,
+  maxAckPending: true,
+};
+const CORE_OPTION_NAMES: OptionNames<NatsCoreAdapterOptions> = {
+  servers: true,
+  connectionOptions: true,
+  connection: true,
+  connectTimeoutMs: true,
+  publishTimeoutMs: true,
+  maxMessageBytes: true,
+  prefix: true,
+  maxBufferedRecords: true,
+};
+const STREAM_NAMES: OptionNames<NatsStreamOptions> = {
+  name: true,
+  create: true,
+  storage: true,
+  retention: true,
+  maxAgeMs: true,
+  maxBytes: true,
+  maxMessages: true,
+  discard: true,
+  duplicateWindowMs: true,
+  replicas: true,
+};
+
 export function resolveNatsOptions(options: NatsAdapterOptions): ResolvedNatsOptions {
+  checkOptionNames(options, OPTION_NAMES);
+  checkOptionNames(options?.stream, STREAM_NAMES, 'stream');
   const prefix = options.prefix ?? 'tidings';
   const connection = resolveConnection(options, prefix);
   const stream = {
@@ -315,6 +362,7 @@ export function resolveNatsOptions(options: NatsAdapterOptions): ResolvedNatsOpt
 
 /** Fills in the core adapter's defaults and checks every option. */
 export function resolveNatsCoreOptions(options: NatsCoreAdapterOptions): ResolvedNatsCoreOptions {
+  checkOptionNames(options, CORE_OPTION_NAMES);
   const connection = resolveConnection(options, options.prefix ?? 'tidings-core');
   return {
     ...connection,

@@ -1,5 +1,11 @@
 import { hostname } from 'node:os';
-import { ConfigError, checkInteger, definedOnly } from '@tidings/core/adapter';
+import {
+  ConfigError,
+  checkInteger,
+  checkOptionNames,
+  definedOnly,
+  type OptionNames,
+} from '@tidings/core/adapter';
 import type { Options, SocketOptions } from 'amqplib';
 
 /**
@@ -117,7 +123,28 @@ const DEFAULTS = {
 } satisfies ResolvedOptions;
 
 /** Fills in defaults and checks every field; a bad value is a `ConfigError` naming it. */
+// `url` (as an object) and `socketOptions` are amqplib's own configuration, passed through, and stay open.
+const OPTION_NAMES: OptionNames<RabbitMQAdapterOptions> = {
+  url: true,
+  socketOptions: true,
+  connectionName: true,
+  exchange: true,
+  queueType: true,
+  rejectUnroutable: true,
+  maxMessageBytes: true,
+  connectTimeoutMs: true,
+  publishTimeoutMs: true,
+  delayResolutionMs: true,
+  reconnect: true,
+};
+const RECONNECT_NAMES: OptionNames<ReconnectOptions> = {
+  initialDelayMs: true,
+  maxDelayMs: true,
+};
+
 export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions {
+  checkOptionNames(options, OPTION_NAMES);
+  checkOptionNames(options.reconnect, RECONNECT_NAMES, 'reconnect');
   const reconnect = { ...DEFAULTS.reconnect, ...definedOnly(options.reconnect ?? {}) };
   const resolved = {
     ...DEFAULTS,

@@ -1,8 +1,10 @@
 import {
   ConfigError,
   checkInteger,
+  checkOptionNames,
   createRedactor,
   definedOnly,
+  type OptionNames,
   type Redactor,
   redactUrls,
 } from '@tidings/core/adapter';
@@ -168,7 +170,35 @@ const DEFAULTS = {
 } as const;
 
 /** Validates the options and fills in defaults; a bad value is a `ConfigError` naming the field. */
+// `connection` (as an object) is ioredis's own configuration, passed through, and stays open.
+const OPTION_NAMES: OptionNames<RedisStreamsAdapterOptions> = {
+  connection: true,
+  clientName: true,
+  maxMessageBytes: true,
+  durable: true,
+  trim: true,
+  shards: true,
+  waitForReplicas: true,
+  connectTimeoutMs: true,
+  claimIdleMs: true,
+  retryPollIntervalMs: true,
+  blockMs: true,
+};
+const TRIM_NAMES: OptionNames<RedisStreamsTrimOptions> = {
+  maxLength: true,
+  maxAgeMs: true,
+  keepUnsettled: true,
+  intervalMs: true,
+};
+const REPLICA_WAIT_NAMES: OptionNames<RedisReplicaWait> = {
+  replicas: true,
+  timeoutMs: true,
+};
+
 export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOptions {
+  checkOptionNames(options, OPTION_NAMES);
+  checkOptionNames(options?.trim, TRIM_NAMES, 'trim');
+  checkOptionNames(options?.waitForReplicas, REPLICA_WAIT_NAMES, 'waitForReplicas');
   const given = definedOnly(options);
   const merged = {
     ...DEFAULTS,

@@ -32,6 +32,8 @@ export type { DeadLetterLimits, FittedDeadLetter } from './adapters/kit/dead-let
 export { fitDeadLetter } from './adapters/kit/dead-letter-fit';
 export type { DispatcherOptions } from './adapters/kit/dispatcher';
 export { KeyedDispatcher } from './adapters/kit/dispatcher';
+export type { OptionNames } from './adapters/kit/option-names';
+export { checkOptionNames } from './adapters/kit/option-names';
 export { checkOutgoing } from './adapters/kit/records';
 export { isSettlement, RETRY_NOW, settlementHeaders, settlementOf } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';

@@ -1,7 +1,8 @@
 import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { Handler } from '../context/delivery';
+import type { DeliveryContext, Handler } from '../context/delivery';
 import type {
   BatchEntry,
   EventDraft,
@@ -25,8 +26,9 @@ import { createDecoder } from '../policies/decode';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
 import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
-import { resolveTelemetryOptions } from '../tracing/options';
+import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
+import { currentDelivery } from './delivery-scope';
 import {
   checkExtensions,
   checkHeaders,
@@ -45,6 +47,53 @@ import type {
 import { type Subscription, SubscriptionRuntime } from './subscription';
 
 type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
+
+const BUS_OPTION_NAMES: OptionNames<BusOptions> = {
+  source: true,
+  adapter: true,
+  codecs: true,
+  topic: true,
+  deadLetterTopic: true,
+  middleware: true,
+  publishMiddleware: true,
+  subscriptionDefaults: true,
+  drainTimeoutMs: true,
+  maxMessageBytes: true,
+  validateOnPublish: true,
+  telemetry: true,
+  logger: true,
+};
+
+const SUBSCRIBE_OPTION_NAMES: OptionNames<SubscribeOptions> = {
+  group: true,
+  topic: true,
+  concurrency: true,
+  ordering: true,
+  startFrom: true,
+  retry: true,
+  timeoutMs: true,
+  idempotency: true,
+  middleware: true,
+  unknownTypes: true,
+  validate: true,
+};
+
+const DEFAULTS_OPTION_NAMES: OptionNames<SubscriptionDefaults> = {
+  concurrency: true,
+  ordering: true,
+  startFrom: true,
+  retry: true,
+  timeoutMs: true,
+  unknownTypes: true,
+  validate: true,
+};
+
+const TELEMETRY_OPTION_NAMES: OptionNames<TelemetryOptions> = {
+  traces: true,
+  metrics: true,
+  tracerProvider: true,
+  meterProvider: true,
+};
 
 const DEFAULT_CONCURRENCY = 16;
 const DEFAULT_TIMEOUT_MS = 30_000;
@@ -71,9 +120,15 @@ class EventBus implements Bus {
   private state: BusState = 'created';
   private connecting: Promise<void> | undefined;
   private stopping: Promise<void> | undefined;
+  /** Handlers that called `stop()` and wait for it: the drain they wait on goes on without them. */
+  private readonly waitingOnStop = new Set<DeliveryContext>();
   private unwatchConnection: (() => void) | undefined;
 
   constructor(options: BusOptions) {
+    checkOptionNames(options, BUS_OPTION_NAMES);
+    checkOptionNames(options.subscriptionDefaults, DEFAULTS_OPTION_NAMES, 'subscriptionDefaults');
+    if (typeof options.telemetry === 'object')
+      checkOptionNames(options.telemetry, TELEMETRY_OPTION_NAMES, 'telemetry');
     if (typeof options.source !== 'string' || options.source.length === 0) {
       throw new ConfigError('source', 'a non-empty CloudEvents source is required, e.g. "order-service"');
     }
@@ -154,16 +209,32 @@ class EventBus implements Bus {
   }
 
   stop(): Promise<void> {
+    const caller = currentDelivery();
+    const runtimes = [...this.runtimes];
     this.stopping ??= (async () => {
       this.state = 'stopping';
-      await Promise.all([...this.runtimes].map((runtime) => runtime.stop()));
+      await Promise.all(runtimes.map((runtime) => runtime.stop()));
       await this.adapter.close();
       this.unwatchConnection?.();
       this.telemetry.close();
       this.state = 'stopped';
       this.telemetry.logger.log('info', { adapter: this.adapter.name }, 'bus stopped');
     })();
-    return this.stopping;
+    if (caller === undefined || !caller.deliveredBy(this)) return this.stopping;
+    // Called by one of this bus's handlers, which cannot finish before this resolves: the drain
+    // would wait for it until the drain timeout. Resolve once the other handlers are done (or
+    // the drain time is up); the caller's own event is settled when it returns, then the adapter
+    // closes and the stop completes.
+    this.waitingOnStop.add(caller);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeUp = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, this.drainTimeoutMs);
+      timer.unref?.();
+    });
+    const othersDone = Promise.all(runtimes.map((runtime) => runtime.othersFinished(this.waitingOnStop)));
+    return Promise.race([othersDone.then(() => undefined), timeUp, this.stopping]).finally(() =>
+      clearTimeout(timer),
+    );
   }
 
   private connect(): Promise<void> {
@@ -326,6 +397,7 @@ class EventBus implements Bus {
     if (this.state === 'stopping' || this.state === 'stopped') {
       throw new ClosedError('cannot subscribe: the bus is stopped');
     }
+    checkOptionNames(options, SUBSCRIBE_OPTION_NAMES);
     const list: readonly AnyEventContract[] = Array.isArray(contracts)
       ? contracts
       : [contracts as AnyEventContract];

@@ -4,6 +4,7 @@ import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
 import { createTestBus } from '../testing/harness';
 import { createBus } from './bus';
+import { cheapAsyncContext } from './delivery-scope';
 
 function deferred() {
   let resolve!: () => void;
@@ -34,6 +35,74 @@ describe('stop drains in-flight handlers', () => {
     expect(finished).toEqual(['a', 'b']);
     // The rest stays with the broker for the group's next member.
     expect(broker.stats()).toEqual([expect.objectContaining({ group: 'g', pending: 2 })]);
+  });
+
+  // Past a handler's first await, only AsyncContextFrame (Node 24+) tells which handler runs at a
+  // price worth paying (delivery-scope.ts); tools/node-matrix.sh runs this on Node 24.
+  it.runIf(cheapAsyncContext)(
+    'does not wait for a handler that awaits bus.stop(): the others drain, then it settles',
+    async () => {
+      const broker = createMemoryBroker();
+      const warnings: string[] = [];
+      const logger = {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (_fields: object, message: string) => warnings.push(message),
+        error: () => undefined,
+      };
+      const bus = createBus({
+        source: 's',
+        adapter: createMemoryAdapter({ broker }),
+        logger,
+        drainTimeoutMs: 5_000,
+      });
+      const other = deferred();
+      const otherStarted = deferred();
+      const steps: string[] = [];
+      let stopperAborted = false;
+      bus.subscribe(OrderPlaced, { group: 'other' }, async () => {
+        otherStarted.resolve();
+        await other.promise;
+        steps.push('other handler done');
+      });
+      bus.subscribe(OrderPlaced, { group: 'stopper' }, async (_event, ctx) => {
+        await otherStarted.promise; // past its first await: the synchronous part is over
+        const stopped = bus.stop();
+        other.resolve();
+        await stopped;
+        steps.push('stop returned in the handler');
+        stopperAborted = ctx.signal.aborted;
+      });
+      await bus.start();
+      await bus.publish(OrderPlaced, order('a'));
+      await bus.stop();
+      expect(steps).toEqual(['other handler done', 'stop returned in the handler']);
+      // It did not wait out the drain timeout: no handler was abandoned.
+      expect(stopperAborted).toBe(false);
+      expect(warnings.filter((w) => w.includes('drain timed out'))).toEqual([]);
+      // Both events were settled: nothing is left for the groups' next members.
+      expect(broker.stats()).toEqual(
+        expect.arrayContaining([
+          expect.objectContaining({ group: 'other', pending: 0 }),
+          expect.objectContaining({ group: 'stopper', pending: 0 }),
+        ]),
+      );
+    },
+  );
+
+  it('does not wait for a handler that awaits bus.stop() before its first await either', async () => {
+    const broker = createMemoryBroker();
+    const bus = createBus({ source: 's', adapter: createMemoryAdapter({ broker }), drainTimeoutMs: 5_000 });
+    let aborted: boolean | undefined;
+    bus.subscribe(OrderPlaced, { group: 'stopper' }, async (_event, ctx) => {
+      await bus.stop();
+      aborted = ctx.signal.aborted;
+    });
+    await bus.start();
+    await bus.publish(OrderPlaced, order('a'));
+    await bus.stop();
+    expect(aborted).toBe(false);
+    expect(broker.stats()).toEqual([expect.objectContaining({ group: 'stopper', pending: 0 })]);
   });
 
   it('gives up after the drain timeout, aborting the handlers, and their records come back', async () => {

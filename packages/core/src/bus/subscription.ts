@@ -20,6 +20,7 @@ import type { Pipeline } from '../policies/pipeline';
 import { retryHeaders } from '../policies/retry';
 import type { BusTelemetry } from '../tracing/telemetry';
 import type { LagSource } from '../tracing/telemetry-base';
+import { runAsDelivery } from './delivery-scope';
 
 /** A subscription's state in health reports: the adapter's states plus `pending` and `stopped`. */
 export type SubscriptionStatus = 'pending' | SubscriptionState | 'stopping' | 'stopped';
@@ -103,6 +104,8 @@ export class SubscriptionRuntime implements Subscription, LagSource {
   private pausedByUser = false;
   /** The adapter error last copied into `lastError`. */
   private seenAdapterError: Error | undefined;
+  /** Told when a handler finishes, while a `bus.stop()` called in a handler waits for the others. */
+  private finishWatchers: (() => void)[] = [];
 
   constructor(
     readonly spec: SubscribeSpec,
@@ -151,7 +154,9 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     const started = telemetry.clock();
     let running: Promise<void> | undefined;
     try {
-      running = span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx);
+      running = runAsDelivery(ctx, () =>
+        span === undefined ? this.run(ctx) : telemetry.within(span, this.run, ctx),
+      );
       if (running === undefined) {
         // Finished synchronously: the settlement is known now, and one promise carries it.
         this.handling--;
@@ -165,15 +170,37 @@ export class SubscriptionRuntime implements Subscription, LagSource {
       () => {
         this.handling--;
         this.unfinished.delete(ctx);
+        if (this.finishWatchers.length > 0) this.tellFinished();
         return this.settled(ctx, span, started);
       },
       (thrown: unknown) => {
         this.handling--;
         this.unfinished.delete(ctx);
+        if (this.finishWatchers.length > 0) this.tellFinished();
         return this.escaped(ctx, thrown, span, started);
       },
     );
   };
+
+  private tellFinished(): void {
+    const watchers = this.finishWatchers;
+    this.finishWatchers = [];
+    for (const watcher of watchers) watcher();
+  }
+
+  /**
+   * Resolves once every running handler of this subscription is one of `waiting`: the handlers
+   * that called `bus.stop()` and cannot finish before it resolves.
+   */
+  async othersFinished(waiting: ReadonlySet<DeliveryContext>): Promise<void> {
+    const othersRunning = (): boolean => {
+      for (const ctx of this.unfinished) if (!waiting.has(ctx)) return true;
+      return false;
+    };
+    while (othersRunning()) {
+      await new Promise<void>((resolve) => this.finishWatchers.push(resolve));
+    }
+  }
 
   /** What the adapter tells of the settlements it applied, or could not. */
   private readonly observer: SettlementObserver = {

@@ -107,6 +107,11 @@ export class DeliveryContext implements MessageContext {
     private readonly publisher: ContextPublisher,
   ) {}
 
+  /** @internal Whether this delivery came through the bus that is `publisher`. */
+  deliveredBy(publisher: ContextPublisher): boolean {
+    return this.publisher === publisher;
+  }
+
   get attempt(): number {
     return this.record.attempt;
   }

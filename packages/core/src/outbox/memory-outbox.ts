@@ -1,4 +1,5 @@
 import type { OutgoingRecord } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { Bus } from '../bus/options';
 import type { BatchEntry, PublishedEvent, PublishOptions } from '../context/publish';
 import type { AnyEventContract, EventInput } from '../contracts/define-event';
@@ -18,6 +19,12 @@ export interface MemoryOutboxOptions {
   /** Clock, for tests. Default `Date.now`. */
   readonly now?: () => number;
 }
+
+const MEMORY_OUTBOX_OPTION_NAMES: OptionNames<MemoryOutboxOptions> = {
+  bus: true,
+  maxPending: true,
+  now: true,
+};
 
 /**
  * An outbox in process memory: writes return once the events are validated and queued, and a
@@ -67,6 +74,7 @@ class MemoryOutboxStore implements MemoryOutbox {
   private nextId = 1;
 
   constructor(options: MemoryOutboxOptions) {
+    checkOptionNames(options, MEMORY_OUTBOX_OPTION_NAMES);
     if (options?.bus === undefined || typeof options.bus.prepare !== 'function') {
       throw new ConfigError('bus', 'a bus is required to encode the events');
     }

@@ -143,6 +143,47 @@ describe('outbox relay', () => {
     expect(await relay.stats()).toMatchObject({ pending: 0, consecutiveFailures: 0, published: 60 });
   });
 
+  it('writes every failure to its logger, console by default, so an unroutable record is never silent', async () => {
+    const broker = createMemoryBroker();
+    const bus = createTestBus({ broker });
+    buses.push(bus);
+    const { adapter, control } = switchable(createMemoryAdapter({ broker }));
+    control.down = true;
+    const outbox = createMemoryOutbox({ bus });
+    const lines: string[] = [];
+    const logger = {
+      debug: () => undefined,
+      info: () => undefined,
+      warn: (fields: Record<string, unknown>, message: string) =>
+        lines.push(`warn ${fields.records} ${message}`),
+      error: (_fields: Record<string, unknown>, message: string) => lines.push(`error ${message}`),
+    };
+    const relay = createOutboxRelay({ store: outbox, adapter, logger, backoff: { initialDelayMs: 20 } });
+    relays.push(relay);
+    await relay.start();
+    await outbox.write(OrderPlaced, order('k1', 1));
+    while (lines.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    expect(lines[0]).toMatch(
+      /^warn 1 outbox relay could not publish 1 record\(s\); they stay in the outbox .*broker unreachable \(test\)/,
+    );
+
+    // With neither a logger nor onError, the lines go to the console.
+    const written: unknown[][] = [];
+    const warn = console.warn;
+    console.warn = (...args: unknown[]) => void written.push(args);
+    try {
+      const store = createMemoryOutbox({ bus });
+      const quiet = createOutboxRelay({ store, adapter });
+      relays.push(quiet);
+      await quiet.start();
+      await store.write(OrderPlaced, order('k2', 1));
+      while (written.length === 0) await new Promise((resolve) => setTimeout(resolve, 10));
+    } finally {
+      console.warn = warn;
+    }
+    expect(String(written[0]![1])).toMatch(/outbox relay could not publish/);
+  });
+
   it('parks a record the broker will never take, and publishes the rest in order', async () => {
     const broker = createMemoryBroker();
     const bus = createTestBus({ broker });

@@ -1,7 +1,9 @@
 import type { BrokerAdapter } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { Bus } from '../bus/options';
 import { ClosedError, ConfigError, isTidingsError, toError } from '../errors';
 import { checkInteger, definedOnly } from '../internal/options';
+import { type Logger, resolveLogger, type SafeLogger } from '../logging/logger';
 import {
   backoffDelay,
   type ResolvedRetryOptions,
@@ -59,6 +61,13 @@ export interface OutboxRelayOptions {
    * parked as unpublishable. The relay goes on by itself; this is for logs and alerts.
    */
   readonly onError?: (error: Error, context: OutboxRelayErrorContext) => void;
+  /**
+   * Where every failure is written (publish and store failures as `warn`, parked records as
+   * `error`), bounded and without credentials like the bus's own lines: a record the broker will
+   * not take (RabbitMQ with no queue bound to its topic, say) never goes on without a word. A pino
+   * logger or `console` fits. Default: `console`, or silent when `onError` is given.
+   */
+  readonly logger?: Logger;
   /**
    * Traces and metrics of what the relay sends: a `publish` span per batch, linked to the trace
    * of the request that wrote each event, and the sent-messages counter. `false` turns them off.
@@ -146,6 +155,28 @@ export interface OutboxRelay {
   stats(): Promise<OutboxRelayStats>;
 }
 
+const RELAY_OPTION_NAMES: OptionNames<OutboxRelayOptions> = {
+  store: true,
+  bus: true,
+  adapter: true,
+  batchSize: true,
+  concurrency: true,
+  pollIntervalMs: true,
+  backoff: true,
+  pruneIntervalMs: true,
+  signal: true,
+  onError: true,
+  logger: true,
+  telemetry: true,
+};
+
+const BACKOFF_OPTION_NAMES: OptionNames<OutboxBackoffOptions> = {
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  jitter: true,
+};
+
 const DEFAULT_BACKOFF: OutboxBackoffOptions = {
   initialDelayMs: 100,
   maxDelayMs: 30_000,
@@ -163,6 +194,7 @@ class Relay implements OutboxRelay {
   private readonly pruneIntervalMs: number;
   private readonly backoff: ResolvedRetryOptions;
   private readonly onError: OutboxRelayOptions['onError'];
+  private readonly logger: SafeLogger;
   private readonly signal: AbortSignal | undefined;
 
   private current: OutboxRelayState = 'idle';
@@ -182,6 +214,8 @@ class Relay implements OutboxRelay {
   private lastPrune = 0;
 
   constructor(options: OutboxRelayOptions) {
+    checkOptionNames(options, RELAY_OPTION_NAMES);
+    checkOptionNames(options?.backoff, BACKOFF_OPTION_NAMES, 'backoff');
     const store = options?.store;
     if (store === undefined || typeof store.claim !== 'function') {
       throw new ConfigError('store', 'an OutboxStore is required');
@@ -212,6 +246,7 @@ class Relay implements OutboxRelay {
       throw new ConfigError('onError', 'must be a function');
     }
     this.onError = options.onError;
+    this.logger = resolveLogger(options.logger ?? (options.onError === undefined ? console : undefined));
     this.signal = options.signal;
   }
 
@@ -414,6 +449,25 @@ class Relay implements OutboxRelay {
 
   private report(error: Error, during: OutboxRelayErrorContext['during'], records: readonly OutboxRecord[]) {
     this.lastError = error;
+    if (this.logger.enabled) {
+      const ids = records.slice(0, 10).map((r) => r.id);
+      const fields = { adapter: this.adapter.name, during, records: records.length, ids, err: error };
+      if (during === 'parked') {
+        this.logger.log(
+          'error',
+          fields,
+          `outbox relay parked a record the broker will never take: ${error.message}`,
+        );
+      } else {
+        const what =
+          during === 'publish' ? `could not publish ${records.length} record(s)` : 'outbox store failed';
+        this.logger.log(
+          'warn',
+          fields,
+          `outbox relay ${what}; they stay in the outbox and are tried again after a backoff: ${error.message}`,
+        );
+      }
+    }
     try {
       this.onError?.(error, { during, records });
     } catch {

@@ -1,4 +1,5 @@
 import { RETRY_HEADERS, type RecordHeaders } from '../adapters/contract';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { MessageContext } from '../context/delivery';
 import { ConfigError, isTidingsError } from '../errors';
 import { definedOnly } from '../internal/options';
@@ -48,11 +49,21 @@ export function defaultRetryable(error: Error): boolean {
  * Fills in defaults and checks retry settings; a bad value is a `ConfigError` naming the field.
  * `false` means a single attempt.
  */
+const RETRY_OPTION_NAMES: OptionNames<RetryOptions> = {
+  maxAttempts: true,
+  initialDelayMs: true,
+  maxDelayMs: true,
+  multiplier: true,
+  jitter: true,
+  retryable: true,
+};
+
 export function resolveRetryOptions(
   options: RetryOptions | false | undefined,
   field = 'retry',
 ): ResolvedRetryOptions {
   if (options === false) return { ...DEFAULTS, maxAttempts: 1 };
+  checkOptionNames(options, RETRY_OPTION_NAMES, field);
   const merged = { ...DEFAULTS, ...definedOnly(options ?? {}) } satisfies ResolvedRetryOptions;
   const { maxAttempts, initialDelayMs, maxDelayMs, multiplier, jitter } = merged;
   if (!Number.isInteger(maxAttempts) || maxAttempts < 1) {

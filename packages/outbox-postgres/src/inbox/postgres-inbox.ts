@@ -7,7 +7,7 @@ import {
   type MessageContext,
   type ReceivedEvent,
 } from '@tidings/core';
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, checkOptionNames, type OptionNames } from '@tidings/core/adapter';
 import type { Pool, PoolClient } from 'pg';
 import { inTransaction } from '../pg/transaction';
 import { applyDdl, DEFAULT_INBOX_TABLE, inboxDdl } from '../schema/migrations';
@@ -27,6 +27,14 @@ export interface PostgresInboxOptions extends TableLocation {
   /** The deduplication key `handle` uses. Default `<group>:<event id>`, as the idempotency policy. */
   readonly key?: (ctx: MessageContext) => string;
 }
+
+const OPTION_NAMES: OptionNames<PostgresInboxOptions> = {
+  pool: true,
+  schema: true,
+  table: true,
+  ttlMs: true,
+  key: true,
+};
 
 /**
  * A handler whose effect goes through `client`, inside the transaction that also marks the event
@@ -92,6 +100,7 @@ class PostgresInboxStore implements PostgresInbox {
   private readonly sql: { mark: string; state: string; complete: string; release: string; prune: string };
 
   constructor(options: PostgresInboxOptions) {
+    checkOptionNames(options, OPTION_NAMES);
     if (options?.pool === undefined || typeof options.pool.connect !== 'function') {
       throw new ConfigError('pool', 'a pg Pool is required');
     }

@@ -12,7 +12,7 @@ import type {
   PublishedEvent,
   PublishOptions,
 } from '@tidings/core';
-import { ConfigError } from '@tidings/core/adapter';
+import { ConfigError, checkOptionNames, type OptionNames } from '@tidings/core/adapter';
 import type { ClientBase, Pool } from 'pg';
 import { Transaction } from '../pg/transaction';
 import { applyDdl, DEFAULT_OUTBOX_TABLE, outboxDdl } from '../schema/migrations';
@@ -69,6 +69,16 @@ export interface PostgresOutboxOptions extends TableLocation {
   /** Retention of sent records. Default: one hour. */
   readonly retention?: OutboxRetention;
 }
+
+const OPTION_NAMES: OptionNames<PostgresOutboxOptions> = {
+  pool: true,
+  bus: true,
+  schema: true,
+  table: true,
+  notify: true,
+  retention: true,
+};
+const RETENTION_NAMES: OptionNames<OutboxRetention> = { maxAgeMs: true, maxCount: true };
 
 /**
  * The PostgreSQL outbox: write events in your transaction, and let a relay
@@ -132,6 +142,8 @@ class PostgresOutboxStore implements PostgresOutbox {
   private readonly deleteOnSend: boolean;
 
   constructor(options: PostgresOutboxOptions) {
+    checkOptionNames(options, OPTION_NAMES);
+    checkOptionNames(options?.retention, RETENTION_NAMES, 'retention');
     if (options?.pool === undefined || typeof options.pool.connect !== 'function') {
       throw new ConfigError('pool', 'a pg Pool is required');
     }

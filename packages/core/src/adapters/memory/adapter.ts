@@ -12,6 +12,7 @@ import type {
   SubscribeSpec,
   SubscriptionState,
 } from '../contract';
+import { checkOptionNames, type OptionNames } from '../kit/option-names';
 import { checkOutgoing } from '../kit/records';
 import { checkSubscribeSpec } from '../kit/spec';
 import { ANY_TOPIC } from '../kit/topic-rule';
@@ -28,6 +29,14 @@ export interface MemoryAdapterOptions extends MemoryBrokerOptions {
   /** Largest body accepted, in bytes. Default 16 MiB. */
   readonly maxMessageBytes?: number;
 }
+
+const MEMORY_ADAPTER_OPTION_NAMES: OptionNames<MemoryAdapterOptions> = {
+  broker: true,
+  maxMessageBytes: true,
+  retainedRecords: true,
+  maxQueuedRecords: true,
+  publishTimeoutMs: true,
+};
 
 /** What the in-memory adapter can do. */
 export const memoryCapabilities: AdapterCapabilities = Object.freeze({
@@ -104,6 +113,7 @@ class MemoryAdapter implements BrokerAdapter {
   private closing: Promise<void> | undefined;
 
   constructor(options: MemoryAdapterOptions) {
+    checkOptionNames(options, MEMORY_ADAPTER_OPTION_NAMES);
     this.broker = options.broker ?? createMemoryBroker(options);
     const maxMessageBytes = options.maxMessageBytes ?? memoryCapabilities.maxMessageBytes;
     if (!Number.isInteger(maxMessageBytes) || maxMessageBytes < 1) {
