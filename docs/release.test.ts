@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleFile, settings } from '../tools/first-run';
 import { relativeLinks } from '../tools/package-metadata';
 import { publicPackages } from '../tools/packed';
-import { root } from './samples';
+import { root, type Sample } from './samples';
 
 describe('published packages', () => {
   it('declare types for every subpath export under node10 resolution (typesVersions)', async () => {
@@ -62,9 +62,10 @@ describe('the release tools', () => {
   });
 
   it('run a sample that awaits at the top level inside async main() in CommonJS, and leave ESM as written', () => {
-    const sample = {
+    const sample: Sample = {
       source: 'docs/x.md',
       line: 3,
+      kind: 'program',
       code: "import { createBus } from '@tidings/core';\nexport const bus = createBus({ source: 's' });\nawait bus.start();",
     };
     const cjs = settings.find((s) => s.name === 'node10')!;
