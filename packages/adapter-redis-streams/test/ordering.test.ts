@@ -1,5 +1,5 @@
 import { Collector } from '@tidings/conformance';
-import type { OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
+import type { IncomingRecord, OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
@@ -96,6 +96,54 @@ describe('ordered subscriptions (ordering: key)', () => {
       const seq = Number(Buffer.from(delivery.record.body).toString().split('#')[1]);
       expect(delivery.record.attempt, Buffer.from(delivery.record.body).toString()).toBe(seq === 0 ? 2 : 1);
     }
+  });
+
+  it('after a holder is killed mid-handler, a new member gets the stream within seconds, not after the handler timeout', async () => {
+    // The development loop: `tsx watch` or Ctrl-C kills the process without `close()`, with the
+    // bus's default 30 s handler timeout. The dead member's lease and its entries must not hold the
+    // next run back for the handler timeout (45 s before the short lease).
+    const { topic, group } = names('restart');
+    const held = 4;
+    child = runFixture('hold-entries.ts', [REDIS_URL, topic, group, String(held), 'key', '30000']);
+    await child.line('READY');
+    await adapter().publish(interleaved(topic, 4, 5));
+    await child.line(`HOLDING ${held}`);
+    child.process.kill('SIGKILL');
+    await child.exited;
+
+    const collector = new Collector();
+    await adapter().subscribe(ordered(group, topic, { handlerTimeoutMs: 30_000 }), collector.handler('next'));
+    // A safety net well under the handler timeout: the default lease is 5 s.
+    await collector.untilDistinct(20, 12_000);
+    expectInOrder(collector, 4, 5);
+    for (const delivery of collector.deliveries) {
+      const seq = Number(Buffer.from(delivery.record.body).toString().split('#')[1]);
+      expect(delivery.record.attempt, Buffer.from(delivery.record.body).toString()).toBe(seq === 0 ? 2 : 1);
+    }
+  });
+
+  it('keeps the lease through a handler that runs longer than it; the standby member reads nothing', async () => {
+    const { topic, group } = names('long-handler');
+    const collector = new Collector();
+    const slow = async (record: IncomingRecord): Promise<Settlement> => {
+      if (record.key === 'k0' && Buffer.from(record.body).toString() === 'k0#0') {
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+      }
+      return ACK;
+    };
+    const spec = ordered(group, topic, { handlerTimeoutMs: 20_000 });
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('holder', slow));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await collector.until(
+      () => collector.deliveries.length > 0,
+      10_000,
+      () => 'the first member handled nothing',
+    );
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('standby', slow));
+    await collector.untilDistinct(10, 20_000);
+    expect(new Set(collector.deliveries.map((d) => d.member))).toEqual(new Set(['holder']));
+    expect(collector.deliveries, 'a record handled twice').toHaveLength(10);
+    expectInOrder(collector, 2, 5);
   });
 
   it('hands the stream over on close, and the next member honours a retry that was waiting', async () => {
