@@ -5,6 +5,7 @@ import type { RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
 import { ACK, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
+import { waitUntil } from './wait';
 
 function ordered(group: string, topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
   return {
@@ -143,6 +144,38 @@ describe('ordered subscriptions (ordering: key)', () => {
     await collector.untilDistinct(10, 20_000);
     expect(new Set(collector.deliveries.map((d) => d.member))).toEqual(new Set(['holder']));
     expect(collector.deliveries, 'a record handled twice').toHaveLength(10);
+    expectInOrder(collector, 2, 5);
+  });
+
+  it('a holder whose event loop stalls past its lease stops handling; the next member takes the stream over', async () => {
+    const { topic, group } = names('stall');
+    child = runFixture('stall-holder.ts', [REDIS_URL, topic, group, '1000', '3000']);
+    const lines: string[] = [];
+    child.process.stdout!.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n')));
+    await child.line('READY');
+    // The child holds the lease before the standby joins.
+    const r = await kit.redis();
+    await waitUntil(
+      async () => (await r.get(`tidings:lease:${JSON.stringify([topic, group])}`)) !== null,
+      10_000,
+      'the child took the lease',
+    );
+    const collector = new Collector();
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(ordered(group, topic), collector.handler('standby'));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await child.line('HANDLED k0#0');
+    await collector.untilDistinct(10, 20_000);
+    await child.line('STALLED');
+    // Whatever the stalled member had fetched goes back: after the stall it starts no handler.
+    await waitUntil(
+      async () => ((await r.xpending(topic, group)) as [number])[0] === 0,
+      10_000,
+      'every record settled',
+    );
+    const after = lines.slice(lines.indexOf('STALLED')).filter((line) => line.startsWith('HANDLED'));
+    expect(after, 'handled by the stalled member after its lease ran out').toEqual([]);
+    const byStandby = sequencesByKey(collector);
+    expect(byStandby.get('k0'), 'k0, taken over from the stalled member').toEqual([0, 1, 2, 3, 4]);
     expectInOrder(collector, 2, 5);
   });
 
