@@ -42,6 +42,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private readonly orderedStreams: OrderedStreams | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  /** Ordered: the heartbeat's timer, and its run under way. It goes on while the close drains. */
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
 
   constructor(private readonly context: SubscriptionContext) {
     this.member = new Member(context, (delivery) => this.process(delivery));
@@ -203,7 +206,19 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     if (ordered !== undefined) {
       // The heartbeat runs apart from the take-over work, so a slow take-over never delays a renewal.
       const beat = clamp(this.context.options.leaseTtlMs / 3, 100, 200_000);
-      every(beat, 'heartbeat', () => ordered.heartbeat());
+      // Not a task of `once`, which stops with the running phase: a close that waits for long
+      // handlers keeps the member alive and its leases held until it leaves.
+      const heartbeat = (): void => {
+        this.beating ??= ordered
+          .heartbeat()
+          .catch((error: unknown) => void this.member.noteError(error))
+          .finally(() => {
+            this.beating = undefined;
+          });
+      };
+      this.heartbeatTimer = setInterval(heartbeat, beat);
+      this.heartbeatTimer.unref();
+      heartbeat();
       every(beat, 'leases', () => ordered.holdLeases());
     } else {
       every(this.context.options.retryPollIntervalMs, 'due', () => this.retries.moveDue());
@@ -244,6 +259,8 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     member.held.clear();
 
     if (wasRunning) {
+      clearInterval(this.heartbeatTimer);
+      await this.bestEffort(this.beating ?? Promise.resolve());
       await this.bestEffort(this.recovery.leave());
       await this.orderedStreams?.leave((step) => this.bestEffort(step), handlersLeft);
     }

@@ -147,6 +147,36 @@ describe('ordered subscriptions (ordering: key)', () => {
     expectInOrder(collector, 2, 5);
   });
 
+  it('keeps the lease while a close waits for a handler longer than it; the standby takes over after', async () => {
+    const { topic, group } = names('long-close');
+    const collector = new Collector();
+    const slow = async (record: IncomingRecord): Promise<Settlement> => {
+      if (Buffer.from(record.body).toString() === 'k0#0') {
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      }
+      return ACK;
+    };
+    const spec = ordered(group, topic, { handlerTimeoutMs: 20_000 });
+    const holder = await kit
+      .adapter({ leaseTtlMs: 1_000 })
+      .subscribe(spec, collector.handler('holder', slow));
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('standby', slow));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await collector.until(
+      () => collector.ofBody('k0#0').length > 0,
+      10_000,
+      () => 'k0#0 was not handled',
+    );
+    await holder.close();
+    await collector.untilDistinct(10, 20_000);
+    expect(
+      collector.ofBody('k0#0').map((d) => d.member),
+      'k0#0 handled twice',
+    ).toEqual(['holder']);
+    expect(collector.deliveries, 'a record handled twice').toHaveLength(10);
+    expectInOrder(collector, 2, 5);
+  });
+
   it('a holder whose event loop stalls past its lease stops handling; the next member takes the stream over', async () => {
     const { topic, group } = names('stall');
     child = runFixture('stall-holder.ts', [REDIS_URL, topic, group, '1000', '3000']);
