@@ -126,7 +126,13 @@ export class Member {
     this.leases = this.ordered
       ? this.streams.map(
           (stream) =>
-            new StreamLease(context.command, stream, this.group, context.consumer, context.claimIdleMs),
+            new StreamLease(
+              context.command,
+              stream,
+              this.group,
+              context.consumer,
+              context.options.leaseTtlMs,
+            ),
         )
       : [];
     this.takenOver = this.streams.map(() => !this.ordered);

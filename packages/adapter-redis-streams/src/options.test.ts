@@ -22,6 +22,7 @@ describe('options', () => {
       maxMessageBytes: 1024 * 1024,
       durable: false,
       trim: undefined,
+      leaseTtlMs: 5_000,
     });
   });
 
@@ -41,6 +42,9 @@ describe('options', () => {
     expect(fieldOf(() => createRedisStreamsAdapter({ trim: {} }))).toBe('trim');
     expect(fieldOf(() => createRedisStreamsAdapter({ trim: { maxLength: -1 } }))).toBe('trim.maxLength');
     expect(fieldOf(() => createRedisStreamsAdapter({ claimIdleMs: 1.5 }))).toBe('claimIdleMs');
+    for (const leaseTtlMs of [0, 999, 600_001, 1.5, '5000']) {
+      expect(fieldOf(() => createRedisStreamsAdapter({ leaseTtlMs } as never))).toBe('leaseTtlMs');
+    }
     expect(
       fieldOf(() => createRedisStreamsAdapter({ waitForReplicas: { replicas: 0, timeoutMs: 10 } })),
     ).toBe('waitForReplicas.replicas');

@@ -126,6 +126,15 @@ export interface RedisStreamsAdapterOptions {
    */
   readonly claimIdleMs?: number;
   /**
+   * Time-to-live of the lease by which one member of a group reads an ordered stream
+   * (`ordering: 'key'`), in milliseconds, 1,000 to 600,000. The holder renews it every third of
+   * this, on a timer of its own whatever its handlers do, and stops reading at four fifths of it
+   * when a renewal is late. A member that dies without closing (`SIGKILL`, a crash, Ctrl-C without
+   * `bus.stop()`) holds its streams up to this long; one whose event loop is blocked this long is
+   * taken for dead, and its records may be handled again by the next holder. Default 5,000.
+   */
+  readonly leaseTtlMs?: number;
+  /**
    * How often each subscription looks for retries that are due but were scheduled by another
    * member (a member redelivers its own retries on time by itself). The declared
    * `delayToleranceMs` is this plus 250 ms. Default 250.
@@ -146,6 +155,7 @@ export interface ResolvedOptions {
   readonly waitForReplicas: RedisReplicaWait | undefined;
   readonly connectTimeoutMs: number;
   readonly claimIdleMs: number | undefined;
+  readonly leaseTtlMs: number;
   readonly retryPollIntervalMs: number;
   readonly blockMs: number;
   /**
@@ -165,6 +175,7 @@ const DEFAULTS = {
   durable: false,
   shards: 1,
   connectTimeoutMs: 10_000,
+  leaseTtlMs: 5_000,
   retryPollIntervalMs: 250,
   blockMs: 2_000,
 } as const;
@@ -243,6 +254,7 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
   checkInteger('retryPollIntervalMs', merged.retryPollIntervalMs, 10, 60_000);
   checkInteger('blockMs', merged.blockMs, 10, 60_000);
   if (merged.claimIdleMs !== undefined) checkInteger('claimIdleMs', merged.claimIdleMs, 100);
+  checkInteger('leaseTtlMs', merged.leaseTtlMs, 1_000, 600_000);
   if (merged.waitForReplicas !== undefined) {
     checkInteger('waitForReplicas.replicas', merged.waitForReplicas.replicas, 1);
     checkInteger('waitForReplicas.timeoutMs', merged.waitForReplicas.timeoutMs, 1);

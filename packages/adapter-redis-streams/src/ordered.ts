@@ -11,17 +11,48 @@ const PAGE = 100;
  * What an ordered subscription (`ordering: 'key'`) does besides reading: it reads a stream only
  * while it holds the group's lease on it (see `StreamLease`), shares a topic's shards with the
  * other members of the group, and takes a stream over, in id order, from the member that held it
- * before, before it reads anything new.
+ * before, before it reads anything new. A heartbeat keeps the member counted alive and its leases
+ * renewed; the entries of a member no longer counted alive are taken over at once.
  */
 export class OrderedStreams {
   private readonly takeOverCursors: string[];
   private rounds = 0;
+  /** Members of the group on each topic, as the last heartbeat counted them. */
+  private readonly memberCounts = new Map<string, number>();
 
   constructor(
     private readonly member: Member,
     private readonly recovery: Recovery,
+    /** Ends the reader's read under way and waits for it (see `StreamReader.interrupt`). */
+    private readonly interruptRead: () => Promise<void>,
   ) {
     this.takeOverCursors = member.streams.map(() => '-');
+  }
+
+  /**
+   * The member's heartbeat, run every third of the lease TTL on a timer of its own (never behind
+   * a handler or a take-over): counts the member in on each topic for one TTL more, which tells
+   * the others it is alive, and renews the leases it holds, giving up the streams whose lease was
+   * lost.
+   */
+  async heartbeat(): Promise<void> {
+    const { member } = this;
+    for (const topic of member.shardsOf.keys()) {
+      const members = await countMembers.run(
+        member.command,
+        [keys.members(topic, member.group)],
+        [member.consumer, member.context.options.leaseTtlMs],
+      );
+      this.memberCounts.set(topic, Math.max(1, asInteger(members, 'member count')));
+    }
+    for (const [index, lease] of member.leases.entries()) {
+      if (!lease.holding) continue;
+      const change = await lease.renew().catch((error: unknown) => {
+        member.noteError(error);
+        return undefined;
+      });
+      if (change === 'lost') await this.loseStream(index);
+    }
   }
 
   /**
@@ -31,16 +62,10 @@ export class OrderedStreams {
    */
   async holdLeases(): Promise<void> {
     const { member } = this;
+    // Counted in (alive) before taking anything, so that no other member takes our entries for a dead member's.
+    if (this.memberCounts.size === 0) await this.heartbeat();
     for (const [topic, indexes] of member.shardsOf) {
-      let share = indexes.length;
-      if (indexes.length > 1) {
-        const members = await countMembers.run(
-          member.command,
-          [keys.members(topic, member.group)],
-          [member.consumer, member.context.claimIdleMs],
-        );
-        share = Math.ceil(indexes.length / Math.max(1, asInteger(members, 'member count')));
-      }
+      const share = Math.ceil(indexes.length / (this.memberCounts.get(topic) ?? 1));
       let held = indexes.filter((index) => member.leases[index]!.valid);
       for (const index of held.slice(share)) await this.giveUpStream(index);
       held = held.slice(0, share);
@@ -74,18 +99,31 @@ export class OrderedStreams {
    * Closing: gives up every lease and leaves the members of each topic, so that the next member
    * need not wait for the leases to run out, nor count this one in. `step` bounds each call.
    */
-  async leave(step: (call: Promise<unknown>) => Promise<void>): Promise<void> {
+  async leave(step: (call: Promise<unknown>) => Promise<void>, handlersLeft: boolean): Promise<void> {
     const { member } = this;
     for (const lease of member.leases) await step(lease.drop());
     for (const topic of member.shardsOf.keys()) {
-      await step(member.command.zrem(keys.members(topic, member.group), member.consumer));
+      const members = keys.members(topic, member.group);
+      // Handlers left running (the close stopped waiting) still hold their entries: the member
+      // counts as alive for `claimIdleMs` more, as an unordered member's entries stay that long.
+      await step(
+        handlersLeft
+          ? countMembers.run(member.command, [members], [member.consumer, member.context.claimIdleMs])
+          : member.command.zrem(members, member.consumer),
+      );
     }
   }
 
-  /** Lets another member have a stream: gives back what waits, then the lease. */
+  /**
+   * Lets another member have a stream: stops reading it (a blocking read under way could still
+   * fetch its new entries after the next member has taken it over), gives back what waits, then
+   * the lease.
+   */
   private async giveUpStream(index: number): Promise<void> {
-    await this.member.leases[index]!.drop().catch((error: unknown) => this.member.noteError(error));
+    this.member.takenOver[index] = false;
+    await this.interruptRead();
     await this.loseStream(index);
+    await this.member.leases[index]!.drop().catch((error: unknown) => this.member.noteError(error));
   }
 
   /**
@@ -97,13 +135,11 @@ export class OrderedStreams {
     const { member } = this;
     for (;;) {
       const reply = asArray(
-        await takeOver.run(member.command, member.keyTriple(index), [
-          member.group,
-          member.consumer,
-          member.context.claimIdleMs,
-          PAGE,
-          this.takeOverCursors[index]!,
-        ]),
+        await takeOver.run(
+          member.command,
+          [...member.keyTriple(index), keys.members(member.topicOf[index]!, member.group)],
+          [member.group, member.consumer, member.context.claimIdleMs, PAGE, this.takeOverCursors[index]!],
+        ),
         'take-over reply',
       );
       const [cursor, busy, entries] = reply;

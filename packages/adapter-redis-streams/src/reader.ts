@@ -16,6 +16,8 @@ const PAGE = 100;
 export class StreamReader {
   private readerId: number | undefined;
   private reading: Promise<void> | undefined;
+  /** The read under way, up to the hand-over of what it brought. */
+  private turn: Promise<void> | undefined;
 
   constructor(private readonly member: Member) {}
 
@@ -59,9 +61,29 @@ export class StreamReader {
     await reading;
   }
 
+  /**
+   * Ends the read under way (`CLIENT UNBLOCK`) and resolves once it has returned and handed over
+   * what it brought, at most one block time later: an ordered member giving a stream up stops
+   * reading it before it lets another member take it. Call after making the stream unreadable.
+   */
+  async interrupt(): Promise<void> {
+    const turn = this.turn;
+    if (turn === undefined) return;
+    const { command, options } = this.member.context;
+    if (this.readerId !== undefined && command.status === 'ready') {
+      await command.client('UNBLOCK', this.readerId).catch(() => undefined);
+    }
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([
+      turn,
+      new Promise((resolve) => (timer = setTimeout(resolve, options.blockMs + 1_000))),
+    ]);
+    clearTimeout(timer);
+  }
+
   private async loop(): Promise<void> {
     const member = this.member;
-    const { reader, options } = member.context;
+    const { options } = member.context;
     let failures = 0;
     while (member.phase === 'running') {
       // No room while paused. Closing must not wait for room: the handlers holding it may never finish.
@@ -80,48 +102,64 @@ export class StreamReader {
       }
       // COUNT applies per stream: share the room out so one read cannot fetch much beyond it.
       const count = Math.max(1, Math.ceil(member.dispatcher.room / readable.length));
-      let reply: unknown;
+      let endTurn!: () => void;
+      this.turn = new Promise<void>((resolve) => {
+        endTurn = resolve;
+      });
       try {
-        reply = await reader.callBuffer(
-          'xreadgroup',
-          'GROUP',
-          member.group,
-          member.consumer,
-          'COUNT',
-          count,
-          'BLOCK',
-          options.blockMs,
-          'STREAMS',
-          ...readable,
-          ...readable.map(() => '>'),
-        );
-        failures = 0;
-      } catch (error) {
-        if (member.phase !== 'running') break;
-        member.noteError(error);
-        // The group was deleted under us (an operator's XGROUP DESTROY or DEL): make it again.
-        if (isNoGroup(error)) await createGroups(member).catch((e: unknown) => member.noteError(e));
-        await sleep(Math.min(2_000, 100 * 2 ** failures++));
-        continue;
-      }
-      // After a reconnection the entries of this reply are among our own pending ones, which
-      // the next turn picks up in id order with any reply that was lost.
-      if (member.lookForLostReads) continue;
-      try {
-        const late: EntryRef[] = [];
-        for (const entry of readEntries(reply)) {
-          const index = member.streams.indexOf(entry.stream);
-          if (index < 0 || entry.fields === null) continue;
-          // Ordered: a read that returns after the lease ran out gives its entries to the next holder.
-          if (!member.mayRead(index)) late.push({ index, id: entry.id });
-          else member.accept(index, { ...entry, fields: entry.fields, deliveries: 1 });
-        }
-        if (late.length > 0) await member.releaseIds(late, true);
-      } catch (error) {
-        // Unreadable reply: what it held stays pending and is claimed again later.
-        member.noteError(error);
+        failures = await this.read(readable, count, failures);
+      } finally {
+        this.turn = undefined;
+        endTurn();
       }
     }
+  }
+
+  /** One blocking read and the hand-over of its entries; returns the failures in a row. */
+  private async read(readable: string[], count: number, failures: number): Promise<number> {
+    const member = this.member;
+    const { reader, options } = member.context;
+    let reply: unknown;
+    try {
+      reply = await reader.callBuffer(
+        'xreadgroup',
+        'GROUP',
+        member.group,
+        member.consumer,
+        'COUNT',
+        count,
+        'BLOCK',
+        options.blockMs,
+        'STREAMS',
+        ...readable,
+        ...readable.map(() => '>'),
+      );
+    } catch (error) {
+      if (member.phase !== 'running') return failures;
+      member.noteError(error);
+      // The group was deleted under us (an operator's XGROUP DESTROY or DEL): make it again.
+      if (isNoGroup(error)) await createGroups(member).catch((e: unknown) => member.noteError(e));
+      await sleep(Math.min(2_000, 100 * 2 ** failures));
+      return failures + 1;
+    }
+    // After a reconnection the entries of this reply are among our own pending ones, which
+    // the next turn picks up in id order with any reply that was lost.
+    if (member.lookForLostReads) return 0;
+    try {
+      const late: EntryRef[] = [];
+      for (const entry of readEntries(reply)) {
+        const index = member.streams.indexOf(entry.stream);
+        if (index < 0 || entry.fields === null) continue;
+        // Ordered: a read that returns after the lease ran out gives its entries to the next holder.
+        if (!member.mayRead(index)) late.push({ index, id: entry.id });
+        else member.accept(index, { ...entry, fields: entry.fields, deliveries: 1 });
+      }
+      if (late.length > 0) await member.releaseIds(late, true);
+    } catch (error) {
+      // Unreadable reply: what it held stays pending and is claimed again later.
+      member.noteError(error);
+    }
+    return 0;
   }
 
   /**

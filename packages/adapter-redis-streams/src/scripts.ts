@@ -231,11 +231,14 @@ return { cursors, out }
 
 /**
  * Takes an ordered stream over for its new lease holder: claims, in id order, the entries other
- * members left pending, as long as each has been idle at least `min_idle` ms. It stops at the
- * first entry another member still works on (touched recently): the entries after it may share
- * its key. Entries waiting for a retry are claimed without raising their delivery count (JUSTID)
- * and come back with their due time; they are claimed again, counted, when due.
- * KEYS: stream, due set, retry-headers hash. ARGV: group, consumer, min idle ms, page size, cursor.
+ * members left pending, each once it has been idle at least `min_idle` ms or at once when its
+ * owner is no longer a live member (its place in the members set ran out: it died, or its event
+ * loop stalled past the lease). It stops at the first entry a live member still works on (touched
+ * recently): the entries after it may share its key. Entries waiting for a retry are claimed
+ * without raising their delivery count (JUSTID) and come back with their due time; they are
+ * claimed again, counted, when due.
+ * KEYS: stream, due set, retry-headers hash, members of the stream's topic.
+ * ARGV: group, consumer, min idle ms, page size, cursor.
  * Returns {next cursor or false when done, 1 if stopped at a busy entry else 0, entries}; an entry
  * is {1, id, fields, deliveries, retry headers or false[, ms until its retry is due]}.
  */
@@ -250,13 +253,18 @@ local out, busy = {}, 0
 for _, p in ipairs(pending) do
   local id, owner, idle = p[1], p[2], tonumber(p[3])
   if owner ~= consumer then
+    local claim_idle = min_idle
     if idle < min_idle then
-      busy = 1
-      break
+      local live_until = redis.call('ZSCORE', KEYS[4], owner)
+      if live_until and tonumber(live_until) > now then
+        busy = 1
+        break
+      end
+      claim_idle = 0
     end
     local due = redis.call('ZSCORE', KEYS[2], id)
     if due then
-      redis.call('XCLAIM', KEYS[1], group, consumer, min_idle, id, 'JUSTID')
+      redis.call('XCLAIM', KEYS[1], group, consumer, claim_idle, id, 'JUSTID')
       local entry = redis.call('XRANGE', KEYS[1], id, id)[1]
       if entry then
         out[#out + 1] = { 1, id, entry[2], p[4], redis.call('HGET', KEYS[3], id), math.max(0, math.ceil(tonumber(due) - now)) }
@@ -267,7 +275,7 @@ for _, p in ipairs(pending) do
       end
     else
       local entry = claimed_entry(1, KEYS[1], group, KEYS[3], id,
-        redis.call('XCLAIM', KEYS[1], group, consumer, min_idle, id))
+        redis.call('XCLAIM', KEYS[1], group, consumer, claim_idle, id))
       if entry then out[#out + 1] = entry end
     end
   end
@@ -293,9 +301,9 @@ return claimed_entry(1, KEYS[1], ARGV[1], KEYS[3], ARGV[3],
 );
 
 /**
- * Takes or renews the lease on an ordered stream for a group.
- * KEYS: lease. ARGV: consumer, ttl ms. Returns 2 when newly taken, 1 when renewed, 0 when another
- * member holds it.
+ * Takes or renews the lease on an ordered stream for a group; with `renew only` = '1', never takes it.
+ * KEYS: lease. ARGV: consumer, ttl ms, renew only. Returns 2 when newly taken, 1 when renewed, 0
+ * when another member holds it (or, renewing only, nobody does).
  */
 export const holdLease = new LuaScript(
   'hold-lease',
@@ -305,14 +313,15 @@ if holder == ARGV[1] then
   redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
-if holder then return 0 end
+if holder or ARGV[3] == '1' then return 0 end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 2
 `,
 );
 
 /**
- * Counts a member of an ordered subscription in for `ttl` ms more and tells how many count.
+ * Counts a member of an ordered subscription in for `ttl` ms more and tells how many count: its
+ * heartbeat, by which the others know it is alive (see `takeOver`) and share shards with it.
  * KEYS: members. ARGV: consumer, ttl ms. Returns the number of members.
  */
 export const countMembers = new LuaScript(

@@ -42,6 +42,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   private readonly orderedStreams: OrderedStreams | undefined;
   private readonly timers: NodeJS.Timeout[] = [];
   private closing: Promise<void> | undefined;
+  /** Ordered: the heartbeat's timer, and its run under way. It goes on while the close drains. */
+  private heartbeatTimer: NodeJS.Timeout | undefined;
+  private beating: Promise<void> | undefined;
 
   constructor(private readonly context: SubscriptionContext) {
     this.member = new Member(context, (delivery) => this.process(delivery));
@@ -49,7 +52,9 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     this.recovery = new Recovery(this.member);
     this.retries = new DueRetries(this.member);
     this.settler = new Settler(this.member, this.retries);
-    this.orderedStreams = this.member.ordered ? new OrderedStreams(this.member, this.recovery) : undefined;
+    this.orderedStreams = this.member.ordered
+      ? new OrderedStreams(this.member, this.recovery, () => this.reader.interrupt())
+      : undefined;
   }
 
   get state(): SubscriptionState {
@@ -199,7 +204,22 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     };
     const ordered = this.orderedStreams;
     if (ordered !== undefined) {
-      every(clamp(claimIdleMs / 3, 50, 10_000), 'leases', () => ordered.holdLeases());
+      // The heartbeat runs apart from the take-over work, so a slow take-over never delays a renewal.
+      const beat = clamp(this.context.options.leaseTtlMs / 3, 100, 200_000);
+      // Not a task of `once`, which stops with the running phase: a close that waits for long
+      // handlers keeps the member alive and its leases held until it leaves.
+      const heartbeat = (): void => {
+        this.beating ??= ordered
+          .heartbeat()
+          .catch((error: unknown) => void this.member.noteError(error))
+          .finally(() => {
+            this.beating = undefined;
+          });
+      };
+      this.heartbeatTimer = setInterval(heartbeat, beat);
+      this.heartbeatTimer.unref();
+      heartbeat();
+      every(beat, 'leases', () => ordered.holdLeases());
     } else {
       every(this.context.options.retryPollIntervalMs, 'due', () => this.retries.moveDue());
       every(clamp(claimIdleMs / 2, 250, 30_000), 'recover', () => this.recovery.claimIdle());
@@ -234,12 +254,15 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     const idle = member.dispatcher.idle();
     await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
     // Handlers still running are left: their entries stay pending for the group's next member.
+    const handlersLeft = member.held.size > 0;
     for (const delivery of member.held.values()) delivery.abandoned = true;
     member.held.clear();
 
     if (wasRunning) {
+      clearInterval(this.heartbeatTimer);
+      await this.bestEffort(this.beating ?? Promise.resolve());
       await this.bestEffort(this.recovery.leave());
-      await this.orderedStreams?.leave((step) => this.bestEffort(step));
+      await this.orderedStreams?.leave((step) => this.bestEffort(step), handlersLeft);
     }
     this.context.reader.disconnect();
     member.phase = 'closed';

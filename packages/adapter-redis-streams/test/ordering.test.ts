@@ -1,10 +1,11 @@
 import { Collector } from '@tidings/conformance';
-import type { OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
+import type { IncomingRecord, OutgoingRecord, Settlement, SubscribeSpec } from '@tidings/core/adapter';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RedisStreamsAdapter } from '../src';
 import { type Child, runFixture } from './child';
 import { ACK, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
+import { waitUntil } from './wait';
 
 function ordered(group: string, topic: string, overrides: Partial<SubscribeSpec> = {}): SubscribeSpec {
   return {
@@ -96,6 +97,116 @@ describe('ordered subscriptions (ordering: key)', () => {
       const seq = Number(Buffer.from(delivery.record.body).toString().split('#')[1]);
       expect(delivery.record.attempt, Buffer.from(delivery.record.body).toString()).toBe(seq === 0 ? 2 : 1);
     }
+  });
+
+  it('after a holder is killed mid-handler, a new member gets the stream within seconds, not after the handler timeout', async () => {
+    // The development loop: `tsx watch` or Ctrl-C kills the process without `close()`, with the
+    // bus's default 30 s handler timeout. The dead member's lease and its entries must not hold the
+    // next run back for the handler timeout (45 s before the short lease).
+    const { topic, group } = names('restart');
+    const held = 4;
+    child = runFixture('hold-entries.ts', [REDIS_URL, topic, group, String(held), 'key', '30000']);
+    await child.line('READY');
+    await adapter().publish(interleaved(topic, 4, 5));
+    await child.line(`HOLDING ${held}`);
+    child.process.kill('SIGKILL');
+    await child.exited;
+
+    const collector = new Collector();
+    await adapter().subscribe(ordered(group, topic, { handlerTimeoutMs: 30_000 }), collector.handler('next'));
+    // A safety net well under the handler timeout: the default lease is 5 s.
+    await collector.untilDistinct(20, 12_000);
+    expectInOrder(collector, 4, 5);
+    for (const delivery of collector.deliveries) {
+      const seq = Number(Buffer.from(delivery.record.body).toString().split('#')[1]);
+      expect(delivery.record.attempt, Buffer.from(delivery.record.body).toString()).toBe(seq === 0 ? 2 : 1);
+    }
+  });
+
+  it('keeps the lease through a handler that runs longer than it; the standby member reads nothing', async () => {
+    const { topic, group } = names('long-handler');
+    const collector = new Collector();
+    const slow = async (record: IncomingRecord): Promise<Settlement> => {
+      if (record.key === 'k0' && Buffer.from(record.body).toString() === 'k0#0') {
+        await new Promise((resolve) => setTimeout(resolve, 4_000));
+      }
+      return ACK;
+    };
+    const spec = ordered(group, topic, { handlerTimeoutMs: 20_000 });
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('holder', slow));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await collector.until(
+      () => collector.deliveries.length > 0,
+      10_000,
+      () => 'the first member handled nothing',
+    );
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('standby', slow));
+    await collector.untilDistinct(10, 20_000);
+    expect(new Set(collector.deliveries.map((d) => d.member))).toEqual(new Set(['holder']));
+    expect(collector.deliveries, 'a record handled twice').toHaveLength(10);
+    expectInOrder(collector, 2, 5);
+  });
+
+  it('keeps the lease while a close waits for a handler longer than it; the standby takes over after', async () => {
+    const { topic, group } = names('long-close');
+    const collector = new Collector();
+    const slow = async (record: IncomingRecord): Promise<Settlement> => {
+      if (Buffer.from(record.body).toString() === 'k0#0') {
+        await new Promise((resolve) => setTimeout(resolve, 3_000));
+      }
+      return ACK;
+    };
+    const spec = ordered(group, topic, { handlerTimeoutMs: 20_000 });
+    const holder = await kit
+      .adapter({ leaseTtlMs: 1_000 })
+      .subscribe(spec, collector.handler('holder', slow));
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(spec, collector.handler('standby', slow));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await collector.until(
+      () => collector.ofBody('k0#0').length > 0,
+      10_000,
+      () => 'k0#0 was not handled',
+    );
+    await holder.close();
+    await collector.untilDistinct(10, 20_000);
+    expect(
+      collector.ofBody('k0#0').map((d) => d.member),
+      'k0#0 handled twice',
+    ).toEqual(['holder']);
+    expect(collector.deliveries, 'a record handled twice').toHaveLength(10);
+    expectInOrder(collector, 2, 5);
+  });
+
+  it('a holder whose event loop stalls past its lease stops handling; the next member takes the stream over', async () => {
+    const { topic, group } = names('stall');
+    child = runFixture('stall-holder.ts', [REDIS_URL, topic, group, '1000', '3000']);
+    const lines: string[] = [];
+    child.process.stdout!.on('data', (chunk: Buffer) => lines.push(...chunk.toString().split('\n')));
+    await child.line('READY');
+    // The child holds the lease before the standby joins.
+    const r = await kit.redis();
+    await waitUntil(
+      async () => (await r.get(`tidings:lease:${JSON.stringify([topic, group])}`)) !== null,
+      10_000,
+      'the child took the lease',
+    );
+    const collector = new Collector();
+    await kit.adapter({ leaseTtlMs: 1_000 }).subscribe(ordered(group, topic), collector.handler('standby'));
+    await adapter().publish(interleaved(topic, 2, 5));
+    await child.line('HANDLED k0#0');
+    await collector.untilDistinct(10, 20_000);
+    await child.line('STALLED');
+    // Whatever the stalled member had fetched goes back: after the stall it starts no handler.
+    await waitUntil(
+      async () => ((await r.xpending(topic, group)) as [number])[0] === 0,
+      10_000,
+      'every record settled',
+    );
+    const after = lines.slice(lines.indexOf('STALLED')).filter((line) => line.startsWith('HANDLED'));
+    expect(after, 'handled by the stalled member after its lease ran out').toEqual([]);
+    const byStandby = sequencesByKey(collector);
+    expect(byStandby.get('k0'), 'k0, taken over from the stalled member').toEqual([0, 1, 2, 3, 4]);
+    expectInOrder(collector, 2, 5);
   });
 
   it('hands the stream over on close, and the next member honours a retry that was waiting', async () => {

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# The broker clients our packages take as peers, at the ends of their peer ranges. Each package's
+# tests run again on a version of its peer installed apart into .cache/peers/<peer>@<version> and
+# swapped in through vitest aliases (TIDINGS_PEER_MODULES and TIDINGS_PEERS, read by
+# vitest.shared.ts, the way tools/nest-matrix.sh swaps Nest in); tools/peer-check.setup.ts fails
+# the run unless the module the tests import is that version.
+#
+#   bash tools/peer-matrix.sh            the oldest version of each range, on the conformance suite
+#                                        (outbox-postgres: its own tests), as CI runs it
+#   bash tools/peer-matrix.sh --full     the oldest and the newest of each range, every test of the
+#                                        package (about 10 minutes)
+#   PEERS="ioredis pg" bash tools/peer-matrix.sh   only these peers
+#
+# The newest of a range is what the workspace installs (package-lock.json), so `npm test` already
+# runs every package on it; --full checks it again from a clean install of the range's newest.
+# Needs the local services (tools/services.sh and tools/kafka/kafka.sh), no build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+full=false
+[ "${1:-}" = "--full" ] && full=true
+
+# peer | package dir | vitest project | test files of the quick run (empty: the whole project)
+matrix="
+ioredis|packages/adapter-redis-streams|adapter-redis-streams|test/conformance.test.ts
+nats|packages/adapter-nats|adapter-nats|test/conformance.core.test.ts test/conformance.jetstream.test.ts
+amqplib|packages/adapter-rabbitmq|adapter-rabbitmq|test/conformance.test.ts
+kafkajs|packages/adapter-kafka|adapter-kafka|test/conformance.test.ts
+pg|packages/outbox-postgres|outbox-postgres|test/outbox.test.ts test/inbox.test.ts test/memory.test.ts
+"
+only=${PEERS:-}
+started=$SECONDS
+
+while IFS='|' read -r peer dir project files; do
+  [ -n "$peer" ] || continue
+  if [ -n "$only" ] && [[ " $only " != *" $peer "* ]]; then continue; fi
+  range=$(node -p "require('./$dir/package.json').peerDependencies['$peer']")
+  versions=$(node -p "require('semver').minVersion('$range').version")
+  if $full; then
+    # The newest of each part of the range ("^5.2.5 || ^6.0.0": the last 5 and the last 6).
+    published=$(npm view "$peer" versions --json)
+    versions=$(PUBLISHED="$published" node -e "
+      const semver = require('semver');
+      const all = JSON.parse(process.env.PUBLISHED);
+      const picked = [semver.minVersion('$range').version];
+      for (const part of '$range'.split('||')) picked.push(semver.maxSatisfying(all, part.trim()));
+      console.log([...new Set(picked)].join(' '));")
+  fi
+  for version in $versions; do
+    prefix=".cache/peers/$peer@$version"
+    if [ ! -f "$prefix/node_modules/$peer/package.json" ]; then
+      echo "peer-matrix: installing $peer@$version into $prefix"
+      rm -rf "$prefix" && mkdir -p "$prefix"
+      npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund "$peer@$version" >/dev/null
+    fi
+    # shellcheck disable=SC2086
+    if $full; then set -- ; else set -- $files; fi
+    echo "peer-matrix: $project on $peer $version (range $range)$($full || echo ", $files")"
+    step=$SECONDS
+    TIDINGS_PEER_MODULES="$PWD/$prefix/node_modules" TIDINGS_PEERS="$peer" \
+      TIDINGS_PEER_VERSIONS="$peer@$version" \
+      node node_modules/vitest/vitest.mjs run --project "$project" "$@"
+    echo "peer-matrix: $project on $peer $version passed in $((SECONDS - step)) s"
+  done
+done <<<"$matrix"
+echo "peer-matrix: done in $((SECONDS - started)) s"
