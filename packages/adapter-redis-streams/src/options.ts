@@ -192,6 +192,7 @@ const OPTION_NAMES: OptionNames<RedisStreamsAdapterOptions> = {
   waitForReplicas: true,
   connectTimeoutMs: true,
   claimIdleMs: true,
+  leaseTtlMs: true,
   retryPollIntervalMs: true,
   blockMs: true,
 };
