@@ -35,10 +35,17 @@ export async function injectRaw(
   if (target.mode === 'core') await nc.flush();
 }
 
+const PERCENT_ESCAPE = /%[0-9a-fA-F]{2}/;
+
 /**
  * What a raw nats.js producer can write as a header, for the conformance fuzzer: names of printable
  * ASCII without `:` (nats.js refuses others), not NATS's own `Nats-*` (the server acts on them) nor
  * the key header; values without line breaks, and without edge whitespace (NATS trims it).
+ *
+ * Nor a `%` followed by two hex digits, in a name or a value: under the CloudEvents NATS binding
+ * that is an escape, which the adapter decodes (`%5e` reads as `^`), so a producer meaning a
+ * literal one writes `%25`. The scenario compares what the adapter reads of the dead letter with
+ * what the producer wrote, which for an escape are different strings by design (seed 552157793).
  *
  * Nor `tidings-attempt`: by the adapter contract a record that says it is its 8th attempt is one,
  * and the core dead-letters it as "delivered 8 times without being settled", a reason the
@@ -47,8 +54,10 @@ export async function injectRaw(
 export const RAW_HEADERS = {
   name: (name: string): boolean =>
     /^[\x21-\x39\x3b-\x7e]+$/.test(name) &&
+    !PERCENT_ESCAPE.test(name) &&
     !/^nats-/i.test(name) &&
     name !== KEY_HEADER &&
     name !== 'tidings-attempt',
-  value: (value: string): boolean => !/[\r\n]/.test(value) && value === value.trim(),
+  value: (value: string): boolean =>
+    !/[\r\n]/.test(value) && value === value.trim() && !PERCENT_ESCAPE.test(value),
 };
