@@ -7,6 +7,7 @@
 
 export type { Decide, Delivery } from './collector';
 export { bodyText, Collector, deferred, eventually, ObserverLog, quietPeriod } from './collector';
+export { configRefusal } from './config';
 export type { LogLine } from './evidence';
 export { LogCapture, SecretEvidence } from './evidence';
 export type { Created, Fixture } from './fixture';
