@@ -222,6 +222,15 @@ export class Member {
     this.dispatcher.push(delivery);
   }
 
+  /**
+   * Stops holding `delivery`, unless a newer delivery of its entry has taken its place: an
+   * unordered retry claimed back before its first delivery had finished settling.
+   */
+  forget(delivery: Delivery): void {
+    const key = heldKey(delivery);
+    if (this.held.get(key) === delivery) this.held.delete(key);
+  }
+
   /** {@link accept}s entries a claim script returned, of stream `index` or of the stream each names. */
   acceptClaimed(entries: readonly ClaimedEntry[], index?: number): void {
     for (const entry of entries) {

@@ -160,6 +160,10 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       let settlement = await this.handle(delivery.record);
       if (delivery.abandoned) return;
       if (settlement.type !== 'retry' || !member.ordered) {
+        // Unordered, a retry is any member's to claim back once Redis has stored it, which can be
+        // before this call has read the reply (replies read together): by then the entry must not
+        // look held, or the claim would take it for a copy of its own and drop it.
+        if (settlement.type === 'retry') member.forget(delivery);
         const comeBackMs = await this.settler.settleOrLeave(delivery, settlement);
         if (comeBackMs !== undefined) {
           // A dead letter Redis refused for good: the record stays pending and comes back later,
@@ -167,10 +171,11 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
           settlement = { type: 'retry', delayMs: comeBackMs, headers: {} };
         }
         if (comeBackMs !== undefined && !member.ordered) {
+          member.forget(delivery);
           await this.settler.settle(delivery, settlement).catch((error: unknown) => member.noteError(error));
         }
         if (comeBackMs === undefined || !member.ordered) {
-          member.held.delete(heldKey(delivery));
+          member.forget(delivery);
           // Due retries waited for room: this slot is free once the dispatcher has counted it.
           if (this.retries.backlog) setImmediate(() => void member.once('due', () => this.retries.moveDue()));
           return;

@@ -3,6 +3,7 @@ import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
 import { keys } from '../src/keys';
+import { BatchingProxy } from './batching-proxy';
 import { ACK, spec, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
 import { waitUntil } from './wait';
@@ -270,6 +271,49 @@ describe('the Redis Streams adapter', () => {
       expect(ms, `${text} came back early`).toBeGreaterThanOrEqual(delay - 20);
       expect(ms, `${text} came back late`).toBeLessThanOrEqual(delay + a.capabilities.delayToleranceMs);
     }
+  });
+
+  it('brings back a retry that is claimed before its first delivery has finished settling', async () => {
+    // Replies that arrive together (a busy process reads its socket late; a network batches them)
+    // can bring back a retry, claimed by the look for due retries sent just after it was stored,
+    // before the member has finished settling its first delivery. The retry must come back now,
+    // not after claimIdleMs, when recovery finds the entry pending and held by nobody.
+    const proxy = await BatchingProxy.start(REDIS_URL, 40);
+    const { topic, group } = names('claimed-while-settling');
+    const a = adapter({ connection: proxy.url, retryPollIntervalMs: 10, claimIdleMs: 30_000 });
+    const collector = new Collector();
+    // Small batches, each waited for, so that the subscription has room to look for due retries.
+    const batches = 40;
+    const perBatch = 8;
+    try {
+      await a.subscribe(
+        spec({ group, topics: [topic], concurrency: 16 }),
+        collector.handler('only', (record) =>
+          record.attempt === 1 ? { type: 'retry', delayMs: 0, headers: {} } : ACK,
+        ),
+      );
+      const deadline = Date.now() + 20_000;
+      for (let batch = 1; batch <= batches; batch++) {
+        await a.publish(
+          Array.from({ length: perBatch }, (_, i) => ({
+            topic,
+            key: undefined,
+            headers: {},
+            body: Buffer.from(`${batch}-${i}`),
+          })),
+        );
+        await collector.until(
+          () => collector.deliveries.length >= 2 * perBatch * batch,
+          Math.max(1, deadline - Date.now()),
+          () =>
+            `batch ${batch}: ${collector.deliveries.length - perBatch * batch} of ${perBatch * batch} retries came back`,
+        );
+      }
+    } finally {
+      await a.close({ signal: AbortSignal.timeout(2_000) });
+      await proxy.close();
+    }
+    expect(collector.deliveries.filter((d) => d.record.attempt === 2)).toHaveLength(batches * perBatch);
   });
 
   it('brings a retry back on another member when the member that scheduled it has left, not early', async () => {

@@ -68,6 +68,19 @@ async function writeTicks(
   );
 }
 
+/** Waits for `promise`; if it has not settled within `ms`, fails with what `diagnose` finds then. */
+async function within(ms: number, promise: Promise<void>, diagnose: () => Promise<string>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), ms);
+  });
+  try {
+    if ((await Promise.race([promise, late])) === 'late') throw new Error(await diagnose());
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 function expectKeyOrder(arrivals: Arrivals, keys: number, perKey: number): void {
   for (let k = 0; k < keys; k++) {
     expect(firstArrivals(arrivals.byKey.get(`k${k}`) ?? []), `key k${k}`).toEqual(upTo(perKey));
@@ -378,9 +391,10 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
     it('applies each effect exactly once through the PostgreSQL inbox under forced redelivery', async () => {
       const Tick = tickContract(topic('inbox'));
       const effects = `"${schema}".effects_${++counter}`;
-      await pool.query(`CREATE TABLE ${effects} (event_id text NOT NULL, seq int NOT NULL)`);
       const inbox = createPostgresInbox({ pool, schema, table: `inbox_${counter}` });
+      // First: it makes the schema, when this test runs alone.
       await inbox.migrate();
+      await pool.query(`CREATE TABLE ${effects} (event_id text NOT NULL, seq int NOT NULL)`);
 
       const events = 60;
       let expectedAcks = Number.POSITIVE_INFINITY;
@@ -390,9 +404,17 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
       const done = new Promise<void>((resolve) => {
         allAcked = resolve;
       });
+      // Settlements per event, kept to say which events are missing if the wait runs out.
+      const settled = new Map<number, string[]>();
       const countAcks: Middleware = async (ctx, next) => {
         await next();
-        if (ctx.settlement !== undefined && ctx.settlement.type !== 'ack') return;
+        const seq = (ctx.event?.data as { seq?: number } | undefined)?.seq ?? -1;
+        const type = ctx.settlement?.type ?? 'ack';
+        settled.set(seq, [
+          ...(settled.get(seq) ?? []),
+          `${type}@${ctx.attempt}${ctx.duplicate ? '(dup)' : ''}`,
+        ]);
+        if (type !== 'ack') return;
         if (ctx.duplicate) skipped++;
         if (++acks === expectedAcks) allAcked();
       };
@@ -440,7 +462,17 @@ export function describeOutboxSuite(fixture: BrokerFixture): void {
         client.release();
       }
       await relay({ store, bus: consumer }).start();
-      await done;
+      await within(25_000, done, async () => {
+        const short = upTo(events).filter(
+          (seq) => (settled.get(seq) ?? []).filter((s) => s.startsWith('ack')).length < copies,
+        );
+        return [
+          `${acks} of ${expectedAcks} acknowledgements after 25 s`,
+          `events short of ${copies} acks: ${short.map((seq) => `${seq} [${(settled.get(seq) ?? []).join(', ')}]`).join('; ')}`,
+          `outbox: ${JSON.stringify(await store.stats())}`,
+          `bus: ${JSON.stringify(consumer.health())}`,
+        ].join('\n');
+      });
 
       const counts = await pool.query<{ seq: number; n: number }>(
         `SELECT seq, count(*)::int AS n FROM ${effects} GROUP BY seq ORDER BY seq`,
