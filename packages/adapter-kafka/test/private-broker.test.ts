@@ -85,7 +85,7 @@ describe('kafka credentials', () => {
       transcript,
       adapterOptions(transcript, {
         brokers: [`127.0.0.1:${closed}`],
-        kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 } },
+        kafkajs: { retry: { retries: 1, initialRetryTime: 50 } },
       }),
     );
     // The cause is kept: a closed port reads as one.
@@ -103,7 +103,7 @@ describe('kafka credentials', () => {
       transcript,
       adapterOptions(transcript, {
         sasl: { mechanism: 'plain', username: 'app', password: wrong },
-        kafkaConfig: { retry: { retries: 0 } },
+        kafkajs: { retry: { retries: 0 } },
       }),
     );
     expect(failure).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION' });
@@ -119,7 +119,7 @@ describe('kafka connection state', () => {
     const adapter = createKafkaAdapter(
       adapterOptions(transcript, {
         // Quick reconnection attempts, so the test does not wait out kafkajs's backoff.
-        kafkaConfig: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } },
+        kafkajs: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } },
       }),
     );
     const states: ConnectionState[] = [];
