@@ -1,6 +1,7 @@
 import { configRefusal } from '@tidings/conformance';
 import { describe, expect, it } from 'vitest';
 import { createKafkaAdapter } from './adapter';
+import type { KafkaAdapterOptions } from './options';
 
 describe('unknown option names', () => {
   it('are a ConfigError naming the field, with the nearest known name', () => {
@@ -36,8 +37,9 @@ describe('unknown option names', () => {
   it('says where the renamed kafkaConfig went', () => {
     const brokers = ['127.0.0.1:9092'];
     // @ts-expect-error the old name, as a config written for 0.1 passes it
-    expect(
-      configRefusal(() => createKafkaAdapter({ brokers, kafkaConfig: { retry: { retries: 1 } } })),
-    ).toMatch(/^kafkaConfig: was renamed: .*`kafkajs: \{ \.\.\. \}`/);
+    const old: KafkaAdapterOptions = { brokers, kafkaConfig: { retry: { retries: 1 } } };
+    expect(configRefusal(() => createKafkaAdapter(old))).toMatch(
+      /^kafkaConfig: was renamed: .*`kafkajs: \{ \.\.\. \}`/,
+    );
   });
 });
