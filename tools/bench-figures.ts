@@ -5,6 +5,7 @@
 // from the stored results, and docs/figures.test.ts checks that they are fresh and that no page
 // copies a throughput figure by hand outside them.
 import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -104,6 +105,67 @@ function brokerBlock(results: readonly BenchResult[], broker: string): string[] 
   return lines;
 }
 
+/** A row of bench/results/kafka-clients.json (bench/kafka-clients.ts). */
+interface ClientRow {
+  readonly scenario: string;
+  readonly client: string;
+  readonly msgsPerSec: number | null;
+  readonly p50Ms: number | null;
+  readonly p99Ms: number | null;
+  readonly durationMs: number | null;
+}
+
+/**
+ * kafkajs beside @platformatic/kafka, from their own run (`npm run bench:kafka-clients`), kept in
+ * bench/results/kafka-clients.json with the machine it ran on: it is not part of `npm run bench`.
+ */
+function kafkaClientsBlock(): { machine: MachineInfo; lines: string[] } {
+  const { machine, rows } = JSON.parse(
+    readFileSync(join(root, 'bench', 'results', 'kafka-clients.json'), 'utf8'),
+  ) as { machine: MachineInfo; rows: ClientRow[] };
+  const clients = ['kafkajs', '@platformatic/kafka'];
+  const find = (scenario: string, client: string) =>
+    rows.find((r) => r.scenario === scenario && r.client === client);
+  const rate = (scenario: string) => rows.find((r) => r.scenario === scenario)?.msgsPerSec ?? 0;
+  const lines = [
+    '| scenario | kafkajs | @platformatic/kafka | @platformatic/kafka / kafkajs |',
+    '| --- | ---: | ---: | ---: |',
+  ];
+  const scenarios: [string, string, (r: ClientRow) => number | null, (r: ClientRow) => string][] = [
+    [
+      'publish',
+      'publish, batches of 500, idempotent (msg/s)',
+      (r) => r.msgsPerSec,
+      (r) => number(r.msgsPerSec ?? 0),
+    ],
+    ['consume', 'consume the backlog (msg/s)', (r) => r.msgsPerSec, (r) => number(r.msgsPerSec ?? 0)],
+    [
+      'e2e-latency',
+      `send → consumer at ${rate('e2e-latency')}/s, p50 / p99 (ms)`,
+      (r) => r.p50Ms,
+      (r) => `${(r.p50Ms ?? Number.NaN).toFixed(1)} / ${(r.p99Ms ?? Number.NaN).toFixed(1)}`,
+    ],
+    [
+      'group-join',
+      '10 members join one group, all assigned (ms)',
+      (r) => r.durationMs,
+      (r) => number(r.durationMs ?? 0),
+    ],
+  ];
+  for (const [scenario, label, value, shown] of scenarios) {
+    const [a, b] = clients.map((client) => find(scenario, client));
+    const va = a === undefined ? null : value(a);
+    const vb = b === undefined ? null : value(b);
+    // No ratio of two latency pairs: one number would hide which of p50 and p99 moved.
+    const share =
+      scenario !== 'e2e-latency' && va !== null && vb !== null && va > 0 ? (vb / va).toFixed(2) : '';
+    lines.push(
+      `| ${label} | ${a === undefined ? '' : shown(a)} | ${b === undefined ? '' : shown(b)} | ${share} |`,
+    );
+  }
+  return { machine, lines };
+}
+
 /** The content of every generated block, by name, for the page at `page`. */
 export function renderBlock(
   name: string,
@@ -112,6 +174,16 @@ export function renderBlock(
   page: string,
 ): string {
   let lines: string[];
+  if (name === 'kafka-clients') {
+    // Its own run, on its own date, outside the benchmark report.
+    const { machine: ran, lines: table } = kafkaClientsBlock();
+    return [
+      `Generated from \`npm run bench:kafka-clients\` (${ran.cpu}, ${ran.cores} cores, Node.js ${ran.node}, ` +
+        `${ran.date.slice(0, 10)}; the broker on the same machine).`,
+      '',
+      ...table,
+    ].join('\n');
+  }
   if (name === 'tracing') lines = tracingBlock(results);
   else if (name === 'outbox') lines = outboxBlock(results);
   else if (name.startsWith('broker:')) lines = brokerBlock(results, name.slice('broker:'.length));

@@ -191,13 +191,13 @@ export class KafkaConnection {
     const { logger, logLevel, redactor } = options;
     this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
     this.kafka = new Kafka({
-      ...options.kafkaConfig,
+      ...options.clientConfig,
       brokers: [...options.brokers],
       clientId: options.clientId,
       connectionTimeout: options.connectionTimeoutMs,
       requestTimeout: options.requestTimeoutMs,
       // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-      socketFactory: this.monitor.socketFactory(options.kafkaConfig.socketFactory),
+      socketFactory: this.monitor.socketFactory(options.clientConfig.socketFactory),
       logLevel: kafkajsLogLevel(logger, logLevel),
       logCreator: kafkajsLogCreator(logger, redactor),
     });

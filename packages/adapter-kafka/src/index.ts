@@ -13,6 +13,7 @@ export type {
   KafkaAdapterOptions,
   KafkaCompression,
   KafkaConsumerOptions,
+  KafkajsClientSettings,
   KafkaProducerOptions,
   KafkaRetryTopicOptions,
   KafkaTopicOptions,
@@ -20,5 +21,13 @@ export type {
 } from './options';
 export { defaultRetryTopicName } from './options';
 export { KAFKA_RETRY_HEADERS } from './retry-topics';
+export type {
+  KafkaOAuthTokenProvider,
+  KafkaSaslOAuthBearerOptions,
+  KafkaSaslOptions,
+  KafkaSaslPasswordOptions,
+  KafkaTlsOptions,
+  KafkaTlsSettings,
+} from './security';
 export type { KafkaTopicNamerOptions } from './topics';
 export { kafkaTopicNamer, topicNameProblem } from './topics';

@@ -1,6 +1,7 @@
 import { configRefusal } from '@tidings/conformance';
 import { describe, expect, it } from 'vitest';
 import { createKafkaAdapter } from './adapter';
+import type { KafkaAdapterOptions } from './options';
 
 describe('unknown option names', () => {
   it('are a ConfigError naming the field, with the nearest known name', () => {
@@ -25,7 +26,20 @@ describe('unknown option names', () => {
     expect(configRefusal(() => createKafkaAdapter({ brokers, retryTopics: { tiers: [1] } }))).toMatch(
       /^retryTopics.tiers: /,
     );
-    // KafkaJS's own configuration passes through unchecked.
-    expect(() => createKafkaAdapter({ brokers, kafkaConfig: { retry: { retries: 1 } } })).not.toThrow();
+    // @ts-expect-error idem, inside our own TLS settings
+    expect(configRefusal(() => createKafkaAdapter({ brokers, ssl: { rejectUnauthorised: false } }))).toMatch(
+      /^ssl.rejectUnauthorised: .*"rejectUnauthorized"/,
+    );
+    // kafkajs's own configuration passes through unchecked.
+    expect(() => createKafkaAdapter({ brokers, kafkajs: { retry: { retries: 1 } } })).not.toThrow();
+  });
+
+  it('says where the renamed kafkaConfig went', () => {
+    const brokers = ['127.0.0.1:9092'];
+    // @ts-expect-error the old name, as a config written for 0.1 passes it
+    const old: KafkaAdapterOptions = { brokers, kafkaConfig: { retry: { retries: 1 } } };
+    expect(configRefusal(() => createKafkaAdapter(old))).toMatch(
+      /^kafkaConfig: was renamed: .*`kafkajs: \{ \.\.\. \}`/,
+    );
   });
 });

@@ -9,6 +9,21 @@ import {
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 import { configSecrets, redactBroker, watchedSasl } from './secrets';
+import { type KafkaSaslOptions, type KafkaTlsOptions, kafkajsSasl, kafkajsTls } from './security';
+
+/**
+ * Settings of the kafkajs client the adapter runs on, passed to `new Kafka()` over the adapter's
+ * own: the escape hatch for what the adapter has no option of its own for (a `socketFactory`,
+ * the connection `retry`, `authenticationTimeout`, the `aws` SASL mechanism...). The brokers and
+ * the logging stay the adapter's. It names its client on purpose: it will not survive a change
+ * of client.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, kafkajs: { retry: { retries: 10 }, authenticationTimeout: 5_000 } });
+ * ```
+ */
+export type KafkajsClientSettings = Partial<Omit<KafkaConfig, 'brokers' | 'logCreator' | 'logLevel'>>;
 
 /**
  * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
@@ -140,10 +155,10 @@ export interface KafkaAdapterOptions {
   readonly brokers: readonly string[];
   /** Client id sent to the brokers (quotas, logs). Default `tidings`. */
   readonly clientId?: string;
-  /** TLS settings, or `true` for the system's CAs. */
-  readonly ssl?: KafkaConfig['ssl'];
-  /** SASL authentication. */
-  readonly sasl?: KafkaConfig['sasl'];
+  /** TLS: `true` to trust the system's CAs, or the certificates and checks to use. Default: none. */
+  readonly ssl?: KafkaTlsOptions;
+  /** SASL authentication: PLAIN, SCRAM-SHA-256/512 or OAUTHBEARER. Default: none. */
+  readonly sasl?: KafkaSaslOptions;
   /** Time to open a connection to a broker. Default 3,000 ms. */
   readonly connectionTimeoutMs?: number;
   /** Time a broker has to answer a request. Default 30,000 ms. */
@@ -163,10 +178,11 @@ export interface KafkaAdapterOptions {
   /** Least severe level passed to `logger`. Default `'warn'`. */
   readonly logLevel?: KafkaLogLevel;
   /**
-   * Further kafkajs client settings (`socketFactory`, `retry` of connections, `authenticationTimeout`
-   * ...), merged over the ones above. The logger settings are the adapter's.
+   * Settings of the kafkajs client itself (`socketFactory`, connection `retry`,
+   * `authenticationTimeout`, the `aws` SASL mechanism...), merged over the ones above; the brokers
+   * and the logging stay the adapter's. Formerly `kafkaConfig`.
    */
-  readonly kafkaConfig?: Partial<Omit<KafkaConfig, 'brokers' | 'logCreator' | 'logLevel'>>;
+  readonly kafkajs?: KafkajsClientSettings;
 }
 
 /** @internal Every setting with its default filled in. */
@@ -187,7 +203,8 @@ export interface ResolvedKafkaOptions {
   readonly retryTopics: { readonly tiersMs: readonly number[]; readonly name: RetryTopicNamer } | false;
   readonly logger: KafkaLogger | undefined;
   readonly logLevel: KafkaLogLevel;
-  readonly kafkaConfig: Partial<KafkaConfig>;
+  /** What `new Kafka()` is given besides brokers, timeouts and logging: TLS, SASL and the escape hatch. */
+  readonly clientConfig: Partial<KafkaConfig>;
   /**
    * Removes the options' secrets (SASL, TLS), and OAuth bearer tokens as the provider hands them
    * out, from everything the adapter says.
@@ -227,9 +244,8 @@ const DEFAULT_TIERS_MS: readonly number[] = Object.freeze([0, 10_000, 60_000]);
 const COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz4', 'zstd'];
 const LOG_LEVELS: readonly KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
 
-/** @internal Fills in defaults and checks every setting; a bad one is a `ConfigError` naming it. */
-// Our own option objects are checked for unknown names; `ssl`, `sasl` and `kafkaConfig` are
-// KafkaJS's own configuration, passed through, and stay open.
+// Our own option objects are checked for unknown names (`ssl` and `sasl` in security.ts); `kafkajs`
+// is the client's own configuration, passed through, and stays open.
 const OPTION_NAMES: OptionNames<KafkaAdapterOptions> = {
   brokers: true,
   clientId: true,
@@ -244,7 +260,7 @@ const OPTION_NAMES: OptionNames<KafkaAdapterOptions> = {
   retryTopics: true,
   logger: true,
   logLevel: true,
-  kafkaConfig: true,
+  kafkajs: true,
 };
 const PRODUCER_NAMES: OptionNames<KafkaProducerOptions> = {
   compression: true,
@@ -272,9 +288,14 @@ const RETRY_TOPIC_NAMES: OptionNames<KafkaRetryTopicOptions> = {
   name: true,
 };
 
+/** @internal Fills in defaults and checks every setting; a bad one is a `ConfigError` naming it. */
 export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptions {
   if (options === null || typeof options !== 'object') {
     throw new ConfigError('options', "pass the adapter's settings, at least { brokers: ['host:9092'] }");
+  }
+  if (Object.hasOwn(options, 'kafkaConfig')) {
+    // Renamed before 1.0; its settings are unchanged, so the fix is the name alone.
+    throw new ConfigError('kafkaConfig', 'was renamed: pass the same kafkajs settings as `kafkajs: { ... }`');
   }
   checkOptionNames(options, OPTION_NAMES);
   checkOptionNames(options.producer, PRODUCER_NAMES, 'producer');
@@ -356,11 +377,19 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
     throw new ConfigError('logger', 'must be a function that receives log entries');
   }
 
-  const kafkaConfig: Partial<KafkaConfig> = { ...(options.kafkaConfig ?? {}) };
-  if (options.ssl !== undefined) kafkaConfig.ssl = options.ssl;
-  if (options.sasl !== undefined) kafkaConfig.sasl = options.sasl;
-  const redactor = createRedactor(configSecrets(kafkaConfig));
-  if (kafkaConfig.sasl !== undefined) kafkaConfig.sasl = watchedSasl(kafkaConfig.sasl, redactor);
+  const escapeHatch = options.kafkajs ?? {};
+  if (escapeHatch === null || typeof escapeHatch !== 'object') {
+    throw new ConfigError('kafkajs', 'must be an object of kafkajs client settings');
+  }
+  // Ours first, the escape hatch over them: what it sets is what the user asked kafkajs for.
+  const clientConfig: Partial<KafkaConfig> = {};
+  const ssl = kafkajsTls(options.ssl);
+  if (ssl !== undefined) clientConfig.ssl = ssl;
+  const sasl = kafkajsSasl(options.sasl);
+  if (sasl !== undefined) clientConfig.sasl = sasl;
+  Object.assign(clientConfig, escapeHatch);
+  const redactor = createRedactor(configSecrets(clientConfig));
+  if (clientConfig.sasl !== undefined) clientConfig.sasl = watchedSasl(clientConfig.sasl, redactor);
 
   return {
     brokers: [...brokers],
@@ -374,7 +403,7 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
     retryTopics,
     logger: options.logger,
     logLevel,
-    kafkaConfig,
+    clientConfig,
     redactor,
   };
 }

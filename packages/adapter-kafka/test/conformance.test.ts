@@ -21,7 +21,7 @@ describeAdapter({
   namespace,
   createAdapter: () => {
     const open = new Set<Socket>();
-    const adapter = testAdapter({ kafkaConfig: { socketFactory: trackingSocketFactory(open) } });
+    const adapter = testAdapter({ kafkajs: { socketFactory: trackingSocketFactory(open) } });
     sockets.set(adapter, open);
     return adapter;
   },

@@ -14,7 +14,7 @@ const password = `right-${randomBytes(12).toString('hex')}`;
 let node: PrivateKafka;
 
 beforeAll(async () => {
-  node = await PrivateKafka.start({ saslUsers: { app: password } });
+  node = await PrivateKafka.start({ saslUsers: { app: password }, scramUsers: { app: password } });
 }, 120_000);
 
 afterAll(async () => {
@@ -85,7 +85,7 @@ describe('kafka credentials', () => {
       transcript,
       adapterOptions(transcript, {
         brokers: [`127.0.0.1:${closed}`],
-        kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 } },
+        kafkajs: { retry: { retries: 1, initialRetryTime: 50 } },
       }),
     );
     // The cause is kept: a closed port reads as one.
@@ -103,12 +103,54 @@ describe('kafka credentials', () => {
       transcript,
       adapterOptions(transcript, {
         sasl: { mechanism: 'plain', username: 'app', password: wrong },
-        kafkaConfig: { retry: { retries: 0 } },
+        kafkajs: { retry: { retries: 0 } },
       }),
     );
     expect(failure).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION' });
     expect(failure.message).toMatch(/SASL PLAIN authentication failed.*Invalid username or password/);
     expect(failure.cause).toMatchObject({ name: 'KafkaJSSASLAuthenticationError' });
+    transcript.expectNoSecret(wrong);
+  });
+});
+
+describe('kafka SASL mechanisms', () => {
+  it.each(['scram-sha-256', 'scram-sha-512'] as const)(
+    'logs in with %s and delivers, with the password in nothing it says',
+    async (mechanism) => {
+      const transcript = new Transcript();
+      const adapter = createKafkaAdapter(
+        adapterOptions(transcript, { sasl: { mechanism, username: 'app', password } }),
+      );
+      const handled: number[] = [];
+      const bus = createBus({ source: 'private-test', adapter, logger: transcript.logger });
+      bus.subscribe(Ping, { group: `${namespace}-g-${mechanism}`, startFrom: 'earliest' }, (event) => {
+        handled.push(event.data.n);
+      });
+      try {
+        await bus.start();
+        await bus.publish(Ping, { n: 7 });
+        await until(() => handled.includes(7), 20_000, `no event was handled over ${mechanism}`);
+      } finally {
+        await bus.stop();
+      }
+      transcript.add(bus.health());
+      transcript.expectNoSecret(password);
+    },
+    60_000,
+  );
+
+  it('is refused by the broker for a wrong SCRAM password, which nothing repeats', async () => {
+    const transcript = new Transcript();
+    const wrong = `wrong-${randomBytes(12).toString('hex')}`;
+    const failure = await failingBus(
+      transcript,
+      adapterOptions(transcript, {
+        sasl: { mechanism: 'scram-sha-512', username: 'app', password: wrong },
+        kafkajs: { retry: { retries: 0 } },
+      }),
+    );
+    expect(failure).toMatchObject({ name: 'ConnectionError', code: 'CONNECTION' });
+    expect(failure.message).toMatch(/SASL SCRAM SHA512 authentication failed/);
     transcript.expectNoSecret(wrong);
   });
 });
@@ -119,7 +161,7 @@ describe('kafka connection state', () => {
     const adapter = createKafkaAdapter(
       adapterOptions(transcript, {
         // Quick reconnection attempts, so the test does not wait out kafkajs's backoff.
-        kafkaConfig: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } },
+        kafkajs: { retry: { initialRetryTime: 100, maxRetryTime: 1_000, retries: 60 } },
       }),
     );
     const states: ConnectionState[] = [];

@@ -20,6 +20,12 @@ export interface PrivateKafkaOptions {
    * listener is `SASL_PLAINTEXT`. Without it the listener is `PLAINTEXT`.
    */
   readonly saslUsers?: Readonly<Record<string, string>>;
+  /**
+   * Users who may log in with SCRAM-SHA-256 and SCRAM-SHA-512 too (name → password), beside
+   * `saslUsers`. Their credentials live in the metadata log, so the storage is then formatted with
+   * Kafka's StorageTool (one more JVM start, a few seconds).
+   */
+  readonly scramUsers?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -57,10 +63,37 @@ export class PrivateKafka {
     await mkdir(path.join(dir, 'data'));
     await writeFile(path.join(dir, 'server.properties'), config(dir, port!, controllerPort!, options));
     const clusterId = randomBytes(16).toString('base64url');
-    await writeFile(
-      path.join(dir, 'data', 'meta.properties'),
-      `version=1\nnode.id=1\ncluster.id=${clusterId}\n`,
-    );
+    if (options.scramUsers === undefined) {
+      await writeFile(
+        path.join(dir, 'data', 'meta.properties'),
+        `version=1\nnode.id=1\ncluster.id=${clusterId}\n`,
+      );
+    } else {
+      const scram = Object.entries(options.scramUsers).flatMap(([name, password]) =>
+        ['SCRAM-SHA-256', 'SCRAM-SHA-512'].flatMap((mechanism) => [
+          '--add-scram',
+          `${mechanism}=[name=${name},password=${password}]`,
+        ]),
+      );
+      await run(
+        'java',
+        [
+          '-Xmx128m',
+          '-XX:TieredStopAtLevel=1',
+          `-Dlog4j.configuration=file:${log4j}`,
+          '-cp',
+          `${path.join(cache, 'libs')}/*`,
+          'kafka.tools.StorageTool',
+          'format',
+          '-t',
+          clusterId,
+          '-c',
+          path.join(dir, 'server.properties'),
+          ...scram,
+        ],
+        { timeout: 120_000 },
+      );
+    }
     const kafka = new PrivateKafka(dir, path.join(cache, 'libs'), port!);
     try {
       await kafka.resume();
@@ -164,10 +197,15 @@ function config(dir: string, port: number, controllerPort: number, options: Priv
     const accounts = Object.entries({ ...users, broker: self })
       .map(([name, password]) => `user_${name}="${password}"`)
       .join(' ');
+    const scram = options.scramUsers === undefined ? [] : ['SCRAM-SHA-256', 'SCRAM-SHA-512'];
     lines.push(
-      'sasl.enabled.mechanisms=PLAIN',
+      `sasl.enabled.mechanisms=${['PLAIN', ...scram].join(',')}`,
       'sasl.mechanism.inter.broker.protocol=PLAIN',
       `listener.name.sasl_plaintext.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="broker" password="${self}" ${accounts};`,
+      ...scram.map(
+        (mechanism) =>
+          `listener.name.sasl_plaintext.${mechanism.toLowerCase()}.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;`,
+      ),
     );
   }
   return `${lines.join('\n')}\n`;

@@ -91,7 +91,7 @@ describe('kafka publishing', () => {
     const nowhere = createKafkaAdapter({
       brokers: ['127.0.0.1:1'],
       connectionTimeoutMs: 500,
-      kafkaConfig: { retry: { retries: 1, initialRetryTime: 50 } },
+      kafkajs: { retry: { retries: 1, initialRetryTime: 50 } },
     });
     await expect(nowhere.connect()).rejects.toMatchObject({ code: 'CONNECTION', name: 'ConnectionError' });
     expect(nowhere.state).toBe('failed');

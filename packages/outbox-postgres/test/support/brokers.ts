@@ -214,7 +214,7 @@ function kafkaAdapter(): BrokerAdapter {
       rebalanceTimeoutMs: 20_000,
       maxWaitTimeMs: 100,
     },
-    kafkaConfig: {
+    kafkajs: {
       socketFactory: ({ host, port, onConnect }) => {
         const socket = net.connect({ host, port }, onConnect);
         sockets.add(socket);
