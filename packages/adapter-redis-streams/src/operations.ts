@@ -58,37 +58,32 @@ export class StreamOperations {
     return { letters, cursor: more ? letters.at(-1)!.id : undefined };
   }
 
-  async redrive(at: DeadLetterLocation, ids: readonly string[]): Promise<RedriveOutcome[]> {
+  redrive(at: DeadLetterLocation, ids: readonly string[]): Promise<RedriveOutcome[]> {
     const dlqStreams = this.shards.streams(at.deadLetterTopic);
     const sources = this.shards.streams(at.topic);
-    const outcomes: RedriveOutcome[] = [];
-    for (const id of ids) {
-      const parsed = this.tryParse(id, dlqStreams.length);
-      if (parsed === undefined) {
-        outcomes.push({ id, status: 'missing' });
-        continue;
-      }
-      const keyList = [dlqStreams[parsed.shard]!];
-      // The original's stream: every shard of the topic is a candidate (an unkeyed record went
-      // round them); the script takes the one holding an entry of that id with the same event id.
-      for (const source of sources)
-        keyList.push(source, keys.due(source, at.group), keys.retryHeaders(source, at.group));
-      const reply = asArray(
-        await this.call(`cannot redrive dead letter "${id}"`, () =>
-          redrive.run(this.redis, keyList, [at.group, REDRIVE_CONSUMER, parsed.id, this.idHeader]),
-        ),
-        'redrive reply',
-      );
-      const status = asText(reply[0], 'redrive status');
-      if (status === 'redriven' || status === 'missing') outcomes.push({ id, status });
-      else
-        outcomes.push({
-          id,
-          status: 'refused',
-          reason: this.redact.text(asText(reply[1], 'redrive reason')),
-        });
-    }
-    return outcomes;
+    // One script per dead letter, all sent at once (ioredis pipelines them on the connection):
+    // each is atomic on its own, and their order does not matter.
+    return Promise.all(
+      ids.map(async (id): Promise<RedriveOutcome> => {
+        const parsed = this.tryParse(id, dlqStreams.length);
+        if (parsed === undefined) return { id, status: 'missing' };
+        // The original's stream: every shard of the topic is a candidate (an unkeyed record went
+        // round them); the script takes the one holding an entry of that id with the same event id.
+        const keyList = [dlqStreams[parsed.shard]!];
+        for (const source of sources) {
+          keyList.push(source, keys.due(source, at.group), keys.retryHeaders(source, at.group));
+        }
+        const reply = asArray(
+          await this.call(`cannot redrive dead letter "${id}"`, () =>
+            redrive.run(this.redis, keyList, [at.group, REDRIVE_CONSUMER, parsed.id, this.idHeader]),
+          ),
+          'redrive reply',
+        );
+        const status = asText(reply[0], 'redrive status');
+        if (status === 'redriven' || status === 'missing') return { id, status };
+        return { id, status: 'refused', reason: this.redact.text(asText(reply[1], 'redrive reason')) };
+      }),
+    );
   }
 
   async delete(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
