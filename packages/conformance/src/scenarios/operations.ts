@@ -39,9 +39,11 @@ interface DeadLetterSetup {
  */
 async function deadLetters(fx: Fixture, settings: ScenarioSettings, label: string): Promise<DeadLetterSetup> {
   const adapter = await fx.adapter();
-  const topic = fx.topic(label);
-  const failed = fx.group(`${label}-failed`);
-  const other = fx.group(`${label}-other`);
+  // Labels of their own: the fixture's names are unique per label, and other scenarios' topics
+  // (`resume`) keep their records on a shared broker.
+  const topic = fx.topic(`dl-${label}`);
+  const failed = fx.group(`dl-${label}-failed`);
+  const other = fx.group(`dl-${label}-other`);
   const failedSeen = new Collector();
   const otherSeen = new Collector();
   const observer = new ObserverLog();
@@ -243,9 +245,9 @@ export const replayFromTime: Scenario = {
   unsupported: (c) => needsReplay(c) ?? (c.replay ? undefined : 'the broker retains no history'),
   async run(fx, settings) {
     const adapter = await fx.adapter();
-    const topic = fx.topic('replay');
-    const replayed = fx.group('replay-target');
-    const other = fx.group('replay-other');
+    const topic = fx.topic('replay-from-time');
+    const replayed = fx.group('replay-from-time-target');
+    const other = fx.group('replay-from-time-other');
     const target = new Collector();
     const bystander = new Collector();
     await adapter.subscribe(fx.spec({ group: replayed, topics: [topic] }), target.handler('target'));
