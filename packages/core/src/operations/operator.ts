@@ -18,7 +18,14 @@ import { CapabilityUnavailableError, ConfigError, DeadLetterNotFoundError, toErr
 import { whenAborted } from '../internal/abort';
 import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
 
-/** Settings of {@link createOperator}. */
+/**
+ * Settings of {@link createOperator}.
+ *
+ * @example
+ * ```ts
+ * const options: OperatorOptions = { adapter, events: [OrderPlaced], deadLetterTopic: (topic, group) => `dlq.${group}.${topic}` };
+ * ```
+ */
 export interface OperatorOptions {
   /** The adapter on the broker to operate: the bus's own, or another one on the same broker. */
   readonly adapter: BrokerAdapter;
