@@ -37,7 +37,7 @@ describe('createOperator', () => {
     const { bus, operator } = await twoDeadLetters();
     const letters = [];
     for await (const letter of operator.browse(at)) letters.push(letter);
-    expect(letters.map((letter) => (letter.envelope?.data as { orderId: string }).orderId)).toEqual([
+    expect(letters.map((letter) => (letter.envelope!.data as { orderId: string }).orderId)).toEqual([
       'o-1',
       'o-3',
     ]);
