@@ -105,6 +105,7 @@ export { silentLogger } from './logging/logger';
 export type { ConcurrencyLimitOptions } from './middleware/concurrency';
 export { concurrencyLimit } from './middleware/concurrency';
 export type { Middleware, Next } from './middleware/types';
+export { createOperator } from './operations/operator';
 export type {
   BrowseOptions,
   DeadLetter,
@@ -115,8 +116,7 @@ export type {
   OperatorOptions,
   RedriveOptions,
   RedriveReport,
-} from './operations/operator';
-export { createOperator } from './operations/operator';
+} from './operations/types';
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
 export { createMemoryOutbox } from './outbox/memory-outbox';
 export type {
