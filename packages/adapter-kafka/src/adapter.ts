@@ -55,6 +55,13 @@ export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
     maxBytes: 249,
     description: "ASCII letters, digits, '.', '_' and '-', not '.' or '..' alone (Kafka's rule)",
   },
+  // Dead letters and replay are planned (redrive through the group's own retry topic, replay by
+  // the group's offsets) and not implemented yet.
+  operations: Object.freeze({
+    deadLetters: "not implemented yet for Kafka (planned: redrive through the group's own retry topic)",
+    replay:
+      "not implemented yet for Kafka (planned: the group's offsets by timestamp, while it has no member)",
+  }),
 });
 
 class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {

@@ -56,6 +56,14 @@ export function rabbitmqCapabilities(options: RabbitMQAdapterOptions = {}): Adap
   return capabilitiesOf(resolved);
 }
 
+// RabbitMQ can redrive (the default exchange routes to one group's queue) but the adapter does not
+// yet; a queue forgets what it delivered, so there is no history to replay (a stream queue would be).
+const RABBITMQ_OPERATIONS = Object.freeze({
+  deadLetters:
+    "not implemented yet for RabbitMQ (planned: the default exchange routes a dead letter to the failed group's queue alone)",
+  replay: 'a RabbitMQ queue forgets what it delivered: there is no history to replay',
+});
+
 function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
   return Object.freeze({
     ordering: 'none',
@@ -70,6 +78,7 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
     delayToleranceMs: options.delayResolutionMs + DELAY_LATENCY_MARGIN_MS,
     headerPrefix: 'cloudEvents:',
     topicRule: TOPIC_RULE,
+    operations: RABBITMQ_OPERATIONS,
   });
 }
 

@@ -56,6 +56,10 @@ describe('rabbitmqCapabilities', () => {
         maxBytes: 200,
         description: "any characters but '*', '#' and control characters (AMQP routing keys)",
       },
+      operations: {
+        deadLetters: expect.stringContaining('not implemented yet'),
+        replay: expect.stringContaining('no history'),
+      },
     });
     expect(rabbitmqCapabilities({ queueType: 'classic' }).deliveryCount).toBe(false);
   });

@@ -12,9 +12,15 @@ import {
   type ConnectionState,
   type ConnectionStateReporter,
   checkSubscribeSpec,
+  type DeadLetterLocation,
+  type DeadLetterPage,
+  type DeadLetterStore,
+  type HistoryReplay,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type RedriveOutcome,
+  type ReplayFrom,
   type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
@@ -29,6 +35,7 @@ import {
   isWrongType,
   watchStatus,
 } from './connection';
+import { StreamOperations } from './operations';
 import {
   claimIdleFor,
   type RedisStreamsAdapterOptions,
@@ -49,7 +56,11 @@ import { Trimmer } from './trimmer';
  * console.log(adapter.connectionName); // e.g. "tidings:3f9c1a2b" — find it in CLIENT LIST
  * ```
  */
-export interface RedisStreamsAdapter extends BrokerAdapter, ConnectionStateReporter {
+export interface RedisStreamsAdapter
+  extends BrokerAdapter,
+    ConnectionStateReporter,
+    DeadLetterStore,
+    HistoryReplay {
   readonly name: 'redis';
   /**
    * The name every connection of this adapter starts with in `CLIENT LIST`: `<clientName>:<id>`,
@@ -93,6 +104,7 @@ export const redisStreamsCapabilities: AdapterCapabilities = Object.freeze({
   delayToleranceMs: 500,
   headerPrefix: 'ce_',
   topicRule: ANY_TOPIC,
+  operations: Object.freeze({ deadLetters: true, replay: true }),
 });
 
 // Beyond the poll interval: the claim script, the hand-over to the dispatcher, a busy event loop.
@@ -110,6 +122,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private closing: Promise<void> | undefined;
   private closed = false;
   private trimmer: Trimmer | undefined;
+  private operator: StreamOperations | undefined;
   private readonly subscriptions = new Set<StreamSubscription>();
   private readers = 0;
   private readonly shards: Shards;
@@ -232,6 +245,51 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     await this.connect();
     const streams = await sendRecords(this.command!, records, this.shards, this.options);
     if (this.trimmer !== undefined) for (const stream of streams) this.trimmer.published(stream);
+  }
+
+  async readDeadLetters(
+    at: DeadLetterLocation,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterPage> {
+    return (await this.operations('read dead letters', at)).read(at, cursor, limit);
+  }
+
+  async redriveDeadLetters(
+    at: DeadLetterLocation,
+    ids: readonly string[],
+  ): Promise<readonly RedriveOutcome[]> {
+    return (await this.operations('redrive dead letters', at)).redrive(at, ids);
+  }
+
+  async deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
+    return (await this.operations('delete dead letters', at)).delete(at, ids);
+  }
+
+  async replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
+    const operations = await this.operations('replay', { topic, deadLetterTopic: topic });
+    await this.shards.check(this.command!, topic, this.options.redact);
+    await operations.replay(topic, group, from);
+  }
+
+  /** Checks the adapter is open and the topics follow the rule, connects, and hands over. */
+  private async operations(
+    what: string,
+    at: Pick<DeadLetterLocation, 'topic' | 'deadLetterTopic'>,
+  ): Promise<StreamOperations> {
+    if (this.closing !== undefined) throw new ClosedError(`cannot ${what}: the Redis adapter is closed`);
+    for (const topic of [at.topic, at.deadLetterTopic]) {
+      const problem = topicProblem(this.capabilities.topicRule, topic);
+      if (problem !== undefined) throw new ConfigError('topic', problem);
+    }
+    await this.connect();
+    this.operator ??= new StreamOperations(
+      this.command!,
+      this.shards,
+      `${this.capabilities.headerPrefix}id`,
+      this.options.redact,
+    );
+    return this.operator;
   }
 
   async trim(topic: string): Promise<number> {

@@ -479,3 +479,53 @@ end
 return removed
 `,
 );
+
+/**
+ * Redrives one dead letter to its failed group only: finds the original entry (still in its
+ * stream, with the same event id), makes it pending again for the group alone (`XCLAIM ... FORCE`
+ * to a placeholder consumer, delivery count 0) and due at once in the group's due set, so that a
+ * member of the group claims it as it claims a due retry; then deletes the dead letter. All in one
+ * script: the dead letter is gone only if its original is pending for the group again.
+ * KEYS: the dead-letter stream, then per candidate stream of the original: the stream, its due set
+ * and its retry-headers hash. ARGV: group, placeholder consumer, dead letter's id, the event-id
+ * header name. Returns {'redriven'}, {'missing'} or {'refused', reason}.
+ */
+export const redrive = new LuaScript(
+  'redrive',
+  `
+local group, consumer, letter_id, id_header = ARGV[1], ARGV[2], ARGV[3], ARGV[4]
+local ok, found = pcall(redis.call, 'XRANGE', KEYS[1], letter_id, letter_id)
+if not ok or not found[1] then return { 'missing' } end
+local fields = found[1][2]
+local position, event_id
+for i = 1, #fields, 2 do
+  if fields[i] == 'tidings-dlq-original-position' then position = fields[i + 1]
+  elseif fields[i] == id_header then event_id = fields[i + 1] end
+end
+if not position then return { 'refused', 'the dead letter does not say where its original is' } end
+for i = 2, #KEYS, 3 do
+  local read, entries = pcall(redis.call, 'XRANGE', KEYS[i], position, position)
+  local original = read and entries[1]
+  if original then
+    local same = event_id == nil
+    if not same then
+      local g = original[2]
+      for k = 1, #g, 2 do
+        if g[k] == id_header and g[k + 1] == event_id then same = true end
+      end
+    end
+    if same then
+      local claimed, err = pcall(redis.call, 'XCLAIM', KEYS[i], group, consumer, 0, position, 'FORCE', 'RETRYCOUNT', 0, 'JUSTID')
+      if not claimed then return { 'refused', type(err) == 'table' and err.err or tostring(err) } end
+      local time = redis.call('TIME')
+      local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+      redis.call('HDEL', KEYS[i + 2], position)
+      redis.call('ZADD', KEYS[i + 1], string.format('%.3f', now), position)
+      redis.call('XDEL', KEYS[1], letter_id)
+      return { 'redriven' }
+    end
+  end
+end
+return { 'refused', 'the original entry ' .. position .. ' is no longer in its stream (trimmed), so it cannot be given to the group alone' }
+`,
+);

@@ -25,7 +25,12 @@ export type ScenarioName =
   | 'dead-letter-always-lands'
   | 'topic-rule'
   | 'hostile-input'
-  | 'throughput-smoke';
+  | 'throughput-smoke'
+  | 'dead-letter-browse'
+  | 'dead-letter-redrive'
+  | 'dead-letter-redrive-resume'
+  | 'dead-letter-purge'
+  | 'replay-from-time';
 
 /** A record as another producer writes it with the broker's raw client: nothing checked. */
 export interface RawRecord {

@@ -23,6 +23,13 @@ import {
 import { hostileInput } from './scenarios/hostile';
 import { consumerLag } from './scenarios/lag';
 import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
+import {
+  deadLetterBrowse,
+  deadLetterPurge,
+  deadLetterRedrive,
+  deadLetterRedriveResume,
+  replayFromTime,
+} from './scenarios/operations';
 import { keyOrdering } from './scenarios/ordering';
 import { throughputSmoke } from './scenarios/throughput';
 
@@ -50,6 +57,11 @@ export const scenarios: readonly Scenario[] = [
   consumerLag,
   topicRule,
   hostileInput,
+  deadLetterBrowse,
+  deadLetterRedrive,
+  deadLetterRedriveResume,
+  deadLetterPurge,
+  replayFromTime,
   throughputSmoke,
 ];
 

@@ -35,10 +35,22 @@ export { KeyedDispatcher } from './adapters/kit/dispatcher';
 export type { OptionNames } from './adapters/kit/option-names';
 export { checkOptionNames } from './adapters/kit/option-names';
 export { checkOutgoing } from './adapters/kit/records';
+export { redriveHeaders } from './adapters/kit/redrive';
 export { isSettlement, RETRY_NOW, settlementHeaders, settlementOf } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';
 export { sleep, withTimeout } from './adapters/kit/timers';
 export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';
+export type {
+  AdapterOperations,
+  DeadLetterLocation,
+  DeadLetterPage,
+  DeadLetterStore,
+  HistoryReplay,
+  OperationSupport,
+  RedriveOutcome,
+  ReplayFrom,
+  StoredDeadLetter,
+} from './adapters/operations';
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export {
   CONTENT_TYPE_HEADER,
@@ -47,6 +59,7 @@ export {
   STRUCTURED_CONTENT_TYPE,
 } from './envelope/envelope';
 export {
+  CapabilityUnavailableError,
   ClosedError,
   ConfigError,
   ConnectionError,

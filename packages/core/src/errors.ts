@@ -17,7 +17,9 @@ export type TidingsErrorCode =
   | 'TIMEOUT'
   | 'NON_RETRYABLE'
   | 'DUPLICATE_IN_PROGRESS'
-  | 'HANDLER';
+  | 'HANDLER'
+  | 'DEAD_LETTER_NOT_FOUND'
+  | 'CAPABILITY_UNAVAILABLE';
 
 /** Options accepted by every Tidings error constructor. */
 export interface TidingsErrorOptions {
@@ -255,6 +257,53 @@ export class HandlerError extends TidingsError {
 
   constructor(message: string, options?: TidingsErrorOptions) {
     super('HANDLER', message, options);
+  }
+}
+
+/**
+ * No dead letter with this id is stored (it was redriven or purged, or never existed).
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await operator.deadLetter({ topic: 'order.placed', group: 'billing' }, id);
+ * } catch (error) {
+ *   if (error instanceof DeadLetterNotFoundError) console.log(`${error.id} is gone`);
+ * }
+ * ```
+ */
+export class DeadLetterNotFoundError extends TidingsError {
+  override readonly name = 'DeadLetterNotFoundError';
+  /** The id that was asked for. */
+  readonly id: string;
+
+  constructor(id: string, where: string, options?: TidingsErrorOptions) {
+    super('DEAD_LETTER_NOT_FOUND', `no dead letter "${id}" is stored in ${where}`, options);
+    this.id = id;
+  }
+}
+
+/**
+ * The adapter cannot do what was asked (browse dead letters, replay history): its broker does not
+ * allow it, or the adapter does not implement it yet. The message gives the adapter's reason.
+ *
+ * @example
+ * ```ts
+ * try {
+ *   await operator.replay('order.placed', 'billing', { time: new Date(Date.now() - 3_600_000) });
+ * } catch (error) {
+ *   if (error instanceof CapabilityUnavailableError) console.log(error.capability, error.message);
+ * }
+ * ```
+ */
+export class CapabilityUnavailableError extends TidingsError {
+  override readonly name = 'CapabilityUnavailableError';
+  /** The capability asked for: `deadLetters` or `replay` (see `AdapterOperations`). */
+  readonly capability: string;
+
+  constructor(capability: string, message: string, options?: TidingsErrorOptions) {
+    super('CAPABILITY_UNAVAILABLE', message, options);
+    this.capability = capability;
   }
 }
 

@@ -23,6 +23,17 @@ export { createMemoryAdapter, memoryCapabilities } from './adapters/memory/adapt
 export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/broker';
 export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
 // Observability: OpenTelemetry traces and metrics, and the logger interface.
+export type {
+  AdapterOperations,
+  DeadLetterLocation,
+  DeadLetterPage,
+  DeadLetterStore,
+  HistoryReplay,
+  OperationSupport,
+  RedriveOutcome,
+  ReplayFrom,
+  StoredDeadLetter,
+} from './adapters/operations';
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export { createBus } from './bus/bus';
 export type {
@@ -69,9 +80,11 @@ export { decodeEnvelope } from './envelope/envelope';
 export { uuidv7, uuidv7Time } from './envelope/uuid';
 export type { TidingsErrorCode, TidingsErrorOptions, ValidationIssue } from './errors';
 export {
+  CapabilityUnavailableError,
   ClosedError,
   ConfigError,
   ConnectionError,
+  DeadLetterNotFoundError,
   DecodeError,
   EncodeError,
   HandlerError,
@@ -92,6 +105,18 @@ export { silentLogger } from './logging/logger';
 export type { ConcurrencyLimitOptions } from './middleware/concurrency';
 export { concurrencyLimit } from './middleware/concurrency';
 export type { Middleware, Next } from './middleware/types';
+export { createOperator } from './operations/operator';
+export type {
+  BrowseOptions,
+  DeadLetter,
+  DeadLetterFailure,
+  DeadLetterListPage,
+  DeadLetterSelection,
+  Operator,
+  OperatorOptions,
+  RedriveOptions,
+  RedriveReport,
+} from './operations/types';
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
 export { createMemoryOutbox } from './outbox/memory-outbox';
 export type {

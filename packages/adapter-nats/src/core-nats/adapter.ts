@@ -35,6 +35,10 @@ export const natsCoreCapabilities: AdapterCapabilities = Object.freeze({
   headerPrefix: 'ce-',
   contentTypeHeader: 'ce-datacontenttype',
   topicRule: NATS_TOPIC_RULE,
+  operations: Object.freeze({
+    deadLetters: 'core NATS stores nothing: dead letters are only as durable as their readers',
+    replay: 'core NATS retains no history',
+  }),
 });
 
 class NatsCoreAdapter extends NatsAdapterBase {

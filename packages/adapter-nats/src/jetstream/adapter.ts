@@ -42,6 +42,12 @@ export const natsCapabilities: AdapterCapabilities = Object.freeze({
   headerPrefix: 'ce-',
   contentTypeHeader: 'ce-datacontenttype',
   topicRule: NATS_TOPIC_RULE,
+  operations: Object.freeze({
+    deadLetters:
+      "not implemented yet for NATS JetStream (planned: redrive to a subject only the group's consumer reads)",
+    replay:
+      "not implemented yet for NATS JetStream (planned: recreate the group's consumer at a start time or sequence)",
+  }),
 });
 
 /** What the adapter has once connected: the connection, its JetStream API, and the stream. */

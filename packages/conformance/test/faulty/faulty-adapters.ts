@@ -25,7 +25,14 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
   let published = 0;
   return {
     name: `faulty-${fault}`,
-    capabilities: inner.capabilities,
+    // The wrapper passes no operations through (it implements neither optional interface).
+    capabilities: {
+      ...inner.capabilities,
+      operations: {
+        deadLetters: 'the faulty wrapper has no store',
+        replay: 'the faulty wrapper has no replay',
+      },
+    },
     get state() {
       return inner.state;
     },

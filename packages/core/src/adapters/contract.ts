@@ -9,6 +9,7 @@
  *
  * @module
  */
+import type { AdapterOperations } from './operations';
 
 /** Record headers: UTF-8 string names and values. Names are case-sensitive and kept as given. */
 export type RecordHeaders = Readonly<Record<string, string>>;
@@ -295,6 +296,11 @@ export interface AdapterCapabilities {
   readonly contentTypeHeader?: string;
   /** The topic names this adapter accepts. */
   readonly topicRule: TopicRule;
+  /**
+   * Which operations on dead letters and history the adapter implements (see
+   * `DeadLetterStore` and `HistoryReplay`), or why it cannot. Absent: neither, with no reason given.
+   */
+  readonly operations?: AdapterOperations;
 }
 
 /**

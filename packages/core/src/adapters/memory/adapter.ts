@@ -16,6 +16,14 @@ import { checkOptionNames, type OptionNames } from '../kit/option-names';
 import { checkOutgoing } from '../kit/records';
 import { checkSubscribeSpec } from '../kit/spec';
 import { ANY_TOPIC } from '../kit/topic-rule';
+import type {
+  DeadLetterLocation,
+  DeadLetterPage,
+  DeadLetterStore,
+  HistoryReplay,
+  RedriveOutcome,
+  ReplayFrom,
+} from '../operations';
 import type { ConsumerLag, ConsumerLagReporter } from '../optional';
 import { createMemoryBroker, type Member, type MemoryBroker, type MemoryBrokerOptions } from './broker';
 
@@ -36,6 +44,7 @@ const MEMORY_ADAPTER_OPTION_NAMES: OptionNames<MemoryAdapterOptions> = {
   retainedRecords: true,
   maxQueuedRecords: true,
   publishTimeoutMs: true,
+  retainedDeadLetters: true,
 };
 
 /** What the in-memory adapter can do. */
@@ -52,6 +61,7 @@ export const memoryCapabilities: AdapterCapabilities = Object.freeze({
   delayToleranceMs: 50,
   headerPrefix: 'ce_',
   topicRule: ANY_TOPIC,
+  operations: Object.freeze({ deadLetters: true, replay: true }),
 });
 
 class MemorySubscription implements AdapterSubscription, ConsumerLagReporter {
@@ -104,7 +114,7 @@ class MemorySubscription implements AdapterSubscription, ConsumerLagReporter {
   }
 }
 
-class MemoryAdapter implements BrokerAdapter {
+class MemoryAdapter implements BrokerAdapter, DeadLetterStore, HistoryReplay {
   readonly name = 'memory';
   readonly capabilities: AdapterCapabilities;
   private readonly broker: MemoryBroker;
@@ -161,6 +171,37 @@ class MemoryAdapter implements BrokerAdapter {
     const subscription = new MemorySubscription(this.broker, member, (s) => this.subscriptions.delete(s));
     this.subscriptions.add(subscription);
     return subscription;
+  }
+
+  async readDeadLetters(
+    at: DeadLetterLocation,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterPage> {
+    this.checkOpen('read dead letters');
+    return this.broker.readDeadLetters(at, cursor, limit);
+  }
+
+  async redriveDeadLetters(
+    at: DeadLetterLocation,
+    ids: readonly string[],
+  ): Promise<readonly RedriveOutcome[]> {
+    this.checkOpen('redrive dead letters');
+    return this.broker.redriveDeadLetters(at, ids);
+  }
+
+  async deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
+    this.checkOpen('delete dead letters');
+    return this.broker.deleteDeadLetters(at, ids);
+  }
+
+  async replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
+    this.checkOpen('replay');
+    this.broker.replay(topic, group, from);
+  }
+
+  private checkOpen(what: string): void {
+    if (this.closing !== undefined) throw new ClosedError(`cannot ${what}: memory adapter is closed`);
   }
 
   close(options: CloseOptions = {}): Promise<void> {

@@ -15,7 +15,15 @@ import type {
   StartPosition,
 } from '../contract';
 import { HandedOverRecord } from '../handed-over';
+import { redriveHeaders } from '../kit/redrive';
 import { RETRY_NOW, settlementHeaders } from '../kit/settlement';
+import type {
+  DeadLetterLocation,
+  DeadLetterPage,
+  RedriveOutcome,
+  ReplayFrom,
+  StoredDeadLetter,
+} from '../operations';
 import { TimerHeap } from './timer-heap';
 
 /** Settings of an in-process broker. */
@@ -35,12 +43,19 @@ export interface MemoryBrokerOptions {
   readonly maxQueuedRecords?: number;
   /** How long a publish waits for room in a full group queue before it fails. Default 10,000 ms. */
   readonly publishTimeoutMs?: number;
+  /**
+   * Dead letters kept per dead-letter topic for browsing, redriving and purging (the operator's
+   * store, beside the topic's own retained records). The oldest is forgotten beyond it. Default
+   * 10,000.
+   */
+  readonly retainedDeadLetters?: number;
 }
 
 const DEFAULTS = {
   retainedRecords: 1_000,
   maxQueuedRecords: 100_000,
   publishTimeoutMs: 10_000,
+  retainedDeadLetters: 10_000,
 } satisfies Required<MemoryBrokerOptions>;
 
 /** A stored record: an immutable copy of what was published, with its offset in the topic. */
@@ -50,6 +65,8 @@ interface StoredRecord {
   readonly headers: RecordHeaders;
   readonly body: Uint8Array;
   readonly offset: number;
+  /** When it was stored (Date.now()), for replays from a time. */
+  readonly time: number;
 }
 
 /** A record queued for one consumer group. */
@@ -321,7 +338,7 @@ class Member {
       case 'deadLetter': {
         const record = entry.record;
         // Fresh headers and a copy of the body (a handler may write into the one it was given).
-        this.broker.append(
+        this.broker.appendDeadLetter(
           new HandedOverRecord(
             settlement.topic,
             record.key,
@@ -394,6 +411,8 @@ export class MemoryBroker {
   /** @internal Queue length at which waiting publishers are woken. */
   readonly resumeBelow: number;
   private readonly topics = new Map<string, Topic>();
+  /** Dead letters by dead-letter topic, then by offset, in offset order. */
+  private readonly deadLetters = new Map<string, Map<number, StoredRecord>>();
   private readonly queues = new Map<string, GroupQueue>();
   private readonly dirty = new Set<GroupQueue>();
   private dispatchScheduled = false;
@@ -401,7 +420,12 @@ export class MemoryBroker {
 
   constructor(options: MemoryBrokerOptions = {}) {
     const merged = { ...DEFAULTS, ...definedOnly(options) } satisfies Required<MemoryBrokerOptions>;
-    for (const field of ['retainedRecords', 'maxQueuedRecords', 'publishTimeoutMs'] as const) {
+    for (const field of [
+      'retainedRecords',
+      'maxQueuedRecords',
+      'publishTimeoutMs',
+      'retainedDeadLetters',
+    ] as const) {
       const value = merged[field];
       if (!Number.isInteger(value) || value < 0) {
         throw new ConfigError(field, `must be a non-negative integer, got ${String(value)}`);
@@ -454,7 +478,7 @@ export class MemoryBroker {
   }
 
   /** Stores one record without waiting for room (dead letters, which must not be refused). */
-  append(record: OutgoingRecord): void {
+  append(record: OutgoingRecord): StoredRecord {
     const topic = this.topic(record.topic);
     // A broker keeps its own copy: the publisher may reuse its buffers and header objects. A
     // record handed over is nobody else's, so it is kept as it is.
@@ -466,12 +490,114 @@ export class MemoryBroker {
       // Buffer.from copies (into Node's pool for small bodies); Buffer#slice would be a view.
       body: owned ? record.body : Buffer.from(record.body),
       offset: topic.nextOffset++,
+      time: Date.now(),
     };
     if (this.options.retainedRecords > 0) {
       topic.log.push(stored);
       if (topic.log.length > this.options.retainedRecords) topic.log.shift();
     }
     for (const queue of topic.queues) queue.enqueue(stored);
+    return stored;
+  }
+
+  /** @internal Stores a dead letter: in its topic like any record, and in the dead-letter store. */
+  appendDeadLetter(record: OutgoingRecord): void {
+    const stored = this.append(record);
+    let letters = this.deadLetters.get(record.topic);
+    if (letters === undefined) {
+      letters = new Map();
+      this.deadLetters.set(record.topic, letters);
+    }
+    letters.set(stored.offset, stored);
+    if (letters.size > this.options.retainedDeadLetters) {
+      letters.delete(letters.keys().next().value as number);
+    }
+  }
+
+  /**
+   * Reads up to `limit` stored dead letters of a dead-letter topic after `cursor` (an offset), in
+   * store order, without consuming them.
+   */
+  readDeadLetters(at: DeadLetterLocation, cursor: string | undefined, limit: number): DeadLetterPage {
+    const after = cursor === undefined ? -1 : Number(cursor);
+    const letters: StoredDeadLetter[] = [];
+    // A Map iterates in insertion order, which is offset order here.
+    for (const stored of this.deadLetters.get(at.deadLetterTopic)?.values() ?? []) {
+      if (stored.offset <= after) continue;
+      if (letters.length === limit) return { letters, cursor: letters.at(-1)!.id };
+      letters.push({
+        id: String(stored.offset),
+        key: stored.key,
+        headers: stored.headers,
+        body: stored.body,
+      });
+    }
+    return { letters, cursor: undefined };
+  }
+
+  /**
+   * Queues the named dead letters again for `at.group` on `at.topic` only (a record of that
+   * group's queue that no other group sees), then forgets them.
+   */
+  redriveDeadLetters(at: DeadLetterLocation, ids: readonly string[]): RedriveOutcome[] {
+    const queue = this.queues.get(queueId(at.group, at.topic));
+    const letters = this.deadLetters.get(at.deadLetterTopic);
+    return ids.map((id): RedriveOutcome => {
+      const stored = letters?.get(Number(id));
+      if (stored === undefined) return { id, status: 'missing' };
+      if (queue === undefined) {
+        return {
+          id,
+          status: 'refused',
+          reason: `consumer group "${at.group}" does not consume topic "${at.topic}" on this broker`,
+        };
+      }
+      const topic = queue.topic;
+      queue.enqueue({
+        topic: at.topic,
+        key: stored.key,
+        headers: Object.freeze(redriveHeaders(stored.headers)),
+        body: stored.body,
+        // An offset of the topic that no other group is given: the record is this group's alone.
+        offset: topic.nextOffset++,
+        time: Date.now(),
+      });
+      letters!.delete(stored.offset);
+      return { id, status: 'redriven' };
+    });
+  }
+
+  /** Forgets the named dead letters; returns how many were stored. */
+  deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): number {
+    const letters = this.deadLetters.get(at.deadLetterTopic);
+    if (letters === undefined) return 0;
+    let deleted = 0;
+    for (const id of ids) if (letters.delete(Number(id))) deleted++;
+    return deleted;
+  }
+
+  /**
+   * Queues the topic's retained records from `from` on again for `group` only. Records it still
+   * holds pending stay queued too (at-least-once).
+   */
+  replay(topicName: string, group: string, from: ReplayFrom): void {
+    const queue = this.queues.get(queueId(group, topicName));
+    if (queue === undefined) {
+      throw new ConfigError(
+        'group',
+        `consumer group "${group}" does not consume topic "${topicName}" on this broker`,
+      );
+    }
+    let first: (record: StoredRecord) => boolean;
+    if ('time' in from) {
+      const time = from.time.getTime();
+      if (Number.isNaN(time)) throw new ConfigError('from.time', 'is not a valid date');
+      first = (record) => record.time >= time;
+    } else {
+      const offset = offsetOf(from.position, topicName);
+      first = (record) => record.offset >= offset;
+    }
+    for (const record of queue.topic.log) if (first(record)) queue.enqueue(record);
   }
 
   /** Attaches a subscription to its group's queues, creating them (and the group) when new. */
@@ -619,6 +745,19 @@ export type { Member };
  */
 export function createMemoryBroker(options?: MemoryBrokerOptions): MemoryBroker {
   return new MemoryBroker(options);
+}
+
+// A position of the memory adapter is `<topic>@<offset>` (see Member.deliver).
+function offsetOf(position: string, topic: string): number {
+  const at = position.lastIndexOf('@');
+  const offset = Number(position.slice(at + 1));
+  if (at === -1 || position.slice(0, at) !== topic || !Number.isInteger(offset) || offset < 0) {
+    throw new ConfigError(
+      'from.position',
+      `"${position}" is not a position of topic "${topic}" (<topic>@<offset>)`,
+    );
+  }
+  return offset;
 }
 
 function queueId(group: string, topic: string): string {

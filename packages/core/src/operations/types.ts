@@ -1,0 +1,230 @@
+// The shapes of the operator's API: what it is given, what it returns.
+import type { BrokerAdapter, RecordHeaders } from '../adapters/contract';
+import type { ReplayFrom } from '../adapters/operations';
+import type { AnyEventContract } from '../contracts/define-event';
+import type { Codec } from '../envelope/codec';
+import type { Envelope } from '../envelope/envelope';
+import type { DeadLetterTopicNamer } from '../policies/dead-letter';
+
+/**
+ * Settings of {@link createOperator}.
+ *
+ * @example
+ * ```ts
+ * const options: OperatorOptions = { adapter, events: [OrderPlaced], deadLetterTopic: (topic, group) => `dlq.${group}.${topic}` };
+ * ```
+ */
+export interface OperatorOptions {
+  /** The adapter on the broker to operate: the bus's own, or another one on the same broker. */
+  readonly adapter: BrokerAdapter;
+  /**
+   * Contracts to decode dead letters with (upcast to the current version); a dead letter of any
+   * other type is shown with its envelope's data as the codec read it. Default: none.
+   */
+  readonly events?: readonly AnyEventContract[];
+  /** Codecs, as given to the bus. Default: JSON. */
+  readonly codecs?: readonly Codec[];
+  /** How the bus names dead-letter topics, as given to the bus. Default `<topic>.<group>.dlq`. */
+  readonly deadLetterTopic?: DeadLetterTopicNamer;
+}
+
+/**
+ * Which dead letters an operation applies to: those of one consumer group on one topic, narrowed
+ * by the filters given (all must match).
+ *
+ * @example
+ * ```ts
+ * const selection: DeadLetterSelection = {
+ *   topic: 'order.placed',
+ *   group: 'billing',
+ *   reason: /ValidationError/,
+ *   since: new Date('2026-12-01T00:00:00Z'),
+ * };
+ * ```
+ */
+export interface DeadLetterSelection {
+  /** The topic the records failed on. */
+  readonly topic: string;
+  /** The consumer group they failed in. */
+  readonly group: string;
+  /** Only these ids. */
+  readonly ids?: readonly string[];
+  /** Only events of this type (or one of these), as the envelope's `type` says. */
+  readonly type?: string | readonly string[];
+  /** Only dead letters whose reason contains this text, or matches this expression. */
+  readonly reason?: string | RegExp;
+  /** Only dead letters whose last failure is at or after this time. */
+  readonly since?: Date;
+  /** Only dead letters whose last failure is before this time. */
+  readonly until?: Date;
+}
+
+/**
+ * The failure metadata of a dead letter, read from its headers. A field the record does not carry
+ * (a dead letter written by another tool) is `undefined`.
+ *
+ * @example
+ * ```ts
+ * const failure: DeadLetterFailure = letter.failure;
+ * console.log(`${failure.errorName} after ${failure.attempts} attempts: ${failure.reason}`);
+ * ```
+ */
+export interface DeadLetterFailure {
+  readonly reason: string | undefined;
+  /** The error's class name, e.g. `ValidationError`. */
+  readonly errorName: string | undefined;
+  readonly errorMessage: string | undefined;
+  readonly attempts: number | undefined;
+  readonly firstFailureAt: Date | undefined;
+  readonly lastFailureAt: Date | undefined;
+  /** Where the original record was, in the adapter's notation. */
+  readonly originalPosition: string | undefined;
+  /** What was cut to make the dead letter fit the broker (`body`, `headers`), if anything. */
+  readonly reduced: readonly string[];
+}
+
+/**
+ * A dead letter as the operator shows it: the stored record, its failure metadata and, when it
+ * could be decoded, its envelope.
+ *
+ * @example
+ * ```ts
+ * for await (const letter of operator.browse({ topic: 'order.placed', group: 'billing' })) {
+ *   console.log(letter.id, letter.envelope?.type, letter.failure.reason);
+ * }
+ * ```
+ */
+export interface DeadLetter {
+  /** The adapter's id of it in the store: pass it in `DeadLetterSelection.ids`. */
+  readonly id: string;
+  readonly topic: string;
+  readonly group: string;
+  /** The dead-letter topic it is stored in. */
+  readonly deadLetterTopic: string;
+  readonly key: string | undefined;
+  readonly headers: RecordHeaders;
+  readonly body: Uint8Array;
+  readonly failure: DeadLetterFailure;
+  /**
+   * The envelope, its data decoded by the codec and upcast by the contract when one of the
+   * operator's `events` has its type; `undefined` when the record is not a readable envelope.
+   */
+  readonly envelope: Envelope | undefined;
+  /** Why the envelope could not be read, when it could not. */
+  readonly decodeError: Error | undefined;
+}
+
+/**
+ * Options of {@link Operator.browse} and {@link Operator.page}.
+ *
+ * @example
+ * ```ts
+ * const options: BrowseOptions = { pageSize: 500 };
+ * ```
+ */
+export interface BrowseOptions {
+  /** How many stored dead letters to read from the broker at a time. Default 100. */
+  readonly pageSize?: number;
+  /** Stops the browsing: the iteration ends, a page resolves with what it read. */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * One page of dead letters from {@link Operator.page}.
+ *
+ * @example
+ * ```ts
+ * let page: DeadLetterListPage | undefined;
+ * do {
+ *   page = await operator.page(selection, { cursor: page?.cursor, limit: 50 });
+ *   show(page.letters);
+ * } while (page.cursor !== undefined);
+ * ```
+ */
+export interface DeadLetterListPage {
+  readonly letters: readonly DeadLetter[];
+  /** Pass it as `cursor` to read on; `undefined` when no dead letter is left after this page. */
+  readonly cursor: string | undefined;
+}
+
+/**
+ * Options of {@link Operator.redrive}.
+ *
+ * @example
+ * ```ts
+ * const options: RedriveOptions = { ratePerSecond: 200, signal: AbortSignal.timeout(60_000) };
+ * ```
+ */
+export interface RedriveOptions {
+  /** Most dead letters redriven per second. Default 500. */
+  readonly ratePerSecond?: number;
+  /** Most dead letters asked of the broker in one call. Default 100 (and never above the rate). */
+  readonly batchSize?: number;
+  /**
+   * Stops the redrive between two batches: what the broker confirmed is redriven and removed,
+   * the rest stays stored; run the redrive again to go on.
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * What a redrive did.
+ *
+ * @example
+ * ```ts
+ * const report: RedriveReport = await operator.redrive({ topic: 'order.placed', group: 'billing' });
+ * if (report.refused.length > 0) console.warn(report.refused);
+ * ```
+ */
+export interface RedriveReport {
+  /** Delivered again to the failed group and removed from the store. */
+  readonly redriven: number;
+  /** Named by the selection's `ids` or listed, but gone by the time they were asked for. */
+  readonly missing: number;
+  /** Left in the store, each with the broker's reason. */
+  readonly refused: readonly { readonly id: string; readonly reason: string }[];
+  /** The signal stopped it before it went through every selected dead letter. */
+  readonly aborted: boolean;
+}
+
+/**
+ * Operations on a broker's dead letters and history, over an adapter that can do them.
+ *
+ * @example
+ * ```ts
+ * const operator = createOperator({ adapter, events: [OrderPlaced] });
+ * const report = await operator.redrive({ topic: 'order.placed', group: 'billing', type: 'order.placed' });
+ * ```
+ */
+export interface Operator {
+  /** What the adapter declares it can do (`true`, or the reason it cannot). */
+  readonly supports: { readonly deadLetters: true | string; readonly replay: true | string };
+  /**
+   * Lists the selected dead letters in store order without consuming them. Rejects (on the first
+   * step) with a `CapabilityUnavailableError` when the adapter keeps no browsable store.
+   */
+  browse(selection: DeadLetterSelection, options?: BrowseOptions): AsyncIterable<DeadLetter>;
+  /** One page of {@link browse}, up to `limit` (default 100) dead letters after `cursor`. */
+  page(
+    selection: DeadLetterSelection,
+    options?: BrowseOptions & { readonly cursor?: string | undefined; readonly limit?: number },
+  ): Promise<DeadLetterListPage>;
+  /** One dead letter by id; rejects with a `DeadLetterNotFoundError` when it is not stored. */
+  deadLetter(at: Pick<DeadLetterSelection, 'topic' | 'group'>, id: string): Promise<DeadLetter>;
+  /**
+   * Delivers the selected dead letters again to their failed group only, at a bounded rate, each
+   * removed from the store once the broker confirmed its redelivery. Stopped (signal) or
+   * interrupted (crash) and run again, it goes on with what is still stored: nothing is lost, and
+   * a dead letter is delivered twice at most when a crash fell between its redelivery and its
+   * removal (the idempotency policy makes that safe).
+   */
+  redrive(selection: DeadLetterSelection, options?: RedriveOptions): Promise<RedriveReport>;
+  /** Deletes the selected dead letters; resolves with how many were deleted. */
+  purge(selection: DeadLetterSelection, options?: Pick<BrowseOptions, 'pageSize'>): Promise<number>;
+  /**
+   * Delivers `topic`'s retained history again to `group` only, from a time or a position
+   * (inclusive); other groups are not touched. Rejects with a `CapabilityUnavailableError` when
+   * the adapter cannot, a `ConfigError` when the group does not consume the topic.
+   */
+  replay(topic: string, group: string, from: ReplayFrom): Promise<void>;
+}
