@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -67,4 +68,21 @@ export class LocalCluster {
   async restart(): Promise<void> {
     await run('bash', [LocalCluster.script(this.broker), 'start'], { cwd: REPO_ROOT, timeout: 180_000 });
   }
+}
+
+/**
+ * The client addresses of a running cluster, read at once: for suites such as the conformance suite
+ * that describe their tests when the file loads. Fails, saying how to start it, when the cluster
+ * has no state yet.
+ */
+export function clusterAddresses(broker: 'nats' | 'kafka' | 'redis'): string[] {
+  let text: string;
+  try {
+    text = readFileSync(join(CLUSTER_ROOT, broker, 'state.json'), 'utf8');
+  } catch {
+    throw new Error(
+      `no local ${broker} cluster (no state.json); start it with \`bash tools/cluster/${broker}.sh start\` or run \`npm run test:cluster\``,
+    );
+  }
+  return (JSON.parse(text) as { nodes: ClusterNode[] }).nodes.map((node) => `127.0.0.1:${node.port}`);
 }
