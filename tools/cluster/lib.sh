@@ -140,7 +140,7 @@ terminate_all() {
 # `kill N`: SIGKILL node N (a crash, for the failover tests); `start` brings it back.
 cmd_kill() {
   local n=${1:-} pid
-  [[ $n =~ ^[1-9][0-9]*$ && $n -le $NODES ]] || die "kill needs a node number from 1 to $NODES"
+  [[ $n =~ ^[1-9][0-9]*$ ]] && ((n <= NODES)) || die "kill needs a node number from 1 to $NODES"
   pid=$(node_pid "$n") || die "node $n is not running"
   kill -KILL "$pid"
   while is_ours "$pid" "$(node_marker "$n")"; do sleep 0.05; done
