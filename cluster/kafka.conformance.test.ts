@@ -18,7 +18,12 @@ describeAdapter({
       clientId: 'tidings-cluster-conformance',
       topics: { replicationFactor: 3, configs: { 'min.insync.replicas': '2' } },
       // As the adapter's own tests: a short session and quick fetches, so members come and go fast.
-      consumer: { sessionTimeoutMs: 10_000, heartbeatIntervalMs: 500, rebalanceTimeoutMs: 20_000, maxWaitTimeMs: 100 },
+      consumer: {
+        sessionTimeoutMs: 10_000,
+        heartbeatIntervalMs: 500,
+        rebalanceTimeoutMs: 20_000,
+        maxWaitTimeMs: 100,
+      },
     }),
   unicodeTopics: false,
   cleanup: async () => {

@@ -15,8 +15,19 @@ export interface FailoverResult {
   readonly publishFailures: number;
   /** From the SIGKILL to the first publish acknowledged after it, in ms. */
   readonly publishRecoveryMs: number;
-  /** From the SIGKILL to the first event handled that was published after it, in ms. */
+  /**
+   * From the SIGKILL to the end of the longest pause in handling after it, in ms: when the
+   * subscription handled events again. (Records fetched before the kill may still be handled
+   * during the first moments; the pause comes when they run out.)
+   */
   readonly recoveryMs: number;
+  /** The longest pause in handling after the SIGKILL, in ms. */
+  readonly stallMs: number;
+  /**
+   * From the SIGKILL to the first event handled that was published after it, in ms: the pipeline
+   * flowing end to end again, backlog included.
+   */
+  readonly endToEndMs: number;
   /** The whole run, in ms. */
   readonly durationMs: number;
   /** The node killed. */
@@ -60,6 +71,7 @@ export async function runFailover(plan: FailoverPlan): Promise<FailoverResult> {
   const acknowledged = new Set<number>();
   let killedAt = Number.NaN;
   let firstHandledAfterKill = Number.NaN;
+  const handledAt: number[] = [];
   let firstAckAfterKill = Number.NaN;
   let publishFailures = 0;
   let waiting: (() => void) | undefined;
@@ -67,6 +79,7 @@ export async function runFailover(plan: FailoverPlan): Promise<FailoverResult> {
   const handler = async (record: IncomingRecord) => {
     const n = Number(decoder.decode(record.body));
     seen.set(n, (seen.get(n) ?? 0) + 1);
+    handledAt.push(performance.now());
     if (Number.isNaN(firstHandledAfterKill) && publishedAt[n]! > killedAt) {
       firstHandledAfterKill = performance.now();
     }
@@ -154,20 +167,37 @@ export async function runFailover(plan: FailoverPlan): Promise<FailoverResult> {
     duplicates,
     publishFailures,
     publishRecoveryMs: Math.round(firstAckAfterKill - killedAt),
-    recoveryMs: Math.round(firstHandledAfterKill - killedAt),
+    ...stall(handledAt, killedAt),
+    endToEndMs: Math.round(firstHandledAfterKill - killedAt),
     durationMs: Math.round(performance.now() - t0),
     killedNode,
   };
 }
 
+/** The longest pause in handling after the kill, and when it ended, counted from the kill. */
+function stall(handledAt: readonly number[], killedAt: number): { recoveryMs: number; stallMs: number } {
+  let previous = killedAt;
+  let longest = 0;
+  let endedAt = killedAt;
+  for (const at of handledAt) {
+    if (at <= killedAt) continue;
+    if (at - previous > longest) {
+      longest = at - previous;
+      endedAt = at;
+    }
+    previous = at;
+  }
+  return { recoveryMs: Math.round(endedAt - killedAt), stallMs: Math.round(longest) };
+}
+
 /** The results as a Markdown table, as docs/scaling.md shows them. */
 export function failoverTable(results: readonly FailoverResult[]): string {
   const rows = [
-    '| broker | events acknowledged | handled | lost | duplicates | failed publishes | kill → publish acknowledged | kill → first event handled | run |',
-    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
+    '| broker | events acknowledged | handled | lost | duplicates | failed publishes | kill → publish acknowledged | kill → handling resumed (pause) | kill → first new event handled | run |',
+    '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
     ...results.map(
       (r) =>
-        `| ${r.broker} | ${r.acknowledged} | ${r.handled} | ${r.lost} | ${r.duplicates} | ${r.publishFailures} | ${r.publishRecoveryMs} ms | ${r.recoveryMs} ms | ${(r.durationMs / 1000).toFixed(1)} s |`,
+        `| ${r.broker} | ${r.acknowledged} | ${r.handled} | ${r.lost} | ${r.duplicates} | ${r.publishFailures} | ${r.publishRecoveryMs} ms | ${r.recoveryMs} ms (${r.stallMs} ms) | ${r.endToEndMs} ms | ${(r.durationMs / 1000).toFixed(1)} s |`,
     ),
   ];
   return rows.join('\n');
@@ -177,6 +207,7 @@ export function failoverTable(results: readonly FailoverResult[]): string {
 export function failoverEvents(): number {
   const raw = process.env.TIDINGS_FAILOVER_EVENTS ?? '20000';
   const n = Number(raw);
-  if (!Number.isInteger(n) || n < 100) throw new Error(`TIDINGS_FAILOVER_EVENTS must be an integer ≥ 100, got ${raw}`);
+  if (!Number.isInteger(n) || n < 100)
+    throw new Error(`TIDINGS_FAILOVER_EVENTS must be an integer ≥ 100, got ${raw}`);
   return n;
 }
