@@ -1,0 +1,47 @@
+#!/usr/bin/env bash
+# npm run test:cluster: starts the local NATS and Kafka clusters (tools/cluster/), runs the cluster
+# suite (cluster/: the failover tests and the conformance suite against each cluster), and stops
+# the clusters again, on failure too. Every run starts from empty clusters.
+#
+#   run.sh [--small] [vitest filters...]
+#
+#   --small   2,000 events per failover run instead of 20,000 (TIDINGS_FAILOVER_EVENTS sets any number)
+#   --keep    leave the clusters running afterwards (stop them with tools/cluster/<broker>.sh stop)
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+
+keep=0
+args=()
+for arg in "$@"; do
+  case $arg in
+    --small) export TIDINGS_FAILOVER_EVENTS=${TIDINGS_FAILOVER_EVENTS:-2000} ;;
+    --keep) keep=1 ;;
+    -h | --help)
+      sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
+      exit 0
+      ;;
+    *) args+=("$arg") ;;
+  esac
+done
+
+brokers=(nats kafka)
+stop_all() {
+  local b
+  ((keep)) && return 0
+  for b in "${brokers[@]}"; do bash "tools/cluster/$b.sh" stop || true; done
+}
+trap stop_all EXIT
+trap 'exit 130' INT TERM
+
+t0=$SECONDS
+for b in "${brokers[@]}"; do
+  bash "tools/cluster/$b.sh" reset
+done
+# Started one after the other: two JVMs and three nats-servers booting at once on two cores only
+# make each slower.
+for b in "${brokers[@]}"; do
+  bash "tools/cluster/$b.sh" start
+done
+echo "cluster: clusters ready after $((SECONDS - t0)) s; running the suite (${TIDINGS_FAILOVER_EVENTS:-20000} events per failover run)"
+npx vitest run --config cluster/vitest.config.ts "${args[@]}"
+echo "cluster: done in $((SECONDS - t0)) s"
