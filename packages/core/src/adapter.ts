@@ -8,6 +8,7 @@
 export type {
   AckSettlement,
   AdapterCapabilities,
+  AdapterOperations,
   AdapterSubscription,
   BrokerAdapter,
   CloseOptions,
@@ -15,6 +16,7 @@ export type {
   DeadLetterSettlement,
   IncomingRecord,
   LandedDeadLetter,
+  OperationSupport,
   OutgoingRecord,
   RecordHandler,
   RecordHeaders,
@@ -41,12 +43,10 @@ export { checkSubscribeSpec } from './adapters/kit/spec';
 export { sleep, withTimeout } from './adapters/kit/timers';
 export { ANY_TOPIC, topicProblem } from './adapters/kit/topic-rule';
 export type {
-  AdapterOperations,
   DeadLetterLocation,
   DeadLetterPage,
   DeadLetterStore,
   HistoryReplay,
-  OperationSupport,
   RedriveOutcome,
   ReplayFrom,
   StoredDeadLetter,

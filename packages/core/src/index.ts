@@ -8,10 +8,12 @@
 
 export type {
   AdapterCapabilities,
+  AdapterOperations,
   BrokerAdapter,
   ConnectionState,
   IncomingRecord,
   LandedDeadLetter,
+  OperationSupport,
   OutgoingRecord,
   Settlement,
   SettlementObserver,
@@ -22,18 +24,16 @@ export type { MemoryAdapterOptions } from './adapters/memory/adapter';
 export { createMemoryAdapter, memoryCapabilities } from './adapters/memory/adapter';
 export type { MemoryBrokerOptions, MemoryGroupStats } from './adapters/memory/broker';
 export { createMemoryBroker, MemoryBroker } from './adapters/memory/broker';
-// Observability: OpenTelemetry traces and metrics, and the logger interface.
 export type {
-  AdapterOperations,
   DeadLetterLocation,
   DeadLetterPage,
   DeadLetterStore,
   HistoryReplay,
-  OperationSupport,
   RedriveOutcome,
   ReplayFrom,
   StoredDeadLetter,
 } from './adapters/operations';
+// Observability: OpenTelemetry traces and metrics, and the logger interface.
 export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
 export { createBus } from './bus/bus';
 export type {

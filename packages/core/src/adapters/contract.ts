@@ -9,7 +9,6 @@
  *
  * @module
  */
-import type { AdapterOperations } from './operations';
 
 /** Record headers: UTF-8 string names and values. Names are case-sensitive and kept as given. */
 export type RecordHeaders = Readonly<Record<string, string>>;
@@ -236,6 +235,35 @@ export interface AdapterSubscription {
 
 /** The adapter's connection state, as reported to health checks. */
 export type ConnectionState = 'idle' | 'connecting' | 'connected' | 'reconnecting' | 'closed' | 'failed';
+
+/**
+ * Whether an adapter can do one operation: `true`, or the reason it cannot (shown by the
+ * conformance suite when it skips the operation's scenarios, and in the docs).
+ *
+ * @example
+ * ```ts
+ * const replay: OperationSupport = 'an exchange keeps no history: a queue forgets what it delivered';
+ * ```
+ */
+export type OperationSupport = true | string;
+
+/**
+ * What an adapter declares about its operations, in `capabilities.operations`.
+ *
+ * @example
+ * ```ts
+ * const operations: AdapterOperations = {
+ *   deadLetters: true,
+ *   replay: 'not implemented yet for this adapter',
+ * };
+ * ```
+ */
+export interface AdapterOperations {
+  /** Browse, redrive and purge dead letters: the adapter implements `DeadLetterStore` (adapters/operations.ts). */
+  readonly deadLetters: OperationSupport;
+  /** Replay retained history to one group: the adapter implements `HistoryReplay` (adapters/operations.ts). */
+  readonly replay: OperationSupport;
+}
 
 /**
  * What the adapter and its broker can do. The core checks options against these flags (an

@@ -13,35 +13,6 @@
 import type { RecordHeaders } from './contract';
 
 /**
- * Whether an adapter can do one operation: `true`, or the reason it cannot (shown by the
- * conformance suite when it skips the operation's scenarios, and in the docs).
- *
- * @example
- * ```ts
- * const replay: OperationSupport = 'an exchange keeps no history: a queue forgets what it delivered';
- * ```
- */
-export type OperationSupport = true | string;
-
-/**
- * What an adapter declares about its operations, in `capabilities.operations`.
- *
- * @example
- * ```ts
- * const operations: AdapterOperations = {
- *   deadLetters: true,
- *   replay: 'not implemented yet for this adapter',
- * };
- * ```
- */
-export interface AdapterOperations {
-  /** Browse, redrive and purge dead letters: the adapter implements {@link DeadLetterStore}. */
-  readonly deadLetters: OperationSupport;
-  /** Replay retained history to one group: the adapter implements {@link HistoryReplay}. */
-  readonly replay: OperationSupport;
-}
-
-/**
  * Where the dead letters of one consumer group on one topic are, as the core tells the adapter.
  *
  * @example
