@@ -71,7 +71,7 @@ export interface DeadLetterPage {
 }
 
 /**
- * What became of one dead letter named in {@link DeadLetterStore.redrive}:
+ * What became of one dead letter named in {@link DeadLetterStore | `DeadLetterStore.redrive`}:
  * - `redriven`: the broker confirmed that the failed group will receive the record again, and the
  *   dead letter is removed from the store (in that order: a crash between the two leaves both,
  *   and the group handles the record once more, which the idempotency policy makes safe);
