@@ -3,19 +3,34 @@
 # suite (cluster/: the failover tests and the conformance suite against each cluster), and stops
 # the clusters again, on failure too. Every run starts from empty clusters.
 #
-#   run.sh [--small] [vitest filters...]
+#   run.sh [--small] [--only nats|kafka] [vitest filters...]
 #
 #   --small   2,000 events per failover run instead of 20,000 (TIDINGS_FAILOVER_EVENTS sets any number)
+#   --only B  start one cluster and run only its tests (CI runs `--small --only nats failover`)
 #   --keep    leave the clusters running afterwards (stop them with tools/cluster/<broker>.sh stop)
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
 keep=0
+only=
 args=()
-for arg in "$@"; do
+while [ $# -gt 0 ]; do
+  arg=$1
+  shift
   case $arg in
     --small) export TIDINGS_FAILOVER_EVENTS=${TIDINGS_FAILOVER_EVENTS:-2000} ;;
     --keep) keep=1 ;;
+    --only)
+      only=${1:-}
+      shift || true
+      case $only in
+        nats | kafka) ;;
+        *)
+          echo "cluster: --only takes nats or kafka, got '${only}'" >&2
+          exit 2
+          ;;
+      esac
+      ;;
     -h | --help)
       sed -n '2,10s/^# \{0,1\}//p' "${BASH_SOURCE[0]}"
       exit 0
@@ -25,6 +40,21 @@ for arg in "$@"; do
 done
 
 brokers=(nats kafka)
+if [ -n "$only" ]; then
+  brokers=("$only")
+  # The test files are named after their broker (cluster/<broker>.<what>.test.ts): each filter
+  # given is narrowed to that broker's files, and with none, all of them run.
+  filters=()
+  rest=()
+  for arg in "${args[@]}"; do
+    case $arg in
+      -*) rest+=("$arg") ;;
+      *) filters+=("$only.$arg") ;;
+    esac
+  done
+  [ ${#filters[@]} -eq 0 ] && filters=("cluster/$only.")
+  args=("${filters[@]}" "${rest[@]}")
+fi
 stop_all() {
   local b
   ((keep)) && return 0
