@@ -103,6 +103,37 @@ export function isPermanent(error: unknown): boolean {
   return innermost?.retriable === false && innermost.name !== 'KafkaJSNumberOfRetriesExceeded';
 }
 
+/**
+ * Offset-commit refusals a later commit can get past: the coordinator moves or loads (kafkajs marks
+ * these retriable), and a rebalance completing (kafkajs marks it not retriable, but the member that
+ * rejoins commits with its new generation).
+ */
+const RETRIABLE_COMMIT_TYPES = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'REBALANCE_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+]);
+
+/**
+ * @internal Whether committing offsets again may succeed where this commit failed: the broker could
+ * not be reached or answered late, or the group coordinator was moving, loading or rebalancing. A
+ * member the coordinator dropped (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID), an
+ * authorisation refusal or anything else kafkajs calls final is not: its partitions belong to
+ * another member now, or no retry changes the answer.
+ */
+export function isRetriableCommitFailure(error: unknown): boolean {
+  if (isConnectionProblem(error)) return true;
+  let innermost: KafkaJSLike | undefined;
+  for (const current of chain(error)) {
+    if (RETRIABLE_COMMIT_TYPES.has(current.type ?? '')) return true;
+    if (current.retriable === false && current.name !== 'KafkaJSNumberOfRetriesExceeded') return false;
+    innermost = current;
+  }
+  return innermost?.retriable === true;
+}
+
 /** @internal Whether the broker refused a record (or batch) for its size. */
 export function isSizeRefusal(error: unknown): boolean {
   const known = verdictOf(error);

@@ -115,6 +115,11 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       canCommit: () => this.phase !== 'reconnecting' && this.phase !== 'failed' && this.phase !== 'closed',
       commit: (offsets) => this.consumer.commitOffsets(offsets),
       onError: (error) => this.report(error, 'committing offsets failed; trying again'),
+      onRetry: (error, delayMs) =>
+        this.info('closing: committing the settled positions failed; trying again', {
+          error: describeKafkaError(error),
+          inMs: delayMs,
+        }),
       intervalMs: consumer.commitIntervalMs,
     });
     const stopping = this.stopping.signal;
@@ -331,12 +336,37 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     if (signal?.aborted) this.abandoned.abort();
     await this.membership.drained();
     for (const state of this.partitions.values()) state.dirty = true;
-    await this.committer.flush();
+    await this.commitFinal(signal);
     this.committer.stop();
     await this.consumer.disconnect().catch((error: unknown) => this.report(error, 'disconnecting failed'));
     for (const remove of this.unlisten.splice(0)) remove();
     this.phase = 'closed';
     this.deps.onClosed(this);
+  }
+
+  /**
+   * Commits what was settled before leaving the group, trying again while the failure is one a
+   * retry cures, until the close's signal aborts or one session timeout has passed: a member that
+   * has not reached its coordinator for that long has been dropped, its partitions are another
+   * member's and its commits are refused. When it gives up, says so once.
+   */
+  private async commitFinal(signal: AbortSignal | undefined): Promise<void> {
+    const outcome = await this.committer.flushUntilCommitted({
+      signal,
+      deadlineMs: this.deps.options.consumer.sessionTimeoutMs,
+    });
+    if (outcome.committed) return;
+    const why = {
+      aborted: 'the close was aborted',
+      deadline: `still failing after the session timeout (${this.deps.options.consumer.sessionTimeoutMs} ms)`,
+      refused: 'the coordinator refused it (the member no longer owns its partitions)',
+      unable: 'the consumer could not commit',
+    }[outcome.reason];
+    const { partitions } = outcome;
+    this.report(
+      outcome.error ?? new ConnectionError(`kafka: ${why}`),
+      `closing: gave up committing the positions of ${partitions} partition${partitions === 1 ? '' : 's'} of group "${this.spec.group}" (${why}); their records since the last commit will be delivered again`,
+    );
   }
 
   private info(message: string, fields: Record<string, unknown>): void {
