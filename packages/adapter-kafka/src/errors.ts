@@ -116,6 +116,9 @@ const RETRIABLE_COMMIT_TYPES = new Set([
   'REQUEST_TIMED_OUT',
 ]);
 
+/** Refusals of a member the coordinator dropped: its partitions are another member's now. */
+const DROPPED_MEMBER_TYPES = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+
 /**
  * @internal Whether committing offsets again may succeed where this commit failed: the broker could
  * not be reached or answered late, or the group coordinator was moving, loading or rebalancing. A
@@ -127,10 +130,14 @@ export function isRetriableCommitFailure(error: unknown): boolean {
   if (isConnectionProblem(error)) return true;
   let innermost: KafkaJSLike | undefined;
   for (const current of chain(error)) {
-    if (RETRIABLE_COMMIT_TYPES.has(current.type ?? '')) return true;
-    if (current.retriable === false && current.name !== 'KafkaJSNumberOfRetriesExceeded') return false;
+    const type = current.type ?? '';
+    if (DROPPED_MEMBER_TYPES.has(type) || PERMANENT_TYPES.has(type)) return false;
+    if (RETRIABLE_COMMIT_TYPES.has(type)) return true;
     innermost = current;
   }
+  // As kafkajs decides whether to restart a crashed consumer: by the error it started from, since it
+  // wraps a retriable one in KafkaJSNonRetriableError when a lookup bails out (a coordinator lookup
+  // meeting LEADER_NOT_AVAILABLE while the cluster elects leaders).
   return innermost?.retriable === true;
 }
 

@@ -37,11 +37,11 @@ export type FinalCommit =
   | { readonly committed: true }
   | {
       readonly committed: false;
-      /** Why it stopped trying: the signal, the deadline, a failure no retry can cure, or kafkajs cannot commit. */
-      readonly reason: 'aborted' | 'deadline' | 'refused' | 'unable';
+      /** Why it stopped trying: the signal, the deadline, or a failure no retry can cure. */
+      readonly reason: 'aborted' | 'deadline' | 'refused';
       /** Partitions whose position stayed uncommitted. */
       readonly partitions: number;
-      /** The last commit failure, if a commit was tried. */
+      /** The last commit failure; undefined when kafkajs could not commit at all (restarting). */
       readonly error: unknown;
     };
 
@@ -97,7 +97,8 @@ export class OffsetCommitter {
    * The last commit of a subscription that closes: commits every dirty partition and, while some
    * stay dirty after a failure a retry can cure (the coordinator moving or loading, a rebalance, a
    * request timeout), tries again after 100 ms, doubling up to 2 s, until the signal aborts or
-   * `deadlineMs` has passed. A failure no retry cures (the member was dropped: the partitions are
+   * `deadlineMs` has passed; so too while kafkajs cannot commit (`canCommit`, a consumer restarting
+   * after a crash). A failure no retry cures (the member was dropped: the partitions are
    * someone else's now) ends it at once. Failures are not passed to `onError`: the caller reports
    * the outcome once.
    */
@@ -117,15 +118,15 @@ export class OffsetCommitter {
       if (partitions === 0) return { committed: true };
       const failure = this.lastFailure();
       const error = failure?.error;
-      const stop = (reason: 'aborted' | 'deadline' | 'refused' | 'unable'): FinalCommit => ({
+      const stop = (reason: 'aborted' | 'deadline' | 'refused'): FinalCommit => ({
         committed: false,
         reason,
         partitions,
         error,
       });
       if (signal?.aborted) return stop('aborted');
-      if (failure === undefined) return stop('unable');
-      if (!isRetriableCommitFailure(error)) return stop('refused');
+      // No failure: kafkajs could not commit (restarting after a crash); that passes.
+      if (failure !== undefined && !isRetriableCommitFailure(error)) return stop('refused');
       const delayMs = Math.min(
         FINAL_RETRY_MS.first * 2 ** attempt,
         FINAL_RETRY_MS.max,

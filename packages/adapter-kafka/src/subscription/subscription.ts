@@ -72,6 +72,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   /** Aborted when `close` begins: cuts short every wait. */
   private readonly stopping = new AbortController();
   private error: Error | undefined;
+  /** kafkajs crashed and restarts the consumer: no commit until it has joined the group again. */
+  private restarting = false;
   private readonly ready = deferred();
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -112,14 +114,25 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     });
     this.committer = new OffsetCommitter({
       committable: () => this.membership.committable(),
-      canCommit: () => this.phase !== 'reconnecting' && this.phase !== 'failed' && this.phase !== 'closed',
+      canCommit: () =>
+        !this.restarting &&
+        this.phase !== 'reconnecting' &&
+        this.phase !== 'failed' &&
+        this.phase !== 'closed',
       commit: (offsets) => this.consumer.commitOffsets(offsets),
       onError: (error) => this.report(error, 'committing offsets failed; trying again'),
       onRetry: (error, delayMs) =>
-        this.info('closing: committing the settled positions failed; trying again', {
-          error: describeKafkaError(error),
-          inMs: delayMs,
-        }),
+        error === undefined
+          ? this.info(
+              'closing: waiting for kafkajs to restart the consumer to commit the settled positions',
+              {
+                inMs: delayMs,
+              },
+            )
+          : this.info('closing: committing the settled positions failed; trying again', {
+              error: describeKafkaError(error),
+              inMs: delayMs,
+            }),
       intervalMs: consumer.commitIntervalMs,
     });
     const stopping = this.stopping.signal;
@@ -287,9 +300,10 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private listen(): void {
     const { events } = this.consumer;
     this.unlisten.push(
-      this.consumer.on(events.GROUP_JOIN, ({ payload }) =>
-        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment }),
-      ),
+      this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
+        this.restarting = false;
+        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment });
+      }),
       this.consumer.on(events.REBALANCING, () => this.membership.onRebalancing()),
       this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
       this.consumer.on(events.FETCH_START, () => this.membership.onFetchStart()),
@@ -302,6 +316,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
     if (isConnectionProblem(error)) this.deps.connection.monitor.lost(error);
     this.intake.freeze();
+    // Until kafkajs has joined again, a commit would fail with "consumer group was not initialized".
+    this.restarting = restart;
     if (this.phase === 'closing' || this.phase === 'closed') return;
     if (restart) {
       if (this.phase === 'running') this.phase = 'reconnecting';
@@ -358,9 +374,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     if (outcome.committed) return;
     const why = {
       aborted: 'the close was aborted',
-      deadline: `still failing after the session timeout (${this.deps.options.consumer.sessionTimeoutMs} ms)`,
-      refused: 'the coordinator refused it (the member no longer owns its partitions)',
-      unable: 'the consumer could not commit',
+      deadline: `${outcome.error === undefined ? 'the consumer was still restarting' : 'still failing'} after the session timeout (${this.deps.options.consumer.sessionTimeoutMs} ms)`,
+      refused: 'refused for good, e.g. the member no longer owns its partitions',
     }[outcome.reason];
     const { partitions } = outcome;
     this.report(
