@@ -103,6 +103,44 @@ export function isPermanent(error: unknown): boolean {
   return innermost?.retriable === false && innermost.name !== 'KafkaJSNumberOfRetriesExceeded';
 }
 
+/**
+ * Offset-commit refusals a later commit can get past: the coordinator moves or loads (kafkajs marks
+ * these retriable), and a rebalance completing (kafkajs marks it not retriable, but the member that
+ * rejoins commits with its new generation).
+ */
+const RETRIABLE_COMMIT_TYPES = new Set([
+  'NOT_COORDINATOR_FOR_GROUP',
+  'GROUP_COORDINATOR_NOT_AVAILABLE',
+  'GROUP_LOAD_IN_PROGRESS',
+  'REBALANCE_IN_PROGRESS',
+  'REQUEST_TIMED_OUT',
+]);
+
+/** Refusals of a member the coordinator dropped: its partitions are another member's now. */
+const DROPPED_MEMBER_TYPES = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION', 'FENCED_INSTANCE_ID']);
+
+/**
+ * @internal Whether committing offsets again may succeed where this commit failed: the broker could
+ * not be reached or answered late, or the group coordinator was moving, loading or rebalancing. A
+ * member the coordinator dropped (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID), an
+ * authorisation refusal or anything else kafkajs calls final is not: its partitions belong to
+ * another member now, or no retry changes the answer.
+ */
+export function isRetriableCommitFailure(error: unknown): boolean {
+  if (isConnectionProblem(error)) return true;
+  let innermost: KafkaJSLike | undefined;
+  for (const current of chain(error)) {
+    const type = current.type ?? '';
+    if (DROPPED_MEMBER_TYPES.has(type) || PERMANENT_TYPES.has(type)) return false;
+    if (RETRIABLE_COMMIT_TYPES.has(type)) return true;
+    innermost = current;
+  }
+  // As kafkajs decides whether to restart a crashed consumer: by the error it started from, since it
+  // wraps a retriable one in KafkaJSNonRetriableError when a lookup bails out (a coordinator lookup
+  // meeting LEADER_NOT_AVAILABLE while the cluster elects leaders).
+  return innermost?.retriable === true;
+}
+
 /** @internal Whether the broker refused a record (or batch) for its size. */
 export function isSizeRefusal(error: unknown): boolean {
   const known = verdictOf(error);

@@ -72,6 +72,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   /** Aborted when `close` begins: cuts short every wait. */
   private readonly stopping = new AbortController();
   private error: Error | undefined;
+  /** kafkajs crashed and restarts the consumer: no commit until it has joined the group again. */
+  private restarting = false;
   private readonly ready = deferred();
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -112,9 +114,25 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     });
     this.committer = new OffsetCommitter({
       committable: () => this.membership.committable(),
-      canCommit: () => this.phase !== 'reconnecting' && this.phase !== 'failed' && this.phase !== 'closed',
+      canCommit: () =>
+        !this.restarting &&
+        this.phase !== 'reconnecting' &&
+        this.phase !== 'failed' &&
+        this.phase !== 'closed',
       commit: (offsets) => this.consumer.commitOffsets(offsets),
       onError: (error) => this.report(error, 'committing offsets failed; trying again'),
+      onRetry: (error, delayMs) =>
+        error === undefined
+          ? this.info(
+              'closing: waiting for kafkajs to restart the consumer to commit the settled positions',
+              {
+                inMs: delayMs,
+              },
+            )
+          : this.info('closing: committing the settled positions failed; trying again', {
+              error: describeKafkaError(error),
+              inMs: delayMs,
+            }),
       intervalMs: consumer.commitIntervalMs,
     });
     const stopping = this.stopping.signal;
@@ -282,9 +300,10 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private listen(): void {
     const { events } = this.consumer;
     this.unlisten.push(
-      this.consumer.on(events.GROUP_JOIN, ({ payload }) =>
-        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment }),
-      ),
+      this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
+        this.restarting = false;
+        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment });
+      }),
       this.consumer.on(events.REBALANCING, () => this.membership.onRebalancing()),
       this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
       this.consumer.on(events.FETCH_START, () => this.membership.onFetchStart()),
@@ -297,6 +316,8 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
     if (isConnectionProblem(error)) this.deps.connection.monitor.lost(error);
     this.intake.freeze();
+    // Until kafkajs has joined again, a commit would fail with "consumer group was not initialized".
+    this.restarting = restart;
     if (this.phase === 'closing' || this.phase === 'closed') return;
     if (restart) {
       if (this.phase === 'running') this.phase = 'reconnecting';
@@ -331,12 +352,36 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     if (signal?.aborted) this.abandoned.abort();
     await this.membership.drained();
     for (const state of this.partitions.values()) state.dirty = true;
-    await this.committer.flush();
+    await this.commitFinal(signal);
     this.committer.stop();
     await this.consumer.disconnect().catch((error: unknown) => this.report(error, 'disconnecting failed'));
     for (const remove of this.unlisten.splice(0)) remove();
     this.phase = 'closed';
     this.deps.onClosed(this);
+  }
+
+  /**
+   * Commits what was settled before leaving the group, trying again while the failure is one a
+   * retry cures, until the close's signal aborts or one session timeout has passed: a member that
+   * has not reached its coordinator for that long has been dropped, its partitions are another
+   * member's and its commits are refused. When it gives up, says so once.
+   */
+  private async commitFinal(signal: AbortSignal | undefined): Promise<void> {
+    const outcome = await this.committer.flushUntilCommitted({
+      signal,
+      deadlineMs: this.deps.options.consumer.sessionTimeoutMs,
+    });
+    if (outcome.committed) return;
+    const why = {
+      aborted: 'the close was aborted',
+      deadline: `${outcome.error === undefined ? 'the consumer was still restarting' : 'still failing'} after the session timeout (${this.deps.options.consumer.sessionTimeoutMs} ms)`,
+      refused: 'refused for good, e.g. the member no longer owns its partitions',
+    }[outcome.reason];
+    const { partitions } = outcome;
+    this.report(
+      outcome.error ?? new ConnectionError(`kafka: ${why}`),
+      `closing: gave up committing the positions of ${partitions} partition${partitions === 1 ? '' : 's'} of group "${this.spec.group}" (${why}); their records since the last commit will be delivered again`,
+    );
   }
 
   private info(message: string, fields: Record<string, unknown>): void {
