@@ -80,5 +80,11 @@ describe('the release tools', () => {
     });
     // A sample without top-level await is a CommonJS module as written.
     expect(sampleFile({ ...sample, code: 'export const x = 1;' }, cjs).wrapped).toBe(false);
+    // What is only declared stays at the top level: a function body cannot hold `declare`.
+    const declaring = sampleFile(
+      { ...sample, code: 'declare const adapter: unknown;\nawait Promise.resolve(adapter);' },
+      cjs,
+    ).text;
+    expect(declaring.indexOf('declare const adapter')).toBeLessThan(declaring.indexOf('async function main'));
   });
 });

@@ -92,10 +92,19 @@ function awaitsAtTopLevel(node: ts.Node): boolean {
   return ts.forEachChild(node, awaitsAtTopLevel) ?? false;
 }
 
+/** Whether a statement only declares what exists elsewhere (`declare const x: T`). */
+function isAmbient(statement: ts.Statement): boolean {
+  return (
+    ts.canHaveModifiers(statement) &&
+    (ts.getModifiers(statement) ?? []).some((modifier) => modifier.kind === ts.SyntaxKind.DeclareKeyword)
+  );
+}
+
 /**
  * A sample as a file of this setting. CommonJS has no top-level await: a sample that awaits at
- * the top level keeps its imports and runs the rest inside `async function main()`, as a
- * CommonJS user writes it (its `export` keywords dropped, since a function body exports nothing).
+ * the top level keeps its imports and ambient declarations (`declare`, which a function body
+ * cannot hold) and runs the rest inside `async function main()`, as a CommonJS user writes it
+ * (its `export` keywords dropped, since a function body exports nothing).
  */
 export function sampleFile(sample: Sample, setting: Setting): { text: string; wrapped: boolean } {
   const header = `// ${sample.source}:${sample.line}\n`;
@@ -107,8 +116,13 @@ export function sampleFile(sample: Sample, setting: Setting): { text: string; wr
   const body: string[] = [];
   for (const statement of source.statements) {
     const text = statement.getFullText(source);
-    if (ts.isImportDeclaration(statement) || ts.isImportEqualsDeclaration(statement)) imports.push(text);
-    else body.push(text.replace(/^(\s*)export (?!\{)/, '$1'));
+    if (
+      ts.isImportDeclaration(statement) ||
+      ts.isImportEqualsDeclaration(statement) ||
+      isAmbient(statement)
+    ) {
+      imports.push(text);
+    } else body.push(text.replace(/^(\s*)export (?!\{)/, '$1'));
   }
   return {
     text: `${header}${imports.join('')}\n\nasync function main(): Promise<void> {${body.join('')}\n}\nvoid main();\nexport {};\n`,
