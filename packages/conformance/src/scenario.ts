@@ -22,6 +22,7 @@ export type ScenarioName =
   | 'concurrent-publishers'
   | 'reconnect'
   | 'consumer-lag'
+  | 'group-admin'
   | 'dead-letter-always-lands'
   | 'topic-rule'
   | 'hostile-input'

@@ -21,7 +21,7 @@ import {
   unsettledRedelivered,
 } from './scenarios/failure';
 import { hostileInput } from './scenarios/hostile';
-import { consumerLag } from './scenarios/lag';
+import { consumerLag, groupAdmin } from './scenarios/lag';
 import { closeSemantics, reconnect, resume, startPosition } from './scenarios/lifecycle';
 import {
   deadLetterBrowse,
@@ -55,6 +55,7 @@ export const scenarios: readonly Scenario[] = [
   concurrentPublishers,
   reconnect,
   consumerLag,
+  groupAdmin,
   topicRule,
   hostileInput,
   deadLetterBrowse,

@@ -51,7 +51,13 @@ export type {
   ReplayFrom,
   StoredDeadLetter,
 } from './adapters/operations';
-export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
+export type {
+  ConnectionStateReporter,
+  ConsumerLag,
+  ConsumerLagReporter,
+  GroupAdmin,
+  GroupDescription,
+} from './adapters/optional';
 export {
   CONTENT_TYPE_HEADER,
   isEnvelopeHeader,

@@ -34,7 +34,13 @@ export type {
   StoredDeadLetter,
 } from './adapters/operations';
 // Observability: OpenTelemetry traces and metrics, and the logger interface.
-export type { ConnectionStateReporter, ConsumerLag, ConsumerLagReporter } from './adapters/optional';
+export type {
+  ConnectionStateReporter,
+  ConsumerLag,
+  ConsumerLagReporter,
+  GroupAdmin,
+  GroupDescription,
+} from './adapters/optional';
 export { createBus } from './bus/bus';
 export type {
   Bus,

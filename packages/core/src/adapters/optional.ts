@@ -73,3 +73,68 @@ export interface ConnectionStateReporter {
 export function reportsConnectionState(adapter: unknown): adapter is ConnectionStateReporter {
   return typeof (adapter as Partial<ConnectionStateReporter> | undefined)?.onStateChange === 'function';
 }
+
+/**
+ * What a broker tells of one consumer group on one topic. A figure the broker cannot give is
+ * `undefined`, never a guess.
+ *
+ * @example
+ * ```ts
+ * const group: GroupDescription = { topic: 'order.placed', group: 'billing', lag: 12, pending: 3, members: 2, state: 'active' };
+ * ```
+ */
+export interface GroupDescription {
+  readonly topic: string;
+  readonly group: string;
+  /** Records published to the topic that the group has not settled yet (as {@link ConsumerLag}). */
+  readonly lag: number | undefined;
+  /** Records delivered to the group's members and not settled yet. */
+  readonly pending: number | undefined;
+  /** Consumers connected to the broker for the group now. */
+  readonly members: number | undefined;
+  /**
+   * `active`: at least one member is connected; `idle`: the group exists with no member (its
+   * position is kept); `unknown`: the broker does not say.
+   */
+  readonly state: 'active' | 'idle' | 'unknown';
+}
+
+/**
+ * An optional capability of an adapter: listing the consumer groups of topics with their lag, and
+ * removing a group the application no longer needs (a `tidings tail` group, a retired projection).
+ * Both may be called from any process, concurrently with publishing and consuming.
+ *
+ * @example
+ * ```ts
+ * class MyAdapter implements BrokerAdapter, GroupAdmin {
+ *   async describeGroups(topics: readonly string[]) {
+ *     return (await this.client.groups(topics)).map((g) => ({ ...g, state: 'unknown' as const }));
+ *   }
+ *   async deleteGroup(topic: string, group: string) {
+ *     return this.client.deleteGroup(topic, group);
+ *   }
+ *   // ...the BrokerAdapter members
+ * }
+ * ```
+ */
+export interface GroupAdmin {
+  /**
+   * The groups that consume each of `topics` (the adapter's own retry and dead-letter topics are
+   * not listed as topics of their own), in topic order then group name order. A topic that does
+   * not exist has no groups.
+   */
+  describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]>;
+  /**
+   * Removes `group`'s state for `topic` on the broker (its position, its pending records, and the
+   * adapter's own retry state for it); resolves with whether there was such a group. Rejects with a
+   * `ConfigError` naming `group` while the group still has members connected, where the broker
+   * refuses that.
+   */
+  deleteGroup(topic: string, group: string): Promise<boolean>;
+}
+
+/** @internal Whether an adapter lists and removes consumer groups. */
+export function administersGroups(adapter: unknown): adapter is GroupAdmin {
+  const admin = adapter as Partial<GroupAdmin> | undefined;
+  return typeof admin?.describeGroups === 'function' && typeof admin.deleteGroup === 'function';
+}
