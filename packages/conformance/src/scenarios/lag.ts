@@ -109,7 +109,10 @@ export const groupAdmin: Scenario = {
     const liveSeen = new Collector();
     const leftSeen = new Collector();
     await adapter.subscribe(fx.spec({ group: live, topics: [topic] }), liveSeen.handler('live'));
-    const leaving = await adapter.subscribe(fx.spec({ group: left, topics: [topic] }), leftSeen.handler('left'));
+    const leaving = await adapter.subscribe(
+      fx.spec({ group: left, topics: [topic] }),
+      leftSeen.handler('left'),
+    );
     const count = 30;
     await publishInBatches(adapter, records(topic, 'first', count));
     await liveSeen.untilDistinct(count, settings.deliveryTimeoutMs);
@@ -118,7 +121,8 @@ export const groupAdmin: Scenario = {
     // The group that left keeps its position: what is published now is its lag.
     await publishInBatches(adapter, records(topic, 'second', count));
     await liveSeen.untilDistinct(2 * count, settings.deliveryTimeoutMs);
-    const byName = (groups: readonly GroupDescription[], name: string) => groups.find((g) => g.group === name);
+    const byName = (groups: readonly GroupDescription[], name: string) =>
+      groups.find((g) => g.group === name);
     const groups = await groupsReach(
       admin,
       topic,
