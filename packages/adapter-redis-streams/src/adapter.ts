@@ -15,6 +15,8 @@ import {
   type DeadLetterLocation,
   type DeadLetterPage,
   type DeadLetterStore,
+  type GroupAdmin,
+  type GroupDescription,
   type HistoryReplay,
   type OutgoingRecord,
   PublishError,
@@ -35,6 +37,7 @@ import {
   isWrongType,
   watchStatus,
 } from './connection';
+import { StreamGroups } from './groups';
 import { StreamOperations } from './operations';
 import {
   claimIdleFor,
@@ -60,7 +63,8 @@ export interface RedisStreamsAdapter
   extends BrokerAdapter,
     ConnectionStateReporter,
     DeadLetterStore,
-    HistoryReplay {
+    HistoryReplay,
+    GroupAdmin {
   readonly name: 'redis';
   /**
    * The name every connection of this adapter starts with in `CLIENT LIST`: `<clientName>:<id>`,
@@ -123,6 +127,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   private closed = false;
   private trimmer: Trimmer | undefined;
   private operator: StreamOperations | undefined;
+  private groups: StreamGroups | undefined;
   private readonly subscriptions = new Set<StreamSubscription>();
   private readers = 0;
   private readonly shards: Shards;
@@ -270,6 +275,25 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
     const operations = await this.operations('replay', { topic, deadLetterTopic: topic });
     await this.shards.check(this.command!, topic, this.options.redact);
     await operations.replay(topic, group, from);
+  }
+
+  async describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    return (await this.groupAdmin('describe groups', topics)).describe(topics);
+  }
+
+  async deleteGroup(topic: string, group: string): Promise<boolean> {
+    return (await this.groupAdmin('delete a group', [topic])).delete(topic, group);
+  }
+
+  private async groupAdmin(what: string, topics: readonly string[]): Promise<StreamGroups> {
+    if (this.closing !== undefined) throw new ClosedError(`cannot ${what}: the Redis adapter is closed`);
+    for (const topic of topics) {
+      const problem = topicProblem(this.capabilities.topicRule, topic);
+      if (problem !== undefined) throw new ConfigError('topic', problem);
+    }
+    await this.connect();
+    this.groups ??= new StreamGroups(this.command!, this.shards, this.options.blockMs, this.options.redact);
+    return this.groups;
   }
 
   /** Checks the adapter is open and the topics follow the rule, connects, and hands over. */

@@ -101,26 +101,55 @@ export function claimedEntries(reply: unknown): ClaimedEntry[] {
 
 /** What `XINFO GROUPS` says of one group on one stream. */
 export interface GroupInfo {
+  readonly name: string;
   /** Entries delivered to the group's members and not acknowledged yet. */
   readonly pending: number;
   /** Entries not delivered to the group yet; null when Redis cannot tell (see `XINFO GROUPS`). */
   readonly lag: number | null;
 }
 
-/** The entry of `group` in an `XINFO GROUPS` reply, or undefined when the stream has no such group. */
-export function groupInfo(reply: unknown, group: string): GroupInfo | undefined {
-  for (const item of asArray(reply, 'XINFO GROUPS')) {
-    const fields = asArray(item, 'a group of XINFO GROUPS');
-    const values = new Map<string, unknown>();
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      values.set(asText(fields[i], 'a field name of XINFO GROUPS'), fields[i + 1]);
-    }
-    if (asText(values.get('name'), 'the group name of XINFO GROUPS') !== group) continue;
+/** Every group of an `XINFO GROUPS` reply. */
+export function groupInfos(reply: unknown): GroupInfo[] {
+  return asArray(reply, 'XINFO GROUPS').map((item) => {
+    const values = fieldMap(item, 'a group of XINFO GROUPS');
     const lag = values.get('lag');
     return {
+      name: asText(values.get('name'), 'the group name of XINFO GROUPS'),
       pending: asInteger(values.get('pending'), 'the pending count of XINFO GROUPS'),
       lag: lag === null || lag === undefined ? null : asInteger(lag, 'the lag of XINFO GROUPS'),
     };
-  }
-  return undefined;
+  });
+}
+
+/** The entry of `group` in an `XINFO GROUPS` reply, or undefined when the stream has no such group. */
+export function groupInfo(reply: unknown, group: string): GroupInfo | undefined {
+  return groupInfos(reply).find((info) => info.name === group);
+}
+
+/** What `XINFO CONSUMERS` says of one consumer of a group. */
+export interface ConsumerInfo {
+  readonly name: string;
+  readonly pending: number;
+  /** Milliseconds since the consumer last tried to read (Redis 7.0: `idle`). */
+  readonly idleMs: number;
+}
+
+/** Every consumer of an `XINFO CONSUMERS` reply. */
+export function consumerInfos(reply: unknown): ConsumerInfo[] {
+  return asArray(reply, 'XINFO CONSUMERS').map((item) => {
+    const values = fieldMap(item, 'a consumer of XINFO CONSUMERS');
+    return {
+      name: asText(values.get('name'), 'the consumer name of XINFO CONSUMERS'),
+      pending: asInteger(values.get('pending'), 'the pending count of XINFO CONSUMERS'),
+      idleMs: asInteger(values.get('idle'), 'the idle time of XINFO CONSUMERS'),
+    };
+  });
+}
+
+function fieldMap(item: unknown, what: string): Map<string, unknown> {
+  const fields = asArray(item, what);
+  const values = new Map<string, unknown>();
+  for (let i = 0; i + 1 < fields.length; i += 2)
+    values.set(asText(fields[i], `a field name of ${what}`), fields[i + 1]);
+  return values;
 }

@@ -24,7 +24,7 @@ import type {
   RedriveOutcome,
   ReplayFrom,
 } from '../operations';
-import type { ConsumerLag, ConsumerLagReporter } from '../optional';
+import type { ConsumerLag, ConsumerLagReporter, GroupAdmin, GroupDescription } from '../optional';
 import { createMemoryBroker, type Member, type MemoryBroker, type MemoryBrokerOptions } from './broker';
 
 /** Settings of {@link createMemoryAdapter}. */
@@ -114,7 +114,7 @@ class MemorySubscription implements AdapterSubscription, ConsumerLagReporter {
   }
 }
 
-class MemoryAdapter implements BrokerAdapter, DeadLetterStore, HistoryReplay {
+class MemoryAdapter implements BrokerAdapter, DeadLetterStore, HistoryReplay, GroupAdmin {
   readonly name = 'memory';
   readonly capabilities: AdapterCapabilities;
   private readonly broker: MemoryBroker;
@@ -198,6 +198,32 @@ class MemoryAdapter implements BrokerAdapter, DeadLetterStore, HistoryReplay {
   async replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
     this.checkOpen('replay');
     this.broker.replay(topic, group, from);
+  }
+
+  async describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    this.checkOpen('describe groups');
+    const stats = this.broker.stats();
+    return topics.flatMap((topic) =>
+      stats
+        .filter((s) => s.topic === topic)
+        .sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0))
+        .map(
+          (s): GroupDescription => ({
+            topic,
+            group: s.group,
+            lag: s.pending,
+            // The broker counts what the group has not settled, not what sits in its handlers.
+            pending: undefined,
+            members: s.members,
+            state: s.members > 0 ? 'active' : 'idle',
+          }),
+        ),
+    );
+  }
+
+  async deleteGroup(topic: string, group: string): Promise<boolean> {
+    this.checkOpen('delete a group');
+    return this.broker.deleteGroup(group, topic);
   }
 
   private checkOpen(what: string): void {

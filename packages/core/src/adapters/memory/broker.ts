@@ -646,20 +646,24 @@ export class MemoryBroker {
   }
 
   /**
-   * Forgets a consumer group: its queued and delayed records are dropped and publishers no longer
-   * wait for it. Use it for groups that will not come back.
+   * Forgets a consumer group (on `topic` only, when given): its queued and delayed records are
+   * dropped and publishers no longer wait for it. Use it for groups that will not come back.
+   * Returns whether the group consumed anything that was forgotten.
    */
-  deleteGroup(group: string): void {
+  deleteGroup(group: string, topic?: string): boolean {
+    let found = false;
     for (const [id, queue] of this.queues) {
-      if (queue.group !== group) continue;
+      if (queue.group !== group || (topic !== undefined && queue.topic.name !== topic)) continue;
       if (queue.members.length > 0) {
         throw new ConfigError('group', `consumer group "${group}" still has live subscriptions`);
       }
       queue.delayed.stop();
       queue.topic.queues.delete(queue);
       this.queues.delete(id);
+      found = true;
     }
     this.notifySpace();
+    return found;
   }
 
   /** Per-group, per-topic statistics. */
