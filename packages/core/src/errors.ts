@@ -298,7 +298,7 @@ export class DeadLetterNotFoundError extends TidingsError {
  */
 export class CapabilityUnavailableError extends TidingsError {
   override readonly name = 'CapabilityUnavailableError';
-  /** The capability asked for: `deadLetters` or `replay` (see `AdapterOperations`). */
+  /** The capability asked for: `deadLetters`, `replay` (see `AdapterOperations`) or `groups` (`GroupAdmin`). */
   readonly capability: string;
 
   constructor(capability: string, message: string, options?: TidingsErrorOptions) {

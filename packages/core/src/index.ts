@@ -120,7 +120,9 @@ export type {
   DeadLetterSelection,
   Operator,
   OperatorOptions,
+  PurgeOptions,
   RedriveOptions,
+  RedriveProgress,
   RedriveReport,
 } from './operations/types';
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';

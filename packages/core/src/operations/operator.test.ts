@@ -3,6 +3,7 @@ import { OrderPlaced, order } from '../../test/support/contracts';
 import type { BrokerAdapter } from '../adapters/contract';
 import { redriveHeaders } from '../adapters/kit/redrive';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
+import { createMemoryBroker } from '../adapters/memory/broker';
 import {
   CapabilityUnavailableError,
   ConfigError,
@@ -70,8 +71,13 @@ describe('createOperator', () => {
   it('redrives to the failed group only, which handles them at attempt 1', async () => {
     const { bus, broken, operator } = await twoDeadLetters();
     broken.value = false;
-    const report = await operator.redrive(at);
+    const progress: unknown[] = [];
+    const report = await operator.redrive(at, { batchSize: 1, onProgress: (p) => progress.push(p) });
     expect(report).toEqual({ redriven: 2, missing: 0, refused: [], aborted: false });
+    expect(progress).toEqual([
+      { redriven: 1, missing: 0, refused: 0 },
+      { redriven: 2, missing: 0, refused: 0 },
+    ]);
     const handled = await bus.waitFor(
       { group: 'billing', outcome: 'handled', where: (d) => (d.data as { total: number }).total > 100 },
       { count: 2 },
@@ -93,7 +99,9 @@ describe('createOperator', () => {
     expect(second.letters).toHaveLength(1);
     expect(second.cursor).toBeUndefined();
     expect(await operator.purge({ ...at, reason: 'total 500' })).toBe(1);
-    expect(await operator.purge(at)).toBe(1);
+    const deleted: number[] = [];
+    expect(await operator.purge(at, { onProgress: (n) => deleted.push(n) })).toBe(1);
+    expect(deleted).toEqual([1]);
     expect(await operator.purge(at)).toBe(0);
     await bus.stop();
   });
@@ -118,11 +126,49 @@ describe('createOperator', () => {
     await bus.stop();
   });
 
+  it('lists the groups of a topic with their lag, and deletes one that has no member', async () => {
+    const broker = createMemoryBroker();
+    const app = createMemoryAdapter({ broker });
+    const spec = {
+      topics: ['t'],
+      concurrency: 1,
+      ordering: 'none',
+      startFrom: 'latest',
+      maxAttempts: 1,
+      handlerTimeoutMs: 0,
+    } as const;
+    let handled!: () => void;
+    const wasHandled = new Promise<void>((resolve) => {
+      handled = resolve;
+    });
+    await app.subscribe({ ...spec, group: 'live' }, async () => {
+      setImmediate(handled);
+      return { type: 'ack' };
+    });
+    const leaving = await app.subscribe({ ...spec, group: 'left' }, async () => ({ type: 'ack' }));
+    await leaving.close();
+    await app.publish([{ topic: 't', key: undefined, headers: {}, body: new Uint8Array() }]);
+    await wasHandled;
+    // Another adapter on the same broker, as another process would be.
+    const operator = createOperator({ adapter: createMemoryAdapter({ broker }) });
+    const groups = await operator.groups(['t']);
+    expect(groups.map((g) => [g.group, g.lag, g.members, g.state])).toEqual([
+      ['left', 1, 0, 'idle'],
+      ['live', 0, 1, 'active'],
+    ]);
+    await expect(operator.deleteGroup('t', 'live')).rejects.toMatchObject({ field: 'group' });
+    expect(await operator.deleteGroup('t', 'left')).toBe(true);
+    expect((await operator.groups(['t'])).map((g) => g.group)).toEqual(['live']);
+    expect(await operator.deleteGroup('t', 'left')).toBe(false);
+    await expect(operator.groups([''])).rejects.toMatchObject({ field: 'topics[0]' });
+    await app.close();
+  });
+
   it('refuses bad options with the field, and what the adapter cannot do with its reason', async () => {
     const adapter = createMemoryAdapter();
     expect(() => createOperator({ adapter, bogus: 1 } as never)).toThrow(ConfigError);
     const operator = createOperator({ adapter });
-    expect(operator.supports).toEqual({ deadLetters: true, replay: true });
+    expect(operator.supports).toEqual({ deadLetters: true, replay: true, groups: true });
     await expect(operator.redrive(at, { ratePerSecond: 0 })).rejects.toMatchObject({
       field: 'ratePerSecond',
     });
@@ -144,8 +190,13 @@ describe('createOperator', () => {
       close: () => adapter.close(),
     } satisfies BrokerAdapter;
     const limited = createOperator({ adapter: plain });
-    expect(limited.supports).toEqual({ deadLetters: 'no store here', replay: 'no log here' });
+    expect(limited.supports).toEqual({
+      deadLetters: 'no store here',
+      replay: 'no log here',
+      groups: 'the plain adapter does not list or delete consumer groups (GroupAdmin)',
+    });
     await expect(limited.purge(at)).rejects.toBeInstanceOf(CapabilityUnavailableError);
+    await expect(limited.groups(['t'])).rejects.toMatchObject({ capability: 'groups' });
     await expect(limited.replay('t', 'g', { time: new Date() })).rejects.toThrow(/no log here/);
   });
 

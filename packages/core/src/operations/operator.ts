@@ -11,6 +11,7 @@ import {
   type ReplayFrom,
   type StoredDeadLetter,
 } from '../adapters/operations';
+import { administersGroups, type GroupAdmin, type GroupDescription } from '../adapters/optional';
 import type { AnyEventContract } from '../contracts/define-event';
 import { type Codec, jsonCodec } from '../envelope/codec';
 import { decodeEnvelope, type Envelope } from '../envelope/envelope';
@@ -25,6 +26,7 @@ import type {
   DeadLetterSelection,
   Operator,
   OperatorOptions,
+  PurgeOptions,
   RedriveOptions,
   RedriveReport,
 } from './types';
@@ -66,6 +68,9 @@ class OperatorImpl implements Operator {
         ? (declared?.deadLetters ?? true)
         : (declared?.deadLetters ?? missing),
       replay: hasHistoryReplay(this.adapter) ? (declared?.replay ?? true) : (declared?.replay ?? missing),
+      groups: administersGroups(this.adapter)
+        ? true
+        : `the ${this.adapter.name} adapter does not list or delete consumer groups (GroupAdmin)`,
     };
   }
 
@@ -145,27 +150,50 @@ class OperatorImpl implements Operator {
           else if (outcome.status === 'missing') missing++;
           else refused.push({ id: outcome.id, reason: outcome.reason ?? 'refused by the broker' });
         }
+        options.onProgress?.({ redriven, missing, refused: refused.length });
       }
       cursor = page.cursor;
     } while (cursor !== undefined);
     return { redriven, missing, refused, aborted: false };
   }
 
-  async purge(
-    selection: DeadLetterSelection,
-    options: Pick<BrowseOptions, 'pageSize'> = {},
-  ): Promise<number> {
+  async purge(selection: DeadLetterSelection, options: PurgeOptions = {}): Promise<number> {
     const { store, at, match } = this.prepare(selection);
     const pageSize = pageSizeOf(options.pageSize);
     let deleted = 0;
     let cursor: string | undefined;
     do {
+      if (options.signal?.aborted) return deleted;
       const page = await store.readDeadLetters(at, cursor, pageSize);
       const ids = page.letters.filter((stored) => match(this.show(at, stored))).map((stored) => stored.id);
-      if (ids.length > 0) deleted += await store.deleteDeadLetters(at, ids);
+      if (ids.length > 0) {
+        deleted += await store.deleteDeadLetters(at, ids);
+        options.onProgress?.(deleted);
+      }
       cursor = page.cursor;
     } while (cursor !== undefined);
     return deleted;
+  }
+
+  async groups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    const admin = this.groupAdmin();
+    for (const [i, topic] of topics.entries()) checkName(`topics[${i}]`, topic);
+    return admin.describeGroups(topics);
+  }
+
+  async deleteGroup(topic: string, group: string): Promise<boolean> {
+    const admin = this.groupAdmin();
+    checkName('topic', topic);
+    checkName('group', group);
+    return admin.deleteGroup(topic, group);
+  }
+
+  private groupAdmin(): GroupAdmin {
+    const support = this.supports.groups;
+    if (support !== true || !administersGroups(this.adapter)) {
+      throw new CapabilityUnavailableError('groups', String(support));
+    }
+    return this.adapter;
   }
 
   async replay(topic: string, group: string, from: ReplayFrom): Promise<void> {

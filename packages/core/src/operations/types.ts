@@ -1,6 +1,7 @@
 // The shapes of the operator's API: what it is given, what it returns.
 import type { BrokerAdapter, RecordHeaders } from '../adapters/contract';
 import type { ReplayFrom } from '../adapters/operations';
+import type { GroupDescription } from '../adapters/optional';
 import type { AnyEventContract } from '../contracts/define-event';
 import type { Codec } from '../envelope/codec';
 import type { Envelope } from '../envelope/envelope';
@@ -165,6 +166,39 @@ export interface RedriveOptions {
    * the rest stays stored; run the redrive again to go on.
    */
   readonly signal?: AbortSignal;
+  /** Called after each batch the broker answered, with the counts so far (for progress bars). */
+  readonly onProgress?: (progress: RedriveProgress) => void;
+}
+
+/**
+ * The counts of a redrive so far, as {@link RedriveOptions.onProgress} receives them.
+ *
+ * @example
+ * ```ts
+ * const onProgress = (p: RedriveProgress) => console.log(`${p.redriven + p.missing + p.refused} done`);
+ * ```
+ */
+export interface RedriveProgress {
+  readonly redriven: number;
+  readonly missing: number;
+  readonly refused: number;
+}
+
+/**
+ * Options of {@link Operator.purge}.
+ *
+ * @example
+ * ```ts
+ * const options: PurgeOptions = { onProgress: (deleted) => console.log(`${deleted} deleted`) };
+ * ```
+ */
+export interface PurgeOptions {
+  /** How many stored dead letters to read from the broker at a time. Default 100. */
+  readonly pageSize?: number;
+  /** Stops the purge between two pages; what was deleted stays deleted. */
+  readonly signal?: AbortSignal;
+  /** Called after each page the broker answered, with how many were deleted so far. */
+  readonly onProgress?: (deleted: number) => void;
 }
 
 /**
@@ -198,7 +232,12 @@ export interface RedriveReport {
  */
 export interface Operator {
   /** What the adapter declares it can do (`true`, or the reason it cannot). */
-  readonly supports: { readonly deadLetters: true | string; readonly replay: true | string };
+  readonly supports: {
+    readonly deadLetters: true | string;
+    readonly replay: true | string;
+    /** Listing and deleting consumer groups (the adapter implements `GroupAdmin`). */
+    readonly groups: true | string;
+  };
   /**
    * Lists the selected dead letters in store order without consuming them. Rejects (on the first
    * step) with a `CapabilityUnavailableError` when the adapter keeps no browsable store.
@@ -220,11 +259,23 @@ export interface Operator {
    */
   redrive(selection: DeadLetterSelection, options?: RedriveOptions): Promise<RedriveReport>;
   /** Deletes the selected dead letters; resolves with how many were deleted. */
-  purge(selection: DeadLetterSelection, options?: Pick<BrowseOptions, 'pageSize'>): Promise<number>;
+  purge(selection: DeadLetterSelection, options?: PurgeOptions): Promise<number>;
   /**
    * Delivers `topic`'s retained history again to `group` only, from a time or a position
    * (inclusive); other groups are not touched. Rejects with a `CapabilityUnavailableError` when
    * the adapter cannot, a `ConfigError` when the group does not consume the topic.
    */
   replay(topic: string, group: string, from: ReplayFrom): Promise<void>;
+  /**
+   * The consumer groups of `topics` with their lag, pending records, members and state, in topic
+   * order then group name order. Rejects with a `CapabilityUnavailableError` when the adapter
+   * cannot list groups.
+   */
+  groups(topics: readonly string[]): Promise<readonly GroupDescription[]>;
+  /**
+   * Removes a consumer group's state on `topic` (its position and pending records); resolves with
+   * whether there was such a group. Rejects with a `ConfigError` naming `group` while it still has
+   * members, where the broker refuses that.
+   */
+  deleteGroup(topic: string, group: string): Promise<boolean>;
 }
