@@ -51,6 +51,11 @@ describe('createOperator', () => {
     });
     expect(letters[0]!.deadLetterTopic).toBe('order.placed.billing.dlq');
     expect(letters[0]!.decodeError).toBeUndefined();
+    // The same reading for any record, as `tidings tail` shows them.
+    expect(operator.decode(letters[0]!).envelope).toEqual(letters[0]!.envelope);
+    const garbage = operator.decode({ topic: 't', key: undefined, headers: {}, body: new Uint8Array([1]) });
+    expect(garbage.envelope).toBeUndefined();
+    expect(garbage.decodeError).toBeInstanceOf(Error);
     const count = async (selection: Parameters<typeof operator.browse>[0]) => {
       let n = 0;
       for await (const _ of operator.browse(selection)) n++;

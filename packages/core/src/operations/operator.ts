@@ -24,9 +24,11 @@ import type {
   DeadLetter,
   DeadLetterListPage,
   DeadLetterSelection,
+  DecodedRecord,
   Operator,
   OperatorOptions,
   PurgeOptions,
+  RecordToDecode,
   RedriveOptions,
   RedriveReport,
 } from './types';
@@ -242,13 +244,12 @@ class OperatorImpl implements Operator {
     return { store: this.adapter, at, match: matcher(selection) };
   }
 
-  private show(at: DeadLetterLocation, stored: StoredDeadLetter): DeadLetter {
-    const { headers } = stored;
+  decode(record: RecordToDecode): DecodedRecord {
     let envelope: Envelope | undefined;
     let decodeError: Error | undefined;
     try {
       const decoded = decodeEnvelope(
-        { topic: at.topic, key: stored.key, headers, body: stored.body },
+        { topic: record.topic, key: record.key, headers: record.headers, body: record.body },
         {
           prefix: this.adapter.capabilities.headerPrefix,
           contentTypeHeader: this.adapter.capabilities.contentTypeHeader,
@@ -268,6 +269,12 @@ class OperatorImpl implements Operator {
     } catch (error) {
       decodeError = toError(error);
     }
+    return { envelope, decodeError };
+  }
+
+  private show(at: DeadLetterLocation, stored: StoredDeadLetter): DeadLetter {
+    const { headers } = stored;
+    const { envelope, decodeError } = this.decode({ topic: at.topic, ...stored });
     const attempts = Number(headers[DEAD_LETTER_HEADERS.attempts]);
     const reduced = headers[DEAD_LETTER_HEADERS.reduced];
     return {

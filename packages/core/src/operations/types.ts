@@ -222,6 +222,36 @@ export interface RedriveReport {
 }
 
 /**
+ * A record as {@link Operator.decode} reads it: what an adapter delivered or stored.
+ *
+ * @example
+ * ```ts
+ * const record: RecordToDecode = { topic: 'order.placed', key: 'o-1', headers: incoming.headers, body: incoming.body };
+ * ```
+ */
+export interface RecordToDecode {
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly headers: RecordHeaders;
+  readonly body: Uint8Array;
+}
+
+/**
+ * What {@link Operator.decode} made of a record: its envelope, or why there is none.
+ *
+ * @example
+ * ```ts
+ * const { envelope, decodeError } = operator.decode(record);
+ * console.log(envelope?.type ?? `unreadable: ${decodeError?.message}`);
+ * ```
+ */
+export interface DecodedRecord {
+  /** The envelope, its data decoded and upcast as in {@link DeadLetter.envelope}. */
+  readonly envelope: Envelope | undefined;
+  readonly decodeError: Error | undefined;
+}
+
+/**
  * Operations on a broker's dead letters and history, over an adapter that can do them.
  *
  * @example
@@ -266,6 +296,12 @@ export interface Operator {
    * the adapter cannot, a `ConfigError` when the group does not consume the topic.
    */
   replay(topic: string, group: string, from: ReplayFrom): Promise<void>;
+  /**
+   * Reads a record's envelope the way dead letters are shown (the operator's codecs, upcast by
+   * its contracts), for tools that show live records (`tidings tail`). Never throws: an unreadable
+   * record has `decodeError`.
+   */
+  decode(record: RecordToDecode): DecodedRecord;
   /**
    * The consumer groups of `topics` with their lag, pending records, members and state, in topic
    * order then group name order. Rejects with a `CapabilityUnavailableError` when the adapter
