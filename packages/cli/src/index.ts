@@ -1,0 +1,6 @@
+export type { LoadedConfig, SubscriptionDeclaration, TidingsConfig } from './config';
+export { CONFIG_FILES, defineConfig, loadConfig } from './config';
+export type { ExitCode } from './exit';
+export { EXIT } from './exit';
+export type { Io } from './output';
+export { main } from './program';
