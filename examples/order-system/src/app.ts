@@ -1,7 +1,13 @@
 // The composition root: the one place that knows every part and wires them from the
 // configuration. main.ts runs it; the tests and the experiment build it with their own settings.
 // Nothing here is global, so a test can run several systems side by side.
-import { type BrokerAdapter, type Bus, createBus, type Middleware } from '@tidings/core';
+import {
+  type AnyEventContract,
+  type BrokerAdapter,
+  type Bus,
+  createBus,
+  type Middleware,
+} from '@tidings/core';
 import type { FastifyInstance } from 'fastify';
 import { type ActivityLog, quiet } from './activity';
 import { createHttpApi, type HealthReport } from './api/http-api';
@@ -58,6 +64,37 @@ const ALL_CONSUMERS: readonly ConsumerName[] = [
   'dead-letters',
 ];
 
+/** The topic of a contract: its own name under the configured prefix. */
+export function topicNamer(config: AppConfig): (contract: AnyEventContract) => string {
+  return (contract) => `${config.topicPrefix}${contract.topic ?? contract.type}`;
+}
+
+/** The consumer groups of the order system (full names) and the contracts each consumes. */
+export function consumerGroups(config: AppConfig): {
+  readonly consumer: ConsumerName;
+  readonly group: string;
+  readonly contracts: readonly AnyEventContract[];
+}[] {
+  return [
+    { consumer: 'email', group: groupName(config.consumers, EMAIL_GROUP), contracts: [OrderPlaced] },
+    {
+      consumer: 'analytics',
+      group: groupName(config.consumers, ANALYTICS_GROUP),
+      contracts: [OrderPlaced, ShipmentPrepared],
+    },
+    {
+      consumer: 'fulfilment',
+      group: groupName(config.consumers, FULFILMENT_GROUP),
+      contracts: [OrderPlaced],
+    },
+    {
+      consumer: 'shipments',
+      group: groupName(config.consumers, ORDER_STATUS_GROUP),
+      contracts: [ShipmentPrepared],
+    },
+  ];
+}
+
 /** A wired order system: the HTTP API, the bus with every consumer, and the storage. */
 export interface OrderSystem {
   readonly http: FastifyInstance;
@@ -95,7 +132,7 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
   const bus = createBus({
     source: 'order-system',
     adapter: options.decorateAdapter?.(adapter) ?? adapter,
-    topic: (contract) => `${config.topicPrefix}${contract.topic ?? contract.type}`,
+    topic: topicNamer(config),
     middleware: [reportDuplicates(activity)],
   });
   const persistence = await createPersistence(config, bus, activity);
@@ -115,27 +152,9 @@ export async function createOrderSystem(options: OrderSystemOptions): Promise<Or
     subscribeShipmentTracking(bus, { orders: persistence.orders, activity, policy: config.consumers });
   }
   if (runs.has('dead-letters')) {
-    const watched = [
-      { group: groupName(config.consumers, EMAIL_GROUP), contracts: [OrderPlaced], runs: runs.has('email') },
-      {
-        group: groupName(config.consumers, ANALYTICS_GROUP),
-        contracts: [OrderPlaced, ShipmentPrepared],
-        runs: runs.has('analytics'),
-      },
-      {
-        group: groupName(config.consumers, FULFILMENT_GROUP),
-        contracts: [OrderPlaced],
-        runs: runs.has('fulfilment'),
-      },
-      {
-        group: groupName(config.consumers, ORDER_STATUS_GROUP),
-        contracts: [ShipmentPrepared],
-        runs: runs.has('shipments'),
-      },
-    ];
     subscribeDeadLetterMonitor(
       bus,
-      watched.filter((group) => group.runs),
+      consumerGroups(config).filter((group) => runs.has(group.consumer)),
       activity,
     );
   }

@@ -85,15 +85,18 @@ export function progress(io: Io, task: string, total: number): Progress {
       : `${task}: {value}/{total} ({percentage}%), {rate}/s, ETA {eta_formatted}`,
     noTTYOutput: !tty,
     notTTYSchedule: 2_000,
+    barCompleteChar: '\u2588',
+    barIncompleteChar: '\u2591',
     hideCursor: tty,
     etaBuffer: 50,
     fps: 10,
   });
   const rate = (done: number) => {
+    // Under half a second the first batch alone would make the rate absurd.
     const seconds = (performance.now() - started) / 1000;
-    return seconds > 0 ? Math.round(done / seconds).toString() : '0';
+    return seconds >= 0.5 ? Math.round(done / seconds).toString() : '-';
   };
-  bar.start(total, 0, { rate: '0' });
+  bar.start(total, 0, { rate: '-' });
   let last = 0;
   return {
     update(done) {
