@@ -23,6 +23,8 @@ export interface TestSystemOptions {
   readonly database?: AppConfig['database'];
   readonly topicPrefix: string;
   readonly decorateAdapter?: (adapter: BrokerAdapter) => BrokerAdapter;
+  /** While `down`, the email provider fails every call, as a provider in an outage does. */
+  readonly emailOutage?: { readonly down: boolean };
 }
 
 /**
@@ -52,6 +54,7 @@ export async function startTestSystem(options: TestSystemOptions): Promise<TestS
   const email = createSimulatedEmailProvider({
     latencyMs: 10,
     fails: (message) => {
+      if (options.emailOutage?.down === true) return true;
       // An address whose mail server never answers: every attempt fails, until the dead letter.
       if (message.to.endsWith('@unreachable.example')) return true;
       const attempt = (attemptsByMessage.get(message.idempotencyKey) ?? 0) + 1;
