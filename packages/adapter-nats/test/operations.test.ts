@@ -1,0 +1,187 @@
+import { bodyText, Collector, ObserverLog, quietPeriod } from '@tidings/conformance';
+import { createOperator, defaultDeadLetterTopic } from '@tidings/core';
+import type {
+  AdapterSubscription,
+  DeadLetterStore,
+  GroupAdmin,
+  HistoryReplay,
+  Settlement,
+} from '@tidings/core/adapter';
+import { describe, expect, it } from 'vitest';
+import { createNatsAdapter, type NatsAdapter } from '../src/index';
+import { natsFixture } from './support/fixture';
+import { deleteStream, NATS_URL, uniqueName } from './support/nats';
+import { subscribeSpec } from './support/spec';
+
+// One prefix and stream for this file, deleted at the end; every test uses topics of its own.
+const prefix = uniqueName('tops');
+const stream = prefix.toUpperCase();
+const fx = natsFixture(() => deleteStream(stream));
+
+type Operable = NatsAdapter & DeadLetterStore & HistoryReplay & GroupAdmin;
+
+async function adapter(): Promise<Operable> {
+  return fx.open(createNatsAdapter({ servers: NATS_URL, prefix, stream: { name: stream } }) as Operable);
+}
+
+function records(topic: string, label: string, count: number, keys = 5) {
+  return Array.from({ length: count }, (_, i) => ({
+    topic,
+    key: `k-${i % keys}`,
+    headers: { 'x-index': String(i) },
+    body: Buffer.from(`${label}-${i}`),
+  }));
+}
+
+const indexOf = (body: string): number => Number(body.split('-').at(-1));
+
+describe('dead-letter redrive on JetStream', () => {
+  it('redelivers to an ordered group in key order, to it alone; a group made later skips the redriven records', async () => {
+    const bus = await adapter();
+    const topic = uniqueName('redrive.ordered');
+    const failed = 'ordered';
+    const failing = { value: true };
+    const failedSeen = new Collector();
+    const otherSeen = new Collector();
+    const observer = new ObserverLog();
+    const deadLetterTopic = defaultDeadLetterTopic(topic, failed);
+    await bus.subscribe(
+      subscribeSpec(topic, { group: 'other', ordering: 'key' }),
+      otherSeen.handler('other'),
+    );
+    await bus.subscribe(
+      subscribeSpec(topic, { group: failed, ordering: 'key', concurrency: 4 }),
+      failedSeen.handler('failed', (record): Settlement => {
+        if (!failing.value) return { type: 'ack' };
+        return {
+          type: 'deadLetter',
+          topic: deadLetterTopic,
+          reason: 'Error: broken',
+          headers: { 'tidings-dlq-reason': 'Error: broken', 'tidings-attempt': '1' },
+        };
+      }),
+      observer,
+    );
+    const count = 60;
+    await bus.publish(records(topic, 'r', count));
+    await observer.until((log) => log.landed.length >= count, 20_000);
+    await otherSeen.untilDistinct(count, 20_000);
+    failing.value = false;
+    const before = failedSeen.deliveries.length;
+    const otherBefore = otherSeen.deliveries.length;
+
+    const report = await createOperator({ adapter: bus }).redrive({ topic, group: failed });
+    expect(report).toMatchObject({ redriven: count, missing: 0, refused: [] });
+    await failedSeen.until(
+      () => failedSeen.deliveries.length - before >= count,
+      20_000,
+      () => `${failedSeen.deliveries.length - before} of ${count} redriven records delivered`,
+    );
+    const again = failedSeen.deliveries.slice(before).map((d) => d.record);
+    expect(new Set(again.map(bodyText)).size).toBe(count);
+    expect(again.every((record) => record.attempt === 1)).toBe(true);
+    expect(again.every((record) => record.headers['tidings-redrive-group'] === undefined)).toBe(true);
+    // A redriven record is a new record for its key: each key's records come in their order.
+    for (let key = 0; key < 5; key++) {
+      const order = again.filter((record) => record.key === `k-${key}`).map((r) => indexOf(bodyText(r)));
+      expect(order).toEqual([...order].sort((a, b) => a - b));
+    }
+    // A group that starts at the earliest record now reads the originals, not the redriven copies.
+    const late = new Collector();
+    await bus.subscribe(subscribeSpec(topic, { group: 'late' }), late.handler('late'));
+    await late.untilDistinct(count, 20_000);
+    await quietPeriod(500);
+    expect(late.deliveries.length).toBe(count);
+    expect(otherSeen.deliveries.length).toBe(otherBefore);
+  });
+
+  it('refuses nothing and counts unknown ids as missing; purges only letters of its own dead-letter topic', async () => {
+    const bus = await adapter();
+    const topic = uniqueName('redrive.missing');
+    const operator = createOperator({ adapter: bus });
+    const at = { topic, group: 'g', deadLetterTopic: defaultDeadLetterTopic(topic, 'g') };
+    // A record of the topic itself is a stream sequence too, but no dead letter.
+    await bus.publish(records(topic, 'plain', 1));
+    const outcomes = await bus.redriveDeadLetters(at, ['1', 'x', '999999999']);
+    expect(outcomes.map((o) => o.status)).toEqual(['missing', 'missing', 'missing']);
+    expect(await bus.deleteDeadLetters(at, ['1', 'nope'])).toBe(0);
+    expect(await operator.purge({ topic, group: 'g' })).toBe(0);
+    await expect(bus.readDeadLetters(at, 'not-a-sequence', 10)).rejects.toMatchObject({ field: 'cursor' });
+  });
+});
+
+describe('history replay on JetStream', () => {
+  it('replays an ordered group from a position while its member runs on, and names a bad group or position', async () => {
+    const bus = await adapter();
+    const topic = uniqueName('replay.ordered');
+    const seen = new Collector();
+    const bystander = new Collector();
+    const subscription: AdapterSubscription = await bus.subscribe(
+      subscribeSpec(topic, { group: 'projection', ordering: 'key' }),
+      seen.handler('projection'),
+    );
+    await bus.subscribe(subscribeSpec(topic, { group: 'bystander' }), bystander.handler('bystander'));
+    const count = 40;
+    await bus.publish(records(topic, 'a', count));
+    await seen.untilDistinct(count, 20_000);
+    await bystander.untilDistinct(count, 20_000);
+    const from = seen.ofBody('a-20')[0]!.record.position;
+    expect(from).toMatch(new RegExp(`^${topic.replaceAll('.', '\\.')}/\\d+@\\d+$`));
+    const before = seen.deliveries.length;
+    const otherBefore = bystander.deliveries.length;
+
+    await createOperator({ adapter: bus }).replay(topic, 'projection', { position: from });
+    await seen.until(
+      () => seen.deliveries.length - before >= count - 20,
+      20_000,
+      () => `${seen.deliveries.length - before} of ${count - 20} replayed`,
+    );
+    // The member pulls from the recreated consumers: new records reach it too.
+    await bus.publish(records(topic, 'b', 5));
+    await seen.until(
+      () => seen.ofBody('b-4').length > 0,
+      20_000,
+      () => 'b-4 not delivered after the replay',
+    );
+    await quietPeriod(500);
+    const replayed = seen.deliveries.slice(before).map((d) => bodyText(d.record));
+    expect(replayed.filter((body) => body.startsWith('a-')).sort()).toEqual(
+      Array.from({ length: 20 }, (_, i) => `a-${20 + i}`).sort(),
+    );
+    expect(subscription.state).toBe('running');
+    expect(bystander.deliveries.length - otherBefore).toBe(5);
+
+    await expect(bus.replayHistory(topic, 'nobody', { position: from })).rejects.toMatchObject({
+      field: 'group',
+    });
+    await expect(
+      bus.replayHistory(topic, 'projection', { position: `other.topic/1@5` }),
+    ).rejects.toMatchObject({ field: 'from.position' });
+    await expect(bus.replayHistory(topic, 'projection', { position: '17' })).rejects.toMatchObject({
+      field: 'from.position',
+    });
+  });
+});
+
+describe('group admin on JetStream', () => {
+  it("sums an ordered group's partitions, and refuses to delete a group while a member pulls", async () => {
+    const bus = await adapter();
+    const admin = await adapter();
+    const topic = uniqueName('groups.ordered');
+    const seen = new Collector();
+    const subscription = await bus.subscribe(
+      subscribeSpec(topic, { group: 'ordered', ordering: 'key' }),
+      seen.handler('ordered'),
+    );
+    await bus.publish(records(topic, 'r', 10));
+    await seen.untilDistinct(10, 20_000);
+    const [group, ...others] = await admin.describeGroups([topic]);
+    expect(others).toEqual([]);
+    expect(group).toMatchObject({ topic, group: 'ordered', lag: 0, pending: 0, state: 'active' });
+    await expect(admin.deleteGroup(topic, 'ordered')).rejects.toMatchObject({ field: 'group' });
+    await subscription.close();
+    expect(await admin.deleteGroup(topic, 'ordered')).toBe(true);
+    expect(await admin.describeGroups([topic])).toEqual([]);
+    expect(await admin.deleteGroup(topic, 'ordered')).toBe(false);
+  });
+});
