@@ -51,7 +51,7 @@ describe('dead-letter redrive on JetStream', () => {
     );
     await bus.subscribe(
       subscribeSpec(topic, { group: failed, ordering: 'key', concurrency: 4 }),
-      failedSeen.handler('failed', (record): Settlement => {
+      failedSeen.handler('failed', (): Settlement => {
         if (!failing.value) return { type: 'ack' };
         return {
           type: 'deadLetter',
