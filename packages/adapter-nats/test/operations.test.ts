@@ -1,4 +1,4 @@
-import { bodyText, Collector, ObserverLog, quietPeriod } from '@tidings/conformance';
+import { bodyText, Collector, eventually, ObserverLog, quietPeriod } from '@tidings/conformance';
 import { createOperator, defaultDeadLetterTopic } from '@tidings/core';
 import type {
   AdapterSubscription,
@@ -95,18 +95,44 @@ describe('dead-letter redrive on JetStream', () => {
     expect(otherSeen.deliveries.length).toBe(otherBefore);
   });
 
-  it('refuses nothing and counts unknown ids as missing; purges only letters of its own dead-letter topic', async () => {
+  it('counts unknown ids as missing, purges only its own letters, and refuses a group that no longer reads the topic', async () => {
     const bus = await adapter();
     const topic = uniqueName('redrive.missing');
+    const group = 'gone';
     const operator = createOperator({ adapter: bus });
-    const at = { topic, group: 'g', deadLetterTopic: defaultDeadLetterTopic(topic, 'g') };
-    // A record of the topic itself is a stream sequence too, but no dead letter.
-    await bus.publish(records(topic, 'plain', 1));
-    const outcomes = await bus.redriveDeadLetters(at, ['1', 'x', '999999999']);
+    const at = { topic, group, deadLetterTopic: defaultDeadLetterTopic(topic, group) };
+    const observer = new ObserverLog();
+    const subscription = await bus.subscribe(
+      subscribeSpec(topic, { group }),
+      new Collector().handler('gone', () => ({
+        type: 'deadLetter',
+        topic: at.deadLetterTopic,
+        reason: 'Error: broken',
+        headers: { 'tidings-dlq-reason': 'Error: broken' },
+      })),
+      observer,
+    );
+    await bus.publish(records(topic, 'r', 3));
+    await observer.until((log) => log.landed.length >= 3, 20_000);
+    const { letters } = await bus.readDeadLetters(at, undefined, 10);
+    expect(letters.map((letter) => bodyText(letter)).sort()).toEqual(['r-0', 'r-1', 'r-2']);
+    // The topic's own records are stream sequences too, but no dead letters of it.
+    const first = Number(letters[0]!.id);
+    const outcomes = await bus.redriveDeadLetters(at, [String(first - 1), 'x', '999999999']);
     expect(outcomes.map((o) => o.status)).toEqual(['missing', 'missing', 'missing']);
-    expect(await bus.deleteDeadLetters(at, ['1', 'nope'])).toBe(0);
-    expect(await operator.purge({ topic, group: 'g' })).toBe(0);
+    expect(await bus.deleteDeadLetters(at, [String(first - 1), 'nope'])).toBe(0);
     await expect(bus.readDeadLetters(at, 'not-a-sequence', 10)).rejects.toMatchObject({ field: 'cursor' });
+
+    await subscription.close();
+    expect(await bus.deleteGroup(topic, group)).toBe(true);
+    // Every other group would skip the record: redriven to nobody, it would be lost.
+    const report = await operator.redrive({ topic, group });
+    expect(report.redriven).toBe(0);
+    expect(report.refused.map((r) => r.reason)).toEqual(
+      Array(3).fill(expect.stringContaining(`"${group}" does not consume topic`)),
+    );
+    expect(await operator.purge({ topic, group })).toBe(3);
+    expect((await bus.readDeadLetters(at, undefined, 10)).letters).toEqual([]);
   });
 });
 
@@ -150,6 +176,20 @@ describe('history replay on JetStream', () => {
     );
     expect(subscription.state).toBe('running');
     expect(bystander.deliveries.length - otherBefore).toBe(5);
+
+    // Replayed from a time with nothing after it: health says `failed` while the consumer is
+    // gone, and `running` again once the new one answers a pull (its idle heartbeat).
+    await bus.replayHistory(topic, 'projection', { time: new Date(Date.now() + 60_000) });
+    await eventually(
+      () => subscription.state === 'failed',
+      5_000,
+      () => `the subscription stayed ${subscription.state}`,
+    );
+    await eventually(
+      () => subscription.state === 'running',
+      15_000,
+      () => `the subscription stayed ${subscription.state}`,
+    );
 
     await expect(bus.replayHistory(topic, 'nobody', { position: from })).rejects.toMatchObject({
       field: 'group',

@@ -1,5 +1,7 @@
 import {
+  ClosedError,
   ConfigError,
+  ConnectionError,
   type DeadLetterLocation,
   type DeadLetterPage,
   type IncomingRecord,
@@ -89,6 +91,12 @@ export class JetStreamOperations {
   }
 
   async redrive(at: DeadLetterLocation, ids: readonly string[]): Promise<RedriveOutcome[]> {
+    // Every other group skips a redriven record: without a consumer of the failed group on the
+    // topic, nobody would handle it, and its dead letter would be gone.
+    if ((await this.consumersOf(at.topic, at.group)).length === 0) {
+      const reason = `consumer group "${at.group}" does not consume topic "${at.topic}" on stream "${this.ctx.stream}"`;
+      return ids.map((id) => ({ id, status: 'refused', reason }));
+    }
     const filter = topicFilter(this.ctx.prefix, at.deadLetterTopic);
     const found = await Promise.all(
       ids.map(async (id) => {
@@ -120,9 +128,8 @@ export class JetStreamOperations {
       letters.map(async ({ id, stored }, i) => {
         const failure = failures[i];
         if (failure !== undefined) {
-          if (isConnectionFailure(failure) || isConnectionFailure((failure as { cause?: unknown }).cause)) {
-            throw failure;
-          }
+          // The broker could not be asked: the caller hears it; a refusal of this record stays here.
+          if (failure instanceof ConnectionError || failure instanceof ClosedError) throw failure;
           outcomes.set(id, { id, status: 'refused', reason: this.ctx.redactor.text(failure.message) });
           return;
         }

@@ -120,6 +120,10 @@ export class JetStreamSubscription
     return [...totals].map(([topic, messages]) => ({ topic, messages }));
   }
 
+  alive(): void {
+    this.failed = false;
+  }
+
   get wanting(): boolean {
     return !this.work.paused && !this.isClosing;
   }
