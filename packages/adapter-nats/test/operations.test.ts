@@ -203,6 +203,30 @@ describe('history replay on JetStream', () => {
   });
 });
 
+describe('history replay on an interest stream', () => {
+  it('is declared unavailable, and refused before any consumer is deleted', async () => {
+    const interest = uniqueName('tint');
+    const name = interest.toUpperCase();
+    try {
+      const bus = (await fx.open(
+        createNatsAdapter({ servers: NATS_URL, prefix: interest, stream: { name, retention: 'interest' } }),
+      )) as Operable;
+      expect(bus.capabilities.operations?.replay).toMatch(/interest retention/);
+      const topic = uniqueName('replay.interest');
+      const seen = new Collector();
+      await bus.subscribe(subscribeSpec(topic, { group: 'g' }), seen.handler('g'));
+      await bus.publish(records(topic, 'r', 3));
+      await seen.untilDistinct(3, 20_000);
+      await expect(bus.replayHistory(topic, 'g', { time: new Date(0) })).rejects.toMatchObject({
+        field: 'stream.retention',
+      });
+      expect((await bus.describeGroups([topic])).map((g) => g.group)).toEqual(['g']);
+    } finally {
+      await deleteStream(name);
+    }
+  });
+});
+
 describe('group admin on JetStream', () => {
   it("sums an ordered group's partitions, and refuses to delete a group while a member pulls", async () => {
     const bus = await adapter();

@@ -26,7 +26,7 @@ import {
 import { NATS_TOPIC_RULE } from '../subjects';
 import type { SubscriptionParts } from '../subscription';
 import { JetStreamGroups } from './groups';
-import { JetStreamOperations } from './operations';
+import { INTEREST_REPLAY, JetStreamOperations } from './operations';
 import { JetStreamPublisher } from './publisher';
 import { ensureStream } from './stream';
 import { JetStreamSubscription } from './subscription';
@@ -76,6 +76,10 @@ class NatsJetStreamAdapter extends NatsAdapterBase implements DeadLetterStore, H
     super('nats', resolved, {
       ...natsCapabilities,
       durable: resolved.stream.storage === 'file',
+      operations: Object.freeze({
+        deadLetters: true,
+        replay: resolved.stream.retention === 'limits' ? true : INTEREST_REPLAY,
+      }),
     });
     this.options = resolved;
   }

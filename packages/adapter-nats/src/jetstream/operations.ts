@@ -19,10 +19,11 @@ import {
   type JetStreamManager,
   type MsgHdrs,
   NatsError,
+  RetentionPolicy,
   type StoredMsg,
 } from 'nats';
 import { fromNatsHeaders } from '../codec';
-import { apiErrorCode, connectionFailure, isConnectionFailure, isNotFound } from '../errors';
+import { apiErrorCode, connectionFailure, isConnectionFailure, isNotFound, JS_ERR } from '../errors';
 import { consumerName, topicFilter } from '../subjects';
 import { storedHeaderBlock } from './advisories';
 import type { JetStreamPublisher } from './publisher';
@@ -34,10 +35,12 @@ import type { JetStreamPublisher } from './publisher';
  */
 export const REDRIVE_GROUP_HEADER = 'tidings-redrive-group';
 
-/** JetStream's "no message found" (a sequence that is not stored, or nothing after it). */
-const NO_MESSAGE = 10037;
-/** JetStream's "sequence not found" of a message delete. */
-const SEQUENCE_NOT_FOUND = 10043;
+/**
+ * Why a stream that does not keep records as a log cannot replay: a replay recreates the group's
+ * consumer, and on an interest (or work-queue) stream deleting it removes what only it owed.
+ */
+export const INTEREST_REPLAY =
+  "a replay recreates the group's consumers, and on a stream with interest retention that would delete the records only this group still owes; use retention 'limits'";
 
 /**
  * What a subscription of `group` does with a record a redrive addressed: undefined when it is
@@ -163,6 +166,13 @@ export class JetStreamOperations {
    */
   async replay(topic: string, group: string, from: ReplayFrom): Promise<void> {
     const start = startOf(topic, from);
+    const { config } = await this.call('cannot replay: read the stream', () =>
+      this.ctx.jsm.streams.info(this.ctx.stream),
+    );
+    if (config.retention !== RetentionPolicy.Limits) {
+      // Deleting the consumer would let the stream drop what only this group still owed.
+      throw new ConfigError('stream.retention', INTEREST_REPLAY);
+    }
     const infos = await this.consumersOf(topic, group);
     if (infos.length === 0) {
       throw new ConfigError(
@@ -212,7 +222,7 @@ export class JetStreamOperations {
     const query = { seq, next_by_subj: filter } as unknown as { seq: number };
     return this.call('cannot read the dead letters', () =>
       this.ctx.jsm.streams.getMessage(this.ctx.stream, query).catch((error: unknown) => {
-        if (apiErrorCode(error) === NO_MESSAGE) return undefined;
+        if (apiErrorCode(error) === JS_ERR.noMessageFound) return undefined;
         throw error;
       }),
     );
@@ -230,7 +240,8 @@ export class JetStreamOperations {
       // No erase: overwriting the bytes on disk is slower, and a dead letter is no secret the
       // stream did not hold before.
       this.ctx.jsm.streams.deleteMessage(this.ctx.stream, seq, false).catch((error: unknown) => {
-        if (apiErrorCode(error) === SEQUENCE_NOT_FOUND || apiErrorCode(error) === NO_MESSAGE) return false;
+        const code = apiErrorCode(error);
+        if (code === JS_ERR.sequenceNotFound || code === JS_ERR.noMessageFound) return false;
         throw error;
       }),
     );
