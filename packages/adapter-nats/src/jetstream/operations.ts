@@ -23,7 +23,7 @@ import {
   type StoredMsg,
 } from 'nats';
 import { fromNatsHeaders } from '../codec';
-import { apiErrorCode, connectionFailure, isConnectionFailure, isNotFound, JS_ERR } from '../errors';
+import { apiErrorCode, connectionFailure, isNotFound, JS_ERR } from '../errors';
 import { consumerName, topicFilter } from '../subjects';
 import { storedHeaderBlock } from './advisories';
 import type { JetStreamPublisher } from './publisher';
@@ -31,7 +31,15 @@ import type { JetStreamPublisher } from './publisher';
 /**
  * The header that addresses a redriven record to one consumer group: every group of the topic
  * reads the partition subject it is stored on, and the subscriptions of the other groups
- * acknowledge it without handing it to their handlers (see {@link addressedElsewhere}).
+ * acknowledge it without handing it to their handlers. A consumer of the stream written with
+ * plain nats.js should do the same.
+ *
+ * @example
+ * ```ts
+ * // In a plain nats.js consumer of a Tidings stream, for the group "audit":
+ * const addressed = msg.headers?.get(REDRIVE_GROUP_HEADER);
+ * if (addressed && decodeHeaderValue(addressed) !== 'audit') msg.ack(); // another group's redrive
+ * ```
  */
 export const REDRIVE_GROUP_HEADER = 'tidings-redrive-group';
 
@@ -252,8 +260,11 @@ export class JetStreamOperations {
       return await run();
     } catch (error) {
       if (error instanceof ConfigError) throw error;
-      if (error instanceof NatsError && error.api_error !== undefined && !isConnectionFailure(error)) {
-        throw new ConfigError('stream', `${what} on stream "${this.ctx.stream}": ${error.message}`, {
+      // The server understood and said no (a stream that is gone, a consumer setting it refuses):
+      // asking again will not help. Anything else is the connection's.
+      const api = error instanceof NatsError ? error.api_error : undefined;
+      if (api !== undefined && (api.code === 400 || isNotFound(error))) {
+        throw new ConfigError('stream', `${what} on stream "${this.ctx.stream}": ${api.description}`, {
           cause: this.ctx.redactor.error(error),
         });
       }
