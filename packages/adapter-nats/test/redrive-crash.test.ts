@@ -94,11 +94,15 @@ describe('a redrive killed with SIGKILL half-way and run again', () => {
     );
     await child.kill();
     const atKill = effects.size;
+    const browseStarted = performance.now();
     const left = await stored();
+    const browseMs = performance.now() - browseStarted;
     expect(left, 'the kill fell before the end').toBeGreaterThan(0);
 
+    const secondStarted = performance.now();
     child = startFixture('redrive.ts', args);
     await child.printed('DONE', 120_000);
+    const secondMs = performance.now() - secondStarted;
     await failedSeen.until(
       () => effects.size >= LETTERS,
       60_000,
@@ -106,7 +110,7 @@ describe('a redrive killed with SIGKILL half-way and run again', () => {
     );
     const tookMs = performance.now() - started;
     console.log(
-      `redrive of ${LETTERS} (killed at ${atKill} handled, ${left} left stored): ${Math.round(tookMs)} ms, ${deliveries} deliveries (${deliveries - effects.size} duplicates)`,
+      `redrive of ${LETTERS} (killed at ${atKill} handled, ${left} left stored): ${Math.round(tookMs)} ms in all, ${Math.round(secondMs)} ms for the second run (process start included) at ${RATE}/s, ${Math.round(browseMs)} ms to browse ${left}; ${deliveries} deliveries (${deliveries - effects.size} duplicates)`,
     );
     expect(await stored()).toBe(0);
     expect(effects.size).toBe(LETTERS);
