@@ -1,11 +1,12 @@
 import { bodyText, Collector, eventually, ObserverLog, quietPeriod } from '@tidings/conformance';
 import { createOperator, defaultDeadLetterTopic } from '@tidings/core';
-import type {
-  AdapterSubscription,
-  DeadLetterStore,
-  GroupAdmin,
-  HistoryReplay,
-  Settlement,
+import {
+  type AdapterSubscription,
+  ConnectionError,
+  type DeadLetterStore,
+  type GroupAdmin,
+  type HistoryReplay,
+  type Settlement,
 } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import { createNatsAdapter, type NatsAdapter } from '../src/index';
@@ -93,6 +94,55 @@ describe('dead-letter redrive on JetStream', () => {
     await quietPeriod(500);
     expect(late.deliveries.length).toBe(count);
     expect(otherSeen.deliveries.length).toBe(otherBefore);
+  });
+
+  it('run again after dying between the redelivery and the delete, delivers each record once (the duplicate window)', async () => {
+    const bus = await adapter();
+    const topic = uniqueName('redrive.twice');
+    const group = 'twice';
+    const at = { topic, group, deadLetterTopic: defaultDeadLetterTopic(topic, group) };
+    const failing = { value: true };
+    const seen = new Collector();
+    const observer = new ObserverLog();
+    await bus.subscribe(
+      subscribeSpec(topic, { group }),
+      seen.handler('twice', (): Settlement => {
+        if (!failing.value) return { type: 'ack' };
+        return {
+          type: 'deadLetter',
+          topic: at.deadLetterTopic,
+          reason: 'Error: broken',
+          headers: { 'tidings-dlq-reason': 'Error: broken' },
+        };
+      }),
+      observer,
+    );
+    const count = 5;
+    await bus.publish(records(topic, 'r', count));
+    await observer.until((log) => log.landed.length >= count, 20_000);
+    failing.value = false;
+    const before = seen.deliveries.length;
+    const ids = (await bus.readDeadLetters(at, undefined, 100)).letters.map((letter) => letter.id);
+    expect(ids.length).toBe(count);
+    // The process dies right after the stream confirmed the redeliveries, before any delete: the
+    // adapter's own step is replaced (the broker is the real one).
+    const operations = (
+      bus as unknown as { connected: { operations: { remove: (seq: number) => Promise<boolean> } } }
+    ).connected.operations;
+    const remove = operations.remove;
+    operations.remove = () => Promise.reject(new ConnectionError('killed'));
+    await expect(bus.redriveDeadLetters(at, ids)).rejects.toThrow('killed');
+    operations.remove = remove;
+    await seen.until(
+      () => seen.deliveries.length - before >= count,
+      20_000,
+      () => `${seen.deliveries.length - before} of ${count} delivered`,
+    );
+    const again = await bus.redriveDeadLetters(at, ids);
+    expect(again.map((outcome) => outcome.status)).toEqual(Array(count).fill('redriven'));
+    expect((await bus.readDeadLetters(at, undefined, 100)).letters).toEqual([]);
+    await quietPeriod(500);
+    expect(seen.deliveries.length - before).toBe(count);
   });
 
   it('counts unknown ids as missing, purges only its own letters, and refuses a group that no longer reads the topic', async () => {
