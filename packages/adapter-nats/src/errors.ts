@@ -20,6 +20,10 @@ export const JS_ERR = {
   messageTooLarge: 10054,
   /** The message's header block is over 64 KiB, which no stream stores. */
   headersTooLarge: 10097,
+  /** A message get found no message at (or after) the sequence. */
+  noMessageFound: 10037,
+  /** A message delete found no message at the sequence. */
+  sequenceNotFound: 10043,
 } as const;
 
 /** URL credentials only, for errors raised before an adapter's own redactor exists. */

@@ -1,8 +1,18 @@
 import {
   type AdapterCapabilities,
+  ConfigError,
   ConnectionError,
   type ConnectionState,
+  type DeadLetterLocation,
+  type DeadLetterPage,
+  type DeadLetterStore,
+  type GroupAdmin,
+  type GroupDescription,
+  type HistoryReplay,
   type OutgoingRecord,
+  type RedriveOutcome,
+  type ReplayFrom,
+  topicProblem,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, NatsConnection } from 'nats';
 import { type NatsAdapter, NatsAdapterBase } from '../adapter';
@@ -15,6 +25,8 @@ import {
 } from '../options';
 import { NATS_TOPIC_RULE } from '../subjects';
 import type { SubscriptionParts } from '../subscription';
+import { JetStreamGroups } from './groups';
+import { INTEREST_REPLAY, JetStreamOperations } from './operations';
 import { JetStreamPublisher } from './publisher';
 import { ensureStream } from './stream';
 import { JetStreamSubscription } from './subscription';
@@ -42,12 +54,7 @@ export const natsCapabilities: AdapterCapabilities = Object.freeze({
   headerPrefix: 'ce-',
   contentTypeHeader: 'ce-datacontenttype',
   topicRule: NATS_TOPIC_RULE,
-  operations: Object.freeze({
-    deadLetters:
-      "not implemented yet for NATS JetStream (planned: redrive to a subject only the group's consumer reads)",
-    replay:
-      "not implemented yet for NATS JetStream (planned: recreate the group's consumer at a start time or sequence)",
-  }),
+  operations: Object.freeze({ deadLetters: true, replay: true }),
 });
 
 /** What the adapter has once connected: the connection, its JetStream API, and the stream. */
@@ -56,9 +63,11 @@ interface Connected {
   readonly jsm: JetStreamManager;
   readonly partitions: number;
   readonly publisher: JetStreamPublisher;
+  readonly operations: JetStreamOperations;
+  readonly groups: JetStreamGroups;
 }
 
-class NatsJetStreamAdapter extends NatsAdapterBase {
+class NatsJetStreamAdapter extends NatsAdapterBase implements DeadLetterStore, HistoryReplay, GroupAdmin {
   private readonly options: ResolvedNatsOptions;
   private connected: Connected | undefined;
 
@@ -67,6 +76,10 @@ class NatsJetStreamAdapter extends NatsAdapterBase {
     super('nats', resolved, {
       ...natsCapabilities,
       durable: resolved.stream.storage === 'file',
+      operations: Object.freeze({
+        deadLetters: true,
+        replay: resolved.stream.retention === 'limits' ? true : INTEREST_REPLAY,
+      }),
     });
     this.options = resolved;
   }
@@ -103,7 +116,21 @@ class NatsJetStreamAdapter extends NatsAdapterBase {
       partitions,
       maxMsgSize,
     });
-    this.connected = { nc, jsm, partitions, publisher };
+    const scope = {
+      jsm,
+      stream: this.options.stream.name,
+      prefix: this.options.prefix,
+      partitions,
+      redactor,
+    };
+    this.connected = {
+      nc,
+      jsm,
+      partitions,
+      publisher,
+      operations: new JetStreamOperations({ ...scope, publisher }),
+      groups: new JetStreamGroups(scope),
+    };
   }
 
   private require(what: string): Connected {
@@ -114,6 +141,58 @@ class NatsJetStreamAdapter extends NatsAdapterBase {
       );
     }
     return this.connected;
+  }
+
+  async readDeadLetters(
+    at: DeadLetterLocation,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterPage> {
+    return (await this.operate('read dead letters', at.topic, at.deadLetterTopic)).operations.read(
+      at,
+      cursor,
+      limit,
+    );
+  }
+
+  async redriveDeadLetters(
+    at: DeadLetterLocation,
+    ids: readonly string[],
+  ): Promise<readonly RedriveOutcome[]> {
+    return (await this.operate('redrive dead letters', at.topic, at.deadLetterTopic)).operations.redrive(
+      at,
+      ids,
+    );
+  }
+
+  async deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
+    return (await this.operate('delete dead letters', at.topic, at.deadLetterTopic)).operations.delete(
+      at,
+      ids,
+    );
+  }
+
+  async replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
+    await (await this.operate('replay', topic)).operations.replay(topic, group, from);
+  }
+
+  async describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    return (await this.operate('describe groups', ...topics)).groups.describe(topics);
+  }
+
+  async deleteGroup(topic: string, group: string): Promise<boolean> {
+    const { operations, groups } = await this.operate('delete a group', topic);
+    return groups.delete(topic, group, await operations.consumersOf(topic, group));
+  }
+
+  /** Checks the topics against the rule, connects when not yet, and hands over. */
+  private async operate(what: string, ...topics: readonly string[]): Promise<Connected> {
+    for (const topic of topics) {
+      const problem = topicProblem(NATS_TOPIC_RULE, topic);
+      if (problem !== undefined) throw new ConfigError('topic', problem);
+    }
+    await this.connect();
+    return this.require(what);
   }
 
   async publish(records: readonly OutgoingRecord[]): Promise<void> {

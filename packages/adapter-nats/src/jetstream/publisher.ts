@@ -90,6 +90,51 @@ export class JetStreamPublisher {
   }
 
   /**
+   * Publishes records one by one in the order given (one connection: the stream stores them in
+   * that order), each with its own `Nats-Msg-Id`, and resolves with each one's failure, or
+   * undefined once the stream stored it: a redrive reports on every record, not on the batch.
+   */
+  async publishEach(
+    records: readonly { readonly record: OutgoingRecord; readonly msgId: string }[],
+  ): Promise<(Error | undefined)[]> {
+    const limits = this.limits();
+    const streamName = this.options.stream.name;
+    const timeout = this.options.publishTimeoutMs;
+    await this.link.whenConnected(timeout);
+    const dropped = this.link.whenDropped();
+    const sent = records.map(async ({ record, msgId }): Promise<Error | undefined> => {
+      let message: OutgoingMessage;
+      try {
+        [message] = prepareMessages([record], {
+          capabilities: this.capabilities,
+          maxPayloadBytes: limits.maxPayloadBytes,
+          maxHeaderBytes: limits.maxHeaderBytes,
+          addedHeaderBytes: limits.addedHeaderBytes,
+          redactor: this.options.redactor,
+          subjectOf: () => partitionSubject(this.options.prefix, record.topic, this.partitionOf(record.key)),
+          msgIdOf: () => msgId,
+        }) as [OutgoingMessage];
+      } catch (error) {
+        return error as Error;
+      }
+      try {
+        await Promise.race([
+          this.target.js.publish(message.subject, message.body, {
+            headers: message.headers,
+            timeout,
+            expect: { streamName },
+          }),
+          dropped,
+        ]);
+        return undefined;
+      } catch (error) {
+        return publishFailure(error, record.topic, 'redrive', this.options.redactor);
+      }
+    });
+    return Promise.all(sent);
+  }
+
+  /**
    * What the server takes: its `max_payload` (headers and body; read from the server the client is
    * connected to now), the stream's `max_msg_size` when lower, and JetStream's 64 KiB of headers.
    */

@@ -27,6 +27,8 @@ export interface PullerHost {
   report(error: Error, fatal: boolean): void;
   /** Whether new records are wanted now (not paused, not closing). */
   readonly wanting: boolean;
+  /** The consumer answered a pull request (an idle heartbeat): pulling works. */
+  alive(): void;
 }
 
 /**
@@ -125,7 +127,11 @@ export class Puller {
       return;
     }
     const code = msg.headers?.code ?? 0;
-    if (code === 100) return; // idle heartbeat
+    if (code === 100) {
+      // Idle heartbeat: the consumer is there (again, after a replay recreated it).
+      this.host.alive();
+      return;
+    }
     const pending = Number(msg.headers?.get('Nats-Pending-Messages') ?? '');
     if ((code === 408 || code === 409 || code === 404) && Number.isInteger(pending) && pending > 0) {
       // A request ended (expired, or cut short) with `pending` records not delivered.

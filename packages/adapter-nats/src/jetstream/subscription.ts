@@ -14,6 +14,7 @@ import { NatsSubscription, type SubscriptionParts } from '../subscription';
 import { acks, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
+import { addressedElsewhere } from './operations';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
 
 /** What a subscription needs from its adapter. */
@@ -119,6 +120,10 @@ export class JetStreamSubscription
     return [...totals].map(([topic, messages]) => ({ topic, messages }));
   }
 
+  alive(): void {
+    this.failed = false;
+  }
+
   get wanting(): boolean {
     return !this.work.paused && !this.isClosing;
   }
@@ -171,15 +176,25 @@ export class JetStreamSubscription
       puller.release();
       return;
     }
-    const held: Held = {
-      id,
-      msg,
-      puller,
-      record: toIncoming(msg, msg.data, {
+    const record = addressedElsewhere(
+      toIncoming(msg, msg.data, {
         topic: puller.target.topic,
         position: positionOf(puller.target.topic, msg.subject, info.streamSeq),
         deliveries: info.deliveryCount,
       }),
+      this.spec.group,
+    );
+    if (record === undefined) {
+      // Redriven for another group of the topic: this group handled the original already.
+      acks.ack(this.ctx.nc, msg);
+      puller.release();
+      return;
+    }
+    const held: Held = {
+      id,
+      msg,
+      puller,
+      record,
       deliveries: info.deliveryCount,
       streamSeq: info.streamSeq,
       last: info.deliveryCount >= (this.maxDeliver.get(puller.target.consumer) ?? Number.POSITIVE_INFINITY),
@@ -215,11 +230,8 @@ export class JetStreamSubscription
         return stored.header;
       },
     };
-    const held: Held = {
-      id,
-      msg: undefined,
-      puller: undefined,
-      record: toIncoming(
+    const record = addressedElsewhere(
+      toIncoming(
         source,
         stored.data,
         {
@@ -229,6 +241,14 @@ export class JetStreamSubscription
         },
         () => storedHeaderBlock(stored),
       ),
+      this.spec.group,
+    );
+    if (record === undefined) return;
+    const held: Held = {
+      id,
+      msg: undefined,
+      puller: undefined,
+      record,
       deliveries: info.deliveryCount,
       streamSeq: givenUp.streamSeq,
       last: true,
