@@ -8,6 +8,7 @@
 export type { NatsAdapter } from './adapter';
 export { decodeHeaderValue, encodeHeaderValue, KEY_HEADER } from './codec';
 export { createNatsCoreAdapter, natsCoreCapabilities } from './core-nats/adapter';
+export type { NatsJetStreamAdapter } from './jetstream/adapter';
 export { createNatsAdapter, natsCapabilities } from './jetstream/adapter';
 export { REDRIVE_GROUP_HEADER } from './jetstream/operations';
 export type {

@@ -1,15 +1,8 @@
 import { bodyText, Collector, eventually, ObserverLog, quietPeriod } from '@tidings/conformance';
 import { createOperator, defaultDeadLetterTopic } from '@tidings/core';
-import {
-  type AdapterSubscription,
-  ConnectionError,
-  type DeadLetterStore,
-  type GroupAdmin,
-  type HistoryReplay,
-  type Settlement,
-} from '@tidings/core/adapter';
+import { type AdapterSubscription, ConnectionError, type Settlement } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
-import { createNatsAdapter, type NatsAdapter } from '../src/index';
+import { createNatsAdapter, type NatsJetStreamAdapter } from '../src/index';
 import { natsFixture } from './support/fixture';
 import { deleteStream, NATS_URL, uniqueName } from './support/nats';
 import { subscribeSpec } from './support/spec';
@@ -19,10 +12,10 @@ const prefix = uniqueName('tops');
 const stream = prefix.toUpperCase();
 const fx = natsFixture(() => deleteStream(stream));
 
-type Operable = NatsAdapter & DeadLetterStore & HistoryReplay & GroupAdmin;
+type Operable = NatsJetStreamAdapter;
 
 async function adapter(): Promise<Operable> {
-  return fx.open(createNatsAdapter({ servers: NATS_URL, prefix, stream: { name: stream } }) as Operable);
+  return fx.open(createNatsAdapter({ servers: NATS_URL, prefix, stream: { name: stream } }));
 }
 
 function records(topic: string, label: string, count: number, keys = 5) {

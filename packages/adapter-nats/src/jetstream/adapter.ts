@@ -67,7 +67,7 @@ interface Connected {
   readonly groups: JetStreamGroups;
 }
 
-class NatsJetStreamAdapter extends NatsAdapterBase implements DeadLetterStore, HistoryReplay, GroupAdmin {
+class NatsJetStreamAdapterImpl extends NatsAdapterBase implements DeadLetterStore, HistoryReplay, GroupAdmin {
   private readonly options: ResolvedNatsOptions;
   private connected: Connected | undefined;
 
@@ -245,6 +245,19 @@ class NatsJetStreamAdapter extends NatsAdapterBase implements DeadLetterStore, H
  * });
  * ```
  */
-export function createNatsAdapter(options: NatsAdapterOptions = {}): NatsAdapter {
-  return new NatsJetStreamAdapter(options);
+export function createNatsAdapter(options: NatsAdapterOptions = {}): NatsJetStreamAdapter {
+  return new NatsJetStreamAdapterImpl(options);
 }
+
+/**
+ * The JetStream adapter: a {@link NatsAdapter} whose dead letters can be browsed, redriven and
+ * purged, whose history can be replayed to one group, and whose groups can be listed and deleted
+ * (the optional interfaces of `@tidings/core/adapter`, which `createOperator` uses).
+ *
+ * @example
+ * ```ts
+ * const adapter: NatsJetStreamAdapter = createNatsAdapter({ servers: 'nats://127.0.0.1:4222' });
+ * const groups = await adapter.describeGroups(['order.placed']);
+ * ```
+ */
+export interface NatsJetStreamAdapter extends NatsAdapter, DeadLetterStore, HistoryReplay, GroupAdmin {}
