@@ -77,6 +77,8 @@ export type {
   Upcaster,
 } from './contracts/define-event';
 export { defineEvent } from './contracts/define-event';
+export type { ContractJsonSchema } from './contracts/json-schema';
+export { contractJsonSchema } from './contracts/json-schema';
 export type { ContractSchema, JsonSchemaData, JsonSchemaInput, JsonSchemaObject } from './contracts/schema';
 export type { Codec } from './envelope/codec';
 export { jsonCodec } from './envelope/codec';
