@@ -20,6 +20,20 @@ export interface SubscriptionDeclaration {
 }
 
 /**
+ * A service that publishes events, and which: the AsyncAPI document's send operations and the
+ * console's flow are drawn from these.
+ *
+ * @example
+ * ```ts
+ * const shop: ProducerDeclaration = { name: 'order-api', events: [OrderPlaced] };
+ * ```
+ */
+export interface ProducerDeclaration {
+  readonly name: string;
+  readonly events: readonly AnyEventContract[];
+}
+
+/**
  * What `tidings.config.ts` (or `.mts`, `.js`, `.mjs`, `.cjs`) exports by default: how to reach the
  * broker, and the application's contracts, named as the application's bus names them.
  *
@@ -52,6 +66,8 @@ export interface TidingsConfig {
   readonly source?: string;
   /** The consumer groups the application runs. */
   readonly subscriptions?: readonly SubscriptionDeclaration[];
+  /** The services that publish, and which events each publishes. */
+  readonly producers?: readonly ProducerDeclaration[];
 }
 
 /**
@@ -132,6 +148,11 @@ function checkConfig(value: unknown, path: string): TidingsConfig {
         `subscriptions[${i}]`,
         `${path}: each subscription needs a group name and an array of events`,
       );
+    }
+  }
+  for (const [i, producer] of (config.producers ?? []).entries()) {
+    if (typeof producer?.name !== 'string' || !Array.isArray(producer.events)) {
+      throw new ConfigError(`producers[${i}]`, `${path}: each producer needs a name and an array of events`);
     }
   }
   return config as TidingsConfig;

@@ -1,4 +1,4 @@
-export type { LoadedConfig, SubscriptionDeclaration, TidingsConfig } from './config';
+export type { LoadedConfig, ProducerDeclaration, SubscriptionDeclaration, TidingsConfig } from './config';
 export { CONFIG_FILES, defineConfig, loadConfig } from './config';
 export type { ExitCode } from './exit';
 export { EXIT } from './exit';
