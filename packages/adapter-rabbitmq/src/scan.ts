@@ -82,6 +82,8 @@ export async function scan(
   });
   const messages: ConsumeMessage[] = [];
   let acked = 0;
+  /** Every message delivered, those that came after the scan ended too: all of them are given back. */
+  let received = 0;
   let consumerTag: string | undefined;
   let cancelled: Promise<unknown> | undefined;
   const cancel = (): Promise<unknown> | undefined => {
@@ -100,12 +102,12 @@ export async function scan(
     try {
       // After the acknowledgements (see above), which the channel sends in order before this.
       await cancel();
-      expected = (await channel.checkQueue(queue)).messageCount + messages.length - acked;
+      expected = (await channel.checkQueue(queue)).messageCount + received - acked;
     } catch {
       // The channel is gone: the broker gives everything back on its own.
     }
     await channel.close().catch(ignore);
-    if (expected !== undefined && messages.length > acked) await readyAgain(link, queue, expected);
+    if (expected !== undefined && received > acked) await readyAgain(link, queue, expected);
   };
   const held: Held = {
     messages,
@@ -154,6 +156,7 @@ export async function scan(
         .consume(
           queue,
           (message) => {
+            if (message !== null) received++;
             if (finished) return;
             if (message === null) {
               finish(new Error(`RabbitMQ cancelled the scan of "${queue}" (was it deleted?)`));
