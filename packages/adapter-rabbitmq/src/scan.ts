@@ -13,6 +13,17 @@ import { REPLY, replyCode } from './errors';
 
 /** How long a scan waits for a message before it asks the queue whether any is left. */
 const IDLE_CHECK_MS = 100;
+/**
+ * The most messages one scan holds: the largest prefetch AMQP can ask for. Without a prefetch a
+ * quorum queue sends a consumer 2,000 messages at most, and a scan would wait for the rest forever.
+ */
+export const MAX_HELD = 65_535;
+/**
+ * How long a scan waits for the queue's other consumers to go: a scan of another operation, or
+ * one whose process died and whose letters the broker has not given back yet. A subscription of
+ * the dead-letter topic stays: the scan then goes on after this wait, seeing what it leaves.
+ */
+const CONSUMERS_WAIT_MS = 2_000;
 /** How often, and how long at most, a release waits for the messages it gave back to be ready again. */
 const RETURN_POLL_MS = 5;
 const RETURN_WAIT_MS = 5_000;
@@ -67,8 +78,9 @@ export function probe(link: Link, queue: string): Promise<QueueCounts | undefine
 /**
  * Takes every message of `queue` that is ready now (or until `enough` says so) without
  * acknowledging any; resolves with them held, or `undefined` when the queue does not exist. The
- * scan ends once it holds as many as were ready when it began, or when none is ready any more
- * (messages another scan holds are not seen). The caller must `release` what it holds.
+ * scan ends once it holds as many as were ready when it began (at most {@link MAX_HELD}), or when
+ * none is ready any more (messages another scan holds are not seen). The caller must `release`
+ * what it holds.
  */
 export async function scan(
   link: Link,
@@ -120,7 +132,7 @@ export async function scan(
   try {
     let ready: number;
     try {
-      ready = (await channel.checkQueue(queue)).messageCount;
+      ready = await readyAlone(channel, queue);
     } catch (error) {
       if (replyCode(error) === REPLY.notFound) {
         await release();
@@ -129,6 +141,7 @@ export async function scan(
       throw error;
     }
     if (ready === 0) return held;
+    await channel.prefetch(MAX_HELD, false);
     await new Promise<void>((resolve, reject) => {
       let idle: NodeJS.Timeout | undefined;
       let finished = false;
@@ -165,7 +178,7 @@ export async function scan(
             messages.push(message);
             // `enough` sees every message, the last one included.
             const satisfied = enough(messages);
-            if (satisfied || messages.length >= ready) finish();
+            if (satisfied || messages.length >= Math.min(ready, MAX_HELD)) finish();
             else checkIdle();
           },
           { noAck: false },
@@ -192,4 +205,17 @@ async function readyAgain(link: Link, queue: string, count: number): Promise<voi
       await new Promise((resolve) => setTimeout(resolve, RETURN_POLL_MS));
     }
   }).catch(ignore);
+}
+
+/**
+ * The ready messages of `queue` once it has no other consumer, or after {@link CONSUMERS_WAIT_MS}:
+ * what another consumer holds is not ready, and would be missing from the scan.
+ */
+async function readyAlone(channel: Channel, queue: string): Promise<number> {
+  const deadline = Date.now() + CONSUMERS_WAIT_MS;
+  for (;;) {
+    const { messageCount, consumerCount } = await channel.checkQueue(queue);
+    if (consumerCount === 0 || Date.now() >= deadline) return messageCount;
+    await new Promise((resolve) => setTimeout(resolve, RETURN_POLL_MS));
+  }
 }
