@@ -9,10 +9,16 @@ import {
   type ConnectionStateReporter,
   checkOutgoing,
   checkSubscribeSpec,
+  type DeadLetterLocation,
+  type DeadLetterPage,
+  type DeadLetterStore,
+  type GroupAdmin,
+  type GroupDescription,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
   type Redactor,
+  type RedriveOutcome,
   type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
@@ -22,6 +28,8 @@ import { messageIdOf, type Publication, publicationOf } from './codec';
 import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
 import { redactorOf } from './errors';
+import { GroupRegistry } from './groups';
+import { DeadLetterQueues, REPLAY_UNAVAILABLE } from './operations';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { RabbitMQSubscription } from './subscription';
@@ -56,13 +64,9 @@ export function rabbitmqCapabilities(options: RabbitMQAdapterOptions = {}): Adap
   return capabilitiesOf(resolved);
 }
 
-// RabbitMQ can redrive (the default exchange routes to one group's queue) but the adapter does not
-// yet; a queue forgets what it delivered, so there is no history to replay (a stream queue would be).
-const RABBITMQ_OPERATIONS = Object.freeze({
-  deadLetters:
-    "not implemented yet for RabbitMQ (planned: the default exchange routes a dead letter to the failed group's queue alone)",
-  replay: 'a RabbitMQ queue forgets what it delivered: there is no history to replay',
-});
+// Dead letters are kept in a queue per group (see operations.ts); a queue forgets what it delivered,
+// so there is no history to replay (a stream would keep it).
+const RABBITMQ_OPERATIONS = Object.freeze({ deadLetters: true, replay: REPLAY_UNAVAILABLE });
 
 function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
   return Object.freeze({
@@ -84,7 +88,7 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
 
 type StateListener = (state: ConnectionState, error?: Error) => void;
 
-class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
+class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter, DeadLetterStore, GroupAdmin {
   readonly name = 'rabbitmq';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedOptions;
@@ -96,6 +100,8 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
   private readonly consumeLink: Link;
   private readonly publisher: Publisher;
   private readonly subscriptions = new Set<RabbitMQSubscription>();
+  private readonly deadLetters: DeadLetterQueues;
+  private readonly groups: GroupRegistry;
   private closing: Promise<void> | undefined;
   private closed = false;
 
@@ -117,6 +123,8 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
       this.options.publishTimeoutMs,
       this.redactor,
     );
+    this.deadLetters = new DeadLetterQueues(this.publishLink, this.topology, this.publisher, this.redactor);
+    this.groups = new GroupRegistry(this.publishLink, this.topology, this.publisher, this.redactor);
   }
 
   /**
@@ -235,7 +243,50 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter {
       this.subscriptions.delete(subscription);
       throw error;
     }
+    // After the queues exist: a registered group always had a queue (see groups.ts).
+    await this.groups.register(spec.group, spec.topics);
     return subscription;
+  }
+
+  /**
+   * Reads the dead letters of `at` in id order (the ids the adapter stamps when it dead-letters),
+   * by taking the whole dead-letter queue without acknowledging it and giving it back: see
+   * `operations.ts` for what that costs.
+   */
+  readDeadLetters(
+    at: DeadLetterLocation,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterPage> {
+    return this.operating(() => this.deadLetters.read(at, cursor, limit));
+  }
+
+  /** Publishes each named dead letter to the failed group's queue alone, then removes it. */
+  redriveDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<readonly RedriveOutcome[]> {
+    return this.operating(() => this.deadLetters.redrive(at, ids));
+  }
+
+  deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
+    return this.operating(() => this.deadLetters.delete(at, ids));
+  }
+
+  /**
+   * The groups registered for each topic (a group registers when it subscribes), with the ready
+   * messages of its queue as lag and its consumers as members; `pending` is unknown over AMQP.
+   */
+  describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    return this.operating(() => this.groups.describe(topics));
+  }
+
+  /** Deletes the group's queue; refuses with a `ConfigError` naming `group` while it has consumers. */
+  deleteGroup(topic: string, group: string): Promise<boolean> {
+    return this.operating(() => this.groups.delete(topic, group));
+  }
+
+  private async operating<T>(task: () => Promise<T>): Promise<T> {
+    if (this.closing !== undefined) throw new ClosedError('the RabbitMQ adapter is closed');
+    await this.publishLink.open();
+    return task();
   }
 
   close(options: CloseOptions = {}): Promise<void> {

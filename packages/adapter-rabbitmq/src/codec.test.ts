@@ -280,6 +280,7 @@ describe('incomingRecordOf', () => {
     for (const name of [
       'tidings-key',
       'tidings-topic',
+      'tidings-letter-id',
       'tidings-delay-3',
       'x-death',
       'x-delivery-count',

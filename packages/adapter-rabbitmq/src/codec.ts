@@ -22,6 +22,13 @@ import type { QueueType } from './options';
 export const KEY_HEADER = 'tidings-key';
 /** The record's topic, on retried copies, whose routing key is their queue's name. */
 export const TOPIC_HEADER = 'tidings-topic';
+/**
+ * The id of a dead letter in its queue, stamped by the adapter when it dead-letters a record (see
+ * `letterId` in `letters.ts`): sortable, so that it can be a cursor.
+ */
+export const LETTER_ID_HEADER = 'tidings-letter-id';
+/** The consumer group a registration message of a group registry names (see `groups.ts`). */
+export const GROUP_HEADER = 'tidings-group';
 /** The CloudEvents id attribute, reused as the AMQP `message-id`. */
 export const CLOUD_EVENTS_ID_HEADER = 'cloudEvents:id';
 
@@ -34,6 +41,7 @@ export function isTransportHeader(name: string): boolean {
   return (
     name === KEY_HEADER ||
     name === TOPIC_HEADER ||
+    name === LETTER_ID_HEADER ||
     name.startsWith(DELAY_HEADER_PREFIX) ||
     BROKER_HEADERS.has(name) ||
     BROKER_HEADER_PREFIXES.some((prefix) => name.startsWith(prefix))

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { delayLevelName, MAX_NAME_BYTES, workQueueName } from './names';
+import { delayLevelName, groupRegistryName, MAX_NAME_BYTES, workQueueName } from './names';
 
 describe('workQueueName', () => {
   it('is readable, deterministic and distinct per group', () => {
@@ -49,5 +49,15 @@ describe('workQueueName', () => {
   it('names delay levels apart from every work queue', () => {
     expect(delayLevelName('tidings', 400)).toBe('tidings.delay.400ms');
     expect(delayLevelName('tidings', 400).startsWith('tidings/')).toBe(false);
+  });
+});
+
+describe('groupRegistryName', () => {
+  it('is apart from the work queues and fits AMQP when the topic is long', () => {
+    expect(groupRegistryName('tidings', 'order.placed')).toBe('tidings.groups/order.placed');
+    expect(groupRegistryName('tidings', 'order.placed').startsWith('tidings/')).toBe(false);
+    const long = groupRegistryName('tidings', 'x'.repeat(300));
+    expect(Buffer.byteLength(long)).toBeLessThanOrEqual(MAX_NAME_BYTES);
+    expect(long).not.toBe(groupRegistryName('tidings', `${'x'.repeat(299)}y`));
   });
 });

@@ -34,6 +34,22 @@ export function delayLevelName(exchange: string, ms: number): string {
   return `${exchange}.delay.${ms}ms`;
 }
 
+/**
+ * The queue that lists the consumer groups of a topic, `<exchange>.groups/<topic>`: AMQP cannot list
+ * queues, so each subscription leaves its group's name there (see `groups.ts`). The `.` after the
+ * exchange name keeps it apart from the work queues, like the delay levels.
+ *
+ * @example
+ * ```ts
+ * groupRegistryName('tidings', 'order.placed'); // 'tidings.groups/order.placed'
+ * ```
+ */
+export function groupRegistryName(exchange: string, topic: string): string {
+  const readable = `${exchange}.groups/${topic}`;
+  if (Buffer.byteLength(readable) <= MAX_NAME_BYTES) return readable;
+  return withHash(readable, JSON.stringify([exchange, 'groups', topic]));
+}
+
 function withHash(readable: string, identity: string): string {
   const suffix = `~${createHash('sha256').update(identity).digest('hex').slice(0, 16)}`;
   const room = MAX_NAME_BYTES - suffix.length;

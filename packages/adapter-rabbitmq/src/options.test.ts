@@ -57,7 +57,7 @@ describe('rabbitmqCapabilities', () => {
         description: "any characters but '*', '#' and control characters (AMQP routing keys)",
       },
       operations: {
-        deadLetters: expect.stringContaining('not implemented yet'),
+        deadLetters: true,
         replay: expect.stringContaining('no history'),
       },
     });

@@ -28,9 +28,10 @@ import {
   topicProblem,
 } from '@tidings/core/adapter';
 import type { Channel, ConsumeMessage } from 'amqplib';
-import { HEADER_ENTRY_BYTES, KEY_HEADER, publicationOf, TOPIC_HEADER } from './codec';
+import { HEADER_ENTRY_BYTES, KEY_HEADER, LETTER_ID_HEADER, publicationOf, TOPIC_HEADER } from './codec';
 import { planDelay } from './delay';
 import { isPermanent } from './errors';
+import { letterId } from './letters';
 import type { Publisher } from './publisher';
 import type { Topology } from './topology';
 
@@ -77,6 +78,9 @@ export interface SettleContext {
  */
 const GIVE_BACK_FIRST_WAIT_MS = 1_000;
 const GIVE_BACK_MAX_WAIT_MS = 30_000;
+
+/** Header bytes kept for the dead-letter id the adapter stamps on every dead letter (29 characters). */
+const LETTER_ID_RESERVE = HEADER_ENTRY_BYTES + LETTER_ID_HEADER.length + 48;
 
 /** Applies the settlements of one subscription's deliveries. */
 export class Settler {
@@ -180,8 +184,8 @@ export class Settler {
    * within amqplib's buffer and the negotiated frame_max, and a body within `maxMessageBytes`.
    */
   private deadLetterLimits(): DeadLetterLimits {
-    // The table's own 4-byte length prefix is not a header.
-    const maxHeaderBytes = this.context.publisher.headerLimit - 4;
+    // The table's own 4-byte length prefix is not a header, nor is the id stamped after the fit.
+    const maxHeaderBytes = this.context.publisher.headerLimit - 4 - LETTER_ID_RESERVE;
     const maxBodyBytes = this.context.maxMessageBytes;
     return {
       maxBytes: maxHeaderBytes + maxBodyBytes,
@@ -197,6 +201,8 @@ export class Settler {
       { exchange: this.context.topology.exchange, routingKey: topic, topic },
       this.messageIdOf(delivery),
       true,
+      // Stamped last, just before the send: one process's letters get ids in publication order.
+      { [LETTER_ID_HEADER]: letterId() },
     );
     await this.context.publisher.send([publication]);
   }
