@@ -86,9 +86,26 @@ function capabilitiesOf(options: ResolvedOptions): AdapterCapabilities {
   });
 }
 
+/**
+ * The RabbitMQ adapter: a broker adapter that reports its connection state, whose dead letters can
+ * be browsed, redriven and purged, and whose groups can be listed and deleted (the optional
+ * interfaces of `@tidings/core/adapter`, which `createOperator` uses). RabbitMQ cannot replay.
+ *
+ * @example
+ * ```ts
+ * const adapter: RabbitMQAdapter = createRabbitMQAdapter({ url: 'amqp://guest:guest@127.0.0.1:5672' });
+ * const groups = await adapter.describeGroups(['order.placed']);
+ * ```
+ */
+export interface RabbitMQAdapter
+  extends BrokerAdapter,
+    ConnectionStateReporter,
+    DeadLetterStore,
+    GroupAdmin {}
+
 type StateListener = (state: ConnectionState, error?: Error) => void;
 
-class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter, DeadLetterStore, GroupAdmin {
+class RabbitMQAdapterImpl implements RabbitMQAdapter {
   readonly name = 'rabbitmq';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedOptions;
@@ -319,6 +336,6 @@ class RabbitMQAdapter implements BrokerAdapter, ConnectionStateReporter, DeadLet
  * });
  * ```
  */
-export function createRabbitMQAdapter(options: RabbitMQAdapterOptions = {}): BrokerAdapter {
-  return new RabbitMQAdapter(options);
+export function createRabbitMQAdapter(options: RabbitMQAdapterOptions = {}): RabbitMQAdapter {
+  return new RabbitMQAdapterImpl(options);
 }

@@ -5,6 +5,7 @@
  */
 // '@tidings/adapter-rabbitmq': the RabbitMQ adapter, on amqplib.
 
+export type { RabbitMQAdapter } from './adapter';
 export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';
 export { delayLevelName, workQueueName } from './names';
 export type { QueueType, RabbitMQAdapterOptions, ReconnectOptions } from './options';
