@@ -4,7 +4,7 @@
 import { defineConfig } from '@tidings/cli';
 import { consumerGroups, topicNamer } from './src/app';
 import { loadConfig } from './src/config';
-import { contracts } from './src/contracts';
+import { contracts, OrderPlaced, ShipmentPrepared } from './src/contracts';
 import { createBrokerAdapter } from './src/infrastructure/broker';
 
 const config = loadConfig();
@@ -15,4 +15,9 @@ export default defineConfig({
   topic: topicNamer(config),
   source: 'order-system-operator',
   subscriptions: consumerGroups(config).map(({ group, contracts: events }) => ({ group, events })),
+  // The order API publishes through its outbox; fulfilment publishes once the warehouse packed.
+  producers: [
+    { name: 'order-api', events: [OrderPlaced] },
+    { name: 'fulfilment', events: [ShipmentPrepared] },
+  ],
 });

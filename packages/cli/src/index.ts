@@ -1,3 +1,5 @@
+export type { AsyncApiAdapter, AsyncApiOptions, AsyncApiResult } from './asyncapi';
+export { createAsyncApiDocument } from './asyncapi';
 export type { LoadedConfig, ProducerDeclaration, SubscriptionDeclaration, TidingsConfig } from './config';
 export { CONFIG_FILES, defineConfig, loadConfig } from './config';
 export type { ExitCode } from './exit';

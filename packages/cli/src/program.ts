@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { BROKER_SCHEMES } from './broker-url';
+import { registerAsyncApi } from './commands/asyncapi';
 import { registerConfig } from './commands/config';
 import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
@@ -29,7 +30,8 @@ Examples:
   $ tidings dlq redrive -t order.placed -g billing --rate 200
   $ tidings replay -t order.placed -g search-index --from-time 24h
   $ tidings tail order.placed --json
-  $ tidings publish order.placed --data order.json`;
+  $ tidings publish order.placed --data order.json
+  $ tidings asyncapi --out asyncapi.yaml`;
 
 /**
  * Runs the `tidings` command line with `argv` (without `node` and the script) and resolves with
@@ -61,7 +63,8 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     });
   const run: RunAction = (command, body) =>
     runCommand(io, command.optsWithGlobals<GlobalOptions>(), outcome, body);
-  for (const register of [registerGroups, registerDlq, registerTail, registerConfig]) register(program, run);
+  for (const register of [registerGroups, registerDlq, registerTail, registerAsyncApi, registerConfig])
+    register(program, run);
   for (const command of program.commands) command.exitOverride();
   try {
     await program.parseAsync([...argv], { from: 'user' });

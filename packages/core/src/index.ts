@@ -77,7 +77,7 @@ export type {
   Upcaster,
 } from './contracts/define-event';
 export { defineEvent } from './contracts/define-event';
-export type { ContractJsonSchema } from './contracts/json-schema';
+export type { ContractJsonSchema, ContractJsonSchemaOptions } from './contracts/json-schema';
 export { contractJsonSchema } from './contracts/json-schema';
 export type { ContractSchema, JsonSchemaData, JsonSchemaInput, JsonSchemaObject } from './contracts/schema';
 export type { Codec } from './envelope/codec';

@@ -23,7 +23,23 @@ export interface ContractJsonSchema {
 }
 
 /**
- * The JSON Schema (draft 2020-12) of a contract's data, for documents and tools that describe the
+ * Options of {@link contractJsonSchema}.
+ *
+ * @example
+ * ```ts
+ * const options: ContractJsonSchemaOptions = { target: 'draft-07' };
+ * ```
+ */
+export interface ContractJsonSchemaOptions {
+  /**
+   * The JSON Schema draft a schema library writes (a JSON Schema contract is given as written).
+   * Default `draft-2020-12`; AsyncAPI 3 documents take `draft-07`.
+   */
+  readonly target?: 'draft-2020-12' | 'draft-07';
+}
+
+/**
+ * The JSON Schema (draft 2020-12 unless asked otherwise) of a contract's data, for documents and tools that describe the
  * events (AsyncAPI, the console's catalog). Never throws: a library that cannot convert its schema
  * gives `opaque` with the reason.
  *
@@ -36,7 +52,10 @@ export interface ContractJsonSchema {
  * console.log(contractJsonSchema(OrderPlaced).schema); // { type: 'object', properties: { orderId: ... } }
  * ```
  */
-export function contractJsonSchema(contract: AnyEventContract): ContractJsonSchema {
+export function contractJsonSchema(
+  contract: AnyEventContract,
+  options: ContractJsonSchemaOptions = {},
+): ContractJsonSchema {
   const schema = contract.schema as unknown;
   if (!isStandardSchema(schema)) {
     return { source: 'json-schema', schema: schema as Record<string, unknown> };
@@ -52,7 +71,7 @@ export function contractJsonSchema(contract: AnyEventContract): ContractJsonSche
     };
   }
   try {
-    return { source: 'standard', schema: converter.output({ target: 'draft-2020-12' }) };
+    return { source: 'standard', schema: converter.output({ target: options.target ?? 'draft-2020-12' }) };
   } catch (error) {
     return {
       source: 'opaque',
