@@ -31,6 +31,7 @@ import { KafkaDeadLetters } from './operations/dead-letters';
 import { deleteGroup, describeGroups, type GroupAdminDeps } from './operations/groups';
 import { Ledgers } from './operations/ledger';
 import { LogReader } from './operations/reader';
+import { RedriveProducers } from './operations/redrive-producer';
 import { replayHistory } from './operations/replay';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
@@ -100,6 +101,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
   private readonly topics: TopicManager;
   private readonly subscriptions = new Set<KafkaSubscription>();
   private readonly reader: LogReader;
+  private readonly redrives: RedriveProducers;
   private readonly deadLetters: KafkaDeadLetters;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
@@ -118,11 +120,12 @@ class KafkaBrokerAdapter implements KafkaAdapter {
     this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
     const admin = () => this.connection.admin();
     this.reader = new LogReader(this.connection.kafka, redactor);
+    this.redrives = new RedriveProducers(this.connection.kafka, this.options.maxMessageBytes, redactor);
     this.deadLetters = new KafkaDeadLetters({
       admin,
       reader: this.reader,
       ledgers: new Ledgers(admin, this.reader, this.publisher, this.options.topics.replicationFactor),
-      publisher: this.publisher,
+      redrives: this.redrives,
       retryTopics: this.options.retryTopics,
     });
   }
@@ -294,6 +297,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
       // Our own disconnects are not a lost connection.
       this.monitor.stop();
       await this.publisher.close();
+      await this.redrives.close();
       await this.reader.close();
       await this.connection.closeAdmin();
       this.monitor.set('closed');

@@ -10,10 +10,10 @@ import {
 import type { Admin } from 'kafkajs';
 import { fromKafkaHeaders } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
-import type { Publisher } from '../publisher';
 import { KAFKA_RETRY_HEADERS } from '../retry-topics';
 import { type Ledgers, letterId, parseLetterId } from './ledger';
 import { type LogEnds, type LogReader, readEnds } from './reader';
+import type { RedriveProducers } from './redrive-producer';
 
 /**
  * Dead letters of the Kafka adapter: browsing, redriving and purging them. A dead letter's id is
@@ -32,7 +32,7 @@ export interface DeadLetterOpsDeps {
   readonly admin: () => Promise<Admin>;
   readonly reader: LogReader;
   readonly ledgers: Ledgers;
-  readonly publisher: Publisher;
+  readonly redrives: RedriveProducers;
   readonly retryTopics: ResolvedKafkaOptions['retryTopics'];
 }
 
@@ -92,10 +92,14 @@ export class KafkaDeadLetters {
         const key = letter.key ?? letter.headers[DEAD_LETTER_HEADERS.originalKey];
         return { topic: target, key, headers: retryCopyHeaders(letter), body: letter.body };
       });
-      // First the redelivery, confirmed by every in-sync replica, then the removal: a crash between
-      // the two leaves the letter stored and redriven, and the next redrive delivers it once more.
-      await this.deps.publisher.publish(records);
-      await this.removeAndTrim(at, [...new Set(redriven)], stored.ends);
+      // The redelivery and the removal in one transaction: the broker confirms both or neither, so
+      // a redrive killed half-way leaves each letter either stored or redriven, never both.
+      const ids = [...new Set(redriven)];
+      await this.deps.redrives.send(at.deadLetterTopic, [
+        ...records,
+        ...(await this.deps.ledgers.entries(at.deadLetterTopic, ids)),
+      ]);
+      await this.trim(at, ids, stored.ends);
     }
     return outcomes;
   }
@@ -103,7 +107,9 @@ export class KafkaDeadLetters {
   async delete(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
     const stored = await this.stored(at, ids);
     const gone = [...stored.letters.keys()];
-    await this.removeAndTrim(at, gone, stored.ends);
+    if (gone.length === 0) return 0;
+    await this.deps.ledgers.remove(at.deadLetterTopic, gone);
+    await this.trim(at, gone, stored.ends);
     return gone.length;
   }
 
@@ -168,15 +174,16 @@ export class KafkaDeadLetters {
     return topic;
   }
 
-  /** Removes `ids`, then moves each partition's log start past a prefix of removed letters. */
-  private async removeAndTrim(
+  /**
+   * After `ids` were removed: moves each partition's log start past its prefix of removed letters,
+   * and the ledger's past the entries of letters no longer in the log.
+   */
+  private async trim(
     at: DeadLetterLocation,
     ids: readonly string[],
     ends: ReadonlyMap<number, LogEnds>,
   ): Promise<void> {
-    if (ids.length === 0) return;
     const { ledgers, reader, admin } = this.deps;
-    await ledgers.remove(at.deadLetterTopic, ids);
     const removed = new Set((await ledgers.removed(at.deadLetterTopic)).keys());
     for (const id of ids) removed.add(id);
     const lows = new Map<number, number>();

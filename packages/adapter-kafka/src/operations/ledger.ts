@@ -1,3 +1,4 @@
+import type { OutgoingRecord } from '@tidings/core/adapter';
 import type { Admin } from 'kafkajs';
 import type { Publisher } from '../publisher';
 import { type LogReader, readEnds } from './reader';
@@ -68,13 +69,13 @@ export class Ledgers {
     if (end === undefined) return state.removed;
     const current = state;
     const from = Math.max(current.next, end.low);
-    await this.reader.scan(topic, 0, from, end.high, ({ offset, message }) => {
+    // Up to where the read got: an open transaction stops it short of the high watermark, and the
+    // next read goes on from there.
+    current.next = await this.reader.scan(topic, 0, from, end.high, ({ offset, message }) => {
       const id = message.key?.toString();
       if (id !== undefined && !current.removed.has(id)) current.removed.set(id, offset);
-      current.next = offset + 1;
       return true;
     });
-    current.next = Math.max(current.next, end.high);
     return current.removed;
   }
 
@@ -84,10 +85,15 @@ export class Ledgers {
    */
   async remove(deadLetterTopic: string, ids: readonly string[]): Promise<void> {
     if (ids.length === 0) return;
+    await this.publisher.publish(await this.entries(deadLetterTopic, ids));
+    // The offsets are not known here: the next read finds them (an entry read later keeps the first).
+  }
+
+  /** The ledger records that remove `ids`, for a caller that writes them itself; makes the ledger. */
+  async entries(deadLetterTopic: string, ids: readonly string[]): Promise<OutgoingRecord[]> {
     const topic = ledgerTopic(deadLetterTopic);
     await this.ensure(topic);
-    await this.publisher.publish(ids.map((id) => ({ topic, key: id, headers: {}, body: REMOVED })));
-    // The offsets are not known here: the next read finds them (an entry read later keeps the first).
+    return ids.map((id) => ({ topic, key: id, headers: {}, body: REMOVED }));
   }
 
   /**

@@ -30,15 +30,21 @@ export interface LogRecord {
   readonly message: KafkaMessage;
 }
 
-type FetchedMessage = KafkaMessage & { readonly isControlRecord?: boolean };
+type FetchedMessage = KafkaMessage & {
+  readonly isControlRecord?: boolean;
+  readonly batchContext?: { readonly producerId: string; readonly inTransaction: boolean };
+};
+
+interface FetchedPartition {
+  readonly partition: number;
+  readonly messages: readonly FetchedMessage[];
+  readonly abortedTransactions?: readonly { readonly producerId: string; readonly firstOffset: string }[];
+}
 
 interface FetchResponse {
   readonly responses: readonly {
     readonly topicName: string;
-    readonly partitions: readonly {
-      readonly partition: number;
-      readonly messages: readonly FetchedMessage[];
-    }[];
+    readonly partitions: readonly FetchedPartition[];
   }[];
 }
 
@@ -81,9 +87,10 @@ export class LogReader {
   ) {}
 
   /**
-   * Calls `take` with each record of `partition` from `from` (inclusive) up to `end` (exclusive),
-   * in offset order, until `take` returns false. Control records (transaction markers) are not
-   * records of the log's users and are skipped.
+   * Calls `take` with each committed record of `partition` from `from` (inclusive) up to `end`
+   * (exclusive), in offset order, until `take` returns false; resolves with the offset after the
+   * last record looked at. Transaction markers and records of aborted transactions are skipped. A
+   * transaction still open ends the read before it (the broker serves up to the last stable offset).
    */
   async scan(
     topic: string,
@@ -91,24 +98,25 @@ export class LogReader {
     from: number,
     end: number,
     take: (record: LogRecord) => boolean,
-  ): Promise<void> {
+  ): Promise<number> {
     let next = from;
     while (next < end) {
-      const messages = await this.fetch(topic, partition, next);
+      const fetched = await this.fetch(topic, partition, next);
       let progressed = false;
-      for (const message of messages) {
+      for (const message of committedOnly(fetched)) {
         const offset = Number(message.offset);
         // A fetch returns whole record batches: the start of the first may lie before `next`.
         if (offset < next) continue;
-        if (offset >= end) return;
+        if (offset >= end) return next;
         next = offset + 1;
         progressed = true;
-        if (message.isControlRecord === true) continue;
-        if (!take({ partition, offset, message })) return;
+        if (message.isControlRecord === true || message.aborted) continue;
+        if (!take({ partition, offset, message })) return next;
       }
-      // Nothing at or after `next` in what came back: the rest of the range is gone (compacted).
-      if (!progressed) return;
+      // Nothing at or after `next` came back: an open transaction, or the end of what is left.
+      if (!progressed) return next;
     }
+    return next;
   }
 
   /** Disconnects, if connected. */
@@ -118,7 +126,7 @@ export class LogReader {
     await cluster?.disconnect().catch(() => undefined);
   }
 
-  private async fetch(topic: string, partition: number, offset: number): Promise<readonly FetchedMessage[]> {
+  private async fetch(topic: string, partition: number, offset: number): Promise<FetchedPartition[]> {
     try {
       const cluster = await this.connected();
       await cluster.addTargetTopic(topic);
@@ -141,7 +149,7 @@ export class LogReader {
           { topic, partitions: [{ partition, fetchOffset: String(offset), maxBytes: FETCH_MAX_BYTES }] },
         ],
       });
-      return responses.flatMap((r) => r.partitions.flatMap((p) => p.messages));
+      return responses.flatMap((r) => [...r.partitions]);
     } catch (error) {
       throw new ConnectionError(
         this.redactor.text(
@@ -170,6 +178,40 @@ export class LogReader {
     })();
     return this.cluster;
   }
+}
+
+/**
+ * The fetched messages in offset order, each marked when it belongs to an aborted transaction: the
+ * broker lists those transactions (producer and first offset) beside the records of a read-committed
+ * fetch, and a reader skips a producer's transactional records from that offset to its abort marker.
+ */
+function committedOnly(partitions: readonly FetchedPartition[]): (FetchedMessage & { aborted: boolean })[] {
+  const out: (FetchedMessage & { aborted: boolean })[] = [];
+  for (const { messages, abortedTransactions } of partitions) {
+    const pending = [...(abortedTransactions ?? [])].sort(
+      (a, b) => Number(a.firstOffset) - Number(b.firstOffset),
+    );
+    const aborting = new Set<string>();
+    for (const message of messages) {
+      const offset = Number(message.offset);
+      while (pending.length > 0 && offset >= Number(pending[0]!.firstOffset))
+        aborting.add(pending.shift()!.producerId);
+      const producer = message.batchContext?.producerId;
+      let aborted = false;
+      if (producer !== undefined && aborting.has(producer)) {
+        if (message.isControlRecord === true && isAbortMarker(message)) aborting.delete(producer);
+        else aborted = message.batchContext?.inTransaction === true;
+      }
+      out.push({ ...message, aborted });
+    }
+  }
+  return out;
+}
+
+/** A control record's key is a version and a type, two 16-bit integers; type 0 is ABORT. */
+function isAbortMarker(message: FetchedMessage): boolean {
+  const key = message.key;
+  return key !== null && key !== undefined && key.length >= 4 && key.readInt16BE(2) === 0;
 }
 
 /** kafkajs's cluster factory, or an error that says which kafkajs this adapter needs. */
