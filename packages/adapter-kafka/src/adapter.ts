@@ -244,8 +244,8 @@ class KafkaBrokerAdapter implements KafkaAdapter {
 
   /**
    * Moves `group`'s offsets of `topic` to the first record at or after `from.time`, or to
-   * `from.position` (`<topic>/<partition>@<offset>`, that partition only). With no member, through
-   * the admin API; while every member is a subscription of this adapter, through the members; a
+   * `from.position` (`<topic>/<partition>@<offset>`, that partition only). With no member, committed
+   * as no member (the coordinator refuses it if one joins); while every member is a subscription of this adapter, through the members; a
    * member in another process makes it a `ConfigError` naming `group`.
    */
   replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
@@ -254,6 +254,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
         {
           admin: () => this.connection.admin(),
           subscriptions: () => this.subscriptions,
+          reader: this.reader,
           redactor: this.options.redactor,
         },
         topic,

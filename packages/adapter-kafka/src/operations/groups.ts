@@ -1,5 +1,5 @@
 import { ConfigError, ConnectionError, type GroupDescription, type Redactor } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import kafkajs, { type Admin, type GroupDescription as KafkaGroupDescription } from 'kafkajs';
 import { describeKafkaError } from '../errors';
 import type { ResolvedKafkaOptions } from '../options';
 import { readEnds } from './reader';
@@ -18,15 +18,32 @@ export interface GroupAdminDeps {
   readonly redactor: Redactor;
 }
 
+/**
+ * @internal The topics `group`'s members are assigned partitions of: Kafka tells them only inside
+ * each member's assignment, in the consumer protocol's encoding.
+ */
+export function assignedTopics(group: KafkaGroupDescription): Set<string> {
+  const topics = new Set<string>();
+  for (const member of group.members) {
+    try {
+      // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
+      const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
+      for (const topic of Object.keys(decoded?.assignment ?? {})) topics.add(topic);
+    } catch {
+      // Not the consumer protocol's encoding (another client's group): no topics known.
+    }
+  }
+  return topics;
+}
+
 /** How many groups' offsets are asked for at once. */
 const PARALLEL = 8;
 
 /**
- * @internal The groups that committed offsets on each of `topics`, with their lag (log end minus
- * committed offset, summed over the partitions, plus what waits in the group's retry topics of the
- * topic), members and state. A group that has members but has not committed on the topic yet is
- * not listed: Kafka does not tell which topics a member subscribed to without decoding the
- * assignment of every member.
+ * @internal The groups that read each of `topics` (they committed offsets on it, or a member holds
+ * a partition of it), with their lag (log end minus committed offset, summed over the partitions,
+ * plus what waits in the group's retry topics of the topic), members and state. Three requests,
+ * then one offset request per consumer group of the cluster.
  */
 export async function describeGroups(
   deps: GroupAdminDeps,
@@ -42,13 +59,22 @@ export async function describeGroups(
     if (ends.size === 0) return [];
     const { groups } = await admin.listGroups();
     const consumerGroups = groups.filter((g) => g.protocolType === 'consumer' || g.protocolType === '');
+    const described = new Map<string, KafkaGroupDescription>();
+    if (consumerGroups.length > 0) {
+      for (const g of (await admin.describeGroups(consumerGroups.map((c) => c.groupId))).groups) {
+        described.set(g.groupId, g);
+      }
+    }
     const found: { topic: string; group: string; lag: number }[] = [];
     for (let i = 0; i < consumerGroups.length; i += PARALLEL) {
       await Promise.all(
         consumerGroups.slice(i, i + PARALLEL).map(async ({ groupId }) => {
           const offsets = await admin.fetchOffsets({ groupId, topics: [...ends.keys()] });
+          const group = described.get(groupId);
+          const assigned = group === undefined ? new Set<string>() : assignedTopics(group);
           for (const { topic, partitions } of offsets) {
-            if (!partitions.some((p) => Number(p.offset) >= 0)) continue;
+            // The group reads the topic: it committed on it, or a member holds a partition of it.
+            if (!partitions.some((p) => Number(p.offset) >= 0) && !assigned.has(topic)) continue;
             const topicEnds = ends.get(topic)!;
             let lag = 0;
             for (const { partition, offset } of partitions) {
@@ -63,12 +89,8 @@ export async function describeGroups(
         }),
       );
     }
-    const names = [...new Set(found.map((f) => f.group))];
     const members = new Map<string, number>();
-    if (names.length > 0) {
-      const described = await admin.describeGroups(names);
-      for (const g of described.groups) members.set(g.groupId, g.members.length);
-    }
+    for (const g of described.values()) members.set(g.groupId, g.members.length);
     const order = [...ends.keys()];
     return found
       .map((f): GroupDescription => {
@@ -135,23 +157,29 @@ export async function deleteGroup(deps: GroupAdminDeps, topic: string, group: st
   if (deps.retryTopics !== false) {
     for (const tier of deps.retryTopics.tiersMs) own.add(deps.retryTopics.name(topic, group, tier));
   }
-  let committedTopics: string[];
+  let readTopics: Set<string>;
+  let members: number;
   try {
     // Without topics, kafkajs asks for every topic the group committed on.
     const offsets = await admin.fetchOffsets({ groupId: group });
-    committedTopics = offsets
-      .filter((t) => t.partitions.some((p) => Number(p.offset) >= 0))
-      .map((t) => t.topic);
+    const { groups } = await admin.describeGroups([group]);
+    members = groups[0]?.members.length ?? 0;
+    readTopics = groups[0] === undefined ? new Set() : assignedTopics(groups[0]);
+    for (const t of offsets) if (t.partitions.some((p) => Number(p.offset) >= 0)) readTopics.add(t.topic);
   } catch (error) {
     throw new ConnectionError(
       deps.redactor.text(`kafka: cannot read group "${group}": ${describeKafkaError(error)}`),
-      {
-        cause: deps.redactor.error(error),
-      },
+      { cause: deps.redactor.error(error) },
     );
   }
-  if (!committedTopics.includes(topic)) return false;
-  const others = committedTopics.filter((t) => !own.has(t));
+  if (!readTopics.has(topic)) return false;
+  if (members > 0) {
+    throw new ConfigError(
+      'group',
+      `consumer group "${group}" still has ${members} member${members === 1 ? '' : 's'} connected; close them first`,
+    );
+  }
+  const others = [...readTopics].filter((t) => !own.has(t));
   if (others.length > 0) {
     throw new ConfigError(
       'group',

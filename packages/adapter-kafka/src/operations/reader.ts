@@ -3,7 +3,8 @@ import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
 import { describeKafkaError } from '../errors';
 
 /**
- * Reading a range of a topic's log without a consumer group.
+ * Reading a range of a topic's log without a consumer group, and committing a group's offsets
+ * without being its member.
  *
  * kafkajs has no public "assign and fetch" consumer: every consumer joins a group. Browsing dead
  * letters through a group would need a join (seconds with the broker's default
@@ -49,6 +50,12 @@ interface FetchResponse {
 }
 
 interface Broker {
+  offsetCommit(request: {
+    groupId: string;
+    groupGenerationId: number;
+    memberId: string;
+    topics: { topic: string; partitions: { partition: number; offset: string }[] }[];
+  }): Promise<unknown>;
   fetch(request: {
     isolationLevel: number;
     maxWaitTime: number;
@@ -59,6 +66,7 @@ interface Broker {
 }
 
 interface Cluster {
+  findGroupCoordinator(options: { groupId: string }): Promise<Broker>;
   connect(): Promise<void>;
   disconnect(): Promise<void>;
   addTargetTopic(topic: string): Promise<void>;
@@ -117,6 +125,29 @@ export class LogReader {
       if (!progressed) return next;
     }
     return next;
+  }
+
+  /**
+   * Commits `offsets` (partition → offset) of `topic` for `group` as no member of it: the way of
+   * Kafka's own `kafka-consumer-groups --reset-offsets`. The coordinator takes it only while the
+   * group has no member, and refuses it (`UNKNOWN_MEMBER_ID`, `ILLEGAL_GENERATION`) otherwise, so a
+   * member that joined meanwhile is not overwritten. (kafkajs's `admin.setOffsets` joins the group
+   * with a consumer of its own instead, which takes seconds and is a member while it runs.)
+   */
+  async commitAsNoMember(group: string, topic: string, offsets: ReadonlyMap<number, number>): Promise<void> {
+    const cluster = await this.connected();
+    const coordinator = await cluster.findGroupCoordinator({ groupId: group });
+    await coordinator.offsetCommit({
+      groupId: group,
+      groupGenerationId: -1,
+      memberId: '',
+      topics: [
+        {
+          topic,
+          partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: String(offset) })),
+        },
+      ],
+    });
   }
 
   /** Disconnects, if connected. */

@@ -2,7 +2,8 @@ import { ConfigError, ConnectionError, type Redactor, type ReplayFrom } from '@t
 import type { Admin } from 'kafkajs';
 import { describeKafkaError } from '../errors';
 import type { KafkaSubscription } from '../subscription/subscription';
-import { readEnds } from './reader';
+import { assignedTopics } from './groups';
+import { type LogReader, readEnds } from './reader';
 
 /**
  * History replay of the Kafka adapter: the group's committed offsets of the topic move back (or
@@ -19,12 +20,13 @@ export interface ReplayDeps {
   readonly admin: () => Promise<Admin>;
   /** This adapter's running subscriptions. */
   readonly subscriptions: () => Iterable<KafkaSubscription>;
+  readonly reader: LogReader;
   readonly redactor: Redactor;
 }
 
 /**
  * @internal Moves `group`'s offsets of `topic` to `from`. Kafka lets a group's offsets be set from
- * outside only while the group has no member; while every member is a subscription of this
+ * outside only while the group has no member (then they are committed as no member); while every member is a subscription of this
  * adapter, each member moves the partitions it holds itself. A member in another process cannot
  * be moved from here: refused, with a `ConfigError` naming `group`.
  */
@@ -45,6 +47,7 @@ export async function replayHistory(
   const local = [...deps.subscriptions()].filter((s) => s.group === group && s.topics.includes(topic));
   let committed: { partition: number; offset: string }[] = [];
   let members: { memberId: string }[] = [];
+  let assigned = new Set<string>();
   try {
     if (ends.size > 0) {
       const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
@@ -52,10 +55,12 @@ export async function replayHistory(
     }
     const { groups } = await admin.describeGroups([group]);
     members = groups[0]?.members ?? [];
+    if (groups[0] !== undefined) assigned = assignedTopics(groups[0]);
   } catch (error) {
     throw fail(`read group "${group}"`, error);
   }
-  if (ends.size === 0 || (local.length === 0 && !committed.some((p) => Number(p.offset) >= 0))) {
+  const reads = local.length > 0 || assigned.has(topic) || committed.some((p) => Number(p.offset) >= 0);
+  if (ends.size === 0 || !reads) {
     throw new ConfigError('group', `consumer group "${group}" does not read topic "${topic}"`);
   }
   const offsets = await targetOffsets(admin, topic, from, ends).catch((error: unknown) => {
@@ -64,12 +69,16 @@ export async function replayHistory(
   });
   if (members.length === 0) {
     try {
-      await admin.setOffsets({
-        groupId: group,
-        topic,
-        partitions: [...offsets].map(([partition, offset]) => ({ partition, offset: String(offset) })),
-      });
+      await deps.reader.commitAsNoMember(group, topic, offsets);
     } catch (error) {
+      const type = (error as { type?: string }).type;
+      if (type === 'UNKNOWN_MEMBER_ID' || type === 'ILLEGAL_GENERATION') {
+        throw new ConfigError(
+          'group',
+          `consumer group "${group}" got a member while its offsets were being moved; stop its members, or replay from the process that holds the group`,
+          { cause: deps.redactor.error(error) },
+        );
+      }
       throw fail(`move group "${group}" on "${topic}"`, error);
     }
     return;
