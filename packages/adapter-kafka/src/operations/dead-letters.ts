@@ -99,7 +99,7 @@ export class KafkaDeadLetters {
         ...records,
         ...(await this.deps.ledgers.entries(at.deadLetterTopic, ids)),
       ]);
-      await this.trim(at, ids, stored.ends);
+      await this.trimQuietly(at, ids, stored.ends);
     }
     return outcomes;
   }
@@ -109,7 +109,7 @@ export class KafkaDeadLetters {
     const gone = [...stored.letters.keys()];
     if (gone.length === 0) return 0;
     await this.deps.ledgers.remove(at.deadLetterTopic, gone);
-    await this.trim(at, gone, stored.ends);
+    await this.trimQuietly(at, gone, stored.ends);
     return gone.length;
   }
 
@@ -172,6 +172,19 @@ export class KafkaDeadLetters {
       };
     }
     return topic;
+  }
+
+  /**
+   * Trims after a removal that is done: a failure here (no `Delete` permission for
+   * `DeleteRecords`, a broker gone meanwhile) leaves the letters removed through the ledger, and a
+   * later removal trims again, so it does not fail the operation.
+   */
+  private async trimQuietly(
+    at: DeadLetterLocation,
+    ids: readonly string[],
+    ends: ReadonlyMap<number, LogEnds>,
+  ): Promise<void> {
+    await this.trim(at, ids, ends).catch(() => undefined);
   }
 
   /**

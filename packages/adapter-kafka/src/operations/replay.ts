@@ -44,7 +44,8 @@ export async function replayHistory(
   const ends = await readEnds(admin, topic).catch((error: unknown) => {
     throw fail(`read the offsets of "${topic}"`, error);
   });
-  const local = [...deps.subscriptions()].filter((s) => s.group === group && s.topics.includes(topic));
+  const ofGroup = [...deps.subscriptions()].filter((s) => s.group === group);
+  const local = ofGroup.filter((s) => s.topics.includes(topic));
   let committed: { partition: number; offset: string }[] = [];
   let members: { memberId: string }[] = [];
   let assigned = new Set<string>();
@@ -83,7 +84,7 @@ export async function replayHistory(
     }
     return;
   }
-  const localIds = new Set(local.map((s) => s.memberId));
+  const localIds = new Set(ofGroup.map((s) => s.memberId));
   const foreign = members.filter((m) => !localIds.has(m.memberId)).length;
   if (foreign > 0) {
     throw new ConfigError(
