@@ -31,12 +31,14 @@ export interface LogRecord {
   readonly message: KafkaMessage;
 }
 
-type FetchedMessage = KafkaMessage & {
+/** @internal A fetched message, as kafkajs decodes it. */
+export type FetchedMessage = KafkaMessage & {
   readonly isControlRecord?: boolean;
   readonly batchContext?: { readonly producerId: string; readonly inTransaction: boolean };
 };
 
-interface FetchedPartition {
+/** @internal One partition of a Fetch response, as kafkajs decodes it. */
+export interface FetchedPartition {
   readonly partition: number;
   readonly messages: readonly FetchedMessage[];
   readonly abortedTransactions?: readonly { readonly producerId: string; readonly firstOffset: string }[];
@@ -212,11 +214,13 @@ export class LogReader {
 }
 
 /**
- * The fetched messages in offset order, each marked when it belongs to an aborted transaction: the
+ * @internal The fetched messages in offset order, each marked when it belongs to an aborted transaction: the
  * broker lists those transactions (producer and first offset) beside the records of a read-committed
  * fetch, and a reader skips a producer's transactional records from that offset to its abort marker.
  */
-function committedOnly(partitions: readonly FetchedPartition[]): (FetchedMessage & { aborted: boolean })[] {
+export function committedOnly(
+  partitions: readonly FetchedPartition[],
+): (FetchedMessage & { aborted: boolean })[] {
   const out: (FetchedMessage & { aborted: boolean })[] = [];
   for (const { messages, abortedTransactions } of partitions) {
     const pending = [...(abortedTransactions ?? [])].sort(
