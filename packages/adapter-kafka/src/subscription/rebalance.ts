@@ -174,6 +174,8 @@ export class Membership {
     }
     for (const old of targets) {
       const state = new PartitionState(old.topic, old.partition);
+      // kafkajs still has the partition paused if the old state had it so: syncPauses resumes it.
+      state.fetchPaused = old.fetchPaused;
       state.activate(offsets.get(old.partition)!, new Map());
       partitions.set(state.key, state);
       intake.seek(state, state.next);
