@@ -9,9 +9,17 @@ import {
   type ConnectionStateReporter,
   checkOutgoing,
   checkSubscribeSpec,
+  type DeadLetterLocation,
+  type DeadLetterPage,
+  type DeadLetterStore,
+  type GroupAdmin,
+  type GroupDescription,
+  type HistoryReplay,
   type OutgoingRecord,
   PublishError,
   type RecordHandler,
+  type RedriveOutcome,
+  type ReplayFrom,
   type SettlementObserver,
   type SubscribeSpec,
   TidingsError,
@@ -19,6 +27,12 @@ import {
 import { type ConnectionMonitor, KafkaConnection } from './connection';
 import { describeKafkaError } from './errors';
 import { type AdapterLog, createAdapterLog } from './logging';
+import { KafkaDeadLetters } from './operations/dead-letters';
+import { deleteGroup, describeGroups, type GroupAdminDeps } from './operations/groups';
+import { Ledgers } from './operations/ledger';
+import { LogReader } from './operations/reader';
+import { RedriveProducers } from './operations/redrive-producer';
+import { replayHistory } from './operations/replay';
 import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
 import { checkRetryTopicNames } from './retry-topics';
@@ -55,16 +69,28 @@ export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
     maxBytes: 249,
     description: "ASCII letters, digits, '.', '_' and '-', not '.' or '..' alone (Kafka's rule)",
   },
-  // Dead letters and replay are planned (redrive through the group's own retry topic, replay by
-  // the group's offsets) and not implemented yet.
-  operations: Object.freeze({
-    deadLetters: "not implemented yet for Kafka (planned: redrive through the group's own retry topic)",
-    replay:
-      "not implemented yet for Kafka (planned: the group's offsets by timestamp, while it has no member)",
-  }),
+  // Dead letters are browsed with plain fetches, removed through a ledger topic, and redriven
+  // through the failed group's own retry topic; replay moves the group's offsets (see operations/).
+  operations: Object.freeze({ deadLetters: true, replay: true }),
 });
 
-class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
+/**
+ * The Kafka adapter: a {@link BrokerAdapter} with its operational interfaces (dead letters, history
+ * replay, group administration) and connection state reports.
+ *
+ * @example
+ * ```ts
+ * const adapter: KafkaAdapter = createKafkaAdapter({ brokers: ['127.0.0.1:9092'] });
+ * const groups = await adapter.describeGroups(['order.placed']);
+ * ```
+ */
+export type KafkaAdapter = BrokerAdapter &
+  ConnectionStateReporter &
+  DeadLetterStore &
+  HistoryReplay &
+  GroupAdmin;
+
+class KafkaBrokerAdapter implements KafkaAdapter {
   readonly name = 'kafka';
   readonly capabilities: AdapterCapabilities;
   private readonly options: ResolvedKafkaOptions;
@@ -74,6 +100,9 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
   private readonly publisher: Publisher;
   private readonly topics: TopicManager;
   private readonly subscriptions = new Set<KafkaSubscription>();
+  private readonly reader: LogReader;
+  private readonly redrives: RedriveProducers;
+  private readonly deadLetters: KafkaDeadLetters;
   private connecting: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
 
@@ -89,6 +118,16 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     });
     this.publisher = new Publisher(this.connection, this.options, this.log);
     this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
+    const admin = () => this.connection.admin();
+    this.reader = new LogReader(this.connection.kafka, redactor);
+    this.redrives = new RedriveProducers(this.connection.kafka, this.options.maxMessageBytes, redactor);
+    this.deadLetters = new KafkaDeadLetters({
+      admin,
+      reader: this.reader,
+      ledgers: new Ledgers(admin, this.reader, this.publisher, this.options.topics.replicationFactor),
+      redrives: this.redrives,
+      retryTopics: this.options.retryTopics,
+    });
   }
 
   get state(): ConnectionState {
@@ -176,6 +215,82 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
     return subscription;
   }
 
+  /**
+   * Reads a page of dead letters with plain fetches (no consumer group: no position moves). Ids are
+   * `<partition>:<offset>`; a page lists partition after partition, each in offset order, up to the
+   * high watermarks of the moment it starts; removed letters (see the ledger) are skipped.
+   */
+  readDeadLetters(
+    at: DeadLetterLocation,
+    cursor: string | undefined,
+    limit: number,
+  ): Promise<DeadLetterPage> {
+    return this.operate(() => this.deadLetters.read(at, cursor, limit));
+  }
+
+  /**
+   * Publishes each letter to the failed group's first retry topic (only that group reads it), due at
+   * once and at attempt 1; once every in-sync replica has them, writes their removal to the ledger.
+   * Refused for a group without retry topics (ordered subscriptions, `retryTopics: false`).
+   */
+  redriveDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<readonly RedriveOutcome[]> {
+    return this.operate(() => this.deadLetters.redrive(at, ids));
+  }
+
+  /** Writes the named letters' removal to the ledger; the log start moves past a removed prefix. */
+  deleteDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {
+    return this.operate(() => this.deadLetters.delete(at, ids));
+  }
+
+  /**
+   * Moves `group`'s offsets of `topic` to the first record at or after `from.time`, or to
+   * `from.position` (`<topic>/<partition>@<offset>`, that partition only). With no member, committed
+   * as no member (the coordinator refuses it if one joins); while every member is a subscription of this adapter, through the members; a
+   * member in another process makes it a `ConfigError` naming `group`.
+   */
+  replayHistory(topic: string, group: string, from: ReplayFrom): Promise<void> {
+    return this.operate(() =>
+      replayHistory(
+        {
+          admin: () => this.connection.admin(),
+          subscriptions: () => this.subscriptions,
+          reader: this.reader,
+          redactor: this.options.redactor,
+        },
+        topic,
+        group,
+        from,
+      ),
+    );
+  }
+
+  /** The groups that committed offsets on each topic, with their lag, members and state. */
+  describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
+    return this.operate(() => describeGroups(this.groupAdmin(), topics));
+  }
+
+  /**
+   * Deletes the group and its retry topics of `topic`; refused (`ConfigError` naming `group`) while
+   * it has members, or when it also reads other topics (Kafka deletes whole groups).
+   */
+  deleteGroup(topic: string, group: string): Promise<boolean> {
+    return this.operate(() => deleteGroup(this.groupAdmin(), topic, group));
+  }
+
+  private groupAdmin(): GroupAdminDeps {
+    return {
+      admin: () => this.connection.admin(),
+      retryTopics: this.options.retryTopics,
+      redactor: this.options.redactor,
+    };
+  }
+
+  private async operate<T>(run: () => Promise<T>): Promise<T> {
+    if (this.closing !== undefined) throw new ClosedError('kafka adapter is closed');
+    if (this.monitor.state !== 'connected') await this.connect();
+    return run();
+  }
+
   close(options: CloseOptions = {}): Promise<void> {
     this.closing ??= (async () => {
       await Promise.all([...this.subscriptions].map((subscription) => subscription.close(options)));
@@ -183,6 +298,8 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
       // Our own disconnects are not a lost connection.
       this.monitor.stop();
       await this.publisher.close();
+      await this.redrives.close();
+      await this.reader.close();
       await this.connection.closeAdmin();
       this.monitor.set('closed');
     })();
@@ -207,6 +324,6 @@ class KafkaAdapter implements BrokerAdapter, ConnectionStateReporter {
  * });
  * ```
  */
-export function createKafkaAdapter(options: KafkaAdapterOptions): BrokerAdapter & ConnectionStateReporter {
-  return new KafkaAdapter(options);
+export function createKafkaAdapter(options: KafkaAdapterOptions): KafkaAdapter {
+  return new KafkaBrokerAdapter(options);
 }

@@ -5,6 +5,7 @@
  */
 // The public API of @tidings/adapter-kafka.
 
+export type { KafkaAdapter } from './adapter';
 export { createKafkaAdapter, kafkaCapabilities } from './adapter';
 export type { CommitMetadata, DrainMarker, RetryMark } from './commit-metadata';
 export { decodeCommitMetadata } from './commit-metadata';

@@ -3,7 +3,7 @@ import type { LogCapture } from '@tidings/conformance';
 import type { BrokerAdapter, OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach } from 'vitest';
-import { createKafkaAdapter, type KafkaAdapterOptions, type KafkaLogger } from '../src';
+import { createKafkaAdapter, type KafkaAdapter, type KafkaAdapterOptions, type KafkaLogger } from '../src';
 
 /** The broker started by tools/kafka/kafka.sh (see test/global-setup.ts). */
 export const BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
@@ -20,7 +20,7 @@ export const TEST_CONSUMER = {
 } as const;
 
 /** A Kafka adapter for tests; `overrides` are merged over the test defaults. */
-export function testAdapter(overrides: Partial<KafkaAdapterOptions> = {}): BrokerAdapter {
+export function testAdapter(overrides: Partial<KafkaAdapterOptions> = {}): KafkaAdapter {
   return createKafkaAdapter({
     brokers: BROKERS,
     clientId: 'tidings-test',
@@ -143,7 +143,7 @@ export interface KafkaTestFixture {
   /** The prefix of every topic and group of the file. */
   readonly namespace: string;
   /** A connected test adapter, closed after the current test. */
-  adapter(overrides?: Partial<KafkaAdapterOptions>): Promise<BrokerAdapter>;
+  adapter(overrides?: Partial<KafkaAdapterOptions>): Promise<KafkaAdapter>;
   /** A topic and a group no other test uses. */
   names(label: string): { topic: string; group: string };
 }

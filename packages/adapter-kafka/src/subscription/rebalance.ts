@@ -65,6 +65,10 @@ export class Membership {
   private readonly instance = randomUUID();
   /** How long the next owner of a partition waits for this member to drain it. */
   private readonly drainMs: number;
+  /** The member id the coordinator gave this member at its last join. */
+  private member: string | undefined;
+  /** Counts joins and rebalances: a rewind that sees it change lost its partitions meanwhile. */
+  private generation = 0;
 
   constructor(private readonly deps: MembershipDeps) {
     const { handlerTimeoutMs } = deps.spec;
@@ -77,6 +81,8 @@ export class Membership {
    */
   onGroupJoin(assignment: GroupAssignment): void {
     const { partitions, intake, committer } = this.deps;
+    this.member = assignment.memberId;
+    this.generation++;
     const assigned = new Map<string, readonly [string, number]>();
     for (const [topic, numbers] of Object.entries(assignment.partitions)) {
       for (const partition of numbers) assigned.set(partitionKey(topic, partition), [topic, partition]);
@@ -123,6 +129,7 @@ export class Membership {
    */
   onRebalancing(): void {
     const { partitions } = this.deps;
+    this.generation++;
     this.deps.intake.freeze();
     for (const state of partitions.values()) {
       if (state.phase !== 'active') continue;
@@ -140,6 +147,43 @@ export class Membership {
     if (!this.loadDue) return;
     this.loadDue = false;
     void this.load(this.pendingLoad.splice(0));
+  }
+
+  /** The member id of this member in its group, once it joined. */
+  get memberId(): string | undefined {
+    return this.member;
+  }
+
+  /**
+   * Moves the assigned partitions of `topic` named in `offsets` (partition → offset) to those
+   * offsets, for a replay while this member holds them: each is revoked here as in a rebalance
+   * (queued records dropped, in-flight ones finish, the position committed), then taken anew at
+   * its offset, which is committed. Resolves with the partitions moved; rejects when the group
+   * rebalanced meanwhile (the partitions may be another member's now).
+   */
+  async rewind(topic: string, offsets: ReadonlyMap<number, number>): Promise<number[]> {
+    const { partitions, intake, committer } = this.deps;
+    const generation = this.generation;
+    const targets = [...partitions.values()].filter(
+      (state) => state.topic === topic && state.phase === 'active' && offsets.has(state.partition),
+    );
+    for (const state of targets) this.revoke(state);
+    await Promise.all(targets.map((state) => this.revoking.get(state.key)?.done));
+    if (this.generation !== generation || this.deps.closing()) {
+      throw new Error(`the group rebalanced while ${topic} was being moved; run the replay again`);
+    }
+    for (const old of targets) {
+      const state = new PartitionState(old.topic, old.partition);
+      // kafkajs still has the partition paused if the old state had it so: syncPauses resumes it.
+      state.fetchPaused = old.fetchPaused;
+      state.activate(offsets.get(old.partition)!, new Map());
+      partitions.set(state.key, state);
+      intake.seek(state, state.next);
+      state.dirty = true;
+    }
+    await committer.flush();
+    intake.syncPauses();
+    return targets.map((state) => state.partition);
   }
 
   /** Partitions whose position may be committed: assigned ones, and revoked ones still draining. */

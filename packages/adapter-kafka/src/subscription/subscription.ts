@@ -187,6 +187,30 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     return this.routes.kafkaTopics;
   }
 
+  /** The consumer group. */
+  get group(): string {
+    return this.spec.group;
+  }
+
+  /** The topics subscribed (not their retry topics). */
+  get topics(): readonly string[] {
+    return this.spec.topics;
+  }
+
+  /** This member's id in its group, once it joined. */
+  get memberId(): string | undefined {
+    return this.membership.memberId;
+  }
+
+  /**
+   * Moves this member's partitions of `topic` named in `offsets` (partition → offset) there, for a
+   * replay (see `Membership.rewind`); resolves with the partitions it moved.
+   */
+  rewind(topic: string, offsets: ReadonlyMap<number, number>): Promise<number[]> {
+    if (this.phase !== 'running') return Promise.resolve([]);
+    return this.membership.rewind(topic, offsets);
+  }
+
   get state(): SubscriptionState {
     switch (this.phase) {
       case 'closing':
