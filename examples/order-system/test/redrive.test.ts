@@ -1,39 +1,12 @@
 // The operations guide's story (docs/example-order-system.md, "When the email provider is down"):
 // an outage dead-letters the confirmations; the provider comes back; `tidings dlq redrive`, run as
 // an operator runs it, sends them; every customer gets one email.
-import { spawn } from 'node:child_process';
-import { createRequire } from 'node:module';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { brokerEnvironments, uniqueName } from './support/environments';
 import { startTestSystem, type TestSystem } from './support/system';
+import { tidings } from './support/tidings';
 
-const EXAMPLE = fileURLToPath(new URL('..', import.meta.url));
-const CLI = fileURLToPath(new URL('../../../packages/cli/src/bin.ts', import.meta.url));
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href;
 const ORDERS = 5;
-
-/** `npm run tidings -- <args>` of the example, without npm's banner: the CLI with tsx. */
-function tidings(
-  args: readonly string[],
-  env: Record<string, string>,
-): Promise<{ code: number | null; out: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', TSX, '--conditions=@tidings/source', CLI, ...args], {
-      cwd: EXAMPLE,
-      env: { ...process.env, NO_COLOR: '1', ...env },
-    });
-    let out = '';
-    child.stdout.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.stderr.on('data', (chunk: Buffer) => {
-      out += chunk.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, out }));
-  });
-}
 
 describe('an email provider outage, redriven with the tidings command line', () => {
   const outage = { down: false };
