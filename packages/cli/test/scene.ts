@@ -1,7 +1,11 @@
-// A topic with two consumer groups on the real Redis: `failed` dead-letters every order while
+// A topic with two consumer groups on a real broker (Redis unless told): `failed` dead-letters every order while
 // `broken` is set, `other` handles them all. What the CLI tests operate on.
+import { createKafkaAdapter } from '@tidings/adapter-kafka';
+import { createNatsAdapter } from '@tidings/adapter-nats';
+import { createRabbitMQAdapter } from '@tidings/adapter-rabbitmq';
 import { createRedisStreamsAdapter } from '@tidings/adapter-redis-streams';
 import {
+  type BrokerAdapter,
   type Bus,
   createBus,
   createOperator,
@@ -12,6 +16,62 @@ import {
 import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { REDIS_URL } from './process';
+
+/** A broker the CLI is tested on: the URL the CLI takes, and the same adapter for the test's side. */
+export interface BrokerUnderTest {
+  readonly name: string;
+  readonly url: string;
+  adapter(): BrokerAdapter;
+  /** Removes what the scene left on the broker beyond its groups. */
+  cleanup(topic: string): Promise<void>;
+}
+
+async function deleteRedisKeys(pattern: string): Promise<void> {
+  const redis = new Redis(REDIS_URL);
+  try {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+      cursor = next;
+      found.push(...keys);
+    } while (cursor !== '0');
+    if (found.length > 0) await redis.del(...found);
+  } finally {
+    await redis.quit();
+  }
+}
+
+const KAFKA = process.env.KAFKA_BROKERS ?? '127.0.0.1:9092';
+const RABBITMQ_URL = process.env.RABBITMQ_URL ?? 'amqp://guest:guest@127.0.0.1:5672';
+const NATS_URL = process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
+
+export const BROKERS: Readonly<Record<'redis' | 'kafka' | 'rabbitmq' | 'nats', BrokerUnderTest>> = {
+  redis: {
+    name: 'Redis Streams',
+    url: REDIS_URL,
+    adapter: () => createRedisStreamsAdapter({ connection: REDIS_URL }),
+    cleanup: (topic) => deleteRedisKeys(`*${topic}*`),
+  },
+  kafka: {
+    name: 'Kafka',
+    url: `kafka://${KAFKA}`,
+    adapter: () => createKafkaAdapter({ brokers: KAFKA.split(',') }),
+    cleanup: async () => undefined,
+  },
+  rabbitmq: {
+    name: 'RabbitMQ',
+    url: RABBITMQ_URL,
+    adapter: () => createRabbitMQAdapter({ url: RABBITMQ_URL }),
+    cleanup: async () => undefined,
+  },
+  nats: {
+    name: 'NATS JetStream',
+    url: NATS_URL,
+    adapter: () => createNatsAdapter({ servers: NATS_URL }),
+    cleanup: async () => undefined,
+  },
+};
 
 export interface Scene {
   readonly topic: string;
@@ -25,7 +85,7 @@ export interface Scene {
   readonly handled: string[];
   /** Order ids the other group handled. */
   readonly otherHandled: string[];
-  /** What the CLI needs in its environment to see the scene's topic. */
+  /** What the CLI needs in its environment to see the scene's topic (and, off Redis, its broker). */
   readonly env: Record<string, string>;
   publish(count: number, prefix?: string): Promise<void>;
   /** Resolves once `count` dead letters are stored. */
@@ -50,7 +110,7 @@ export async function eventually(
   }
 }
 
-export async function createScene(label: string): Promise<Scene> {
+export async function createScene(label: string, broker: BrokerUnderTest = BROKERS.redis): Promise<Scene> {
   const topic = uniqueName(label);
   const failed = `${topic}-billing`;
   const other = `${topic}-audit`;
@@ -62,7 +122,7 @@ export async function createScene(label: string): Promise<Scene> {
     schema: z.object({ orderId: z.string(), total: z.number().positive() }),
     key: (data) => data.orderId,
   });
-  const adapter = createRedisStreamsAdapter({ connection: REDIS_URL });
+  const adapter = broker.adapter();
   const bus = createBus({ source: 'cli-test', adapter });
   const broken = { value: true };
   const handled: string[] = [];
@@ -90,7 +150,7 @@ export async function createScene(label: string): Promise<Scene> {
     broken,
     handled,
     otherHandled,
-    env: { CLI_TEST_TOPIC: topic },
+    env: { CLI_TEST_TOPIC: topic, ...(broker === BROKERS.redis ? {} : { TIDINGS_BROKER: broker.url }) },
     async publish(count, prefix = 'o') {
       for (let i = 0; i < count; i += 100) {
         await bus.publishBatch(
@@ -107,19 +167,15 @@ export async function createScene(label: string): Promise<Scene> {
     },
     async close() {
       await bus.stop();
-      const redis = new Redis(REDIS_URL);
+      // The groups go through the operator, as an operator retires them; then what is left.
+      const adminAdapter = broker.adapter();
+      const admin = createOperator({ adapter: adminAdapter });
       try {
-        const found: string[] = [];
-        let cursor = '0';
-        do {
-          const [next, keys] = await redis.scan(cursor, 'MATCH', `*${topic}*`, 'COUNT', 1000);
-          cursor = next;
-          found.push(...keys);
-        } while (cursor !== '0');
-        if (found.length > 0) await redis.del(...found);
+        for (const group of [failed, other]) await admin.deleteGroup(topic, group).catch(() => false);
       } finally {
-        await redis.quit();
+        await adminAdapter.close();
       }
+      await broker.cleanup(topic);
     },
   };
 }

@@ -71,6 +71,8 @@ export const registerTail: Register = (program, run) => {
             envelope === undefined ? `  ${decodeError?.message ?? ''}` : `  ${JSON.stringify(envelope.data)}`,
           );
         };
+        // The adapter contract: connect once before subscribing (some adapters connect lazily).
+        await session.adapter.connect();
         const subscription = await session.adapter.subscribe(
           {
             group,
