@@ -348,6 +348,57 @@ export async function firstRuns(project: PackedProject): Promise<FirstRun[]> {
   return runs;
 }
 
+/**
+ * The `tidings` command as an installed project runs it: its bin from node_modules/.bin, a
+ * TypeScript config loaded without a build step, a contract validated by `publish --dry-run`.
+ * Resolves with what it printed; rejects with the output when a command fails.
+ */
+export async function cliRun(project: PackedProject): Promise<string[]> {
+  const dir = join(project.dir, 'cli-run');
+  await mkdir(dir, { recursive: true });
+  await writeFile(
+    join(dir, 'tidings.config.ts'),
+    [
+      "import { defineConfig } from '@tidings/cli';",
+      "import { createMemoryAdapter, defineEvent } from '@tidings/core';",
+      "import { z } from 'zod';",
+      '',
+      "const OrderPlaced = defineEvent({ type: 'order.placed', schema: z.object({ orderId: z.string() }) });",
+      '',
+      'export default defineConfig({',
+      '  adapter: () => createMemoryAdapter(),',
+      '  events: [OrderPlaced],',
+      "  subscriptions: [{ group: 'billing', events: [OrderPlaced] }],",
+      '});',
+      '',
+    ].join('\n'),
+  );
+  await writeFile(join(dir, 'order.json'), '{"orderId":"o-1"}\n');
+  const bin = join(project.dir, 'node_modules', '.bin', 'tidings');
+  const run = (args: readonly string[]) =>
+    new Promise<string>((resolve, reject) => {
+      const child = spawn(bin, args, { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (chunk) => (out += chunk));
+      child.stderr.on('data', (chunk) => (out += chunk));
+      const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
+      child.on('exit', (code) => {
+        clearTimeout(timer);
+        if (code === 0) resolve(out.trim());
+        else reject(new Error(`tidings ${args.join(' ')}: exit ${code}\n${out}`));
+      });
+    });
+  const config = JSON.parse(await run(['config', '--json'])) as { adapter: string; events: unknown[] };
+  if (config.adapter !== 'memory' || config.events.length !== 1) {
+    throw new Error(`tidings config --json: unexpected ${JSON.stringify(config)}`);
+  }
+  return [
+    `tidings --version: ${await run(['--version'])}`,
+    `tidings config: the TypeScript config loaded, adapter ${config.adapter}, ${config.events.length} contract`,
+    `tidings publish --dry-run: ${await run(['publish', 'order.placed', '--data', 'order.json', '--dry-run'])}`,
+  ];
+}
+
 /** Prints the fixtures' counts and problems; true when every setting type-checked. */
 export function reportFixtures(results: readonly FixtureResult[]): boolean {
   let ok = true;
@@ -385,6 +436,7 @@ if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv.slice(2).filter((arg) => !arg.startsWith('--'));
   const ok = reportFixtures(await typeFixtures(project, await documentedSamples(), only));
   reportRuns(project, await firstRuns(project));
+  for (const line of await cliRun(project)) console.log(`new-user run: ${line}`);
   if (!process.argv.includes('--keep')) await rm(project.dir, { recursive: true, force: true });
   if (!ok || !enginesOk) process.exitCode = 1;
 }

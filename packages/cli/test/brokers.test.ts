@@ -2,7 +2,7 @@
 // tail shows events as they are published, groups lists the groups with their lag, and a redrive
 // reaches the failed group only.
 import { afterEach, describe, expect, it } from 'vitest';
-import { runCli, startCli } from './process';
+import { runCli, startCli, tailed } from './process';
 import { BROKERS, createScene, eventually, type Scene } from './scene';
 
 for (const [key, broker] of Object.entries(BROKERS).filter(([name]) => name !== 'redis')) {
@@ -20,12 +20,7 @@ for (const [key, broker] of Object.entries(BROKERS).filter(([name]) => name !== 
       const tail = startCli(['tail', scene.topic, '--json', '--count', '3'], { env: scene.env });
       await tail.until((cli) => cli.stderr.includes('following'), 60_000);
       await scene.publish(3, 'live');
-      const ended = await tail.exited;
-      expect(ended.code).toBe(0);
-      const lines = ended.stdout
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l) as { envelope: { type: string; data: { orderId: string } } });
+      const lines = tailed(await tail.exited);
       expect(lines.map((l) => l.envelope.data.orderId).sort()).toEqual(['live-0', 'live-1', 'live-2']);
       const groups = await runCli(['groups', '-t', scene.topic, '--json'], { env: scene.env });
       expect(groups.code).toBe(0);

@@ -1,7 +1,7 @@
 // The CLI as its users run it: a process against the real Redis, read by people (tables, exit
 // codes) and by scripts (--json on stdout, messages on stderr).
 import { afterEach, describe, expect, it } from 'vitest';
-import { REDIS_URL, runCli, startCli } from './process';
+import { REDIS_URL, runCli, startCli, tailed } from './process';
 import { createScene, eventually, type Scene } from './scene';
 
 describe('tidings, run as a process against Redis', () => {
@@ -180,12 +180,7 @@ describe('tidings, run as a process against Redis', () => {
       topic: scene.topic,
       key: 'from-cli',
     });
-    const ended = await tail.exited;
-    expect(ended.code).toBe(0);
-    const lines = ended.stdout
-      .trim()
-      .split('\n')
-      .map((l) => JSON.parse(l) as { envelope: { type: string; data: { orderId: string } } });
+    const lines = tailed(await tail.exited);
     expect(lines.map((l) => l.envelope.data.orderId).sort()).toEqual(['from-cli', 'live-0', 'live-1']);
     expect(lines.every((l) => l.envelope.type === 'cli-test.order.placed')).toBe(true);
     await eventually(() => scene!.handled.includes('from-cli'), 'the published order handled');

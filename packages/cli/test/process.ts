@@ -83,3 +83,17 @@ export async function runCli(args: readonly string[], options: CliOptions = {}):
     clearTimeout(timer);
   }
 }
+
+/** What `tidings tail --json` printed: one event per line. */
+export interface TailedEvent {
+  readonly envelope: { readonly type: string; readonly data: { readonly orderId: string } };
+}
+
+/** The events a `tail --json` printed, once it ended with exit code 0. */
+export function tailed(result: CliResult): TailedEvent[] {
+  if (result.code !== 0) throw new Error(`tail ended with ${result.code}: ${result.stderr}`);
+  return result.stdout
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l) as TailedEvent);
+}

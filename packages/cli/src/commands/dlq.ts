@@ -1,7 +1,7 @@
 import { createInterface } from 'node:readline/promises';
 import type { DeadLetter, DeadLetterSelection } from '@tidings/core';
 import type { Command } from 'commander';
-import { EXIT, UsageError } from '../exit';
+import { EXIT, type ExitCode, UsageError } from '../exit';
 import { colorsFor, type Io, json, line, note, progress, table } from '../output';
 import type { CommandContext } from '../run';
 import type { Register } from './register';
@@ -90,6 +90,13 @@ export function letterJson(letter: DeadLetter): Record<string, unknown> {
     // The body is in the envelope's data when it was readable; raw only when it was not.
     ...(letter.envelope === undefined ? { body: letter.body } : {}),
   };
+}
+
+/** Says how many dead letters a command selected, when it stops there (a dry run, or none). */
+function selected(context: CommandContext, total: number, dryRun: boolean, verb: string): ExitCode {
+  if (context.json) json(context.io, { dryRun, selected: total });
+  else line(context.io, `${total} dead letter(s) selected${dryRun ? ` (dry run: nothing ${verb})` : ''}`);
+  return EXIT.ok;
 }
 
 async function count(context: CommandContext, selection: DeadLetterSelection): Promise<number> {
@@ -185,15 +192,8 @@ export const registerDlq: Register = (program, run) => {
         const selection = selectionOf(options);
         const total = await count(context, selection);
         if (context.signal.aborted) return EXIT.interrupted;
-        if (options.dryRun === true || total === 0) {
-          if (context.json) json(context.io, { dryRun: options.dryRun === true, selected: total });
-          else
-            line(
-              context.io,
-              `${total} dead letter(s) selected${options.dryRun === true ? ' (dry run: nothing redriven)' : ''}`,
-            );
-          return EXIT.ok;
-        }
+        if (options.dryRun === true || total === 0)
+          return selected(context, total, options.dryRun === true, 'redriven');
         const bar = context.json ? undefined : progress(context.io, 'redrive', total);
         const report = await context.session.operator.redrive(selection, {
           ...(options.rate === undefined ? {} : { ratePerSecond: options.rate }),
@@ -225,15 +225,8 @@ export const registerDlq: Register = (program, run) => {
         const selection = selectionOf(options);
         const total = await count(context, selection);
         if (context.signal.aborted) return EXIT.interrupted;
-        if (options.dryRun === true || total === 0) {
-          if (context.json) json(context.io, { dryRun: options.dryRun === true, selected: total });
-          else
-            line(
-              context.io,
-              `${total} dead letter(s) selected${options.dryRun === true ? ' (dry run: nothing deleted)' : ''}`,
-            );
-          return EXIT.ok;
-        }
+        if (options.dryRun === true || total === 0)
+          return selected(context, total, options.dryRun === true, 'deleted');
         if (options.yes !== true) {
           const what = `${total} dead letter(s) of group "${options.group}" on "${options.topic}"`;
           if (context.io.stdin.isTTY !== true || context.json) {
