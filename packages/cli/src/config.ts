@@ -45,7 +45,7 @@ export interface ProducerDeclaration {
  * import { OrderPlaced } from './src/events';
  *
  * export default defineConfig({
- *   adapter: () => createRedisStreamsAdapter({ connection: process.env.REDIS_URL }),
+ *   adapter: () => createRedisStreamsAdapter({ connection: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379' }),
  *   events: [OrderPlaced],
  *   subscriptions: [{ group: 'billing', events: [OrderPlaced] }],
  * });
