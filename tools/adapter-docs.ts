@@ -78,15 +78,20 @@ function bytes(n: number): string {
   return `${n.toLocaleString('en-US')} B`;
 }
 
+/** An operation's declared support: yes, or no (the reason is in docs/operations.md). */
+function operation(support: true | string | undefined): string {
+  return support === true ? 'yes' : 'no';
+}
+
 /** The Markdown table, between its markers. */
 export function renderCapabilityTable(entries: readonly AdapterEntry[]): string {
   const rows = [
-    '| adapter | package | key ordering | durable | replay | redelivery | delivery count | delayed retry | broker-side dead letters | deduplication | largest body | retry delay tolerance | CloudEvents header prefix |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| adapter | package | key ordering | durable | replay | redelivery | delivery count | delayed retry | broker-side dead letters | deduplication | dead-letter operations | replay to one group | largest body | retry delay tolerance | CloudEvents header prefix |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
     ...entries.map((entry) => {
       const c = entry.capabilities;
       const name = entry.docs === undefined ? entry.name : `[${entry.name}](${entry.docs})`;
-      return `| ${name} | \`${entry.packageName}\` (\`${entry.factory}\`) | ${c.ordering === 'key' ? 'yes' : 'no'} | ${yes(c.durable)} | ${yes(c.replay)} | ${yes(c.redelivery)} | ${yes(c.deliveryCount)} | ${yes(c.delayedRetry)} | ${yes(c.nativeDeadLetter)} | ${yes(c.deduplication)} | ${bytes(c.maxMessageBytes)} | ${c.delayToleranceMs} ms | \`${c.headerPrefix}\` |`;
+      return `| ${name} | \`${entry.packageName}\` (\`${entry.factory}\`) | ${c.ordering === 'key' ? 'yes' : 'no'} | ${yes(c.durable)} | ${yes(c.replay)} | ${yes(c.redelivery)} | ${yes(c.deliveryCount)} | ${yes(c.delayedRetry)} | ${yes(c.nativeDeadLetter)} | ${yes(c.deduplication)} | ${operation(c.operations?.deadLetters)} | ${operation(c.operations?.replay)} | ${bytes(c.maxMessageBytes)} | ${c.delayToleranceMs} ms | \`${c.headerPrefix}\` |`;
     }),
   ];
   return `${START}\n${rows.join('\n')}\n${END}`;
