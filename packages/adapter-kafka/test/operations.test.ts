@@ -148,6 +148,44 @@ describe('kafka dead-letter operations', () => {
     expect((await adapter.readDeadLetters(at, undefined, 100)).letters).toEqual([]);
   }, 60_000);
 
+  it('redrives an unordered group to the original topic too when the adapter has no retry topics', async () => {
+    const { topic, group } = kafka.names('no-retry');
+    const adapter = await kafka.adapter({ retryTopics: false });
+    const other = new Collector();
+    await adapter.subscribe(
+      subscribeSpec(`${group}-other`, topic, { ordering: 'none' }),
+      other.handler('other'),
+    );
+    const count = 10;
+    const { failing, seen, at } = await deadLettered(adapter, topic, group, count);
+    await other.untilDistinct(count, 30_000);
+    failing.value = false;
+    const before = seen.deliveries.length;
+    const otherBefore = other.deliveries.length;
+    const report = await createOperator({ adapter }).redrive({ topic, group }, { ratePerSecond: 10_000 });
+    expect(report).toMatchObject({ redriven: count, missing: 0, refused: [] });
+    await adapter.publish(testRecords(topic, 'fresh', 7, 7));
+    await seen.until(
+      () => seen.deliveries.length - before >= count + 7,
+      30_000,
+      () => `${seen.deliveries.length - before} of ${count + 7} handled`,
+    );
+    await other.until(
+      () => other.deliveries.length - otherBefore >= 7,
+      30_000,
+      () => `${other.deliveries.length - otherBefore} of 7 fresh records`,
+    );
+    await quietPeriod(500);
+    const redriven = seen.deliveries.slice(before).filter((d) => bodyText(d.record).startsWith('r-'));
+    expect(new Set(redriven.map((d) => bodyText(d.record))).size).toBe(count);
+    expect(redriven.length).toBe(count);
+    expect(redriven.every((d) => d.record.attempt === 1 && d.record.position.startsWith(`${topic}/`))).toBe(
+      true,
+    );
+    expect(other.deliveries.length - otherBefore).toBe(7);
+    expect((await adapter.readDeadLetters(at, undefined, 100)).letters).toEqual([]);
+  }, 60_000);
+
   it('reads a page from any id as a cursor, and refuses one that is not an id', async () => {
     const { topic, group } = kafka.names('cursor');
     const adapter = await kafka.adapter();

@@ -78,18 +78,17 @@ export class KafkaDeadLetters {
 
   async redrive(at: DeadLetterLocation, ids: readonly string[]): Promise<RedriveOutcome[]> {
     const stored = await this.stored(at, ids);
-    const target = stored.letters.size === 0 ? undefined : await this.redriveTarget(at);
+    if (stored.letters.size === 0) return ids.map((id) => ({ id, status: 'missing' }));
+    const target = await this.redriveTarget(at);
     const redriven: string[] = [];
     const outcomes = ids.map((id): RedriveOutcome => {
       const letter = stored.letters.get(id);
       if (letter === undefined) return { id, status: 'missing' };
-      if (target === undefined || 'refused' in target) {
-        return { id, status: 'refused', reason: target?.refused ?? 'no redrive target' };
-      }
+      if ('refused' in target) return { id, status: 'refused', reason: target.refused };
       redriven.push(id);
       return { id, status: 'redriven' };
     });
-    if (redriven.length > 0 && target !== undefined && !('refused' in target)) {
+    if (redriven.length > 0 && !('refused' in target)) {
       const ids = [...new Set(redriven)];
       const records = ids.map((id) => {
         const letter = stored.letters.get(id)!;
