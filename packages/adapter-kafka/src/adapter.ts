@@ -70,7 +70,8 @@ export const kafkaCapabilities: AdapterCapabilities = Object.freeze({
     description: "ASCII letters, digits, '.', '_' and '-', not '.' or '..' alone (Kafka's rule)",
   },
   // Dead letters are browsed with plain fetches, removed through a ledger topic, and redriven
-  // through the failed group's own retry topic; replay moves the group's offsets (see operations/).
+  // through the failed group's own retry topic, or to the original topic addressed to the group
+  // when it has none; replay moves the group's offsets (see operations/).
   operations: Object.freeze({ deadLetters: true, replay: true }),
 });
 
@@ -230,8 +231,11 @@ class KafkaBrokerAdapter implements KafkaAdapter {
 
   /**
    * Publishes each letter to the failed group's first retry topic (only that group reads it), due at
-   * once and at attempt 1; once every in-sync replica has them, writes their removal to the ledger.
-   * Refused for a group without retry topics (ordered subscriptions, `retryTopics: false`).
+   * once and at attempt 1. A group without retry topics (ordered subscriptions, `retryTopics:
+   * false`) gets it on the original topic, on its key's partition, addressed to it by the
+   * `tidings-redrive-group` header, which the other groups' subscriptions settle unhandled; refused
+   * when the group has no committed offsets on the topic and no member assigned to it. The copies
+   * and the ledger entries removing the letters are written in one transaction.
    */
   redriveDeadLetters(at: DeadLetterLocation, ids: readonly string[]): Promise<readonly RedriveOutcome[]> {
     return this.operate(() => this.deadLetters.redrive(at, ids));

@@ -87,23 +87,103 @@ describe('kafka dead-letter operations', () => {
     await killed.disconnect().catch(() => undefined);
   }, 60_000);
 
-  it('refuses to redrive to a group without retry topics, and keeps the letters', async () => {
+  it('redrives the letters of an ordered group to it alone, in key order, at attempt 1', async () => {
     const { topic, group } = kafka.names('ordered');
     const adapter = await kafka.adapter();
-    await deadLettered(adapter, topic, group, 5, { ordering: 'key' });
-    const report = await createOperator({ adapter }).redrive({ topic, group });
-    expect(report.redriven).toBe(0);
-    expect(report.refused.length).toBe(5);
-    expect(report.refused[0]!.reason).toMatch(/retry topic/);
-    expect(
-      (
-        await adapter.readDeadLetters(
-          { topic, group, deadLetterTopic: defaultDeadLetterTopic(topic, group) },
-          undefined,
-          10,
-        )
-      ).letters.length,
-    ).toBe(5);
+    const other = new Collector();
+    await adapter.subscribe(subscribeSpec(`${group}-other`, topic), other.handler('other'));
+    const count = 30;
+    const { failing, seen, at } = await deadLettered(adapter, topic, group, count, { ordering: 'key' });
+    await other.untilDistinct(count, 30_000);
+    failing.value = false;
+    const ids = (await adapter.readDeadLetters(at, undefined, 100)).letters.map((l) => l.id);
+    expect(ids.length).toBe(count);
+
+    // A group that never read the topic: every other group would skip the copy, so it is refused.
+    const stranger = await adapter.redriveDeadLetters({ ...at, group: `${group}-none` }, ids.slice(0, 2));
+    expect(stranger.map((o) => o.status)).toEqual(['refused', 'refused']);
+    expect(stranger[0]).toMatchObject({ reason: expect.stringMatching(/no committed offsets/) });
+    expect((await adapter.readDeadLetters(at, undefined, 100)).letters.length).toBe(count);
+
+    const before = seen.deliveries.length;
+    const otherBefore = other.deliveries.length;
+    const report = await createOperator({ adapter }).redrive({ topic, group }, { ratePerSecond: 10_000 });
+    expect(report).toMatchObject({ redriven: count, missing: 0, refused: [] });
+    await seen.until(
+      () => new Set(seen.deliveries.slice(before).map((d) => bodyText(d.record))).size >= count,
+      30_000,
+      () => `${seen.deliveries.length - before} of ${count} redriven letters handled`,
+    );
+    // Records published after the redrive, on every key: the other group reaches them only past
+    // the redriven copies on their partitions, which it must have skipped.
+    await adapter.publish(testRecords(topic, 'fresh', 7, 7));
+    await other.until(
+      () => other.deliveries.length - otherBefore >= 7,
+      30_000,
+      () => `${other.deliveries.length - otherBefore} of 7 fresh records`,
+    );
+    await seen.until(
+      () => seen.deliveries.slice(before).filter((d) => bodyText(d.record).startsWith('fresh')).length >= 7,
+      30_000,
+      () => 'the failed group handles the fresh records',
+    );
+    const redriven = seen.deliveries.slice(before).filter((d) => bodyText(d.record).startsWith('r-'));
+    expect(redriven.length).toBe(count);
+    expect(redriven.every((d) => d.record.attempt === 1)).toBe(true);
+    expect(redriven.every((d) => d.record.headers['tidings-redrive-group'] === undefined)).toBe(true);
+    expect(redriven.every((d) => d.record.headers['tidings-dlq-reason'] === undefined)).toBe(true);
+    expect(redriven.every((d) => d.record.position.startsWith(`${topic}/`))).toBe(true);
+    // Per key, the failed group handles the redriven records in publish order.
+    const byKey = new Map<string, number[]>();
+    for (const d of redriven) {
+      const index = Number(bodyText(d.record).slice(2));
+      byKey.set(d.record.key!, [...(byKey.get(d.record.key!) ?? []), index]);
+    }
+    expect(byKey.size).toBe(7);
+    for (const indexes of byKey.values()) expect(indexes).toEqual([...indexes].sort((a, b) => a - b));
+    // The other group's handler saw none of the copies: only the fresh records.
+    expect(other.deliveries.slice(otherBefore).map((d) => bodyText(d.record).split('-')[0])).toEqual(
+      Array(7).fill('fresh'),
+    );
+    expect((await adapter.readDeadLetters(at, undefined, 100)).letters).toEqual([]);
+  }, 60_000);
+
+  it('redrives an unordered group to the original topic too when the adapter has no retry topics', async () => {
+    const { topic, group } = kafka.names('no-retry');
+    const adapter = await kafka.adapter({ retryTopics: false });
+    const other = new Collector();
+    await adapter.subscribe(
+      subscribeSpec(`${group}-other`, topic, { ordering: 'none' }),
+      other.handler('other'),
+    );
+    const count = 10;
+    const { failing, seen, at } = await deadLettered(adapter, topic, group, count);
+    await other.untilDistinct(count, 30_000);
+    failing.value = false;
+    const before = seen.deliveries.length;
+    const otherBefore = other.deliveries.length;
+    const report = await createOperator({ adapter }).redrive({ topic, group }, { ratePerSecond: 10_000 });
+    expect(report).toMatchObject({ redriven: count, missing: 0, refused: [] });
+    await adapter.publish(testRecords(topic, 'fresh', 7, 7));
+    await seen.until(
+      () => seen.deliveries.length - before >= count + 7,
+      30_000,
+      () => `${seen.deliveries.length - before} of ${count + 7} handled`,
+    );
+    await other.until(
+      () => other.deliveries.length - otherBefore >= 7,
+      30_000,
+      () => `${other.deliveries.length - otherBefore} of 7 fresh records`,
+    );
+    await quietPeriod(500);
+    const redriven = seen.deliveries.slice(before).filter((d) => bodyText(d.record).startsWith('r-'));
+    expect(new Set(redriven.map((d) => bodyText(d.record))).size).toBe(count);
+    expect(redriven.length).toBe(count);
+    expect(redriven.every((d) => d.record.attempt === 1 && d.record.position.startsWith(`${topic}/`))).toBe(
+      true,
+    );
+    expect(other.deliveries.length - otherBefore).toBe(7);
+    expect((await adapter.readDeadLetters(at, undefined, 100)).letters).toEqual([]);
   }, 60_000);
 
   it('reads a page from any id as a cursor, and refuses one that is not an id', async () => {

@@ -5,12 +5,13 @@
  */
 // '@tidings/adapter-nats': NATS JetStream and core-NATS adapters for Tidings.
 
+// The rule is the core's, shared with the Kafka adapter; re-exported for this package's users.
+export { REDRIVE_GROUP_HEADER } from '@tidings/core/adapter';
 export type { NatsAdapter } from './adapter';
 export { decodeHeaderValue, encodeHeaderValue, KEY_HEADER } from './codec';
 export { createNatsCoreAdapter, natsCoreCapabilities } from './core-nats/adapter';
 export type { NatsJetStreamAdapter } from './jetstream/adapter';
 export { createNatsAdapter, natsCapabilities } from './jetstream/adapter';
-export { REDRIVE_GROUP_HEADER } from './jetstream/operations';
 export type {
   NatsAdapterOptions,
   NatsConnectionOptions,

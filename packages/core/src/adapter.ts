@@ -37,7 +37,13 @@ export { KeyedDispatcher } from './adapters/kit/dispatcher';
 export type { OptionNames } from './adapters/kit/option-names';
 export { checkOptionNames } from './adapters/kit/option-names';
 export { checkOutgoing } from './adapters/kit/records';
-export { redriveHeaders } from './adapters/kit/redrive';
+export {
+  addressedGroup,
+  addressTo,
+  REDRIVE_GROUP_HEADER,
+  recordForGroup,
+  redriveHeaders,
+} from './adapters/kit/redrive';
 export { isSettlement, RETRY_NOW, settlementHeaders, settlementOf } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';
 export { sleep, withTimeout } from './adapters/kit/timers';

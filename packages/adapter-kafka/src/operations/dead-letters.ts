@@ -1,4 +1,5 @@
 import {
+  addressTo,
   ConfigError,
   DEAD_LETTER_HEADERS,
   type DeadLetterLocation,
@@ -11,6 +12,7 @@ import type { Admin } from 'kafkajs';
 import { fromKafkaHeaders } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
 import { KAFKA_RETRY_HEADERS } from '../retry-topics';
+import { assignedTopics } from './groups';
 import { type Ledgers, letterId, parseLetterId } from './ledger';
 import { type LogEnds, type LogReader, readEnds } from './reader';
 import type { RedriveProducers } from './redrive-producer';
@@ -76,25 +78,27 @@ export class KafkaDeadLetters {
 
   async redrive(at: DeadLetterLocation, ids: readonly string[]): Promise<RedriveOutcome[]> {
     const stored = await this.stored(at, ids);
-    const target = await this.redriveTopic(at);
+    if (stored.letters.size === 0) return ids.map((id) => ({ id, status: 'missing' }));
+    const target = await this.redriveTarget(at);
     const redriven: string[] = [];
     const outcomes = ids.map((id): RedriveOutcome => {
       const letter = stored.letters.get(id);
       if (letter === undefined) return { id, status: 'missing' };
-      if (typeof target !== 'string') return { id, status: 'refused', reason: target.refused };
+      if ('refused' in target) return { id, status: 'refused', reason: target.refused };
       redriven.push(id);
       return { id, status: 'redriven' };
     });
-    if (redriven.length > 0 && typeof target === 'string') {
-      const records = [...new Set(redriven)].map((id) => {
+    if (redriven.length > 0 && !('refused' in target)) {
+      const ids = [...new Set(redriven)];
+      const records = ids.map((id) => {
         const letter = stored.letters.get(id)!;
         // A reduced letter may have left a long key out; the failure metadata carries it.
         const key = letter.key ?? letter.headers[DEAD_LETTER_HEADERS.originalKey];
-        return { topic: target, key, headers: retryCopyHeaders(letter), body: letter.body };
+        const headers = target.addressed ? addressedCopyHeaders(letter, at.group) : retryCopyHeaders(letter);
+        return { topic: target.topic, key, headers, body: letter.body };
       });
       // The redelivery and the removal in one transaction: the broker confirms both or neither, so
       // a redrive killed half-way leaves each letter either stored or redriven, never both.
-      const ids = [...new Set(redriven)];
       await this.deps.redrives.send(at.deadLetterTopic, [
         ...records,
         ...(await this.deps.ledgers.entries(at.deadLetterTopic, ids)),
@@ -152,26 +156,40 @@ export class KafkaDeadLetters {
   }
 
   /**
-   * The topic a redrive goes to: the group's first retry topic, which only that group reads, with
-   * no due time, so its members deliver the record at once. Without retry topics (the group orders
-   * by key, or `retryTopics: false`), there is no topic only the group reads: refused.
+   * Where a redrive goes. With retry topics, the group's first one, which only that group reads,
+   * with no due time, so its members deliver the record at once. Without (the group orders by key,
+   * or `retryTopics: false`), the original topic, addressed to the group by a header that every
+   * other group's subscription skips: refused when the group does not read that topic, since nobody
+   * would handle the copy.
    */
-  private async redriveTopic(at: DeadLetterLocation): Promise<string | { refused: string }> {
+  private async redriveTarget(
+    at: DeadLetterLocation,
+  ): Promise<{ topic: string; addressed: boolean } | { refused: string }> {
     const { retryTopics } = this.deps;
-    if (retryTopics === false) {
+    const admin = await this.deps.admin();
+    if (retryTopics !== false) {
+      const topic = retryTopics.name(at.topic, at.group, retryTopics.tiersMs[0]!);
+      if ((await readEnds(admin, topic)).size > 0) return { topic, addressed: false };
+    }
+    if ((await readEnds(admin, at.topic)).size === 0) {
       return {
-        refused:
-          'retryTopics is false: Kafka delivers a record to one group only through a topic only that group reads, and without retry topics the adapter has none',
+        refused: `topic "${at.topic}" does not exist: a redrive without retry topics publishes to it`,
       };
     }
-    const topic = retryTopics.name(at.topic, at.group, retryTopics.tiersMs[0]!);
-    const exists = (await readEnds(await this.deps.admin(), topic)).size > 0;
-    if (!exists) {
+    if (!(await this.readsTopic(admin, at))) {
       return {
-        refused: `group "${at.group}" has no retry topic "${topic}": only an unordered subscription (ordering: 'none') reads one, and a redrive goes through it`,
+        refused: `group "${at.group}" has no committed offsets on topic "${at.topic}" and no member assigned to it: every other group skips a redrive addressed to it, so the record would be lost`,
       };
     }
-    return topic;
+    return { topic: at.topic, addressed: true };
+  }
+
+  /** Whether `at.group` reads `at.topic`: it committed offsets on it, or a member holds a partition. */
+  private async readsTopic(admin: Admin, at: DeadLetterLocation): Promise<boolean> {
+    const offsets = await admin.fetchOffsets({ groupId: at.group, topics: [at.topic] });
+    if (offsets.some(({ partitions }) => partitions.some((p) => Number(p.offset) >= 0))) return true;
+    const { groups } = await admin.describeGroups([at.group]);
+    return groups.some((group) => assignedTopics(group).has(at.topic));
   }
 
   /**
@@ -220,7 +238,18 @@ export class KafkaDeadLetters {
 }
 
 /**
- * The headers of a redriven copy: the letter's own without the failure metadata and the attempt
+ * The headers of a copy redriven to the original topic: the letter's own without the failure
+ * metadata, the attempt and any retry-topic state (the copy is a record of the topic in its own
+ * right), addressed to `group`.
+ */
+function addressedCopyHeaders(letter: StoredDeadLetter, group: string): Record<string, string> {
+  const headers = addressTo(letter.headers, group);
+  for (const name of Object.values(KAFKA_RETRY_HEADERS)) delete headers[name];
+  return headers;
+}
+
+/**
+ * The headers of a copy redriven through a retry topic: the letter's own without the failure metadata and the attempt
  * (so it is attempt 1), without a due time (due at once), and with where it was first published
  * when the letter says so and no earlier retry hop wrote it.
  */

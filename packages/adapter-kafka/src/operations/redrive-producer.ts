@@ -1,5 +1,5 @@
 import { ConnectionError, type OutgoingRecord, type Redactor } from '@tidings/core/adapter';
-import type { Kafka, Message, Producer } from 'kafkajs';
+import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
 import { estimateSize, toKafkaMessage } from '../codec';
 import { describeKafkaError } from '../errors';
 
@@ -127,6 +127,9 @@ class RedriveProducer {
         transactionalId: this.transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
+        // The publisher's partitioner: a copy redriven to the original topic lands on its key's
+        // partition, behind that key's earlier records.
+        createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
         transactionTimeout: TRANSACTION_TIMEOUT_MS,
       });

@@ -3,6 +3,7 @@ import {
   isSettlement,
   RETRY_NOW,
   type RecordHandler,
+  recordForGroup,
   type Settlement,
 } from '@tidings/core/adapter';
 import type { OffsetCommitter } from './committer';
@@ -13,6 +14,8 @@ import type { Retries } from './retries';
 
 /** @internal What settling needs from its subscription. */
 export interface SettleDeps {
+  /** The subscription's group: a redriven record addressed to another group is not its to handle. */
+  readonly group: string;
   readonly handler: RecordHandler;
   readonly deadLetters: DeadLetters;
   readonly retries: Retries;
@@ -27,7 +30,8 @@ export interface SettleDeps {
  * @internal The dispatch and settling of deliveries: what the dispatcher runs for each record. It
  * calls the core's handler and applies the settlement: an ack settles the record's offset, a dead
  * letter settles it once the broker has the letter, a retry settles it once the retry topic has the
- * copy, or retries it in place.
+ * copy, or retries it in place. A record a redrive addressed to another group of the topic is
+ * settled at once, unhandled; one addressed to this group is handled without the address.
  */
 export class Settler {
   constructor(private readonly deps: SettleDeps) {}
@@ -37,9 +41,16 @@ export class Settler {
     const { deadLetters, retries, abandoned } = this.deps;
     const { state } = first;
     if (state.phase !== 'active') return;
+    const own = recordForGroup(first.record, this.deps.group);
+    if (own === undefined) {
+      // Redriven for another group: this group handled the original already. Settled in its turn
+      // (behind its key's earlier records), so the committed offset never passes an unsettled one.
+      this.settle(first);
+      return;
+    }
     state.enter();
     try {
-      let delivery = first;
+      let delivery = own === first.record ? first : { ...first, record: own };
       for (;;) {
         const settlement = await this.handle(delivery.record);
         if (!settles(state, abandoned)) return;

@@ -165,6 +165,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       report,
     });
     this.settler = new Settler({
+      group: spec.group,
       handler,
       deadLetters: new DeadLetters({ topics, publisher, observer, stopping, abandoned, report }),
       retries: new Retries({

@@ -1,15 +1,14 @@
 import {
+  addressTo,
   ClosedError,
   ConfigError,
   ConnectionError,
   type DeadLetterLocation,
   type DeadLetterPage,
-  type IncomingRecord,
   type RecordHeaders,
   type Redactor,
   type RedriveOutcome,
   type ReplayFrom,
-  redriveHeaders,
   type StoredDeadLetter,
 } from '@tidings/core/adapter';
 import {
@@ -29,42 +28,11 @@ import { storedHeaderBlock } from './advisories';
 import type { JetStreamPublisher } from './publisher';
 
 /**
- * The header that addresses a redriven record to one consumer group: every group of the topic
- * reads the partition subject it is stored on, and the subscriptions of the other groups
- * acknowledge it without handing it to their handlers. A consumer of the stream written with
- * plain nats.js should do the same.
- *
- * @example
- * ```ts
- * // In a plain nats.js consumer of a Tidings stream, for the group "audit":
- * const addressed = msg.headers?.get(REDRIVE_GROUP_HEADER);
- * if (addressed && decodeHeaderValue(addressed) !== 'audit') msg.ack(); // another group's redrive
- * ```
- */
-export const REDRIVE_GROUP_HEADER = 'tidings-redrive-group';
-
-/**
  * Why a stream that does not keep records as a log cannot replay: a replay recreates the group's
  * consumer, and on an interest (or work-queue) stream deleting it removes what only it owed.
  */
 export const INTEREST_REPLAY =
   "a replay recreates the group's consumers, and on a stream with interest retention that would delete the records only this group still owes; use retention 'limits'";
-
-/**
- * What a subscription of `group` does with a record a redrive addressed: undefined when it is
- * another group's (acknowledge it, unhandled), else the record without the address, so that the
- * handler (and a dead letter of it) sees the original's headers only.
- */
-export function addressedElsewhere(record: IncomingRecord, group: string): IncomingRecord | undefined {
-  const addressed = record.headers[REDRIVE_GROUP_HEADER];
-  if (addressed === undefined) return record;
-  if (addressed !== group) return undefined;
-  const headers: Record<string, string> = Object.create(null) as Record<string, string>;
-  for (const [name, value] of Object.entries(record.headers)) {
-    if (name !== REDRIVE_GROUP_HEADER) headers[name] = value;
-  }
-  return { ...record, headers };
-}
 
 /** What the operations need of the connected adapter. */
 export interface OperationsContext {
@@ -125,7 +93,7 @@ export class JetStreamOperations {
           record: {
             topic: at.topic,
             key,
-            headers: { ...redriveHeaders(headers), [REDRIVE_GROUP_HEADER]: at.group },
+            headers: addressTo(headers, at.group),
             body: stored.data,
           },
           // The letter's own: a redrive run again after a crash between this publish and the

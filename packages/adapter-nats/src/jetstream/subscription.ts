@@ -4,6 +4,7 @@ import {
   type ConsumerLagReporter,
   type DeadLetterSettlement,
   type IncomingRecord,
+  recordForGroup,
   toError,
 } from '@tidings/core/adapter';
 import type { JetStreamManager, Msg, MsgHdrs, NatsConnection } from 'nats';
@@ -14,7 +15,6 @@ import { NatsSubscription, type SubscriptionParts } from '../subscription';
 import { acks, parseAckSubject } from './acks';
 import { fetchGivenUp, type GivenUp, MaxDeliveriesWatch, storedHeaderBlock } from './advisories';
 import { type ConsumerSettings, checkOrderingConflict, ensureConsumers, planConsumers } from './consumers';
-import { addressedElsewhere } from './operations';
 import { PULL_HEARTBEAT_MS, Puller, type PullerHost } from './puller';
 
 /** What a subscription needs from its adapter. */
@@ -176,7 +176,7 @@ export class JetStreamSubscription
       puller.release();
       return;
     }
-    const record = addressedElsewhere(
+    const record = recordForGroup(
       toIncoming(msg, msg.data, {
         topic: puller.target.topic,
         position: positionOf(puller.target.topic, msg.subject, info.streamSeq),
@@ -230,7 +230,7 @@ export class JetStreamSubscription
         return stored.header;
       },
     };
-    const record = addressedElsewhere(
+    const record = recordForGroup(
       toIncoming(
         source,
         stored.data,
