@@ -17,7 +17,8 @@ export interface FixtureProcessOptions {
   readonly cwd?: string;
   /**
    * Node's own flags. By default `--import tsx --conditions=@tidings/source`: the script runs on
-   * the TypeScript sources, resolved as vitest resolves them.
+   * the TypeScript sources, resolved as vitest resolves them (`tsx` must be installed where the
+   * script is; the condition is harmless outside Tidings' own repository).
    */
   readonly execArgv?: readonly string[];
 }
