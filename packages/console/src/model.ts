@@ -44,7 +44,8 @@ export interface ConsoleModel {
 
 /** Builds the model; each contract's schema is converted once, here. */
 export function buildModel(options: ResolvedConsoleOptions): ConsoleModel {
-  const topicOf = (contract: AnyEventContract) => options.topic?.(contract) ?? contract.topic ?? contract.type;
+  const topicOf = (contract: AnyEventContract) =>
+    options.topic?.(contract) ?? contract.topic ?? contract.type;
   const contracts = new Map<string, AnyEventContract>();
   const all = [
     ...options.events,

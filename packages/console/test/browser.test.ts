@@ -73,7 +73,9 @@ describe('the console in a browser, on Redis Streams', () => {
   it('draws the flow from producers to topics to groups', async () => {
     await open('flow');
     const labels = await page.locator('svg .node text').allTextContents();
-    expect(labels).toEqual(expect.arrayContaining(['order-service', 'warehouse', 'billing', 'fulfilment', 'analytics']));
+    expect(labels).toEqual(
+      expect.arrayContaining(['order-service', 'warehouse', 'billing', 'fulfilment', 'analytics']),
+    );
     expect(await page.locator('svg path.edge').count()).toBe(2 + 4);
     await shot('flow');
   });
@@ -84,7 +86,9 @@ describe('the console in a browser, on Redis Streams', () => {
     await lag.waitFor();
     world.fulfilment.pause();
     for (let i = 0; i < 12; i++) await world.placeOrder(`lag-${i}`);
-    await expect.poll(async () => Number(await lag.textContent()), { timeout: 15_000 }).toBeGreaterThanOrEqual(12);
+    await expect
+      .poll(async () => Number(await lag.textContent()), { timeout: 15_000 })
+      .toBeGreaterThanOrEqual(12);
     world.fulfilment.resume();
     await expect.poll(async () => Number(await lag.textContent()), { timeout: 15_000 }).toBe(0);
     // After the fall, so the chart shows the rise and the fall.
@@ -108,7 +112,9 @@ describe('the console in a browser, on Redis Streams', () => {
       .toBe(1);
     expect(await row.locator('.reason').textContent()).toContain('card declined for bad-1');
     await row.getByRole('button').click();
-    await expect.poll(() => page.locator('.detail .reason').textContent()).toContain('card declined for bad-1');
+    await expect
+      .poll(() => page.locator('.detail .reason').textContent())
+      .toContain('card declined for bad-1');
     expect(await page.locator('.detail pre.data').textContent()).toContain('"orderId": "bad-1"');
     await shot('dead-letters');
 

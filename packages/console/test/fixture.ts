@@ -2,7 +2,13 @@
 // each run under topics of its own; and the console over it.
 import { randomBytes } from 'node:crypto';
 import { createRedisStreamsAdapter, type RedisStreamsAdapter } from '@tidings/adapter-redis-streams';
-import { type AnyEventContract, type Bus, createBus, NonRetryableError, type Subscription } from '@tidings/core';
+import {
+  type AnyEventContract,
+  type Bus,
+  createBus,
+  NonRetryableError,
+  type Subscription,
+} from '@tidings/core';
 import { Redis } from 'ioredis';
 import { contracts, OrderPlaced, ShipmentPrepared } from '../../../examples/order-system/src/contracts';
 import type { ConsoleOptions } from '../src';
@@ -48,16 +54,24 @@ export async function startOrderWorld(): Promise<OrderWorld> {
     { group: 'fulfilment', events: [OrderPlaced] },
     { group: 'analytics', events: [OrderPlaced, ShipmentPrepared] },
   ];
-  bus.subscribe(OrderPlaced, { group: 'billing', startFrom: 'earliest', retry: { maxAttempts: 1 } }, (event) => {
-    if (event.data.orderId.startsWith('bad-') && !world.billingAccepts) {
-      throw new NonRetryableError(`card declined for ${event.data.orderId}`);
-    }
-    handled.billing.push(event.data.orderId);
-  });
+  bus.subscribe(
+    OrderPlaced,
+    { group: 'billing', startFrom: 'earliest', retry: { maxAttempts: 1 } },
+    (event) => {
+      if (event.data.orderId.startsWith('bad-') && !world.billingAccepts) {
+        throw new NonRetryableError(`card declined for ${event.data.orderId}`);
+      }
+      handled.billing.push(event.data.orderId);
+    },
+  );
   const fulfilment = bus.subscribe(OrderPlaced, { group: 'fulfilment', startFrom: 'earliest' }, (event) => {
     handled.fulfilment.push(event.data.orderId);
   });
-  bus.subscribe([OrderPlaced, ShipmentPrepared], { group: 'analytics', startFrom: 'earliest' }, () => undefined);
+  bus.subscribe(
+    [OrderPlaced, ShipmentPrepared],
+    { group: 'analytics', startFrom: 'earliest' },
+    () => undefined,
+  );
   await bus.start();
   return Object.assign(world, {
     adapter,

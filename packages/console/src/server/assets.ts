@@ -29,7 +29,9 @@ export const INDEX_HTML = `<!doctype html>
 `;
 
 /** Loads the page's files once, from dist/ui or by bundling the sources. */
-export function createAssets(): { get(name: string): Promise<{ type: string; body: Uint8Array } | undefined> } {
+export function createAssets(): {
+  get(name: string): Promise<{ type: string; body: Uint8Array } | undefined>;
+} {
   let files: Promise<UiFiles> | undefined;
   const load = async (): Promise<UiFiles> => {
     // In the built package this module is inlined into dist/*.js, and the UI sits in dist/ui.

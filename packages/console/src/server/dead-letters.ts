@@ -43,7 +43,10 @@ export function letterJson(letter: DeadLetter): Record<string, unknown> {
 }
 
 /** The selection a query or body names, checked against the declared pairs. */
-export function selectionOf(pairs: readonly GroupTopic[], input: Record<string, unknown>): DeadLetterSelection {
+export function selectionOf(
+  pairs: readonly GroupTopic[],
+  input: Record<string, unknown>,
+): DeadLetterSelection {
   const topic = input.topic;
   const group = input.group;
   if (typeof topic !== 'string' || typeof group !== 'string') {
@@ -65,7 +68,12 @@ export function selectionOf(pairs: readonly GroupTopic[], input: Record<string, 
   };
   const ids = input.ids;
   if (ids !== undefined) {
-    if (!Array.isArray(ids) || ids.length === 0 || ids.length > MAX_IDS || ids.some((id) => typeof id !== 'string')) {
+    if (
+      !Array.isArray(ids) ||
+      ids.length === 0 ||
+      ids.length > MAX_IDS ||
+      ids.some((id) => typeof id !== 'string')
+    ) {
       throw new ConfigError('ids', `must be a list of 1 to ${MAX_IDS} dead-letter ids`);
     }
   }

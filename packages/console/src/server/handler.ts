@@ -12,7 +12,7 @@ import {
 import { buildModel } from '../model';
 import { type ConsoleOptions, resolveConsoleOptions } from '../options';
 import { createAssets, INDEX_HTML } from './assets';
-import { listLetters, letterJson, selectionOf } from './dead-letters';
+import { letterJson, listLetters, selectionOf } from './dead-letters';
 import { createLagSampler } from './lag';
 import { refuseAction, setSecurityHeaders } from './security';
 import { type EventStream, openEventStream } from './sse';
@@ -83,14 +83,15 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
 
   const api = async (req: IncomingMessage, res: ServerResponse, path: string, query: URLSearchParams) => {
     const params = Object.fromEntries(query);
-    if (req.method === 'POST' && (path === '/api/dead-letters/redrive' || path === '/api/dead-letters/purge')) {
+    if (path === '/api/dead-letters/redrive' || path === '/api/dead-letters/purge') {
       const refusal = refuseAction(req, resolved.actions);
       if (refusal !== undefined) {
         return sendJson(res, refusal.status, { error: { code: refusal.code, message: refusal.message } });
       }
       const body = await readJson(req);
       const selection = selectionOf(model.groupTopics, body);
-      if (selection.ids === undefined) throw new ConfigError('ids', 'an action names the dead letters it applies to');
+      if (selection.ids === undefined)
+        throw new ConfigError('ids', 'an action names the dead letters it applies to');
       if (path.endsWith('/redrive')) {
         const report = await operator.redrive(selection);
         return sendJson(res, 200, report);
@@ -134,9 +135,12 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
       }
       case '/api/tail': {
         const topic = params.topic ?? '';
-        if (!model.topics.includes(topic)) throw new ConfigError('topic', `"${topic}" is not a topic of the application`);
+        if (!model.topics.includes(topic))
+          throw new ConfigError('topic', `"${topic}" is not a topic of the application`);
         if (tails.size >= MAX_TAILS) {
-          return sendJson(res, 429, { error: { code: 'busy', message: `at most ${MAX_TAILS} tails at once` } });
+          return sendJson(res, 429, {
+            error: { code: 'busy', message: `at most ${MAX_TAILS} tails at once` },
+          });
         }
         let tail: Tail | undefined;
         let left = false;
@@ -175,7 +179,8 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
       }
       path = path.slice(resolved.basePath.length);
     }
-    if (closed) return void sendJson(res, 503, { error: { code: 'closed', message: 'the console is closing' } });
+    if (closed)
+      return void sendJson(res, 503, { error: { code: 'closed', message: 'the console is closing' } });
     if (path === '') {
       // The page's links are relative: it must be served at a path that ends in a slash.
       const seen = (req as IncomingMessage & { originalUrl?: string }).originalUrl ?? req.url ?? '/';
@@ -205,7 +210,8 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
           res.setHeader('Cache-Control', 'no-cache');
           res.end(file.body);
         },
-        (error: unknown) => sendJson(res, 500, { error: { code: 'assets', message: (error as Error).message } }),
+        (error: unknown) =>
+          sendJson(res, 500, { error: { code: 'assets', message: (error as Error).message } }),
       );
       return;
     }

@@ -39,7 +39,11 @@ export function tokensEqual(given: string, expected: string): boolean {
  * pass: browsers send `Sec-Fetch-Site` and `Origin` on such requests, a JSON content type needs a
  * preflight the console never answers, and the token is never in a cookie the browser would add.
  */
-export function refuseAction(req: IncomingMessage, actions: { readonly token: string } | false): Refusal | undefined {
+export function refuseAction(
+  req: IncomingMessage,
+  actions: { readonly token: string } | false,
+): Refusal | undefined {
+  if (req.method !== 'POST') return { status: 405, code: 'method', message: 'actions are POST requests' };
   if (actions === false) {
     return {
       status: 403,
@@ -47,7 +51,6 @@ export function refuseAction(req: IncomingMessage, actions: { readonly token: st
       message: 'the console is read-only: start it with actions enabled (and a token) to redrive or purge',
     };
   }
-  if (req.method !== 'POST') return { status: 405, code: 'method', message: 'actions are POST requests' };
   const site = header(req, 'sec-fetch-site');
   if (site !== undefined && site !== 'same-origin' && site !== 'none') {
     return { status: 403, code: 'cross-site', message: 'actions are accepted from the console page only' };

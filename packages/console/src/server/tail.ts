@@ -22,7 +22,15 @@ export async function startTail(
 ): Promise<Tail> {
   const group = `${TAIL_GROUP_PREFIX}${randomBytes(6).toString('hex')}`;
   const subscription: AdapterSubscription = await adapter.subscribe(
-    { group, topics: [topic], concurrency: 1, ordering: 'none', startFrom: 'latest', maxAttempts: 1, handlerTimeoutMs: 0 },
+    {
+      group,
+      topics: [topic],
+      concurrency: 1,
+      ordering: 'none',
+      startFrom: 'latest',
+      maxAttempts: 1,
+      handlerTimeoutMs: 0,
+    },
     async (record) => {
       const { envelope, decodeError } = operator.decode(record);
       stream.send('record', {

@@ -21,9 +21,12 @@ export class ApiError extends Error {
 
 export async function getJson<T>(path: string, query: Record<string, string | undefined> = {}): Promise<T> {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(query)) if (value !== undefined && value !== '') search.set(key, value);
+  for (const [key, value] of Object.entries(query))
+    if (value !== undefined && value !== '') search.set(key, value);
   const text = search.toString();
-  const response = await fetch(`./api/${path}${text === '' ? '' : `?${text}`}`, { headers: { Accept: 'application/json' } });
+  const response = await fetch(`./api/${path}${text === '' ? '' : `?${text}`}`, {
+    headers: { Accept: 'application/json' },
+  });
   return answer<T>(response);
 }
 
@@ -43,7 +46,11 @@ export async function postAction<T>(path: string, token: string, body: unknown):
 async function answer<T>(response: Response): Promise<T> {
   const value = (await response.json().catch(() => ({}))) as { error?: { code: string; message: string } };
   if (!response.ok) {
-    throw new ApiError(response.status, value.error?.code ?? 'http', value.error?.message ?? response.statusText);
+    throw new ApiError(
+      response.status,
+      value.error?.code ?? 'http',
+      value.error?.message ?? response.statusText,
+    );
   }
   return value as T;
 }

@@ -64,7 +64,8 @@ function App() {
       <nav aria-label="Pages">
         <ul>
           ${PAGES.map(
-            (p) => html`<li><a href=${`#/${p.id}`} aria-current=${p.id === page ? 'page' : undefined}>${p.label}</a></li>`,
+            (p) =>
+              html`<li><a href=${`#/${p.id}`} aria-current=${p.id === page ? 'page' : undefined}>${p.label}</a></li>`,
           )}
         </ul>
       </nav>

@@ -94,17 +94,25 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
       let done = 0;
       for (const body of byPair.values()) {
         if (action === 'redrive') {
-          const report = await postAction<{ redriven: number; refused: unknown[] }>('dead-letters/redrive', token, body);
+          const report = await postAction<{ redriven: number; refused: unknown[] }>(
+            'dead-letters/redrive',
+            token,
+            body,
+          );
           done += report.redriven;
         } else {
           done += (await postAction<{ deleted: number }>('dead-letters/purge', token, body)).deleted;
         }
       }
-      setStatus({ text: `${action === 'redrive' ? 'Redriven' : 'Purged'}: ${done} dead letter${done === 1 ? '' : 's'}.`, error: false });
+      setStatus({
+        text: `${action === 'redrive' ? 'Redriven' : 'Purged'}: ${done} dead letter${done === 1 ? '' : 's'}.`,
+        error: false,
+      });
       setOpen(undefined);
       await load();
     } catch (error) {
-      const text = error instanceof ApiError ? `Refused (${error.status}): ${error.message}` : (error as Error).message;
+      const text =
+        error instanceof ApiError ? `Refused (${error.status}): ${error.message}` : (error as Error).message;
       setStatus({ text, error: true });
     }
   };

@@ -16,18 +16,18 @@ const NODE_H = 40;
 const GAP = 24;
 const TOP = 40;
 
-// Long names keep their end: a topic's last segments say the most (`…shop.order.placed`).
-
 /** The position of each node: three columns, each centred on the tallest. */
 function layout(flow: Flow) {
   const columns = [flow.producers, flow.topics, flow.groups];
   const rows = Math.max(1, ...columns.map((c) => c.length));
   const height = TOP + rows * (NODE_H + GAP) + 10;
   const place = new Map<string, { x: number; y: number }>();
-  columns.forEach((names, column) => {
+  for (const [column, names] of columns.entries()) {
     const offset = TOP + ((rows - names.length) * (NODE_H + GAP)) / 2;
-    names.forEach((name, i) => place.set(`${column}:${name}`, { x: COLUMN_X[column]!, y: offset + i * (NODE_H + GAP) }));
-  });
+    for (const [i, name] of names.entries()) {
+      place.set(`${column}:${name}`, { x: COLUMN_X[column]!, y: offset + i * (NODE_H + GAP) });
+    }
+  }
   return { height, place };
 }
 
@@ -53,9 +53,11 @@ export function FlowPage() {
   const { height, place } = layout(flow);
   const node = (column: number, name: string, kind: string) => {
     const at = place.get(`${column}:${name}`)!;
+    // A long name keeps its end: a topic's last segments say the most (…shop.order.placed).
+    const shown = name.length > 28 ? `…${name.slice(-27)}` : name;
     return html`<g class=${`node ${kind}`}>
       <rect x=${at.x} y=${at.y} width=${NODE_W} height=${NODE_H} rx="6" />
-      <text x=${at.x + NODE_W / 2} y=${at.y + NODE_H / 2 + 5} text-anchor="middle">${name.length > 28 ? `…${name.slice(-27)}` : name}</text>
+      <text x=${at.x + NODE_W / 2} y=${at.y + NODE_H / 2 + 5} text-anchor="middle">${shown}</text>
       <title>${name}</title>
     </g>`;
   };
@@ -73,10 +75,12 @@ export function FlowPage() {
         <text class="column-title" x=${COLUMN_X[1]! + NODE_W / 2} y="20" text-anchor="middle">Topics</text>
         <text class="column-title" x=${COLUMN_X[2]! + NODE_W / 2} y="20" text-anchor="middle">Consumer groups</text>
         ${flow.publishes.map(
-          (e) => html`<path class="edge" marker-end="url(#arrow)" d=${edge(place.get(`0:${e.producer}`)!, place.get(`1:${e.topic}`)!)} />`,
+          (e) =>
+            html`<path class="edge" marker-end="url(#arrow)" d=${edge(place.get(`0:${e.producer}`)!, place.get(`1:${e.topic}`)!)} />`,
         )}
         ${flow.consumes.map(
-          (e) => html`<path class="edge" marker-end="url(#arrow)" d=${edge(place.get(`1:${e.topic}`)!, place.get(`2:${e.group}`)!)} />`,
+          (e) =>
+            html`<path class="edge" marker-end="url(#arrow)" d=${edge(place.get(`1:${e.topic}`)!, place.get(`2:${e.group}`)!)} />`,
         )}
         ${flow.producers.map((name) => node(0, name, 'producer'))}
         ${flow.topics.map((name) => node(1, name, 'topic'))}
@@ -88,8 +92,18 @@ export function FlowPage() {
     <ul class="flow-list">
       ${flow.topics.map(
         (topic) => html`<li>
-          <code>${topic}</code>: published by ${flow.publishes.filter((e) => e.topic === topic).map((e) => e.producer).join(', ') || 'no declared producer'};
-          consumed by ${flow.consumes.filter((e) => e.topic === topic).map((e) => e.group).join(', ') || 'no declared group'}
+          <code>${topic}</code>: published by ${
+            flow.publishes
+              .filter((e) => e.topic === topic)
+              .map((e) => e.producer)
+              .join(', ') || 'no declared producer'
+          };
+          consumed by ${
+            flow.consumes
+              .filter((e) => e.topic === topic)
+              .map((e) => e.group)
+              .join(', ') || 'no declared group'
+          }
         </li>`,
       )}
     </ul>

@@ -31,7 +31,10 @@ function LagChart({ points, label }: { points: Points; label: string }) {
         legend: { show: false },
         cursor: { show: false },
         scales: { x: { time: true }, y: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
-        axes: [{ stroke: '#333', size: 30 }, { stroke: '#333', size: 40 }],
+        axes: [
+          { stroke: '#333', size: 30 },
+          { stroke: '#333', size: 40 },
+        ],
         series: [{}, { label: 'lag', stroke: '#0b5cad', width: 2, fill: 'rgba(11,92,173,0.12)' }],
       },
       [[], []],
