@@ -3,6 +3,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@tidings/core';
+import Fastify from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createConsoleHandler, type RunningConsole, startConsole } from '../src';
 import { type OrderWorld, REDIS_URL, startOrderWorld } from './fixture';
@@ -142,6 +143,40 @@ describe('the console over HTTP', () => {
       await handler.close();
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
+  it('mounts in Fastify, taking the body Fastify has parsed', async () => {
+    const handler = createConsoleHandler({
+      adapter: world.adapter,
+      ...world.options,
+      basePath: '/ops/events',
+      actions: { token: TOKEN },
+    });
+    const app = Fastify();
+    const mount = (request: { raw: object; body: unknown }, reply: { hijack(): void; raw: object }) => {
+      reply.hijack();
+      handler(Object.assign(request.raw, { body: request.body }) as never, reply.raw as never);
+    };
+    app.all('/ops/events', mount);
+    app.all('/ops/events/*', mount);
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    try {
+      expect((await fetch(`${base}/ops/events`, { redirect: 'manual' })).headers.get('location')).toBe(
+        '/ops/events/',
+      );
+      expect((await fetch(`${base}/ops/events/`)).headers.get('content-security-policy')).toMatch(
+        /default-src/,
+      );
+      const purge = await fetch(`${base}/ops/events/api/dead-letters/purge`, {
+        method: 'POST',
+        headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({ topic, group: 'billing', ids: ['0-1'] }),
+      });
+      expect([purge.status, await purge.json()]).toEqual([200, { deleted: 0 }]);
+    } finally {
+      await handler.close();
+      await app.close();
     }
   });
 

@@ -262,15 +262,22 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
   res.end(body);
 }
 
-async function readJson(req: IncomingMessage): Promise<Record<string, unknown>> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).byteLength;
-    if (size > MAX_BODY_BYTES) throw new ConfigError('body', `larger than ${MAX_BODY_BYTES} bytes`);
-    chunks.push(chunk as Buffer);
+async function readJson(req: IncomingMessage & { body?: unknown }): Promise<Record<string, unknown>> {
+  let value: unknown;
+  if (req.body !== undefined) {
+    // A host that parsed the body already (express.json(), Fastify) leaves it on `req.body`.
+    value =
+      typeof req.body === 'string' || Buffer.isBuffer(req.body) ? JSON.parse(String(req.body)) : req.body;
+  } else {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    for await (const chunk of req) {
+      size += (chunk as Buffer).byteLength;
+      if (size > MAX_BODY_BYTES) throw new ConfigError('body', `larger than ${MAX_BODY_BYTES} bytes`);
+      chunks.push(chunk as Buffer);
+    }
+    value = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   }
-  const value: unknown = JSON.parse(Buffer.concat(chunks).toString('utf8'));
   if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     throw new ConfigError('body', 'must be a JSON object');
   }
