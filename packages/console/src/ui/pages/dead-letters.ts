@@ -33,6 +33,7 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
   const [pair, setPair] = useState('');
   const [type, setType] = useState('');
   const [reason, setReason] = useState('');
+  const [since, setSince] = useState('');
   const [letters, setLetters] = useState<readonly Letter[] | undefined>();
   const [cursor, setCursor] = useState<string | null>(null);
   const [selected, setSelected] = useState<ReadonlySet<string>>(new Set());
@@ -50,6 +51,8 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
         group: chosen?.group,
         type,
         reason,
+        // A datetime-local value is the browser's local time: sent as an instant.
+        since: since === '' ? undefined : new Date(since).toISOString(),
         cursor: after,
       });
       setLetters(after === undefined ? page.letters : [...(letters ?? []), ...page.letters]);
@@ -73,6 +76,7 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
     else next.add(keyOf(letter));
     setSelected(next);
   };
+  // The dialog opens with Cancel focused: Enter on a confirmation must not purge by default.
   const ask = (action: Action) => {
     setPending(action);
     dialog.current?.showModal();
@@ -132,6 +136,13 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
       <input id="dl-type" value=${type} onInput=${(e: Event) => setType((e.target as HTMLInputElement).value)} />
       <label for="dl-reason">Reason contains</label>
       <input id="dl-reason" value=${reason} onInput=${(e: Event) => setReason((e.target as HTMLInputElement).value)} />
+      <label for="dl-since">Failed since</label>
+      <input
+        id="dl-since"
+        type="datetime-local"
+        value=${since}
+        onInput=${(e: Event) => setSince((e.target as HTMLInputElement).value)}
+      />
       <button type="submit">Apply</button>
     </form>
     ${
@@ -174,7 +185,7 @@ export function DeadLettersPage({ meta }: { meta: Meta }) {
       <p>${pending === 'purge' ? 'They are deleted for good.' : 'They are delivered again to the group that failed them, and removed from the dead letters.'}</p>
       <div class="toolbar">
         <button type="button" class=${pending === 'purge' ? 'danger' : ''} onClick=${() => void act()}>Yes, ${pending ?? ''}</button>
-        <button type="button" onClick=${() => dialog.current?.close()}>Cancel</button>
+        <button type="button" autofocus onClick=${() => dialog.current?.close()}>Cancel</button>
       </div>
     </dialog>
   `;

@@ -60,7 +60,7 @@ export function TailPage({ meta }: { meta: Meta }) {
             ${r.key !== null && html`<span>key <code>${r.key}</code></span>`}
             ${r.envelope !== null && html`<span class="muted">id ${r.envelope.id}</span>`}
           </div>
-          <pre tabindex="0">${r.envelope === null ? r.decodeError : JSON.stringify(r.envelope.data, null, 2)}</pre>
+          <pre tabindex="0">${r.envelope === null ? r.decodeError : JSON.stringify(r.envelope.data)}</pre>
         </li>`,
       )}
     </ol>
