@@ -68,6 +68,12 @@ export interface ConsoleOptions {
    * whose URL still carries it. Default: none (Express's `app.use(path, handler)` strips it).
    */
   readonly basePath?: string;
+  /**
+   * The `Host` header values (`127.0.0.1:4180`) a request may carry; others are refused.
+   * {@link startConsole} sets the loopback names when it listens on a loopback address.
+   * Default: any (a host application checks its own).
+   */
+  readonly allowedHosts?: readonly string[];
   /** How often the lag of the groups is read while a page watches it, in ms. Default 1000. */
   readonly lagIntervalMs?: number;
   /** How many lag readings each group keeps for its chart. Default 300. */
@@ -125,8 +131,13 @@ export function resolveConsoleOptions(options: ConsoleOptions): ResolvedConsoleO
       throw new ConfigError(`producers[${i}]`, 'needs a name and an array of events');
     }
   }
+  const allowedHosts = options.allowedHosts;
+  if (allowedHosts !== undefined && (!Array.isArray(allowedHosts) || allowedHosts.length === 0)) {
+    throw new ConfigError('allowedHosts', 'must be a non-empty list of host:port values');
+  }
   return {
     ...options,
+    ...(allowedHosts === undefined ? {} : { allowedHosts: allowedHosts.map((name) => name.toLowerCase()) }),
     events: options.events ?? [],
     subscriptions: options.subscriptions ?? [],
     producers: options.producers ?? [],

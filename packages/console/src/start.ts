@@ -1,8 +1,10 @@
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@tidings/core';
-import type { ConsoleOptions } from './options';
-import { createConsoleHandler } from './server/handler';
+import { type ConsoleOptions, resolveConsoleOptions } from './options';
+import { type ConsoleHandler, createConsoleHandler } from './server/handler';
+
+const LOOPBACK = new Set(['127.0.0.1', '::1']);
 
 /**
  * Settings of {@link startConsole}: the console's, and where to listen.
@@ -53,8 +55,12 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
   if (!Number.isInteger(port) || port < 0 || port > 65_535) {
     throw new ConfigError('port', `${port} is not a TCP port (0 to 65535)`);
   }
-  const handler = createConsoleHandler(rest);
-  const server = createServer(handler);
+  // Checked before listening, so that a bad option leaves no server behind.
+  resolveConsoleOptions(rest);
+  // The handler is made once the port is known: on a loopback address it accepts only the
+  // loopback names as Host (DNS rebinding), unless the caller listed its own.
+  let handler: ConsoleHandler | undefined;
+  const server = createServer((req, res) => handler!(req, res));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
@@ -63,12 +69,18 @@ export async function startConsole(options: StartConsoleOptions): Promise<Runnin
     });
   });
   const address = server.address() as AddressInfo;
+  handler = createConsoleHandler({
+    ...rest,
+    ...(rest.allowedHosts === undefined && LOOPBACK.has(address.address)
+      ? { allowedHosts: ['127.0.0.1', 'localhost', '[::1]'].map((name) => `${name}:${address.port}`) }
+      : {}),
+  });
   const shown = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   const base = rest.basePath === undefined ? '' : rest.basePath.replace(/\/+$/, '');
   return {
     url: `http://${shown}:${address.port}${base}/`,
     async close() {
-      await handler.close();
+      await handler?.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         server.closeAllConnections();

@@ -1,6 +1,6 @@
 // The console's HTTP surface on a real Redis: what a page may read, what an action needs, what no
 // response ever carries, and mounting under a path.
-import { createServer, type Server } from 'node:http';
+import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { ConfigError } from '@tidings/core';
 import Fastify from 'fastify';
@@ -116,6 +116,23 @@ describe('the console over HTTP', () => {
     const response = await action(readOnly.url, { Authorization: `Bearer ${TOKEN}` });
     expect([response.status, await codeOf(response)]).toEqual([403, 'actions-disabled']);
     expect(await (await fetch(`${readOnly.url}api/meta`)).json()).toMatchObject({ actions: false });
+  });
+
+  it('answers only its own loopback names as Host (DNS rebinding)', async () => {
+    const statusWithHost = (host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const url = new URL(`${readOnly.url}api/meta`);
+        request({ hostname: url.hostname, port: url.port, path: url.pathname, headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        })
+          .on('error', reject)
+          .end();
+      });
+    const port = new URL(readOnly.url).port;
+    expect(await statusWithHost(`localhost:${port}`)).toBe(200);
+    expect(await statusWithHost(`127.0.0.1:${port}`)).toBe(200);
+    expect(await statusWithHost(`attacker.example:${port}`)).toBe(421);
   });
 
   it('mounts under a base path in another server', async () => {

@@ -72,6 +72,13 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
   const lag = createLagSampler(operator, model.topics, resolved.lagIntervalMs, resolved.lagHistory);
   const streams = new Set<EventStream>();
   const tails = new Set<Tail>();
+  // Tails whose page left: close() waits for them, so the owner may close the adapter after it.
+  const stopping = new Set<Promise<void>>();
+  const stopTail = (tail: Tail) => {
+    tails.delete(tail);
+    const stopped: Promise<void> = tail.stop().finally(() => stopping.delete(stopped));
+    stopping.add(stopped);
+  };
   let closed = false;
 
   const meta = {
@@ -147,10 +154,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
         const stream = openEventStream(res, () => {
           left = true;
           streams.delete(stream);
-          if (tail !== undefined) {
-            tails.delete(tail);
-            void tail.stop();
-          }
+          if (tail !== undefined) stopTail(tail);
         });
         streams.add(stream);
         try {
@@ -160,7 +164,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
           stream.close();
           return;
         }
-        if (left) void tail.stop();
+        if (left) stopTail(tail);
         else tails.add(tail);
         return;
       }
@@ -178,6 +182,12 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
         return void sendJson(res, 404, { error: { code: 'not-found', message: 'outside the console' } });
       }
       path = path.slice(resolved.basePath.length);
+    }
+    const host = req.headers.host?.toLowerCase() ?? '';
+    if (resolved.allowedHosts !== undefined && !resolved.allowedHosts.includes(host)) {
+      // A page of another site whose name was made to resolve to this machine (DNS rebinding)
+      // reaches the console with its own name as Host: it gets nothing.
+      return void sendJson(res, 421, { error: { code: 'host', message: 'unexpected Host header' } });
     }
     if (closed)
       return void sendJson(res, 503, { error: { code: 'closed', message: 'the console is closing' } });
@@ -231,8 +241,8 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
     closed = true;
     lag.close();
     for (const stream of [...streams]) stream.close();
-    await Promise.all([...tails].map((tail) => tail.stop()));
-    tails.clear();
+    for (const tail of [...tails]) stopTail(tail);
+    await Promise.all([...stopping]);
   };
   return handler;
 }
