@@ -1,7 +1,8 @@
 // The console's page in headless Chromium against a real Redis: the catalog, the flow, lag that
 // rises and falls, a dead letter redriven from the page, an action refused without the token, a
 // live tail; each page photographed for docs/console.md.
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
@@ -11,6 +12,8 @@ import { type OrderWorld, startOrderWorld } from './fixture';
 
 const CHROMIUM = process.env.TIDINGS_CHROMIUM ?? '/usr/bin/chromium';
 const TOKEN = 'console-test-token-0123456789';
+// axe-core checks each page against WCAG 2 A and AA (labels, contrast, roles, keyboard names).
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
 // The screenshots go to docs/console when asked (TIDINGS_CONSOLE_SCREENSHOTS=docs), so that an
 // ordinary run leaves the working tree as it found it.
 const SHOTS =
@@ -25,7 +28,26 @@ describe('the console in a browser, on Redis Streams', () => {
   let page: Page;
   const foreign: string[] = [];
 
-  const shot = (name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+  const shot = async (name: string) => {
+    await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: true });
+    expect(await accessibilityViolations(), name).toEqual([]);
+  };
+  const accessibilityViolations = async () => {
+    // Evaluated through the DevTools protocol, which the page's CSP does not govern.
+    await page.evaluate(AXE);
+    return page.evaluate(async () => {
+      const { axe } = window as unknown as {
+        axe: {
+          run(
+            context: Document,
+            options: object,
+          ): Promise<{ violations: { id: string; nodes: { target: string[] }[] }[] }>;
+        };
+      };
+      const result = await axe.run(document, { runOnly: ['wcag2a', 'wcag2aa'] });
+      return result.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+    });
+  };
   const open = async (hash: string) => {
     await page.goto(`${running.url}#/${hash}`);
     await page.locator('#page-heading').waitFor();
