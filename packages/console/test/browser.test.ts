@@ -92,6 +92,18 @@ describe('the console in a browser, on Redis Streams', () => {
     await shot('catalog');
   });
 
+  it('moves between pages from the keyboard, focusing each page heading', async () => {
+    await open('catalog');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Skip to content');
+    await page.keyboard.press('Tab');
+    await page.keyboard.press('Tab');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Flow');
+    await page.keyboard.press('Enter');
+    await expect.poll(() => page.evaluate(() => document.activeElement?.id)).toBe('page-heading');
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Flow');
+  });
+
   it('draws the flow from producers to topics to groups', async () => {
     await open('flow');
     const labels = await page.locator('svg .node text').allTextContents();
