@@ -42,6 +42,11 @@ export interface AppConfig {
   readonly consumers: ConsumerPolicy;
   /** Orders `npm start` places by itself to show the flow. */
   readonly demoOrders: number;
+  /**
+   * The web console `npm start` serves beside the API (on `http.host`): its port, or `undefined`
+   * for none; and the token that enables its actions (read-only without one).
+   */
+  readonly console?: { readonly port: number; readonly token?: string };
 }
 
 /** The simulated latencies of the seed material's example: payment 300 ms, inventory 200, email 400, analytics 150. */
@@ -82,6 +87,8 @@ const Env = z.object({
   ANALYTICS_MS: number(DEFAULT_SIMULATION.analyticsMs),
   WAREHOUSE_MS: number(DEFAULT_SIMULATION.warehouseMs),
   RETRY_INITIAL_DELAY_MS: number(1_000, z.coerce.number().int().min(1)),
+  CONSOLE_PORT: z.union([z.literal('off'), z.coerce.number().int().min(0).max(65_535)]).default(4180),
+  CONSOLE_TOKEN: z.string().min(16).optional(),
 });
 
 /**
@@ -127,5 +134,13 @@ export function loadConfig(env: Readonly<Record<string, string | undefined>> = p
       groupPrefix: e.GROUP_PREFIX,
     },
     demoOrders: e.DEMO_ORDERS,
+    ...(e.CONSOLE_PORT === 'off'
+      ? {}
+      : {
+          console: {
+            port: e.CONSOLE_PORT,
+            ...(e.CONSOLE_TOKEN === undefined ? {} : { token: e.CONSOLE_TOKEN }),
+          },
+        }),
   };
 }
