@@ -135,7 +135,7 @@ export class GroupRegistry {
       const state = members > 0 ? 'active' : 'idle';
       const api = managed?.[index];
       // AMQP counts the ready messages only; the API adds those delivered and not acknowledged,
-      // which the subscription's lag counts too (published and not settled).
+      // which lag counts too by the contract (published and not settled), as other adapters' lag() do.
       if (api === undefined)
         return { topic, group, lag: counts.messageCount, pending: undefined, members, state };
       return { topic, group, lag: api.messages, pending: api.unacknowledged, members, state };
