@@ -29,6 +29,7 @@ import { Link } from './connection';
 import { DELAY_LATENCY_MARGIN_MS } from './delay';
 import { redactorOf } from './errors';
 import { GroupRegistry } from './groups';
+import { ManagementApi } from './management';
 import { DeadLetterQueues, REPLAY_UNAVAILABLE } from './operations';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
@@ -141,7 +142,13 @@ class RabbitMQAdapterImpl implements RabbitMQAdapter {
       this.redactor,
     );
     this.deadLetters = new DeadLetterQueues(this.publishLink, this.topology, this.publisher, this.redactor);
-    this.groups = new GroupRegistry(this.publishLink, this.topology, this.publisher, this.redactor);
+    this.groups = new GroupRegistry(
+      this.publishLink,
+      this.topology,
+      this.publisher,
+      this.redactor,
+      new ManagementApi(this.options.management),
+    );
   }
 
   /**
@@ -288,8 +295,10 @@ class RabbitMQAdapterImpl implements RabbitMQAdapter {
   }
 
   /**
-   * The groups registered for each topic (a group registers when it subscribes), with the ready
-   * messages of its queue as lag and its consumers as members; `pending` is unknown over AMQP.
+   * The groups registered for each topic (a group registers when it subscribes), with its queue's
+   * consumers as members. When the management API answers (see the `management` option), `lag` is
+   * the queue's messages, ready and unacknowledged, and `pending` the unacknowledged ones; without
+   * it, `lag` is the ready messages AMQP reports and `pending` is unknown.
    */
   describeGroups(topics: readonly string[]): Promise<readonly GroupDescription[]> {
     return this.operating(() => this.groups.describe(topics));

@@ -71,7 +71,9 @@ export function isAccessRefused(error: unknown): boolean {
  * connection object, of explicit credentials, and a TLS passphrase. No error, log field or health
  * report the adapter produces may contain them.
  */
-export function secretsOf(options: Pick<ResolvedOptions, 'url' | 'socketOptions'>): string[] {
+export function secretsOf(
+  options: Pick<ResolvedOptions, 'url' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
+): string[] {
   const secrets: string[] = [];
   const { url, socketOptions } = options;
   if (typeof url === 'string') {
@@ -95,6 +97,12 @@ export function secretsOf(options: Pick<ResolvedOptions, 'url' | 'socketOptions'
   secrets.push(...passwordsOf(tls.credentials));
   if (typeof tls.passphrase === 'string') secrets.push(tls.passphrase);
   if (typeof tls.key === 'string') secrets.push(tls.key);
+  // The management API's password, given in its own URL; `guest` is RabbitMQ's well-known default,
+  // the login the adapter assumes when no URL names one, and no secret to cut out of every message.
+  const management = options.management;
+  if (management && management.password !== '' && management.password !== 'guest') {
+    if (!secrets.includes(management.password)) secrets.push(management.password);
+  }
   return secrets;
 }
 
@@ -104,7 +112,9 @@ function passwordsOf(value: unknown): string[] {
 }
 
 /** The redactor of an adapter: its own secrets, and the credentials of any URL. */
-export function redactorOf(options: Pick<ResolvedOptions, 'url' | 'socketOptions'>): Redactor {
+export function redactorOf(
+  options: Pick<ResolvedOptions, 'url' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
+): Redactor {
   return createRedactor(secretsOf(options));
 }
 

@@ -3,7 +3,8 @@
  * cannot list queues (only the management plugin's HTTP API can, and it is not always on). So
  * each subscription leaves its group's name in a small durable queue of the topic,
  * `<exchange>.groups/<topic>`, one message per registration, and the groups are read from there:
- * each one's counters come from a passive declaration of its queue.
+ * each one's counters come from a passive declaration of its queue, and, when the management API
+ * answers, its delivered and unacknowledged messages from there (see management.ts).
  *
  * @module
  */
@@ -18,9 +19,10 @@ import type { ConsumeMessage } from 'amqplib';
 import { GROUP_HEADER, publicationOf } from './codec';
 import type { Link } from './connection';
 import { REPLY, replyCode } from './errors';
+import type { ManagementApi } from './management';
 import { groupRegistryName } from './names';
 import type { Publisher } from './publisher';
-import { type Held, probe, scan, withChannel } from './scan';
+import { type Held, probe, type QueueCounts, scan, withChannel } from './scan';
 import type { Topology } from './topology';
 
 /** Lists, registers and deletes the groups of one adapter's exchange. */
@@ -33,6 +35,7 @@ export class GroupRegistry {
     private readonly topology: Topology,
     private readonly publisher: Publisher,
     private readonly redactor: Redactor,
+    private readonly management: ManagementApi,
   ) {}
 
   /**
@@ -100,7 +103,7 @@ export class GroupRegistry {
     const registry = groupRegistryName(this.topology.exchange, topic);
     const held = await this.take(topic, registry);
     if (held === undefined) return [];
-    const described: GroupDescription[] = [];
+    const found: { group: string; counts: QueueCounts }[] = [];
     try {
       const seen = new Set<string>();
       for (const message of held.messages) {
@@ -119,19 +122,24 @@ export class GroupRegistry {
           held.ack(message);
           continue;
         }
-        described.push({
-          topic,
-          group,
-          lag: counts.messageCount,
-          // Delivered and unacknowledged messages are counted by the management API only.
-          pending: undefined,
-          members: counts.consumerCount,
-          state: counts.consumerCount > 0 ? 'active' : 'idle',
-        });
+        found.push({ group, counts });
       }
     } finally {
       await held.release();
     }
+    const managed = await this.management.counts(
+      found.map(({ group }) => this.topology.workQueue(group, topic)),
+    );
+    const described = found.map(({ group, counts }, index): GroupDescription => {
+      const members = counts.consumerCount;
+      const state = members > 0 ? 'active' : 'idle';
+      const api = managed?.[index];
+      // AMQP counts the ready messages only; the API adds those delivered and not acknowledged,
+      // which lag counts too by the contract (published and not settled), as other adapters' lag() do.
+      if (api === undefined)
+        return { topic, group, lag: counts.messageCount, pending: undefined, members, state };
+      return { topic, group, lag: api.messages, pending: api.unacknowledged, members, state };
+    });
     return described.sort((a, b) => (a.group < b.group ? -1 : a.group > b.group ? 1 : 0));
   }
 

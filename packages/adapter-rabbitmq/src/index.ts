@@ -8,4 +8,9 @@
 export type { RabbitMQAdapter } from './adapter';
 export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';
 export { delayLevelName, workQueueName } from './names';
-export type { QueueType, RabbitMQAdapterOptions, ReconnectOptions } from './options';
+export type {
+  ManagementOptions,
+  QueueType,
+  RabbitMQAdapterOptions,
+  ReconnectOptions,
+} from './options';

@@ -32,8 +32,57 @@ describe('resolveOptions', () => {
     [{ url: 'not a url' }, 'url'],
     [{ url: 'http://127.0.0.1:5672' }, 'url'],
     [{ rejectUnroutable: 'yes' as unknown as boolean }, 'rejectUnroutable'],
+    [{ management: true as unknown as false }, 'management'],
+    [{ management: { url: 'amqp://mq:15672' } }, 'management.url'],
+    [{ management: { url: 'not a url' } }, 'management.url'],
+    [{ management: { timeoutMs: 0 } }, 'management.timeoutMs'],
   ])('refuses %j, naming %s', (options, field) => {
     expect(() => resolveOptions(options)).toThrow(expect.objectContaining({ code: 'CONFIG', field }));
+  });
+});
+
+describe('the management API option', () => {
+  it('is derived from the AMQP URL: same host and login, the plugin port, the URL vhost', () => {
+    expect(resolveOptions({ url: 'amqp://app:p%40ss@mq.internal:5672/shop%2Feu' }).management).toEqual({
+      url: 'http://mq.internal:15672/',
+      username: 'app',
+      password: 'p@ss',
+      vhost: 'shop/eu',
+      timeoutMs: 2_000,
+    });
+    // amqplib's defaults: guest/guest, the default vhost, localhost.
+    expect(resolveOptions({}).management).toMatchObject({
+      url: 'http://localhost:15672/',
+      username: 'guest',
+      password: 'guest',
+      vhost: '/',
+    });
+    expect(resolveOptions({ url: 'amqps://[::1]/' }).management).toMatchObject({
+      url: 'https://[::1]:15671/',
+      vhost: '/',
+    });
+    expect(
+      resolveOptions({ url: { hostname: 'mq', username: 'app', password: 'pw', vhost: 'v' } }).management,
+    ).toMatchObject({ url: 'http://mq:15672/', username: 'app', password: 'pw', vhost: 'v' });
+  });
+
+  it('takes a URL of its own, with or without a login, and can be turned off', () => {
+    expect(
+      resolveOptions({
+        url: 'amqp://app:pw@mq/shop',
+        management: { url: 'https://admin:s3cret@proxy.internal/rabbitmq?x=1', timeoutMs: 500 },
+      }).management,
+    ).toEqual({
+      url: 'https://proxy.internal/rabbitmq/',
+      username: 'admin',
+      password: 's3cret',
+      vhost: 'shop',
+      timeoutMs: 500,
+    });
+    expect(
+      resolveOptions({ url: 'amqp://app:pw@mq/shop', management: { url: 'http://mq:8080' } }).management,
+    ).toMatchObject({ url: 'http://mq:8080/', username: 'app', password: 'pw' });
+    expect(resolveOptions({ management: false }).management).toBe(false);
   });
 });
 
@@ -81,5 +130,15 @@ describe('secretsOf', () => {
         },
       }),
     ).toEqual(['object-secret', 'credential-secret', 'key-passphrase']);
+  });
+
+  it('finds the password of the management URL, but not the default guest', () => {
+    const options = resolveOptions({
+      url: 'amqp://app:amqp-secret@mq',
+      management: { url: 'http://admin:mgmt-secret@mq:15672' },
+    });
+    // The AMQP password comes twice, as written and decoded (the same here).
+    expect(new Set(secretsOf(options))).toEqual(new Set(['amqp-secret', 'mgmt-secret']));
+    expect(secretsOf(resolveOptions({ url: 'amqp://mq' }))).toEqual([]);
   });
 });

@@ -25,6 +25,41 @@ export interface ReconnectOptions {
 }
 
 /**
+ * Where the RabbitMQ management HTTP API is, for the counts AMQP cannot give: `describeGroups`
+ * reads each group queue's delivered and unacknowledged messages from it. When the API does not
+ * answer (plugin off, port closed, login refused), the adapter falls back to AMQP's counts.
+ *
+ * @example
+ * ```ts
+ * createRabbitMQAdapter({
+ *   url: 'amqp://app:secret@rabbitmq.internal:5672/orders',
+ *   management: { url: 'https://rabbitmq.internal:15671', timeoutMs: 1_000 },
+ * });
+ * ```
+ */
+export interface ManagementOptions {
+  /**
+   * Base URL of the API, `http:` or `https:`, with a path prefix if a proxy adds one. Default: the
+   * AMQP URL's host on port 15672 (`http:`), or 15671 (`https:`) for `amqps:`. User name and
+   * password default to the AMQP ones; the virtual host is always the AMQP one.
+   */
+  readonly url?: string;
+  /** How long one request to the API may take, in milliseconds. Default 2,000. */
+  readonly timeoutMs?: number;
+}
+
+/** The management API as the adapter calls it: a base URL without credentials, and the login apart. */
+export interface ResolvedManagement {
+  /** Ends with `/`; carries no user name or password. */
+  readonly url: string;
+  readonly username: string;
+  readonly password: string;
+  /** The AMQP virtual host, whose queues are asked for. */
+  readonly vhost: string;
+  readonly timeoutMs: number;
+}
+
+/**
  * The type of the queues the adapter declares: `'quorum'` counts deliveries in the broker and
  * dead-letters at least once; `'classic'` is lighter and counts nothing.
  */
@@ -86,6 +121,12 @@ export interface RabbitMQAdapterOptions {
   readonly delayResolutionMs?: number;
   /** Reconnection backoff. */
   readonly reconnect?: ReconnectOptions;
+  /**
+   * The management HTTP API, asked by `describeGroups` for the messages delivered and not yet
+   * acknowledged (`pending`); `false` never asks it. Default: derived from `url` (see
+   * {@link ManagementOptions}), used when it answers.
+   */
+  readonly management?: ManagementOptions | false;
 }
 
 /** Settings with every default filled in. */
@@ -101,6 +142,7 @@ export interface ResolvedOptions {
   readonly publishTimeoutMs: number;
   readonly delayResolutionMs: number;
   readonly reconnect: Required<ReconnectOptions>;
+  readonly management: ResolvedManagement | false;
 }
 
 const MiB = 1024 * 1024;
@@ -120,7 +162,11 @@ const DEFAULTS = {
   publishTimeoutMs: 10_000,
   delayResolutionMs: 100,
   reconnect: { initialDelayMs: 100, maxDelayMs: 10_000 },
-} satisfies ResolvedOptions;
+} satisfies Omit<ResolvedOptions, 'management'>;
+
+/** The management plugin's default ports. */
+const MANAGEMENT_PORT = { 'http:': '15672', 'https:': '15671' } as const;
+const MANAGEMENT_TIMEOUT_MS = 2_000;
 
 /** Fills in defaults and checks every field; a bad value is a `ConfigError` naming it. */
 // `url` (as an object) and `socketOptions` are amqplib's own configuration, passed through, and stay open.
@@ -136,6 +182,11 @@ const OPTION_NAMES: OptionNames<RabbitMQAdapterOptions> = {
   publishTimeoutMs: true,
   delayResolutionMs: true,
   reconnect: true,
+  management: true,
+};
+const MANAGEMENT_NAMES: OptionNames<ManagementOptions> = {
+  url: true,
+  timeoutMs: true,
 };
 const RECONNECT_NAMES: OptionNames<ReconnectOptions> = {
   initialDelayMs: true,
@@ -145,12 +196,10 @@ const RECONNECT_NAMES: OptionNames<ReconnectOptions> = {
 export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions {
   checkOptionNames(options, OPTION_NAMES);
   checkOptionNames(options.reconnect, RECONNECT_NAMES, 'reconnect');
+  if (options.management !== false) checkOptionNames(options.management, MANAGEMENT_NAMES, 'management');
   const reconnect = { ...DEFAULTS.reconnect, ...definedOnly(options.reconnect ?? {}) };
-  const resolved = {
-    ...DEFAULTS,
-    ...definedOnly(options),
-    reconnect,
-  } satisfies ResolvedOptions;
+  const { management: _management, ...rest } = definedOnly(options);
+  const resolved = { ...DEFAULTS, ...rest, reconnect };
 
   checkInteger('maxMessageBytes', resolved.maxMessageBytes, 1, BROKER_MAX_MESSAGE_BYTES);
   checkInteger('connectTimeoutMs', resolved.connectTimeoutMs, 1);
@@ -169,7 +218,92 @@ export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions
     throw new ConfigError('connectionName', 'must be a non-empty string');
   }
   checkUrl(resolved.url);
-  return resolved;
+  // After the URL check: the default management address is derived from it.
+  return { ...resolved, management: resolveManagement(options.management, resolved) };
+}
+
+/**
+ * The management API's address and login: the option's URL, or the AMQP URL's host on the
+ * plugin's default port; the option URL's credentials, or else the AMQP ones (as amqplib reads
+ * them: `guest`/`guest` when the URL has none).
+ */
+function resolveManagement(
+  option: ManagementOptions | false | undefined,
+  amqp: Pick<ResolvedOptions, 'url' | 'socketOptions'>,
+): ResolvedManagement | false {
+  if (option === false) return false;
+  if (option !== undefined && (typeof option !== 'object' || option === null)) {
+    throw new ConfigError('management', `must be an object or false, got ${String(option)}`);
+  }
+  const timeoutMs = option?.timeoutMs ?? MANAGEMENT_TIMEOUT_MS;
+  checkInteger('management.timeoutMs', timeoutMs, 1, 60_000);
+  const login = amqpLogin(amqp);
+  let base: URL;
+  if (option?.url === undefined) {
+    base = new URL(`${login.secure ? 'https:' : 'http:'}//${login.host}`);
+    base.port = MANAGEMENT_PORT[base.protocol as keyof typeof MANAGEMENT_PORT];
+  } else {
+    if (typeof option.url !== 'string') throw new ConfigError('management.url', 'must be a string');
+    try {
+      base = new URL(option.url);
+    } catch {
+      throw new ConfigError('management.url', 'is not a valid URL; expected http://host:15672');
+    }
+    if (base.protocol !== 'http:' && base.protocol !== 'https:') {
+      throw new ConfigError('management.url', `must use http: or https:, got ${base.protocol}`);
+    }
+  }
+  let { username, password } = login;
+  if (base.username !== '' || base.password !== '') {
+    username = decodeURIComponent(base.username);
+    password = decodeURIComponent(base.password);
+  }
+  base.username = '';
+  base.password = '';
+  base.search = '';
+  base.hash = '';
+  if (!base.pathname.endsWith('/')) base.pathname = `${base.pathname}/`;
+  return { url: base.href, username, password, vhost: login.vhost, timeoutMs };
+}
+
+/** Host, login and virtual host of the AMQP settings, with amqplib's defaults. */
+function amqpLogin(amqp: Pick<ResolvedOptions, 'url' | 'socketOptions'>): {
+  host: string;
+  secure: boolean;
+  username: string;
+  password: string;
+  vhost: string;
+} {
+  const { url } = amqp;
+  let login: { host: string; secure: boolean; username: string; password: string; vhost: string };
+  if (typeof url === 'string') {
+    const parsed = new URL(url);
+    const named = parsed.username !== '' || parsed.password !== '';
+    login = {
+      host: parsed.hostname,
+      secure: parsed.protocol === 'amqps:',
+      username: named ? decodeURIComponent(parsed.username) : 'guest',
+      password: named ? decodeURIComponent(parsed.password) : 'guest',
+      // As amqplib: the path without its leading '/', percent-decoded; none is the default vhost.
+      vhost: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/',
+    };
+  } else {
+    const host = url.hostname ?? 'localhost';
+    login = {
+      host: host.includes(':') && !host.startsWith('[') ? `[${host}]` : host,
+      secure: url.protocol === 'amqps',
+      username: url.username ?? 'guest',
+      password: url.password ?? 'guest',
+      vhost: url.vhost === undefined || url.vhost === '' ? '/' : url.vhost,
+    };
+  }
+  // Explicit PLAIN credentials of the socket options win over the URL's, as in amqplib.
+  const credentials = (amqp.socketOptions as { credentials?: { username?: unknown; password?: unknown } })
+    .credentials;
+  if (typeof credentials?.username === 'string' && typeof credentials.password === 'string') {
+    login = { ...login, username: credentials.username, password: credentials.password };
+  }
+  return login;
 }
 
 function checkUrl(url: unknown): void {
