@@ -2,6 +2,7 @@ import { Command, CommanderError } from 'commander';
 import { BROKER_SCHEMES } from './broker-url';
 import { registerAsyncApi } from './commands/asyncapi';
 import { registerConfig } from './commands/config';
+import { registerConsole } from './commands/console';
 import { registerDlq } from './commands/dlq';
 import { registerGroups } from './commands/groups';
 import type { RunAction } from './commands/register';
@@ -31,7 +32,8 @@ Examples:
   $ tidings replay -t order.placed -g search-index --from-time 24h
   $ tidings tail order.placed --json
   $ tidings publish order.placed --data order.json
-  $ tidings asyncapi --out asyncapi.yaml`;
+  $ tidings asyncapi --out asyncapi.yaml
+  $ tidings console --actions`;
 
 /**
  * Runs the `tidings` command line with `argv` (without `node` and the script) and resolves with
@@ -63,7 +65,14 @@ export async function main(argv: readonly string[], io: Io): Promise<number> {
     });
   const run: RunAction = (command, body) =>
     runCommand(io, command.optsWithGlobals<GlobalOptions>(), outcome, body);
-  for (const register of [registerGroups, registerDlq, registerTail, registerAsyncApi, registerConfig])
+  for (const register of [
+    registerGroups,
+    registerDlq,
+    registerTail,
+    registerAsyncApi,
+    registerConsole,
+    registerConfig,
+  ])
     register(program, run);
   for (const command of program.commands) command.exitOverride();
   try {
