@@ -1,37 +1,9 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AnyEventContract, BrokerAdapter, Codec, DeadLetterTopicNamer, TopicNamer } from '@tidings/core';
-import { ConfigError } from '@tidings/core';
+import type { AnyEventContract, ApplicationDescription, BrokerAdapter } from '@tidings/core';
+import { ConfigError, topicOfContract } from '@tidings/core';
 import { createJiti } from 'jiti';
-
-/**
- * A consumer group the application runs, and the events it consumes. The CLI lists these groups
- * first; the AsyncAPI document and the console draw them.
- *
- * @example
- * ```ts
- * const billing: SubscriptionDeclaration = { group: 'billing', events: [OrderPlaced] };
- * ```
- */
-export interface SubscriptionDeclaration {
-  readonly group: string;
-  readonly events: readonly AnyEventContract[];
-}
-
-/**
- * A service that publishes events, and which: the AsyncAPI document's send operations and the
- * console's flow are drawn from these.
- *
- * @example
- * ```ts
- * const shop: ProducerDeclaration = { name: 'order-api', events: [OrderPlaced] };
- * ```
- */
-export interface ProducerDeclaration {
-  readonly name: string;
-  readonly events: readonly AnyEventContract[];
-}
 
 /**
  * What `tidings.config.ts` (or `.mts`, `.js`, `.mjs`, `.cjs`) exports by default: how to reach the
@@ -51,23 +23,11 @@ export interface ProducerDeclaration {
  * });
  * ```
  */
-export interface TidingsConfig {
+export interface TidingsConfig extends ApplicationDescription {
   /** Makes the adapter a command works through; called once per command, closed at its end. */
   readonly adapter: () => BrokerAdapter | Promise<BrokerAdapter>;
-  /** The contracts: `publish` validates against them, dead letters and `tail` are decoded by them. */
-  readonly events?: readonly AnyEventContract[];
-  /** Codecs, as given to the bus. Default: JSON. */
-  readonly codecs?: readonly Codec[];
-  /** Topic of a contract, as given to the bus. Default: the contract's `topic`, else its `type`. */
-  readonly topic?: TopicNamer;
-  /** Dead-letter topic of a topic and group, as given to the bus. Default `<topic>.<group>.dlq`. */
-  readonly deadLetterTopic?: DeadLetterTopicNamer;
   /** CloudEvents `source` of what `tidings publish` publishes. Default `tidings-cli`. */
   readonly source?: string;
-  /** The consumer groups the application runs. */
-  readonly subscriptions?: readonly SubscriptionDeclaration[];
-  /** The services that publish, and which events each publishes. */
-  readonly producers?: readonly ProducerDeclaration[];
 }
 
 /**
@@ -160,5 +120,5 @@ function checkConfig(value: unknown, path: string): TidingsConfig {
 
 /** The topic of a contract as the application's bus names it. */
 export function topicOf(config: Pick<TidingsConfig, 'topic'>, contract: AnyEventContract): string {
-  return config.topic?.(contract) ?? contract.topic ?? contract.type;
+  return topicOfContract(config, contract);
 }

@@ -1,6 +1,6 @@
 export type { AsyncApiAdapter, AsyncApiOptions, AsyncApiResult } from './asyncapi';
 export { createAsyncApiDocument } from './asyncapi';
-export type { LoadedConfig, ProducerDeclaration, SubscriptionDeclaration, TidingsConfig } from './config';
+export type { LoadedConfig, TidingsConfig } from './config';
 export { CONFIG_FILES, defineConfig, loadConfig } from './config';
 export type { ExitCode } from './exit';
 export { EXIT } from './exit';

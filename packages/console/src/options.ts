@@ -1,32 +1,11 @@
-import type { AnyEventContract, BrokerAdapter, Codec, DeadLetterTopicNamer, TopicNamer } from '@tidings/core';
+import type {
+  AnyEventContract,
+  ApplicationDescription,
+  BrokerAdapter,
+  ProducerDeclaration,
+  SubscriptionDeclaration,
+} from '@tidings/core';
 import { ConfigError } from '@tidings/core';
-
-/**
- * A consumer group the application runs and the events it consumes (the shape of the CLI config's
- * `subscriptions`, so a `tidings.config.ts` passes straight through).
- *
- * @example
- * ```ts
- * const billing: ConsoleSubscription = { group: 'billing', events: [OrderPlaced] };
- * ```
- */
-export interface ConsoleSubscription {
-  readonly group: string;
-  readonly events: readonly AnyEventContract[];
-}
-
-/**
- * A service that publishes events, and which (the CLI config's `producers`).
- *
- * @example
- * ```ts
- * const shop: ConsoleProducer = { name: 'order-api', events: [OrderPlaced] };
- * ```
- */
-export interface ConsoleProducer {
-  readonly name: string;
-  readonly events: readonly AnyEventContract[];
-}
 
 /**
  * Settings of {@link createConsoleHandler} and {@link startConsole}. Structurally a superset of the
@@ -43,21 +22,9 @@ export interface ConsoleProducer {
  * };
  * ```
  */
-export interface ConsoleOptions {
+export interface ConsoleOptions extends ApplicationDescription {
   /** The adapter the console reads through. The console never closes it: its owner does. */
   readonly adapter: BrokerAdapter;
-  /** The contracts the catalog lists; dead letters and tailed records are decoded by them. */
-  readonly events?: readonly AnyEventContract[];
-  /** The consumer groups the application runs (the flow, the lag and the dead letters). */
-  readonly subscriptions?: readonly ConsoleSubscription[];
-  /** The services that publish (the flow's first column). */
-  readonly producers?: readonly ConsoleProducer[];
-  /** Topic of a contract, as given to the bus. Default: the contract's `topic`, else its `type`. */
-  readonly topic?: TopicNamer;
-  /** Dead-letter topic of a topic and group, as given to the bus. Default `<topic>.<group>.dlq`. */
-  readonly deadLetterTopic?: DeadLetterTopicNamer;
-  /** Codecs, as given to the bus. Default: JSON. */
-  readonly codecs?: readonly Codec[];
   /**
    * Redrive and purge of dead letters, allowed to requests that carry this token as
    * `Authorization: Bearer <token>`. Default `false`: the console is read-only.
@@ -83,8 +50,8 @@ export interface ConsoleOptions {
 /** Options with defaults filled and checked. */
 export interface ResolvedConsoleOptions extends ConsoleOptions {
   readonly events: readonly AnyEventContract[];
-  readonly subscriptions: readonly ConsoleSubscription[];
-  readonly producers: readonly ConsoleProducer[];
+  readonly subscriptions: readonly SubscriptionDeclaration[];
+  readonly producers: readonly ProducerDeclaration[];
   readonly actions: { readonly token: string } | false;
   readonly basePath: string;
   readonly lagIntervalMs: number;

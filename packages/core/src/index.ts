@@ -113,6 +113,13 @@ export { silentLogger } from './logging/logger';
 export type { ConcurrencyLimitOptions } from './middleware/concurrency';
 export { concurrencyLimit } from './middleware/concurrency';
 export type { Middleware, Next } from './middleware/types';
+export type {
+  ApplicationDescription,
+  ProducerDeclaration,
+  SubscriptionDeclaration,
+} from './operations/application';
+export { topicOfContract } from './operations/application';
+export { deadLetterJson } from './operations/json';
 export { createOperator } from './operations/operator';
 export type {
   BrowseOptions,
@@ -121,6 +128,9 @@ export type {
   DeadLetterListPage,
   DeadLetterSelection,
   DecodedRecord,
+  FollowedRecord,
+  Following,
+  FollowOptions,
   Operator,
   OperatorOptions,
   PurgeOptions,
@@ -129,6 +139,7 @@ export type {
   RedriveProgress,
   RedriveReport,
 } from './operations/types';
+export { FOLLOW_GROUP_PREFIX } from './operations/types';
 export type { MemoryOutbox, MemoryOutboxOptions } from './outbox/memory-outbox';
 export { createMemoryOutbox } from './outbox/memory-outbox';
 export type {

@@ -1,5 +1,5 @@
 import { createInterface } from 'node:readline/promises';
-import type { DeadLetter, DeadLetterSelection } from '@tidings/core';
+import { type DeadLetter, type DeadLetterSelection, deadLetterJson } from '@tidings/core';
 import type { Command } from 'commander';
 import { EXIT, type ExitCode, UsageError } from '../exit';
 import { colorsFor, type Io, json, line, note, progress, table } from '../output';
@@ -75,23 +75,6 @@ function positiveInteger(option: string) {
   };
 }
 
-/** A dead letter as `--json` prints it: bytes as base64, the envelope when it could be read. */
-export function letterJson(letter: DeadLetter): Record<string, unknown> {
-  return {
-    id: letter.id,
-    topic: letter.topic,
-    group: letter.group,
-    deadLetterTopic: letter.deadLetterTopic,
-    key: letter.key ?? null,
-    failure: letter.failure,
-    envelope: letter.envelope ?? null,
-    decodeError: letter.decodeError?.message ?? null,
-    headers: letter.headers,
-    // The body is in the envelope's data when it was readable; raw only when it was not.
-    ...(letter.envelope === undefined ? { body: letter.body } : {}),
-  };
-}
-
 /** Says how many dead letters a command selected, when it stops there (a dry run, or none). */
 function selected(context: CommandContext, total: number, dryRun: boolean, verb: string): ExitCode {
   if (context.json) json(context.io, { dryRun, selected: total });
@@ -133,7 +116,7 @@ export const registerDlq: Register = (program, run) => {
           signal: context.signal,
         });
         if (context.json) {
-          json(context.io, { letters: page.letters.map(letterJson), cursor: page.cursor ?? null });
+          json(context.io, { letters: page.letters.map(deadLetterJson), cursor: page.cursor ?? null });
           return EXIT.ok;
         }
         if (page.letters.length === 0) {
@@ -169,7 +152,7 @@ export const registerDlq: Register = (program, run) => {
     .action((id: string, options: { topic: string; group: string }, command: Command) =>
       run(command, async (context) => {
         const letter = await context.session.operator.deadLetter(options, id);
-        if (context.json) json(context.io, letterJson(letter));
+        if (context.json) json(context.io, deadLetterJson(letter));
         else showLetter(context.io, letter);
         return EXIT.ok;
       }),

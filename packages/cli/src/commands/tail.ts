@@ -1,8 +1,6 @@
-import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
-import { createBus } from '@tidings/core';
-import type { IncomingRecord, Settlement } from '@tidings/core/adapter';
+import { createBus, type FollowedRecord } from '@tidings/core';
 import type { Command } from 'commander';
 import { EXIT, UsageError } from '../exit';
 import { colorsFor, json, line, note } from '../output';
@@ -20,8 +18,6 @@ Examples:
   $ echo '{"orderId":"o-1","total":42}' | tidings publish order.placed --data - --key o-1
   $ tidings publish order.placed --data order.json --dry-run`;
 
-const ACK: Settlement = { type: 'ack' };
-
 export const registerTail: Register = (program, run) => {
   program
     .command('tail')
@@ -38,14 +34,10 @@ export const registerTail: Register = (program, run) => {
       run(command, async (context) => {
         const { session, io } = context;
         const c = colorsFor(io.stdout, io.env);
-        // A group of its own, from the latest record: the application's groups are not touched,
-        // and the group is deleted at the end where the adapter can.
-        const group = `tidings-tail-${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
         let seen = 0;
         const done = new AbortController();
         const stop = AbortSignal.any([context.signal, done.signal]);
-        const print = (record: IncomingRecord) => {
-          const { envelope, decodeError } = session.operator.decode(record);
+        const print = ({ record, envelope, decodeError }: FollowedRecord) => {
           if (context.json) {
             json(io, {
               topic: record.topic,
@@ -71,48 +63,26 @@ export const registerTail: Register = (program, run) => {
             envelope === undefined ? `  ${decodeError?.message ?? ''}` : `  ${JSON.stringify(envelope.data)}`,
           );
         };
-        // The adapter contract: connect once before subscribing (some adapters connect lazily).
-        await session.adapter.connect();
-        const subscription = await session.adapter.subscribe(
-          {
-            group,
-            topics: [topic],
-            concurrency: 1,
-            ordering: 'none',
-            startFrom: 'latest',
-            maxAttempts: 1,
-            handlerTimeoutMs: 0,
-          },
-          async (record) => {
-            if (stop.aborted) return ACK;
-            print(record);
+        // A group of its own, from the latest record: the application's groups are not touched,
+        // and the group is deleted at the end where the adapter can.
+        const following = await session.operator.follow(
+          topic,
+          (followed) => {
+            if (stop.aborted) return;
+            print(followed);
             seen++;
             if (options.count !== undefined && seen >= options.count) done.abort();
-            return ACK;
           },
+          { label: `${hostname()}-${process.pid}` },
         );
-        if (!context.json) note(io, c.dim(`following "${topic}" (Ctrl-C to stop)`));
-        else note(io, `following "${topic}"`);
+        note(io, context.json ? `following "${topic}"` : c.dim(`following "${topic}" (Ctrl-C to stop)`));
         await new Promise<void>((resolve) => {
           if (stop.aborted) resolve();
           else stop.addEventListener('abort', () => resolve(), { once: true });
         });
-        await subscription.close({ signal: AbortSignal.timeout(5_000) });
-        if (session.operator.supports.groups === true) {
-          try {
-            await session.operator.deleteGroup(topic, group);
-          } catch (error) {
-            note(
-              io,
-              `warning: the tail's group "${group}" is left on the broker: ${(error as Error).message}`,
-            );
-          }
-        } else {
-          note(
-            io,
-            `note: the tail's group "${group}" is left on the broker (${session.operator.supports.groups})`,
-          );
-        }
+        const removed = await following.stop();
+        if (removed !== true)
+          note(io, `note: the tail's group "${following.group}" is left on the broker: ${removed}`);
         // Ctrl-C is how a tail ends: that is success.
         return EXIT.ok;
       }),

@@ -1,46 +1,11 @@
 // The dead-letter API: list, one letter, redrive and purge, for the (topic, group) pairs the
 // application declares only, so the console never reads or writes anything else on the broker.
-import type { DeadLetter, DeadLetterSelection, Operator } from '@tidings/core';
-import { ConfigError } from '@tidings/core';
+import type { DeadLetterSelection, Operator } from '@tidings/core';
+import { ConfigError, deadLetterJson } from '@tidings/core';
 import type { GroupTopic } from '../model';
 
 /** Most ids one action names; a larger purge is several actions. */
 const MAX_IDS = 1_000;
-const UTF8 = new TextDecoder('utf-8', { fatal: true });
-
-/** A dead letter as JSON for the page. */
-export function letterJson(letter: DeadLetter): Record<string, unknown> {
-  let body: { text: string } | { base64: string };
-  try {
-    body = { text: UTF8.decode(letter.body) };
-  } catch {
-    body = { base64: Buffer.from(letter.body).toString('base64') };
-  }
-  const f = letter.failure;
-  return {
-    id: letter.id,
-    topic: letter.topic,
-    group: letter.group,
-    deadLetterTopic: letter.deadLetterTopic,
-    key: letter.key ?? null,
-    type: letter.envelope?.type ?? letter.headers.ce_type ?? null,
-    headers: letter.headers,
-    size: letter.body.byteLength,
-    body,
-    envelope: letter.envelope ?? null,
-    decodeError: letter.decodeError?.message ?? null,
-    failure: {
-      reason: f.reason ?? null,
-      errorName: f.errorName ?? null,
-      errorMessage: f.errorMessage ?? null,
-      attempts: f.attempts ?? null,
-      firstFailureAt: f.firstFailureAt?.toISOString() ?? null,
-      lastFailureAt: f.lastFailureAt?.toISOString() ?? null,
-      originalPosition: f.originalPosition ?? null,
-      reduced: f.reduced,
-    },
-  };
-}
 
 /** The selection a query or body names, checked against the declared pairs. */
 export function selectionOf(
@@ -107,12 +72,12 @@ export async function listLetters(
     for (const pair of pairs) {
       const selection = selectionOf(pairs, { ...query, ...pair });
       const page = await operator.page(selection, { limit });
-      letters.push(...page.letters.map(letterJson));
+      letters.push(...page.letters.map(deadLetterJson));
     }
     return { letters, cursor: null };
   }
   const selection = selectionOf(pairs, query);
   const cursor = typeof query.cursor === 'string' && query.cursor !== '' ? query.cursor : undefined;
   const page = await operator.page(selection, { cursor, limit });
-  return { letters: page.letters.map(letterJson), cursor: page.cursor ?? null };
+  return { letters: page.letters.map(deadLetterJson), cursor: page.cursor ?? null };
 }

@@ -6,13 +6,14 @@ import {
   ConfigError,
   createOperator,
   DeadLetterNotFoundError,
+  deadLetterJson,
   type Operator,
   TidingsError,
 } from '@tidings/core';
 import { buildModel } from '../model';
 import { type ConsoleOptions, resolveConsoleOptions } from '../options';
 import { createAssets, INDEX_HTML } from './assets';
-import { letterJson, listLetters, selectionOf } from './dead-letters';
+import { listLetters, selectionOf } from './dead-letters';
 import { createLagSampler } from './lag';
 import { refuseAction, setSecurityHeaders } from './security';
 import { type EventStream, openEventStream } from './sse';
@@ -120,7 +121,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
       case '/api/dead-letters/one': {
         const selection = selectionOf(model.groupTopics, params);
         if (params.id === undefined) throw new ConfigError('id', 'the dead letter id is needed');
-        return sendJson(res, 200, letterJson(await operator.deadLetter(selection, params.id)));
+        return sendJson(res, 200, deadLetterJson(await operator.deadLetter(selection, params.id)));
       }
       case '/api/lag': {
         let unwatch = () => {};
@@ -158,7 +159,7 @@ export function createConsoleHandler(options: ConsoleOptions): ConsoleHandler {
         });
         streams.add(stream);
         try {
-          tail = await startTail(resolved.adapter, operator, topic, stream);
+          tail = await startTail(operator, topic, stream);
         } catch (error) {
           stream.send('problem', { message: (error as Error).message });
           stream.close();

@@ -1,6 +1,6 @@
 // The lag of every group, read at an interval while at least one page watches it, with a short
 // history per group so a page that opens late still draws a chart.
-import type { GroupDescription, Operator } from '@tidings/core';
+import { FOLLOW_GROUP_PREFIX, type GroupDescription, type Operator } from '@tidings/core';
 
 /** One reading of every group's lag. */
 export interface LagSample {
@@ -26,9 +26,6 @@ export interface LagSampler {
   close(): void;
 }
 
-/** Groups the console makes for its own tails are not the application's: they are not shown. */
-export const TAIL_GROUP_PREFIX = 'tidings-console-tail-';
-
 export function createLagSampler(
   operator: Operator,
   topics: readonly string[],
@@ -45,7 +42,8 @@ export function createLagSampler(
     if (reading || topics.length === 0) return;
     reading = true;
     try {
-      const groups = (await operator.groups(topics)).filter((g) => !g.group.startsWith(TAIL_GROUP_PREFIX));
+      // Tails (the console's, `tidings tail`) are not the application's groups: not shown.
+      const groups = (await operator.groups(topics)).filter((g) => !g.group.startsWith(FOLLOW_GROUP_PREFIX));
       const time = Date.now() / 1000;
       for (const group of groups) {
         const id = `${group.topic}\n${group.group}`;

@@ -169,6 +169,35 @@ describe('createOperator', () => {
     await app.close();
   });
 
+  it('follows a topic live in a group of its own, decoded, and deletes that group when stopped', async () => {
+    const bus = createTestBus();
+    bus.subscribe(OrderPlaced, { group: 'billing' }, () => undefined);
+    await bus.start();
+    const operator = createOperator({ adapter: bus.adapter, events: [OrderPlaced] });
+    const seen: string[] = [];
+    let arrived!: () => void;
+    const both = new Promise<void>((resolve) => {
+      arrived = resolve;
+    });
+    const following = await operator.follow(
+      'order.placed',
+      ({ envelope, record }) => {
+        seen.push(`${(envelope!.data as { orderId: string }).orderId}@${record.topic}`);
+        if (seen.length === 2) arrived();
+      },
+      { label: 'ops laptop' },
+    );
+    expect(following.group).toMatch(/^tidings-tail-ops-laptop-[0-9a-f]{12}$/);
+    await bus.publish(OrderPlaced, order('o-1', 5));
+    await bus.publish(OrderPlaced, order('o-2', 6));
+    await both;
+    expect(seen).toEqual(['o-1@order.placed', 'o-2@order.placed']);
+    expect((await operator.groups(['order.placed'])).map((g) => g.group)).toContain(following.group);
+    expect(await following.stop()).toBe(true);
+    expect((await operator.groups(['order.placed'])).map((g) => g.group)).toEqual(['billing']);
+    await bus.stop();
+  });
+
   it('refuses bad options with the field, and what the adapter cannot do with its reason', async () => {
     const adapter = createMemoryAdapter();
     expect(() => createOperator({ adapter, bogus: 1 } as never)).toThrow(ConfigError);

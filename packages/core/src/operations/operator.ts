@@ -1,4 +1,4 @@
-import type { BrokerAdapter } from '../adapters/contract';
+import type { BrokerAdapter, Settlement } from '../adapters/contract';
 import { DEAD_LETTER_HEADERS } from '../adapters/contract';
 import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import {
@@ -25,6 +25,9 @@ import type {
   DeadLetterListPage,
   DeadLetterSelection,
   DecodedRecord,
+  FollowedRecord,
+  Following,
+  FollowOptions,
   Operator,
   OperatorOptions,
   PurgeOptions,
@@ -32,6 +35,7 @@ import type {
   RedriveOptions,
   RedriveReport,
 } from './types';
+import { FOLLOW_GROUP_PREFIX } from './types';
 
 const OPERATOR_OPTION_NAMES: OptionNames<OperatorOptions> = {
   adapter: true,
@@ -42,6 +46,7 @@ const OPERATOR_OPTION_NAMES: OptionNames<OperatorOptions> = {
 
 const DEFAULT_PAGE = 100;
 const DEFAULT_RATE = 500;
+const ACK: Settlement = { type: 'ack' };
 
 class OperatorImpl implements Operator {
   readonly supports: Operator['supports'];
@@ -242,6 +247,54 @@ class OperatorImpl implements Operator {
       deadLetterTopic: this.namer(selection.topic, selection.group),
     };
     return { store: this.adapter, at, match: matcher(selection) };
+  }
+
+  async follow(
+    topic: string,
+    onRecord: (followed: FollowedRecord) => void | Promise<void>,
+    options: FollowOptions = {},
+  ): Promise<Following> {
+    checkName('topic', topic);
+    const random = Array.from(crypto.getRandomValues(new Uint8Array(6)), (b) =>
+      b.toString(16).padStart(2, '0'),
+    ).join('');
+    const label = options.label === undefined ? '' : `${options.label.replace(/[^A-Za-z0-9_-]/g, '-')}-`;
+    const group = `${FOLLOW_GROUP_PREFIX}${label}${random}`;
+    // The adapter contract: connect once before subscribing (some adapters connect lazily).
+    await this.adapter.connect();
+    const subscription = await this.adapter.subscribe(
+      {
+        group,
+        topics: [topic],
+        concurrency: 1,
+        ordering: 'none',
+        startFrom: 'latest',
+        maxAttempts: 1,
+        handlerTimeoutMs: 0,
+      },
+      async (record) => {
+        await onRecord({ record, ...this.decode(record) });
+        return ACK;
+      },
+    );
+    let stopped: Promise<true | string> | undefined;
+    return {
+      group,
+      stop: () => {
+        stopped ??= (async (): Promise<true | string> => {
+          await subscription.close({ signal: AbortSignal.timeout(5_000) });
+          const support = this.supports.groups;
+          if (support !== true) return support;
+          try {
+            await this.deleteGroup(topic, group);
+            return true;
+          } catch (error) {
+            return toError(error).message;
+          }
+        })();
+        return stopped;
+      },
+    };
   }
 
   decode(record: RecordToDecode): DecodedRecord {

@@ -1,5 +1,5 @@
 // The shapes of the operator's API: what it is given, what it returns.
-import type { BrokerAdapter, RecordHeaders } from '../adapters/contract';
+import type { BrokerAdapter, IncomingRecord, RecordHeaders } from '../adapters/contract';
 import type { ReplayFrom } from '../adapters/operations';
 import type { GroupDescription } from '../adapters/optional';
 import type { AnyEventContract } from '../contracts/define-event';
@@ -251,6 +251,54 @@ export interface DecodedRecord {
   readonly decodeError: Error | undefined;
 }
 
+/** The start of the name of every group {@link Operator.follow} makes: tools can tell them apart. */
+export const FOLLOW_GROUP_PREFIX = 'tidings-tail-';
+
+/**
+ * A record {@link Operator.follow} received: the record, and its envelope as {@link Operator.decode}
+ * reads it.
+ *
+ * @example
+ * ```ts
+ * const onRecord = ({ record, envelope }: FollowedRecord) => console.log(record.position, envelope?.type);
+ * ```
+ */
+export interface FollowedRecord extends DecodedRecord {
+  readonly record: IncomingRecord;
+}
+
+/**
+ * Options of {@link Operator.follow}.
+ *
+ * @example
+ * ```ts
+ * const options: FollowOptions = { label: 'ops-laptop' };
+ * ```
+ */
+export interface FollowOptions {
+  /** Put in the temporary group's name after {@link FOLLOW_GROUP_PREFIX}, to tell whose it is. */
+  readonly label?: string;
+}
+
+/**
+ * A topic being followed; {@link Following.stop} ends it.
+ *
+ * @example
+ * ```ts
+ * const following = await operator.follow('order.placed', ({ envelope }) => console.log(envelope?.data));
+ * await following.stop();
+ * ```
+ */
+export interface Following {
+  /** The temporary consumer group that reads the topic. */
+  readonly group: string;
+  /**
+   * Closes the subscription and deletes its group where the adapter can; resolves with `true` when
+   * the group is gone, or the reason it is left on the broker. Idempotent.
+   */
+  stop(): Promise<true | string>;
+}
+
 /**
  * Operations on a broker's dead letters and history, over an adapter that can do them.
  *
@@ -302,6 +350,17 @@ export interface Operator {
    * record has `decodeError`.
    */
   decode(record: RecordToDecode): DecodedRecord;
+  /**
+   * Follows a topic live: a consumer group of its own (named {@link FOLLOW_GROUP_PREFIX}…) from the
+   * latest record, one record at a time, each acknowledged once `onRecord` returned, so that the
+   * application's groups are not touched (`tidings tail`, the console's tail). Resolves once the
+   * subscription is registered: what is published afterwards reaches `onRecord`.
+   */
+  follow(
+    topic: string,
+    onRecord: (followed: FollowedRecord) => void | Promise<void>,
+    options?: FollowOptions,
+  ): Promise<Following>;
   /**
    * The consumer groups of `topics` with their lag, pending records, members and state, in topic
    * order then group name order. Rejects with a `CapabilityUnavailableError` when the adapter
