@@ -49,7 +49,9 @@ describe('dead-letter operations on RabbitMQ', () => {
     const queue = workQueueName(exchange, 'g', at.deadLetterTopic);
     const raw = await broker.raw().createChannel();
     const first = await raw.get(queue, { noAck: false });
-    expect(first !== false && first.properties.headers?.['tidings-letter-id']).toMatch(/^\d{13}-[0-9a-z]{6}-/);
+    expect(first !== false && first.properties.headers?.['tidings-letter-id']).toMatch(
+      /^\d{13}-[0-9a-z]{6}-/,
+    );
     await raw.close();
     // Several passes reorder a quorum queue; the pages do not change.
     const pages: string[][] = [];
