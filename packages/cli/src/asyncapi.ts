@@ -1,6 +1,6 @@
 import type { AnyEventContract, BrokerAdapter } from '@tidings/core';
-import { contractJsonSchema } from '@tidings/core';
-import { type TidingsConfig, topicOf } from './config';
+import { contractJsonSchema, topicOfContract } from '@tidings/core';
+import type { TidingsConfig } from './config';
 
 /**
  * Settings of {@link createAsyncApiDocument}.
@@ -73,7 +73,7 @@ export function createAsyncApiDocument(
   const channelOf = new Map<string, string>();
 
   for (const contract of contracts) {
-    const topic = topicOf(config, contract);
+    const topic = topicOfContract(config, contract);
     const messageId = idOf(`${contract.type}.v${contract.version}`);
     messages[messageId] = message(contract, prefix, kind.binding, warnings);
     let channelId = channelOf.get(topic);
@@ -98,7 +98,7 @@ export function createAsyncApiDocument(
     group?: string,
   ) => {
     for (const contract of events) {
-      const topic = topicOf(config, contract);
+      const topic = topicOfContract(config, contract);
       const channelId = channelOf.get(topic)!;
       const messageId = idOf(`${contract.type}.v${contract.version}`);
       operations[idOf(`${who}.${action}.${contract.type}`)] = {

@@ -1,8 +1,8 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { AnyEventContract, ApplicationDescription, BrokerAdapter } from '@tidings/core';
-import { ConfigError, topicOfContract } from '@tidings/core';
+import type { ApplicationDescription, BrokerAdapter } from '@tidings/core';
+import { ConfigError } from '@tidings/core';
 import { createJiti } from 'jiti';
 
 /**
@@ -116,9 +116,4 @@ function checkConfig(value: unknown, path: string): TidingsConfig {
     }
   }
   return config as TidingsConfig;
-}
-
-/** The topic of a contract as the application's bus names it. */
-export function topicOf(config: Pick<TidingsConfig, 'topic'>, contract: AnyEventContract): string {
-  return topicOfContract(config, contract);
 }

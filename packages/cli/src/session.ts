@@ -1,8 +1,8 @@
 import type { AnyEventContract, BrokerAdapter, Operator } from '@tidings/core';
-import { ConfigError, createOperator } from '@tidings/core';
+import { ConfigError, createOperator, topicOfContract } from '@tidings/core';
 import { redactUrl } from '@tidings/core/adapter';
 import { adapterFromUrl, BROKER_SCHEMES } from './broker-url';
-import { CONFIG_FILES, findConfig, loadConfig, type TidingsConfig, topicOf } from './config';
+import { CONFIG_FILES, findConfig, loadConfig, type TidingsConfig } from './config';
 import type { Io } from './output';
 
 /** The options every command takes. */
@@ -78,12 +78,12 @@ export class Session {
     const config = this.config;
     if (config === undefined) return [];
     const events = [...(config.events ?? []), ...(config.subscriptions ?? []).flatMap((s) => s.events)];
-    return [...new Set(events.map((event) => topicOf(config, event)))];
+    return [...new Set(events.map((event) => topicOfContract(config, event)))];
   }
 
   /** The topic of a contract as the application's bus names it. */
   topicOf(contract: AnyEventContract): string {
-    return topicOf(this.config ?? {}, contract);
+    return topicOfContract(this.config ?? {}, contract);
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,7 @@
 // What the catalog and the flow pages show, computed once from the options: the contracts, the
 // topics they go to, who publishes them and which groups consume them.
 import type { AnyEventContract } from '@tidings/core';
-import { contractJsonSchema } from '@tidings/core';
+import { contractJsonSchema, topicOfContract } from '@tidings/core';
 import { exampleOf } from './example';
 import type { ResolvedConsoleOptions } from './options';
 
@@ -44,8 +44,7 @@ export interface ConsoleModel {
 
 /** Builds the model; each contract's schema is converted once, here. */
 export function buildModel(options: ResolvedConsoleOptions): ConsoleModel {
-  const topicOf = (contract: AnyEventContract) =>
-    options.topic?.(contract) ?? contract.topic ?? contract.type;
+  const topicOf = (contract: AnyEventContract) => topicOfContract(options, contract);
   const contracts = new Map<string, AnyEventContract>();
   const all = [
     ...options.events,

@@ -21,6 +21,7 @@ import { checkInteger, definedOnly } from '../internal/options';
 import { logConnectionStates } from '../logging/connection-events';
 import { resolveLogger } from '../logging/logger';
 import { compose, type Middleware } from '../middleware/types';
+import { topicOfContract } from '../operations/application';
 import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
 import { createDecoder } from '../policies/decode';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
@@ -141,7 +142,7 @@ class EventBus implements Bus {
     if (codecs.length === 0) throw new ConfigError('codecs', 'at least one codec is required');
     this.codec = codecs[0]!;
     this.codecs = new Map(codecs.map((codec) => [codec.contentType.toLowerCase(), codec]));
-    this.topicNamer = options.topic ?? ((contract) => contract.topic ?? contract.type);
+    this.topicNamer = options.topic ?? ((contract) => topicOfContract({}, contract));
     this.deadLetterTopic = options.deadLetterTopic ?? defaultDeadLetterTopic;
     if (typeof this.deadLetterTopic !== 'function')
       throw new ConfigError('deadLetterTopic', 'must be a function');
