@@ -225,7 +225,8 @@ export function isWrongType(error: unknown): boolean {
  */
 export type FailureKind = 'connection' | 'transient' | 'too-large' | 'permanent';
 
-const TRANSIENT_REPLIES = /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN)\b/;
+const TRANSIENT_REPLIES =
+  /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN|MOVED|ASK)\b/;
 const SIZE_REPLIES =
   /^ERR (Protocol error: (invalid bulk length|too big (m?bulk|inline request))|string exceeds maximum allowed size)/i;
 
@@ -246,7 +247,9 @@ export function failureKind(error: unknown, depth = 0): FailureKind {
   }
   // ioredis's own: "Connection is closed.", MaxRetriesPerRequestError, AbortError, timeouts.
   const name = error.name;
-  if (name === 'Error' || name === 'MaxRetriesPerRequestError' || name === 'AbortError') return 'connection';
+  // ClusterAllFailedError: no node of a cluster answered when ioredis reloaded the slots.
+  if (['Error', 'MaxRetriesPerRequestError', 'AbortError', 'ClusterAllFailedError'].includes(name))
+    return 'connection';
   if (error.message.includes('Command timed out')) return 'connection';
   return 'permanent';
 }
