@@ -4,7 +4,7 @@ import type { Cluster } from 'ioredis';
 import { afterAll, beforeAll, expect, test } from 'vitest';
 import { LocalCluster } from './support/cluster';
 import { failoverEvents, failoverTable, runFailover } from './support/failover';
-import { clusterAdmin, deleteClusterKeys } from './support/redis';
+import { clusterAdmin, deleteClusterKeys, primaryPortOf } from './support/redis';
 
 // Redis Cluster: three primaries, each with one replica (tools/cluster/redis.sh). The topic is one
 // stream, `{<topic>}`, in one slot; the primary that owns the slot is SIGKILLed halfway, its
@@ -34,20 +34,11 @@ afterAll(async () => {
   await admin?.quit().catch(() => admin.disconnect());
 });
 
-/** The node (1-6) of the primary that owns the slot of `key` now, from CLUSTER SLOTS. */
+/** The node (1-6) of the primary that owns the slot of `key` now. */
 async function ownerOf(key: string): Promise<number> {
-  const slot = Number(await admin.cluster('KEYSLOT', key));
-  const ranges = (await admin.cluster('SLOTS')) as [
-    number,
-    number,
-    [string, number, ...unknown[]],
-    ...unknown[],
-  ][];
-  const range = ranges.find(([from, to]) => slot >= from && slot <= to);
-  const port = range?.[2][1];
+  const port = await primaryPortOf(admin, key);
   const node = cluster.nodes.find((n) => n.port === port);
-  if (node === undefined)
-    throw new Error(`no primary owns slot ${slot} (CLUSTER SLOTS: ${JSON.stringify(ranges)})`);
+  if (node === undefined) throw new Error(`no node of the cluster owns the slot of ${key} (port ${port})`);
   return node.node;
 }
 

@@ -44,3 +44,10 @@ export async function killClusterConnections(admin: Cluster, prefix: string): Pr
   );
   return counts.reduce((a, b) => a + b, 0);
 }
+
+/** The port of the primary that owns the slot of `key` now, from `CLUSTER SLOTS`. */
+export async function primaryPortOf(admin: Cluster, key: string): Promise<number | undefined> {
+  const slot = Number(await admin.cluster('KEYSLOT', key));
+  const ranges = await admin.cluster('SLOTS');
+  return ranges.find(([from, to]) => slot >= from && slot <= to)?.[2]?.[1];
+}
