@@ -1,5 +1,5 @@
-import type { Redis } from 'ioredis';
-import { keys } from './keys';
+import type { RedisClient } from './connection';
+import type { KeyNames } from './keys';
 
 interface Waiter {
   readonly resolve: () => void;
@@ -23,8 +23,9 @@ export class AckBatcher {
   private scheduled = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly group: string,
+    private readonly keys: KeyNames,
   ) {}
 
   /** Acknowledges `id` of `stream`; `retried` also drops the headers its retries added. */
@@ -56,7 +57,7 @@ export class AckBatcher {
         sent = this.redis
           .pipeline()
           .callBuffer('xack', stream, this.group, ...batch.ids)
-          .callBuffer('hdel', keys.retryHeaders(stream, this.group), ...batch.retried)
+          .callBuffer('hdel', this.keys.retryHeaders(stream, this.group), ...batch.retried)
           .exec()
           .then((results) => {
             const failed = results?.find(([error]) => error !== null)?.[0];

@@ -28,7 +28,7 @@ import {
   TidingsError,
   topicProblem,
 } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import {
   checkServerVersion,
   connectionFailure,
@@ -119,7 +119,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
   readonly capabilities: AdapterCapabilities;
   readonly connectionName: string;
   private readonly options: ResolvedOptions;
-  private command: Redis | undefined;
+  private command: RedisClient | undefined;
   private connecting: Promise<void> | undefined;
   private connected = false;
   private connectFailed = false;
@@ -139,7 +139,7 @@ class RedisStreamsAdapterImpl implements RedisStreamsAdapter {
 
   constructor(options: RedisStreamsAdapterOptions) {
     this.options = resolveOptions(options);
-    this.shards = new Shards(this.options.shards);
+    this.shards = new Shards(this.options.shards, this.options.cluster !== undefined);
     this.connectionName = `${this.options.clientName}:${randomBytes(4).toString('hex')}`;
     this.capabilities = Object.freeze({
       ...redisStreamsCapabilities,

@@ -13,6 +13,8 @@ describe('failureKind', () => {
     expect(failureKind(reply('BUSY Redis is busy running a script.'))).toBe('transient');
     expect(failureKind(reply("READONLY You can't write against a read only replica."))).toBe('transient');
     expect(failureKind(reply('MISCONF Redis is configured to save RDB snapshots'))).toBe('transient');
+    expect(failureKind(reply('CLUSTERDOWN The cluster is down'))).toBe('transient');
+    expect(failureKind(reply('MOVED 2573 127.0.0.1:7001'))).toBe('transient');
     expect(failureKind(reply('ERR Protocol error: invalid bulk length'))).toBe('too-large');
     expect(failureKind(reply('WRONGTYPE Operation against a key holding the wrong kind of value'))).toBe(
       'permanent',

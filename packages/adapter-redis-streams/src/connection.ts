@@ -1,10 +1,16 @@
 import { ConnectionError, PublishError, type Redactor, TidingsError, toError } from '@tidings/core/adapter';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, type ClusterOptions, Redis, type RedisOptions } from 'ioredis';
 import type { ResolvedOptions } from './options';
 import { asText } from './replies';
 
 /** Oldest server the adapter runs on: it needs `XPENDING ... IDLE` and `XAUTOCLAIM`-era streams. */
 const MIN_SERVER_VERSION = [6, 2] as const;
+
+/**
+ * A connection of the adapter: to one server, or (the `cluster` option) an ioredis `Cluster`,
+ * which holds a connection to each node and sends each command to the node owning its keys' slot.
+ */
+export type RedisClient = Redis | Cluster;
 
 /**
  * Makes a connection that is not connected yet, named `name` in `CLIENT LIST`. `onError` gets
@@ -18,8 +24,14 @@ export function createConnection(
   name: string,
   onError: (error: Error) => void,
   use: 'commands' | 'blocking reads' = 'commands',
-): Redis {
-  const given = typeof options.connection === 'string' ? {} : options.connection;
+): RedisClient {
+  const { cluster } = options;
+  const given =
+    cluster !== undefined
+      ? (cluster.redisOptions ?? {})
+      : typeof options.connection === 'string'
+        ? {}
+        : options.connection;
   // A reader blocks for up to blockMs by design: the timeouts meant for ordinary commands would
   // cut every read short. ioredis's own guard for blocking commands replaces them, so a read on
   // a connection that died silently still returns; and a read waits out a reconnection.
@@ -36,17 +48,47 @@ export function createConnection(
     replyMapping: 'legacy' as const,
     enableOfflineQueue: true,
   } satisfies RedisOptions;
-  const redis =
-    typeof options.connection === 'string' ? new Redis(options.connection, settings) : new Redis(settings);
+  let redis: RedisClient;
+  if (cluster !== undefined) {
+    const { nodes, redisOptions: _r, ...clusterSettings } = cluster;
+    const { enableOfflineQueue: _e, ...nodeSettings } = settings;
+    redis = new Cluster(
+      nodes.map((node) => (typeof node === 'string' ? node : { host: node.host, port: node.port })),
+      {
+        ...clusterSettings,
+        lazyConnect: true,
+        enableOfflineQueue: true,
+        // Every command on the primary that owns the slot: a replica's copy may lag behind.
+        scaleReads: 'master',
+        redisOptions: nodeSettings,
+      } satisfies ClusterOptions,
+    );
+  } else {
+    redis =
+      typeof options.connection === 'string' ? new Redis(options.connection, settings) : new Redis(settings);
+  }
   redis.on('error', (error: unknown) => onError(toError(error)));
   return redis;
+}
+
+/** The name a client's connections give themselves (`CLIENT SETNAME`). */
+export function connectionNameOf(redis: RedisClient): string | undefined {
+  return redis instanceof Cluster ? redis.options.redisOptions?.connectionName : redis.options.connectionName;
+}
+
+/**
+ * The connections of a client that serve commands: the one connection of a single server, or the
+ * connection to each primary of a cluster.
+ */
+export function primariesOf(redis: RedisClient): Redis[] {
+  return redis instanceof Cluster ? redis.nodes('master') : [redis];
 }
 
 /**
  * Calls `onChange` whenever the connection's status may have changed: it is ready, it closed, it
  * is waiting to reconnect, or ioredis gave up on it. The returned function stops the calls.
  */
-export function watchStatus(redis: Redis, onChange: () => void): () => void {
+export function watchStatus(redis: RedisClient, onChange: () => void): () => void {
   const events = ['ready', 'close', 'reconnecting', 'end'] as const;
   for (const event of events) redis.on(event, onChange);
   return () => {
@@ -64,7 +106,7 @@ export function watchStatus(redis: Redis, onChange: () => void): () => void {
  * port and a wrong password read differently.
  */
 export async function connectWithin(
-  redis: Redis,
+  redis: RedisClient,
   timeoutMs: number,
   what: string,
   redact: Redactor,
@@ -100,7 +142,8 @@ export function connectionFailure(what: string, error: unknown, redact: Redactor
 }
 
 /** Where a connection goes, for messages: host and port (or socket path), never credentials. */
-export function addressOf(redis: Redis): string {
+export function addressOf(redis: RedisClient): string {
+  if (redis instanceof Cluster) return 'its cluster nodes';
   const { host, port, path, sentinels, name } = redis.options;
   if (typeof path === 'string' && path.length > 0) return path;
   if (Array.isArray(sentinels) && sentinels.length > 0)
@@ -117,7 +160,7 @@ function describe(error: Error): string {
 }
 
 /** Checks that the server is recent enough; rejects with a `ConnectionError` that says what it found. */
-export async function checkServerVersion(redis: Redis): Promise<string> {
+export async function checkServerVersion(redis: RedisClient): Promise<string> {
   const info = asText(await redis.callBuffer('info', 'server'), 'INFO server');
   const version = /redis_version:([\d.]+)/.exec(info)?.[1] ?? '0';
   const [major = 0, minor = 0] = version.split('.').map(Number);
@@ -182,7 +225,8 @@ export function isWrongType(error: unknown): boolean {
  */
 export type FailureKind = 'connection' | 'transient' | 'too-large' | 'permanent';
 
-const TRANSIENT_REPLIES = /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN)\b/;
+const TRANSIENT_REPLIES =
+  /^(OOM|LOADING|BUSY|MISCONF|READONLY|MASTERDOWN|TRYAGAIN|NOREPLICAS|CLUSTERDOWN|MOVED|ASK)\b/;
 const SIZE_REPLIES =
   /^ERR (Protocol error: (invalid bulk length|too big (m?bulk|inline request))|string exceeds maximum allowed size)/i;
 
@@ -203,7 +247,9 @@ export function failureKind(error: unknown, depth = 0): FailureKind {
   }
   // ioredis's own: "Connection is closed.", MaxRetriesPerRequestError, AbortError, timeouts.
   const name = error.name;
-  if (name === 'Error' || name === 'MaxRetriesPerRequestError' || name === 'AbortError') return 'connection';
+  // ClusterAllFailedError: no node of a cluster answered when ioredis reloaded the slots.
+  if (['Error', 'MaxRetriesPerRequestError', 'AbortError', 'ClusterAllFailedError'].includes(name))
+    return 'connection';
   if (error.message.includes('Command timed out')) return 'connection';
   return 'permanent';
 }

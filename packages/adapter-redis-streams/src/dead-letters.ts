@@ -6,11 +6,11 @@ import {
   type IncomingRecord,
   settlementHeaders,
 } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
 import { encodeFields } from './codec';
+import type { RedisClient } from './connection';
 import { failureKind } from './connection';
-import { keys } from './keys';
-import { deadLetter } from './scripts';
+import { clusterKeys, type KeyNames, tagOf } from './keys';
+import { deadLetter, settleDeadLettered } from './scripts';
 
 /**
  * The limits a dead letter is fitted to (see `fitDeadLetter`). Redis itself takes values up to
@@ -33,17 +33,21 @@ export interface DeadLetterTarget {
   readonly group: string;
   /** The original's entry id. */
   readonly id: string;
+  /** The names of the side keys; {@link clusterKeys} on a cluster. */
+  readonly keys: KeyNames;
 }
 
 /**
  * Writes the dead letter of `record` and acknowledges the original, in one script (`XADD` then
- * `XACK`: a failing `XADD` stops the script before the acknowledgement). The dead letter is the
+ * `XACK`: a failing `XADD` stops the script before the acknowledgement). On a cluster, where the
+ * two streams lie in different slots, in two steps: the `XADD`, then the acknowledgement; a crash
+ * between them leaves the original pending, to be dead-lettered again (a duplicate, never a loss). The dead letter is the
  * full copy when it fits {@link deadLetterLimits}, else the reduced one; when Redis refuses it for
  * its size all the same (a server with a smaller `proto-max-bulk-len`), the minimal copy is
  * written, once. Resolves with what was written; rejects with Redis's error when even that failed.
  */
 export async function writeDeadLetter(
-  redis: Redis,
+  redis: RedisClient,
   at: DeadLetterTarget,
   record: IncomingRecord,
   settlement: DeadLetterSettlement,
@@ -64,15 +68,17 @@ export async function writeDeadLetter(
 }
 
 async function run(
-  redis: Redis,
+  redis: RedisClient,
   at: DeadLetterTarget,
   record: IncomingRecord,
   letter: FittedDeadLetter,
 ): Promise<void> {
   const fields = encodeFields({ key: record.key, headers: letter.headers, body: letter.body });
-  await deadLetter.run(
-    redis,
-    [at.source, at.target, keys.retryHeaders(at.source, at.group), keys.due(at.source, at.group)],
-    [at.group, at.id, ...fields],
-  );
+  const sideKeys = [at.keys.retryHeaders(at.source, at.group), at.keys.due(at.source, at.group)];
+  if (at.keys !== clusterKeys || tagOf(at.source) === tagOf(at.target)) {
+    await deadLetter.run(redis, [at.source, at.target, ...sideKeys], [at.group, at.id, ...fields]);
+    return;
+  }
+  await redis.callBuffer('xadd', at.target, '*', ...fields);
+  await settleDeadLettered.run(redis, [at.source, ...sideKeys], [at.group, at.id]);
 }

@@ -1,7 +1,6 @@
 import { ConfigError, type GroupDescription, type Redactor } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { connectionFailure, isNoGroup, isReplyError } from './connection';
-import { keys } from './keys';
 import { consumerInfos, groupInfos } from './replies';
 import type { Shards } from './shards';
 
@@ -25,7 +24,7 @@ export class StreamGroups {
   private readonly liveWithinMs: number;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly shards: Shards,
     blockMs: number,
     private readonly redact: Redactor,
@@ -53,7 +52,7 @@ export class StreamGroups {
       for (const group of names) {
         const tally = tallies.get(group)!;
         const registered = await this.call(`cannot read the members of group "${group}"`, () =>
-          this.redis.zrangebyscore(keys.members(topic, group), Date.now(), '+inf'),
+          this.redis.zrangebyscore(this.shards.keys.members(topic, group), Date.now(), '+inf'),
         );
         for (const member of registered) tally.members.add(member);
         described.push({
@@ -80,6 +79,7 @@ export class StreamGroups {
       );
     }
     const streams = this.shards.streams(topic);
+    const { keys } = this.shards;
     const leftovers = [keys.members(topic, group)];
     for (const stream of streams) {
       leftovers.push(keys.due(stream, group), keys.retryHeaders(stream, group), keys.lease(stream, group));
@@ -92,7 +92,12 @@ export class StreamGroups {
         ),
       );
     }
-    await this.call(`cannot delete the retry state of group "${group}"`, () => this.redis.del(...leftovers));
+    // On a cluster the keys lie in several slots, which one DEL cannot take.
+    await this.call(`cannot delete the retry state of group "${group}"`, () =>
+      this.shards.clustered
+        ? Promise.all(leftovers.map((key) => this.redis.del(key))).then((counts) => counts.length)
+        : this.redis.del(...leftovers),
+    );
     return destroyed > 0;
   }
 

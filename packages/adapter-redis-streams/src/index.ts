@@ -10,6 +10,7 @@ export { createRedisStreamsAdapter, redisStreamsCapabilities } from './adapter';
 export type { RedisIdempotencyStoreOptions } from './idempotency-store';
 export { createRedisIdempotencyStore } from './idempotency-store';
 export type {
+  RedisClusterConnectionOptions,
   RedisConnectionOptions,
   RedisReplicaWait,
   RedisStreamsAdapterOptions,

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import { keys } from './keys';
 import { dropLease, holdLease } from './scripts';
 
@@ -30,7 +30,7 @@ export class StreamLease {
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     stream: string,
     group: string,
     private readonly consumer: string,

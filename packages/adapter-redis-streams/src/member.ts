@@ -9,9 +9,9 @@ import {
   settlementHeaders,
   type TopicRule,
 } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
 import { decodeFields, decodeHeaders } from './codec';
-import { keys } from './keys';
+import type { RedisClient } from './connection';
+import { tagOf } from './keys';
 import { StreamLease } from './lease';
 import type { ResolvedOptions } from './options';
 import type { ClaimedEntry } from './replies';
@@ -28,9 +28,9 @@ export interface SubscriptionContext {
   /** The adapter's topic rule, which dead-letter topics must follow too. */
   readonly topicRule: TopicRule;
   /** The adapter's command connection, shared by its subscriptions. */
-  readonly command: Redis;
+  readonly command: RedisClient;
   /** A new connection for this subscription's blocking reads, not connected yet. */
-  readonly reader: Redis;
+  readonly reader: RedisClient;
   /** This member's consumer name in the group, unique to this subscription. */
   readonly consumer: string;
   /** How topics are spread over streams. */
@@ -83,7 +83,7 @@ export class Member {
   error: Error | undefined;
   readonly group: string;
   readonly consumer: string;
-  readonly command: Redis;
+  readonly command: RedisClient;
   /** Every stream of the subscription: its topics' shards, topic after topic. */
   readonly streams: readonly string[];
   /** The topic of each stream. */
@@ -91,6 +91,11 @@ export class Member {
   /** For each topic: the indexes of its streams. */
   readonly shardsOf: ReadonlyMap<string, readonly number[]>;
   readonly ordered: boolean;
+  /**
+   * The member's streams (their indexes) in the groups a script or read may take together: all of
+   * them on one server; on a cluster, those of one hash tag (one slot).
+   */
+  readonly slotGroups: readonly (readonly number[])[];
   /** Ordered: the group's lease on each stream; empty otherwise. */
   readonly leases: readonly StreamLease[];
   /** Ordered: the stream was taken over and may be read with '>'; always true otherwise. */
@@ -123,6 +128,7 @@ export class Member {
       spec.topics.map((topic) => [topic, this.topicOf.flatMap((t, index) => (t === topic ? [index] : []))]),
     );
     this.ordered = spec.ordering === 'key';
+    this.slotGroups = context.shards.clustered ? groupByTag(this.streams) : [[...this.streams.keys()]];
     this.leases = this.ordered
       ? this.streams.map(
           (stream) =>
@@ -271,35 +277,67 @@ export class Member {
 
   /** Gives entries back to the group, claimable at once; `uncount` for ones never handled. */
   async releaseIds(entries: readonly EntryRef[], uncount: boolean): Promise<void> {
-    await release.run(this.command, this.streams, [
-      this.group,
-      this.consumer,
-      RELEASED_IDLE_MS,
-      uncount ? '1' : '0',
-      ...this.idLists(entries),
-    ]);
+    for (const indexes of this.slotGroups) {
+      if (!entries.some((entry) => indexes.includes(entry.index))) continue;
+      await release.run(this.command, this.streamsAt(indexes), [
+        this.group,
+        this.consumer,
+        RELEASED_IDLE_MS,
+        uncount ? '1' : '0',
+        ...this.idLists(entries, indexes),
+      ]);
+    }
+  }
+
+  /** The streams of the given indexes. */
+  streamsAt(indexes: readonly number[]): string[] {
+    return indexes.map((index) => this.streams[index]!);
   }
 
   /** The keys the claim scripts take for stream `index`: the stream, its due set and its retry headers. */
   keyTriple(index: number): string[] {
     const stream = this.streams[index]!;
+    const { keys } = this.context.shards;
     return [stream, keys.due(stream, this.group), keys.retryHeaders(stream, this.group)];
   }
 
-  /** {@link keyTriple} of every stream, in order. */
-  streamKeyTriples(): string[] {
-    return this.streams.flatMap((_, i) => this.keyTriple(i));
+  /** {@link keyTriple} of the streams of the given indexes (default: all), in order. */
+  streamKeyTriples(indexes: readonly number[] = [...this.streams.keys()]): string[] {
+    return indexes.flatMap((i) => this.keyTriple(i));
   }
 
-  /** The "per stream: count, ids..." argument layout of the touch and release scripts. */
-  idLists(entries: readonly EntryRef[]): string[] {
+  /**
+   * The "per stream: count, ids..." argument layout of the touch and release scripts, for the
+   * streams of the given indexes (default: all).
+   */
+  idLists(entries: readonly EntryRef[], indexes: readonly number[] = [...this.streams.keys()]): string[] {
     const args: string[] = [];
-    for (const index of this.streams.keys()) {
+    for (const index of indexes) {
       const ids = entries.filter((entry) => entry.index === index).map((entry) => entry.id);
       args.push(String(ids.length), ...ids);
     }
     return args;
   }
+}
+
+/**
+ * Claimed entries of a script called with the streams of `indexes`: their stream index, which the
+ * script counts among the streams it was given, turned into the member's.
+ */
+export function inGroup(entries: readonly ClaimedEntry[], indexes: readonly number[]): ClaimedEntry[] {
+  return entries.map((entry) => ({ ...entry, streamIndex: indexes[entry.streamIndex] ?? -1 }));
+}
+
+// Stream indexes by hash tag, in order of first appearance: each group is one slot.
+function groupByTag(streams: readonly string[]): number[][] {
+  const groups = new Map<string, number[]>();
+  for (const [index, stream] of streams.entries()) {
+    const tag = tagOf(stream);
+    const group = groups.get(tag) ?? [];
+    group.push(index);
+    groups.set(tag, group);
+  }
+  return [...groups.values()];
 }
 
 /** The key of an entry in {@link Member.held}. */

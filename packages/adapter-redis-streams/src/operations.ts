@@ -7,12 +7,11 @@ import {
   type ReplayFrom,
   type StoredDeadLetter,
 } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
 import { decodeFields } from './codec';
+import type { RedisClient } from './connection';
 import { connectionFailure, isNoGroup, isReplyError, isWrongType } from './connection';
-import { keys } from './keys';
 import { asArray, asText } from './replies';
-import { redrive } from './scripts';
+import { redrive, redriveOriginal } from './scripts';
 import type { Shards } from './shards';
 
 /** The consumer a redriven entry is pending for until a member of its group claims it. */
@@ -27,7 +26,7 @@ const MAX_SEQUENCE = 18446744073709551615n;
  */
 export class StreamOperations {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly shards: Shards,
     private readonly idHeader: string,
     private readonly redact: Redactor,
@@ -67,6 +66,9 @@ export class StreamOperations {
       ids.map(async (id): Promise<RedriveOutcome> => {
         const parsed = this.tryParse(id, dlqStreams.length);
         if (parsed === undefined) return { id, status: 'missing' };
+        const { keys } = this.shards;
+        if (this.shards.clustered)
+          return this.redriveInSteps(id, dlqStreams[parsed.shard]!, parsed.id, sources, at.group);
         // The original's stream: every shard of the topic is a candidate (an unkeyed record went
         // round them); the script takes the one holding an entry of that id with the same event id.
         const keyList = [dlqStreams[parsed.shard]!];
@@ -84,6 +86,60 @@ export class StreamOperations {
         return { id, status: 'refused', reason: this.redact.text(asText(reply[1], 'redrive reason')) };
       }),
     );
+  }
+
+  /**
+   * Cluster: the redrive of one dead letter in steps, since it and its original lie in different
+   * slots: reads where the original is, makes it pending for the group again (`redriveOriginal`),
+   * then deletes the dead letter.
+   */
+  private async redriveInSteps(
+    id: string,
+    dlq: string,
+    letterId: string,
+    sources: readonly string[],
+    group: string,
+  ): Promise<RedriveOutcome> {
+    const what = `cannot redrive dead letter "${id}"`;
+    const found = await this.call(what, () => this.redis.xrangeBuffer(dlq, letterId, letterId));
+    const letter = found[0];
+    if (letter === undefined) return { id, status: 'missing' };
+    let position: string | undefined;
+    let eventId = '';
+    const fields = letter[1];
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      const name = fields[i]!.toString();
+      if (name === 'tidings-dlq-original-position') position = fields[i + 1]!.toString();
+      else if (name === this.idHeader) eventId = fields[i + 1]!.toString();
+    }
+    if (position === undefined) {
+      return { id, status: 'refused', reason: 'the dead letter does not say where its original is' };
+    }
+    const { keys } = this.shards;
+    for (const source of sources) {
+      const reply = asArray(
+        await this.call(what, () =>
+          redriveOriginal.run(
+            this.redis,
+            [source, keys.due(source, group), keys.retryHeaders(source, group)],
+            [group, REDRIVE_CONSUMER, position, this.idHeader, eventId],
+          ),
+        ),
+        'redrive reply',
+      );
+      const status = asText(reply[0], 'redrive status');
+      if (status === 'absent') continue;
+      if (status === 'redriven') {
+        await this.call(what, () => this.redis.xdel(dlq, letterId));
+        return { id, status: 'redriven' };
+      }
+      return { id, status: 'refused', reason: this.redact.text(asText(reply[1], 'redrive reason')) };
+    }
+    return {
+      id,
+      status: 'refused',
+      reason: `the original entry ${position} is no longer in its stream (trimmed), so it cannot be given to the group alone`,
+    };
   }
 
   async delete(at: DeadLetterLocation, ids: readonly string[]): Promise<number> {

@@ -50,6 +50,34 @@ describe('options', () => {
     ).toBe('waitForReplicas.replicas');
   });
 
+  it('take a cluster instead of a connection, checked and with its node secrets redacted', () => {
+    expect(() =>
+      createRedisStreamsAdapter({ cluster: { nodes: ['127.0.0.1:7000', { host: 'h', port: 7001 }] } }),
+    ).not.toThrow();
+    expect(fieldOf(() => createRedisStreamsAdapter({ cluster: { nodes: [] } }))).toBe('cluster.nodes');
+    expect(fieldOf(() => createRedisStreamsAdapter({ cluster: { nodes: ['redis://:pw@h:1'] } }))).toBe(
+      'cluster.nodes[0]',
+    );
+    expect(fieldOf(() => createRedisStreamsAdapter({ cluster: { nodes: [{ host: 'h', port: 0 }] } }))).toBe(
+      'cluster.nodes[0]',
+    );
+    expect(
+      fieldOf(() => createRedisStreamsAdapter({ connection: 'redis://h:1', cluster: { nodes: ['h:1'] } })),
+    ).toBe('cluster');
+    expect(
+      fieldOf(() => createRedisStreamsAdapter({ cluster: { nodes: ['h:1'], scaleReads: 'slave' } as never })),
+    ).toBe('cluster.scaleReads');
+    expect(
+      fieldOf(() =>
+        createRedisStreamsAdapter({
+          cluster: { nodes: ['h:1'], redisOptions: { keyPrefix: 'x:' } as never },
+        }),
+      ),
+    ).toBe('cluster.redisOptions.keyPrefix');
+    const { redact } = resolveOptions({ cluster: { nodes: ['h:1'], redisOptions: { password: 'node-pw' } } });
+    expect(redact.text('AUTH node-pw')).toBe('AUTH ***');
+  });
+
   it('declare durability and the message limit as given', () => {
     const adapter = createRedisStreamsAdapter({
       durable: true,

@@ -8,7 +8,7 @@ import {
   type Redactor,
   redactUrls,
 } from '@tidings/core/adapter';
-import type { RedisOptions } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 
 /**
  * ioredis settings for the adapter's connections. The adapter opens several connections (one for
@@ -33,6 +33,51 @@ export type RedisConnectionOptions = Omit<
   | 'enableAutoPipelining'
   | 'autoPipeliningIgnoredCommands'
 >;
+
+/**
+ * A Redis Cluster to run on instead of one server: the adapter opens ioredis `Cluster`
+ * connections, names its streams with hash tags (`{<topic>}`, see docs/adapters/redis-streams.md)
+ * so that every script stays in one slot, and spreads a sharded topic's streams over the slots.
+ * The cluster-level settings are ioredis's own, passed through; those the adapter must decide
+ * (`lazyConnect`, `enableOfflineQueue`, `scaleReads`: every read goes to the primary that owns the
+ * stream, auto-pipelining, `keyPrefix`) are not offered.
+ *
+ * @example
+ * ```ts
+ * const cluster: RedisClusterConnectionOptions = {
+ *   nodes: ['10.0.0.1:6379', { host: '10.0.0.2', port: 6379 }],
+ *   redisOptions: { password: process.env.REDIS_PASSWORD },
+ * };
+ * ```
+ */
+export interface RedisClusterConnectionOptions
+  extends Pick<
+    ClusterOptions,
+    | 'clusterRetryStrategy'
+    | 'enableReadyCheck'
+    | 'maxRedirections'
+    | 'retryDelayOnFailover'
+    | 'retryDelayOnClusterDown'
+    | 'retryDelayOnTryAgain'
+    | 'retryDelayOnMoved'
+    | 'slotsRefreshTimeout'
+    | 'slotsRefreshInterval'
+    | 'dnsLookup'
+    | 'natMap'
+    | 'useSRVRecords'
+    | 'resolveSrv'
+  > {
+  /**
+   * Some of the cluster's nodes (ioredis asks them for the others): `host:port` strings or
+   * `{ host, port }` objects. At least one.
+   */
+  readonly nodes: readonly (string | { readonly host: string; readonly port: number })[];
+  /** Settings of the connection to each node: `password`, `username`, `tls`, timeouts. */
+  readonly redisOptions?: Omit<
+    RedisConnectionOptions,
+    'port' | 'host' | 'path' | 'sentinels' | 'retryStrategy' | 'readOnly'
+  >;
+}
 
 /**
  * How the adapter trims the streams it publishes to. Trimming runs after publishing, at most once
@@ -89,8 +134,16 @@ export interface RedisReplicaWait {
  * ```
  */
 export interface RedisStreamsAdapterOptions {
-  /** A `redis://` URL, or ioredis options. Default `redis://127.0.0.1:6379`. */
+  /**
+   * A `redis://` URL, or ioredis options (which may name `sentinels` and the primary's `name`
+   * for a Sentinel-managed server). Default `redis://127.0.0.1:6379`.
+   */
   readonly connection?: string | RedisConnectionOptions;
+  /**
+   * Run on a Redis Cluster instead (not together with `connection`). Stream names differ on a
+   * cluster: topic `t` is the stream `{t}`, its shards `{t:shard-<i>}`. Default: no cluster.
+   */
+  readonly cluster?: RedisClusterConnectionOptions;
   /**
    * First part of the name every connection of the adapter gives itself (`CLIENT SETNAME`), so
    * operators can find them in `CLIENT LIST`. Letters, digits, `.`, `_`, `:` and `-`. Default `tidings`.
@@ -147,6 +200,7 @@ export interface RedisStreamsAdapterOptions {
 /** The settings with every default applied. */
 export interface ResolvedOptions {
   readonly connection: string | RedisConnectionOptions;
+  readonly cluster: RedisClusterConnectionOptions | undefined;
   readonly clientName: string;
   readonly maxMessageBytes: number;
   readonly durable: boolean;
@@ -184,6 +238,7 @@ const DEFAULTS = {
 // `connection` (as an object) is ioredis's own configuration, passed through, and stays open.
 const OPTION_NAMES: OptionNames<RedisStreamsAdapterOptions> = {
   connection: true,
+  cluster: true,
   clientName: true,
   maxMessageBytes: true,
   durable: true,
@@ -218,8 +273,10 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
     trim: resolveTrim(options.trim),
     waitForReplicas: options.waitForReplicas,
     claimIdleMs: options.claimIdleMs,
-    redact: createRedactor(secretsOf(options.connection)),
+    cluster: options.cluster,
+    redact: createRedactor([...secretsOf(options.connection), ...secretsOf(options.cluster?.redisOptions)]),
   } satisfies ResolvedOptions;
+  checkCluster(options);
 
   const { connection } = merged;
   if (typeof connection === 'string') {
@@ -263,6 +320,55 @@ export function resolveOptions(options: RedisStreamsAdapterOptions): ResolvedOpt
   return merged;
 }
 
+function checkCluster(options: RedisStreamsAdapterOptions): void {
+  const { cluster } = options;
+  if (cluster === undefined) return;
+  if (options.connection !== undefined) {
+    throw new ConfigError('cluster', 'give either connection or cluster, not both');
+  }
+  if (typeof cluster !== 'object' || cluster === null) throw new ConfigError('cluster', 'must be an object');
+  const { nodes, redisOptions } = cluster;
+  if (!Array.isArray(nodes) || nodes.length === 0) {
+    throw new ConfigError('cluster.nodes', 'must list at least one node, as "host:port" or { host, port }');
+  }
+  for (const [i, node] of nodes.entries()) {
+    const ok =
+      typeof node === 'string'
+        ? /^[^\s:@/]+:\d{1,5}$|^\[[0-9a-f:.]+\]:\d{1,5}$/i.test(node)
+        : typeof node === 'object' &&
+          node !== null &&
+          typeof node.host === 'string' &&
+          Number.isInteger(node.port) &&
+          node.port > 0 &&
+          node.port < 65536;
+    if (!ok) {
+      // The value is not quoted: a mistaken URL could hold a password.
+      throw new ConfigError(`cluster.nodes[${i}]`, 'must be "host:port" or { host, port }');
+    }
+  }
+  if (redisOptions !== undefined) {
+    if (typeof redisOptions !== 'object' || redisOptions === null) {
+      throw new ConfigError('cluster.redisOptions', 'must be an object');
+    }
+    for (const name of ['keyPrefix', 'enableAutoPipelining'] as const) {
+      if (name in redisOptions && (redisOptions as Record<string, unknown>)[name] !== undefined) {
+        throw new ConfigError(`cluster.redisOptions.${name}`, 'is not supported, as for connection');
+      }
+    }
+  }
+  for (const name of [
+    'keyPrefix',
+    'enableAutoPipelining',
+    'scaleReads',
+    'lazyConnect',
+    'enableOfflineQueue',
+  ]) {
+    if (name in cluster && (cluster as unknown as Record<string, unknown>)[name] !== undefined) {
+      throw new ConfigError(`cluster.${name}`, 'is decided by the adapter and cannot be set');
+    }
+  }
+}
+
 function resolveTrim(
   trim: RedisStreamsTrimOptions | undefined,
 ): Required<RedisStreamsTrimOptions> | undefined {
@@ -286,7 +392,7 @@ function resolveTrim(
  * its `password` / `sentinelPassword` query parameters, the `password` and `sentinelPassword`
  * options, and a TLS passphrase or key given as text. User names are not secrets and stay.
  */
-export function secretsOf(connection: RedisStreamsAdapterOptions['connection']): string[] {
+export function secretsOf(connection: RedisStreamsAdapterOptions['connection'] | object): string[] {
   const secrets: (string | undefined)[] = [];
   if (typeof connection === 'string') {
     let url: URL | undefined;

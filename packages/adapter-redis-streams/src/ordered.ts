@@ -2,7 +2,7 @@ import { keys } from './keys';
 import { heldKey, type Member } from './member';
 import type { Recovery } from './recovery';
 import { asArray, asInteger, asText, claimedEntries } from './replies';
-import { countMembers, takeOver } from './scripts';
+import { countMembers, liveMembers, takeOver } from './scripts';
 
 // Pending entries examined per script call when taking a stream over.
 const PAGE = 100;
@@ -134,12 +134,24 @@ export class OrderedStreams {
   private async takeOverStream(index: number): Promise<void> {
     const { member } = this;
     for (;;) {
+      const membersKey = keys.members(member.topicOf[index]!, member.group);
+      const args = [
+        member.group,
+        member.consumer,
+        member.context.claimIdleMs,
+        PAGE,
+        this.takeOverCursors[index]!,
+      ];
+      // On a cluster the members set lies in another slot than the stream: who is alive is read first.
       const reply = asArray(
-        await takeOver.run(
-          member.command,
-          [...member.keyTriple(index), keys.members(member.topicOf[index]!, member.group)],
-          [member.group, member.consumer, member.context.claimIdleMs, PAGE, this.takeOverCursors[index]!],
-        ),
+        member.context.shards.clustered
+          ? await takeOver.run(member.command, member.keyTriple(index), [
+              ...args,
+              ...asArray(await liveMembers.run(member.command, [membersKey], []), 'live members').map(
+                (name) => asText(name, 'member'),
+              ),
+            ])
+          : await takeOver.run(member.command, [...member.keyTriple(index), membersKey], args),
         'take-over reply',
       );
       const [cursor, busy, entries] = reply;

@@ -1,11 +1,22 @@
 import { ConfigError } from '@tidings/core/adapter';
-import { connectionFailure, connectWithin, isBusyGroup, isNoGroup, isWrongType } from './connection';
-import { type EntryRef, type Member, sleep } from './member';
+import {
+  connectionFailure,
+  connectionNameOf,
+  connectWithin,
+  isBusyGroup,
+  isNoGroup,
+  isWrongType,
+  primariesOf,
+} from './connection';
+import { type EntryRef, inGroup, type Member, sleep } from './member';
 import { asArray, asText, claimedEntries, readEntries } from './replies';
 import { ownPending } from './scripts';
 
 // Pending entries examined per script call when looking for replies lost with a connection.
 const PAGE = 100;
+// On a cluster, a member whose streams lie in several slots reads them with one XREADGROUP per
+// slot; those that go to the same node wait for each other, so each blocks this long at most.
+const SLOT_READ_BLOCK_MS = 250;
 
 /**
  * The reading part of a subscription: a blocking `XREADGROUP ... >` on a connection of its own,
@@ -23,9 +34,10 @@ export class StreamReader {
 
   /** Connects the reader; {@link run} starts reading. */
   async connect(): Promise<void> {
-    const { reader, options } = this.member.context;
+    const { reader, options, shards } = this.member.context;
     await connectWithin(reader, options.connectTimeoutMs, 'stream reader', options.redact);
-    this.readerId = Number(await reader.client('ID'));
+    // On a cluster the reader has a connection per node, found by name when it must be unblocked.
+    if (!shards.clustered) this.readerId = Number(await reader.client('ID'));
     reader.on('ready', () => {
       this.member.lookForLostReads = true;
       this.member.nudge();
@@ -45,16 +57,14 @@ export class StreamReader {
   async stop(): Promise<void> {
     const reading = this.reading;
     if (reading === undefined) return;
-    const { command, reader, options } = this.member.context;
+    const { reader, options } = this.member.context;
     let done = false;
     void reading.finally(() => {
       done = true;
     });
     const deadline = Date.now() + options.blockMs + 1_000;
     while (!done && Date.now() < deadline) {
-      if (this.readerId !== undefined && command.status === 'ready') {
-        await command.client('UNBLOCK', this.readerId).catch(() => undefined);
-      }
+      await this.unblock().catch(() => undefined);
       await Promise.race([reading, sleep(50)]);
     }
     if (!done) reader.disconnect();
@@ -69,10 +79,8 @@ export class StreamReader {
   async interrupt(): Promise<void> {
     const turn = this.turn;
     if (turn === undefined) return;
-    const { command, options } = this.member.context;
-    if (this.readerId !== undefined && command.status === 'ready') {
-      await command.client('UNBLOCK', this.readerId).catch(() => undefined);
-    }
+    const { options } = this.member.context;
+    await this.unblock().catch(() => undefined);
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([
       turn,
@@ -94,7 +102,7 @@ export class StreamReader {
         await this.recoverLostReads().catch((error: unknown) => member.noteError(error));
         continue;
       }
-      const readable = member.streams.filter((_, i) => member.mayRead(i));
+      const readable = [...member.streams.keys()].filter((i) => member.mayRead(i));
       if (readable.length === 0) {
         // Ordered and no lease yet: the lease timer nudges when one is taken.
         await member.nudged(options.blockMs);
@@ -115,36 +123,57 @@ export class StreamReader {
     }
   }
 
-  /** One blocking read and the hand-over of its entries; returns the failures in a row. */
-  private async read(readable: string[], count: number, failures: number): Promise<number> {
+  /**
+   * One blocking read and the hand-over of its entries; returns the failures in a row. On a
+   * cluster, one `XREADGROUP` per slot the readable streams lie in, sent together.
+   */
+  private async read(readable: readonly number[], count: number, failures: number): Promise<number> {
     const member = this.member;
-    const { reader, options } = member.context;
-    let reply: unknown;
-    try {
-      reply = await reader.callBuffer(
-        'xreadgroup',
-        'GROUP',
-        member.group,
-        member.consumer,
-        'COUNT',
-        count,
-        'BLOCK',
-        options.blockMs,
-        'STREAMS',
-        ...readable,
-        ...readable.map(() => '>'),
-      );
-    } catch (error) {
-      if (member.phase !== 'running') return failures;
-      member.noteError(error);
-      // The group was deleted under us (an operator's XGROUP DESTROY or DEL): make it again.
-      if (isNoGroup(error)) await createGroups(member).catch((e: unknown) => member.noteError(e));
-      await sleep(Math.min(2_000, 100 * 2 ** failures));
-      return failures + 1;
+    const { reader, options, shards } = member.context;
+    const groups = member.slotGroups
+      .map((indexes) => indexes.filter((index) => readable.includes(index)))
+      .filter((indexes) => indexes.length > 0);
+    const block = groups.length > 1 ? Math.min(options.blockMs, SLOT_READ_BLOCK_MS) : options.blockMs;
+    const replies = await Promise.allSettled(
+      groups.map((indexes) => {
+        const streams = member.streamsAt(indexes);
+        return reader.callBuffer(
+          'xreadgroup',
+          'GROUP',
+          member.group,
+          member.consumer,
+          'COUNT',
+          count,
+          'BLOCK',
+          block,
+          'STREAMS',
+          ...streams,
+          ...streams.map(() => '>'),
+        );
+      }),
+    );
+    let failed: unknown;
+    for (const reply of replies) {
+      if (reply.status === 'rejected') failed = reply.reason;
+      else await this.handOver(reply.value);
     }
+    if (failed === undefined || member.phase !== 'running') return 0;
+    member.noteError(failed);
+    // On a cluster the reader has no 'ready' of its own when one node's connection drops: a read
+    // that failed may have been served, its reply lost, so its entries are looked for as such.
+    if (shards.clustered) member.lookForLostReads = true;
+    // The group was deleted under us (an operator's XGROUP DESTROY or DEL): make it again.
+    if (isNoGroup(failed)) await createGroups(member).catch((e: unknown) => member.noteError(e));
+    await sleep(Math.min(2_000, 100 * 2 ** failures));
+    return failures + 1;
+  }
+
+  /** Hands the entries of one `XREADGROUP` reply over to the dispatcher. */
+  private async handOver(reply: unknown): Promise<void> {
+    const member = this.member;
     // After a reconnection the entries of this reply are among our own pending ones, which
     // the next turn picks up in id order with any reply that was lost.
-    if (member.lookForLostReads) return 0;
+    if (member.lookForLostReads) return;
     try {
       const late: EntryRef[] = [];
       for (const entry of readEntries(reply)) {
@@ -159,7 +188,30 @@ export class StreamReader {
       // Unreadable reply: what it held stays pending and is claimed again later.
       member.noteError(error);
     }
-    return 0;
+  }
+
+  /**
+   * Makes the reader's blocking read return at once (`CLIENT UNBLOCK`): by its client id on one
+   * server; on a cluster, on every primary, by the name its connections carry.
+   */
+  private async unblock(): Promise<void> {
+    const { command, reader, shards } = this.member.context;
+    if (!shards.clustered) {
+      if (this.readerId !== undefined && command.status === 'ready') {
+        await command.client('UNBLOCK', this.readerId);
+      }
+      return;
+    }
+    const name = connectionNameOf(reader);
+    await Promise.all(
+      primariesOf(command).map(async (node) => {
+        const list = asText(await node.callBuffer('client', 'LIST', 'TYPE', 'normal'), 'CLIENT LIST');
+        for (const line of list.split('\n')) {
+          const id = line.includes(` name=${name} `) ? /^id=(\d+)/.exec(line)?.[1] : undefined;
+          if (id !== undefined) await node.client('UNBLOCK', id);
+        }
+      }),
+    );
   }
 
   /**
@@ -169,9 +221,13 @@ export class StreamReader {
    */
   private async cutShortResentRead(): Promise<void> {
     try {
-      const { command, reader } = this.member.context;
+      const { command, reader, shards } = this.member.context;
+      if (shards.clustered) {
+        await this.unblock();
+        return;
+      }
       const list = asText(await command.callBuffer('client', 'LIST', 'TYPE', 'normal'), 'CLIENT LIST');
-      const line = list.split('\n').find((l) => l.includes(` name=${reader.options.connectionName} `));
+      const line = list.split('\n').find((l) => l.includes(` name=${connectionNameOf(reader)} `));
       const id = line === undefined ? undefined : /^id=(\d+)/.exec(line)?.[1];
       if (id === undefined) return;
       this.readerId = Number(id);
@@ -184,24 +240,30 @@ export class StreamReader {
   /** Picks up our own pending entries that no handler has: replies lost when the reader dropped. */
   private async recoverLostReads(): Promise<void> {
     const member = this.member;
-    let cursors: (string | false)[] = member.streams.map(() => '-');
-    while (cursors.some((cursor) => cursor !== false)) {
-      const args: (string | number)[] = [member.group, member.consumer, PAGE];
-      for (const [i, cursor] of cursors.entries()) {
-        const held = [...member.held.values()].filter((d) => d.index === i).map((d) => d.id);
-        // A finished stream is asked from its end, which yields nothing.
-        args.push(cursor === false ? '+' : cursor, held.length, ...held);
+    for (const indexes of member.slotGroups) {
+      let cursors: (string | false)[] = indexes.map(() => '-');
+      while (cursors.some((cursor) => cursor !== false)) {
+        const args: (string | number)[] = [member.group, member.consumer, PAGE];
+        for (const [i, cursor] of cursors.entries()) {
+          const index = indexes[i]!;
+          const held = [...member.held.values()].filter((d) => d.index === index).map((d) => d.id);
+          // A finished stream is asked from its end, which yields nothing.
+          args.push(cursor === false ? '+' : cursor, held.length, ...held);
+        }
+        const reply = asArray(
+          await ownPending.run(member.command, member.streamKeyTriples(indexes), args),
+          'reply',
+        );
+        cursors = asArray(reply[0], 'cursors').map((c) =>
+          c === null || c === false ? false : asText(c, 'cursor'),
+        );
+        const late: EntryRef[] = [];
+        for (const entry of inGroup(claimedEntries(reply[1]), indexes)) {
+          if (member.holdsLease(entry.streamIndex)) member.acceptClaimed([entry]);
+          else late.push({ index: entry.streamIndex, id: entry.id });
+        }
+        if (late.length > 0) await member.releaseIds(late, false);
       }
-      const reply = asArray(await ownPending.run(member.command, member.streamKeyTriples(), args), 'reply');
-      cursors = asArray(reply[0], 'cursors').map((c) =>
-        c === null || c === false ? false : asText(c, 'cursor'),
-      );
-      const late: EntryRef[] = [];
-      for (const entry of claimedEntries(reply[1])) {
-        if (member.holdsLease(entry.streamIndex)) member.acceptClaimed([entry]);
-        else late.push({ index: entry.streamIndex, id: entry.id });
-      }
-      if (late.length > 0) await member.releaseIds(late, false);
     }
   }
 }

@@ -1,4 +1,4 @@
-import type { Member } from './member';
+import { inGroup, type Member } from './member';
 import { asArray, asText, claimedEntries } from './replies';
 import { claimIdle, forgetConsumers, touch } from './scripts';
 
@@ -25,21 +25,26 @@ export class Recovery {
   /** Unordered: claims entries that other (dead) members left pending longer than the idle limit. */
   async claimIdle(): Promise<void> {
     const member = this.member;
-    const budget = member.dispatcher.room;
-    if (budget > 0) {
+    let budget = member.dispatcher.room;
+    for (const indexes of member.slotGroups) {
+      if (budget <= 0) break;
       const reply = asArray(
-        await claimIdle.run(member.command, member.streamKeyTriples(), [
+        await claimIdle.run(member.command, member.streamKeyTriples(indexes), [
           member.group,
           member.consumer,
           member.context.claimIdleMs,
           budget,
           PAGE,
-          ...this.cursors,
+          ...indexes.map((index) => this.cursors[index]!),
         ]),
         'claim-idle reply',
       );
-      this.cursors = asArray(reply[0], 'cursors').map((cursor) => asText(cursor, 'cursor'));
-      member.acceptClaimed(claimedEntries(reply[1]));
+      asArray(reply[0], 'cursors').forEach((cursor, i) => {
+        this.cursors[indexes[i]!] = asText(cursor, 'cursor');
+      });
+      const entries = inGroup(claimedEntries(reply[1]), indexes);
+      member.acceptClaimed(entries);
+      budget -= entries.length;
     }
     await this.forgetDeadConsumers();
   }
@@ -47,8 +52,14 @@ export class Recovery {
   /** Every hundredth call: removes the consumers of members that died, once they hold nothing. */
   async forgetDeadConsumers(): Promise<void> {
     if (this.rounds++ % 100 !== 0) return;
-    const { command, streams, group, consumer } = this.member;
-    await forgetConsumers.run(command, streams, [group, consumer, STALE_CONSUMER_MS]);
+    const member = this.member;
+    for (const indexes of member.slotGroups) {
+      await forgetConsumers.run(member.command, member.streamsAt(indexes), [
+        member.group,
+        member.consumer,
+        STALE_CONSUMER_MS,
+      ]);
+    }
   }
 
   /** Resets the idle time of the entries this member holds, so no other member claims them. */
@@ -56,12 +67,25 @@ export class Recovery {
     const member = this.member;
     const live = [...member.held.values()].filter((delivery) => !delivery.abandoned);
     if (live.length === 0) return;
-    await touch.run(member.command, member.streams, [member.group, member.consumer, ...member.idLists(live)]);
+    for (const indexes of member.slotGroups) {
+      if (!live.some((delivery) => indexes.includes(delivery.index))) continue;
+      await touch.run(member.command, member.streamsAt(indexes), [
+        member.group,
+        member.consumer,
+        ...member.idLists(live, indexes),
+      ]);
+    }
   }
 
   /** Removes this member's own consumer from the group, when nothing is left pending for it. */
   async leave(): Promise<void> {
-    const { command, streams, group, consumer } = this.member;
-    await forgetConsumers.run(command, streams, [group, consumer, '-']);
+    const member = this.member;
+    for (const indexes of member.slotGroups) {
+      await forgetConsumers.run(member.command, member.streamsAt(indexes), [
+        member.group,
+        member.consumer,
+        '-',
+      ]);
+    }
   }
 }

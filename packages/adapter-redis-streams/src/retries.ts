@@ -1,8 +1,7 @@
 import { RETRY_HEADERS, type RetrySettlement, settlementHeaders } from '@tidings/core/adapter';
 import { encodeHeaders } from './codec';
 import { isReplyError } from './connection';
-import { keys } from './keys';
-import { type Delivery, heldKey, type Member, sleep } from './member';
+import { type Delivery, heldKey, inGroup, type Member, sleep } from './member';
 import { claimedEntries } from './replies';
 import { claimDue, claimOne, scheduleRetry } from './scripts';
 
@@ -35,6 +34,7 @@ export class DueRetries {
     const headers = settlementHeaders(delivery.retryHeaders ?? {}, settlement.headers);
     delete headers[RETRY_HEADERS.attempt];
     const delayMs = Math.max(0, Math.ceil(settlement.delayMs));
+    const { keys } = member.context.shards;
     await scheduleRetry.run(
       member.command,
       [keys.due(stream, member.group), keys.retryHeaders(stream, member.group)],
@@ -51,14 +51,20 @@ export class DueRetries {
       // No room (or paused): the next handler to finish asks again (see StreamSubscription.process).
       this.backlog = budget === 0;
       if (this.backlog) return;
-      const reply = await claimDue.run(member.command, member.streamKeyTriples(), [
-        member.group,
-        member.consumer,
-        budget,
-      ]);
-      const entries = claimedEntries(reply);
-      member.acceptClaimed(entries);
-      if (entries.length < budget) return;
+      let claimed = 0;
+      for (const indexes of member.slotGroups) {
+        const left = budget - claimed;
+        if (left <= 0) break;
+        const reply = await claimDue.run(member.command, member.streamKeyTriples(indexes), [
+          member.group,
+          member.consumer,
+          left,
+        ]);
+        const entries = inGroup(claimedEntries(reply), indexes);
+        member.acceptClaimed(entries);
+        claimed += entries.length;
+      }
+      if (claimed < budget) return;
     }
   }
 

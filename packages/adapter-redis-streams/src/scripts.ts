@@ -237,8 +237,9 @@ return { cursors, out }
  * recently): the entries after it may share its key. Entries waiting for a retry are claimed
  * without raising their delivery count (JUSTID) and come back with their due time; they are
  * claimed again, counted, when due.
- * KEYS: stream, due set, retry-headers hash, members of the stream's topic.
- * ARGV: group, consumer, min idle ms, page size, cursor.
+ * KEYS: stream, due set, retry-headers hash, members of the stream's topic (left out on a cluster,
+ * where it lies in another slot: the live members are then read first, see `liveMembers`).
+ * ARGV: group, consumer, min idle ms, page size, cursor[, the live members when KEYS[4] is left out].
  * Returns {next cursor or false when done, 1 if stopped at a busy entry else 0, entries}; an entry
  * is {1, id, fields, deliveries, retry headers or false[, ms until its retry is due]}.
  */
@@ -250,13 +251,21 @@ local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
 local pending = redis.call('XPENDING', KEYS[1], group, cursor, '+', page)
 local out, busy = {}, 0
+local live = {}
+for i = 6, #ARGV do live[ARGV[i]] = true end
 for _, p in ipairs(pending) do
   local id, owner, idle = p[1], p[2], tonumber(p[3])
   if owner ~= consumer then
     local claim_idle = min_idle
     if idle < min_idle then
-      local live_until = redis.call('ZSCORE', KEYS[4], owner)
-      if live_until and tonumber(live_until) > now then
+      local alive
+      if KEYS[4] then
+        local live_until = redis.call('ZSCORE', KEYS[4], owner)
+        alive = live_until and tonumber(live_until) > now
+      else
+        alive = live[owner]
+      end
+      if alive then
         busy = 1
         break
       end
@@ -336,6 +345,19 @@ return redis.call('ZCARD', KEYS[1])
 );
 
 /**
+ * The members of an ordered subscription that still count (their place has not run out), by the
+ * server's clock. KEYS: members. Returns their names.
+ */
+export const liveMembers = new LuaScript(
+  'live-members',
+  `
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+return redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%.3f', now), '+inf')
+`,
+);
+
+/**
  * Records a topic's shard count, or reads the one recorded first.
  * KEYS: shards. ARGV: count. Returns the recorded count.
  */
@@ -389,6 +411,21 @@ redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
 redis.call('HDEL', KEYS[3], ARGV[2])
 redis.call('ZREM', KEYS[4], ARGV[2])
 return added
+`,
+);
+
+/**
+ * The second step of a dead letter on a cluster, once it is written to a stream of another slot:
+ * acknowledges the original and drops its retry state.
+ * KEYS: source stream, retry-headers hash, due set. ARGV: group, id. Returns what XACK returns.
+ */
+export const settleDeadLettered = new LuaScript(
+  'settle-dead-lettered',
+  `
+local acked = redis.call('XACK', KEYS[1], ARGV[1], ARGV[2])
+redis.call('HDEL', KEYS[2], ARGV[2])
+redis.call('ZREM', KEYS[3], ARGV[2])
+return acked
 `,
 );
 
@@ -527,5 +564,40 @@ for i = 2, #KEYS, 3 do
   end
 end
 return { 'refused', 'the original entry ' .. position .. ' is no longer in its stream (trimmed), so it cannot be given to the group alone' }
+`,
+);
+
+/**
+ * On a cluster, where a dead letter and its original lie in different slots, the part of `redrive`
+ * on one candidate stream of the original: given where the original is and its event id (read
+ * from the dead letter first), makes it pending again for the group alone and due at once. The
+ * caller then deletes the dead letter; a crash between the two leaves both, so the record may be
+ * redriven twice (a duplicate, never a loss).
+ * KEYS: the stream, its due set, its retry-headers hash.
+ * ARGV: group, placeholder consumer, position, event-id header name, event id ('' when none).
+ * Returns {'redriven'}, {'absent'} (no such original here) or {'refused', reason}.
+ */
+export const redriveOriginal = new LuaScript(
+  'redrive-original',
+  `
+local group, consumer, position, id_header, event_id = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+local read, entries = pcall(redis.call, 'XRANGE', KEYS[1], position, position)
+local original = read and entries[1]
+if not original then return { 'absent' } end
+local same = event_id == ''
+if not same then
+  local g = original[2]
+  for k = 1, #g, 2 do
+    if g[k] == id_header and g[k + 1] == event_id then same = true end
+  end
+end
+if not same then return { 'absent' } end
+local claimed, err = pcall(redis.call, 'XCLAIM', KEYS[1], group, consumer, 0, position, 'FORCE', 'RETRYCOUNT', 0, 'JUSTID')
+if not claimed then return { 'refused', type(err) == 'table' and err.err or tostring(err) } end
+local time = redis.call('TIME')
+local now = tonumber(time[1]) * 1000 + tonumber(time[2]) / 1000
+redis.call('HDEL', KEYS[3], position)
+redis.call('ZADD', KEYS[2], string.format('%.3f', now), position)
+return { 'redriven' }
 `,
 );

@@ -28,7 +28,7 @@ export class Settler {
     private readonly member: Member,
     private readonly retries: DueRetries,
   ) {
-    this.acks = new AckBatcher(member.command, member.group);
+    this.acks = new AckBatcher(member.command, member.group, member.context.shards.keys);
   }
 
   /**
@@ -99,7 +99,7 @@ export class Settler {
         const target = await context.deadLetterStream(settlement.topic, record.key);
         const letter = await writeDeadLetter(
           member.command,
-          { source: stream, target, group: member.group, id },
+          { source: stream, target, group: member.group, id, keys: context.shards.keys },
           record,
           settlement,
           context.options.maxMessageBytes,

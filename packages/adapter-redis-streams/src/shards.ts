@@ -1,8 +1,7 @@
 import { crc32 } from 'node:zlib';
 import { ConfigError, PublishError, type Redactor } from '@tidings/core/adapter';
-import type { Redis } from 'ioredis';
-import { connectionFailure, isReplyError } from './connection';
-import { keys } from './keys';
+import { connectionFailure, isReplyError, type RedisClient } from './connection';
+import { checkClusterTopic, clusterKeys, clusterStream, type KeyNames, keys } from './keys';
 import { shardCount } from './scripts';
 
 /**
@@ -16,19 +15,31 @@ export class Shards {
   /** Topics whose shard count was checked against the one recorded in Redis. */
   private readonly checks = new Map<string, Promise<void>>();
 
-  constructor(readonly count: number) {}
+  /** The names of the keys beside the streams, for this layout. */
+  readonly keys: KeyNames;
+
+  constructor(
+    readonly count: number,
+    readonly clustered = false,
+  ) {
+    this.keys = clustered ? clusterKeys : keys;
+  }
 
   /** The streams of a topic, in shard order. */
   streams(topic: string): string[] {
-    if (this.count === 1) return [topic];
-    return Array.from({ length: this.count }, (_, shard) => `${topic}:shard-${shard}`);
+    if (this.count === 1) return [this.named(topic)];
+    return Array.from({ length: this.count }, (_, shard) => this.named(`${topic}:shard-${shard}`));
   }
 
   /** The stream a record of `key` goes to. */
   streamFor(topic: string, key: string | undefined): string {
-    if (this.count === 1) return topic;
+    if (this.count === 1) return this.named(topic);
     const shard = key === undefined ? this.turn++ % this.count : crc32(key) % this.count;
-    return `${topic}:shard-${shard}`;
+    return this.named(`${topic}:shard-${shard}`);
+  }
+
+  private named(name: string): string {
+    return this.clustered ? clusterStream(name) : name;
   }
 
   /**
@@ -37,7 +48,8 @@ export class Shards {
    * tried again next time). Rejects with a `ConfigError` naming `shards` when the counts differ, a
    * `PublishError` when Redis refuses the check, a `ConnectionError` when it does not answer.
    */
-  check(redis: Redis, topic: string, redact: Redactor): Promise<void> {
+  check(redis: RedisClient, topic: string, redact: Redactor): Promise<void> {
+    if (this.clustered) checkClusterTopic(topic);
     let check = this.checks.get(topic);
     if (check === undefined) {
       check = this.compare(redis, topic, redact);
@@ -47,10 +59,10 @@ export class Shards {
     return check;
   }
 
-  private async compare(redis: Redis, topic: string, redact: Redactor): Promise<void> {
+  private async compare(redis: RedisClient, topic: string, redact: Redactor): Promise<void> {
     let recorded: number;
     try {
-      recorded = Number(await shardCount.run(redis, [keys.shards(topic)], [this.count]));
+      recorded = Number(await shardCount.run(redis, [this.keys.shards(topic)], [this.count]));
     } catch (error) {
       const why = `cannot read the shard count of topic "${topic}"`;
       throw isReplyError(error)

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from './connection';
 import type { RedisStreamsTrimOptions } from './options';
 import { trim } from './scripts';
 
@@ -14,7 +14,7 @@ export class Trimmer {
   private stopped = false;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly options: Required<RedisStreamsTrimOptions>,
     private readonly onError: (error: Error) => void,
   ) {}

@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '@tidings/conformance';
@@ -9,6 +9,8 @@ import { Redis } from 'ioredis';
 export interface PrivateRedisOptions {
   /** The server's `requirepass`: connections must authenticate with it. */
   readonly password?: string;
+  /** More `redis-server` arguments, such as `['--replicaof', '127.0.0.1', '6380']`. */
+  readonly args?: readonly string[];
 }
 
 /**
@@ -32,6 +34,35 @@ export class PrivateRedis {
     await server.launch();
     return server;
   }
+
+  /**
+   * Starts a Sentinel (`redis-server <config> --sentinel`) that watches the primary at
+   * `primaryPort` as `name`, with a quorum of one and a primary taken for down after 1 s.
+   */
+  static async startSentinel(name: string, primaryPort: number): Promise<PrivateRedis> {
+    const dir = await mkdtemp(join(tmpdir(), 'tidings-sentinel-'));
+    const port = await freePort();
+    // Sentinel rewrites its configuration file, so it gets one of its own.
+    await writeFile(
+      join(dir, 'sentinel.conf'),
+      [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        `dir ${dir}`,
+        `sentinel monitor ${name} 127.0.0.1 ${primaryPort} 1`,
+        `sentinel down-after-milliseconds ${name} 1000`,
+        `sentinel failover-timeout ${name} 10000`,
+        '',
+      ].join('\n'),
+    );
+    const server = new PrivateRedis(port, dir, { args: ['--sentinel'] });
+    server.config = join(dir, 'sentinel.conf');
+    await server.launch();
+    return server;
+  }
+
+  /** A Sentinel's configuration file, given to redis-server before the other arguments. */
+  private config: string | undefined;
 
   /** The server's URL, with its password when it has one. */
   get url(): string {
@@ -74,21 +105,21 @@ export class PrivateRedis {
     const child = spawn(
       'redis-server',
       [
+        ...(this.config === undefined ? [] : [this.config]),
         '--port',
         String(this.port),
         '--bind',
         '127.0.0.1',
         '--dir',
         this.dir,
-        '--appendonly',
-        'yes',
-        '--appendfsync',
-        'always',
-        '--save',
-        '',
+        // A Sentinel refuses the persistence settings of a server.
+        ...(this.config === undefined
+          ? ['--appendonly', 'yes', '--appendfsync', 'always', '--save', '']
+          : []),
         '--logfile',
         join(this.dir, 'redis.log'),
         ...(this.settings.password === undefined ? [] : ['--requirepass', this.settings.password]),
+        ...(this.settings.args ?? []),
       ],
       { stdio: 'ignore' },
     );
