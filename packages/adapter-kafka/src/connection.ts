@@ -3,6 +3,8 @@ import tls from 'node:tls';
 import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tidings/core/adapter';
 import { sleep } from '@tidings/core/adapter';
 import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
+import type { KafkaAdminClient } from './client/admin';
+import { kafkajsAdmin } from './client/kafkajs/admin';
 import { connectionError } from './errors';
 import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import type { ResolvedKafkaOptions } from './options';
@@ -185,11 +187,11 @@ export class ConnectionMonitor implements ConnectionStateReporter {
 export class KafkaConnection {
   readonly monitor: ConnectionMonitor;
   readonly kafka: Kafka;
-  private adminClient: Promise<Admin> | undefined;
+  private adminClient: Promise<{ readonly raw: Admin; readonly client: KafkaAdminClient }> | undefined;
 
   constructor(private readonly options: ResolvedKafkaOptions) {
     const { logger, logLevel, redactor } = options;
-    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
+    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).ping());
     this.kafka = new Kafka({
       ...options.clientConfig,
       brokers: [...options.brokers],
@@ -207,7 +209,7 @@ export class KafkaConnection {
    * The shared admin client, connected on first use; rejects with a `ConnectionError` when the
    * brokers cannot be reached, and connects anew on the next call.
    */
-  admin(): Promise<Admin> {
+  async admin(): Promise<KafkaAdminClient> {
     this.adminClient ??= (async () => {
       const admin = this.kafka.admin();
       const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
@@ -219,14 +221,14 @@ export class KafkaConnection {
         await admin.disconnect().catch(() => undefined);
         throw connectionError(error, this.options.brokers, this.options.redactor);
       }
-      return admin;
+      return { raw: admin, client: kafkajsAdmin(admin) };
     })();
-    return this.adminClient;
+    return (await this.adminClient).client;
   }
 
   /** Disconnects the admin client, if one was connected. */
   async closeAdmin(): Promise<void> {
     const admin = await this.adminClient?.catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    await admin?.raw.disconnect().catch(() => undefined);
   }
 }

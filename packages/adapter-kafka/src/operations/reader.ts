@@ -1,5 +1,6 @@
 import { ConnectionError, type Redactor } from '@tidings/core/adapter';
-import type { Admin, Kafka, KafkaMessage } from 'kafkajs';
+import type { Kafka, KafkaMessage } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import { describeKafkaError } from '../errors';
 
 /**
@@ -272,11 +273,11 @@ export interface LogEnds {
  * Whether it exists is asked first, from the topic list: a metadata request for the topic itself
  * would create it on brokers with `auto.create.topics.enable`.
  */
-export async function readEnds(admin: Admin, topic: string): Promise<Map<number, LogEnds>> {
+export async function readEnds(admin: KafkaAdminClient, topic: string): Promise<Map<number, LogEnds>> {
   const out = new Map<number, LogEnds>();
   if (!(await admin.listTopics()).includes(topic)) return out;
-  for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
-    out.set(partition, { low: Number(low), high: Number(high) });
+  for (const { partition, low, high } of await admin.topicEnds(topic)) {
+    out.set(partition, { low, high });
   }
   return out;
 }
