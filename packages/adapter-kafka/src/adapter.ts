@@ -121,7 +121,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
     this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
     const admin = () => this.connection.admin();
     this.reader = new LogReader(this.connection.kafka, redactor);
-    this.redrives = new RedriveProducers(this.connection.kafka, this.options.maxMessageBytes, redactor);
+    this.redrives = new RedriveProducers(this.connection.producers, this.options.maxMessageBytes, redactor);
     this.deadLetters = new KafkaDeadLetters({
       admin,
       reader: this.reader,

@@ -1,5 +1,6 @@
 import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
-import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import type { IHeaders, KafkaMessage } from 'kafkajs';
+import type { WireMessage } from './client/producer';
 
 /**
  * Records to and from kafkajs messages: key, headers and body each way, the attempt and position of
@@ -10,12 +11,12 @@ import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 const EMPTY = new Uint8Array(0);
 
-/** @internal An outgoing record as kafkajs sends it. */
-export function toKafkaMessage(record: OutgoingRecord): Message {
+/** @internal An outgoing record as the producers send it. */
+export function toKafkaMessage(record: OutgoingRecord): WireMessage {
   const body = record.body;
   return {
     key: record.key ?? null,
-    // kafkajs wants a Buffer; wrap the caller's bytes without copying them.
+    // The clients want a Buffer; wrap the caller's bytes without copying them.
     value: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     headers: record.headers,
   };

@@ -5,6 +5,8 @@ import { sleep } from '@tidings/core/adapter';
 import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
 import type { KafkaAdminClient } from './client/admin';
 import { kafkajsAdmin } from './client/kafkajs/admin';
+import { kafkajsProducers } from './client/kafkajs/producer';
+import type { KafkaProducerFactory } from './client/producer';
 import { connectionError } from './errors';
 import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import type { ResolvedKafkaOptions } from './options';
@@ -187,6 +189,8 @@ export class ConnectionMonitor implements ConnectionStateReporter {
 export class KafkaConnection {
   readonly monitor: ConnectionMonitor;
   readonly kafka: Kafka;
+  /** The producers of the client the adapter runs on. */
+  readonly producers: KafkaProducerFactory;
   private adminClient: Promise<{ readonly raw: Admin; readonly client: KafkaAdminClient }> | undefined;
 
   constructor(private readonly options: ResolvedKafkaOptions) {
@@ -203,6 +207,7 @@ export class KafkaConnection {
       logLevel: kafkajsLogLevel(logger, logLevel),
       logCreator: kafkajsLogCreator(logger, redactor),
     });
+    this.producers = kafkajsProducers(this.kafka, (client) => this.monitor.watch(client));
   }
 
   /**
