@@ -1,6 +1,6 @@
 import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
-import type { IHeaders, KafkaMessage } from 'kafkajs';
 import type { WireMessage } from './client/producer';
+import type { FetchedHeaders } from './client/reader';
 
 /**
  * Records to and from kafkajs messages: key, headers and body each way, the attempt and position of
@@ -33,7 +33,7 @@ export function toKafkaMessage(record: OutgoingRecord): WireMessage {
  * `headers.constructor` of a fresh object as the earlier value of a repeated `constructor` header
  * and puts `Object` before the real value).
  */
-export function fromKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
+export function fromKafkaHeaders(headers: FetchedHeaders | undefined): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   if (headers === undefined || headers === null) return out;
   for (const name of Object.keys(headers)) {
@@ -74,7 +74,7 @@ export function positionOf(topic: string, partition: number | string, offset: nu
  *   subscription knows besides (the retry state of an in-place retry, committed with the offset).
  */
 export function fromKafkaMessage(
-  message: Pick<KafkaMessage, 'key' | 'value'>,
+  message: { readonly key?: Buffer | null; readonly value: Buffer | null },
   headers: Record<string, string>,
   topic: string,
   position: string,

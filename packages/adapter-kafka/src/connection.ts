@@ -6,7 +6,9 @@ import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
 import type { KafkaAdminClient } from './client/admin';
 import { kafkajsAdmin } from './client/kafkajs/admin';
 import { kafkajsProducers } from './client/kafkajs/producer';
+import { kafkajsLogReader } from './client/kafkajs/reader';
 import type { KafkaProducerFactory } from './client/producer';
+import type { KafkaLogReaderClient } from './client/reader';
 import { connectionError } from './errors';
 import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import type { ResolvedKafkaOptions } from './options';
@@ -191,6 +193,8 @@ export class KafkaConnection {
   readonly kafka: Kafka;
   /** The producers of the client the adapter runs on. */
   readonly producers: KafkaProducerFactory;
+  /** The group-less reader of the client the adapter runs on. */
+  readonly reader: KafkaLogReaderClient;
   private adminClient: Promise<{ readonly raw: Admin; readonly client: KafkaAdminClient }> | undefined;
 
   constructor(private readonly options: ResolvedKafkaOptions) {
@@ -208,6 +212,7 @@ export class KafkaConnection {
       logCreator: kafkajsLogCreator(logger, redactor),
     });
     this.producers = kafkajsProducers(this.kafka, (client) => this.monitor.watch(client));
+    this.reader = kafkajsLogReader(this.kafka);
   }
 
   /**
