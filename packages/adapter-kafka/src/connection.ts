@@ -4,7 +4,9 @@ import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tiding
 import { sleep } from '@tidings/core/adapter';
 import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
 import type { KafkaAdminClient } from './client/admin';
+import type { KafkaConsumerFactory } from './client/consumer';
 import { kafkajsAdmin } from './client/kafkajs/admin';
+import { kafkajsConsumers } from './client/kafkajs/consumer';
 import { kafkajsProducers } from './client/kafkajs/producer';
 import { kafkajsLogReader } from './client/kafkajs/reader';
 import type { KafkaProducerFactory } from './client/producer';
@@ -193,6 +195,8 @@ export class KafkaConnection {
   readonly kafka: Kafka;
   /** The producers of the client the adapter runs on. */
   readonly producers: KafkaProducerFactory;
+  /** The group consumers of the client the adapter runs on. */
+  readonly consumers: KafkaConsumerFactory;
   /** The group-less reader of the client the adapter runs on. */
   readonly reader: KafkaLogReaderClient;
   private adminClient: Promise<{ readonly raw: Admin; readonly client: KafkaAdminClient }> | undefined;
@@ -212,6 +216,7 @@ export class KafkaConnection {
       logCreator: kafkajsLogCreator(logger, redactor),
     });
     this.producers = kafkajsProducers(this.kafka, (client) => this.monitor.watch(client));
+    this.consumers = kafkajsConsumers(this.kafka, (client) => this.monitor.watch(client));
     this.reader = kafkajsLogReader(this.kafka);
   }
 
