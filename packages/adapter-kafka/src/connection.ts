@@ -1,7 +1,7 @@
 import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tidings/core/adapter';
 import { sleep } from '@tidings/core/adapter';
 import type { KafkaAdminClient } from './client/admin';
-import type { ConnectedAdmin, KafkaClient } from './client/client';
+import type { ConnectedAdmin, ConnectionWatcher, InstrumentedClient, KafkaClient } from './client/client';
 import type { KafkaConsumerFactory } from './client/consumer';
 import { kafkajsClient } from './client/kafkajs/client';
 import type { KafkaProducerFactory } from './client/producer';
@@ -12,17 +12,7 @@ import type { ResolvedKafkaOptions } from './options';
 /** Listens to the adapter's connection state. */
 type StateListener = (state: ConnectionState, error?: Error) => void;
 
-/** What the monitor needs of a kafkajs producer, consumer or admin client: its network events. */
-export interface InstrumentedClient {
-  readonly events: { readonly REQUEST: string; readonly REQUEST_TIMEOUT: string };
-  on(event: string, listener: (event: { readonly payload: NetworkEventPayload }) => void): () => void;
-}
-
-interface NetworkEventPayload {
-  readonly broker?: string;
-  readonly apiName?: string;
-  readonly sentAt?: number | null;
-}
+export type { InstrumentedClient } from './client/client';
 
 /** Pauses between probes of a lost connection: from 0.5 s, doubling, to 5 s. */
 const PROBE_MS = { first: 500, max: 5_000 } as const;
@@ -38,7 +28,7 @@ const PROBE_MS = { first: 500, max: 5_000 } as const;
  * that the broker is back: while reconnecting, the monitor also asks the cluster for its metadata
  * now and then (`probe`).
  */
-export class ConnectionMonitor implements ConnectionStateReporter {
+export class ConnectionMonitor implements ConnectionStateReporter, ConnectionWatcher {
   private current: ConnectionState = 'idle';
   private readonly listeners = new Set<StateListener>();
   /** Watched clients, with the remover of their answer listener while reconnecting. */

@@ -1,10 +1,9 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { type ISocketFactory, Kafka } from 'kafkajs';
-import type { ConnectionMonitor, InstrumentedClient } from '../../connection';
 import { kafkajsLogCreator, kafkajsLogLevel } from '../../logging';
 import type { ResolvedKafkaOptions } from '../../options';
-import type { KafkaClient } from '../client';
+import type { ConnectionWatcher, InstrumentedClient, KafkaClient } from '../client';
 import { kafkajsAdmin } from './admin';
 import { kafkajsConsumers } from './consumer';
 import { kafkajsProducers } from './producer';
@@ -36,7 +35,7 @@ const defaultSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
  * new Kafka({ brokers, socketFactory: monitoredSocketFactory(monitor, undefined) });
  */
 export function monitoredSocketFactory(
-  monitor: Pick<ConnectionMonitor, 'lost'>,
+  monitor: Pick<ConnectionWatcher, 'lost'>,
   inner: ISocketFactory | undefined,
 ): ISocketFactory {
   const make = inner ?? defaultSocketFactory;
@@ -53,7 +52,7 @@ export function monitoredSocketFactory(
  * const client = kafkajsClient(options, monitor);
  * const { admin, disconnect } = await client.connectAdmin();
  */
-export function kafkajsClient(options: ResolvedKafkaOptions, monitor: ConnectionMonitor): KafkaClient {
+export function kafkajsClient(options: ResolvedKafkaOptions, monitor: ConnectionWatcher): KafkaClient {
   const { logger, logLevel, redactor } = options;
   const kafka = new Kafka({
     ...options.clientConfig,

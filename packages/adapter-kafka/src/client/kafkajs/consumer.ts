@@ -1,6 +1,6 @@
 import { sleep } from '@tidings/core/adapter';
 import { type Consumer, type EachBatchPayload, type Kafka, PartitionAssigners } from 'kafkajs';
-import type { InstrumentedClient } from '../../connection';
+import type { InstrumentedClient } from '../client';
 import type {
   GroupConsumerHandlers,
   KafkaConsumerFactory,

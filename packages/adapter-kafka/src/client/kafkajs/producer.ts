@@ -1,6 +1,6 @@
 import kafkajs, { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
-import type { InstrumentedClient } from '../../connection';
 import type { KafkaCompression } from '../../options';
+import type { InstrumentedClient } from '../client';
 import type { KafkaProducerFactory, TopicMessages } from '../producer';
 
 /**
