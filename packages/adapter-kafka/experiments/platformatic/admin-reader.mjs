@@ -11,7 +11,8 @@ import {
 } from '@platformatic/kafka';
 import kafkajs from 'kafkajs';
 
-const B = ['127.0.0.1:9092'];
+// KAFKA_BROKERS=host:port,... for another broker than the shared one.
+const B = process.env.KAFKA_BROKERS?.split(',') ?? ['127.0.0.1:9092'];
 const id = `pkexp-${process.pid}-${Date.now()}`;
 const T = `${id}-t`,
   G = `${id}-g`;

@@ -3,7 +3,8 @@
 // commits of a revoked partition after the rebalance.
 import { Admin, Consumer, offsetCommitV9 } from '@platformatic/kafka';
 
-const B = ['127.0.0.1:9092'];
+// KAFKA_BROKERS=host:port,... for another broker than the shared one.
+const B = process.env.KAFKA_BROKERS?.split(',') ?? ['127.0.0.1:9092'];
 const id = `pkexp3-${process.pid}-${Date.now()}`;
 const TA = `${id}-a`,
   TB = `${id}-b`,

@@ -2,7 +2,8 @@
 
 import { Admin, Consumer, compatibilityPartitioner, Producer } from '@platformatic/kafka';
 
-const B = ['127.0.0.1:9092'];
+// KAFKA_BROKERS=host:port,... for another broker than the shared one.
+const B = process.env.KAFKA_BROKERS?.split(',') ?? ['127.0.0.1:9092'];
 const id = `pkexp2-${process.pid}-${Date.now()}`;
 const T = `${id}-t`;
 const log = (...a) => console.log('[exp]', ...a);
