@@ -120,8 +120,8 @@ class KafkaBrokerAdapter implements KafkaAdapter {
     this.publisher = new Publisher(this.connection, this.options, this.log);
     this.topics = new TopicManager(() => this.connection.admin(), this.options.topics, redactor);
     const admin = () => this.connection.admin();
-    this.reader = new LogReader(this.connection.kafka, redactor);
-    this.redrives = new RedriveProducers(this.connection.kafka, this.options.maxMessageBytes, redactor);
+    this.reader = new LogReader(this.connection.reader, redactor);
+    this.redrives = new RedriveProducers(this.connection.producers, this.options.maxMessageBytes, redactor);
     this.deadLetters = new KafkaDeadLetters({
       admin,
       reader: this.reader,

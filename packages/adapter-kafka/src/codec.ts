@@ -1,5 +1,6 @@
 import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
-import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
+import type { WireMessage } from './client/producer';
+import type { FetchedHeaders } from './client/reader';
 
 /**
  * Records to and from kafkajs messages: key, headers and body each way, the attempt and position of
@@ -10,12 +11,12 @@ import type { IHeaders, KafkaMessage, Message } from 'kafkajs';
 
 const EMPTY = new Uint8Array(0);
 
-/** @internal An outgoing record as kafkajs sends it. */
-export function toKafkaMessage(record: OutgoingRecord): Message {
+/** @internal An outgoing record as the producers send it. */
+export function toKafkaMessage(record: OutgoingRecord): WireMessage {
   const body = record.body;
   return {
     key: record.key ?? null,
-    // kafkajs wants a Buffer; wrap the caller's bytes without copying them.
+    // The clients want a Buffer; wrap the caller's bytes without copying them.
     value: Buffer.isBuffer(body) ? body : Buffer.from(body.buffer, body.byteOffset, body.byteLength),
     headers: record.headers,
   };
@@ -32,7 +33,7 @@ export function toKafkaMessage(record: OutgoingRecord): Message {
  * `headers.constructor` of a fresh object as the earlier value of a repeated `constructor` header
  * and puts `Object` before the real value).
  */
-export function fromKafkaHeaders(headers: IHeaders | undefined): Record<string, string> {
+export function fromKafkaHeaders(headers: FetchedHeaders | undefined): Record<string, string> {
   const out = Object.create(null) as Record<string, string>;
   if (headers === undefined || headers === null) return out;
   for (const name of Object.keys(headers)) {
@@ -73,7 +74,7 @@ export function positionOf(topic: string, partition: number | string, offset: nu
  *   subscription knows besides (the retry state of an in-place retry, committed with the offset).
  */
 export function fromKafkaMessage(
-  message: Pick<KafkaMessage, 'key' | 'value'>,
+  message: { readonly key?: Buffer | null; readonly value: Buffer | null },
   headers: Record<string, string>,
   topic: string,
   position: string,

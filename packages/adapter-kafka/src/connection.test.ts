@@ -2,6 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { type ConnectionState, createRedactor } from '@tidings/core/adapter';
 import { describe, expect, it, vi } from 'vitest';
+import { monitoredSocketFactory } from './client/kafkajs/client';
 import { ConnectionMonitor, type InstrumentedClient } from './connection';
 
 /** A stand-in for a kafkajs client: its network events, fired by the test. */
@@ -73,7 +74,10 @@ describe('kafka connection monitor', () => {
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
     const { port } = server.address() as net.AddressInfo;
     await new Promise<void>((resolve) => server.close(() => resolve()));
-    const socket = monitor.socketFactory(undefined)({
+    const socket = monitoredSocketFactory(
+      monitor,
+      undefined,
+    )({
       host: '127.0.0.1',
       port,
       ssl: {},

@@ -1,41 +1,21 @@
-import net from 'node:net';
-import tls from 'node:tls';
 import type { ConnectionState, ConnectionStateReporter, Redactor } from '@tidings/core/adapter';
 import { sleep } from '@tidings/core/adapter';
-import { type Admin, type ISocketFactory, Kafka } from 'kafkajs';
+import type { KafkaAdminClient } from './client/admin';
+import type { ConnectedAdmin, ConnectionWatcher, InstrumentedClient, KafkaClient } from './client/client';
+import type { KafkaConsumerFactory } from './client/consumer';
+import { kafkajsClient } from './client/kafkajs/client';
+import type { KafkaProducerFactory } from './client/producer';
+import type { KafkaLogReaderClient } from './client/reader';
 import { connectionError } from './errors';
-import { kafkajsLogCreator, kafkajsLogLevel } from './logging';
 import type { ResolvedKafkaOptions } from './options';
 
 /** Listens to the adapter's connection state. */
 type StateListener = (state: ConnectionState, error?: Error) => void;
 
-/** What the monitor needs of a kafkajs producer, consumer or admin client: its network events. */
-export interface InstrumentedClient {
-  readonly events: { readonly REQUEST: string; readonly REQUEST_TIMEOUT: string };
-  on(event: string, listener: (event: { readonly payload: NetworkEventPayload }) => void): () => void;
-}
-
-interface NetworkEventPayload {
-  readonly broker?: string;
-  readonly apiName?: string;
-  readonly sentAt?: number | null;
-}
+export type { InstrumentedClient } from './client/client';
 
 /** Pauses between probes of a lost connection: from 0.5 s, doubling, to 5 s. */
 const PROBE_MS = { first: 500, max: 5_000 } as const;
-
-/** kafkajs's default socket keep-alive, kept when the adapter makes the sockets. */
-const KEEP_ALIVE_MS = 60_000;
-
-/** kafkajs's own socket factory (it does not export it): TLS when asked, keep-alive on. */
-const defaultSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) => {
-  const socket = ssl
-    ? tls.connect({ host, port, ...(net.isIP(host) === 0 ? { servername: host } : {}), ...ssl }, onConnect)
-    : net.connect({ host, port }, onConnect);
-  socket.setKeepAlive(true, KEEP_ALIVE_MS);
-  return socket;
-};
 
 /**
  * @internal The adapter's connection state and its listeners ({@link ConnectionStateReporter}).
@@ -48,7 +28,7 @@ const defaultSocketFactory: ISocketFactory = ({ host, port, ssl, onConnect }) =>
  * that the broker is back: while reconnecting, the monitor also asks the cluster for its metadata
  * now and then (`probe`).
  */
-export class ConnectionMonitor implements ConnectionStateReporter {
+export class ConnectionMonitor implements ConnectionStateReporter, ConnectionWatcher {
   private current: ConnectionState = 'idle';
   private readonly listeners = new Set<StateListener>();
   /** Watched clients, with the remover of their answer listener while reconnecting. */
@@ -134,19 +114,6 @@ export class ConnectionMonitor implements ConnectionStateReporter {
     };
   }
 
-  /**
-   * Wraps the socket factory kafkajs uses (the user's, else kafkajs's default), so that a failing
-   * socket (refused, reset, unreachable) is seen at once, whichever client owns it.
-   */
-  socketFactory(inner: ISocketFactory | undefined): ISocketFactory {
-    const make = inner ?? defaultSocketFactory;
-    return (args) => {
-      const socket = make(args);
-      socket.on('error', (error) => this.lost(error));
-      return socket;
-    };
-  }
-
   private async probeUntilBack(): Promise<void> {
     if (this.probe === undefined || this.probing) return;
     this.probing = true;
@@ -177,56 +144,51 @@ export class ConnectionMonitor implements ConnectionStateReporter {
 }
 
 /**
- * @internal The adapter's kafkajs client: the one `Kafka` instance its producer, consumers and admin
- * client come from, with every socket watched by the {@link ConnectionMonitor} and kafkajs's log
- * routed to the user's logger, and the admin connection the adapter shares (topics, committed
- * positions, lag, and the monitor's probes).
+ * @internal The adapter's client (`client/client.ts`): the one its producers, consumers, reader and
+ * admin come from, reporting to the {@link ConnectionMonitor}, and the admin connection the adapter
+ * shares (topics, committed positions, lag, and the monitor's probes).
  */
 export class KafkaConnection {
   readonly monitor: ConnectionMonitor;
-  readonly kafka: Kafka;
-  private adminClient: Promise<Admin> | undefined;
+  /** The client the adapter runs on (kafkajs today; issue 18 adds @platformatic/kafka). */
+  private readonly client: KafkaClient;
+  private adminClient: Promise<ConnectedAdmin> | undefined;
 
   constructor(private readonly options: ResolvedKafkaOptions) {
-    const { logger, logLevel, redactor } = options;
-    this.monitor = new ConnectionMonitor(redactor, async () => (await this.admin()).describeCluster());
-    this.kafka = new Kafka({
-      ...options.clientConfig,
-      brokers: [...options.brokers],
-      clientId: options.clientId,
-      connectionTimeout: options.connectionTimeoutMs,
-      requestTimeout: options.requestTimeoutMs,
-      // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-      socketFactory: this.monitor.socketFactory(options.clientConfig.socketFactory),
-      logLevel: kafkajsLogLevel(logger, logLevel),
-      logCreator: kafkajsLogCreator(logger, redactor),
-    });
+    this.monitor = new ConnectionMonitor(options.redactor, async () => (await this.admin()).ping());
+    this.client = kafkajsClient(options, this.monitor);
+  }
+
+  /** The producers of the client the adapter runs on. */
+  get producers(): KafkaProducerFactory {
+    return this.client.producers;
+  }
+
+  /** The group consumers of the client the adapter runs on. */
+  get consumers(): KafkaConsumerFactory {
+    return this.client.consumers;
+  }
+
+  /** The group-less reader of the client the adapter runs on. */
+  get reader(): KafkaLogReaderClient {
+    return this.client.reader;
   }
 
   /**
    * The shared admin client, connected on first use; rejects with a `ConnectionError` when the
    * brokers cannot be reached, and connects anew on the next call.
    */
-  admin(): Promise<Admin> {
-    this.adminClient ??= (async () => {
-      const admin = this.kafka.admin();
-      const unwatch = this.monitor.watch(admin as unknown as InstrumentedClient);
-      try {
-        await admin.connect();
-      } catch (error) {
-        this.adminClient = undefined;
-        unwatch();
-        await admin.disconnect().catch(() => undefined);
-        throw connectionError(error, this.options.brokers, this.options.redactor);
-      }
-      return admin;
-    })();
-    return this.adminClient;
+  async admin(): Promise<KafkaAdminClient> {
+    this.adminClient ??= this.client.connectAdmin().catch((error: unknown) => {
+      this.adminClient = undefined;
+      throw connectionError(error, this.options.brokers, this.options.redactor);
+    });
+    return (await this.adminClient).admin;
   }
 
   /** Disconnects the admin client, if one was connected. */
   async closeAdmin(): Promise<void> {
     const admin = await this.adminClient?.catch(() => undefined);
-    await admin?.disconnect().catch(() => undefined);
+    await admin?.disconnect();
   }
 }

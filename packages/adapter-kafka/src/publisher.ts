@@ -1,31 +1,10 @@
 import { ClosedError, ConfigError, type OutgoingRecord, PublishError } from '@tidings/core/adapter';
-import kafkajs, { CompressionTypes, type Message, Partitioners, type Producer } from 'kafkajs';
+import type { KafkaProducerClient, WireMessage } from './client/producer';
 import { estimateSize, toKafkaMessage } from './codec';
-import type { InstrumentedClient, KafkaConnection } from './connection';
+import type { KafkaConnection } from './connection';
 import { connectionError, isConnectionProblem, publishError } from './errors';
 import type { AdapterLog } from './logging';
-import type { KafkaCompression, ResolvedKafkaOptions } from './options';
-
-const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
-  none: CompressionTypes.None,
-  gzip: CompressionTypes.GZIP,
-  snappy: CompressionTypes.Snappy,
-  lz4: CompressionTypes.LZ4,
-  zstd: CompressionTypes.ZSTD,
-};
-
-/** Whether kafkajs can compress with `type`: it ships gzip; the others are packages an app registers. */
-function codecAvailable(type: CompressionTypes): boolean {
-  if (type === CompressionTypes.None) return true;
-  const codecs = (kafkajs as unknown as { CompressionCodecs?: Record<number, () => unknown> })
-    .CompressionCodecs;
-  try {
-    return codecs?.[type]?.() !== undefined;
-  } catch {
-    // kafkajs's placeholder for a codec nobody registered throws "not implemented".
-    return false;
-  }
-}
+import type { ResolvedKafkaOptions } from './options';
 
 /** One `publish` call: it resolves when all its records are acknowledged. */
 interface Call {
@@ -38,13 +17,13 @@ interface Call {
 
 interface Pending {
   readonly topic: string;
-  readonly message: Message;
+  readonly message: WireMessage;
   readonly size: number;
   readonly call: Call;
 }
 
 /**
- * @internal The adapter's producer: an idempotent kafkajs producer (`acks: -1`) behind a queue that
+ * @internal The adapter's producer: an idempotent producer of the client (`acks: -1`) behind a queue that
  * sends one batch at a time.
  *
  * One send at a time is what keeps kafkajs's idempotence sound: kafkajs gives a failed request's
@@ -55,22 +34,19 @@ interface Pending {
  * broker drop later records as duplicates of it.
  */
 export class Publisher {
-  private producer: Producer | undefined;
-  private connecting: Promise<Producer> | undefined;
+  private producer: KafkaProducerClient | undefined;
+  private connecting: Promise<KafkaProducerClient> | undefined;
   private queue: Pending[] = [];
   private head = 0;
   private sending: Promise<void> | undefined;
   private closed = false;
-  private unwatch: (() => void) | undefined;
-  private readonly compression: CompressionTypes;
 
   constructor(
     private readonly connection: KafkaConnection,
     private readonly options: ResolvedKafkaOptions,
     private readonly log: AdapterLog,
   ) {
-    this.compression = COMPRESSION[options.producer.compression];
-    if (!codecAvailable(this.compression)) {
+    if (!connection.producers.compressionAvailable(options.producer.compression)) {
       throw new ConfigError(
         'producer.compression',
         `"${options.producer.compression}" needs a codec registered in kafkajs's CompressionCodecs first`,
@@ -168,7 +144,7 @@ export class Publisher {
   }
 
   private async send(chunk: readonly Pending[]): Promise<void> {
-    const byTopic = new Map<string, Message[]>();
+    const byTopic = new Map<string, WireMessage[]>();
     for (const { topic, message } of chunk) {
       let messages = byTopic.get(topic);
       if (messages === undefined) {
@@ -179,12 +155,10 @@ export class Publisher {
     }
     try {
       const producer = await this.ensureProducer();
-      await producer.sendBatch({
-        topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-        acks: -1,
-        compression: this.compression,
-        timeout: this.options.requestTimeoutMs,
-      });
+      await producer.send(
+        [...byTopic].map(([topic, messages]) => ({ topic, messages })),
+        { compression: this.options.producer.compression, timeoutMs: this.options.requestTimeoutMs },
+      );
     } catch (error) {
       const failure = publishError(error, [...byTopic.keys()], this.options.redactor);
       if (isConnectionProblem(error)) this.connection.monitor.lost(error);
@@ -211,30 +185,23 @@ export class Publisher {
     call.reject(error);
   }
 
-  private ensureProducer(): Promise<Producer> {
+  private ensureProducer(): Promise<KafkaProducerClient> {
     if (this.producer !== undefined) return Promise.resolve(this.producer);
     if (this.closed && this.sending === undefined) {
       return Promise.reject(new ClosedError('cannot publish: the kafka adapter is closed'));
     }
     this.connecting ??= (async () => {
-      const producer = this.connection.kafka.producer({
-        idempotent: true,
-        maxInFlightRequests: 1,
-        // Murmur2 like the Java client: a key lands on the same partition whoever produces it.
-        createPartitioner: Partitioners.DefaultPartitioner,
+      const producer = this.connection.producers.producer({
         allowAutoTopicCreation: this.options.topics.create,
-        retry: { retries: this.options.producer.retries },
+        retries: this.options.producer.retries,
       });
-      const unwatch = this.connection.monitor.watch(producer as unknown as InstrumentedClient);
       try {
         await producer.connect();
       } catch (error) {
-        unwatch();
-        await producer.disconnect().catch(() => undefined);
+        await producer.disconnect();
         throw connectionError(error, this.options.brokers, this.options.redactor);
       }
       this.producer = producer;
-      this.unwatch = unwatch;
       return producer;
     })().finally(() => {
       this.connecting = undefined;
@@ -245,8 +212,6 @@ export class Publisher {
   private async resetProducer(): Promise<void> {
     const producer = this.producer;
     this.producer = undefined;
-    this.unwatch?.();
-    this.unwatch = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    await producer?.disconnect();
   }
 }

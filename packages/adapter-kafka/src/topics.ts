@@ -1,6 +1,6 @@
 import type { AnyEventContract, TopicNamer } from '@tidings/core';
 import { ConfigError, type Redactor, sleep } from '@tidings/core/adapter';
-import kafkajs, { type Admin, type ITopicConfig } from 'kafkajs';
+import type { KafkaAdminClient } from './client/admin';
 import type { ResolvedKafkaOptions } from './options';
 
 const LEGAL_NAME = /^[a-zA-Z0-9._-]{1,249}$/;
@@ -83,7 +83,7 @@ export class TopicManager {
   private readonly limits = new Map<string, Promise<number>>();
 
   constructor(
-    private readonly admin: () => Promise<Admin>,
+    private readonly admin: () => Promise<KafkaAdminClient>,
     private readonly options: ResolvedKafkaOptions['topics'],
     private readonly redactor: Redactor,
   ) {}
@@ -129,15 +129,7 @@ export class TopicManager {
   private async readLimit(topic: string): Promise<number> {
     try {
       const admin = await this.admin();
-      const { resources } = await admin.describeConfigs({
-        includeSynonyms: false,
-        // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
-        resources: [
-          { type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: ['max.message.bytes'] },
-        ],
-      });
-      const entry = resources[0]?.configEntries.find((e) => e.configName === 'max.message.bytes');
-      const value = Number(entry?.configValue);
+      const value = Number((await admin.topicConfigs(topic, ['max.message.bytes'])).get('max.message.bytes'));
       if (Number.isSafeInteger(value) && value > 0) return value;
     } catch {
       // Not allowed, or not reachable: the default below, corrected by the broker's answer.
@@ -147,15 +139,17 @@ export class TopicManager {
 
   private async create(topic: string): Promise<void> {
     const admin = await this.admin();
-    const config: ITopicConfig = { topic };
-    if (this.options.partitions !== undefined) config.numPartitions = this.options.partitions;
-    if (this.options.replicationFactor !== undefined) {
-      config.replicationFactor = this.options.replicationFactor;
-    }
-    const entries = Object.entries(this.options.configs);
-    if (entries.length > 0) config.configEntries = entries.map(([name, value]) => ({ name, value }));
-    // One topic per request: kafkajs reports "already exists" cleanly only when no other topic is in it.
-    await admin.createTopics({ topics: [config], waitForLeaders: false });
+    await admin.createTopic(
+      {
+        topic,
+        ...(this.options.partitions === undefined ? {} : { partitions: this.options.partitions }),
+        ...(this.options.replicationFactor === undefined
+          ? {}
+          : { replicationFactor: this.options.replicationFactor }),
+        configs: this.options.configs,
+      },
+      { waitForLeaders: false },
+    );
     // Whether we created it or someone else just did, wait until every partition has a leader:
     // a consumer that subscribes before that is told the topic does not exist.
     await this.untilServed(admin, topic);
@@ -166,7 +160,7 @@ export class TopicManager {
     try {
       await this.untilServed(admin, topic, 0);
     } catch (error) {
-      if ((error as { type?: string }).type === 'UNKNOWN_TOPIC_OR_PARTITION') {
+      if (error instanceof TopicNotServedError && error.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
         throw new ConfigError(
           'topics',
           `topic "${topic}" does not exist and topics.create is false; create it, or let the adapter create topics`,
@@ -178,21 +172,32 @@ export class TopicManager {
   }
 
   /** Resolves once the brokers serve every partition of `topic`; retries for up to `patienceMs`. */
-  private async untilServed(admin: Admin, topic: string, patienceMs = 30_000): Promise<void> {
+  private async untilServed(admin: KafkaAdminClient, topic: string, patienceMs = 30_000): Promise<void> {
     const deadline = Date.now() + patienceMs;
     for (let attempt = 0; ; attempt++) {
-      try {
-        const { topics } = await admin.fetchTopicMetadata({ topics: [topic] });
-        const partitions = topics[0]?.partitions ?? [];
-        if (partitions.length > 0 && partitions.every((p) => p.partitionErrorCode === 0 && p.leader >= 0))
-          return;
+      const { error, partitions } = await admin.topicInfo(topic);
+      if (error === undefined) {
+        if (partitions.length > 0 && partitions.every((p) => p.error === undefined && p.leader >= 0)) return;
         if (Date.now() >= deadline) throw new Error(`topic "${topic}" has partitions without a leader`);
-      } catch (error) {
-        const type = (error as { type?: string }).type;
-        if (!NOT_YET_SERVED.has(type ?? '') || Date.now() >= deadline) throw error;
+      } else if (!NOT_YET_SERVED.has(error) || Date.now() >= deadline) {
+        throw new TopicNotServedError(topic, error);
       }
       await sleep(Math.min(50 * 2 ** attempt, 500));
     }
+  }
+}
+
+/**
+ * A topic the brokers do not serve (yet). `type` is Kafka's error name, where `errors.ts` looks for
+ * one, whichever client the adapter runs on.
+ */
+class TopicNotServedError extends Error {
+  override readonly name = 'TopicNotServedError';
+  constructor(
+    topic: string,
+    readonly type: string,
+  ) {
+    super(`topic "${topic}" is not served: ${type}`);
   }
 }
 

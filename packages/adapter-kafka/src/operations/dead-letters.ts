@@ -8,7 +8,7 @@ import {
   redriveHeaders,
   type StoredDeadLetter,
 } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import { fromKafkaHeaders } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
 import { KAFKA_RETRY_HEADERS } from '../retry-topics';
@@ -31,7 +31,7 @@ const POSITION = /^(.+)\/(\d+)@(\d+)$/;
 
 /** @internal What the dead-letter operations need from the adapter. */
 export interface DeadLetterOpsDeps {
-  readonly admin: () => Promise<Admin>;
+  readonly admin: () => Promise<KafkaAdminClient>;
   readonly reader: LogReader;
   readonly ledgers: Ledgers;
   readonly redrives: RedriveProducers;
@@ -185,10 +185,10 @@ export class KafkaDeadLetters {
   }
 
   /** Whether `at.group` reads `at.topic`: it committed offsets on it, or a member holds a partition. */
-  private async readsTopic(admin: Admin, at: DeadLetterLocation): Promise<boolean> {
-    const offsets = await admin.fetchOffsets({ groupId: at.group, topics: [at.topic] });
-    if (offsets.some(({ partitions }) => partitions.some((p) => Number(p.offset) >= 0))) return true;
-    const { groups } = await admin.describeGroups([at.group]);
+  private async readsTopic(admin: KafkaAdminClient, at: DeadLetterLocation): Promise<boolean> {
+    const offsets = await admin.groupOffsets(at.group, [at.topic]);
+    if (offsets.some(({ partitions }) => partitions.some((p) => p.offset >= 0))) return true;
+    const groups = await admin.describeGroups([at.group]);
     return groups.some((group) => assignedTopics(group).has(at.topic));
   }
 
@@ -218,7 +218,7 @@ export class KafkaDeadLetters {
     const removed = new Set((await ledgers.removed(at.deadLetterTopic)).keys());
     for (const id of ids) removed.add(id);
     const lows = new Map<number, number>();
-    const moves: { partition: number; offset: string }[] = [];
+    const moves: { partition: number; offset: number }[] = [];
     for (const [partition, { low, high }] of ends) {
       // The first letter still stored: the log may start there.
       let first = high;
@@ -228,10 +228,10 @@ export class KafkaDeadLetters {
         return false;
       });
       lows.set(partition, first);
-      if (first > low) moves.push({ partition, offset: String(first) });
+      if (first > low) moves.push({ partition, offset: first });
     }
     if (moves.length > 0) {
-      await (await admin()).deleteTopicRecords({ topic: at.deadLetterTopic, partitions: moves });
+      await (await admin()).deleteRecords(at.deadLetterTopic, moves);
     }
     await ledgers.trim(at.deadLetterTopic, lows);
   }

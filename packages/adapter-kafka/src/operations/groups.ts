@@ -1,5 +1,5 @@
 import { ConfigError, ConnectionError, type GroupDescription, type Redactor } from '@tidings/core/adapter';
-import kafkajs, { type Admin, type GroupDescription as KafkaGroupDescription } from 'kafkajs';
+import type { GroupInfo, KafkaAdminClient } from '../client/admin';
 import { describeKafkaError } from '../errors';
 import type { ResolvedKafkaOptions } from '../options';
 import { readEnds } from './reader';
@@ -13,27 +13,14 @@ import { readEnds } from './reader';
 
 /** @internal What group administration needs from the adapter. */
 export interface GroupAdminDeps {
-  readonly admin: () => Promise<Admin>;
+  readonly admin: () => Promise<KafkaAdminClient>;
   readonly retryTopics: ResolvedKafkaOptions['retryTopics'];
   readonly redactor: Redactor;
 }
 
-/**
- * @internal The topics `group`'s members are assigned partitions of: Kafka tells them only inside
- * each member's assignment, in the consumer protocol's encoding.
- */
-export function assignedTopics(group: KafkaGroupDescription): Set<string> {
-  const topics = new Set<string>();
-  for (const member of group.members) {
-    try {
-      // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
-      const decoded = kafkajs.AssignerProtocol.MemberAssignment.decode(member.memberAssignment);
-      for (const topic of Object.keys(decoded?.assignment ?? {})) topics.add(topic);
-    } catch {
-      // Not the consumer protocol's encoding (another client's group): no topics known.
-    }
-  }
-  return topics;
+/** @internal The topics `group`'s members are assigned partitions of. */
+export function assignedTopics(group: GroupInfo): Set<string> {
+  return new Set(group.members.flatMap((member) => member.assignedTopics));
 }
 
 /** How many groups' offsets are asked for at once. */
@@ -57,11 +44,11 @@ export async function describeGroups(
       if (topicEnds.size > 0) ends.set(topic, topicEnds);
     }
     if (ends.size === 0) return [];
-    const { groups } = await admin.listGroups();
+    const groups = await admin.listGroups();
     const consumerGroups = groups.filter((g) => g.protocolType === 'consumer' || g.protocolType === '');
-    const described = new Map<string, KafkaGroupDescription>();
+    const described = new Map<string, GroupInfo>();
     if (consumerGroups.length > 0) {
-      for (const g of (await admin.describeGroups(consumerGroups.map((c) => c.groupId))).groups) {
+      for (const g of await admin.describeGroups(consumerGroups.map((c) => c.groupId))) {
         described.set(g.groupId, g);
       }
     }
@@ -69,19 +56,18 @@ export async function describeGroups(
     for (let i = 0; i < consumerGroups.length; i += PARALLEL) {
       await Promise.all(
         consumerGroups.slice(i, i + PARALLEL).map(async ({ groupId }) => {
-          const offsets = await admin.fetchOffsets({ groupId, topics: [...ends.keys()] });
+          const offsets = await admin.groupOffsets(groupId, [...ends.keys()]);
           const group = described.get(groupId);
           const assigned = group === undefined ? new Set<string>() : assignedTopics(group);
           for (const { topic, partitions } of offsets) {
             // The group reads the topic: it committed on it, or a member holds a partition of it.
-            if (!partitions.some((p) => Number(p.offset) >= 0) && !assigned.has(topic)) continue;
+            if (!partitions.some((p) => p.offset >= 0) && !assigned.has(topic)) continue;
             const topicEnds = ends.get(topic)!;
             let lag = 0;
             for (const { partition, offset } of partitions) {
               const range = topicEnds.get(partition);
               if (range === undefined) continue;
-              const at = Number(offset);
-              lag += Math.max(0, range.high - (at >= 0 ? at : range.low));
+              lag += Math.max(0, range.high - (offset >= 0 ? offset : range.low));
             }
             lag += await retryLag(admin, deps.retryTopics, topic, groupId);
             found.push({ topic, group: groupId, lag });
@@ -123,7 +109,7 @@ export async function describeGroups(
 
 /** What waits in `group`'s retry topics of `topic` (0 when it has none). */
 async function retryLag(
-  admin: Admin,
+  admin: KafkaAdminClient,
   retryTopics: ResolvedKafkaOptions['retryTopics'],
   topic: string,
   group: string,
@@ -134,12 +120,11 @@ async function retryLag(
     const name = retryTopics.name(topic, group, tier);
     const ends = await readEnds(admin, name);
     if (ends.size === 0) continue;
-    const [committed] = await admin.fetchOffsets({ groupId: group, topics: [name] });
+    const [committed] = await admin.groupOffsets(group, [name]);
     for (const { partition, offset } of committed?.partitions ?? []) {
       const range = ends.get(partition);
       if (range === undefined) continue;
-      const at = Number(offset);
-      owed += Math.max(0, range.high - (at >= 0 ? at : range.low));
+      owed += Math.max(0, range.high - (offset >= 0 ? offset : range.low));
     }
   }
   return owed;
@@ -161,11 +146,11 @@ export async function deleteGroup(deps: GroupAdminDeps, topic: string, group: st
   let members: number;
   try {
     // Without topics, kafkajs asks for every topic the group committed on.
-    const offsets = await admin.fetchOffsets({ groupId: group });
-    const { groups } = await admin.describeGroups([group]);
+    const offsets = await admin.groupOffsets(group);
+    const groups = await admin.describeGroups([group]);
     members = groups[0]?.members.length ?? 0;
     readTopics = groups[0] === undefined ? new Set() : assignedTopics(groups[0]);
-    for (const t of offsets) if (t.partitions.some((p) => Number(p.offset) >= 0)) readTopics.add(t.topic);
+    for (const t of offsets) if (t.partitions.some((p) => p.offset >= 0)) readTopics.add(t.topic);
   } catch (error) {
     throw new ConnectionError(
       deps.redactor.text(`kafka: cannot read group "${group}": ${describeKafkaError(error)}`),
@@ -186,19 +171,10 @@ export async function deleteGroup(deps: GroupAdminDeps, topic: string, group: st
       `consumer group "${group}" also reads ${others.join(', ')}: Kafka deletes whole groups, not one topic's offsets`,
     );
   }
+  let refusal: string | undefined;
   try {
-    await admin.deleteGroups([group]);
+    refusal = (await admin.deleteGroups([group])).get(group);
   } catch (error) {
-    const codes = ((error as { groups?: { error?: { type?: string } }[] }).groups ?? []).map(
-      (g) => g.error?.type,
-    );
-    if (codes.includes('NON_EMPTY_GROUP')) {
-      throw new ConfigError(
-        'group',
-        `consumer group "${group}" still has members connected; close them first`,
-      );
-    }
-    if (codes.includes('GROUP_ID_NOT_FOUND')) return false;
     throw new ConnectionError(
       deps.redactor.text(`kafka: cannot delete group "${group}": ${describeKafkaError(error)}`),
       {
@@ -206,10 +182,17 @@ export async function deleteGroup(deps: GroupAdminDeps, topic: string, group: st
       },
     );
   }
+  if (refusal === 'NON_EMPTY_GROUP') {
+    throw new ConfigError('group', `consumer group "${group}" still has members connected; close them first`);
+  }
+  if (refusal === 'GROUP_ID_NOT_FOUND') return false;
+  if (refusal !== undefined) {
+    throw new ConnectionError(deps.redactor.text(`kafka: cannot delete group "${group}": ${refusal}`));
+  }
   // The group's retry topics hold retries nobody else reads; a group of the same name made later
   // would otherwise find them.
   const retries = [...own].filter((t) => t !== topic);
   const existing = (await admin.listTopics()).filter((t) => retries.includes(t));
-  if (existing.length > 0) await admin.deleteTopics({ topics: existing }).catch(() => undefined);
+  if (existing.length > 0) await admin.deleteTopics(existing).catch(() => undefined);
   return true;
 }

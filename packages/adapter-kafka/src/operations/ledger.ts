@@ -1,5 +1,5 @@
 import type { OutgoingRecord } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import type { Publisher } from '../publisher';
 import { type LogReader, readEnds } from './reader';
 
@@ -47,7 +47,7 @@ export class Ledgers {
   private readonly made = new Map<string, Promise<void>>();
 
   constructor(
-    private readonly admin: () => Promise<Admin>,
+    private readonly admin: () => Promise<KafkaAdminClient>,
     private readonly reader: LogReader,
     private readonly publisher: Publisher,
     private readonly replicationFactor: number | undefined,
@@ -114,7 +114,7 @@ export class Ledgers {
     if (keepFrom <= state.start) return;
     state.start = keepFrom;
     const admin = await this.admin();
-    await admin.deleteTopicRecords({ topic, partitions: [{ partition: 0, offset: String(keepFrom) }] });
+    await admin.deleteRecords(topic, [{ partition: 0, offset: keepFrom }]);
   }
 
   /** Creates the ledger topic: one partition (its records are small), kept for ever. */
@@ -123,21 +123,15 @@ export class Ledgers {
     if (made === undefined) {
       made = (async () => {
         const admin = await this.admin();
-        await admin.createTopics({
-          topics: [
-            {
-              topic,
-              numPartitions: 1,
-              ...(this.replicationFactor === undefined ? {} : { replicationFactor: this.replicationFactor }),
-              configEntries: [
-                { name: 'cleanup.policy', value: 'delete' },
-                { name: 'retention.ms', value: '-1' },
-                { name: 'retention.bytes', value: '-1' },
-              ],
-            },
-          ],
-          waitForLeaders: true,
-        });
+        await admin.createTopic(
+          {
+            topic,
+            partitions: 1,
+            ...(this.replicationFactor === undefined ? {} : { replicationFactor: this.replicationFactor }),
+            configs: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1' },
+          },
+          { waitForLeaders: true },
+        );
       })();
       this.made.set(topic, made);
       made.catch(() => this.made.delete(topic));

@@ -1,10 +1,10 @@
 import { ConnectionError, type OutgoingRecord, type Redactor } from '@tidings/core/adapter';
-import { type Kafka, type Message, Partitioners, type Producer } from 'kafkajs';
+import type { KafkaProducerFactory, KafkaTransactionalProducer, WireMessage } from '../client/producer';
 import { estimateSize, toKafkaMessage } from '../codec';
 import { describeKafkaError } from '../errors';
 
 /**
- * The producers of redrives: transactional kafkajs producers, so that a redriven copy and the
+ * The producers of redrives: transactional producers, so that a redriven copy and the
  * ledger entry that removes its dead letter become visible together or not at all. The adapter's
  * consumers read committed records only (`readUncommitted: false`), as does the ledger's reader: a
  * redrive killed half-way leaves no copy without its removal, nor a removal without its copy.
@@ -26,7 +26,7 @@ export class RedriveProducers {
   private readonly producers = new Map<string, RedriveProducer>();
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly factory: KafkaProducerFactory,
     private readonly maxMessageBytes: number,
     private readonly redactor: Redactor,
   ) {}
@@ -36,7 +36,7 @@ export class RedriveProducers {
     let producer = this.producers.get(deadLetterTopic);
     if (producer === undefined) {
       producer = new RedriveProducer(
-        this.kafka,
+        this.factory,
         `tidings-redrive.${deadLetterTopic}`,
         this.maxMessageBytes,
         this.redactor,
@@ -55,11 +55,11 @@ export class RedriveProducers {
 
 /** Sends groups of records in one Kafka transaction each, one transaction at a time. */
 class RedriveProducer {
-  private producer: Promise<Producer> | undefined;
+  private producer: Promise<KafkaTransactionalProducer> | undefined;
   private queue: Promise<unknown> = Promise.resolve();
 
   constructor(
-    private readonly kafka: Kafka,
+    private readonly producers: KafkaProducerFactory,
     private readonly transactionalId: string,
     private readonly maxMessageBytes: number,
     private readonly redactor: Redactor,
@@ -77,11 +77,11 @@ class RedriveProducer {
     await this.queue;
     const producer = await this.producer?.catch(() => undefined);
     this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    await producer?.disconnect();
   }
 
   private async transact(records: readonly OutgoingRecord[]): Promise<void> {
-    let producer: Producer;
+    let producer: KafkaTransactionalProducer;
     try {
       producer = await this.connected();
     } catch (error) {
@@ -92,16 +92,13 @@ class RedriveProducer {
     });
     try {
       // Batches under the broker's record batch limit, as the publisher's.
-      let chunk: { topic: string; message: Message }[] = [];
+      let chunk: { topic: string; message: WireMessage }[] = [];
       let bytes = 0;
       const flush = async (): Promise<void> => {
         if (chunk.length === 0) return;
-        const byTopic = new Map<string, Message[]>();
+        const byTopic = new Map<string, WireMessage[]>();
         for (const { topic, message } of chunk) byTopic.set(topic, [...(byTopic.get(topic) ?? []), message]);
-        await transaction.sendBatch({
-          topicMessages: [...byTopic].map(([topic, messages]) => ({ topic, messages })),
-          acks: -1,
-        });
+        await transaction.send([...byTopic].map(([topic, messages]) => ({ topic, messages })));
         chunk = [];
         bytes = 0;
       };
@@ -121,17 +118,14 @@ class RedriveProducer {
     }
   }
 
-  private connected(): Promise<Producer> {
+  private connected(): Promise<KafkaTransactionalProducer> {
     this.producer ??= (async () => {
-      const producer = this.kafka.producer({
+      // The publisher's partitioner (the factory's only one): a copy redriven to the original topic
+      // lands on its key's partition, behind that key's earlier records.
+      const producer = this.producers.transactionalProducer({
         transactionalId: this.transactionalId,
-        idempotent: true,
-        maxInFlightRequests: 1,
-        // The publisher's partitioner: a copy redriven to the original topic lands on its key's
-        // partition, behind that key's earlier records.
-        createPartitioner: Partitioners.DefaultPartitioner,
         allowAutoTopicCreation: false,
-        transactionTimeout: TRANSACTION_TIMEOUT_MS,
+        transactionTimeoutMs: TRANSACTION_TIMEOUT_MS,
       });
       try {
         await producer.connect();
@@ -147,7 +141,7 @@ class RedriveProducer {
   private async reset(): Promise<void> {
     const producer = await this.producer?.catch(() => undefined);
     this.producer = undefined;
-    await producer?.disconnect().catch(() => undefined);
+    await producer?.disconnect();
   }
 
   private failure(what: string, error: unknown): ConnectionError {

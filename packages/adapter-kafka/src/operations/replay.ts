@@ -1,5 +1,5 @@
 import { ConfigError, ConnectionError, type Redactor, type ReplayFrom } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import { describeKafkaError } from '../errors';
 import type { KafkaSubscription } from '../subscription/subscription';
 import { assignedTopics } from './groups';
@@ -17,7 +17,7 @@ const POSITION = /^(.+)\/(\d+)@(\d+)$/;
 
 /** @internal What replay needs from the adapter. */
 export interface ReplayDeps {
-  readonly admin: () => Promise<Admin>;
+  readonly admin: () => Promise<KafkaAdminClient>;
   /** This adapter's running subscriptions. */
   readonly subscriptions: () => Iterable<KafkaSubscription>;
   readonly reader: LogReader;
@@ -46,21 +46,21 @@ export async function replayHistory(
   });
   const ofGroup = [...deps.subscriptions()].filter((s) => s.group === group);
   const local = ofGroup.filter((s) => s.topics.includes(topic));
-  let committed: { partition: number; offset: string }[] = [];
-  let members: { memberId: string }[] = [];
+  let committed: readonly { partition: number; offset: number }[] = [];
+  let members: readonly { memberId: string }[] = [];
   let assigned = new Set<string>();
   try {
     if (ends.size > 0) {
-      const [fetched] = await admin.fetchOffsets({ groupId: group, topics: [topic] });
+      const [fetched] = await admin.groupOffsets(group, [topic]);
       committed = fetched?.partitions ?? [];
     }
-    const { groups } = await admin.describeGroups([group]);
+    const groups = await admin.describeGroups([group]);
     members = groups[0]?.members ?? [];
     if (groups[0] !== undefined) assigned = assignedTopics(groups[0]);
   } catch (error) {
     throw fail(`read group "${group}"`, error);
   }
-  const reads = local.length > 0 || assigned.has(topic) || committed.some((p) => Number(p.offset) >= 0);
+  const reads = local.length > 0 || assigned.has(topic) || committed.some((p) => p.offset >= 0);
   if (ends.size === 0 || !reads) {
     throw new ConfigError('group', `consumer group "${group}" does not read topic "${topic}"`);
   }
@@ -106,7 +106,7 @@ export async function replayHistory(
 
 /** The offset to start from, by partition. */
 async function targetOffsets(
-  admin: Admin,
+  admin: KafkaAdminClient,
   topic: string,
   from: ReplayFrom,
   ends: ReadonlyMap<number, { low: number; high: number }>,
@@ -114,8 +114,8 @@ async function targetOffsets(
   if ('time' in from) {
     const at = from.time instanceof Date ? from.time.getTime() : Number.NaN;
     if (!Number.isFinite(at)) throw new ConfigError('from.time', 'must be a valid Date');
-    const found = await admin.fetchTopicOffsetsByTimestamp(topic, at);
-    return new Map(found.map(({ partition, offset }) => [partition, Number(offset)]));
+    const found = await admin.offsetsAt(topic, at);
+    return new Map(found.map(({ partition, offset }) => [partition, offset]));
   }
   const match = POSITION.exec(from.position);
   if (match === null || match[1] !== topic) {

@@ -32,7 +32,7 @@ describe('offset committer', () => {
     states[0]!.settle(1);
     committer.markDirty(states[0]!);
     await committer.flush();
-    expect(commits).toEqual([[{ topic: 'orders', partition: 0, offset: '0', metadata: '' }]]);
+    expect(commits).toEqual([[{ topic: 'orders', partition: 0, offset: 0, metadata: '' }]]);
     await committer.flush();
     expect(commits).toHaveLength(1);
     committer.stop();

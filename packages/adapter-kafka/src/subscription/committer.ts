@@ -1,15 +1,10 @@
 import { sleep, whenAborted } from '@tidings/core/adapter';
+import type { OffsetCommitRequest } from '../client/consumer';
 import { isRetriableCommitFailure } from '../errors';
 import type { PartitionState } from './partition';
 
 /** @internal One partition's position to commit, with the metadata the adapter keeps beside it. */
-export interface CommitRequest {
-  readonly topic: string;
-  readonly partition: number;
-  /** The offset of the next record to handle, as a decimal string (Kafka offsets are 64-bit). */
-  readonly offset: string;
-  readonly metadata: string;
-}
+export type CommitRequest = OffsetCommitRequest;
 
 /** @internal What an {@link OffsetCommitter} needs from its subscription. */
 export interface CommitterDeps {
@@ -184,7 +179,7 @@ export class OffsetCommitter {
         states.map((state) => ({
           topic: state.topic,
           partition: state.partition,
-          offset: String(state.position()),
+          offset: state.position(),
           metadata: state.metadata(),
         })),
       );

@@ -1,5 +1,6 @@
 import { type IncomingRecord, type KeyedDispatcher, RETRY_HEADERS, whenAborted } from '@tidings/core/adapter';
-import type { Consumer, EachBatchPayload, KafkaMessage } from 'kafkajs';
+import type { KafkaGroupConsumer, PartitionBatch } from '../client/consumer';
+import type { FetchedRecord } from '../client/reader';
 import { fromKafkaHeaders, fromKafkaMessage, positionOf } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
 import { type Route, readRetryEnvelope, type TopicRoutes } from '../retry-topics';
@@ -23,7 +24,7 @@ export interface Delivery {
 
 /** @internal What the intake needs from its subscription. */
 export interface IntakeDeps {
-  readonly consumer: Consumer;
+  readonly consumer: KafkaGroupConsumer;
   readonly dispatcher: KeyedDispatcher<Delivery>;
   readonly routes: TopicRoutes;
   /** The assigned partitions, by {@link partitionKey}. */
@@ -133,7 +134,7 @@ export class Intake {
   // Fetching
 
   /** kafkajs's `eachBatch`: takes the batch's records, holding back what the partition cannot take. */
-  async onBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Promise<void> {
+  async onBatch(batch: PartitionBatch): Promise<void> {
     const state = this.deps.partitions.get(partitionKey(batch.topic, batch.partition));
     const route = this.deps.routes.route(batch.topic);
     if (state === undefined || route === undefined) return;
@@ -147,18 +148,18 @@ export class Intake {
       }
     }
     // After activation kafkajs seeks to the position: this batch is stale and is fetched again.
-    if (state.phase !== 'active' || isStale() || this.deps.closing()) return;
-    for (const message of batch.messages) {
-      const offset = Number(message.offset);
+    if (state.phase !== 'active' || batch.isStale() || this.deps.closing()) return;
+    for (const message of batch.records) {
+      const offset = message.offset;
       // kafkajs fetches from the committed offset again after a rebalance; skip what we hold.
       if (offset < state.next) continue;
       state.accept(offset);
       this.enqueue(toDelivery(state, route, message, offset));
     }
     // Past transaction markers too, which kafkajs filters out of the batch.
-    const last = Number(batch.lastOffset());
+    const last = batch.lastOffset;
     if (last >= state.next) state.next = last + 1;
-    if (state.next > 0) resolveOffset(String(state.next - 1));
+    if (state.next > 0) batch.resolve(state.next);
     if (state.buffered >= maxBufferedRecords) {
       // Backpressure: wait a fetch wait for half of the records to be settled, so kafkajs fetches
       // again at once; a partition that settles slower than that is paused until it catches up.
@@ -216,10 +217,9 @@ export class Intake {
     }
     const paused = state.held || this.userPaused || this.deps.closing();
     if (paused === state.fetchPaused || this.deps.partitions.get(state.key) !== state) return;
-    const target = [{ topic: state.topic, partitions: [state.partition] }];
     try {
-      if (paused) this.deps.consumer.pause(target);
-      else this.deps.consumer.resume(target);
+      if (paused) this.deps.consumer.pause(state.topic, state.partition);
+      else this.deps.consumer.resume(state.topic, state.partition);
       state.fetchPaused = paused;
     } catch {
       // kafkajs is between a crash and its restart; the next assignment applies it.
@@ -229,7 +229,7 @@ export class Intake {
   /** Makes kafkajs fetch a partition from `offset`. */
   seek(state: PartitionState, offset: number): void {
     try {
-      this.deps.consumer.seek({ topic: state.topic, partition: state.partition, offset: String(offset) });
+      this.deps.consumer.seek(state.topic, state.partition, offset);
     } catch {
       // kafkajs is between a crash and its restart; the records below `next` are skipped anyway.
     }
@@ -238,14 +238,14 @@ export class Intake {
   /** Resumes every partition in kafkajs: it keeps pauses across a rebalance, not across a crash. */
   resumeAll(): void {
     try {
-      this.deps.consumer.resume(this.deps.routes.kafkaTopics.map((topic) => ({ topic })));
+      this.deps.consumer.resumeTopics(this.deps.routes.kafkaTopics);
     } catch {
       // as above
     }
   }
 }
 
-function toDelivery(state: PartitionState, route: Route, message: KafkaMessage, offset: number): Delivery {
+function toDelivery(state: PartitionState, route: Route, message: FetchedRecord, offset: number): Delivery {
   const headers = fromKafkaHeaders(message.headers);
   const own = positionOf(state.topic, state.partition, offset);
   const envelope = route.retryTopic ? readRetryEnvelope(headers) : undefined;

@@ -1,5 +1,5 @@
 import type { ConsumerLag, StartPosition, SubscribeSpec } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import type { TopicRoutes } from '../retry-topics';
 import { partitionKey } from './partition';
 
@@ -9,7 +9,7 @@ import { partitionKey } from './partition';
  * retry topics. Two admin requests.
  */
 export async function subscriptionLag(
-  admin: Admin,
+  admin: KafkaAdminClient,
   spec: SubscribeSpec,
   routes: TopicRoutes,
 ): Promise<ConsumerLag[]> {
@@ -28,27 +28,26 @@ export async function subscriptionLag(
  * partition the group never committed counts from where the group would start reading it.
  */
 export async function unsettledCounts(
-  admin: Admin,
+  admin: KafkaAdminClient,
   group: string,
   topics: readonly string[],
   from: StartPosition,
 ): Promise<Map<string, number>> {
   const [committed, ends] = await Promise.all([
-    admin.fetchOffsets({ groupId: group, topics: [...topics] }),
-    Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.fetchTopicOffsets(topic) }))),
+    admin.groupOffsets(group, topics),
+    Promise.all(topics.map(async (topic) => ({ topic, partitions: await admin.topicEnds(topic) }))),
   ]);
   const committedAt = new Map<string, number>();
   for (const { topic, partitions } of committed) {
-    for (const { partition, offset } of partitions)
-      committedAt.set(partitionKey(topic, partition), Number(offset));
+    for (const { partition, offset } of partitions) committedAt.set(partitionKey(topic, partition), offset);
   }
   const out = new Map<string, number>();
   for (const { topic, partitions } of ends) {
     let owed = 0;
     for (const { partition, low, high } of partitions) {
       const at = committedAt.get(partitionKey(topic, partition)) ?? -1;
-      const start = at >= 0 ? at : Number(from === 'earliest' ? low : high);
-      owed += Math.max(0, Number(high) - start);
+      const start = at >= 0 ? at : from === 'earliest' ? low : high;
+      owed += Math.max(0, high - start);
     }
     out.set(topic, owed);
   }

@@ -1,5 +1,5 @@
 import type { StartPosition } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import { type CommitMetadata, decodeCommitMetadata } from '../commit-metadata';
 import { type PartitionState, partitionKey } from './partition';
 
@@ -11,7 +11,7 @@ export interface CommittedPosition {
 
 /** @internal Committed offsets and their metadata of a group, by partition key. */
 export async function readCommitted(
-  admin: Admin,
+  admin: KafkaAdminClient,
   group: string,
   states: readonly PartitionState[],
 ): Promise<Map<string, CommittedPosition>> {
@@ -19,10 +19,10 @@ export async function readCommitted(
   if (states.length === 0) return out;
   const topics = [...new Set(states.map((state) => state.topic))];
   const wanted = new Set(states.map((state) => state.key));
-  for (const { topic, partitions } of await admin.fetchOffsets({ groupId: group, topics })) {
+  for (const { topic, partitions } of await admin.groupOffsets(group, topics)) {
     for (const { partition, offset, metadata } of partitions) {
       const key = partitionKey(topic, partition);
-      if (wanted.has(key)) out.set(key, { offset: Number(offset), metadata: decodeCommitMetadata(metadata) });
+      if (wanted.has(key)) out.set(key, { offset, metadata: decodeCommitMetadata(metadata) });
     }
   }
   return out;
@@ -30,7 +30,7 @@ export async function readCommitted(
 
 /** @internal Where partitions without a committed position start: the log's start or end, by key. */
 export async function startOffsets(
-  admin: Admin,
+  admin: KafkaAdminClient,
   states: readonly PartitionState[],
   from: StartPosition,
 ): Promise<Map<string, number>> {
@@ -38,9 +38,9 @@ export async function startOffsets(
   if (states.length === 0) return out;
   const wanted = new Set(states.map((state) => state.key));
   for (const topic of new Set(states.map((state) => state.topic))) {
-    for (const { partition, low, high } of await admin.fetchTopicOffsets(topic)) {
+    for (const { partition, low, high } of await admin.topicEnds(topic)) {
       const key = partitionKey(topic, partition);
-      if (wanted.has(key)) out.set(key, Number(from === 'earliest' ? low : high));
+      if (wanted.has(key)) out.set(key, from === 'earliest' ? low : high);
     }
   }
   return out;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { SubscribeSpec } from '@tidings/core/adapter';
 import { sleep } from '@tidings/core/adapter';
-import type { Admin } from 'kafkajs';
+import type { KafkaAdminClient } from '../client/admin';
 import type { OffsetCommitter } from './committer';
 import type { Intake } from './fetch';
 import { PartitionState, partitionKey } from './partition';
@@ -33,7 +33,7 @@ export interface MembershipDeps {
   readonly partitions: Map<string, PartitionState>;
   readonly intake: Intake;
   readonly committer: OffsetCommitter;
-  readonly admin: () => Promise<Admin>;
+  readonly admin: () => Promise<KafkaAdminClient>;
   /** Aborted when `close` begins. */
   readonly stopping: AbortSignal;
   /** Aborted when `close` gives up on in-flight records. */

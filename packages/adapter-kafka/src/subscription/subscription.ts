@@ -10,13 +10,12 @@ import {
   type SettlementObserver,
   type SubscribeSpec,
   type SubscriptionState,
-  sleep,
   TidingsError,
   whenAborted,
   withTimeout,
 } from '@tidings/core/adapter';
-import { type Consumer, type ConsumerCrashEvent, PartitionAssigners } from 'kafkajs';
-import type { InstrumentedClient, KafkaConnection } from '../connection';
+import type { KafkaGroupConsumer } from '../client/consumer';
+import type { KafkaConnection } from '../connection';
 import { deferred } from '../deferred';
 import { describeKafkaError, isConnectionProblem } from '../errors';
 import type { AdapterLog } from '../logging';
@@ -24,7 +23,6 @@ import type { ResolvedKafkaOptions } from '../options';
 import type { Publisher } from '../publisher';
 import { TopicRoutes } from '../retry-topics';
 import type { TopicManager } from '../topics';
-import { subscriptionAwareAssigner } from './assigner';
 import { OffsetCommitter } from './committer';
 import { DeadLetters } from './dead-letters';
 import { type Delivery, Intake } from './fetch';
@@ -57,7 +55,7 @@ type Phase = 'starting' | 'running' | 'reconnecting' | 'failed' | 'closing' | 'c
  * (`rebalance.ts`), commits (`committer.ts`) and lag (`lag.ts`).
  */
 export class KafkaSubscription implements AdapterSubscription, ConsumerLagReporter {
-  private readonly consumer: Consumer;
+  private readonly consumer: KafkaGroupConsumer;
   private readonly dispatcher: KeyedDispatcher<Delivery>;
   private readonly routes: TopicRoutes;
   /** The assigned partitions: kept by the membership, read by the intake. */
@@ -77,7 +75,6 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   private readonly ready = deferred();
   private started: Promise<void> | undefined;
   private closing: Promise<void> | undefined;
-  private readonly unlisten: (() => void)[] = [];
 
   constructor(
     private readonly spec: SubscribeSpec,
@@ -87,18 +84,13 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
   ) {
     const { options, publisher, topics } = deps;
     const consumer = options.consumer;
-    this.consumer = deps.connection.kafka.consumer({
+    this.consumer = deps.connection.consumers.groupConsumer({
       groupId: spec.group,
-      sessionTimeout: consumer.sessionTimeoutMs,
-      heartbeatInterval: consumer.heartbeatIntervalMs,
-      rebalanceTimeout: consumer.rebalanceTimeoutMs,
-      maxWaitTimeInMs: consumer.maxWaitTimeMs,
+      sessionTimeoutMs: consumer.sessionTimeoutMs,
+      heartbeatIntervalMs: consumer.heartbeatIntervalMs,
+      rebalanceTimeoutMs: consumer.rebalanceTimeoutMs,
+      maxWaitTimeMs: consumer.maxWaitTimeMs,
       maxBytesPerPartition: consumer.maxBytesPerPartition,
-      allowAutoTopicCreation: false,
-      readUncommitted: false,
-      // Ours first; kafkajs's round robin second, so that members of an older version can still
-      // agree on a protocol with these during a rolling deploy.
-      partitionAssigners: [subscriptionAwareAssigner, PartitionAssigners.roundRobin],
     });
     this.routes = new TopicRoutes(spec, options.retryTopics);
     this.dispatcher = new KeyedDispatcher<Delivery>({
@@ -119,7 +111,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
         this.phase !== 'reconnecting' &&
         this.phase !== 'failed' &&
         this.phase !== 'closed',
-      commit: (offsets) => this.consumer.commitOffsets(offsets),
+      commit: (offsets) => this.consumer.commit(offsets),
       onError: (error) => this.report(error, 'committing offsets failed; trying again'),
       onRetry: (error, delayMs) =>
         error === undefined
@@ -266,17 +258,22 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     const kafkaTopics = this.kafkaTopics;
     try {
       await topics.ensure(kafkaTopics);
-      this.listen();
       await withTimeout(
         (async () => {
-          await this.consumer.connect();
-          await this.subscribeTopics(kafkaTopics);
-          await this.consumer.run({
-            autoCommit: false,
-            eachBatchAutoResolve: false,
-            partitionsConsumedConcurrently: 1,
-            eachBatch: (payload) => this.intake.onBatch(payload),
-          });
+          await this.consumer.run(
+            kafkaTopics,
+            { fromBeginning: this.spec.startFrom === 'earliest' },
+            {
+              batch: (batch) => this.intake.onBatch(batch),
+              assigned: (assignment) => {
+                this.restarting = false;
+                this.membership.onGroupJoin(assignment);
+              },
+              rebalancing: () => this.membership.onRebalancing(),
+              fetchStarted: () => this.membership.onFetchStart(),
+              crashed: (error, restart) => this.onCrash(error, restart),
+            },
+          );
           await this.ready.promise;
         })(),
         options.consumer.subscribeTimeoutMs,
@@ -289,7 +286,6 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       this.phase = 'failed';
       this.stopping.abort();
       await this.consumer.disconnect().catch(() => undefined);
-      for (const remove of this.unlisten.splice(0)) remove();
       if (thrown instanceof TidingsError) throw thrown;
       const { redactor } = this.deps.options;
       throw new ConnectionError(
@@ -302,42 +298,7 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     if (this.phase === 'starting') this.phase = 'running';
   }
 
-  /**
-   * kafkajs refuses topics its metadata does not show yet; a topic just created (by us or another
-   * client) can take a moment to reach the broker kafkajs asks, so try again briefly.
-   */
-  private async subscribeTopics(topics: readonly string[]): Promise<void> {
-    for (let attempt = 0; ; attempt++) {
-      try {
-        await this.consumer.subscribe({
-          topics: [...topics],
-          fromBeginning: this.spec.startFrom === 'earliest',
-        });
-        return;
-      } catch (error) {
-        const type = (error as { type?: string }).type;
-        if (type !== 'UNKNOWN_TOPIC_OR_PARTITION' || attempt >= 8) throw error;
-      }
-      if (!(await sleep(Math.min(100 * 2 ** attempt, 2_000), this.stopping.signal))) return;
-    }
-  }
-
-  private listen(): void {
-    const { events } = this.consumer;
-    this.unlisten.push(
-      this.consumer.on(events.GROUP_JOIN, ({ payload }) => {
-        this.restarting = false;
-        this.membership.onGroupJoin({ memberId: payload.memberId, partitions: payload.memberAssignment });
-      }),
-      this.consumer.on(events.REBALANCING, () => this.membership.onRebalancing()),
-      this.consumer.on(events.CRASH, (event) => this.onCrash(event)),
-      this.consumer.on(events.FETCH_START, () => this.membership.onFetchStart()),
-      this.deps.connection.monitor.watch(this.consumer as unknown as InstrumentedClient),
-    );
-  }
-
-  private onCrash(event: ConsumerCrashEvent): void {
-    const { error, restart } = event.payload;
+  private onCrash(error: unknown, restart: boolean): void {
     this.report(error, restart ? 'the consumer crashed; kafkajs restarts it' : 'the consumer crashed');
     if (isConnectionProblem(error)) this.deps.connection.monitor.lost(error);
     this.intake.freeze();
@@ -380,7 +341,6 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
     await this.commitFinal(signal);
     this.committer.stop();
     await this.consumer.disconnect().catch((error: unknown) => this.report(error, 'disconnecting failed'));
-    for (const remove of this.unlisten.splice(0)) remove();
     this.phase = 'closed';
     this.deps.onClosed(this);
   }
