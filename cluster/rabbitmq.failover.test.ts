@@ -68,6 +68,20 @@ test('a quorum queue on 3 nodes loses no acknowledged event when its leader is S
   const publisher = createRabbitMQAdapter({ ...options, connectionName: `${exchange} publisher` });
   const consumer = createRabbitMQAdapter({ ...options, connectionName: `${exchange} consumer` });
   let replicas: number[] = [];
+  // Why publishes failed, counted, for the report: a nack reads differently from a lost channel.
+  const failures = new Map<string, number>();
+  const publish = publisher.publish.bind(publisher);
+  Object.assign(publisher, {
+    publish: async (records: Parameters<typeof publish>[0]) => {
+      try {
+        await publish(records);
+      } catch (error) {
+        const reason = (error as Error).message.replace(/\d+/g, 'N');
+        failures.set(reason, (failures.get(reason) ?? 0) + 1);
+        throw error;
+      }
+    },
+  });
   try {
     const result = await runFailover({
       broker: 'RabbitMQ (quorum queue, 3 members)',
@@ -86,6 +100,7 @@ test('a quorum queue on 3 nodes loses no acknowledged event when its leader is S
     });
     console.log(
       `\n${failoverTable([result])}\n(node ${result.killedNode} killed; the queue's members: nodes ${replicas.join(', ')})`,
+      ...[...failures].map(([reason, count]) => `\n${count} × ${reason}`),
     );
     expect(replicas).toEqual([1, 2, 3]);
     expect(result.lost).toBe(0);
