@@ -22,12 +22,14 @@ export interface ClusterNode {
   readonly dir: string;
   /** NATS: the monitoring port. */
   readonly monitor?: number;
+  /** RabbitMQ: the Erlang node name (`tidings-<id>-<N>@localhost`). */
+  readonly name?: string;
 }
 
 /** A local cluster started by one of the scripts in tools/cluster/. */
 export class LocalCluster {
   private constructor(
-    readonly broker: 'nats' | 'kafka' | 'redis',
+    readonly broker: 'nats' | 'kafka' | 'redis' | 'rabbitmq',
     readonly nodes: readonly ClusterNode[],
   ) {}
 
@@ -35,7 +37,7 @@ export class LocalCluster {
    * Reads the cluster's state.json; fails, saying how to start it, when the cluster is not running
    * (`npm run test:cluster` starts it).
    */
-  static async open(broker: 'nats' | 'kafka' | 'redis'): Promise<LocalCluster> {
+  static async open(broker: 'nats' | 'kafka' | 'redis' | 'rabbitmq'): Promise<LocalCluster> {
     const script = LocalCluster.script(broker);
     try {
       await run('bash', [script, 'status'], { cwd: REPO_ROOT });
@@ -59,6 +61,16 @@ export class LocalCluster {
     return this.nodes.map((node) => `127.0.0.1:${node.port}`);
   }
 
+  /** Runs the cluster's script with `args` (RabbitMQ: `leader <queue>`, `ctl <rabbitmqctl args>`); resolves with its output. */
+  async command(...args: string[]): Promise<string> {
+    const { stdout } = await run('bash', [LocalCluster.script(this.broker), ...args], {
+      cwd: REPO_ROOT,
+      timeout: 120_000,
+      maxBuffer: 64 * 1024 * 1024,
+    });
+    return stdout;
+  }
+
   /** SIGKILL one node, as a crash (the script checks that the pid is the node's own). */
   async kill(node: number): Promise<void> {
     await run('bash', [LocalCluster.script(this.broker), 'kill', String(node)], { cwd: REPO_ROOT });
@@ -75,7 +87,7 @@ export class LocalCluster {
  * that describe their tests when the file loads. Fails, saying how to start it, when the cluster
  * has no state yet.
  */
-export function clusterAddresses(broker: 'nats' | 'kafka' | 'redis'): string[] {
+export function clusterAddresses(broker: 'nats' | 'kafka' | 'redis' | 'rabbitmq'): string[] {
   let text: string;
   try {
     text = readFileSync(join(CLUSTER_ROOT, broker, 'state.json'), 'utf8');

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# npm run test:cluster: starts the local NATS, Kafka and Redis clusters (tools/cluster/), runs the cluster
-# suite (cluster/: the failover tests and the conformance suite against each cluster), and stops
-# the clusters again, on failure too. Every run starts from empty clusters.
+# npm run test:cluster: starts the local NATS, Kafka, Redis and RabbitMQ clusters (tools/cluster/),
+# runs the cluster suite (cluster/: the failover tests and the conformance suite against each), and
+# stops the clusters again, on failure too. Every run starts from empty clusters.
 #
-#   run.sh [--small] [--only nats|kafka|redis] [vitest filters...]
+#   run.sh [--small] [--only nats|kafka|redis|rabbitmq] [vitest filters...]
 #
 #   --small   2,000 events per failover run instead of 20,000 (TIDINGS_FAILOVER_EVENTS sets any number)
 #   --only B  start one cluster and run only its tests (CI runs `--small --only nats failover`)
@@ -24,9 +24,9 @@ while [ $# -gt 0 ]; do
       only=${1:-}
       shift || true
       case $only in
-        nats | kafka | redis) ;;
+        nats | kafka | redis | rabbitmq) ;;
         *)
-          echo "cluster: --only takes nats, kafka or redis, got '${only}'" >&2
+          echo "cluster: --only takes nats, kafka, redis or rabbitmq, got '${only}'" >&2
           exit 2
           ;;
       esac
@@ -39,7 +39,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 
-brokers=(nats kafka redis)
+brokers=(nats kafka redis rabbitmq)
 if [ -n "$only" ]; then
   brokers=("$only")
   # The test files are named after their broker (cluster/<broker>.<what>.test.ts): each filter

@@ -13,8 +13,9 @@ import {
   type RecoveringChannelModel,
 } from 'amqplib';
 import { DEFAULT_FRAME_MAX } from './codec';
-import { describeUrl, isAccessRefused } from './errors';
-import type { ResolvedOptions } from './options';
+import { describeUrl, describeUrls, isAccessRefused } from './errors';
+import { NodeRotation } from './nodes';
+import type { AmqpAddress, ResolvedOptions } from './options';
 
 /** What a link tells its adapter. */
 export interface LinkEvents {
@@ -26,8 +27,9 @@ export interface LinkEvents {
  * One AMQP connection that comes back by itself. amqplib (since 1.1) reconnects with backoff and
  * jitter when asked to; channels do not survive a reconnection, so their owners (the publisher, each
  * subscription) listen for their channel's `close` and open a new one, which waits here until the
- * connection is back. Every error it keeps or raises is redacted: amqplib's errors and socket
- * options may carry the URL, and the URL the password.
+ * connection is back. Given a cluster's nodes, it connects to the first that answers and
+ * reconnects to the next one in turn ({@link NodeRotation}). Every error it keeps or raises is
+ * redacted: amqplib's errors and socket options may carry the URL, and the URL the password.
  */
 export class Link {
   private model: RecoveringChannelModel | undefined;
@@ -37,6 +39,8 @@ export class Link {
   private error: Error | undefined;
   private blocked: string | undefined;
   private negotiatedFrameMax: number | undefined;
+  /** A cluster's nodes in turn; none for a single address, which amqplib is given as it is. */
+  private readonly nodes: NodeRotation | undefined;
 
   constructor(
     /** `publish` or `consume`: each has a connection of its own, as RabbitMQ advises. */
@@ -44,7 +48,19 @@ export class Link {
     private readonly options: ResolvedOptions,
     private readonly redactor: Redactor,
     private readonly events: LinkEvents,
-  ) {}
+  ) {
+    if (options.urls.length > 1) this.nodes = new NodeRotation(options.urls, options.reconnect);
+  }
+
+  /** The node this link is connected to, or tries next. */
+  private get address(): AmqpAddress {
+    return this.nodes?.currentAddress ?? this.options.urls[0];
+  }
+
+  /** Where the link connects, for messages: the node, or every node of a cluster. */
+  private get where(): string {
+    return describeUrls(this.options.urls, this.redactor);
+  }
 
   get state(): ConnectionState {
     return this.current;
@@ -110,9 +126,10 @@ export class Link {
   }
 
   private async start(): Promise<void> {
-    const { url, socketOptions, connectionName, reconnect, connectTimeoutMs } = this.options;
+    const { urls, socketOptions, connectionName, reconnect, connectTimeoutMs } = this.options;
+    const { nodes } = this;
     this.setState('connecting');
-    const connecting = connect(url, {
+    const connecting = connect(nodes?.target ?? urls[0], {
       ...socketOptions,
       clientProperties: { connection_name: `${connectionName} (${this.role})` },
       recovery: {
@@ -122,6 +139,7 @@ export class Link {
         jitter: 0.2,
         maxRetries: Number.POSITIVE_INFINITY,
         waitForConnect: false,
+        ...(nodes === undefined ? {} : { calculateDelay: (attempt: number) => nodes.delayBefore(attempt) }),
       },
     });
     let model: RecoveringChannelModel;
@@ -170,7 +188,7 @@ export class Link {
     });
     model.on('disconnect', (error: Error) => {
       if (this.closed) return;
-      this.error = this.connectionError(`lost the RabbitMQ ${this.role} connection`, error);
+      this.error = this.connectionError(`lost the RabbitMQ ${this.role} connection${this.node()}`, error);
       this.setState('reconnecting');
     });
     model.on('connect-failed', (error: Error) => {
@@ -181,8 +199,10 @@ export class Link {
       }
       // Kept with its cause, so that a wrong password after a credentials rotation shows as such.
       this.error = connectedOnce
-        ? this.connectionError(`could not reconnect to RabbitMQ (${this.role})`, error)
-        : this.redactor.error(error);
+        ? this.connectionError(`could not reconnect to RabbitMQ (${this.role})${this.node()}`, error)
+        : this.nodes === undefined
+          ? this.redactor.error(error)
+          : this.connectionError(describeUrl(this.address, this.redactor), error);
     });
     model.on('reconnect-failed', (error: Error) => {
       if (this.closed) return;
@@ -202,6 +222,11 @@ export class Link {
     });
   }
 
+  /** ` to <node>` when the link has several nodes to choose from: which one it was. */
+  private node(): string {
+    return this.nodes === undefined ? '' : ` to ${describeUrl(this.address, this.redactor)}`;
+  }
+
   private connectionError(what: string, error: unknown): ConnectionError {
     const cause = this.redactor.error(error);
     return new ConnectionError(`${what}: ${cause.message}`, { cause });
@@ -212,14 +237,14 @@ export class Link {
     const user = this.userName();
     const who = user === undefined ? '' : ` for user ${JSON.stringify(user)}`;
     this.error = new ConnectionError(
-      `RabbitMQ at ${describeUrl(this.options.url, this.redactor)} refused the login${who} (wrong user name, password or virtual host?): ${cause.message}`,
+      `RabbitMQ at ${describeUrl(this.address, this.redactor)} refused the login${who} (wrong user name, password or virtual host?): ${cause.message}`,
       { cause },
     );
     return this.error as ConnectionError;
   }
 
   private userName(): string | undefined {
-    const { url } = this.options;
+    const url = this.address;
     if (typeof url !== 'string') return url.username;
     try {
       const parsed = new URL(url);
@@ -234,9 +259,8 @@ export class Link {
   private unreachable(timeoutMs: number, cause?: unknown): ConnectionError {
     const reason = cause === undefined ? this.error : this.redactor.error(cause);
     const detail = reason === undefined ? '' : `: ${reason.message}`;
-    return new ConnectionError(
-      `cannot reach RabbitMQ at ${describeUrl(this.options.url, this.redactor)} within ${timeoutMs} ms${detail}`,
-      { cause: reason },
-    );
+    return new ConnectionError(`cannot reach RabbitMQ at ${this.where} within ${timeoutMs} ms${detail}`, {
+      cause: reason,
+    });
   }
 }

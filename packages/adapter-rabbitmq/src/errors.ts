@@ -12,7 +12,7 @@ import {
   type Redactor,
   TidingsError,
 } from '@tidings/core/adapter';
-import type { ResolvedOptions } from './options';
+import type { AmqpAddress, ResolvedOptions } from './options';
 
 /** AMQP reply codes the adapter reacts to. */
 export const REPLY = {
@@ -72,26 +72,29 @@ export function isAccessRefused(error: unknown): boolean {
  * report the adapter produces may contain them.
  */
 export function secretsOf(
-  options: Pick<ResolvedOptions, 'url' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
+  options: Pick<ResolvedOptions, 'urls' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
 ): string[] {
   const secrets: string[] = [];
-  const { url, socketOptions } = options;
-  if (typeof url === 'string') {
-    try {
-      const password = new URL(url).password;
-      if (password !== '') {
-        secrets.push(password);
-        try {
-          secrets.push(decodeURIComponent(password));
-        } catch {
-          // Not valid percent-encoding: amqplib sends it as written.
+  const { urls, socketOptions } = options;
+  // Every node's: a cluster's nodes may be given with logins of their own.
+  for (const url of urls) {
+    if (typeof url === 'string') {
+      try {
+        const password = new URL(url).password;
+        if (password !== '') {
+          secrets.push(password);
+          try {
+            secrets.push(decodeURIComponent(password));
+          } catch {
+            // Not valid percent-encoding: amqplib sends it as written.
+          }
         }
+      } catch {
+        // The options check refuses unparseable URLs.
       }
-    } catch {
-      // The options check refuses unparseable URLs.
+    } else {
+      secrets.push(...passwordsOf(url), ...passwordsOf(url.credentials));
     }
-  } else {
-    secrets.push(...passwordsOf(url), ...passwordsOf(url.credentials));
   }
   const tls = socketOptions as { credentials?: unknown; passphrase?: unknown; key?: unknown };
   secrets.push(...passwordsOf(tls.credentials));
@@ -113,13 +116,18 @@ function passwordsOf(value: unknown): string[] {
 
 /** The redactor of an adapter: its own secrets, and the credentials of any URL. */
 export function redactorOf(
-  options: Pick<ResolvedOptions, 'url' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
+  options: Pick<ResolvedOptions, 'urls' | 'socketOptions'> & Partial<Pick<ResolvedOptions, 'management'>>,
 ): Redactor {
   return createRedactor(secretsOf(options));
 }
 
-/** The broker's address for messages: the URL without its password, or the host of a connection object. */
-export function describeUrl(url: ResolvedOptions['url'], redactor: Redactor): string {
+/** The nodes' addresses for messages, comma-separated, without their passwords. */
+export function describeUrls(urls: readonly AmqpAddress[], redactor: Redactor): string {
+  return urls.map((url) => describeUrl(url, redactor)).join(', ');
+}
+
+/** A node's address for messages: the URL without its password, or the host of a connection object. */
+export function describeUrl(url: AmqpAddress, redactor: Redactor): string {
   if (typeof url !== 'string') {
     return `amqp://${String(url.hostname ?? 'localhost')}:${String(url.port ?? 5672)}/${String(url.vhost ?? '')}`;
   }

@@ -9,6 +9,7 @@ export type { RabbitMQAdapter } from './adapter';
 export { createRabbitMQAdapter, rabbitmqCapabilities } from './adapter';
 export { delayLevelName, workQueueName } from './names';
 export type {
+  AmqpAddress,
   ManagementOptions,
   QueueType,
   RabbitMQAdapterOptions,

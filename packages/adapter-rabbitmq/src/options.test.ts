@@ -8,7 +8,7 @@ describe('resolveOptions', () => {
     // An explicit undefined (from JavaScript, or a spread config) keeps the default.
     const options = resolveOptions({ url: undefined } as unknown as RabbitMQAdapterOptions);
     expect(options).toMatchObject({
-      url: 'amqp://localhost',
+      urls: ['amqp://localhost'],
       exchange: 'tidings',
       queueType: 'quorum',
       rejectUnroutable: true,
@@ -31,6 +31,11 @@ describe('resolveOptions', () => {
     [{ connectionName: '' }, 'connectionName'],
     [{ url: 'not a url' }, 'url'],
     [{ url: 'http://127.0.0.1:5672' }, 'url'],
+    [{ url: [] }, 'url'],
+    [{ url: ['amqp://a', 'http://b'] }, 'url[1]'],
+    [{ url: ['amqp://a', 5672 as unknown as string] }, 'url[1]'],
+    [{ url: ['amqp://a/orders', 'amqp://b/orders', 'amqp://c'] }, 'url[2]'],
+    [{ url: ['amqp://a/orders', { hostname: 'b', vhost: 'shop' }] }, 'url[1]'],
     [{ rejectUnroutable: 'yes' as unknown as boolean }, 'rejectUnroutable'],
     [{ management: true as unknown as false }, 'management'],
     [{ management: { url: 'amqp://mq:15672' } }, 'management.url'],
@@ -116,14 +121,14 @@ describe('rabbitmqCapabilities', () => {
 
 describe('secretsOf', () => {
   it('finds the password of a URL, as written and decoded, of a connection object and of credentials', () => {
-    expect(secretsOf({ url: 'amqp://app:p%40ss%2Fw0rd@mq:5672/shop', socketOptions: {} })).toEqual([
+    expect(secretsOf({ urls: ['amqp://app:p%40ss%2Fw0rd@mq:5672/shop'], socketOptions: {} })).toEqual([
       'p%40ss%2Fw0rd',
       'p@ss/w0rd',
     ]);
-    expect(secretsOf({ url: 'amqp://mq', socketOptions: {} })).toEqual([]);
+    expect(secretsOf({ urls: ['amqp://mq'], socketOptions: {} })).toEqual([]);
     expect(
       secretsOf({
-        url: { hostname: 'mq', username: 'app', password: 'object-secret' },
+        urls: [{ hostname: 'mq', username: 'app', password: 'object-secret' }],
         socketOptions: {
           passphrase: 'key-passphrase',
           credentials: { mechanism: 'PLAIN', response: () => Buffer.alloc(0), password: 'credential-secret' },
@@ -140,5 +145,39 @@ describe('secretsOf', () => {
     // The AMQP password comes twice, as written and decoded (the same here).
     expect(new Set(secretsOf(options))).toEqual(new Set(['amqp-secret', 'mgmt-secret']));
     expect(secretsOf(resolveOptions({ url: 'amqp://mq' }))).toEqual([]);
+  });
+});
+
+describe('a cluster', () => {
+  it('takes every node, in order, each checked; one URL is a list of one', () => {
+    const nodes = [
+      'amqp://app:pw@rabbit-1:5672/shop',
+      'amqp://app:pw@rabbit-2:5673/shop',
+      { hostname: 'rabbit-3', vhost: 'shop' },
+    ];
+    expect(resolveOptions({ url: nodes }).urls).toEqual(nodes);
+    expect(resolveOptions({ url: 'amqp://mq' }).urls).toEqual(['amqp://mq']);
+  });
+
+  it("derives the management API from the first node, with the first node's login", () => {
+    expect(
+      resolveOptions({ url: ['amqp://app:pw@rabbit-1/shop', 'amqp://other:pw2@rabbit-2/shop'] }).management,
+    ).toMatchObject({
+      url: 'http://rabbit-1:15672/',
+      username: 'app',
+      password: 'pw',
+      vhost: 'shop',
+    });
+  });
+
+  it("finds every node's password", () => {
+    const options = resolveOptions({
+      url: [
+        'amqp://app:first-secret@rabbit-1',
+        { hostname: 'rabbit-2', username: 'app', password: 'second-secret' },
+      ],
+      management: false,
+    });
+    expect(secretsOf(options)).toEqual(['first-secret', 'first-secret', 'second-secret']);
   });
 });

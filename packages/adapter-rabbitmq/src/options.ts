@@ -66,6 +66,18 @@ export interface ResolvedManagement {
 export type QueueType = 'quorum' | 'classic';
 
 /**
+ * Where one RabbitMQ node is: an AMQP URL (`amqp://user:password@host:5672/vhost`) or amqplib's
+ * connection fields.
+ *
+ * @example
+ * ```ts
+ * const byUrl: AmqpAddress = 'amqp://app:secret@rabbit-1.internal:5672/orders';
+ * const byFields: AmqpAddress = { hostname: 'rabbit-2.internal', username: 'app', password: 'secret', vhost: 'orders' };
+ * ```
+ */
+export type AmqpAddress = string | Options.Connect;
+
+/**
  * Settings of {@link createRabbitMQAdapter}.
  *
  * @example
@@ -75,11 +87,21 @@ export type QueueType = 'quorum' | 'classic';
  *   exchange: 'orders',
  *   connectionName: 'order-service',
  * };
+ * // A cluster: every node's address; the adapter moves to the next one when its node goes.
+ * const clustered: RabbitMQAdapterOptions = {
+ *   url: ['amqp://app:secret@rabbit-1:5672/orders', 'amqp://app:secret@rabbit-2:5672/orders', 'amqp://app:secret@rabbit-3:5672/orders'],
+ * };
  * ```
  */
 export interface RabbitMQAdapterOptions {
-  /** AMQP URL or amqplib connection fields. Default `amqp://localhost`. */
-  readonly url?: string | Options.Connect;
+  /**
+   * Where the broker is: an AMQP URL or amqplib connection fields, or, for a cluster, a list of
+   * them, one per node. With a list, each connection opens to the first node that answers and,
+   * when it drops, reconnects to the next one in the list (round robin, with the `reconnect`
+   * backoff growing after each full round). Every entry must name the same virtual host. Default
+   * `amqp://localhost`.
+   */
+  readonly url?: AmqpAddress | readonly AmqpAddress[];
   /** Socket and TLS options passed to amqplib (certificates, `noDelay`, ...). */
   readonly socketOptions?: Omit<SocketOptions, 'clientProperties'>;
   /**
@@ -131,7 +153,8 @@ export interface RabbitMQAdapterOptions {
 
 /** Settings with every default filled in. */
 export interface ResolvedOptions {
-  readonly url: string | Options.Connect;
+  /** The nodes to connect to, in order: one entry, or a cluster's nodes. */
+  readonly urls: readonly [AmqpAddress, ...AmqpAddress[]];
   readonly socketOptions: Omit<SocketOptions, 'clientProperties'>;
   readonly connectionName: string;
   readonly exchange: string;
@@ -150,8 +173,8 @@ const MiB = 1024 * 1024;
 /** RabbitMQ refuses messages above 512 MiB whatever `max_message_size` says. */
 export const BROKER_MAX_MESSAGE_BYTES = 512 * MiB;
 
+const DEFAULT_URL = 'amqp://localhost';
 const DEFAULTS = {
-  url: 'amqp://localhost',
   socketOptions: {},
   connectionName: `tidings ${hostname()} ${process.pid}`,
   exchange: 'tidings',
@@ -162,7 +185,7 @@ const DEFAULTS = {
   publishTimeoutMs: 10_000,
   delayResolutionMs: 100,
   reconnect: { initialDelayMs: 100, maxDelayMs: 10_000 },
-} satisfies Omit<ResolvedOptions, 'management'>;
+} satisfies Omit<ResolvedOptions, 'management' | 'urls'>;
 
 /** The management plugin's default ports. */
 const MANAGEMENT_PORT = { 'http:': '15672', 'https:': '15671' } as const;
@@ -198,8 +221,8 @@ export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions
   checkOptionNames(options.reconnect, RECONNECT_NAMES, 'reconnect');
   if (options.management !== false) checkOptionNames(options.management, MANAGEMENT_NAMES, 'management');
   const reconnect = { ...DEFAULTS.reconnect, ...definedOnly(options.reconnect ?? {}) };
-  const { management: _management, ...rest } = definedOnly(options);
-  const resolved = { ...DEFAULTS, ...rest, reconnect };
+  const { management: _management, url, ...rest } = definedOnly(options);
+  const resolved = { ...DEFAULTS, ...rest, reconnect, urls: resolveUrls(url) };
 
   checkInteger('maxMessageBytes', resolved.maxMessageBytes, 1, BROKER_MAX_MESSAGE_BYTES);
   checkInteger('connectTimeoutMs', resolved.connectTimeoutMs, 1);
@@ -217,8 +240,7 @@ export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions
   if (typeof resolved.connectionName !== 'string' || resolved.connectionName.length === 0) {
     throw new ConfigError('connectionName', 'must be a non-empty string');
   }
-  checkUrl(resolved.url);
-  // After the URL check: the default management address is derived from it.
+  // After the URL checks (in resolveUrls): the default management address is derived from it.
   return { ...resolved, management: resolveManagement(options.management, resolved) };
 }
 
@@ -229,7 +251,7 @@ export function resolveOptions(options: RabbitMQAdapterOptions): ResolvedOptions
  */
 function resolveManagement(
   option: ManagementOptions | false | undefined,
-  amqp: Pick<ResolvedOptions, 'url' | 'socketOptions'>,
+  amqp: Pick<ResolvedOptions, 'urls' | 'socketOptions'>,
 ): ResolvedManagement | false {
   if (option === false) return false;
   if (option !== undefined && (typeof option !== 'object' || option === null)) {
@@ -266,20 +288,38 @@ function resolveManagement(
   return { url: base.href, username, password, vhost: login.vhost, timeoutMs };
 }
 
-/** Host, login and virtual host of the AMQP settings, with amqplib's defaults. */
-function amqpLogin(amqp: Pick<ResolvedOptions, 'url' | 'socketOptions'>): {
+/**
+ * Host, login and virtual host of the AMQP settings, with amqplib's defaults: those of the first
+ * node, for a cluster (every node serves the same management API).
+ */
+function amqpLogin(amqp: Pick<ResolvedOptions, 'urls' | 'socketOptions'>): {
   host: string;
   secure: boolean;
   username: string;
   password: string;
   vhost: string;
 } {
-  const { url } = amqp;
-  let login: { host: string; secure: boolean; username: string; password: string; vhost: string };
+  const { credentials } = amqp.socketOptions as { credentials?: { username?: unknown; password?: unknown } };
+  const login = addressLogin(amqp.urls[0]);
+  // Explicit PLAIN credentials of the socket options win over the URL's, as in amqplib.
+  if (typeof credentials?.username === 'string' && typeof credentials.password === 'string') {
+    return { ...login, username: credentials.username, password: credentials.password };
+  }
+  return login;
+}
+
+/** Host, login and virtual host of one address, with amqplib's defaults. */
+function addressLogin(url: AmqpAddress): {
+  host: string;
+  secure: boolean;
+  username: string;
+  password: string;
+  vhost: string;
+} {
   if (typeof url === 'string') {
     const parsed = new URL(url);
     const named = parsed.username !== '' || parsed.password !== '';
-    login = {
+    return {
       host: parsed.hostname,
       secure: parsed.protocol === 'amqps:',
       username: named ? decodeURIComponent(parsed.username) : 'guest',
@@ -287,37 +327,58 @@ function amqpLogin(amqp: Pick<ResolvedOptions, 'url' | 'socketOptions'>): {
       // As amqplib: the path without its leading '/', percent-decoded; none is the default vhost.
       vhost: parsed.pathname.length > 1 ? decodeURIComponent(parsed.pathname.slice(1)) : '/',
     };
-  } else {
-    const host = url.hostname ?? 'localhost';
-    login = {
-      host: host.includes(':') && !host.startsWith('[') ? `[${host}]` : host,
-      secure: url.protocol === 'amqps',
-      username: url.username ?? 'guest',
-      password: url.password ?? 'guest',
-      vhost: url.vhost === undefined || url.vhost === '' ? '/' : url.vhost,
-    };
   }
-  // Explicit PLAIN credentials of the socket options win over the URL's, as in amqplib.
-  const credentials = (amqp.socketOptions as { credentials?: { username?: unknown; password?: unknown } })
-    .credentials;
-  if (typeof credentials?.username === 'string' && typeof credentials.password === 'string') {
-    login = { ...login, username: credentials.username, password: credentials.password };
-  }
-  return login;
+  const host = url.hostname ?? 'localhost';
+  return {
+    host: host.includes(':') && !host.startsWith('[') ? `[${host}]` : host,
+    secure: url.protocol === 'amqps',
+    username: url.username ?? 'guest',
+    password: url.password ?? 'guest',
+    vhost: url.vhost === undefined || url.vhost === '' ? '/' : url.vhost,
+  };
 }
 
-function checkUrl(url: unknown): void {
-  if (typeof url === 'object' && url !== null) return;
-  if (typeof url !== 'string')
-    throw new ConfigError('url', 'must be an AMQP URL or an amqplib connection object');
+/**
+ * The `url` option as a list of one or more checked addresses. A list's entries must share their
+ * virtual host: the adapter's exchange and queues live in one, whichever node it reaches.
+ */
+function resolveUrls(url: unknown): readonly [AmqpAddress, ...AmqpAddress[]] {
+  if (url === undefined) return [DEFAULT_URL];
+  if (!Array.isArray(url)) {
+    checkUrl(url, 'url');
+    return [url as AmqpAddress];
+  }
+  if (url.length === 0) throw new ConfigError('url', 'must name at least one node; the list is empty');
+  url.forEach((entry: unknown, i) => {
+    checkUrl(entry, `url[${i}]`);
+  });
+  const addresses = url as AmqpAddress[];
+  const vhost = addressLogin(addresses[0]!).vhost;
+  addresses.forEach((entry, i) => {
+    const other = addressLogin(entry).vhost;
+    if (other !== vhost) {
+      throw new ConfigError(
+        `url[${i}]`,
+        `names virtual host ${JSON.stringify(other)}, url[0] ${JSON.stringify(vhost)}: a cluster's nodes must be given with the same one`,
+      );
+    }
+  });
+  return [addresses[0]!, ...addresses.slice(1)];
+}
+
+function checkUrl(url: unknown, field: string): void {
+  if (typeof url === 'object' && url !== null && !Array.isArray(url)) return;
+  if (typeof url !== 'string') {
+    throw new ConfigError(field, 'must be an AMQP URL or an amqplib connection object, or a list of them');
+  }
   let protocol: string;
   try {
     protocol = new URL(url).protocol;
   } catch {
-    throw new ConfigError('url', 'is not a valid URL; expected amqp://user:password@host:5672/vhost');
+    throw new ConfigError(field, 'is not a valid URL; expected amqp://user:password@host:5672/vhost');
   }
   if (protocol !== 'amqp:' && protocol !== 'amqps:') {
-    throw new ConfigError('url', `must use amqp: or amqps:, got ${protocol}`);
+    throw new ConfigError(field, `must use amqp: or amqps:, got ${protocol}`);
   }
 }
 

@@ -158,6 +158,7 @@ export class Publisher {
         writable = channel.publish(exchange, routingKey, content, options, (error: unknown) => {
           if (tracked) this.untrack(id, entry);
           if (error !== null && error !== undefined) {
+            this.retire(channel);
             const cause = this.redactor.error(this.lostWith(channel, publication, error));
             reject(
               new PublishError(`RabbitMQ did not take a record for "${topic}": ${cause.message}`, {
@@ -201,6 +202,19 @@ export class Publisher {
       return new Error(`channel closed, over another record: ${reason.message}`);
     }
     return reason;
+  }
+
+  /**
+   * Publishes no more on a channel that had a record nacked, and closes it: RabbitMQ nacks only
+   * when a queue process failed the record, and a channel that sent to a quorum queue while its
+   * leader died can nack every later record too (RabbitMQ 3.10, seen in the cluster failover test:
+   * thousands of nacks in a row, until the channel was replaced). The next publish opens a new
+   * channel; the records in flight on this one are settled by its close.
+   */
+  private retire(channel: ConfirmChannel): void {
+    if (this.channel !== channel) return;
+    this.channel = undefined;
+    channel.close().catch(() => undefined);
   }
 
   private ready(): Promise<ConfirmChannel> {

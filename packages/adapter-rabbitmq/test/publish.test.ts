@@ -1,7 +1,8 @@
 import { Collector } from '@tidings/conformance';
-import type { Message } from 'amqplib';
+import { connect, type Message } from 'amqplib';
 import { describe, expect, it } from 'vitest';
 import { createRabbitMQAdapter, type RabbitMQAdapterOptions, workQueueName } from '../src/index';
+import { confirmChannels, RABBITMQ_URL } from './support/broker';
 import { useBroker } from './support/fixture';
 
 const broker = useBroker('publish');
@@ -35,6 +36,40 @@ describe('publishing to RabbitMQ', () => {
     await expect(attempt).rejects.toMatchObject({ topic: 'mixed.unbound' });
     await collector.untilDistinct(2, 10_000);
     expect([...collector.distinctBodies()].sort()).toEqual(['one', 'two']);
+  });
+
+  it('replaces its channel after a nack, so that the next publish goes out on a new one', async () => {
+    const publisher = await broker.adapter('nack');
+    const topic = 'nacked';
+    const queue = `${exchange}/full/${topic}`;
+    const connection = await connect(RABBITMQ_URL);
+    try {
+      const channel = await connection.createChannel();
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      // A queue that refuses a second record: RabbitMQ nacks a publish a queue cannot take.
+      await channel.assertQueue(queue, {
+        durable: true,
+        // Classic: a quorum queue applies its length limit a few records late.
+        arguments: { 'x-queue-type': 'classic', 'x-max-length': 1, 'x-overflow': 'reject-publish' },
+      });
+      await channel.bindQueue(queue, exchange, topic);
+      const record = (body: string) => ({ topic, key: undefined, headers: {}, body: Buffer.from(body) });
+      await publisher.publish([record('first')]);
+      const before = await confirmChannels(`${exchange} nack `);
+      expect(before).toHaveLength(1);
+      await expect(publisher.publish([record('second')])).rejects.toMatchObject({
+        name: 'PublishError',
+        message: expect.stringMatching(/nack/),
+      });
+      await channel.purgeQueue(queue);
+      await publisher.publish([record('third')]);
+      const after = await confirmChannels(`${exchange} nack `);
+      expect(after).toHaveLength(1);
+      expect(after).not.toEqual(before);
+      await channel.close();
+    } finally {
+      await connection.close();
+    }
   });
 
   it('lets RabbitMQ drop unroutable records when asked to', async () => {

@@ -49,6 +49,27 @@ export async function dropConnections(prefix: string): Promise<number> {
   return pids.length;
 }
 
+/**
+ * The processes of the confirm channels open on connections whose `connection_name` starts with
+ * `prefix`: a channel that is replaced shows as another process, whichever number it reuses.
+ */
+export async function confirmChannels(prefix: string): Promise<string[]> {
+  const connections = await rabbitmqctl('list_connections', '--no-table-headers', 'pid', 'client_properties');
+  const ours = new Set<string>();
+  for (const line of connections.split('\n')) {
+    const match = /^(<[^>]+>)\t.*\{"connection_name","([^"]*)"\}/.exec(line);
+    if (match !== null && match[2]!.startsWith(prefix)) ours.add(match[1]!);
+  }
+  const channels = await rabbitmqctl('list_channels', '--no-table-headers', 'pid', 'connection', 'confirm');
+  return channels
+    .split('\n')
+    .map((line) => line.split('\t'))
+    .filter(
+      ([pid, connection, confirm]) => pid !== undefined && ours.has(connection ?? '') && confirm === 'true',
+    )
+    .map(([pid]) => pid!);
+}
+
 /** Deletes every queue and exchange whose name starts with `exchange` (work, dead-letter and delay ones). */
 export async function deleteTopology(exchange: string): Promise<void> {
   const [queues, exchanges] = await Promise.all([
