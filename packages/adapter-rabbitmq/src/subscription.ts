@@ -9,6 +9,8 @@ import {
   ClosedError,
   type CloseOptions,
   ConnectionError,
+  type ConsumerLag,
+  type ConsumerLagReporter,
   KeyedDispatcher,
   type RecordHandler,
   type Redactor,
@@ -26,6 +28,7 @@ import type { Link } from './connection';
 import { declareError } from './errors';
 import type { ResolvedOptions } from './options';
 import type { Publisher } from './publisher';
+import { probe } from './scan';
 import { type Delivery, type Lease, Settler } from './settle';
 import type { Topology } from './topology';
 
@@ -50,7 +53,7 @@ const ignore = (): undefined => undefined;
  * redeclared, whenever the broker or the network takes it away; deliveries that were in flight on
  * the lost channel are not settled (the broker has already given them back to the queue).
  */
-export class RabbitMQSubscription implements AdapterSubscription {
+export class RabbitMQSubscription implements AdapterSubscription, ConsumerLagReporter {
   private current: SubscriptionState = 'starting';
   private error: Error | undefined;
   private lease: Lease | undefined;
@@ -64,6 +67,8 @@ export class RabbitMQSubscription implements AdapterSubscription {
   private readonly queues: readonly { readonly queue: string; readonly topic: string }[];
   private readonly dispatcher: KeyedDispatcher<Delivery>;
   private readonly settler: Settler;
+  /** Deliveries received and not settled yet: the broker counts them as unacknowledged, not ready. */
+  private readonly unsettled = new Set<Delivery>();
 
   constructor(
     private readonly spec: SubscribeSpec,
@@ -140,6 +145,25 @@ export class RabbitMQSubscription implements AdapterSubscription {
     if (lease === undefined) return;
     if (this.current === 'paused') this.current = 'running';
     this.consume(lease).catch((error: unknown) => this.fail(lease, error));
+  }
+
+  /**
+   * Records of each topic the group has not settled: the messages ready in its queue (AMQP's
+   * count, read now) plus the deliveries this subscription holds unsettled, waiting or in handlers.
+   * Deliveries other members of the group hold, in other processes, are not counted, nor retries
+   * waiting in the delay queues, which every group shares; `describeGroups` (`tidings groups`)
+   * gives the group-wide figure through the management API. One queue check per topic.
+   */
+  async lag(): Promise<ConsumerLag[]> {
+    return Promise.all(
+      this.queues.map(async ({ queue, topic }) => {
+        const counts = await probe(this.context.link, queue);
+        let held = 0;
+        // A delivery of a lost channel went back to the queue: it is counted as ready there.
+        for (const delivery of this.unsettled) if (delivery.queue === queue && delivery.lease.open) held++;
+        return { topic, messages: (counts?.messageCount ?? 0) + held };
+      }),
+    );
   }
 
   close(options: CloseOptions = {}): Promise<void> {
@@ -242,12 +266,14 @@ export class RabbitMQSubscription implements AdapterSubscription {
       void lease.channel.close().catch(ignore);
       return;
     }
-    this.dispatcher.push({
+    const delivery: Delivery = {
       lease,
       message,
       queue,
       record: incomingRecordOf(message, queue, this.context.options.queueType),
-    });
+    };
+    this.unsettled.add(delivery);
+    this.dispatcher.push(delivery);
   }
 
   private onChannelClosed(lease: Lease): void {
@@ -261,6 +287,7 @@ export class RabbitMQSubscription implements AdapterSubscription {
     // The broker gives back whatever was unacknowledged on the lost channel; what the handlers
     // have not started yet would otherwise run twice.
     this.dispatcher.drainQueued();
+    for (const delivery of this.unsettled) if (delivery.lease === lease) this.unsettled.delete(delivery);
     this.scheduleReopen();
   }
 
@@ -299,10 +326,14 @@ export class RabbitMQSubscription implements AdapterSubscription {
 
   /** Runs the handler on one delivery and applies its settlement. */
   private async process(delivery: Delivery): Promise<void> {
-    const settlement = await settlementOf(this.handler, delivery.record);
-    // A close that gave up waiting leaves the record to the broker, as it said.
-    if (this.abandoned) return;
-    await this.settler.apply(delivery, settlement);
+    try {
+      const settlement = await settlementOf(this.handler, delivery.record);
+      // A close that gave up waiting leaves the record to the broker, as it said.
+      if (this.abandoned) return;
+      await this.settler.apply(delivery, settlement);
+    } finally {
+      this.unsettled.delete(delivery);
+    }
   }
 
   private queueList(): string {

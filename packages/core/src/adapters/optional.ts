@@ -23,8 +23,9 @@ export interface ConsumerLag {
 
 /**
  * An optional capability of an adapter's subscription: telling how far its consumer group is
- * behind (Kafka: log-end offset minus committed offset; RabbitMQ: ready messages of the queue;
- * JetStream: the consumer's pending count; Redis Streams: the group's `lag`). When the
+ * behind (Kafka: log-end offset minus committed offset; RabbitMQ: the queue's ready messages plus
+ * the deliveries the subscription holds; JetStream: the consumer's pending count; Redis Streams:
+ * the group's `lag`). When the
  * subscription returned by `adapter.subscribe` has this method, the bus reports it as the
  * `tidings.consumer.lag` gauge each time metrics are collected.
  *
