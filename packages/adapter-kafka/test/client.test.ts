@@ -5,8 +5,6 @@ import { clientContract } from './client-contract';
 // The seam's contract on each client. @platformatic/kafka runs what issue 18 has ported so far.
 clientContract('kafkajs', kafkajsClient);
 clientContract('platformatic', platformaticClient, {
-  producers: 'the idempotent and transactional producers are the next step of issue 18',
-  reader: 'the group-less reader (committed-only fetch, commit as no member) follows the producers',
   consumers:
     'the group consumer is a later session of issue 18: its assignment, rebalance and commit paths differ most from kafkajs',
 });

@@ -1,47 +1,23 @@
 import { Admin, type BaseOptions } from '@platformatic/kafka';
 import { ConfigError } from '@tidings/core/adapter';
 import type { ResolvedKafkaOptions } from '../../options';
-import type { ConnectedAdmin, ConnectionWatcher } from '../client';
+import type { ConnectionWatcher, KafkaClient } from '../client';
 import { platformaticAdmin } from './admin';
 import { isConnectionProblem } from './errors';
+import { platformaticProducers } from './producer';
+import { platformaticLogReader } from './reader';
+import { type EventSource, watchConnections } from './watch';
 
 /**
- * The adapter's client on `@platformatic/kafka`, as far as issue 18 has taken it: admin and
- * producers (the group consumer and the group-less reader come next). Nothing selects it yet: only
- * the client contract test makes it.
+ * The adapter's client on `@platformatic/kafka`, as far as issue 18 has taken it: admin, producers
+ * and the group-less reader (the group consumer comes next). Nothing selects it yet: only the client
+ * contract test makes it.
  *
  * @module
  */
 
-/** @internal The parts of the seam's `KafkaClient` this client implements so far. */
-export interface PlatformaticClientParts {
-  readonly options: BaseOptions;
-  connectAdmin(): Promise<ConnectedAdmin>;
-}
-
-/** A platformatic client whose sockets report their failures to the connection monitor. */
-interface EventSource {
-  on(event: string, listener: (...args: unknown[]) => void): unknown;
-  removeListener(event: string, listener: (...args: unknown[]) => void): unknown;
-}
-
-/**
- * @internal Reports a client's failed connection attempts to `monitor` as a lost connection; returns
- * the function that stops it. platformatic forwards its connection pool's events as `client:broker:*`.
- * @example
- * const unwatch = watchConnections(admin, monitor);
- */
-export function watchConnections(client: EventSource, monitor: Pick<ConnectionWatcher, 'lost'>): () => void {
-  const failed = (payload: unknown) => {
-    const broker = (payload as { broker?: { host?: string; port?: number } } | undefined)?.broker;
-    const where = broker === undefined ? 'a broker' : `${broker.host}:${broker.port}`;
-    monitor.lost(new Error(`kafka: cannot connect to ${where}`));
-  };
-  client.on('client:broker:failed', failed);
-  return () => {
-    client.removeListener('client:broker:failed', failed);
-  };
-}
+/** @internal The parts of the seam's `KafkaClient` this client implements so far: all but the group consumer. */
+export type PlatformaticClientParts = Omit<KafkaClient, 'consumers'>;
 
 /**
  * @internal The settings every platformatic client of the adapter is made with. TLS, SASL and the
@@ -63,6 +39,8 @@ export function baseOptions(options: ResolvedKafkaOptions): BaseOptions {
     bootstrapBrokers: [...options.brokers],
     connectTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
+    // The broker-side timeout of a request that has one (Produce, CreateTopics): what kafkajs gives them.
+    timeout: options.requestTimeoutMs,
     // Never create a topic by asking for its metadata: the adapter creates topics itself, with its settings.
     autocreateTopics: false,
   };
@@ -80,7 +58,8 @@ export function platformaticClient(
 ): PlatformaticClientParts {
   const base = baseOptions(options);
   return {
-    options: base,
+    producers: platformaticProducers(base, monitor),
+    reader: platformaticLogReader(base),
     async connectAdmin() {
       const admin = new Admin(base);
       const unwatch = watchConnections(admin as unknown as EventSource, monitor);
