@@ -160,9 +160,15 @@ export function clientContract(name: string, make: ClientMaker, missing: Missing
           await expect(zombie.commit()).rejects.toBeDefined();
           await fencing.send(one('after'));
           await fencing.commit();
+          // A transaction that wrote nothing ends, committed or aborted, and the producer begins the next.
+          await (await second.transaction()).commit();
+          await (await second.transaction()).abort();
+          const last = await second.transaction();
+          await last.send(one('last'));
+          await last.commit();
           const records = await made.reader.fetch(topic, 0, 0, 1 << 20);
           const visible = records.filter((r) => !r.control && !r.aborted).map((r) => r.value?.toString());
-          expect(visible).toEqual(['kept', 'after']);
+          expect(visible).toEqual(['kept', 'after', 'last']);
         } finally {
           await first.disconnect();
           await second.disconnect();

@@ -71,6 +71,11 @@ export function platformaticAdmin(admin: Admin): KafkaAdminClient {
     deleteTopics: (topics) => admin.deleteTopics({ topics: [...topics] }),
 
     async topicInfo(topic): Promise<TopicInfo> {
+      // platformatic retries a metadata request for an unknown topic (3 × 1 s by default) before it
+      // gives up: the list of topics answers "not there" at once.
+      if (!(await admin.listTopics({ includeInternals: true })).includes(topic)) {
+        return { error: 'UNKNOWN_TOPIC_OR_PARTITION', partitions: [] };
+      }
       try {
         const metadata = await admin.metadata({
           topics: [topic],

@@ -120,12 +120,26 @@ export function platformaticProducers(
         },
         async transaction() {
           const transaction = await producer.beginTransaction();
+          // platformatic ends even a transaction that wrote nothing with EndTxn, which the coordinator
+          // refuses (INVALID_TXN_STATE, nothing is open), and the producer then stays in that
+          // transaction. kafkajs ends such a one locally; so does this, with `cancel`.
+          let wrote = false;
           return {
             async send(batch) {
+              wrote = true;
               await transaction.send({ messages: messagesOf(batch) });
             },
-            commit: () => transaction.commit(),
-            abort: () => transaction.abort(),
+            commit: () => (wrote ? transaction.commit() : transaction.cancel()),
+            async abort() {
+              if (!wrote) return transaction.cancel();
+              try {
+                await transaction.abort();
+              } catch (error) {
+                // The coordinator aborts it by itself once it times out: let the producer begin again.
+                await transaction.cancel().catch(() => undefined);
+                throw error;
+              }
+            },
           };
         },
         disconnect: () => producer.close().catch(() => undefined),
