@@ -13,11 +13,20 @@ import { BROKERS, TEST_CONSUMER, useKafka } from './helpers';
  * @platformatic/kafka client of issue 18 is to pass the same file.
  */
 
+/**
+ * The parts of a client under test. A client part-way through its port (issue 18) lacks some: the
+ * tests that need a missing part are listed as to-do, with the reason, instead of run.
+ */
+export type ClientUnderTest = Pick<KafkaClient, 'connectAdmin'> & Partial<Omit<KafkaClient, 'connectAdmin'>>;
+
 /** Makes a client of one kind from the adapter's resolved options and a connection monitor. */
 export type ClientMaker = (
   options: ReturnType<typeof resolveOptions>,
   monitor: ConnectionMonitor,
-) => KafkaClient;
+) => ClientUnderTest;
+
+/** Why a part of a client is missing, per part; the tests that need it are to-do on that client. */
+export type MissingParts = Partial<Record<'producers' | 'reader' | 'consumers', string>>;
 
 /** Keys and the partitions of 6 the Java client's murmur2 gives them (what kafkajs's DefaultPartitioner gives). */
 const JAVA_PARTITIONS = [1, 0, 2, 5, 3, 2, 2, 1, 1, 3, 2, 1];
@@ -27,14 +36,24 @@ const JAVA_PARTITIONS = [1, 0, 2, 5, 3, 2, 2, 1, 1, 3, 2, 1];
  * @example
  * clientContract('kafkajs', kafkajsClient);
  */
-export function clientContract(name: string, make: ClientMaker): void {
+export function clientContract(name: string, make: ClientMaker, missing: MissingParts = {}): void {
   describe(`the ${name} client`, () => {
     const kafka = useKafka(`c${name.slice(0, 3)}`);
     const client = (overrides: Partial<KafkaAdapterOptions> = {}) => {
       const options = resolveOptions({ brokers: BROKERS, clientId: 'tidings-test-client', ...overrides });
       const opened = make(options, new ConnectionMonitor(createRedactor()));
-      return opened;
+      return opened as KafkaClient;
     };
+    /** `it`, or `it.todo` with the reason when the client lacks a part the test needs. */
+    const needing =
+      (...parts: (keyof MissingParts)[]) =>
+      (title: string, test: () => Promise<void>): void => {
+        const reasons = parts.flatMap((part) =>
+          missing[part] === undefined ? [] : [`${part}: ${missing[part]}`],
+        );
+        if (reasons.length === 0) it(title, test);
+        else it.todo(`${title} (to do: ${reasons.join('; ')})`);
+      };
 
     it('creates topics once, describes them, reads their configs and ends, and never auto-creates', async () => {
       const { topic } = kafka.names('admin');
@@ -59,150 +78,165 @@ export function clientContract(name: string, make: ClientMaker): void {
       }
     });
 
-    it('produces keyed records where the Java client would, and reads them back without a group', async () => {
-      const { topic, group } = kafka.names('produce');
-      const made = client();
-      const { admin, disconnect } = await made.connectAdmin();
-      const producer = made.producers.producer({ allowAutoTopicCreation: false });
-      try {
-        await admin.createTopic({ topic, partitions: 6 }, { waitForLeaders: true });
-        await producer.connect();
-        const messages = JAVA_PARTITIONS.map((_, i) => ({
-          key: `key-${i}`,
-          value: Buffer.from(`v${i}`),
-          headers: { h: `x${i}` },
-        }));
-        await producer.send([{ topic, messages }], { compression: 'gzip', timeoutMs: 10_000 });
-        const ends = await admin.topicEnds(topic);
-        const placed = new Map<string, number>();
-        for (const { partition, high } of ends) {
-          const records = high === 0 ? [] : await made.reader.fetch(topic, partition, 0, 1 << 20);
-          for (const record of records) {
-            placed.set(record.key?.toString() ?? '', partition);
-            expect(record.headers.h?.toString()).toBe(`x${record.key?.toString().slice(4)}`);
+    needing('producers', 'reader')(
+      'produces keyed records where the Java client would, and reads them back without a group',
+      async () => {
+        const { topic, group } = kafka.names('produce');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        try {
+          await admin.createTopic({ topic, partitions: 6 }, { waitForLeaders: true });
+          await producer.connect();
+          const messages = JAVA_PARTITIONS.map((_, i) => ({
+            key: `key-${i}`,
+            value: Buffer.from(`v${i}`),
+            headers: { h: `x${i}` },
+          }));
+          await producer.send([{ topic, messages }], { compression: 'gzip', timeoutMs: 10_000 });
+          const ends = await admin.topicEnds(topic);
+          const placed = new Map<string, number>();
+          for (const { partition, high } of ends) {
+            const records = high === 0 ? [] : await made.reader.fetch(topic, partition, 0, 1 << 20);
+            for (const record of records) {
+              placed.set(record.key?.toString() ?? '', partition);
+              expect(record.headers.h?.toString()).toBe(`x${record.key?.toString().slice(4)}`);
+            }
           }
+          expect(JAVA_PARTITIONS.map((_, i) => placed.get(`key-${i}`))).toEqual(JAVA_PARTITIONS);
+          // Offsets of a group nobody joined, moved as no member; metadata-less, as a reset tool leaves them.
+          await made.reader.commitAsNoMember(group, topic, new Map([[JAVA_PARTITIONS[0]!, 1]]));
+          const [committed] = await admin.groupOffsets(group, [topic]);
+          expect(committed?.partitions.find((p) => p.partition === JAVA_PARTITIONS[0])?.offset).toBe(1);
+          expect(committed?.partitions.find((p) => p.partition !== JAVA_PARTITIONS[0])?.offset).toBe(-1);
+          expect(await admin.offsetsAt(topic, 0)).toEqual(
+            expect.arrayContaining([{ partition: JAVA_PARTITIONS[0]!, offset: 0 }]),
+          );
+          await admin.deleteRecords(topic, [{ partition: JAVA_PARTITIONS[0]!, offset: 1 }]);
+          const low = (await admin.topicEnds(topic)).find((e) => e.partition === JAVA_PARTITIONS[0])?.low;
+          expect(low).toBe(1);
+          const [described] = await admin.describeGroups([group]);
+          expect(described?.members).toEqual([]);
+          expect((await admin.deleteGroups([`${group}-never`])).get(`${group}-never`)).toBe(
+            'GROUP_ID_NOT_FOUND',
+          );
+          expect((await admin.deleteGroups([group])).size).toBe(0);
+        } finally {
+          await producer.disconnect();
+          await disconnect();
         }
-        expect(JAVA_PARTITIONS.map((_, i) => placed.get(`key-${i}`))).toEqual(JAVA_PARTITIONS);
-        // Offsets of a group nobody joined, moved as no member; metadata-less, as a reset tool leaves them.
-        await made.reader.commitAsNoMember(group, topic, new Map([[JAVA_PARTITIONS[0]!, 1]]));
-        const [committed] = await admin.groupOffsets(group, [topic]);
-        expect(committed?.partitions.find((p) => p.partition === JAVA_PARTITIONS[0])?.offset).toBe(1);
-        expect(committed?.partitions.find((p) => p.partition !== JAVA_PARTITIONS[0])?.offset).toBe(-1);
-        expect(await admin.offsetsAt(topic, 0)).toEqual(
-          expect.arrayContaining([{ partition: JAVA_PARTITIONS[0]!, offset: 0 }]),
-        );
-        await admin.deleteRecords(topic, [{ partition: JAVA_PARTITIONS[0]!, offset: 1 }]);
-        const low = (await admin.topicEnds(topic)).find((e) => e.partition === JAVA_PARTITIONS[0])?.low;
-        expect(low).toBe(1);
-        const [described] = await admin.describeGroups([group]);
-        expect(described?.members).toEqual([]);
-        expect((await admin.deleteGroups([`${group}-never`])).get(`${group}-never`)).toBe(
-          'GROUP_ID_NOT_FOUND',
-        );
-        expect((await admin.deleteGroups([group])).size).toBe(0);
-      } finally {
-        await producer.disconnect();
-        await disconnect();
-      }
-    });
+      },
+    );
 
-    it('commits a transaction visibly and marks an aborted one, and a new producer with the id fences the old', async () => {
-      const { topic } = kafka.names('tx');
-      const made = client();
-      const { admin, disconnect } = await made.connectAdmin();
-      const settings = {
-        transactionalId: `${topic}-tx`,
-        transactionTimeoutMs: 30_000,
-        allowAutoTopicCreation: false,
-      };
-      const first = made.producers.transactionalProducer(settings);
-      const second = made.producers.transactionalProducer(settings);
-      const one = (value: string) => [
-        { topic, messages: [{ key: null, value: Buffer.from(value), headers: {} }] },
-      ];
-      try {
-        await admin.createTopic({ topic, partitions: 1 }, { waitForLeaders: true });
-        await first.connect();
-        const kept = await first.transaction();
-        await kept.send(one('kept'));
-        await kept.commit();
-        const dropped = await first.transaction();
-        await dropped.send(one('dropped'));
-        await dropped.abort();
-        const zombie = await first.transaction();
-        await zombie.send(one('zombie'));
-        await second.connect();
-        const fencing = await second.transaction();
-        await expect(zombie.commit()).rejects.toBeDefined();
-        await fencing.send(one('after'));
-        await fencing.commit();
-        const records = await made.reader.fetch(topic, 0, 0, 1 << 20);
-        const visible = records.filter((r) => !r.control && !r.aborted).map((r) => r.value?.toString());
-        expect(visible).toEqual(['kept', 'after']);
-      } finally {
-        await first.disconnect();
-        await second.disconnect();
-        await disconnect();
-      }
-    });
+    needing('producers', 'reader')(
+      'commits a transaction visibly and marks an aborted one, and a new producer with the id fences the old',
+      async () => {
+        const { topic } = kafka.names('tx');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const settings = {
+          transactionalId: `${topic}-tx`,
+          transactionTimeoutMs: 30_000,
+          allowAutoTopicCreation: false,
+        };
+        const first = made.producers.transactionalProducer(settings);
+        const second = made.producers.transactionalProducer(settings);
+        const one = (value: string) => [
+          { topic, messages: [{ key: null, value: Buffer.from(value), headers: {} }] },
+        ];
+        try {
+          await admin.createTopic({ topic, partitions: 1 }, { waitForLeaders: true });
+          await first.connect();
+          const kept = await first.transaction();
+          await kept.send(one('kept'));
+          await kept.commit();
+          const dropped = await first.transaction();
+          await dropped.send(one('dropped'));
+          await dropped.abort();
+          const zombie = await first.transaction();
+          await zombie.send(one('zombie'));
+          await second.connect();
+          const fencing = await second.transaction();
+          await expect(zombie.commit()).rejects.toBeDefined();
+          await fencing.send(one('after'));
+          await fencing.commit();
+          // A transaction that wrote nothing ends, committed or aborted, and the producer begins the next.
+          await (await second.transaction()).commit();
+          await (await second.transaction()).abort();
+          const last = await second.transaction();
+          await last.send(one('last'));
+          await last.commit();
+          const records = await made.reader.fetch(topic, 0, 0, 1 << 20);
+          const visible = records.filter((r) => !r.control && !r.aborted).map((r) => r.value?.toString());
+          expect(visible).toEqual(['kept', 'after', 'last']);
+        } finally {
+          await first.disconnect();
+          await second.disconnect();
+          await disconnect();
+        }
+      },
+    );
 
-    it('joins a group, hands batches over, and commits positions with metadata', async () => {
-      const { topic, group } = kafka.names('group');
-      const made = client();
-      const { admin, disconnect } = await made.connectAdmin();
-      const producer = made.producers.producer({ allowAutoTopicCreation: false });
-      const consumer = made.consumers.groupConsumer({
-        groupId: group,
-        ...TEST_CONSUMER,
-        maxBytesPerPartition: 1 << 20,
-      });
-      try {
-        await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
-        await producer.connect();
-        const messages = ['a', 'b', 'c', 'd'].map((key) => ({ key, value: Buffer.from(key), headers: {} }));
-        await producer.send([{ topic, messages }], { compression: 'none', timeoutMs: 10_000 });
-        const seen: string[] = [];
-        let assignment: MemberAssignment | undefined;
-        const allSeen = deferred();
-        const crashes: unknown[] = [];
-        await consumer.run(
-          [topic],
-          { fromBeginning: true },
-          {
-            async batch(batch: PartitionBatch) {
-              for (const record of batch.records) seen.push(record.value?.toString() ?? '');
-              batch.resolve(batch.lastOffset + 1);
-              if (seen.length >= messages.length) allSeen.resolve();
-            },
-            assigned: (given) => {
-              assignment = given;
-            },
-            rebalancing: () => undefined,
-            fetchStarted: () => undefined,
-            crashed: (error) => crashes.push(error),
-          },
-        );
-        await allSeen.promise;
-        expect(seen.sort()).toEqual(['a', 'b', 'c', 'd']);
-        expect(
-          Object.values(assignment?.partitions ?? {})
-            .flat()
-            .sort(),
-        ).toEqual([0, 1]);
-        await consumer.commit([{ topic, partition: 0, offset: 1, metadata: '{"v":1}' }]);
-        const [committed] = await admin.groupOffsets(group, [topic]);
-        expect(committed?.partitions.find((p) => p.partition === 0)).toMatchObject({
-          offset: 1,
-          metadata: '{"v":1}',
+    needing('producers', 'consumers')(
+      'joins a group, hands batches over, and commits positions with metadata',
+      async () => {
+        const { topic, group } = kafka.names('group');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        const consumer = made.consumers.groupConsumer({
+          groupId: group,
+          ...TEST_CONSUMER,
+          maxBytesPerPartition: 1 << 20,
         });
-        const [described] = await admin.describeGroups([group]);
-        expect(described?.members.map((m) => m.assignedTopics)).toEqual([[topic]]);
-        expect(crashes).toEqual([]);
-      } finally {
-        await consumer.disconnect().catch(() => undefined);
-        await producer.disconnect();
-        await disconnect();
-      }
-    });
+        try {
+          await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
+          await producer.connect();
+          const messages = ['a', 'b', 'c', 'd'].map((key) => ({ key, value: Buffer.from(key), headers: {} }));
+          await producer.send([{ topic, messages }], { compression: 'none', timeoutMs: 10_000 });
+          const seen: string[] = [];
+          let assignment: MemberAssignment | undefined;
+          const allSeen = deferred();
+          const crashes: unknown[] = [];
+          await consumer.run(
+            [topic],
+            { fromBeginning: true },
+            {
+              async batch(batch: PartitionBatch) {
+                for (const record of batch.records) seen.push(record.value?.toString() ?? '');
+                batch.resolve(batch.lastOffset + 1);
+                if (seen.length >= messages.length) allSeen.resolve();
+              },
+              assigned: (given) => {
+                assignment = given;
+              },
+              rebalancing: () => undefined,
+              fetchStarted: () => undefined,
+              crashed: (error) => crashes.push(error),
+            },
+          );
+          await allSeen.promise;
+          expect(seen.sort()).toEqual(['a', 'b', 'c', 'd']);
+          expect(
+            Object.values(assignment?.partitions ?? {})
+              .flat()
+              .sort(),
+          ).toEqual([0, 1]);
+          await consumer.commit([{ topic, partition: 0, offset: 1, metadata: '{"v":1}' }]);
+          const [committed] = await admin.groupOffsets(group, [topic]);
+          expect(committed?.partitions.find((p) => p.partition === 0)).toMatchObject({
+            offset: 1,
+            metadata: '{"v":1}',
+          });
+          const [described] = await admin.describeGroups([group]);
+          expect(described?.members.map((m) => m.assignedTopics)).toEqual([[topic]]);
+          expect(crashes).toEqual([]);
+        } finally {
+          await consumer.disconnect().catch(() => undefined);
+          await producer.disconnect();
+          await disconnect();
+        }
+      },
+    );
   });
 }

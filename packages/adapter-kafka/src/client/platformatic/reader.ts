@@ -1,0 +1,183 @@
+import {
+  Admin,
+  type BaseOptions,
+  Consumer,
+  type fetchV17,
+  offsetCommitV8,
+  offsetCommitV9,
+} from '@platformatic/kafka';
+import { committedOnly, type TransactionalMessage } from '../committed';
+import type { FetchedHeaders, FetchedRecord, KafkaLogReaderClient } from '../reader';
+import { kafkaErrorNames } from './errors';
+
+/**
+ * Group-less reads and commits on `@platformatic/kafka`. Its `Consumer.fetch` sends one Fetch to a
+ * broker of our choosing and joins no group (a consumer joins only when asked to consume), but it
+ * hands back the batches as the broker sent them: aborted records and transaction markers included,
+ * so the same committed-only filter as on kafkajs marks them. A commit as no member is an
+ * OffsetCommit with generation -1 and no member id, sent on the coordinator's connection: the
+ * client's own commit belongs to a joined member, and `alterConsumerGroupOffsets` takes no metadata.
+ *
+ * @module
+ */
+
+/** READ_COMMITTED: what the adapter's consumers read. */
+const READ_COMMITTED = 1;
+/** FindCoordinator's key type of a consumer group. */
+const GROUP_KEY = 0;
+/** OffsetCommit's API key, to learn the broker's highest version (v9 from Kafka 3.x, v8 before). */
+const OFFSET_COMMIT_KEY = 8;
+/** Batch attributes: bit 4 says transactional, bit 5 control (Kafka's record batch format v2). */
+const TRANSACTIONAL = 0x10;
+const CONTROL = 0x20;
+/**
+ * The consumer's group id. platformatic's consumer needs one; this one is never joined, committed
+ * to or described, so no group of that name ever exists on the broker.
+ */
+const NEVER_JOINED = 'tidings-group-less-reader';
+
+/** Refusals of a commit as no member: the group has members. Callers read them as `type`, as on kafkajs. */
+const MEMBER_REFUSALS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
+
+/** A fetched record in the shape the committed-only filter reads, with what the seam returns. */
+interface Decoded extends TransactionalMessage {
+  readonly value: Buffer | null;
+  readonly headers: FetchedHeaders;
+}
+
+/**
+ * @internal Fetches and commits on platformatic clients made with `base`, made on first use.
+ * @example
+ * const reader = platformaticLogReader(baseOptions(options));
+ * const records = await reader.fetch('orders.dlq', 0, 0, 4 * 1024 * 1024);
+ */
+export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
+  let consumer: Consumer<Buffer, Buffer, Buffer, Buffer> | undefined;
+  let admin: Admin | undefined;
+
+  /** The partition's leader and the topic's id, from metadata; read again once when stale. */
+  const leaderOf = async (topic: string, partition: number) => {
+    consumer ??= new Consumer<Buffer, Buffer, Buffer, Buffer>({ ...base, groupId: NEVER_JOINED });
+    for (const forceUpdate of [false, true]) {
+      const metadata = await consumer.metadata({ topics: [topic], autocreateTopics: false, forceUpdate });
+      const info = metadata.topics.get(topic);
+      const leader = info?.partitions[partition]?.leader;
+      if (info !== undefined && leader !== undefined && leader >= 0) return { consumer, leader, id: info.id };
+    }
+    throw new Error(`kafka: partition ${topic}/${partition} has no leader`);
+  };
+
+  return {
+    async fetch(topic, partition, offset, maxBytes): Promise<FetchedRecord[]> {
+      const { consumer, leader, id } = await leaderOf(topic, partition);
+      const response = await consumer.fetch({
+        node: leader,
+        maxWaitTime: 0,
+        minBytes: 1,
+        maxBytes,
+        isolationLevel: READ_COMMITTED,
+        topics: [
+          {
+            topicId: id,
+            partitions: [
+              {
+                partition,
+                fetchOffset: BigInt(offset),
+                partitionMaxBytes: maxBytes,
+                currentLeaderEpoch: -1,
+                lastFetchedEpoch: -1,
+              },
+            ],
+          },
+        ],
+      });
+      const fetched = response.responses
+        .flatMap((t) => t.partitions)
+        .filter((p) => p.partitionIndex === partition);
+      return committedOnly(fetched.map(decoded)).map((message) => ({
+        offset: Number(message.offset),
+        key: message.key ?? null,
+        value: message.value,
+        headers: message.headers,
+        control: message.isControlRecord === true,
+        aborted: message.aborted,
+      }));
+    },
+
+    async commitAsNoMember(group, topic, offsets) {
+      admin ??= new Admin(base);
+      const [coordinator] = await admin.findCoordinator({ keyType: GROUP_KEY, keys: [group] });
+      if (coordinator === undefined) throw new Error(`kafka: no coordinator for group "${group}"`);
+      const connection = (await admin.connectToBrokers([coordinator.nodeId])).get(coordinator.nodeId);
+      if (connection === undefined) throw new Error(`kafka: cannot reach the coordinator of "${group}"`);
+      const versions = (await admin.listApis()).find((api) => api.apiKey === OFFSET_COMMIT_KEY);
+      const api = (versions?.maxVersion ?? 0) >= 9 ? offsetCommitV9.api : offsetCommitV8.api;
+      const partitions = [...offsets].map(([partitionIndex, committed]) => ({
+        partitionIndex,
+        committedOffset: BigInt(committed),
+        committedLeaderEpoch: -1,
+        // No metadata, as Kafka's own reset tool leaves it: the adapter's commit metadata is a member's.
+        committedMetadata: null,
+      }));
+      try {
+        await api.async(connection, group, -1, '', null, [{ name: topic, partitions }]);
+      } catch (error) {
+        // The callers branch on `type`, kafkajs's name for Kafka's error name: give it the same.
+        const refusal = kafkaErrorNames(error).find((name) => MEMBER_REFUSALS.has(name));
+        if (refusal !== undefined && typeof error === 'object' && error !== null) {
+          Object.assign(error, { type: refusal });
+        }
+        throw error;
+      }
+    },
+
+    async close() {
+      const open = [consumer, admin];
+      consumer = undefined;
+      admin = undefined;
+      await Promise.all(open.map((client) => client?.close().catch(() => undefined)));
+    },
+  };
+}
+
+/** A partition of a Fetch response as the committed-only filter reads it. */
+function decoded(partition: fetchV17.FetchResponsePartition) {
+  const messages: Decoded[] = [];
+  for (const batch of partition.records ?? []) {
+    const control = (batch.attributes & CONTROL) !== 0;
+    const batchContext = {
+      producerId: String(batch.producerId),
+      inTransaction: (batch.attributes & TRANSACTIONAL) !== 0,
+    };
+    for (const record of batch.records) {
+      messages.push({
+        offset: String(batch.firstOffset + BigInt(record.offsetDelta)),
+        key: record.key,
+        value: record.value,
+        headers: headersOf(record.headers),
+        isControlRecord: control,
+        batchContext,
+      });
+    }
+  }
+  return {
+    messages,
+    abortedTransactions: partition.abortedTransactions.map(({ producerId, firstOffset }) => ({
+      producerId: String(producerId),
+      firstOffset: String(firstOffset),
+    })),
+  };
+}
+
+/** Header pairs as the seam gives them: one value per name, every value when a name repeats. */
+function headersOf(pairs: readonly [Buffer | null, Buffer | null][]): FetchedHeaders {
+  const out: Record<string, Buffer | Buffer[]> = {};
+  for (const [name, value] of pairs) {
+    if (name === null) continue;
+    const key = name.toString();
+    const v = value ?? Buffer.alloc(0);
+    const before = out[key];
+    out[key] = before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v];
+  }
+  return out;
+}
