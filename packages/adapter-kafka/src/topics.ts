@@ -152,13 +152,13 @@ export class TopicManager {
     );
     // Whether we created it or someone else just did, wait until every partition has a leader:
     // a consumer that subscribes before that is told the topic does not exist.
-    await this.untilServed(admin, topic);
+    await untilServed(admin, topic);
   }
 
   private async check(topic: string): Promise<void> {
     const admin = await this.admin();
     try {
-      await this.untilServed(admin, topic, 0);
+      await untilServed(admin, topic, 0);
     } catch (error) {
       if (error instanceof TopicNotServedError && error.type === 'UNKNOWN_TOPIC_OR_PARTITION') {
         throw new ConfigError(
@@ -170,20 +170,28 @@ export class TopicManager {
       throw error;
     }
   }
+}
 
-  /** Resolves once the brokers serve every partition of `topic`; retries for up to `patienceMs`. */
-  private async untilServed(admin: KafkaAdminClient, topic: string, patienceMs = 30_000): Promise<void> {
-    const deadline = Date.now() + patienceMs;
-    for (let attempt = 0; ; attempt++) {
-      const { error, partitions } = await admin.topicInfo(topic);
-      if (error === undefined) {
-        if (partitions.length > 0 && partitions.every((p) => p.error === undefined && p.leader >= 0)) return;
-        if (Date.now() >= deadline) throw new Error(`topic "${topic}" has partitions without a leader`);
-      } else if (!NOT_YET_SERVED.has(error) || Date.now() >= deadline) {
-        throw new TopicNotServedError(topic, error);
-      }
-      await sleep(Math.min(50 * 2 ** attempt, 500));
+/**
+ * Resolves once the brokers serve every partition of `topic`; retries for up to `patienceMs`. On a
+ * cluster a topic just created is unknown for a moment to the brokers whose metadata has not caught
+ * up (UNKNOWN_TOPIC_OR_PARTITION), which kafkajs's own `waitForLeaders` does not wait out.
+ */
+export async function untilServed(
+  admin: KafkaAdminClient,
+  topic: string,
+  patienceMs = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + patienceMs;
+  for (let attempt = 0; ; attempt++) {
+    const { error, partitions } = await admin.topicInfo(topic);
+    if (error === undefined) {
+      if (partitions.length > 0 && partitions.every((p) => p.error === undefined && p.leader >= 0)) return;
+      if (Date.now() >= deadline) throw new Error(`topic "${topic}" has partitions without a leader`);
+    } else if (!NOT_YET_SERVED.has(error) || Date.now() >= deadline) {
+      throw new TopicNotServedError(topic, error);
     }
+    await sleep(Math.min(50 * 2 ** attempt, 500));
   }
 }
 

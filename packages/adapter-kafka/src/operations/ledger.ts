@@ -1,6 +1,7 @@
 import type { OutgoingRecord } from '@tidings/core/adapter';
 import type { KafkaAdminClient } from '../client/admin';
 import type { Publisher } from '../publisher';
+import { untilServed } from '../topics';
 import { type LogReader, readEnds } from './reader';
 
 /**
@@ -130,8 +131,10 @@ export class Ledgers {
             ...(this.replicationFactor === undefined ? {} : { replicationFactor: this.replicationFactor }),
             configs: { 'cleanup.policy': 'delete', 'retention.ms': '-1', 'retention.bytes': '-1' },
           },
-          { waitForLeaders: true },
+          { waitForLeaders: false },
         );
+        // Created now or by another process just before: read and written only once served.
+        await untilServed(admin, topic);
       })();
       this.made.set(topic, made);
       made.catch(() => this.made.delete(topic));
