@@ -17,11 +17,12 @@ const CONNECTION_ERRORS = new Set([
 ]);
 
 /**
- * Protocol errors that sending the same request again cannot cure: the record is too large or
- * invalid, or the client is not allowed to do it. kafkajs marks most of them `retriable: false`;
- * they are listed so that the verdict does not hang on that flag alone.
+ * @internal Protocol errors that sending the same request again cannot cure, whichever client
+ * reports them: the record is too large or invalid, or the client is not allowed to do it. Both
+ * clients mark most of them as not retriable; they are listed so that the verdict does not hang on
+ * that flag alone.
  */
-const PERMANENT_TYPES = new Set([
+export const PERMANENT_TYPES: ReadonlySet<string> = new Set([
   'MESSAGE_TOO_LARGE',
   'RECORD_LIST_TOO_LARGE',
   'INVALID_RECORD',

@@ -7,6 +7,8 @@
  * @module
  */
 
+import { PERMANENT_TYPES } from '../../errors';
+
 /** @internal The fields of a platformatic error this file reads; anything else is ignored. */
 interface PlatformaticLike {
   readonly code?: string;
@@ -71,25 +73,6 @@ export function topicNotServed(error: unknown): string | undefined {
   return NOT_SERVED.find((name) => names.includes(name));
 }
 
-/** Kafka error names that sending the same request again cannot cure (as the kafkajs side lists them). */
-const PERMANENT_NAMES = new Set([
-  'MESSAGE_TOO_LARGE',
-  'RECORD_LIST_TOO_LARGE',
-  'INVALID_RECORD',
-  'CORRUPT_MESSAGE',
-  'INVALID_TOPIC_EXCEPTION',
-  'INVALID_REQUIRED_ACKS',
-  'UNSUPPORTED_FOR_MESSAGE_FORMAT',
-  'UNSUPPORTED_COMPRESSION_TYPE',
-  'TOPIC_AUTHORIZATION_FAILED',
-  'GROUP_AUTHORIZATION_FAILED',
-  'CLUSTER_AUTHORIZATION_FAILED',
-  'TRANSACTIONAL_ID_AUTHORIZATION_FAILED',
-  'SASL_AUTHENTICATION_FAILED',
-  'UNSUPPORTED_SASL_MECHANISM',
-  'ILLEGAL_SASL_STATE',
-]);
-
 /** Client codes of failures that no retry cures: a refused login, a request the client cannot make. */
 const PERMANENT_CODES = new Set([
   'PLT_KFK_AUTHENTICATION',
@@ -140,7 +123,7 @@ export function isPermanent(error: unknown): boolean {
   if (isAuthenticationFailure(error)) return true;
   const leaves: PlatformaticLike[] = [];
   for (const e of errorTree(error)) {
-    if (PERMANENT_CODES.has(e.code ?? '') || PERMANENT_NAMES.has(e.apiId ?? '')) return true;
+    if (PERMANENT_CODES.has(e.code ?? '') || PERMANENT_TYPES.has(e.apiId ?? '')) return true;
     if (typeof e.apiId === 'string') leaves.push(e);
   }
   if (isConnectionProblem(error)) return false;
