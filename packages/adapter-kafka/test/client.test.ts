@@ -4,7 +4,4 @@ import { clientContract } from './client-contract';
 
 // The seam's contract on each client. @platformatic/kafka runs what issue 18 has ported so far.
 clientContract('kafkajs', kafkajsClient);
-clientContract('platformatic', platformaticClient, {
-  consumers:
-    'the group consumer is a later session of issue 18: its assignment, rebalance and commit paths differ most from kafkajs',
-});
+clientContract('platformatic', platformaticClient);

@@ -94,14 +94,7 @@ export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
       const fetched = response.responses
         .flatMap((t) => t.partitions)
         .filter((p) => p.partitionIndex === partition);
-      return committedOnly(fetched.map(decoded)).map((message) => ({
-        offset: Number(message.offset),
-        key: message.key ?? null,
-        value: message.value,
-        headers: message.headers,
-        control: message.isControlRecord === true,
-        aborted: message.aborted,
-      }));
+      return fetchedRecords(fetched);
     },
 
     async commitAsNoMember(group, topic, offsets) {
@@ -138,6 +131,23 @@ export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
       await Promise.all(open.map((client) => client?.close().catch(() => undefined)));
     },
   };
+}
+
+/**
+ * @internal The records of a Fetch response's partitions in the seam's shape, each marked as the
+ * committed-only filter found it (aborted, control); the group consumer's fetch loop reads them too.
+ * @example
+ * const visible = fetchedRecords([partition]).filter((r) => !r.aborted && !r.control);
+ */
+export function fetchedRecords(partitions: readonly fetchV17.FetchResponsePartition[]): FetchedRecord[] {
+  return committedOnly(partitions.map(decoded)).map((message) => ({
+    offset: Number(message.offset),
+    key: message.key ?? null,
+    value: message.value,
+    headers: message.headers,
+    control: message.isControlRecord === true,
+    aborted: message.aborted,
+  }));
 }
 
 /** A partition of a Fetch response as the committed-only filter reads it. */
