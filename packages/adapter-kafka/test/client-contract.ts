@@ -439,12 +439,77 @@ export function clientContract(name: string, make: ClientMaker, missing: Missing
           const theirs = partitionsOf(two.recorder.assignments.at(-1));
           expect(mine).toHaveLength(1);
           expect([...mine, ...theirs].sort()).toEqual([0, 1]);
+          // Each commits its share as a member of the new generation.
+          await first.commit([{ topic, partition: mine[0]!, offset: 0, metadata: 'one' }]);
+          await second.commit([{ topic, partition: theirs[0]!, offset: 0, metadata: 'two' }]);
+          const [committed] = await admin.groupOffsets(group, [topic]);
+          const metadataOf = (p: number) => committed?.partitions.find((c) => c.partition === p)?.metadata;
+          expect([metadataOf(mine[0]!), metadataOf(theirs[0]!)]).toEqual(['one', 'two']);
           const [described] = await admin.describeGroups([group]);
           expect(described?.members).toHaveLength(2);
           expect([...one.recorder.crashes, ...two.recorder.crashes]).toEqual([]);
         } finally {
           await second.disconnect().catch(() => undefined);
           await first.disconnect().catch(() => undefined);
+          await disconnect();
+        }
+      },
+    );
+    needing('producers', 'consumers')(
+      'starts where the group committed, else at the latest offset, and hands over committed transactions only',
+      async () => {
+        const { topic, group } = kafka.names('start');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        const transactional = made.producers.transactionalProducer({
+          transactionalId: `${topic}-tx`,
+          transactionTimeoutMs: 30_000,
+          allowAutoTopicCreation: false,
+        });
+        const first = made.consumers.groupConsumer(consumerSettings(group));
+        const second = made.consumers.groupConsumer(consumerSettings(group));
+        const one = recording();
+        const two = recording();
+        const send = (values: string[]) =>
+          producer.send([{ topic, messages: keyed('key-0', values) }], {
+            compression: 'none',
+            timeoutMs: 10_000,
+          });
+        try {
+          await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
+          await producer.connect();
+          await transactional.connect();
+          await send(['before']);
+          // Not from the beginning: partition 1 starts at its latest offset, past 'before'.
+          await first.run([topic], { fromBeginning: false }, one.handlers);
+          await one.recorder.until(() => one.recorder.assignments.length > 0);
+          // Positions are read on the first fetch after the join; give it a round before producing.
+          await new Promise((resolve) => setTimeout(resolve, 5 * TEST_CONSUMER.maxWaitTimeMs));
+          const dropped = await transactional.transaction();
+          await dropped.send([{ topic, messages: keyed('key-0', ['aborted']) }]);
+          await dropped.abort();
+          const kept = await transactional.transaction();
+          await kept.send([{ topic, messages: keyed('key-0', ['committed']) }]);
+          await kept.commit();
+          await send(['after']);
+          await one.recorder.until(() => valuesOf(one.recorder, 1).includes('after'));
+          expect(valuesOf(one.recorder, 1)).toEqual(['committed', 'after']);
+          const committedAt = one.recorder.batches
+            .flatMap((b) => b.records)
+            .find((r) => r.value?.toString() === 'committed')!.offset;
+          await first.commit([{ topic, partition: 1, offset: committedAt, metadata: '{"v":2}' }]);
+          await first.disconnect();
+          // A new member of the group starts at the committed offset, fromBeginning or not.
+          await second.run([topic], { fromBeginning: true }, two.handlers);
+          await two.recorder.until(() => valuesOf(two.recorder, 1).includes('after'));
+          expect(valuesOf(two.recorder, 1)).toEqual(['committed', 'after']);
+          expect([...one.recorder.crashes, ...two.recorder.crashes]).toEqual([]);
+        } finally {
+          await second.disconnect().catch(() => undefined);
+          await first.disconnect().catch(() => undefined);
+          await transactional.disconnect();
+          await producer.disconnect();
           await disconnect();
         }
       },

@@ -2,12 +2,11 @@ import {
   type BaseOptions,
   Consumer,
   type ConsumerGroupJoinPayload,
-  type GroupPartitionsAssigner,
   offsetCommitV8,
   offsetCommitV9,
 } from '@platformatic/kafka';
 import { sleep } from '@tidings/core/adapter';
-import { planAssignment, SUBSCRIPTION_AWARE_ASSIGNER } from '../../subscription/assigner';
+import { SUBSCRIPTION_AWARE_ASSIGNER } from '../../subscription/assigner';
 import type { ConnectionWatcher } from '../client';
 import type {
   GroupConsumerHandlers,
@@ -17,6 +16,7 @@ import type {
   OffsetCommitRequest,
   PartitionBatch,
 } from '../consumer';
+import { subscriptionAware } from './assigner';
 import { isConnectionProblem, isPermanent, kafkaErrorNames, topicNotServed } from './errors';
 import {
   fetchRound,
@@ -25,6 +25,7 @@ import {
   type PartitionFetch,
   READ_COMMITTED,
 } from './fetch-round';
+import { endOffsets, keyOf, startOffsets } from './positions';
 import { type EventSource, watchConnections } from './watch';
 
 /**
@@ -39,9 +40,6 @@ import { type EventSource, watchConnections } from './watch';
 
 /** OffsetCommit's API key, to learn the broker's highest version (v9 from Kafka 3.x, v8 before). */
 const OFFSET_COMMIT_KEY = 8;
-/** ListOffsets' special timestamps: the earliest and the latest (last stable) offset. */
-const EARLIEST = -2n;
-const LATEST = -1n;
 /** How often to ask again for a topic just made, and the longest pause between asks. */
 const SERVED_ATTEMPTS = 8;
 const SERVED_BACKOFF_CAP_MS = 2_000;
@@ -71,25 +69,6 @@ export function platformaticConsumers(base: BaseOptions, monitor: ConnectionWatc
     groupConsumer: (settings) => new PlatformaticGroupConsumer(base, settings, monitor),
   };
 }
-
-/** The subscription-aware assignment (`subscription/assigner.ts`) as the client's partition assigner. */
-const subscriptionAware: GroupPartitionsAssigner = (_current, members, _topics, metadata) => {
-  const partitionsByTopic = new Map(
-    [...metadata.topics].map(([topic, info]) => [topic, [...Array(info.partitionsCount).keys()]] as const),
-  );
-  const plan = planAssignment(
-    [...members.values()].map((member) => ({ memberId: member.memberId, topics: member.topics ?? [] })),
-    partitionsByTopic,
-  );
-  return [...plan].map(([memberId, assignment]) => ({
-    memberId,
-    assignments: new Map(
-      Object.entries(assignment).map(([topic, partitions]) => [topic, { topic, partitions }] as const),
-    ),
-  }));
-};
-
-const keyOf = (topic: string, partition: number): string => `${topic}\u0000${partition}`;
 
 class PlatformaticGroupConsumer implements KafkaGroupConsumer {
   private readonly consumer: Consumer<Buffer, Buffer, Buffer, Buffer>;
@@ -299,17 +278,18 @@ class PlatformaticGroupConsumer implements KafkaGroupConsumer {
 
   /** Sleeps up to `ms`, until woken (a join, a resume, a seek) or stopped. */
   private async idle(ms: number): Promise<void> {
+    const { signal } = this.stopped;
+    if (signal.aborted) return;
     await new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      const stop = () => done();
-      this.stopped.signal.addEventListener('abort', stop, { once: true });
-      this.wakeUp = done;
-      function done() {
+      const done = () => {
         clearTimeout(timer);
+        signal.removeEventListener('abort', done);
+        if (this.wakeUp === done) this.wakeUp = undefined;
         resolve();
-      }
-      // `stop` is left on the signal: it fires at most once, at the end.
-      void stop;
+      };
+      const timer = setTimeout(done, ms);
+      signal.addEventListener('abort', done, { once: true });
+      this.wakeUp = done;
     });
   }
 
@@ -408,49 +388,16 @@ class PlatformaticGroupConsumer implements KafkaGroupConsumer {
    * committed offset, else the earliest or latest offset as `fromBeginning` says.
    */
   private async loadPositions(assignment: Map<string, readonly [string, number]>, joins: number) {
-    const unpositioned = [...assignment].filter(([key]) => !this.positions.has(key));
+    const unpositioned = [...assignment.values()].filter(([t, p]) => !this.positions.has(keyOf(t, p)));
     if (unpositioned.length === 0) return;
-    const byTopic = new Map<string, number[]>();
-    for (const [, [topic, partition]] of unpositioned)
-      byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
-    const committed = await this.consumer.listCommittedOffsets({
-      topics: [...byTopic].map(([topic, partitions]) => ({ topic, partitions })),
-    });
-    const starts = new Map<string, number>();
-    const missing = new Map<string, number[]>();
-    for (const [key, [topic, partition]] of unpositioned) {
-      const offset = committed.get(topic)?.[partition];
-      if (offset !== undefined && offset >= 0n) starts.set(key, Number(offset));
-      else missing.set(topic, [...(missing.get(topic) ?? []), partition]);
-    }
-    if (missing.size > 0) {
-      for (const [key, offset] of await this.endOffsets(missing)) starts.set(key, offset);
-    }
+    const starts = await startOffsets(this.consumer, unpositioned, this.fromBeginning);
     if (joins !== this.joins) return;
     for (const [key, offset] of starts) if (!this.positions.has(key)) this.positions.set(key, offset);
   }
 
-  /** The earliest or latest (last stable) offset of each partition, by partition key. */
-  private async endOffsets(partitions: Map<string, number[]>): Promise<Map<string, number>> {
-    const ends = await this.consumer.listOffsets({
-      topics: [...partitions.keys()],
-      partitions: Object.fromEntries(partitions),
-      timestamp: this.fromBeginning ? EARLIEST : LATEST,
-      isolationLevel: READ_COMMITTED,
-    });
-    const out = new Map<string, number>();
-    for (const [topic, numbers] of partitions) {
-      for (const partition of numbers) {
-        const offset = ends.get(topic)?.[partition];
-        if (offset !== undefined) out.set(keyOf(topic, partition), Number(offset));
-      }
-    }
-    return out;
-  }
-
   /** The fetch offset fell outside the log (retention, a truncated log): start over as configured. */
   private async resetPosition(answer: PartitionAnswer, joins: number, seeks: number): Promise<void> {
-    const ends = await this.endOffsets(new Map([[answer.topic, [answer.partition]]]));
+    const ends = await endOffsets(this.consumer, [[answer.topic, answer.partition]], this.fromBeginning);
     const offset = ends.get(answer.key);
     if (offset === undefined || joins !== this.joins || (this.seeks.get(answer.key) ?? 0) !== seeks) return;
     this.positions.set(answer.key, offset);
