@@ -151,35 +151,41 @@ class PlatformaticGroupConsumer implements KafkaGroupConsumer {
   }
 
   async commit(offsets: readonly OffsetCommitRequest[]): Promise<void> {
-    const { memberId, generationId, groupId } = this.consumer;
-    if (memberId === null) {
-      throw Object.assign(new Error(`kafka: the consumer of group "${groupId}" is not a member yet`), {
-        type: 'UNKNOWN_MEMBER_ID',
-      });
-    }
+    const { groupId } = this.consumer;
     const byTopic = new Map<string, OffsetCommitRequest[]>();
     for (const o of offsets) byTopic.set(o.topic, [...(byTopic.get(o.topic) ?? []), o]);
+    const topics = [...byTopic].map(([name, list]) => ({
+      name,
+      partitions: list.map((o) => ({
+        partitionIndex: o.partition,
+        committedOffset: BigInt(o.offset),
+        committedLeaderEpoch: -1,
+        committedMetadata: o.metadata,
+      })),
+    }));
     try {
       const coordinator = await this.consumer.findGroupCoordinator();
       const connection = (await this.consumer.connectToBrokers([coordinator])).get(coordinator);
       if (connection === undefined) throw new Error(`kafka: cannot reach the coordinator of "${groupId}"`);
       this.commitApi ??= await this.offsetCommitApi();
-      await this.commitApi.async(
-        connection,
-        groupId,
-        generationId,
-        memberId,
-        null,
-        [...byTopic].map(([name, list]) => ({
-          name,
-          partitions: list.map((o) => ({
-            partitionIndex: o.partition,
-            committedOffset: BigInt(o.offset),
-            committedLeaderEpoch: -1,
-            committedMetadata: o.metadata,
-          })),
-        })),
-      );
+      for (let attempt = 0; ; attempt++) {
+        // Read at the last moment: the client re-joins by itself, and a commit the subscription made
+        // as the rebalance began must go as the member it is now, not the generation it was.
+        const { memberId, generationId } = this.consumer;
+        if (memberId === null) {
+          throw Object.assign(new Error(`kafka: the consumer of group "${groupId}" is not a member yet`), {
+            type: 'UNKNOWN_MEMBER_ID',
+          });
+        }
+        try {
+          await this.commitApi.async(connection, groupId, generationId, memberId, null, topics);
+          return;
+        } catch (error) {
+          // The join completed while the request was under way: once more, as the new generation.
+          const renewed = this.consumer.generationId !== generationId && this.consumer.memberId !== null;
+          if (attempt > 0 || !renewed || !kafkaErrorNames(error).includes('ILLEGAL_GENERATION')) throw error;
+        }
+      }
     } catch (error) {
       // errors.ts reads the refusal as `type`, kafkajs's field for Kafka's error name.
       const [name] = kafkaErrorNames(error);
