@@ -331,7 +331,7 @@ class PlatformaticGroupConsumer implements KafkaGroupConsumer {
         const seeksAt = new Map(wanted.map((w) => [w.key, this.seeks.get(w.key) ?? 0]));
         const { answers, failures } = await fetchRound(this.consumer, wanted, this.settings, forceMetadata);
         forceMetadata = false;
-        for (const failure of failures) this.noteFailure(failure, handlers);
+        for (const failure of failures) if (!this.noteFailure(failure, handlers)) return;
         let erred = failures.length > 0;
         for (const answer of answers) {
           if (this.stopped.signal.aborted) break;

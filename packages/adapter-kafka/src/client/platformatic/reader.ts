@@ -186,8 +186,14 @@ function headersOf(pairs: readonly [Buffer | null, Buffer | null][]): FetchedHea
     if (name === null) continue;
     const key = name.toString();
     const v = value ?? Buffer.alloc(0);
-    const before = out[key];
-    out[key] = before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v];
+    const before = Object.hasOwn(out, key) ? out[key] : undefined;
+    // Defined, not assigned: a header named `__proto__` is a header, not the object's prototype.
+    Object.defineProperty(out, key, {
+      value: before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
