@@ -1,7 +1,7 @@
 import { createRedactor } from '@tidings/core/adapter';
 import { describe, expect, it } from 'vitest';
 import type { KafkaClient } from '../src/client/client';
-import type { MemberAssignment, PartitionBatch } from '../src/client/consumer';
+import type { GroupConsumerHandlers, MemberAssignment, PartitionBatch } from '../src/client/consumer';
 import { ConnectionMonitor } from '../src/connection';
 import { deferred } from '../src/deferred';
 import { type KafkaAdapterOptions, resolveOptions } from '../src/options';
@@ -31,6 +31,74 @@ export type MissingParts = Partial<Record<'producers' | 'reader' | 'consumers', 
 /** Keys and the partitions of 6 the Java client's murmur2 gives them (what kafkajs's DefaultPartitioner gives). */
 const JAVA_PARTITIONS = [1, 0, 2, 5, 3, 2, 2, 1, 1, 3, 2, 1];
 
+/** What a test's consumer saw, in order: the callbacks of the seam, as short entries. */
+interface Recorder {
+  readonly events: string[];
+  readonly batches: PartitionBatch[];
+  readonly assignments: MemberAssignment[];
+  readonly crashes: unknown[];
+  /** Resolves once `predicate` holds after some callback. */
+  until(predicate: () => boolean, ms?: number): Promise<void>;
+}
+
+/** Handlers that record every callback; `onBatch` decides what each batch resolves. */
+function recording(
+  onBatch: (batch: PartitionBatch) => void | Promise<void> = (batch) => batch.resolve(batch.lastOffset + 1),
+): { recorder: Recorder; handlers: GroupConsumerHandlers } {
+  const waiters = new Set<() => void>();
+  const recorder: Recorder = {
+    events: [],
+    batches: [],
+    assignments: [],
+    crashes: [],
+    until(predicate, ms = 20_000) {
+      if (predicate()) return Promise.resolve();
+      return new Promise<void>((resolve, reject) => {
+        const check = () => {
+          if (!predicate()) return;
+          clearTimeout(timer);
+          waiters.delete(check);
+          resolve();
+        };
+        const timer = setTimeout(() => {
+          waiters.delete(check);
+          reject(new Error(`not within ${ms} ms; events: ${recorder.events.join(' ')}`));
+        }, ms);
+        waiters.add(check);
+      });
+    },
+  };
+  const note = (event: string) => {
+    recorder.events.push(event);
+    for (const check of [...waiters]) check();
+  };
+  const handlers: GroupConsumerHandlers = {
+    async batch(batch) {
+      recorder.batches.push(batch);
+      await onBatch(batch);
+      note(`batch:${batch.partition}@${batch.records[0]?.offset}`);
+    },
+    assigned(assignment) {
+      recorder.assignments.push(assignment);
+      note(`assigned:${JSON.stringify(assignment.partitions)}`);
+    },
+    rebalancing: () => note('rebalancing'),
+    fetchStarted: () => undefined,
+    crashed(error) {
+      recorder.crashes.push(error);
+      note('crashed');
+    },
+  };
+  return { recorder, handlers };
+}
+
+/** The values of the records a recorder's batches brought from `partition`. */
+function valuesOf(recorder: Recorder, partition: number): string[] {
+  return recorder.batches
+    .filter((batch) => batch.partition === partition)
+    .flatMap((batch) => batch.records.map((record) => record.value?.toString() ?? ''));
+}
+
 /**
  * Registers the contract's tests for one client.
  * @example
@@ -54,6 +122,15 @@ export function clientContract(name: string, make: ClientMaker, missing: Missing
         if (reasons.length === 0) it(title, test);
         else it.todo(`${title} (to do: ${reasons.join('; ')})`);
       };
+
+    const consumerSettings = (groupId: string) => ({
+      groupId,
+      ...TEST_CONSUMER,
+      maxBytesPerPartition: 1 << 20,
+    });
+    /** Records keyed so that the Java client's partitioner puts `key-1` on 0 and `key-0` on 1 of 2+. */
+    const keyed = (key: 'key-0' | 'key-1', values: readonly string[]) =>
+      values.map((value) => ({ key, value: Buffer.from(value), headers: {} }));
 
     it('creates topics once, describes them, reads their configs and ends, and never auto-creates', async () => {
       const { topic } = kafka.names('admin');
@@ -233,6 +310,205 @@ export function clientContract(name: string, make: ClientMaker, missing: Missing
           expect(crashes).toEqual([]);
         } finally {
           await consumer.disconnect().catch(() => undefined);
+          await producer.disconnect();
+          await disconnect();
+        }
+      },
+    );
+    needing('producers', 'consumers')(
+      'stops handing over a paused partition while the others flow, and hands it over once resumed',
+      async () => {
+        const { topic, group } = kafka.names('pause');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        const consumer = made.consumers.groupConsumer(consumerSettings(group));
+        const { recorder, handlers } = recording();
+        try {
+          await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
+          await producer.connect();
+          await consumer.run(
+            [topic],
+            { fromBeginning: true },
+            {
+              ...handlers,
+              assigned(assignment) {
+                // Paused before the first fetch of the assignment, as the subscription pauses a held partition.
+                consumer.pause(topic, 0);
+                handlers.assigned(assignment);
+              },
+            },
+          );
+          await recorder.until(() => recorder.assignments.length > 0);
+          const send = (key: 'key-0' | 'key-1', values: string[]) =>
+            producer.send([{ topic, messages: keyed(key, values) }], {
+              compression: 'none',
+              timeoutMs: 10_000,
+            });
+          await send('key-1', ['p0-a', 'p0-b']);
+          await send('key-0', ['p1-a', 'p1-b']);
+          await recorder.until(() => valuesOf(recorder, 1).length >= 2);
+          await send('key-0', ['p1-c']);
+          await recorder.until(() => valuesOf(recorder, 1).length >= 3);
+          // Several fetch rounds went by for partition 1: none of them brought partition 0.
+          await new Promise((resolve) => setTimeout(resolve, 3 * TEST_CONSUMER.maxWaitTimeMs));
+          expect(valuesOf(recorder, 0)).toEqual([]);
+          consumer.resume(topic, 0);
+          await recorder.until(() => valuesOf(recorder, 0).length >= 2);
+          expect(valuesOf(recorder, 0)).toEqual(['p0-a', 'p0-b']);
+          expect(valuesOf(recorder, 1)).toEqual(['p1-a', 'p1-b', 'p1-c']);
+          expect(recorder.crashes).toEqual([]);
+        } finally {
+          await consumer.disconnect().catch(() => undefined);
+          await producer.disconnect();
+          await disconnect();
+        }
+      },
+    );
+
+    needing('producers', 'consumers')(
+      'seeks a partition back: the batch in hand turns stale and the records from there come again',
+      async () => {
+        const { topic, group } = kafka.names('seek');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        const consumer = made.consumers.groupConsumer(consumerSettings(group));
+        let seeked = false;
+        const stale: boolean[] = [];
+        const after: number[] = [];
+        const { recorder, handlers } = recording((batch) => {
+          if (seeked) after.push(...batch.records.map((record) => record.offset));
+          else if (batch.records.some((record) => record.offset === 4)) {
+            seeked = true;
+            consumer.seek(topic, 0, 2);
+            // kafkajs says stale until the seek is applied, platformatic for good: asked at once here.
+            stale.push(batch.isStale());
+          }
+          // Resolving a stale batch must not undo the seek.
+          batch.resolve(batch.lastOffset + 1);
+        });
+        try {
+          await admin.createTopic({ topic, partitions: 1 }, { waitForLeaders: true });
+          await producer.connect();
+          const values = ['r0', 'r1', 'r2', 'r3', 'r4'];
+          await producer.send([{ topic, messages: keyed('key-0', values) }], {
+            compression: 'none',
+            timeoutMs: 10_000,
+          });
+          await consumer.run([topic], { fromBeginning: true }, handlers);
+          await recorder.until(() => after.includes(4));
+          expect(stale).toEqual([true]);
+          expect(after).toEqual([2, 3, 4]);
+          expect(recorder.crashes).toEqual([]);
+        } finally {
+          await consumer.disconnect().catch(() => undefined);
+          await producer.disconnect();
+          await disconnect();
+        }
+      },
+    );
+
+    needing('consumers')(
+      'a second member joining makes the first rebalance, then both are assigned a share of the partitions',
+      async () => {
+        const { topic, group } = kafka.names('rebalance');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const first = made.consumers.groupConsumer(consumerSettings(group));
+        const second = made.consumers.groupConsumer(consumerSettings(group));
+        const one = recording();
+        const two = recording();
+        const partitionsOf = (assignment: MemberAssignment | undefined) =>
+          Object.values(assignment?.partitions ?? {})
+            .flat()
+            .sort();
+        try {
+          await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
+          await first.run([topic], { fromBeginning: true }, one.handlers);
+          await one.recorder.until(() => one.recorder.assignments.length === 1);
+          expect(partitionsOf(one.recorder.assignments[0])).toEqual([0, 1]);
+          await second.run([topic], { fromBeginning: true }, two.handlers);
+          await two.recorder.until(() => two.recorder.assignments.length >= 1);
+          await one.recorder.until(() => one.recorder.assignments.length >= 2);
+          // The first member heard of the rebalance before its new assignment.
+          const events = one.recorder.events.filter((e) => e === 'rebalancing' || e.startsWith('assigned'));
+          expect(events.slice(0, 3)).toEqual([events[0], 'rebalancing', events[2]]);
+          expect(events[2]?.startsWith('assigned')).toBe(true);
+          const mine = partitionsOf(one.recorder.assignments.at(-1));
+          const theirs = partitionsOf(two.recorder.assignments.at(-1));
+          expect(mine).toHaveLength(1);
+          expect([...mine, ...theirs].sort()).toEqual([0, 1]);
+          // Each commits its share as a member of the new generation.
+          await first.commit([{ topic, partition: mine[0]!, offset: 0, metadata: 'one' }]);
+          await second.commit([{ topic, partition: theirs[0]!, offset: 0, metadata: 'two' }]);
+          const [committed] = await admin.groupOffsets(group, [topic]);
+          const metadataOf = (p: number) => committed?.partitions.find((c) => c.partition === p)?.metadata;
+          expect([metadataOf(mine[0]!), metadataOf(theirs[0]!)]).toEqual(['one', 'two']);
+          const [described] = await admin.describeGroups([group]);
+          expect(described?.members).toHaveLength(2);
+          expect([...one.recorder.crashes, ...two.recorder.crashes]).toEqual([]);
+        } finally {
+          await second.disconnect().catch(() => undefined);
+          await first.disconnect().catch(() => undefined);
+          await disconnect();
+        }
+      },
+    );
+    needing('producers', 'consumers')(
+      'starts where the group committed, else at the latest offset, and hands over committed transactions only',
+      async () => {
+        const { topic, group } = kafka.names('start');
+        const made = client();
+        const { admin, disconnect } = await made.connectAdmin();
+        const producer = made.producers.producer({ allowAutoTopicCreation: false });
+        const transactional = made.producers.transactionalProducer({
+          transactionalId: `${topic}-tx`,
+          transactionTimeoutMs: 30_000,
+          allowAutoTopicCreation: false,
+        });
+        const first = made.consumers.groupConsumer(consumerSettings(group));
+        const second = made.consumers.groupConsumer(consumerSettings(group));
+        const one = recording();
+        const two = recording();
+        const send = (values: string[]) =>
+          producer.send([{ topic, messages: keyed('key-0', values) }], {
+            compression: 'none',
+            timeoutMs: 10_000,
+          });
+        try {
+          await admin.createTopic({ topic, partitions: 2 }, { waitForLeaders: true });
+          await producer.connect();
+          await transactional.connect();
+          await send(['before']);
+          // Not from the beginning: partition 1 starts at its latest offset, past 'before'.
+          await first.run([topic], { fromBeginning: false }, one.handlers);
+          await one.recorder.until(() => one.recorder.assignments.length > 0);
+          // Positions are read on the first fetch after the join; give it a round before producing.
+          await new Promise((resolve) => setTimeout(resolve, 5 * TEST_CONSUMER.maxWaitTimeMs));
+          const dropped = await transactional.transaction();
+          await dropped.send([{ topic, messages: keyed('key-0', ['aborted']) }]);
+          await dropped.abort();
+          const kept = await transactional.transaction();
+          await kept.send([{ topic, messages: keyed('key-0', ['committed']) }]);
+          await kept.commit();
+          await send(['after']);
+          await one.recorder.until(() => valuesOf(one.recorder, 1).includes('after'));
+          expect(valuesOf(one.recorder, 1)).toEqual(['committed', 'after']);
+          const committedAt = one.recorder.batches
+            .flatMap((b) => b.records)
+            .find((r) => r.value?.toString() === 'committed')!.offset;
+          await first.commit([{ topic, partition: 1, offset: committedAt, metadata: '{"v":2}' }]);
+          await first.disconnect();
+          // A new member of the group starts at the committed offset, fromBeginning or not.
+          await second.run([topic], { fromBeginning: true }, two.handlers);
+          await two.recorder.until(() => valuesOf(two.recorder, 1).includes('after'));
+          expect(valuesOf(two.recorder, 1)).toEqual(['committed', 'after']);
+          expect([...one.recorder.crashes, ...two.recorder.crashes]).toEqual([]);
+        } finally {
+          await second.disconnect().catch(() => undefined);
+          await first.disconnect().catch(() => undefined);
+          await transactional.disconnect();
           await producer.disconnect();
           await disconnect();
         }

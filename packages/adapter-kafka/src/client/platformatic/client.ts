@@ -3,21 +3,18 @@ import { ConfigError } from '@tidings/core/adapter';
 import type { ResolvedKafkaOptions } from '../../options';
 import type { ConnectionWatcher, KafkaClient } from '../client';
 import { platformaticAdmin } from './admin';
+import { platformaticConsumers } from './consumer';
 import { isConnectionProblem } from './errors';
 import { platformaticProducers } from './producer';
 import { platformaticLogReader } from './reader';
 import { type EventSource, watchConnections } from './watch';
 
 /**
- * The adapter's client on `@platformatic/kafka`, as far as issue 18 has taken it: admin, producers
- * and the group-less reader (the group consumer comes next). Nothing selects it yet: only the client
- * contract test makes it.
+ * The adapter's client on `@platformatic/kafka` (issue 18): admin, producers, the group-less reader
+ * and the group consumer. Nothing selects it yet: only the client contract test makes it.
  *
  * @module
  */
-
-/** @internal The parts of the seam's `KafkaClient` this client implements so far: all but the group consumer. */
-export type PlatformaticClientParts = Omit<KafkaClient, 'consumers'>;
 
 /**
  * @internal The settings every platformatic client of the adapter is made with. TLS, SASL and the
@@ -47,18 +44,16 @@ export function baseOptions(options: ResolvedKafkaOptions): BaseOptions {
 }
 
 /**
- * @internal The parts of the adapter's client that run on `@platformatic/kafka` so far.
+ * @internal The adapter's client on `@platformatic/kafka`.
  * @example
  * const client = platformaticClient(options, monitor);
  * const { admin, disconnect } = await client.connectAdmin();
  */
-export function platformaticClient(
-  options: ResolvedKafkaOptions,
-  monitor: ConnectionWatcher,
-): PlatformaticClientParts {
+export function platformaticClient(options: ResolvedKafkaOptions, monitor: ConnectionWatcher): KafkaClient {
   const base = baseOptions(options);
   return {
     producers: platformaticProducers(base, monitor),
+    consumers: platformaticConsumers(base, monitor),
     reader: platformaticLogReader(base),
     async connectAdmin() {
       const admin = new Admin(base);

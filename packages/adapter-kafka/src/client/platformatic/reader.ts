@@ -94,14 +94,7 @@ export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
       const fetched = response.responses
         .flatMap((t) => t.partitions)
         .filter((p) => p.partitionIndex === partition);
-      return committedOnly(fetched.map(decoded)).map((message) => ({
-        offset: Number(message.offset),
-        key: message.key ?? null,
-        value: message.value,
-        headers: message.headers,
-        control: message.isControlRecord === true,
-        aborted: message.aborted,
-      }));
+      return fetchedRecords(fetched);
     },
 
     async commitAsNoMember(group, topic, offsets) {
@@ -140,6 +133,23 @@ export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
   };
 }
 
+/**
+ * @internal The records of a Fetch response's partitions in the seam's shape, each marked as the
+ * committed-only filter found it (aborted, control); the group consumer's fetch loop reads them too.
+ * @example
+ * const visible = fetchedRecords([partition]).filter((r) => !r.aborted && !r.control);
+ */
+export function fetchedRecords(partitions: readonly fetchV17.FetchResponsePartition[]): FetchedRecord[] {
+  return committedOnly(partitions.map(decoded)).map((message) => ({
+    offset: Number(message.offset),
+    key: message.key ?? null,
+    value: message.value,
+    headers: message.headers,
+    control: message.isControlRecord === true,
+    aborted: message.aborted,
+  }));
+}
+
 /** A partition of a Fetch response as the committed-only filter reads it. */
 function decoded(partition: fetchV17.FetchResponsePartition) {
   const messages: Decoded[] = [];
@@ -176,8 +186,14 @@ function headersOf(pairs: readonly [Buffer | null, Buffer | null][]): FetchedHea
     if (name === null) continue;
     const key = name.toString();
     const v = value ?? Buffer.alloc(0);
-    const before = out[key];
-    out[key] = before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v];
+    const before = Object.hasOwn(out, key) ? out[key] : undefined;
+    // Defined, not assigned: a header named `__proto__` is a header, not the object's prototype.
+    Object.defineProperty(out, key, {
+      value: before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
   }
   return out;
 }
