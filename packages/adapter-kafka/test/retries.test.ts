@@ -147,10 +147,20 @@ describe('kafka retry topics (ordering: none)', () => {
       () => 'the long ones were not delivered',
     );
     await adapter.publish([{ topic, key: 'same', headers: {}, body: Buffer.from('short') }]);
+    // Two waits, so that a failure says which half was slow: the first delivery comes from the
+    // topic itself, the second from the short tier, which must not wait behind the full long tier.
+    await collector.until(
+      () => collector.ofBody('short').length >= 1,
+      20_000,
+      () => 'the short record was not delivered from its topic',
+    );
     await collector.until(
       () => collector.ofBody('short').length >= 2,
       20_000,
-      () => 'the short retry was held back',
+      () =>
+        `the short retry was held back (${collector.deliveries.length} deliveries: ${collector.deliveries
+          .map((d) => `${text(d.record)}#${d.record.attempt}@${d.record.position}`)
+          .join(', ')})`,
     );
     const again = collector.ofBody('short')[1]!;
     expect(again.record.attempt).toBe(2);
