@@ -62,7 +62,10 @@ export class PrivateKafka {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'tidings-kafka-'));
     await mkdir(path.join(dir, 'data'));
     await writeFile(path.join(dir, 'server.properties'), config(dir, port!, controllerPort!, options));
-    const clusterId = randomBytes(16).toString('base64url');
+    // Kafka's storage tool reads an id starting with '-' as an option (1 in 64 ids): draw again, as
+    // Kafka's own generator and tools/kafka/kafka.sh do.
+    let clusterId = randomBytes(16).toString('base64url');
+    while (clusterId.startsWith('-')) clusterId = randomBytes(16).toString('base64url');
     if (options.scramUsers === undefined) {
       await writeFile(
         path.join(dir, 'data', 'meta.properties'),
