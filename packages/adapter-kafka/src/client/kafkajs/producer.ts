@@ -37,7 +37,7 @@ export function kafkajsProducers(kafka: Kafka, watch: WatchClient): KafkaProduce
       try {
         return codecs?.[type]?.() !== undefined;
       } catch {
-        // kafkajs's placeholder for a codec nobody registered throws "not implemented".
+        // kafkajs's stand-in for a codec nobody registered throws when called: not available.
         return false;
       }
     },
