@@ -15,12 +15,13 @@
 // does send an id and a type header and parses the JSON in its handler, so that the records on the
 // wire are alike.
 //
-// Run alone: npx tsx bench/kafka.ts [--messages N] [--rounds N] [--quick]   (after `npm run build`)
+// Run alone: npx tsx bench/kafka.ts [--messages N] [--rounds N] [--quick] [--client kafkajs|platformatic]
+// (after `npm run build`); --client runs the Tidings lane on that client instead of the adapter's default.
 // It needs the local broker: bash tools/kafka/kafka.sh start
 import { randomUUID } from 'node:crypto';
-import { createKafkaAdapter } from '@tidings/adapter-kafka';
+import { createKafkaAdapter, type KafkaClientName } from '@tidings/adapter-kafka';
 import { type Consumer, Kafka, logLevel, Partitioners } from 'kafkajs';
-import { runWhenMain } from './lib/cli';
+import { argument, runWhenMain } from './lib/cli';
 import { type BrokerBench, type DriverOptions, type Lane, runBroker } from './lib/driver';
 import { BENCH_EVENT_TYPE, type BenchEvent } from './lib/event';
 import type { BenchResult } from './lib/result';
@@ -108,6 +109,9 @@ async function cleanup(kafka: Kafka, prefix: string): Promise<void> {
   }
 }
 
+/** The client of the Tidings lane when run alone with `--client`; the adapter's default otherwise. */
+const client = argument('client') as KafkaClientName | undefined;
+
 /** Raw kafkajs and Tidings on the local broker; see lib/driver.ts for the scenarios. */
 export async function run(options: DriverOptions): Promise<BenchResult[]> {
   const prefix = `bench-kafka-${Date.now().toString(36)}`;
@@ -117,7 +121,12 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
     e2eRate: E2E_RATE,
     raw: rawLane(kafka, prefix),
     tidings: createTidingsLane({
-      adapter: () => createKafkaAdapter({ brokers: [BROKER], consumer: { maxWaitTimeMs: MAX_WAIT_MS } }),
+      adapter: () =>
+        createKafkaAdapter({
+          brokers: [BROKER],
+          consumer: { maxWaitTimeMs: MAX_WAIT_MS },
+          ...(client === undefined ? {} : { client }),
+        }),
       topic: (name) => `${prefix}-tidings-${name}`,
       group: `${prefix}-tidings`,
     }),

@@ -33,7 +33,12 @@ import { Ledgers } from './operations/ledger';
 import { LogReader } from './operations/reader';
 import { RedriveProducers } from './operations/redrive-producer';
 import { replayHistory } from './operations/replay';
-import { type KafkaAdapterOptions, type ResolvedKafkaOptions, resolveOptions } from './options';
+import {
+  type KafkaAdapterOptions,
+  type KafkaClientName,
+  type ResolvedKafkaOptions,
+  resolveOptions,
+} from './options';
 import { Publisher } from './publisher';
 import { checkRetryTopicNames } from './retry-topics';
 import { closedWhileStarting, KafkaSubscription } from './subscription/subscription';
@@ -137,7 +142,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
 
   /**
    * Calls `listener` on every change of {@link state}: `connecting`, `connected`, `reconnecting`
-   * when a broker connection failed and kafkajs is retrying, `connected` again once a broker
+   * when a broker connection failed and the client is retrying, `connected` again once a broker
    * answered, `failed` when `connect` gave up, `closed`. The bus logs these.
    */
   onStateChange(listener: (state: ConnectionState, error?: Error) => void): () => void {
@@ -146,7 +151,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
 
   connect(): Promise<void> {
     if (this.closing !== undefined) return Promise.reject(new ClosedError('kafka adapter is closed'));
-    // While reconnecting the clients exist and kafkajs is at work: nothing to open.
+    // While reconnecting the clients exist and are at work: nothing to open.
     if (this.monitor.state === 'connected' || this.monitor.state === 'reconnecting') return Promise.resolve();
     this.connecting ??= (async () => {
       this.monitor.set('connecting');
@@ -177,7 +182,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
     } catch (error) {
       const topic = records[0]!.topic;
       const { redactor } = this.options;
-      // The adapter's own errors say it best (a missing topic); a kafkajs one, its innermost cause.
+      // The adapter's own errors say it best (a missing topic); a client's, its innermost cause.
       const why = error instanceof TidingsError ? error.message : describeKafkaError(error);
       throw new PublishError(redactor.text(`kafka: cannot publish to "${topic}": ${why}`), {
         topic,
@@ -312,7 +317,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
 }
 
 /**
- * Creates the Kafka adapter, on kafkajs. It publishes through an idempotent producer (`acks: -1`)
+ * Creates the Kafka adapter, on the client `options.client` names (see {@link KafkaClientName}). It publishes through an idempotent producer (`acks: -1`)
  * and consumes with one consumer group per subscription, committing per partition the offset of the
  * lowest unsettled record. Unordered subscriptions retry through delay-tiered retry topics; ordered
  * ones retry in place. Dead letters go to the topic the core names, `<topic>.<group>.dlq` by default.

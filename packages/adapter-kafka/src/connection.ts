@@ -4,6 +4,7 @@ import type { KafkaAdminClient } from './client/admin';
 import type { ConnectedAdmin, ConnectionWatcher, InstrumentedClient, KafkaClient } from './client/client';
 import type { KafkaConsumerFactory } from './client/consumer';
 import { kafkajsClient } from './client/kafkajs/client';
+import { platformaticClient } from './client/platformatic/client';
 import type { KafkaProducerFactory } from './client/producer';
 import type { KafkaLogReaderClient } from './client/reader';
 import { connectionError } from './errors';
@@ -150,13 +151,16 @@ export class ConnectionMonitor implements ConnectionStateReporter, ConnectionWat
  */
 export class KafkaConnection {
   readonly monitor: ConnectionMonitor;
-  /** The client the adapter runs on (kafkajs today; issue 18 adds @platformatic/kafka). */
+  /** The client the adapter runs on: `options.client`. */
   private readonly client: KafkaClient;
   private adminClient: Promise<ConnectedAdmin> | undefined;
 
   constructor(private readonly options: ResolvedKafkaOptions) {
     this.monitor = new ConnectionMonitor(options.redactor, async () => (await this.admin()).ping());
-    this.client = kafkajsClient(options, this.monitor);
+    this.client =
+      options.client === 'platformatic'
+        ? platformaticClient(options, this.monitor)
+        : kafkajsClient(options, this.monitor);
   }
 
   /** The producers of the client the adapter runs on. */

@@ -1,3 +1,4 @@
+import { AuthenticationError, MultipleErrors, NetworkError, ResponseError } from '@platformatic/kafka';
 import { SecretEvidence } from '@tidings/conformance';
 import { ConfigError, createRedactor, MessageTooLargeError } from '@tidings/core/adapter';
 import {
@@ -7,7 +8,15 @@ import {
   KafkaJSProtocolError,
 } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
-import { connectionError, isConnectionProblem, isPermanent, isSizeRefusal, publishError } from './errors';
+import {
+  connectionError,
+  describeKafkaError,
+  isConnectionProblem,
+  isPermanent,
+  isRetriableCommitFailure,
+  isSizeRefusal,
+  publishError,
+} from './errors';
 
 /** A protocol error as kafkajs makes it from a broker's error code. */
 function protocolError(type: string, retriable: boolean): Error {
@@ -81,5 +90,49 @@ describe('kafka error verdicts', () => {
       expect((error.cause as Error).name).toBe('KafkaJSNonRetriableError');
       expect(((error.cause as Error).cause as { code?: string }).code).toBe('EAUTH');
     }
+  });
+});
+
+describe('kafka error verdicts on @platformatic/kafka errors', () => {
+  // The client types the error as its numeric code; its ProtocolError takes Kafka's name as well.
+  const response = (name: string, serverMessage: string | null = null) =>
+    new ResponseError(0, 9, { '/topics/0/partitions/0': [name as unknown as number, serverMessage] }, {});
+
+  it('reads a size refusal, a permanent refusal and a lost connection from its error tree', () => {
+    const tooLarge = new MultipleErrors('Producing failed.', [response('MESSAGE_TOO_LARGE')]);
+    expect(isSizeRefusal(tooLarge)).toBe(true);
+    expect(isPermanent(tooLarge)).toBe(true);
+    expect(isPermanent(response('TOPIC_AUTHORIZATION_FAILED'))).toBe(true);
+    const reset = new NetworkError('Connection closed', { cause: new Error('read ECONNRESET') });
+    expect(isConnectionProblem(reset)).toBe(true);
+    expect(isPermanent(reset)).toBe(false);
+    expect(isSizeRefusal(reset)).toBe(false);
+  });
+
+  it('calls a commit retriable while the coordinator moves or the connection is lost, and not for a dropped member', () => {
+    expect(isRetriableCommitFailure(response('NOT_COORDINATOR'))).toBe(true);
+    expect(isRetriableCommitFailure(response('REBALANCE_IN_PROGRESS'))).toBe(true);
+    expect(isRetriableCommitFailure(new NetworkError('Connection closed'))).toBe(true);
+    expect(isRetriableCommitFailure(response('UNKNOWN_MEMBER_ID'))).toBe(false);
+    expect(isRetriableCommitFailure(response('ILLEGAL_GENERATION'))).toBe(false);
+    expect(isRetriableCommitFailure(response('GROUP_AUTHORIZATION_FAILED'))).toBe(false);
+  });
+
+  it("describes a failure by the broker's own words and the Kafka error name, or by its deepest cause", () => {
+    const login = new NetworkError('Connection failed', {
+      cause: new AuthenticationError('SASL authentication failed.', {
+        cause: response('SASL_AUTHENTICATION_FAILED', 'Invalid username or password'),
+      }),
+    });
+    expect(describeKafkaError(login)).toBe(
+      'SASL authentication failed: Invalid username or password (SASL_AUTHENTICATION_FAILED)',
+    );
+    const refused = new MultipleErrors('Cannot connect to any broker.', [
+      new NetworkError('Connection failed', { cause: new Error('connect ECONNREFUSED 127.0.0.1:1') }),
+    ]);
+    expect(describeKafkaError(refused)).toBe('connect ECONNREFUSED 127.0.0.1:1');
+    expect(connectionError(refused, ['127.0.0.1:1'], createRedactor()).message).toBe(
+      'kafka: cannot connect to 127.0.0.1:1: connect ECONNREFUSED 127.0.0.1:1',
+    );
   });
 });

@@ -1,5 +1,5 @@
 /**
- * Apache Kafka adapter for Tidings, on kafkajs.
+ * Apache Kafka adapter for Tidings, on @platformatic/kafka or kafkajs.
  *
  * @module @tidings/adapter-kafka
  */
@@ -12,12 +12,14 @@ export { decodeCommitMetadata } from './commit-metadata';
 export type { KafkaLogEntry, KafkaLogger, KafkaLogLevel } from './logging';
 export type {
   KafkaAdapterOptions,
+  KafkaClientName,
   KafkaCompression,
   KafkaConsumerOptions,
   KafkajsClientSettings,
   KafkaProducerOptions,
   KafkaRetryTopicOptions,
   KafkaTopicOptions,
+  PlatformaticClientSettings,
   RetryTopicNamer,
 } from './options';
 export { defaultRetryTopicName } from './options';

@@ -1,3 +1,4 @@
+import type { BaseOptions } from '@platformatic/kafka';
 import {
   ConfigError,
   checkOptionNames,
@@ -9,21 +10,60 @@ import {
 import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 import { configSecrets, redactBroker, watchedSasl } from './secrets';
-import { type KafkaSaslOptions, type KafkaTlsOptions, kafkajsSasl, kafkajsTls } from './security';
+import {
+  type KafkaSaslOptions,
+  type KafkaTlsOptions,
+  type KafkaTlsSettings,
+  type ResolvedSasl,
+  resolveSasl,
+  resolveTls,
+} from './security';
 
 /**
- * Settings of the kafkajs client the adapter runs on, passed to `new Kafka()` over the adapter's
- * own: the escape hatch for what the adapter has no option of its own for (a `socketFactory`,
- * the connection `retry`, `authenticationTimeout`, the `aws` SASL mechanism...). The brokers and
- * the logging stay the adapter's. It names its client on purpose: it will not survive a change
- * of client.
+ * The Kafka client library an adapter runs on. Every option of the adapter means the same on both,
+ * and every guarantee holds on both; `docs/adapters/kafka.md` compares them.
+ *
+ * - `'platformatic'`: [@platformatic/kafka](https://github.com/platformatic/kafka), maintained,
+ *   the adapter's own fetch loop over it.
+ * - `'kafkajs'`: kafkajs 2.2, the client the adapter was first written on (no release since 2023).
  *
  * @example
  * ```ts
- * createKafkaAdapter({ brokers, kafkajs: { retry: { retries: 10 }, authenticationTimeout: 5_000 } });
+ * createKafkaAdapter({ brokers, client: 'kafkajs' });
+ * ```
+ */
+export type KafkaClientName = 'platformatic' | 'kafkajs';
+
+/** @internal The client an adapter runs on when its options name none. */
+export const DEFAULT_CLIENT: KafkaClientName = 'kafkajs';
+
+/**
+ * Settings of the kafkajs client, passed to `new Kafka()` over the adapter's own: the escape hatch
+ * for what the adapter has no option of its own for (a `socketFactory`, the connection `retry`,
+ * `authenticationTimeout`, the `aws` SASL mechanism...), with `client: 'kafkajs'` only. The brokers
+ * and the logging stay the adapter's. It names its client on purpose: it does not follow a change of
+ * client.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, client: 'kafkajs', kafkajs: { retry: { retries: 10 }, authenticationTimeout: 5_000 } });
  * ```
  */
 export type KafkajsClientSettings = Partial<Omit<KafkaConfig, 'brokers' | 'logCreator' | 'logLevel'>>;
+
+/**
+ * Settings of the @platformatic/kafka clients (its `BaseOptions`), given to every admin, producer and
+ * consumer the adapter makes, over the adapter's own: the escape hatch for what the adapter has no
+ * option of its own for (the `GSSAPI` SASL mechanism, `retries` and `retryDelay` of its requests,
+ * `metadataMaxAge`, `metrics`...), with `client: 'platformatic'` only. The brokers and the client id
+ * stay the adapter's.
+ *
+ * @example
+ * ```ts
+ * createKafkaAdapter({ brokers, client: 'platformatic', platformatic: { retries: 5, retryDelay: 500 } });
+ * ```
+ */
+export type PlatformaticClientSettings = Partial<Omit<BaseOptions, 'bootstrapBrokers' | 'clientId'>>;
 
 /**
  * Compression of produced record batches. Everything but `gzip` needs a codec registered with kafkajs.
@@ -153,6 +193,8 @@ export interface KafkaRetryTopicOptions {
 export interface KafkaAdapterOptions {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
+  /** The client library to run on (see {@link KafkaClientName}). Default `'kafkajs'`. */
+  readonly client?: KafkaClientName;
   /** Client id sent to the brokers (quotas, logs). Default `tidings`. */
   readonly clientId?: string;
   /** TLS: `true` to trust the system's CAs, or the certificates and checks to use. Default: none. */
@@ -173,20 +215,28 @@ export interface KafkaAdapterOptions {
   readonly topics?: KafkaTopicOptions;
   /** Retry topics for unordered subscriptions, or `false` to retry every record in the consumer. */
   readonly retryTopics?: KafkaRetryTopicOptions | false;
-  /** Receives kafkajs's and the adapter's log entries. Default: none, kafkajs is silenced. */
+  /**
+   * Receives the adapter's log entries, and kafkajs's when it runs on kafkajs. Default: none, and
+   * kafkajs is silenced.
+   */
   readonly logger?: KafkaLogger;
   /** Least severe level passed to `logger`. Default `'warn'`. */
   readonly logLevel?: KafkaLogLevel;
   /**
-   * Settings of the kafkajs client itself (`socketFactory`, connection `retry`,
-   * `authenticationTimeout`, the `aws` SASL mechanism...), merged over the ones above; the brokers
-   * and the logging stay the adapter's. Formerly `kafkaConfig`.
+   * Settings of the kafkajs client itself, with `client: 'kafkajs'` (see
+   * {@link KafkajsClientSettings}). Formerly `kafkaConfig`.
    */
   readonly kafkajs?: KafkajsClientSettings;
+  /**
+   * Settings of the @platformatic/kafka clients themselves, with `client: 'platformatic'` (see
+   * {@link PlatformaticClientSettings}).
+   */
+  readonly platformatic?: PlatformaticClientSettings;
 }
 
 /** @internal Every setting with its default filled in. */
 export interface ResolvedKafkaOptions {
+  readonly client: KafkaClientName;
   readonly brokers: readonly string[];
   readonly clientId: string;
   readonly connectionTimeoutMs: number;
@@ -203,8 +253,13 @@ export interface ResolvedKafkaOptions {
   readonly retryTopics: { readonly tiersMs: readonly number[]; readonly name: RetryTopicNamer } | false;
   readonly logger: KafkaLogger | undefined;
   readonly logLevel: KafkaLogLevel;
-  /** What `new Kafka()` is given besides brokers, timeouts and logging: TLS, SASL and the escape hatch. */
-  readonly clientConfig: Partial<KafkaConfig>;
+  /** TLS settings for `tls.connect` (`{}`: Node's defaults), or `undefined` for plain TCP. */
+  readonly tls: KafkaTlsSettings | undefined;
+  readonly sasl: ResolvedSasl | undefined;
+  /** The kafkajs escape hatch, its SASL credential providers watched by the redactor. */
+  readonly kafkajs: KafkajsClientSettings;
+  /** The @platformatic/kafka escape hatch, its SASL credential providers watched by the redactor. */
+  readonly platformatic: PlatformaticClientSettings;
   /**
    * Removes the options' secrets (SASL, TLS), and OAuth bearer tokens as the provider hands them
    * out, from everything the adapter says.
@@ -245,9 +300,10 @@ const COMPRESSIONS: readonly KafkaCompression[] = ['none', 'gzip', 'snappy', 'lz
 const LOG_LEVELS: readonly KafkaLogLevel[] = ['error', 'warn', 'info', 'debug'];
 
 // Our own option objects are checked for unknown names (`ssl` and `sasl` in security.ts); `kafkajs`
-// is the client's own configuration, passed through, and stays open.
+// and `platformatic` are the clients' own configurations, passed through, and stay open.
 const OPTION_NAMES: OptionNames<KafkaAdapterOptions> = {
   brokers: true,
+  client: true,
   clientId: true,
   ssl: true,
   sasl: true,
@@ -261,7 +317,9 @@ const OPTION_NAMES: OptionNames<KafkaAdapterOptions> = {
   logger: true,
   logLevel: true,
   kafkajs: true,
+  platformatic: true,
 };
+const CLIENTS: readonly KafkaClientName[] = ['platformatic', 'kafkajs'];
 const PRODUCER_NAMES: OptionNames<KafkaProducerOptions> = {
   compression: true,
   publishTimeoutMs: true,
@@ -377,21 +435,28 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
     throw new ConfigError('logger', 'must be a function that receives log entries');
   }
 
-  const escapeHatch = options.kafkajs ?? {};
-  if (escapeHatch === null || typeof escapeHatch !== 'object') {
-    throw new ConfigError('kafkajs', 'must be an object of kafkajs client settings');
+  const client = options.client ?? DEFAULT_CLIENT;
+  if (!CLIENTS.includes(client)) {
+    throw new ConfigError(
+      'client',
+      `must be one of ${CLIENTS.join(', ')}, got ${JSON.stringify(client) ?? 'nothing'}`,
+    );
   }
-  // Ours first, the escape hatch over them: what it sets is what the user asked kafkajs for.
-  const clientConfig: Partial<KafkaConfig> = {};
-  const ssl = kafkajsTls(options.ssl);
-  if (ssl !== undefined) clientConfig.ssl = ssl;
-  const sasl = kafkajsSasl(options.sasl);
-  if (sasl !== undefined) clientConfig.sasl = sasl;
-  Object.assign(clientConfig, escapeHatch);
-  const redactor = createRedactor(configSecrets(clientConfig));
-  if (clientConfig.sasl !== undefined) clientConfig.sasl = watchedSasl(clientConfig.sasl, redactor);
+  const kafkajs = escapeHatch(options, 'kafkajs', client);
+  const platformatic = escapeHatch(options, 'platformatic', client);
+  const tls = resolveTls(options.ssl);
+  const late: { redactor?: Redactor } = {};
+  const sasl = resolveSasl(options.sasl, (token) => late.redactor?.learn(token));
+  const redactor = createRedactor([
+    ...(sasl !== undefined && 'password' in sasl ? [sasl.password] : []),
+    ...configSecrets({ ssl: tls }),
+    ...configSecrets(kafkajs),
+    ...configSecrets(platformatic),
+  ]);
+  late.redactor = redactor;
 
   return {
+    client,
     brokers: [...brokers],
     clientId,
     connectionTimeoutMs,
@@ -403,9 +468,43 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
     retryTopics,
     logger: options.logger,
     logLevel,
-    clientConfig,
+    tls,
+    sasl,
+    kafkajs: watchedHatch(kafkajs, redactor),
+    platformatic: watchedHatch(platformatic, redactor),
     redactor,
   };
+}
+
+/**
+ * The escape hatch named `name`, checked: an object, and given only with the client it belongs to
+ * (the other client would silently ignore it).
+ */
+function escapeHatch<TName extends KafkaClientName>(
+  options: KafkaAdapterOptions,
+  name: TName,
+  client: KafkaClientName,
+): TName extends 'kafkajs' ? KafkajsClientSettings : PlatformaticClientSettings {
+  const settings: unknown = options[name];
+  if (settings === undefined) return {} as never;
+  if (settings === null || typeof settings !== 'object' || Array.isArray(settings)) {
+    throw new ConfigError(
+      name,
+      `must be an object of ${name === 'kafkajs' ? 'kafkajs' : '@platformatic/kafka'} client settings`,
+    );
+  }
+  if (client !== name) {
+    throw new ConfigError(
+      name,
+      `holds settings of the ${name} client, but the adapter runs on ${client}: set client: '${name}', or move them to the adapter's own options`,
+    );
+  }
+  return settings as never;
+}
+
+/** An escape hatch with its SASL credential providers watched, so that what they return is redacted. */
+function watchedHatch<T extends { readonly sasl?: unknown }>(settings: T, redactor: Redactor): T {
+  return settings.sasl === undefined ? settings : { ...settings, sasl: watchedSasl(settings.sasl, redactor) };
 }
 
 function resolveRetryTopics(

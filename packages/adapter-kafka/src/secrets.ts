@@ -1,11 +1,20 @@
 import { REDACTED, type Redactor } from '@tidings/core/adapter';
-import type { KafkaConfig } from 'kafkajs';
 
 /**
- * @internal The secrets kafkajs is given: SASL credentials whatever the mechanism, and the TLS
+ * @internal A client's own settings as far as secrets go: kafkajs's `KafkaConfig` and
+ * @platformatic/kafka's `BaseOptions` both keep them under `sasl` and `ssl` (or `tls`).
+ */
+export interface ClientSecretSettings {
+  readonly sasl?: unknown;
+  readonly ssl?: unknown;
+  readonly tls?: unknown;
+}
+
+/**
+ * @internal The secrets a client is given: SASL credentials whatever the mechanism, and the TLS
  * passphrase and private keys.
  */
-export function configSecrets(config: Partial<KafkaConfig>): string[] {
+export function configSecrets(config: ClientSecretSettings): string[] {
   const found: string[] = [];
   const add = (value: unknown): void => {
     if (typeof value === 'string' && value.length > 0) found.push(value);
@@ -24,36 +33,47 @@ export function configSecrets(config: Partial<KafkaConfig>): string[] {
     add(sasl.secretAccessKey);
     add(sasl.sessionToken);
     add(sasl.accessKeyId);
+    add(sasl.token);
   }
-  const ssl = config.ssl;
-  if (ssl !== undefined && typeof ssl === 'object') {
-    add(ssl.passphrase);
-    add(ssl.key);
-    add(ssl.pfx);
+  for (const tls of [config.ssl, config.tls] as Record<string, unknown>[]) {
+    if (tls === undefined || tls === null || typeof tls !== 'object') continue;
+    add(tls.passphrase);
+    add(tls.key);
+    add(tls.pfx);
   }
   return found;
 }
 
 /**
- * @internal The SASL settings with an OAuth bearer provider wrapped so that each token it returns is
- * learned by `redactor` before kafkajs sends it; other mechanisms are returned as they are.
+ * @internal A client's SASL settings with every credential provider wrapped so that what it returns
+ * is learned by `redactor` before the client sends it: kafkajs's `oauthBearerProvider`, and
+ * @platformatic/kafka's `password` and `token` when they are functions. Anything else is returned
+ * as it is.
  */
-export function watchedSasl(
-  sasl: NonNullable<KafkaConfig['sasl']>,
-  redactor: Redactor,
-): NonNullable<KafkaConfig['sasl']> {
+export function watchedSasl<T>(sasl: T, redactor: Redactor): T {
   if (sasl === null || typeof sasl !== 'object') return sasl;
-  if (sasl.mechanism !== 'oauthbearer' || !('oauthBearerProvider' in sasl)) return sasl;
-  const provider = sasl.oauthBearerProvider;
-  if (typeof provider !== 'function') return sasl;
-  return {
-    ...sasl,
-    oauthBearerProvider: async () => {
-      const token = await provider();
-      if (typeof token?.value === 'string') redactor.learn(token.value);
-      return token;
-    },
+  const watched: Record<string, unknown> = { ...(sasl as Record<string, unknown>) };
+  const learnString = (value: unknown): void => {
+    if (typeof value === 'string') redactor.learn(value);
   };
+  const provider = watched.oauthBearerProvider;
+  if (typeof provider === 'function') {
+    watched.oauthBearerProvider = async () => {
+      const token = (await provider()) as { value?: unknown } | undefined;
+      learnString(token?.value);
+      return token;
+    };
+  }
+  for (const name of ['password', 'token']) {
+    const credential = watched[name];
+    if (typeof credential !== 'function') continue;
+    watched[name] = async () => {
+      const value: unknown = await credential();
+      learnString(value);
+      return value;
+    };
+  }
+  return watched as T;
 }
 
 /**

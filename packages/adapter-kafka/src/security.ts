@@ -1,6 +1,5 @@
 import type { ConnectionOptions } from 'node:tls';
 import { ConfigError, checkOptionNames, type OptionNames } from '@tidings/core/adapter';
-import type { KafkaConfig, SASLOptions } from 'kafkajs';
 
 /**
  * TLS settings of the connections to the brokers, as Node's `tls.connect` takes them: the CA
@@ -73,8 +72,9 @@ export interface KafkaSaslOAuthBearerOptions {
 }
 
 /**
- * SASL authentication, by `mechanism`. Mechanisms the adapter has no option for (kafkajs's `aws`)
- * go through the `kafkajs` escape hatch.
+ * SASL authentication, by `mechanism`. Mechanisms the adapter has no option for go through the
+ * client's escape hatch: kafkajs's `aws` through `kafkajs`, @platformatic/kafka's `GSSAPI` through
+ * `platformatic`.
  *
  * @example
  * ```ts
@@ -109,10 +109,22 @@ const MECHANISMS: readonly KafkaSaslOptions['mechanism'][] = [
   'oauthbearer',
 ];
 
-/** @internal Checks `ssl` and turns it into kafkajs's setting; `undefined` for no TLS. */
-export function kafkajsTls(ssl: KafkaTlsOptions | undefined): KafkaConfig['ssl'] {
+/**
+ * @internal SASL as the adapter resolved it, for each client to translate: a password mechanism with
+ * its credentials, or OAUTHBEARER with a provider that checks each token (and lets the redactor
+ * learn it) before a client sends it.
+ */
+export type ResolvedSasl =
+  | KafkaSaslPasswordOptions
+  | { readonly mechanism: 'oauthbearer'; readonly token: () => Promise<string> };
+
+/**
+ * @internal Checks `ssl` and returns the TLS settings for `tls.connect`: `{}` (Node's defaults, the
+ * system's CAs) for `true`, `undefined` for no TLS.
+ */
+export function resolveTls(ssl: KafkaTlsOptions | undefined): KafkaTlsSettings | undefined {
   if (ssl === undefined || ssl === false) return undefined;
-  if (ssl === true) return true;
+  if (ssl === true) return {};
   if (ssl === null || typeof ssl !== 'object' || Array.isArray(ssl)) {
     throw new ConfigError('ssl', 'must be true, false or an object of TLS settings (ca, cert, key...)');
   }
@@ -132,7 +144,7 @@ export function kafkajsTls(ssl: KafkaTlsOptions | undefined): KafkaConfig['ssl']
   for (const name of Object.keys(TLS_NAMES) as (keyof KafkaTlsSettings)[]) {
     if (ssl[name] !== undefined) settings[name] = ssl[name];
   }
-  return settings as KafkaConfig['ssl'];
+  return settings as KafkaTlsSettings;
 }
 
 /** A PEM as tls.connect takes it: a string, a Buffer, a list of them, or `{ pem, passphrase }` keys. */
@@ -150,8 +162,14 @@ function pemMaterial(field: string, value: unknown): void {
   throw new ConfigError(field, 'must be PEM text, a Buffer, or a non-empty list of them');
 }
 
-/** @internal Checks `sasl` and turns it into kafkajs's setting; `undefined` for no SASL. */
-export function kafkajsSasl(sasl: KafkaSaslOptions | undefined): SASLOptions | undefined {
+/**
+ * @internal Checks `sasl`; `undefined` for no SASL. Each bearer token is shown to `learn` before it
+ * is handed to the client, so that the redactor hides it from then on.
+ */
+export function resolveSasl(
+  sasl: KafkaSaslOptions | undefined,
+  learn: (secret: string) => void = () => undefined,
+): ResolvedSasl | undefined {
   if (sasl === undefined) return undefined;
   if (sasl === null || typeof sasl !== 'object' || Array.isArray(sasl)) {
     throw new ConfigError('sasl', `must be an object with a mechanism: ${MECHANISMS.join(', ')}`);
@@ -162,8 +180,10 @@ export function kafkajsSasl(sasl: KafkaSaslOptions | undefined): SASLOptions | u
       typeof mechanism === 'string' && MECHANISMS.includes(mechanism.toLowerCase() as never)
         ? `; write it in lower case, "${mechanism.toLowerCase()}"`
         : mechanism === 'aws'
-          ? '; AWS IAM is a kafkajs mechanism: pass it as kafkajs: { sasl: { mechanism: "aws", ... } }'
-          : '';
+          ? '; AWS IAM is a kafkajs mechanism: pass it as kafkajs: { sasl: { mechanism: "aws", ... } } with client: "kafkajs"'
+          : mechanism === 'gssapi' || mechanism === 'GSSAPI'
+            ? '; Kerberos is a @platformatic/kafka mechanism: pass it as platformatic: { sasl: { mechanism: "GSSAPI", ... } }'
+            : '';
     throw new ConfigError(
       'sasl.mechanism',
       `must be one of ${MECHANISMS.join(', ')}, got ${JSON.stringify(mechanism) ?? 'nothing'}${hint}`,
@@ -179,11 +199,7 @@ export function kafkajsSasl(sasl: KafkaSaslOptions | undefined): SASLOptions | u
     if (typeof password !== 'string' || password.length === 0) {
       throw new ConfigError('sasl.password', `must be a non-empty string, got ${describe(password)}`);
     }
-    return {
-      mechanism: mechanism as KafkaSaslPasswordOptions['mechanism'],
-      username,
-      password,
-    } as SASLOptions;
+    return { mechanism: mechanism as KafkaSaslPasswordOptions['mechanism'], username, password };
   }
   checkOptionNames(sasl, OAUTH_NAMES, 'sasl');
   const { token } = sasl as KafkaSaslOAuthBearerOptions;
@@ -195,12 +211,13 @@ export function kafkajsSasl(sasl: KafkaSaslOptions | undefined): SASLOptions | u
   }
   return {
     mechanism: 'oauthbearer',
-    oauthBearerProvider: async () => {
+    token: async () => {
       const value = await token();
       if (typeof value !== 'string' || value.length === 0) {
         throw new ConfigError('sasl.token', `must return a non-empty string, returned ${describe(value)}`);
       }
-      return { value };
+      learn(value);
+      return value;
     },
   };
 }

@@ -1,8 +1,8 @@
-import net from 'node:net';
 import { Collector, LogCapture } from '@tidings/conformance';
 import type { AdapterSubscription, BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createKafkaAdapter, type KafkaAdapterOptions } from '../src';
+import { TEST_CLIENT, tapSockets } from './clients';
 import { loggingTo, subscribeSpec, TEST_CONSUMER, testNamespace, testRecords } from './helpers';
 import { PrivateKafka } from './private-broker';
 
@@ -15,7 +15,7 @@ beforeAll(async () => {
   node = await PrivateKafka.start();
   // The test's adapter does not retry; the group coordinator of a new node takes a few tries to
   // come up (the offsets topic is created on the first request), so a group joins once first.
-  const warm = createKafkaAdapter({ brokers: node.brokers, consumer: TEST_CONSUMER });
+  const warm = createKafkaAdapter({ brokers: node.brokers, client: TEST_CLIENT, consumer: TEST_CONSUMER });
   await warm.connect();
   const subscription = await warm.subscribe(
     subscribeSpec(`${namespace}-g-warm`, `${namespace}-warm`),
@@ -44,6 +44,7 @@ async function adapterFor(
   const adapter = createKafkaAdapter({
     brokers: node.brokers,
     clientId: 'tidings-close-commit',
+    client: TEST_CLIENT,
     connectionTimeoutMs: 1_000,
     logger: loggingTo(logs),
     logLevel: 'info',
@@ -60,14 +61,13 @@ async function adapterFor(
 const OFFSET_COMMIT = 8;
 
 /**
- * A kafkajs socket factory whose sockets, while `lose()` says so, are reset when an OffsetCommit
- * request is written to them, before it is sent: the broker never sees it and kafkajs's commit
- * fails with a connection error, as when the coordinator's connection drops while it moves.
- * kafkajs writes each request in one `write`.
+ * Adapter options whose sockets, while `lose()` says so, are reset when an OffsetCommit request is
+ * written to them, before it is sent: the broker never sees it and the commit fails with a
+ * connection error, as when the coordinator's connection drops while it moves. Both clients write
+ * each request in one `write`, its size first, then its API key.
  */
 function losingCommits(lose: () => boolean) {
-  return ({ host, port, onConnect }: { host: string; port: number; onConnect: () => void }): net.Socket => {
-    const socket = net.connect({ host, port }, onConnect);
+  return tapSockets((socket) => {
     const write = socket.write.bind(socket) as (chunk: unknown, ...rest: unknown[]) => boolean;
     socket.write = ((chunk: unknown, ...rest: unknown[]) => {
       if (lose() && Buffer.isBuffer(chunk) && chunk.length >= 6 && chunk.readInt16BE(4) === OFFSET_COMMIT) {
@@ -76,8 +76,7 @@ function losingCommits(lose: () => boolean) {
       }
       return write(chunk, ...rest);
     }) as typeof socket.write;
-    return socket;
-  };
+  }).options;
 }
 
 describe('kafka close', () => {
@@ -87,7 +86,10 @@ describe('kafka close', () => {
     const count = 20;
     const logs = new LogCapture();
     let losing = false;
-    const first = await adapterFor(logs, { kafkajs: { socketFactory: losingCommits(() => losing) } });
+    const first = await adapterFor(
+      logs,
+      losingCommits(() => losing),
+    );
     const handled = new Collector();
     const subscription: AdapterSubscription = await first.subscribe(
       subscribeSpec(group, topic),

@@ -2,15 +2,14 @@ import type { Socket } from 'node:net';
 import { describeAdapter } from '@tidings/conformance';
 import type { BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll } from 'vitest';
+import { dropSockets, tapSockets } from './clients';
 import {
   closeRawProducer,
   closeTestAdmin,
   deleteByPrefix,
-  dropSockets,
   rawProduce,
   testAdapter,
   testNamespace,
-  trackingSocketFactory,
 } from './helpers';
 
 const namespace = testNamespace('c');
@@ -20,9 +19,9 @@ describeAdapter({
   name: 'kafka',
   namespace,
   createAdapter: () => {
-    const open = new Set<Socket>();
-    const adapter = testAdapter({ kafkajs: { socketFactory: trackingSocketFactory(open) } });
-    sockets.set(adapter, open);
+    const tap = tapSockets();
+    const adapter = testAdapter(tap.options);
+    sockets.set(adapter, tap.sockets);
     return adapter;
   },
   // Kafka has no "kick this client" request: cut the adapter's sockets, as a network failure would.

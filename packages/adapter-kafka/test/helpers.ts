@@ -1,9 +1,9 @@
-import net from 'node:net';
 import type { LogCapture } from '@tidings/conformance';
 import type { BrokerAdapter, OutgoingRecord, SubscribeSpec } from '@tidings/core/adapter';
 import { type Admin, Kafka, logLevel, type Producer } from 'kafkajs';
 import { afterAll, afterEach } from 'vitest';
 import { createKafkaAdapter, type KafkaAdapter, type KafkaAdapterOptions, type KafkaLogger } from '../src';
+import { TEST_CLIENT } from './clients';
 
 /** The broker started by tools/kafka/kafka.sh (see test/global-setup.ts). */
 export const BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
@@ -24,6 +24,7 @@ export function testAdapter(overrides: Partial<KafkaAdapterOptions> = {}): Kafka
   return createKafkaAdapter({
     brokers: BROKERS,
     clientId: 'tidings-test',
+    client: TEST_CLIENT,
     ...overrides,
     consumer: { ...TEST_CONSUMER, ...overrides.consumer },
   });
@@ -115,27 +116,6 @@ export async function closeTestAdmin(): Promise<void> {
   const admin = await adminClient;
   adminClient = undefined;
   await admin?.disconnect();
-}
-
-/**
- * A kafkajs socket factory that remembers the sockets it opens, so a test can cut them as a broker
- * or a network would (the conformance suite's reconnect scenario).
- */
-export function trackingSocketFactory(sockets: Set<net.Socket>) {
-  return ({ host, port, onConnect }: { host: string; port: number; onConnect: () => void }): net.Socket => {
-    const socket = net.connect({ host, port }, onConnect);
-    socket.setKeepAlive(true, 60_000);
-    sockets.add(socket);
-    socket.once('close', () => sockets.delete(socket));
-    return socket;
-  };
-}
-
-/** Resets every socket in `sockets`, as a dropped connection would. */
-export function dropSockets(sockets: Set<net.Socket>): void {
-  for (const socket of sockets) {
-    socket.destroy(Object.assign(new Error('connection reset by the test'), { code: 'ECONNRESET' }));
-  }
 }
 
 /** What a test file gets from {@link useKafka}. */

@@ -1,6 +1,7 @@
 import { Collector } from '@tidings/conformance';
 import { describe, expect, it } from 'vitest';
 import { createKafkaAdapter } from '../src';
+import { connectionRetries, TEST_CLIENT } from './clients';
 import { subscribeSpec, testAdmin, useKafka } from './helpers';
 
 const kafka = useKafka('p');
@@ -91,7 +92,8 @@ describe('kafka publishing', () => {
     const nowhere = createKafkaAdapter({
       brokers: ['127.0.0.1:1'],
       connectionTimeoutMs: 500,
-      kafkajs: { retry: { retries: 1, initialRetryTime: 50 } },
+      client: TEST_CLIENT,
+      ...connectionRetries(1),
     });
     await expect(nowhere.connect()).rejects.toMatchObject({ code: 'CONNECTION', name: 'ConnectionError' });
     expect(nowhere.state).toBe('failed');

@@ -1,6 +1,6 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type ISocketFactory, Kafka } from 'kafkajs';
+import { type ISocketFactory, Kafka, type KafkaConfig } from 'kafkajs';
 import { kafkajsLogCreator, kafkajsLogLevel } from '../../logging';
 import type { ResolvedKafkaOptions } from '../../options';
 import type { ConnectionWatcher, InstrumentedClient, KafkaClient } from '../client';
@@ -47,6 +47,27 @@ export function monitoredSocketFactory(
 }
 
 /**
+ * @internal What `new Kafka()` is given for the adapter's TLS and SASL options, with the `kafkajs`
+ * escape hatch over them: what it sets is what the user asked kafkajs for.
+ * @example
+ * new Kafka({ brokers, ...kafkajsSecurity(resolveOptions({ brokers, ssl: true })) });
+ */
+export function kafkajsSecurity(options: ResolvedKafkaOptions): Partial<KafkaConfig> {
+  const config: Partial<KafkaConfig> = {};
+  if (options.tls !== undefined) config.ssl = { ...options.tls };
+  const sasl = options.sasl;
+  if (sasl?.mechanism === 'oauthbearer') {
+    config.sasl = {
+      mechanism: 'oauthbearer',
+      oauthBearerProvider: async () => ({ value: await sasl.token() }),
+    };
+  } else if (sasl !== undefined) {
+    config.sasl = { ...sasl } as NonNullable<KafkaConfig['sasl']>;
+  }
+  return { ...config, ...options.kafkajs };
+}
+
+/**
  * @internal The adapter's client on kafkajs.
  * @example
  * const client = kafkajsClient(options, monitor);
@@ -54,14 +75,15 @@ export function monitoredSocketFactory(
  */
 export function kafkajsClient(options: ResolvedKafkaOptions, monitor: ConnectionWatcher): KafkaClient {
   const { logger, logLevel, redactor } = options;
+  const security = kafkajsSecurity(options);
   const kafka = new Kafka({
-    ...options.clientConfig,
+    ...security,
     brokers: [...options.brokers],
     clientId: options.clientId,
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-    socketFactory: monitoredSocketFactory(monitor, options.clientConfig.socketFactory),
+    socketFactory: monitoredSocketFactory(monitor, options.kafkajs.socketFactory),
     logLevel: kafkajsLogLevel(logger, logLevel),
     logCreator: kafkajsLogCreator(logger, redactor),
   });

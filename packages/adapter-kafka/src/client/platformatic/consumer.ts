@@ -49,16 +49,6 @@ const FAILED_ROUND_PAUSE_MS = 200;
 const IDLE_MS = 1_000;
 
 /**
- * Kafka's names of commit refusals as kafkajs spells them: `errors.ts` reads the `type` of the
- * error a commit rejects with, and knows the retriable coordinator refusals by kafkajs's names.
- */
-const KAFKAJS_NAMES: Readonly<Record<string, string>> = {
-  NOT_COORDINATOR: 'NOT_COORDINATOR_FOR_GROUP',
-  COORDINATOR_NOT_AVAILABLE: 'GROUP_COORDINATOR_NOT_AVAILABLE',
-  COORDINATOR_LOAD_IN_PROGRESS: 'GROUP_LOAD_IN_PROGRESS',
-};
-
-/**
  * @internal Group consumers on clients made with `base`; their failed connections go to `monitor`.
  * @example
  * const consumers = platformaticConsumers(baseOptions(options), monitor);
@@ -163,36 +153,27 @@ class PlatformaticGroupConsumer implements KafkaGroupConsumer {
         committedMetadata: o.metadata,
       })),
     }));
-    try {
-      const coordinator = await this.consumer.findGroupCoordinator();
-      const connection = (await this.consumer.connectToBrokers([coordinator])).get(coordinator);
-      if (connection === undefined) throw new Error(`kafka: cannot reach the coordinator of "${groupId}"`);
-      this.commitApi ??= await this.offsetCommitApi();
-      for (let attempt = 0; ; attempt++) {
-        // Read at the last moment: the client re-joins by itself, and a commit the subscription made
-        // as the rebalance began must go as the member it is now, not the generation it was.
-        const { memberId, generationId } = this.consumer;
-        if (memberId === null) {
-          throw Object.assign(new Error(`kafka: the consumer of group "${groupId}" is not a member yet`), {
-            type: 'UNKNOWN_MEMBER_ID',
-          });
-        }
-        try {
-          await this.commitApi.async(connection, groupId, generationId, memberId, null, topics);
-          return;
-        } catch (error) {
-          // The join completed while the request was under way: once more, as the new generation.
-          const renewed = this.consumer.generationId !== generationId && this.consumer.memberId !== null;
-          if (attempt > 0 || !renewed || !kafkaErrorNames(error).includes('ILLEGAL_GENERATION')) throw error;
-        }
+    const coordinator = await this.consumer.findGroupCoordinator();
+    const connection = (await this.consumer.connectToBrokers([coordinator])).get(coordinator);
+    if (connection === undefined) throw new Error(`kafka: cannot reach the coordinator of "${groupId}"`);
+    this.commitApi ??= await this.offsetCommitApi();
+    for (let attempt = 0; ; attempt++) {
+      // Read at the last moment: the client re-joins by itself, and a commit the subscription made
+      // as the rebalance began must go as the member it is now, not the generation it was.
+      const { memberId, generationId } = this.consumer;
+      if (memberId === null) {
+        throw Object.assign(new Error(`kafka: the consumer of group "${groupId}" is not a member yet`), {
+          type: 'UNKNOWN_MEMBER_ID',
+        });
       }
-    } catch (error) {
-      // errors.ts reads the refusal as `type`, kafkajs's field for Kafka's error name.
-      const [name] = kafkaErrorNames(error);
-      if (name !== undefined && typeof error === 'object' && error !== null && !('type' in error)) {
-        Object.assign(error, { type: KAFKAJS_NAMES[name] ?? name });
+      try {
+        await this.commitApi.async(connection, groupId, generationId, memberId, null, topics);
+        return;
+      } catch (error) {
+        // The join completed while the request was under way: once more, as the new generation.
+        const renewed = this.consumer.generationId !== generationId && this.consumer.memberId !== null;
+        if (attempt > 0 || !renewed || !kafkaErrorNames(error).includes('ILLEGAL_GENERATION')) throw error;
       }
-      throw error;
     }
   }
 

@@ -7,7 +7,12 @@
  * @module
  */
 
-import { PERMANENT_TYPES } from '../../errors';
+import {
+  DROPPED_MEMBER_TYPES,
+  PERMANENT_TYPES,
+  RETRIABLE_COMMIT_TYPES,
+  SIZE_TYPES,
+} from '../protocol-errors';
 
 /** @internal The fields of a platformatic error this file reads; anything else is ignored. */
 interface PlatformaticLike {
@@ -150,4 +155,58 @@ export function groupRefusals(error: unknown): Map<string, string> {
     }
   }
   return refused;
+}
+
+/**
+ * @internal Whether committing again may succeed where this commit failed: the coordinator could not
+ * be reached, or was moving, loading or rebalancing; never for a member the coordinator dropped or a
+ * refusal no retry changes.
+ * @example
+ * if (!isRetriableCommitFailure(error)) stop();
+ */
+export function isRetriableCommitFailure(error: unknown): boolean {
+  const names = kafkaErrorNames(error);
+  if (names.some((name) => DROPPED_MEMBER_TYPES.has(name) || PERMANENT_TYPES.has(name))) return false;
+  if (isAuthenticationFailure(error)) return false;
+  if (isConnectionProblem(error) || names.some((name) => RETRIABLE_COMMIT_TYPES.has(name))) return true;
+  const leaves = [...errorTree(error)].filter((e) => typeof e.apiId === 'string' && e.apiId !== 'NONE');
+  return leaves.length > 0 && leaves.every((leaf) => leaf.canRetry === true);
+}
+
+/**
+ * @internal Whether the broker refused a record (or batch) for its size.
+ * @example
+ * if (isSizeRefusal(error)) sendTheMinimalCopy();
+ */
+export function isSizeRefusal(error: unknown): boolean {
+  return kafkaErrorNames(error).some((name) => SIZE_TYPES.has(name));
+}
+
+/**
+ * @internal One line about a platformatic error: the message of its first protocol error with the
+ * Kafka error name, else of its deepest cause (a refused socket, a timeout).
+ * @example
+ * describeError(error); // 'Authentication failed: Invalid username or password (SASL_AUTHENTICATION_FAILED)'
+ */
+export function describeError(error: unknown): string {
+  const tree = [...errorTree(error)] as (PlatformaticLike & {
+    message?: unknown;
+    serverErrorMessage?: unknown;
+  })[];
+  const protocol = tree.find((e) => typeof e.apiId === 'string' && e.apiId !== 'NONE');
+  // Depth first, the last error visited is the deepest of the tree: the refused socket, the timeout.
+  const chosen = protocol ?? tree.at(-1);
+  // The broker's own words, when it gave some ("Invalid username or password"), say the most.
+  const said = protocol?.serverErrorMessage;
+  const message =
+    typeof said === 'string' && said.length > 0
+      ? said
+      : typeof chosen?.message === 'string'
+        ? chosen.message
+        : String(error);
+  const name = protocol?.apiId;
+  const line = name !== undefined && !message.includes(name) ? `${message} (${name})` : message;
+  return isAuthenticationFailure(error) && !/authentication failed/i.test(line)
+    ? `SASL authentication failed: ${line}`
+    : line;
 }
