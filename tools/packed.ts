@@ -57,6 +57,7 @@ export async function packAll(into: string): Promise<PackedPackage[]> {
  */
 const companions = [
   'zod',
+  '@platformatic/kafka',
   'kafkajs',
   'nats',
   'amqplib',

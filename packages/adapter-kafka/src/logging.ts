@@ -1,5 +1,5 @@
 import { createRedactor, type Redactor } from '@tidings/core/adapter';
-import { type LogEntry, type logCreator, logLevel } from 'kafkajs';
+import type { LogEntry, logCreator, logLevel } from 'kafkajs';
 
 /**
  * Severity of a log entry, most severe first.
@@ -40,12 +40,9 @@ export type KafkaLogger = (entry: KafkaLogEntry) => void;
 
 const RANK: Record<KafkaLogLevel, number> = { error: 1, warn: 2, info: 4, debug: 5 };
 
-const FROM_KAFKAJS: Partial<Record<number, KafkaLogLevel>> = {
-  [logLevel.ERROR]: 'error',
-  [logLevel.WARN]: 'warn',
-  [logLevel.INFO]: 'info',
-  [logLevel.DEBUG]: 'debug',
-};
+/** kafkajs's `logLevel` numbers (NOTHING 0, ERROR 1, WARN 2, INFO 4, DEBUG 5), read without loading kafkajs. */
+const KAFKAJS_NOTHING = 0;
+const FROM_KAFKAJS: Partial<Record<number, KafkaLogLevel>> = { 1: 'error', 2: 'warn', 4: 'info', 5: 'debug' };
 
 // The adapter bounds producer retries on purpose and resets the idempotent producer after a failed
 // send (see publisher.ts), which is what this kafkajs warning is about.
@@ -121,7 +118,7 @@ export function createAdapterLog(
 
 /** @internal The kafkajs log level that lets through what `level` asks for, or nothing. */
 export function kafkajsLogLevel(logger: KafkaLogger | undefined, level: KafkaLogLevel): logLevel {
-  return logger === undefined ? logLevel.NOTHING : (RANK[level] as logLevel);
+  return (logger === undefined ? KAFKAJS_NOTHING : RANK[level]) as logLevel;
 }
 
 /**

@@ -30,8 +30,13 @@ describe('unknown option names', () => {
     expect(configRefusal(() => createKafkaAdapter({ brokers, ssl: { rejectUnauthorised: false } }))).toMatch(
       /^ssl.rejectUnauthorised: .*"rejectUnauthorized"/,
     );
-    // kafkajs's own configuration passes through unchecked.
-    expect(() => createKafkaAdapter({ brokers, kafkajs: { retry: { retries: 1 } } })).not.toThrow();
+    // The clients' own configurations pass through unchecked.
+    expect(() =>
+      createKafkaAdapter({ brokers, client: 'kafkajs', kafkajs: { retry: { retries: 1 } } }),
+    ).not.toThrow();
+    expect(() =>
+      createKafkaAdapter({ brokers, platformatic: { retries: 1, metadataMaxAge: 1 } }),
+    ).not.toThrow();
   });
 
   it('says where the renamed kafkaConfig went', () => {

@@ -7,7 +7,6 @@ import {
   type OptionNames,
   type Redactor,
 } from '@tidings/core/adapter';
-import type { KafkaConfig } from 'kafkajs';
 import type { KafkaLogger, KafkaLogLevel } from './logging';
 import { configSecrets, redactBroker, watchedSasl } from './secrets';
 import {
@@ -23,8 +22,8 @@ import {
  * The Kafka client library an adapter runs on. Every option of the adapter means the same on both,
  * and every guarantee holds on both; `docs/adapters/kafka.md` compares them.
  *
- * - `'platformatic'`: [@platformatic/kafka](https://github.com/platformatic/kafka), maintained,
- *   the adapter's own fetch loop over it.
+ * - `'platformatic'` (the default): [@platformatic/kafka](https://github.com/platformatic/kafka),
+ *   maintained, with the adapter's own fetch loop over it.
  * - `'kafkajs'`: kafkajs 2.2, the client the adapter was first written on (no release since 2023).
  *
  * @example
@@ -35,21 +34,24 @@ import {
 export type KafkaClientName = 'platformatic' | 'kafkajs';
 
 /** @internal The client an adapter runs on when its options name none. */
-export const DEFAULT_CLIENT: KafkaClientName = 'kafkajs';
+export const DEFAULT_CLIENT: KafkaClientName = 'platformatic';
 
 /**
- * Settings of the kafkajs client, passed to `new Kafka()` over the adapter's own: the escape hatch
- * for what the adapter has no option of its own for (a `socketFactory`, the connection `retry`,
- * `authenticationTimeout`, the `aws` SASL mechanism...), with `client: 'kafkajs'` only. The brokers
- * and the logging stay the adapter's. It names its client on purpose: it does not follow a change of
- * client.
+ * Settings of the kafkajs client (fields of its `KafkaConfig`), passed to `new Kafka()` over the
+ * adapter's own: the escape hatch for what the adapter has no option of its own for (a
+ * `socketFactory`, the connection `retry`, `authenticationTimeout`, the `aws` SASL mechanism...),
+ * with `client: 'kafkajs'` only. The brokers and the logging stay the adapter's. It names its client
+ * on purpose: it does not follow a change of client.
+ *
+ * kafkajs is an optional peer dependency, so this type does not name kafkajs's own: add
+ * `satisfies Partial<KafkaConfig>` to have the settings checked against kafkajs's types.
  *
  * @example
  * ```ts
  * createKafkaAdapter({ brokers, client: 'kafkajs', kafkajs: { retry: { retries: 10 }, authenticationTimeout: 5_000 } });
  * ```
  */
-export type KafkajsClientSettings = Partial<Omit<KafkaConfig, 'brokers' | 'logCreator' | 'logLevel'>>;
+export type KafkajsClientSettings = { readonly [setting: string]: unknown };
 
 /**
  * Settings of the @platformatic/kafka clients (its `BaseOptions`), given to every admin, producer and
@@ -193,7 +195,7 @@ export interface KafkaRetryTopicOptions {
 export interface KafkaAdapterOptions {
   /** Bootstrap brokers, `host:port`. */
   readonly brokers: readonly string[];
-  /** The client library to run on (see {@link KafkaClientName}). Default `'kafkajs'`. */
+  /** The client library to run on (see {@link KafkaClientName}). Default `'platformatic'`. */
   readonly client?: KafkaClientName;
   /** Client id sent to the brokers (quotas, logs). Default `tidings`. */
   readonly clientId?: string;
@@ -353,7 +355,10 @@ export function resolveOptions(options: KafkaAdapterOptions): ResolvedKafkaOptio
   }
   if (Object.hasOwn(options, 'kafkaConfig')) {
     // Renamed before 1.0; its settings are unchanged, so the fix is the name alone.
-    throw new ConfigError('kafkaConfig', 'was renamed: pass the same kafkajs settings as `kafkajs: { ... }`');
+    throw new ConfigError(
+      'kafkaConfig',
+      "was renamed: pass the same kafkajs settings as `kafkajs: { ... }`, with client: 'kafkajs'",
+    );
   }
   checkOptionNames(options, OPTION_NAMES);
   checkOptionNames(options.producer, PRODUCER_NAMES, 'producer');

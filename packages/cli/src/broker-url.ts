@@ -22,7 +22,7 @@ const SCHEMES: readonly Scheme[] = [
   {
     schemes: ['kafka:'],
     pkg: '@tidings/adapter-kafka',
-    client: 'kafkajs',
+    client: '@platformatic/kafka',
     // kafka://host:9092,host2:9092: the brokers to bootstrap from. TLS and SASL need a config file.
     make: (m, url) =>
       (m.createKafkaAdapter as Factory)({

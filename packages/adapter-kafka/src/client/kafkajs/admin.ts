@@ -1,5 +1,6 @@
-import kafkajs, { type Admin, type GroupDescription, type ITopicConfig } from 'kafkajs';
+import type { Admin, GroupDescription, ITopicConfig } from 'kafkajs';
 import type { GroupInfo, KafkaAdminClient, TopicInfo } from '../admin';
+import { kafkajs } from './module';
 
 /**
  * The adapter's admin operations on a kafkajs `Admin`: a translation of names and shapes, no
@@ -55,7 +56,7 @@ export function kafkajsAdmin(admin: Admin): KafkaAdminClient {
       const { resources } = await admin.describeConfigs({
         includeSynonyms: false,
         // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
-        resources: [{ type: kafkajs.ConfigResourceTypes.TOPIC, name: topic, configNames: [...names] }],
+        resources: [{ type: kafkajs().ConfigResourceTypes.TOPIC, name: topic, configNames: [...names] }],
       });
       const out = new Map<string, string>();
       for (const entry of resources[0]?.configEntries ?? []) out.set(entry.configName, entry.configValue);
@@ -148,7 +149,7 @@ function groupInfo(group: GroupDescription): GroupInfo {
 /** The topics of a member's assignment, decoded with kafkajs's consumer protocol; none when unreadable. */
 function assignedTopics(assignment: Buffer): string[] {
   try {
-    return Object.keys(kafkajs.AssignerProtocol.MemberAssignment.decode(assignment)?.assignment ?? {});
+    return Object.keys(kafkajs().AssignerProtocol.MemberAssignment.decode(assignment)?.assignment ?? {});
   } catch {
     // Another client's protocol (or none): this member's topics stay unknown.
     return [];

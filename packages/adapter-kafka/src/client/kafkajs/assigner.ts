@@ -1,5 +1,6 @@
-import { AssignerProtocol, type PartitionAssigner } from 'kafkajs';
+import type { PartitionAssigner } from 'kafkajs';
 import { type MemberTopics, planAssignment, SUBSCRIPTION_AWARE_ASSIGNER } from '../../subscription/assigner';
+import { kafkajs } from './module';
 
 /**
  * The subscription-aware assignment (`subscription/assigner.ts`) as a kafkajs partition assigner.
@@ -20,7 +21,7 @@ export const subscriptionAwareAssigner: PartitionAssigner = ({ cluster }) => ({
   async assign({ members }) {
     const decoded: MemberTopics[] = members.map((member) => ({
       memberId: member.memberId,
-      topics: AssignerProtocol.MemberMetadata.decode(member.memberMetadata)?.topics ?? [],
+      topics: kafkajs().AssignerProtocol.MemberMetadata.decode(member.memberMetadata)?.topics ?? [],
     }));
     const topics = [...new Set(decoded.flatMap((member) => member.topics))];
     // The leader's metadata only covers its own topics until asked for the others.
@@ -32,7 +33,7 @@ export const subscriptionAwareAssigner: PartitionAssigner = ({ cluster }) => ({
     );
     return [...planAssignment(decoded, partitionsByTopic)].map(([memberId, assignment]) => ({
       memberId,
-      memberAssignment: AssignerProtocol.MemberAssignment.encode({
+      memberAssignment: kafkajs().AssignerProtocol.MemberAssignment.encode({
         version: 0,
         assignment,
         userData: Buffer.alloc(0),
@@ -42,7 +43,11 @@ export const subscriptionAwareAssigner: PartitionAssigner = ({ cluster }) => ({
   protocol({ topics }) {
     return {
       name: SUBSCRIPTION_AWARE_ASSIGNER,
-      metadata: AssignerProtocol.MemberMetadata.encode({ version: 0, topics, userData: Buffer.alloc(0) }),
+      metadata: kafkajs().AssignerProtocol.MemberMetadata.encode({
+        version: 0,
+        topics,
+        userData: Buffer.alloc(0),
+      }),
     };
   },
 });

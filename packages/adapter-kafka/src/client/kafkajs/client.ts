@@ -1,11 +1,12 @@
 import net from 'node:net';
 import tls from 'node:tls';
-import { type ISocketFactory, Kafka, type KafkaConfig } from 'kafkajs';
+import type { ISocketFactory, KafkaConfig } from 'kafkajs';
 import { kafkajsLogCreator, kafkajsLogLevel } from '../../logging';
 import type { ResolvedKafkaOptions } from '../../options';
 import type { ConnectionWatcher, InstrumentedClient, KafkaClient } from '../client';
 import { kafkajsAdmin } from './admin';
 import { kafkajsConsumers } from './consumer';
+import { kafkajs } from './module';
 import { kafkajsProducers } from './producer';
 import { kafkajsLogReader } from './reader';
 
@@ -64,7 +65,7 @@ export function kafkajsSecurity(options: ResolvedKafkaOptions): Partial<KafkaCon
   } else if (sasl !== undefined) {
     config.sasl = { ...sasl } as NonNullable<KafkaConfig['sasl']>;
   }
-  return { ...config, ...options.kafkajs };
+  return { ...config, ...(options.kafkajs as Partial<KafkaConfig>) };
 }
 
 /**
@@ -76,14 +77,14 @@ export function kafkajsSecurity(options: ResolvedKafkaOptions): Partial<KafkaCon
 export function kafkajsClient(options: ResolvedKafkaOptions, monitor: ConnectionWatcher): KafkaClient {
   const { logger, logLevel, redactor } = options;
   const security = kafkajsSecurity(options);
-  const kafka = new Kafka({
+  const kafka = new (kafkajs().Kafka)({
     ...security,
     brokers: [...options.brokers],
     clientId: options.clientId,
     connectionTimeout: options.connectionTimeoutMs,
     requestTimeout: options.requestTimeoutMs,
     // Every socket of every client goes through the monitor: a refused or reset one is a lost connection.
-    socketFactory: monitoredSocketFactory(monitor, options.kafkajs.socketFactory),
+    socketFactory: monitoredSocketFactory(monitor, (options.kafkajs as Partial<KafkaConfig>).socketFactory),
     logLevel: kafkajsLogLevel(logger, logLevel),
     logCreator: kafkajsLogCreator(logger, redactor),
   });

@@ -1,5 +1,5 @@
 import { sleep } from '@tidings/core/adapter';
-import { type Consumer, type EachBatchPayload, type Kafka, PartitionAssigners } from 'kafkajs';
+import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
 import type { InstrumentedClient } from '../client';
 import type {
   GroupConsumerHandlers,
@@ -8,6 +8,7 @@ import type {
   PartitionBatch,
 } from '../consumer';
 import { subscriptionAwareAssigner } from './assigner';
+import { kafkajs } from './module';
 import type { WatchClient } from './producer';
 
 /**
@@ -37,7 +38,7 @@ export function kafkajsConsumers(kafka: Kafka, watch: WatchClient): KafkaConsume
         readUncommitted: false,
         // Ours first; kafkajs's round robin second, so that members of an older version can still
         // agree on a protocol with these during a rolling deploy.
-        partitionAssigners: [subscriptionAwareAssigner, PartitionAssigners.roundRobin],
+        partitionAssigners: [subscriptionAwareAssigner, kafkajs().PartitionAssigners.roundRobin],
       });
       return new KafkajsGroupConsumer(consumer, watch);
     },

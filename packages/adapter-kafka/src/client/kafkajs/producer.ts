@@ -1,7 +1,8 @@
-import kafkajs, { CompressionTypes, type Kafka, Partitioners, type Producer } from 'kafkajs';
+import type { CompressionTypes, Kafka, Producer } from 'kafkajs';
 import type { KafkaCompression } from '../../options';
 import type { InstrumentedClient } from '../client';
 import type { KafkaProducerFactory, TopicMessages } from '../producer';
+import { kafkajs } from './module';
 
 /**
  * The adapter's producers on kafkajs.
@@ -9,12 +10,13 @@ import type { KafkaProducerFactory, TopicMessages } from '../producer';
  * @module
  */
 
+/** Kafka's codes of the compressions, which kafkajs's `CompressionTypes` numbers as Kafka does. */
 const COMPRESSION: Record<KafkaCompression, CompressionTypes> = {
-  none: CompressionTypes.None,
-  gzip: CompressionTypes.GZIP,
-  snappy: CompressionTypes.Snappy,
-  lz4: CompressionTypes.LZ4,
-  zstd: CompressionTypes.ZSTD,
+  none: 0,
+  gzip: 1,
+  snappy: 2,
+  lz4: 3,
+  zstd: 4,
 };
 
 /** @internal Watches a kafkajs client's request events (the connection monitor); returns the unwatch. */
@@ -30,9 +32,8 @@ export function kafkajsProducers(kafka: Kafka, watch: WatchClient): KafkaProduce
   return {
     compressionAvailable(compression) {
       const type = COMPRESSION[compression];
-      if (type === CompressionTypes.None) return true;
-      // Through the default export: Node's ESM loader does not see this one as a named export of kafkajs.
-      const codecs = (kafkajs as unknown as { CompressionCodecs?: Record<number, () => unknown> })
+      if (type === COMPRESSION.none) return true;
+      const codecs = (kafkajs() as unknown as { CompressionCodecs?: Record<number, () => unknown> })
         .CompressionCodecs;
       try {
         return codecs?.[type]?.() !== undefined;
@@ -47,7 +48,7 @@ export function kafkajsProducers(kafka: Kafka, watch: WatchClient): KafkaProduce
         idempotent: true,
         maxInFlightRequests: 1,
         // Murmur2 like the Java client: a key lands on the same partition whoever produces it.
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
         allowAutoTopicCreation,
         ...(retries === undefined ? {} : { retry: { retries } }),
       });
@@ -78,7 +79,7 @@ export function kafkajsProducers(kafka: Kafka, watch: WatchClient): KafkaProduce
         transactionalId,
         idempotent: true,
         maxInFlightRequests: 1,
-        createPartitioner: Partitioners.DefaultPartitioner,
+        createPartitioner: kafkajs().Partitioners.DefaultPartitioner,
         allowAutoTopicCreation,
         transactionTimeout: transactionTimeoutMs,
         ...(retries === undefined ? {} : { retry: { retries } }),
