@@ -27,8 +27,15 @@ HEAP_OPTS=${KAFKA_CLUSTER_HEAP:--Xmx384m -Xms384m}
 JAVA=${JAVA_HOME:+$JAVA_HOME/bin/}java
 
 node_marker() { echo " kafka.Kafka $(node_dir "$1")/server.properties"; }
-# ports file: client controller
-port_of() { local -a p; read -r -a p <"$(node_dir "$1")/ports"; echo "${p[$2]}"; }
+# ports file: client controller; "?" for a node never started (no ports file yet)
+port_of() {
+  local -a p
+  local file
+  file="$(node_dir "$1")/ports"
+  [ -f "$file" ] || { echo '?'; return; }
+  read -r -a p <"$file"
+  echo "${p[$2]:-?}"
+}
 node_ports_json() { echo "\"port\":$(port_of "$1" 0),\"controller\":$(port_of "$1" 1)"; }
 node_ports_text() { echo "client $(port_of "$1" 0), controller $(port_of "$1" 1)"; }
 
