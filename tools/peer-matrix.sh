@@ -9,6 +9,8 @@
 #                                        (outbox-postgres: its own tests), as CI runs it
 #   bash tools/peer-matrix.sh --full     the oldest and the newest of each range, every test of the
 #                                        package (about 10 minutes)
+#   bash tools/peer-matrix.sh --install  only install the versions (add --full for both ends);
+#                                        .ci/run does it in the background early on
 #   PEERS="ioredis pg" bash tools/peer-matrix.sh   only these peers
 #
 # The newest of a range is what the workspace installs (package-lock.json), so `npm test` already
@@ -18,7 +20,14 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 full=false
-[ "${1:-}" = "--full" ] && full=true
+install_only=false
+for arg in "$@"; do
+  case $arg in
+    --full) full=true ;;
+    --install) install_only=true ;;
+    *) echo "peer-matrix: unknown argument $arg" >&2; exit 1 ;;
+  esac
+done
 
 # peer | package dir | vitest project | test files of the quick run (empty: the whole project)
 matrix="
@@ -53,6 +62,7 @@ while IFS='|' read -r peer dir project files; do
       rm -rf "$prefix" && mkdir -p "$prefix"
       npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund "$peer@$version" >/dev/null
     fi
+    $install_only && continue
     # shellcheck disable=SC2086
     if $full; then set -- ; else set -- $files; fi
     echo "peer-matrix: $project on $peer $version (range $range)$($full || echo ", $files")"
