@@ -63,7 +63,7 @@ run_one() {
     else
       echo "peer-matrix: $project on $peer $version FAILED in $((SECONDS - step)) s"
     fi
-  } | flock 1 cat
+  } | flock .cache/peers/print.lock cat
   return "$status"
 }
 
