@@ -21,10 +21,10 @@ interface Suite {
 const suites: readonly Suite[] = [
   { name: 'memory', load: () => import('./memory'), messages: { full: 200_000, quick: 30_000 } },
   { name: 'tracing', load: () => import('./tracing'), messages: { full: 100_000, quick: 20_000 } },
-  { name: 'kafka', load: () => import('./kafka'), messages: { full: 20_000, quick: 5_000 } },
-  { name: 'nats', load: () => import('./nats'), messages: { full: 20_000, quick: 5_000 } },
-  { name: 'rabbitmq', load: () => import('./rabbitmq'), messages: { full: 10_000, quick: 5_000 } },
-  { name: 'redis', load: () => import('./redis'), messages: { full: 20_000, quick: 5_000 } },
+  { name: 'kafka', load: () => import('./kafka'), messages: { full: 20_000, quick: 2_000 } },
+  { name: 'nats', load: () => import('./nats'), messages: { full: 20_000, quick: 2_000 } },
+  { name: 'rabbitmq', load: () => import('./rabbitmq'), messages: { full: 10_000, quick: 2_000 } },
+  { name: 'redis', load: () => import('./redis'), messages: { full: 20_000, quick: 2_000 } },
   { name: 'outbox', load: () => import('./outbox'), messages: { full: 5_000, quick: 1_000 } },
 ];
 

@@ -9,9 +9,14 @@
 #  3. the example compiled by tsc (decorator metadata) and run by node: an order over HTTP, then
 #     SIGTERM and a clean exit.
 #   bash tools/nest-matrix.sh           after npm ci and npm run build; needs the local services
+#   bash tools/nest-matrix.sh --install  only install the Nest majors (.ci/run does it in the
+#                                        background early on, while the network is otherwise idle)
 #   NEST_MAJORS="10" bash tools/nest-matrix.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
+
+install_only=false
+[ "${1:-}" = "--install" ] && install_only=true
 
 majors=${NEST_MAJORS:-"10 11"}
 consumers=packages/nestjs/test/consumers
@@ -30,6 +35,7 @@ for major in $majors; do
     npm install --prefix "$prefix" --no-save --no-package-lock --no-audit --no-fund $packages >/dev/null
     echo "$packages" >"$prefix/packages.txt"
   fi
+  $install_only && continue
   echo "nest-matrix: @tidings/nestjs tests on Nest $(node -p "require('./$prefix/node_modules/@nestjs/core/package.json').version")"
   TIDINGS_NEST_MAJOR=$major TIDINGS_NEST_MODULES="$PWD/$prefix/node_modules" \
     node node_modules/vitest/vitest.mjs run --project nestjs
@@ -51,6 +57,7 @@ JSON
   node node_modules/typescript/bin/tsc -p "$prefix/tsconfig.consumer.json"
   echo "nest-matrix: a Nest $major application type-checks (commonjs, node resolution)"
 done
+$install_only && exit 0
 
 node node_modules/typescript/bin/tsc -p "$consumers/tsconfig.node10.json"
 node node_modules/typescript/bin/tsc -p "$consumers/tsconfig.esm.json"

@@ -63,14 +63,15 @@ export interface BrokerBench {
 /** Settings of {@link runBroker}; each has a default for the full and the quick run. */
 export interface DriverOptions extends BenchOptions {
   /**
-   * Measured rounds of each lane. Default 5, quick 3: fewer than three leaves no median, so a quick
-   * run saves its time on smaller rounds instead. (A full run took under 7 minutes with 3 rounds on
-   * the project's 2-core machine; 5 keeps it near 11 and steadies the medians.)
+   * Measured rounds of each lane. Default 5, quick 1. (A full run took under 7 minutes with 3 rounds
+   * on the project's 2-core machine; 5 keeps it near 11 and steadies the medians.) A quick run is a
+   * smoke run whose figures CI prints and nobody compares: it needs every scenario of every lane
+   * once, not a median, and each round of a broker costs seconds of group joins and set-up.
    */
   readonly rounds?: number;
-  /** Length of the e2e-latency scenario. Default 10 s, quick 3 s. */
+  /** Length of the e2e-latency scenario. Default 10 s, quick 1 s. */
   readonly e2eSeconds?: number;
-  /** Events of the serial-latency scenario. Default 500, quick 200. */
+  /** Events of the serial-latency scenario. Default 500, quick 50. */
   readonly serialSamples?: number;
 }
 
@@ -203,9 +204,9 @@ interface Rounds {
  * ```
  */
 export async function runBroker(bench: BrokerBench, options: DriverOptions): Promise<BenchResult[]> {
-  const rounds = options.rounds ?? (options.quick ? 3 : 5);
-  const e2eSeconds = options.e2eSeconds ?? (options.quick ? 3 : 10);
-  const serialSamples = options.serialSamples ?? (options.quick ? 200 : 500);
+  const rounds = options.rounds ?? (options.quick ? 1 : 5);
+  const e2eSeconds = options.e2eSeconds ?? (options.quick ? 1 : 10);
+  const serialSamples = options.serialSamples ?? (options.quick ? 50 : 500);
   const messages = Math.max(2, Math.floor(options.messages));
   const lanes = [bench.raw, bench.tidings] as const;
   const measured = new Map<Impl, Rounds>(
