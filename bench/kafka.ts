@@ -1,6 +1,8 @@
 // Kafka: kafkajs as its docs recommend (an idempotent producer, acks from all in-sync replicas, a
 // consumer group with eachMessage and automatic commits) beside the same work through Tidings on
-// the Kafka adapter. The driver (lib/driver.ts) runs the scenarios.
+// the Kafka adapter, which runs on its default client, @platformatic/kafka (--client chooses). The
+// raw lane is still kafkajs's: a raw @platformatic/kafka lane is the performance issue's to write.
+// The driver (lib/driver.ts) runs the scenarios.
 //
 // The raw producer is set up as the adapter's is (idempotent, one request in flight, which is what
 // keeps kafkajs's idempotence sound, and the murmur2 partitioner) and sends one request per
