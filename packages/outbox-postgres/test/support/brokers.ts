@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
-import net from 'node:net';
+import { subscribe } from 'node:diagnostics_channel';
+import type net from 'node:net';
 import { promisify } from 'node:util';
 import { createKafkaAdapter } from '@tidings/adapter-kafka';
 import { createNatsAdapter, type NatsAdapter } from '@tidings/adapter-nats';
@@ -201,9 +202,22 @@ export function redisStreamsFixture(namespace = unique('tob-redis-')): BrokerFix
 const KAFKA_BROKERS = [`127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`];
 // The sockets of each adapter: Kafka has no request to drop a client, so a test cuts them.
 const kafkaSockets = new WeakMap<BrokerAdapter, Set<net.Socket>>();
+// The adapter's client, @platformatic/kafka, announces each connection it opens on a diagnostics
+// channel with the `context` its clients were made with: the marker each adapter gets below.
+const socketsByMarker = new Map<object, Set<net.Socket>>();
+subscribe('tracing:plt:kafka:connections:connects:end', (message) => {
+  const connection = (message as { connection?: { context?: unknown; socket?: net.Socket } }).connection;
+  const sockets = socketsByMarker.get(connection?.context as object);
+  const socket = connection?.socket;
+  if (sockets === undefined || socket === undefined || sockets.has(socket)) return;
+  sockets.add(socket);
+  socket.once('close', () => sockets.delete(socket));
+});
 
 function kafkaAdapter(): BrokerAdapter {
   const sockets = new Set<net.Socket>();
+  const marker = {};
+  socketsByMarker.set(marker, sockets);
   const adapter = createKafkaAdapter({
     brokers: KAFKA_BROKERS,
     clientId: 'tidings-outbox-test',
@@ -214,14 +228,7 @@ function kafkaAdapter(): BrokerAdapter {
       rebalanceTimeoutMs: 20_000,
       maxWaitTimeMs: 100,
     },
-    kafkajs: {
-      socketFactory: ({ host, port, onConnect }) => {
-        const socket = net.connect({ host, port }, onConnect);
-        sockets.add(socket);
-        socket.once('close', () => sockets.delete(socket));
-        return socket;
-      },
-    },
+    platformatic: { context: marker },
   });
   kafkaSockets.set(adapter, sockets);
   return adapter;
