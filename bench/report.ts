@@ -63,6 +63,8 @@ export function renderMarkdown(results: readonly BenchResult[], machine: Machine
     'documentation recommends, sending an id and a type with each 1 KiB JSON event; "tidings" is the same',
     'work through the bus, with validation on both sides, the CloudEvents envelope and the default policies',
     'on. Raw and Tidings rounds alternate, and each figure is the median of its rounds.',
+    "On Kafka the raw lane is kafkajs, one record per `send`, and Tidings runs on the adapter's default",
+    'client, @platformatic/kafka (docs/adapters/kafka.md compares the two clients).',
     '',
     '![Tidings as a share of the raw client](benchmarks.svg)',
     '',
