@@ -30,7 +30,7 @@ describe('published packages', () => {
 
   it('share the root package.json engines and carry keywords', async () => {
     const rootManifest = JSON.parse(await readFile(join(root, 'package.json'), 'utf8'));
-    expect(rootManifest.engines.node).toBe('^20.19.0 || >=22.12.0');
+    expect(rootManifest.engines.node).toBe('^20.19.0 || >=22.19.0');
     for (const p of await publicPackages()) {
       expect((p.manifest.engines as { node: string }).node, p.name).toBe(rootManifest.engines.node);
       expect(p.manifest.keywords, p.name).toEqual(expect.arrayContaining(['tidings']));

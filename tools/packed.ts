@@ -139,8 +139,8 @@ export async function installPacked(packed: readonly PackedPackage[]): Promise<P
   return { dir, installMs, engineWarnings };
 }
 
-/** The Node versions we promise (`engines`: ^20.19.0 || >=22.12.0): the lowest of each line, and 24. */
-export const supportedNodes = ['20.19.0', '22.12.0', '24.0.0'] as const;
+/** The Node versions we promise (`engines`: ^20.19.0 || >=22.19.0): the lowest of each line, and 24. */
+export const supportedNodes = ['20.19.0', '22.19.0', '24.0.0'] as const;
 
 /** One installed package whose `engines.node` refuses a Node version we support. */
 export interface EngineConflict {

@@ -8,7 +8,7 @@
 //  4. arethetypeswrong on every tarball, no failure in any resolution mode (node10, node16 from
 //     CommonJS and from ESM, bundler). @tidings/conformance is ESM only on purpose (it imports
 //     vitest, which cannot be required), so it is checked with attw's `esm-only` profile;
-//  5. the packed project of tools/first-run.ts: engines on Node 20.19/22.12/24, every docs sample
+//  5. the packed project of tools/first-run.ts: engines on Node 20.19/22.19/24, every docs sample
 //     type-checked under five compiler settings, a first event from ESM, CommonJS and TypeScript.
 //   npm run release:check              npm run release:check -- --keep  (leaves the temp project)
 import { execFile } from 'node:child_process';
