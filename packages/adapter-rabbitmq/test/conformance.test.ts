@@ -26,6 +26,9 @@ function rawInjector(exchange: string): {
           let contentType: string | undefined;
           for (const name of Object.keys(record.headers)) {
             const value = record.headers[name]!;
+            // RabbitMQ reads `CC` and `BCC` as sender-selected routing and closes the channel (406)
+            // unless they are arrays: no foreign producer can write them as strings, so neither does this.
+            if (name === 'CC' || name === 'BCC') continue;
             if (name === 'content-type' && Buffer.byteLength(value) <= 255) contentType = value;
             else headers[name] = value;
           }
