@@ -4,6 +4,7 @@
 // telemetry); only its last step, the handler, is replaced by "join the batch and wait for its
 // verdict". So a failed event meets the one failure decision (`decideFailure`) like any other.
 import { context, ROOT_CONTEXT } from '@opentelemetry/api';
+import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { DeliveryContext, Handler, MessageContext, ReceivedEvent } from '../context/delivery';
 import { ConfigError, TimeoutError } from '../errors';
 import { checkInteger } from '../internal/options';
@@ -35,6 +36,7 @@ export interface ResolvedBatchOptions {
   readonly maxWaitMs: number;
 }
 
+const BATCH_OPTION_NAMES: OptionNames<BatchOptions> = { maxSize: true, maxWaitMs: true };
 const DEFAULT_MAX_SIZE = 100;
 const DEFAULT_MAX_WAIT_MS = 50;
 
@@ -43,11 +45,7 @@ export function resolveBatchOptions(options: BatchOptions | undefined): Resolved
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new ConfigError('batch', 'must be an object like { maxSize: 100, maxWaitMs: 50 }');
   }
-  for (const name of Object.keys(options ?? {})) {
-    if (name !== 'maxSize' && name !== 'maxWaitMs') {
-      throw new ConfigError(`batch.${name}`, 'unknown option (expected maxSize or maxWaitMs)');
-    }
-  }
+  checkOptionNames(options, BATCH_OPTION_NAMES, 'batch');
   return {
     maxSize: checkInteger('batch.maxSize', options?.maxSize ?? DEFAULT_MAX_SIZE, 1, 10_000),
     maxWaitMs: checkInteger('batch.maxWaitMs', options?.maxWaitMs ?? DEFAULT_MAX_WAIT_MS, 0, 60_000),

@@ -11,7 +11,6 @@ import type {
   PublishOptions,
 } from '../context/publish';
 import type { AnyEventContract } from '../contracts/define-event';
-import { BatchCollector, type BatchHandler, type ResolvedBatchOptions, resolveBatchOptions } from './batch';
 import type { ValidationOutcome } from '../contracts/schema';
 import { nowIso } from '../envelope/clock';
 import { type Codec, jsonCodec } from '../envelope/codec';
@@ -30,6 +29,7 @@ import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
 import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
+import { BatchCollector, type BatchHandler, type ResolvedBatchOptions, resolveBatchOptions } from './batch';
 import { currentDelivery } from './delivery-scope';
 import {
   checkExtensions,
@@ -483,7 +483,8 @@ class EventBus implements Bus {
     }
 
     // A batch subscription serves throughput: any order unless it asks for per-key order.
-    const ordering = batch === undefined ? (settings.ordering ?? capabilities.ordering) : (options.ordering ?? 'none');
+    const ordering =
+      batch === undefined ? (settings.ordering ?? capabilities.ordering) : (options.ordering ?? 'none');
     if (ordering === 'key' && capabilities.ordering !== 'key') {
       throw new ConfigError(
         'ordering',
