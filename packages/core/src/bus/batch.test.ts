@@ -203,6 +203,33 @@ describe('subscribeBatch', () => {
     expect(broker.stats()).toEqual([expect.objectContaining({ group: 'g', pending: 0 })]);
   });
 
+  it.each([
+    ['handed over full', 3],
+    ['handed over by its wait', 100],
+  ])(
+    'does not wait for a batch handler that awaits bus.stop() (%s): its whole batch is settled when it returns',
+    async (_how, maxSize) => {
+      const broker = createMemoryBroker();
+      const bus = createBus({ source: 's', adapter: createMemoryAdapter({ broker }), drainTimeoutMs: 5_000 });
+      let aborted: boolean | undefined;
+      const stopped: string[][] = [];
+      bus.subscribeBatch(OrderPlaced, { group: 'stopper', batch: { maxSize } }, async (events, batch) => {
+        stopped.push(ids(events));
+        await bus.stop();
+        aborted = batch.signal.aborted;
+      });
+      await bus.start();
+      const started = Date.now();
+      await bus.publishBatch(['a', 'b', 'c'].map((id) => ({ contract: OrderPlaced, data: order(id) })));
+      await bus.stop();
+      expect(stopped).toEqual([['a', 'b', 'c']]);
+      expect(aborted).toBe(false);
+      // Not a speed check: waiting out the drain timeout (5 s) would mean the handler waited on itself.
+      expect(Date.now() - started).toBeLessThan(4_000);
+      expect(broker.stats()).toEqual([expect.objectContaining({ group: 'stopper', pending: 0 })]);
+    },
+  );
+
   it('refuses bad batch options at construction, naming the field', () => {
     const bus = createTestBus();
     const handler = (): void => undefined;

@@ -8,6 +8,7 @@ import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names
 import type { DeliveryContext, Handler, MessageContext, ReceivedEvent } from '../context/delivery';
 import { ConfigError, TimeoutError } from '../errors';
 import { checkInteger } from '../internal/options';
+import { runAsDelivery } from './delivery-scope';
 
 /**
  * How events are gathered into batches.
@@ -102,6 +103,18 @@ interface Entry {
   readonly ctx: MessageContext;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** The deliveries of each running batch, by each of them; see {@link deliveriesOfBatch}. */
+const batchOf = new WeakMap<DeliveryContext, readonly DeliveryContext[]>();
+
+/**
+ * @internal The deliveries handled in one call with `ctx`: its batch, or `ctx` alone. A batch
+ * handler that calls `bus.stop()` is recognised as its first delivery; the stop must wait for none
+ * of the batch's deliveries, which cannot finish before the handler returns.
+ */
+export function deliveriesOfBatch(ctx: DeliveryContext): readonly DeliveryContext[] {
+  return batchOf.get(ctx) ?? [ctx];
 }
 
 /** @internal Settings of a {@link BatchCollector}. */
@@ -203,9 +216,12 @@ export class BatchCollector {
       },
     };
 
+    const deliveries = contexts as DeliveryContext[];
+    for (const ctx of deliveries) batchOf.set(ctx, deliveries);
     let result: unknown;
     try {
-      result = handler(events, batch);
+      // As its first delivery, as a single-event handler runs as its own: see deliveriesOfBatch.
+      result = runAsDelivery(deliveries[0]!, () => handler(events, batch));
     } catch (thrown) {
       settle(true, thrown);
       return;

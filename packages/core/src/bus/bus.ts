@@ -29,7 +29,13 @@ import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
 import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
-import { BatchCollector, type BatchHandler, type ResolvedBatchOptions, resolveBatchOptions } from './batch';
+import {
+  BatchCollector,
+  type BatchHandler,
+  deliveriesOfBatch,
+  type ResolvedBatchOptions,
+  resolveBatchOptions,
+} from './batch';
 import { currentDelivery } from './delivery-scope';
 import {
   checkExtensions,
@@ -235,7 +241,7 @@ class EventBus implements Bus {
     // would wait for it until the drain timeout. Resolve once the other handlers are done (or
     // the drain time is up); the caller's own event is settled when it returns, then the adapter
     // closes and the stop completes.
-    this.waitingOnStop.add(caller);
+    for (const delivery of deliveriesOfBatch(caller)) this.waitingOnStop.add(delivery);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeUp = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.drainTimeoutMs);
