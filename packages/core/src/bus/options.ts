@@ -52,7 +52,7 @@ export interface SubscribeOptions {
 /**
  * Settings of a batch subscription ({@link Bus.subscribeBatch}): those of a subscription, with
  * `batch` in place of `concurrency` (the prefetch is the batch size). `ordering` defaults to
- * `'none'`; `'key'`, where the adapter orders by key, puts at most one event of a key in a batch,
+ * `'none'` (the bus's `subscriptionDefaults.ordering` does not apply); `'key'`, where the adapter orders by key, puts at most one event of a key in a batch,
  * in order across batches. `timeoutMs` bounds the whole handler call.
  *
  * @example
