@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrderPlaced, order } from '../../test/support/contracts';
+import type { SubscribeSpec } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
 import { ConfigError, NonRetryableError, TimeoutError } from '../errors';
@@ -229,6 +230,20 @@ describe('subscribeBatch', () => {
       expect(broker.stats()).toEqual([expect.objectContaining({ group: 'stopper', pending: 0 })]);
     },
   );
+
+  it('asks the adapter for a batch at a time, in any order unless told, with room for the wait', () => {
+    const bus = createTestBus({ subscriptionDefaults: { ordering: 'key', concurrency: 4 } });
+    const specOf = (subscription: unknown) => (subscription as { spec: SubscribeSpec }).spec;
+    const batch = { maxSize: 250, maxWaitMs: 40 };
+    const unordered = bus.subscribeBatch(
+      OrderPlaced,
+      { group: 'a', timeoutMs: 1_000, batch },
+      () => undefined,
+    );
+    expect(specOf(unordered)).toMatchObject({ concurrency: 250, ordering: 'none', handlerTimeoutMs: 1_040 });
+    const ordered = bus.subscribeBatch(OrderPlaced, { group: 'b', ordering: 'key', batch }, () => undefined);
+    expect(specOf(ordered)).toMatchObject({ concurrency: 250, ordering: 'key' });
+  });
 
   it('refuses bad batch options at construction, naming the field', () => {
     const bus = createTestBus();
