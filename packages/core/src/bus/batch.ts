@@ -185,9 +185,13 @@ export class BatchCollector {
       }
     };
 
+    // Built on first use: a handler that fails every event of a large batch would otherwise
+    // search the batch once per event.
+    let positions: Map<ReceivedEvent, number> | undefined;
     const indexOf = (event: ReceivedEvent): number => {
-      const index = events.indexOf(event);
-      if (index < 0) throw new ConfigError('event', 'not an event of this batch');
+      positions ??= new Map(events.map((each, index) => [each, index]));
+      const index = positions.get(event);
+      if (index === undefined) throw new ConfigError('event', 'not an event of this batch');
       return index;
     };
 
