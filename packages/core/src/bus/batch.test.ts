@@ -231,6 +231,29 @@ describe('subscribeBatch', () => {
     },
   );
 
+  it('refuses to fail an event that is not in the batch, and ignores a fail after the handler returned', async () => {
+    const bus = createTestBus();
+    let refused: unknown;
+    let late: (() => void) | undefined;
+    bus.subscribeBatch(OrderPlaced, { group: 'index', batch: { maxWaitMs: 5 } }, (events, batch) => {
+      try {
+        batch.fail({ ...events[0] }, new Error('a copy is not the event'));
+      } catch (error) {
+        refused = error;
+      }
+      late = () => batch.fail(events[0], new Error('too late'));
+    });
+    await bus.start();
+    await bus.publish(OrderPlaced, order('a'));
+    await bus.waitFor({ group: 'index', outcome: 'handled' });
+    expect(refused).toBeInstanceOf(ConfigError);
+    late!();
+    await bus.publish(OrderPlaced, order('b'));
+    await bus.waitFor({ group: 'index', outcome: 'handled' }, { count: 2 });
+    expect(bus.deliveries.map((d) => d.outcome)).toEqual(['handled', 'handled']);
+    await bus.stop();
+  });
+
   it('asks the adapter for a batch at a time, in any order unless told, with room for the wait', () => {
     const bus = createTestBus({ subscriptionDefaults: { ordering: 'key', concurrency: 4 } });
     const specOf = (subscription: unknown) => (subscription as { spec: SubscribeSpec }).spec;
