@@ -121,7 +121,8 @@ export interface KafkaConsumerOptions {
   readonly maxBytesPerPartition?: number;
   /**
    * Records a subscription holds per partition, fetched and not yet settled, before it pauses fetching
-   * that partition (backpressure). It resumes at half. Default 1,000.
+   * that partition (backpressure). It resumes at half. Default 1,000; a subscription whose
+   * concurrency (or batch size) is larger buffers that many instead.
    */
   readonly maxBufferedRecords?: number;
   /** How often settled positions are committed; close and rebalances commit at once. Default 200 ms. */

@@ -2,6 +2,7 @@ import type { AdapterCapabilities, BrokerAdapter } from '@tidings/core/adapter';
 import { afterAll, afterEach, describe, it } from 'vitest';
 import { type Created, SuiteFixture } from './fixture';
 import type { RawRecord, Scenario, ScenarioName, ScenarioSettings } from './scenario';
+import { batchConsumeAll, batchKeyOrder, batchSettlement } from './scenarios/batch';
 import {
   bodiesAndUnicode,
   competingConsumers,
@@ -63,6 +64,9 @@ export const scenarios: readonly Scenario[] = [
   deadLetterRedriveResume,
   deadLetterPurge,
   replayFromTime,
+  batchConsumeAll,
+  batchSettlement,
+  batchKeyOrder,
   throughputSmoke,
 ];
 

@@ -54,6 +54,7 @@ describe.concurrent('the conformance suite catches broken adapters', { timeout: 
     const statuses = await suiteAgainst('lossy');
     expect(statuses.get('publish-consume-all')).toBe('failed');
     expect(statuses.get('concurrent-publishers')).toBe('failed');
+    expect(statuses.get('batch-consume-all')).toBe('failed');
     expect(statuses.get('close-semantics')).toBe('passed');
   });
 
@@ -67,6 +68,7 @@ describe.concurrent('the conformance suite catches broken adapters', { timeout: 
     const statuses = await suiteAgainst('no-redelivery');
     expect(statuses.get('redelivery-after-failure')).toBe('failed');
     expect(statuses.get('retry-delay')).toBe('failed');
+    expect(statuses.get('batch-settlement')).toBe('failed');
     expect(statuses.get('dead-letter')).toBe('passed');
   });
 
@@ -74,6 +76,12 @@ describe.concurrent('the conformance suite catches broken adapters', { timeout: 
     const statuses = await suiteAgainst('unreported-dead-letter');
     expect(statuses.get('dead-letter')).toBe('failed');
     expect(statuses.get('dead-letter-always-lands')).toBe('failed');
+    expect(statuses.get('publish-consume-all')).toBe('passed');
+  });
+
+  it('fails an adapter whose fetch ignores the prefetch it was asked for', async ({ expect }) => {
+    const statuses = await suiteAgainst('one-at-a-time');
+    expect(statuses.get('batch-consume-all')).toBe('failed');
     expect(statuses.get('publish-consume-all')).toBe('passed');
   });
 

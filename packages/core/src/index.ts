@@ -41,8 +41,10 @@ export type {
   GroupAdmin,
   GroupDescription,
 } from './adapters/optional';
+export type { BatchContext, BatchHandler, BatchOptions } from './bus/batch';
 export { createBus } from './bus/bus';
 export type {
+  BatchSubscribeOptions,
   Bus,
   BusHealth,
   BusOptions,

@@ -136,7 +136,10 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       dispatcher: this.dispatcher,
       routes: this.routes,
       partitions: this.partitions,
-      options: consumer,
+      // A partition buffers at least the subscription's concurrency, so that one partition can
+      // keep every handler slot busy (and fill a whole batch of a batch subscription, whose
+      // concurrency is its batch size) before fetching pauses for backpressure.
+      options: { ...consumer, maxBufferedRecords: Math.max(consumer.maxBufferedRecords, spec.concurrency) },
       stopping,
       closing,
     });

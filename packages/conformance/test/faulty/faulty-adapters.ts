@@ -14,7 +14,8 @@ export type Fault =
   | 'reordering'
   | 'no-redelivery'
   | 'lag-ignores-in-flight'
-  | 'unreported-dead-letter';
+  | 'unreported-dead-letter'
+  | 'one-at-a-time';
 
 /**
  * Wraps the in-memory adapter so that it breaks one promise of the contract while still claiming
@@ -64,6 +65,8 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
         };
         return inner.subscribe(spec, forgetful, observer);
       }
+      // Ignores the prefetch it was asked for: one record at a time, so no batch ever fills.
+      if (fault === 'one-at-a-time') return inner.subscribe({ ...spec, concurrency: 1 }, handler, observer);
       if (fault === 'lag-ignores-in-flight') return lagIgnoringInFlight(inner, spec, handler, observer);
       // Stores dead letters but never says so: the core could not tell when they landed.
       if (fault === 'unreported-dead-letter') return inner.subscribe(spec, handler);

@@ -29,6 +29,13 @@ import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
 import { resolveTelemetryOptions, type TelemetryOptions } from '../tracing/options';
 import { BusTelemetry } from '../tracing/telemetry';
+import {
+  BatchCollector,
+  type BatchHandler,
+  deliveriesOfBatch,
+  type ResolvedBatchOptions,
+  resolveBatchOptions,
+} from './batch';
 import { currentDelivery } from './delivery-scope';
 import {
   checkExtensions,
@@ -38,6 +45,7 @@ import {
   checkTime,
 } from './draft-checks';
 import type {
+  BatchSubscribeOptions,
   Bus,
   BusHealth,
   BusOptions,
@@ -77,6 +85,13 @@ const SUBSCRIBE_OPTION_NAMES: OptionNames<SubscribeOptions> = {
   middleware: true,
   unknownTypes: true,
   validate: true,
+};
+
+const { concurrency: _concurrency, ...SHARED_OPTION_NAMES } = SUBSCRIBE_OPTION_NAMES;
+// A batch subscription's prefetch follows its batch size, so it takes no `concurrency`.
+const BATCH_SUBSCRIBE_OPTION_NAMES: OptionNames<BatchSubscribeOptions> = {
+  ...SHARED_OPTION_NAMES,
+  batch: true,
 };
 
 const DEFAULTS_OPTION_NAMES: OptionNames<SubscriptionDefaults> = {
@@ -226,7 +241,7 @@ class EventBus implements Bus {
     // would wait for it until the drain timeout. Resolve once the other handlers are done (or
     // the drain time is up); the caller's own event is settled when it returns, then the adapter
     // closes and the stop completes.
-    this.waitingOnStop.add(caller);
+    for (const delivery of deliveriesOfBatch(caller)) this.waitingOnStop.add(delivery);
     let timer: ReturnType<typeof setTimeout> | undefined;
     const timeUp = new Promise<void>((resolve) => {
       timer = setTimeout(resolve, this.drainTimeoutMs);
@@ -399,10 +414,35 @@ class EventBus implements Bus {
       throw new ClosedError('cannot subscribe: the bus is stopped');
     }
     checkOptionNames(options, SUBSCRIBE_OPTION_NAMES);
+    return this.addRuntime(contracts, options, handler, undefined);
+  }
+
+  subscribeBatch(
+    contracts: AnyEventContract | readonly AnyEventContract[],
+    options: BatchSubscribeOptions,
+    // biome-ignore lint/suspicious/noExplicitAny: the public overload types the handler; here it is erased.
+    handler: BatchHandler<any>,
+  ): Subscription {
+    if (this.state === 'stopping' || this.state === 'stopped') {
+      throw new ClosedError('cannot subscribe: the bus is stopped');
+    }
+    checkOptionNames(options, BATCH_SUBSCRIBE_OPTION_NAMES);
+    if (typeof handler !== 'function') throw new ConfigError('handler', 'the handler must be a function');
+    const { batch, ...rest } = options;
+    return this.addRuntime(contracts, rest, handler, resolveBatchOptions(batch));
+  }
+
+  private addRuntime(
+    contracts: AnyEventContract | readonly AnyEventContract[],
+    options: SubscribeOptions,
+    // biome-ignore lint/suspicious/noExplicitAny: see subscribe.
+    handler: Handler<any> | BatchHandler<any>,
+    batch: ResolvedBatchOptions | undefined,
+  ): Subscription {
     const list: readonly AnyEventContract[] = Array.isArray(contracts)
       ? contracts
       : [contracts as AnyEventContract];
-    const runtime = this.buildRuntime(list, options, handler);
+    const runtime = this.buildRuntime(list, options, handler, batch);
     this.runtimes.add(runtime);
     if (this.state === 'started' || this.state === 'starting') {
       runtime.start(this.adapter).catch(() => undefined);
@@ -414,7 +454,8 @@ class EventBus implements Bus {
     contracts: readonly AnyEventContract[],
     options: SubscribeOptions,
     // biome-ignore lint/suspicious/noExplicitAny: see subscribe.
-    handler: Handler<any>,
+    handler: Handler<any> | BatchHandler<any>,
+    batch: ResolvedBatchOptions | undefined,
   ): SubscriptionRuntime {
     if (typeof options?.group !== 'string' || options.group.length === 0) {
       throw new ConfigError('group', 'a subscription needs a non-empty consumer group');
@@ -447,14 +488,21 @@ class EventBus implements Bus {
       }
     }
 
-    const ordering = settings.ordering ?? capabilities.ordering;
+    // A batch subscription serves throughput: any order unless it asks for per-key order.
+    const ordering =
+      batch === undefined ? (settings.ordering ?? capabilities.ordering) : (options.ordering ?? 'none');
     if (ordering === 'key' && capabilities.ordering !== 'key') {
       throw new ConfigError(
         'ordering',
         `the ${this.adapter.name} adapter does not order by key; use ordering: 'none'`,
       );
     }
-    const concurrency = checkInteger('concurrency', settings.concurrency ?? DEFAULT_CONCURRENCY, 1);
+    // A batch subscription's prefetch is its batch size, so that the adapter's fetch (Kafka
+    // fetch, XREADGROUP COUNT, JetStream pull batch, AMQP prefetch) can fill a batch at once.
+    const concurrency =
+      batch === undefined
+        ? checkInteger('concurrency', settings.concurrency ?? DEFAULT_CONCURRENCY, 1)
+        : batch.maxSize;
     const retryOptions = resolveRetryOptions(settings.retry);
     const timeoutMs = settings.timeoutMs ?? DEFAULT_TIMEOUT_MS;
     if (timeoutMs !== false) checkInteger('timeoutMs', timeoutMs, 1);
@@ -463,6 +511,12 @@ class EventBus implements Bus {
       throw new ConfigError('startFrom', `must be 'earliest' or 'latest', got ${String(startFrom)}`);
     }
     const unknownTypes = settings.unknownTypes ?? 'deadLetter';
+    // A batch replaces the handler with its collector; the timeout then bounds the whole batch
+    // call (the collector's), not each event's wait for its batch.
+    const collector =
+      batch === undefined
+        ? undefined
+        : new BatchCollector({ ...batch, group, timeoutMs, handler: handler as BatchHandler });
 
     // The fixed frame of the pipeline; see docs/concepts.md for why it is in this order.
     const inner: Middleware[] = [];
@@ -486,10 +540,12 @@ class EventBus implements Bus {
         unknownTypes,
         validate: settings.validate ?? true,
       }),
-      timeoutMs,
+      timeoutMs: collector === undefined ? timeoutMs : false,
       inner,
-      handler,
+      handler: collector === undefined ? (handler as Handler) : collector.join,
     });
+    // An event of a batch may wait up to maxWaitMs for its batch before the handler starts.
+    const handlerTimeoutMs = timeoutMs === false ? 0 : timeoutMs + (batch?.maxWaitMs ?? 0);
 
     return new SubscriptionRuntime(
       {
@@ -499,7 +555,7 @@ class EventBus implements Bus {
         ordering,
         startFrom,
         maxAttempts: retryOptions.maxAttempts,
-        handlerTimeoutMs: timeoutMs === false ? 0 : timeoutMs,
+        handlerTimeoutMs,
       },
       contracts,
       run,
@@ -509,6 +565,8 @@ class EventBus implements Bus {
         failure: { retry: retryOptions, deadLetterTopic: this.deadLetterTopic },
         telemetry: this.telemetry,
         onStopped: (runtime) => this.runtimes.delete(runtime),
+        // A stopping subscription gets no more events: its partial batch need not wait.
+        onStopping: collector?.flush,
       },
     );
   }

@@ -11,6 +11,7 @@ import type { DeadLetterTopicNamer } from '../policies/dead-letter';
 import type { IdempotencyOptions } from '../policies/idempotency';
 import type { RetryOptions } from '../policies/retry';
 import type { TelemetryOptions } from '../tracing/options';
+import type { BatchHandler, BatchOptions } from './batch';
 import type { Subscription, SubscriptionHealth } from './subscription';
 
 /** Names the topic of a contract. */
@@ -46,6 +47,26 @@ export interface SubscribeOptions {
   readonly unknownTypes?: 'deadLetter' | 'ack';
   /** Validate incoming data against the contract. Default true. */
   readonly validate?: boolean;
+}
+
+/**
+ * Settings of a batch subscription ({@link Bus.subscribeBatch}): those of a subscription, with
+ * `batch` in place of `concurrency` (the prefetch is the batch size). `ordering` defaults to
+ * `'none'` (the bus's `subscriptionDefaults.ordering` does not apply); `'key'`, where the adapter orders by key, puts at most one event of a key in a batch,
+ * in order across batches. `timeoutMs` bounds the whole handler call.
+ *
+ * @example
+ * ```ts
+ * const options: BatchSubscribeOptions = {
+ *   group: 'search-index',
+ *   startFrom: 'earliest',
+ *   batch: { maxSize: 500, maxWaitMs: 50 },
+ * };
+ * ```
+ */
+export interface BatchSubscribeOptions extends Omit<SubscribeOptions, 'concurrency'> {
+  /** Batch size and wait. Default `{ maxSize: 100, maxWaitMs: 50 }`. */
+  readonly batch?: BatchOptions;
 }
 
 /** Subscription settings that can be given once for the whole bus. */
@@ -161,6 +182,27 @@ export interface Bus {
     contracts: TContracts,
     options: SubscribeOptions,
     handler: Handler<EventsOf<TContracts>>,
+  ): Subscription;
+  /**
+   * Subscribes a handler that receives events in batches: a non-empty array in broker order, of
+   * at most `batch.maxSize` events, handed over when full or `batch.maxWaitMs` after its first
+   * event. Each event is settled on its own: acknowledged, unless the handler fails it through
+   * `batch.fail(event, error)` or throws (which fails every event it did not fail itself); a
+   * failed event is retried or dead-lettered as in {@link subscribe}. Events that cannot be
+   * decoded or validated never reach the handler and are dead-lettered one by one.
+   *
+   * @example
+   * ```ts
+   * bus.subscribeBatch(OrderPlaced, { group: 'analytics', batch: { maxSize: 500 } }, async (events, batch) => {
+   *   const rejected = await warehouse.insertMany(events.map((event) => event.data));
+   *   for (const index of rejected) batch.fail(events[index]!, new Error('row rejected'));
+   * });
+   * ```
+   */
+  subscribeBatch<const TContracts extends AnyEventContract | readonly AnyEventContract[]>(
+    contracts: TContracts,
+    options: BatchSubscribeOptions,
+    handler: BatchHandler<EventsOf<TContracts>>,
   ): Subscription;
   /** The topic a contract is published to. */
   topicOf(contract: AnyEventContract): string;

@@ -80,6 +80,8 @@ export interface RuntimeDeps {
   readonly failure: FailurePolicy;
   readonly telemetry: BusTelemetry;
   readonly onStopped: (runtime: SubscriptionRuntime) => void;
+  /** Called as the drain begins, before the adapter subscription closes. */
+  readonly onStopping?: (() => void) | undefined;
 }
 
 /** @internal Runs one subscription: owns its adapter subscription and its pipeline. */
@@ -283,6 +285,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
       this.rejectReady(new ClosedError(`subscription of group "${this.group}" stopped before it started`));
     }
     this.status = 'stopping';
+    this.deps.onStopping?.();
     const subscription = this.adapterSubscription;
     if (subscription !== undefined) {
       const signal = AbortSignal.timeout(this.deps.drainTimeoutMs);

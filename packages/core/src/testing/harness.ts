@@ -199,6 +199,7 @@ export function createTestBus(options: TestBusOptions = {}): TestBus {
     publishBatch: bus.publishBatch.bind(bus),
     prepare: bus.prepare.bind(bus),
     subscribe: bus.subscribe.bind(bus),
+    subscribeBatch: bus.subscribeBatch.bind(bus),
     topicOf: bus.topicOf.bind(bus),
     deadLetterTopicOf: bus.deadLetterTopicOf.bind(bus),
     health: bus.health.bind(bus),

@@ -313,3 +313,34 @@ describe('traces across the broker', () => {
     expect(parseTraceparent(header, undefined)).toMatchObject({ spanId: idOf(publish), isRemote: true });
   });
 });
+
+describe('traces of batch subscriptions', () => {
+  it('keeps a process span per event, with its own trace and settlement, and runs the handler in none', async () => {
+    const bus = tracedBus({ subscriptionDefaults: { retry: { maxAttempts: 1 } } });
+    const tracer = sdk.tracerProvider.getTracer('app');
+    bus.subscribeBatch(OrderPlaced, { group: 'index', batch: { maxWaitMs: 5 } }, async (events, batch) => {
+      await tracer.startActiveSpan('bulk', async (span) => {
+        await new Promise((resolve) => setTimeout(resolve, 1));
+        span.end();
+      });
+      batch.fail(events[1]!, new Error('rejected'));
+    });
+    await bus.start();
+    const [good, bad] = await bus.publishBatch([
+      batchEntry(OrderPlaced, order('a')),
+      batchEntry(OrderPlaced, order('b')),
+    ]);
+    const spans = await sdk.waitForSpans((s) => s.name === 'process order.placed', 2);
+    const spanOf = (id: string) => spans.find((s) => s.attributes['messaging.message.id'] === id)!;
+    expect(spanOf(good!.id).attributes['tidings.settlement']).toBe('ack');
+    expect(spanOf(bad!.id).attributes['tidings.settlement']).toBe('dead_letter');
+    // Each event continues the trace its own publish began.
+    for (const { id } of [good!, bad!]) {
+      const publish = sdk.span('create order.placed', (s) => s.attributes['messaging.message.id'] === id);
+      expect(traceOf(spanOf(id))).toBe(traceOf(publish));
+    }
+    const bulk = sdk.span('bulk');
+    expect(parentOf(bulk)).toBeUndefined();
+    expect(spans.map(traceOf)).not.toContain(traceOf(bulk));
+  });
+});
