@@ -94,3 +94,33 @@ export function latencyRow(key: RowKey, rounds: readonly (readonly number[])[], 
     p99Ms: ms(median(rounds.map((samples) => percentile(samples, 99)))),
   };
 }
+
+/** The lane of `row`, with rows written before lanes read as raw 'raw' and Tidings 'tuned'. */
+export function laneOf(row: Pick<BenchResult, 'impl' | 'lane'>): string {
+  return row.lane ?? (row.impl === 'raw' ? 'raw' : 'tuned');
+}
+
+/** The raw lane a Tidings row divides by ('raw' for rows written before lanes). */
+export function baselineOf(row: Pick<BenchResult, 'baseline'>): string {
+  return row.baseline ?? 'raw';
+}
+
+/**
+ * The row of `broker`, `scenario`, `impl` and `lane` in `results` (see {@link laneOf}).
+ *
+ * @example
+ * ```ts
+ * const tuned = findRow(results, 'kafka', 'consume', 'tidings', 'tuned');
+ * ```
+ */
+export function findRow(
+  results: readonly BenchResult[],
+  broker: string,
+  scenario: string,
+  impl: Impl,
+  lane: string,
+): BenchResult | undefined {
+  return results.find(
+    (r) => r.broker === broker && r.scenario === scenario && r.impl === impl && laneOf(r) === lane,
+  );
+}
