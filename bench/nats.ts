@@ -69,19 +69,17 @@ function rawLane(id: string): Lane<'raw'> {
             deliver_policy: DeliverPolicy.All,
             filter_subject: subject,
           });
+          // The callback form: the handler is synchronous, and it skips an async iterator's turn per message.
           const messages = await (await js.consumers.get(stream, durable)).consume({
             max_messages: PREFETCH,
-          });
-          const reading = (async () => {
-            for await (const message of messages) {
+            callback: (message) => {
               onEvent(message.json<BenchEvent>());
               message.ack();
-            }
-          })();
+            },
+          });
           return {
             async stop() {
               await messages.close();
-              await reading;
               await jsm.consumers.delete(stream, durable);
             },
           };
