@@ -180,15 +180,16 @@ async function throughput(lane: Lane, name: string, messages: number): Promise<T
   const consume = await drain(`${lane.name} ${name} consume`, messages, (delivered) =>
     target.consume(() => delivered(1)),
   );
-  const batchTarget = target.consumeBatch === undefined ? undefined : await lane.prepare(`${name}-batch`);
-  if (batchTarget?.consumeBatch === undefined) return { publish, consume };
-  await bounded(messages, IN_FLIGHT, (seq) => batchTarget.publish(benchEvent(seq)));
-  const consumeBatch = batchTarget.consumeBatch.bind(batchTarget);
+  if (target.consumeBatch === undefined) return { publish, consume };
+  const { target: again } = await backlog(lane, `${name}-batch`, messages);
+  const consumeBatch = again.consumeBatch?.bind(again);
+  if (consumeBatch === undefined) return { publish, consume };
   const batch = await drain(`${lane.name} ${name} consume-batch`, messages, (delivered) =>
     consumeBatch((events) => delivered(events.length)),
   );
   return { publish, consume, batch };
 }
+
 /**
  * Starts a consumer on `target` that hands measured events (seq ≥ 0) to `onMeasured` with their
  * latency, and returns once warm-up events (seq < 0), sent one at a time, have come through.
