@@ -1,7 +1,10 @@
-// RabbitMQ: amqplib as its docs recommend (a confirm channel and persistent messages to publish, a
-// consumer with manual acks and a prefetch) beside the same work through Tidings on the RabbitMQ
-// adapter. Both lanes use a durable topic exchange of their own, quorum queues, and one connection
-// to publish and another to consume. The driver (lib/driver.ts) runs the scenarios.
+// RabbitMQ: amqplib as a skilled user writes it for throughput (a confirm channel and persistent
+// messages to publish, many in flight; a consumer with manual acks and a prefetch) beside the same
+// work through Tidings on the RabbitMQ adapter, with its defaults and tuned. The raw consume-batch
+// row takes a prefetch of BATCH_SIZE and acks each batch with one ack(last, allUpTo = true), when
+// it is full or BATCH_WAIT_MS after its first message. Every lane uses a durable topic exchange of
+// its own, quorum queues, and one connection to publish and another to consume. The driver
+// (lib/driver.ts) runs the scenarios.
 //
 // What the raw lane does not do and Tidings does: validate the event against its schema when it is
 // published and again when it is received, build the CloudEvents envelope (id, type, source, time,
@@ -13,15 +16,15 @@
 // It needs the local broker (bash tools/services.sh) and deletes every queue and exchange it makes.
 import { randomUUID } from 'node:crypto';
 import { createRabbitMQAdapter, workQueueName } from '@tidings/adapter-rabbitmq';
-import { type ChannelModel, type ConfirmChannel, connect } from 'amqplib';
+import { type ChannelModel, type ConfirmChannel, type ConsumeMessage, connect } from 'amqplib';
 import { runWhenMain } from './lib/cli';
-import { type DriverOptions, type Lane, runBroker } from './lib/driver';
+import { BATCH_SIZE, BATCH_WAIT_MS, type DriverOptions, type Lane, runBroker } from './lib/driver';
 import { BENCH_EVENT_TYPE, type BenchEvent } from './lib/event';
 import type { BenchResult } from './lib/result';
-import { createTidingsLane } from './lib/tidings-lane';
+import { createTidingsLanes } from './lib/tidings-lane';
 
 const URL = 'amqp://guest:guest@127.0.0.1:5672';
-/** Unacknowledged deliveries a raw consumer holds, and handlers a Tidings subscription runs at once. */
+/** Unacknowledged deliveries a raw consumer holds, and handlers a tuned Tidings subscription runs at once. */
 const PREFETCH = 64;
 /** Well below the few thousand confirmed publishes a second that either lane reaches here. */
 const E2E_RATE = 500;
@@ -35,6 +38,7 @@ function rawLane(namespace: string): Lane<'raw'> {
 
   return {
     impl: 'raw',
+    name: 'amqplib',
     async open() {
       [publishing, consuming] = await Promise.all([connect(URL), connect(URL)]);
       publisher = await publishing.createConfirmChannel();
@@ -74,6 +78,37 @@ function rawLane(namespace: string): Lane<'raw'> {
           });
           return { stop: () => consumer.close() };
         },
+        async consumeBatch(onEvents) {
+          const consumer = await connection.createChannel();
+          await consumer.prefetch(BATCH_SIZE);
+          let events: BenchEvent[] = [];
+          let last: ConsumeMessage | undefined;
+          let timer: NodeJS.Timeout | undefined;
+          const flush = () => {
+            clearTimeout(timer);
+            timer = undefined;
+            if (last === undefined) return;
+            const batch = events;
+            const through = last;
+            events = [];
+            last = undefined;
+            onEvents(batch);
+            consumer.ack(through, true);
+          };
+          await consumer.consume(queue, (message) => {
+            if (message === null) return;
+            events.push(JSON.parse(message.content.toString()) as BenchEvent);
+            last = message;
+            if (events.length >= BATCH_SIZE) flush();
+            else timer ??= setTimeout(flush, BATCH_WAIT_MS);
+          });
+          return {
+            stop() {
+              clearTimeout(timer);
+              return consumer.close();
+            },
+          };
+        },
       };
     },
     async close() {
@@ -107,15 +142,16 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
     {
       broker: 'rabbitmq',
       e2eRate: E2E_RATE,
-      raw: rawLane(namespace),
-      tidings: createTidingsLane({
+      raw: [rawLane(namespace)],
+      baseline: 'amqplib',
+      tidings: createTidingsLanes({
         adapter: (role) =>
           createRabbitMQAdapter({ url: URL, exchange, connectionName: `${exchange} ${role}` }),
         topic: (name) => name,
         group,
-        subscription: { concurrency: PREFETCH, ordering: 'none' },
+        tuned: { concurrency: PREFETCH, ordering: 'none' },
         declareGroupFirst: true,
-        cleanup: (topics) => deleteTidingsTopology(exchange, group, topics),
+        cleanup: (topics, laneGroup) => deleteTidingsTopology(exchange, laneGroup, topics),
       }),
     },
     options,

@@ -10,7 +10,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { MachineInfo } from '../bench/lib/machine';
-import type { BenchResult } from '../bench/lib/result';
+import { type BenchResult, baselineOf, findRow } from '../bench/lib/result';
 
 export const root = join(dirname(fileURLToPath(import.meta.url)), '..');
 
@@ -26,8 +26,15 @@ export const figurePages = [
 
 const number = (n: number): string => n.toLocaleString('en-US');
 
-function row(results: readonly BenchResult[], broker: string, scenario: string, impl: 'raw' | 'tidings') {
-  return results.find((r) => r.broker === broker && r.scenario === scenario && r.impl === impl);
+/** The row of one scenario: raw on the lane `lane` (default the bare 'raw'), Tidings on its tuned lane unless told. */
+function row(
+  results: readonly BenchResult[],
+  broker: string,
+  scenario: string,
+  impl: 'raw' | 'tidings',
+  lane: string = impl === 'raw' ? 'raw' : 'tuned',
+) {
+  return findRow(results, broker, scenario, impl, lane);
 }
 
 function measuredOn(machine: MachineInfo): string {
@@ -74,15 +81,28 @@ function outboxBlock(results: readonly BenchResult[]): string[] {
   return lines;
 }
 
+/**
+ * A broker's figures: publish, consume and latency of Tidings tuned beside the raw lane it divides by
+ * (named in the header when the run had named lanes), then, where the run has them, consume with no
+ * subscription options (Tidings default) and consume in batches.
+ */
 function brokerBlock(results: readonly BenchResult[], broker: string): string[] {
-  const lines = ['| scenario | raw client | Tidings | Tidings / raw |', '| --- | ---: | ---: | ---: |'];
-  const throughput: [string, string][] = [
-    ['publish', 'publish, 100 in flight (msg/s)'],
-    ['consume', 'consume the backlog (msg/s)'],
+  const tuned = results.find((r) => r.broker === broker && r.impl === 'tidings');
+  const baseline = tuned === undefined ? 'raw' : baselineOf(tuned);
+  const rawHeader = baseline === 'raw' ? 'raw client' : `raw client (${baseline})`;
+  const lines = [`| scenario | ${rawHeader} | Tidings | Tidings / raw |`, '| --- | ---: | ---: | ---: |'];
+  const throughput: [string, string, string][] = [
+    ['publish', 'publish, 100 in flight (msg/s)', 'tuned'],
+    ['consume', 'consume the backlog (msg/s)', 'tuned'],
+    ['consume', 'consume the backlog, no subscription options (msg/s)', 'default'],
+    ['consume-batch', 'consume the backlog in batches of 100 (msg/s)', 'tuned'],
   ];
-  for (const [scenario, label] of throughput) {
-    const raw = row(results, broker, scenario, 'raw');
-    const tidings = row(results, broker, scenario, 'tidings');
+  for (const [scenario, label, lane] of throughput) {
+    const raw = row(results, broker, scenario, 'raw', baseline);
+    const tidings = row(results, broker, scenario, 'tidings', lane);
+    // A lane or scenario the run did not have is left out, not shown empty.
+    if (lane !== 'tuned' && tidings === undefined) continue;
+    if (scenario === 'consume-batch' && raw === undefined && tidings === undefined) continue;
     const share =
       raw !== undefined && tidings !== undefined ? (tidings.msgsPerSec / raw.msgsPerSec).toFixed(2) : '';
     lines.push(
@@ -99,7 +119,7 @@ function brokerBlock(results: readonly BenchResult[], broker: string): string[] 
       : `${r.p50Ms.toFixed(2)} / ${(r.p99Ms ?? Number.NaN).toFixed(2)}`;
   for (const [scenario, label] of latency) {
     lines.push(
-      `| ${label} | ${ms(row(results, broker, scenario, 'raw'))} | ${ms(row(results, broker, scenario, 'tidings'))} | |`,
+      `| ${label} | ${ms(row(results, broker, scenario, 'raw', baseline))} | ${ms(row(results, broker, scenario, 'tidings'))} | |`,
     );
   }
   return lines;

@@ -1,6 +1,13 @@
 /** Which side of a comparison a row measures. */
 export type Impl = 'raw' | 'tidings';
 
+/**
+ * The Tidings lanes of a broker: `default` subscribes with no options at all (what a user gets:
+ * the bus's default concurrency, ordering by key where the adapter orders), `tuned` matches the
+ * raw consumer (concurrency = its prefetch or batch, ordering 'none').
+ */
+export type TidingsLaneName = 'default' | 'tuned';
+
 /** One measured row, as written to bench/results/latest.json. */
 export interface BenchResult {
   /** What was measured: 'publish', 'consume', 'e2e-latency', 'serial-latency', 'pipeline-zod', ... */
@@ -9,6 +16,15 @@ export interface BenchResult {
   readonly broker: string;
   /** The broker's own client used as its docs recommend, or the same work through Tidings. */
   readonly impl: Impl;
+  /**
+   * Which lane of that side, when a broker has several: a raw client or way of using it
+   * ('kafkajs', 'platformatic', 'kafkajs-per-record', ...), or a {@link TidingsLaneName}. Absent on
+   * rows of suites with one lane a side (memory, tracing, outbox) and in results written before
+   * broker benchmarks had lanes; those read as raw 'raw' and Tidings 'tuned'.
+   */
+  readonly lane?: string;
+  /** On a Tidings row: the raw lane its ratio divides by (the raw lane of the client it runs on). */
+  readonly baseline?: string;
   readonly messages: number;
   readonly messageBytes: number;
   /** Throughput; for a latency scenario the rate the messages were sent at. */
@@ -52,6 +68,8 @@ export interface RowKey {
   readonly scenario: string;
   readonly broker: string;
   readonly impl: Impl;
+  readonly lane?: string;
+  readonly baseline?: string;
   readonly messageBytes: number;
 }
 
@@ -75,4 +93,34 @@ export function latencyRow(key: RowKey, rounds: readonly (readonly number[])[], 
     p50Ms: ms(median(rounds.map((samples) => percentile(samples, 50)))),
     p99Ms: ms(median(rounds.map((samples) => percentile(samples, 99)))),
   };
+}
+
+/** The lane of `row`, with rows written before lanes read as raw 'raw' and Tidings 'tuned'. */
+export function laneOf(row: Pick<BenchResult, 'impl' | 'lane'>): string {
+  return row.lane ?? (row.impl === 'raw' ? 'raw' : 'tuned');
+}
+
+/** The raw lane a Tidings row divides by ('raw' for rows written before lanes). */
+export function baselineOf(row: Pick<BenchResult, 'baseline'>): string {
+  return row.baseline ?? 'raw';
+}
+
+/**
+ * The row of `broker`, `scenario`, `impl` and `lane` in `results` (see {@link laneOf}).
+ *
+ * @example
+ * ```ts
+ * const tuned = findRow(results, 'kafka', 'consume', 'tidings', 'tuned');
+ * ```
+ */
+export function findRow(
+  results: readonly BenchResult[],
+  broker: string,
+  scenario: string,
+  impl: Impl,
+  lane: string,
+): BenchResult | undefined {
+  return results.find(
+    (r) => r.broker === broker && r.scenario === scenario && r.impl === impl && laneOf(r) === lane,
+  );
 }

@@ -1,59 +1,97 @@
 // The Tidings side of every broker benchmark: bus.publish and bus.subscribe over the broker's
 // adapter, with validation on both sides, the CloudEvents envelope and the default policies
-// (retry, dead letter, handler timeout) on, exactly as an application would use them.
+// (retry, dead letter, handler timeout) on, exactly as an application would use them. Two lanes:
+// `default` subscribes with no options but the group and where to start (what a user gets first),
+// `tuned` with the concurrency and ordering that match the raw consumer.
 import { type BrokerAdapter, type Bus, createBus, type SubscribeOptions } from '@tidings/core';
-import type { Lane, LaneTarget } from './driver';
-import { benchContract } from './event';
+import { BATCH_SIZE, BATCH_WAIT_MS, type Lane, type LaneTarget, type TidingsLanes } from './driver';
+import { type BenchEvent, benchContract } from './event';
+import type { TidingsLaneName } from './result';
 
-/** Settings of {@link createTidingsLane}. */
+/** Settings of {@link createTidingsLanes}. */
 export interface TidingsLaneOptions {
   /** A new adapter for one bus; `role` tells publisher from consumer (a connection each). */
   readonly adapter: (role: 'publish' | 'consume') => BrokerAdapter;
-  /** The topic of scenario `name`: unique to this run, and legal on the broker. */
+  /** The topic of scenario `name` (it starts with the lane's name): unique to this run, and legal on the broker. */
   readonly topic: (name: string) => string;
-  /** The consumer group of every subscription. Default `bench` (each topic is the run's own). */
+  /**
+   * The consumer group of every subscription, followed by `-<lane>` so that the two lanes never
+   * share a group (on Kafka, members of one group on different topics would rebalance each other).
+   * Default `bench` (each topic is the run's own).
+   */
   readonly group?: string;
-  /** Concurrency and ordering of the subscriptions, to match what the raw consumer does. */
-  readonly subscription?: Pick<SubscribeOptions, 'concurrency' | 'ordering'>;
+  /** Concurrency and ordering of the tuned lane's subscriptions, to match what the raw consumer does. */
+  readonly tuned?: Pick<SubscribeOptions, 'concurrency' | 'ordering'>;
   /**
    * Subscribe the group, and stop it again, before publishing to a target: a broker that drops
    * what no queue is bound for yet (RabbitMQ) then stores the backlog for the consumer.
    */
   readonly declareGroupFirst?: boolean;
-  /** Deletes what the buses made for `topics`, unless the broker's benchmark sweeps by prefix. */
-  readonly cleanup?: (topics: readonly string[]) => Promise<void>;
+  /** Deletes what a lane's buses made for `topics` in `group`, unless the broker's benchmark sweeps by prefix. */
+  readonly cleanup?: (topics: readonly string[], group: string) => Promise<void>;
+}
+
+/** The contract every lane subscribes to (a bench event on one topic). */
+type BenchContract = ReturnType<typeof benchContract>;
+
+/**
+ * What the batch lane needs of a bus: `subscribeBatch` as core is adding it, in the one call shape
+ * the benchmark uses. Typed here, not imported, so that the benchmark builds before and after core
+ * has it; {@link batchSubscriber} finds it at run time.
+ */
+interface BatchSubscriber {
+  subscribeBatch(
+    contract: BenchContract,
+    options: {
+      readonly group: string;
+      readonly startFrom: 'earliest';
+      readonly batch: { readonly maxSize: number; readonly maxWaitMs: number };
+    },
+    handler: (events: readonly { readonly data: BenchEvent }[]) => void,
+  ): { readonly ready: Promise<void>; stop(): Promise<void> };
 }
 
 /**
- * A {@link Lane} through Tidings: one bus publishes, another consumes.
+ * `bus` as a {@link BatchSubscriber} when its core has `subscribeBatch`, else undefined (then the
+ * Tidings lanes have no consume-batch row). Once core exports it, `bus` itself will do.
  *
  * @example
  * ```ts
- * const tidings = createTidingsLane({ adapter: () => createNatsAdapter({ prefix }), topic: (name) => name });
+ * const batches = batchSubscriber(bus);
+ * batches?.subscribeBatch(contract, { group, startFrom: 'earliest', batch: { maxSize: 100, maxWaitMs: 50 } }, onEvents);
  * ```
  */
-export function createTidingsLane(options: TidingsLaneOptions): Lane<'tidings'> {
+export function batchSubscriber(bus: Bus): BatchSubscriber | undefined {
+  if (!('subscribeBatch' in bus) || typeof bus.subscribeBatch !== 'function') return undefined;
+  return bus as unknown as BatchSubscriber;
+}
+
+/** One Tidings lane; `subscription` is what its subscriptions add to the group and start. */
+function tidingsLane(
+  name: TidingsLaneName,
+  options: TidingsLaneOptions,
+  subscription: Pick<SubscribeOptions, 'concurrency' | 'ordering'>,
+  withBatches: boolean,
+): Lane<'tidings'> {
   const topics: string[] = [];
+  const group = `${options.group ?? 'bench'}-${name}`;
   let publisher: Bus | undefined;
   let consumer: Bus | undefined;
-  const subscribeOptions: SubscribeOptions = {
-    group: options.group ?? 'bench',
-    startFrom: 'earliest',
-    ...options.subscription,
-  };
+  const subscribeOptions: SubscribeOptions = { group, startFrom: 'earliest', ...subscription };
 
   return {
     impl: 'tidings',
+    name,
     async open() {
       publisher = createBus({ source: 'bench', adapter: options.adapter('publish') });
       consumer = createBus({ source: 'bench', adapter: options.adapter('consume') });
       await publisher.start();
       await consumer.start();
     },
-    async prepare(name): Promise<LaneTarget> {
+    async prepare(scenario): Promise<LaneTarget> {
       if (publisher === undefined || consumer === undefined) throw new Error('open the lane first');
       const bus = { publisher, consumer };
-      const topic = options.topic(name);
+      const topic = options.topic(`${name}-${scenario}`);
       topics.push(topic);
       const contract = benchContract(topic);
       if (options.declareGroupFirst === true) {
@@ -61,6 +99,7 @@ export function createTidingsLane(options: TidingsLaneOptions): Lane<'tidings'> 
         await declaring.ready;
         await declaring.stop();
       }
+      const batches = withBatches ? batchSubscriber(consumer) : undefined;
       return {
         async publish(event) {
           await bus.publisher.publish(contract, event);
@@ -72,12 +111,46 @@ export function createTidingsLane(options: TidingsLaneOptions): Lane<'tidings'> 
           await subscription.ready;
           return { stop: () => subscription.stop() };
         },
+        ...(batches === undefined
+          ? {}
+          : {
+              async consumeBatch(onEvents: (events: readonly BenchEvent[]) => void) {
+                const subscription = batches.subscribeBatch(
+                  contract,
+                  { group, startFrom: 'earliest', batch: { maxSize: BATCH_SIZE, maxWaitMs: BATCH_WAIT_MS } },
+                  (events) => onEvents(events.map((event) => event.data)),
+                );
+                await subscription.ready;
+                return { stop: () => subscription.stop() };
+              },
+            }),
       };
     },
     async close() {
       const stopped = await Promise.allSettled([publisher?.stop(), consumer?.stop()]);
-      await options.cleanup?.(topics);
+      await options.cleanup?.(topics, group);
       for (const result of stopped) if (result.status === 'rejected') throw result.reason;
     },
+  };
+}
+
+/**
+ * The two Tidings lanes of a broker, each with a publishing and a consuming bus of its own: `default`
+ * subscribes with the bus's defaults, `tuned` with `options.tuned` (and runs the batch consumer,
+ * where core has one).
+ *
+ * @example
+ * ```ts
+ * const tidings = createTidingsLanes({
+ *   adapter: () => createNatsAdapter({ prefix }),
+ *   topic: (name) => name,
+ *   tuned: { concurrency: 64, ordering: 'none' },
+ * });
+ * ```
+ */
+export function createTidingsLanes(options: TidingsLaneOptions): TidingsLanes {
+  return {
+    default: tidingsLane('default', options, {}, false),
+    tuned: tidingsLane('tuned', options, options.tuned ?? {}, true),
   };
 }
