@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   estimateSize,
+  fromKafkaHeaderPairs,
   fromKafkaHeaders,
   fromKafkaKey,
   fromKafkaMessage,
@@ -20,6 +21,21 @@ describe('record conversion', () => {
       }),
     ).toEqual({ ce_id: 'e-1', text: 'plain', repeated: 'last', empty: '' });
     expect(fromKafkaHeaders(undefined)).toEqual({});
+  });
+
+  it('reads header pairs off the wire as fromKafkaHeaders reads a header object', () => {
+    const b = (text: string) => Buffer.from(text);
+    const headers = fromKafkaHeaderPairs([
+      [b('ce_id'), b('e-1')],
+      [b('repeated'), b('first')],
+      [b('repeated'), b('last')],
+      [b('no-value'), null],
+      [null, b('a value without a name')],
+      [b('ż'), b('ź')],
+    ]);
+    expect(headers).toEqual({ ce_id: 'e-1', repeated: 'last', 'no-value': '', ż: 'ź' });
+    expect(Object.getPrototypeOf(headers)).toBeNull();
+    expect(fromKafkaHeaderPairs([])).toEqual({});
   });
 
   it('maps absent keys and tombstones', () => {

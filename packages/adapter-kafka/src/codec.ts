@@ -44,15 +44,34 @@ export function fromKafkaHeaders(headers: FetchedHeaders | undefined): Record<st
   return out;
 }
 
+/**
+ * @internal Header pairs as a Kafka record carries them on the wire (as `@platformatic/kafka` decodes
+ * them) read as {@link fromKafkaHeaders} reads a header object: the last value of a repeated name
+ * wins, a null value reads as empty, a pair without a name is left out, and the result has no
+ * prototype. One pass, one string per name and value, no intermediate object.
+ */
+export function fromKafkaHeaderPairs(
+  pairs: readonly (readonly [Buffer | null, Buffer | null])[],
+): Record<string, string> {
+  const out = Object.create(null) as Record<string, string>;
+  for (let i = 0; i < pairs.length; i++) {
+    const [name, value] = pairs[i]!;
+    if (name === null) continue;
+    // `toString()` without an encoding is Node's direct UTF-8 path; with one it looks the encoding up.
+    out[name.toString()] = value === null ? '' : value.toString();
+  }
+  return out;
+}
+
 function headerText(value: unknown): string | undefined {
   if (typeof value === 'string') return value;
-  if (Buffer.isBuffer(value)) return value.toString('utf8');
+  if (Buffer.isBuffer(value)) return value.toString();
   return value === null ? '' : undefined;
 }
 
 /** @internal The key of a fetched record: `null` (no key) becomes undefined. */
 export function fromKafkaKey(key: Buffer | null | undefined): string | undefined {
-  return key === null || key === undefined ? undefined : key.toString('utf8');
+  return key === null || key === undefined ? undefined : key.toString();
 }
 
 /** @internal The body of a fetched record: a null value (a tombstone) becomes an empty body. */

@@ -70,6 +70,31 @@ describe('records to NATS headers and back', () => {
     expect(decoded.headers).toEqual({ 'ce-id': 'e1', 'x-text': 'ż ź', 'a:b': 'c', 'x-empty': '' });
   });
 
+  it('reads a raw header block as nats.js reads it, for every block nats.js writes', () => {
+    const own: Record<string, string> = Object.create(null) as Record<string, string>;
+    Object.assign(own, { 'ce-id': 'e1', 'x-text': 'ż ź', 'a:b': 'c', 'x-empty': '', 'x-q': '"quoted"' });
+    Object.defineProperty(own, '__proto__', { value: 'p', enumerable: true, writable: true });
+    const wire = toNatsHeaders(own, 'klucz 🔑', 'topic e1').headers;
+    wire.append('x-twice', 'first');
+    wire.append('x-twice', 'second');
+    const block = new TextEncoder().encode(wire.toString());
+    const parsedByNats = fromNatsHeaders({ headers: wire }, () => undefined);
+    // A message as nats.js delivers it: the raw block where rawHeaderBlock looks for it.
+    const delivered = fromNatsHeaders({
+      _rdata: block,
+      _msg: { hdr: block.byteLength },
+      get headers(): never {
+        throw new Error('the raw block is read, not the parsed headers');
+      },
+    } as never);
+    expect(delivered.key).toBe('klucz 🔑');
+    expect(delivered.key).toBe(parsedByNats.key);
+    expect({ ...delivered.headers }).toEqual({ ...parsedByNats.headers });
+    expect(delivered.headers['x-twice']).toBe('first');
+    expect(Object.getOwnPropertyDescriptor(delivered.headers, '__proto__')?.value).toBe('p');
+    expect(Object.getPrototypeOf(delivered.headers)).toBeNull();
+  });
+
   it("keeps the record's own Nats-Msg-Id and counts the header bytes", () => {
     const encoded = toNatsHeaders({ 'Nats-Msg-Id': 'mine' }, undefined, 'derived');
     expect(encoded.headers.values('Nats-Msg-Id')).toEqual(['mine']);

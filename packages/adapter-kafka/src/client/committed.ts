@@ -31,28 +31,69 @@ export function committedOnly<TMessage extends TransactionalMessage>(
 ): (TMessage & { aborted: boolean })[] {
   const out: (TMessage & { aborted: boolean })[] = [];
   for (const { messages, abortedTransactions } of partitions) {
-    const pending = [...(abortedTransactions ?? [])].sort(
-      (a, b) => Number(a.firstOffset) - Number(b.firstOffset),
-    );
-    const aborting = new Set<string>();
+    const aborts = new AbortedTransactions(abortedTransactions ?? []);
     for (const message of messages) {
-      const offset = Number(message.offset);
-      while (pending.length > 0 && offset >= Number(pending[0]!.firstOffset))
-        aborting.add(pending.shift()!.producerId);
-      const producer = message.batchContext?.producerId;
-      let aborted = false;
-      if (producer !== undefined && aborting.has(producer)) {
-        if (message.isControlRecord === true && isAbortMarker(message)) aborting.delete(producer);
-        else aborted = message.batchContext?.inTransaction === true;
-      }
+      const aborted = aborts.marks(
+        Number(message.offset),
+        message.batchContext?.producerId,
+        message.batchContext?.inTransaction === true,
+        message.isControlRecord === true,
+        message.key,
+      );
       out.push({ ...message, aborted });
     }
   }
   return out;
 }
 
+/**
+ * @internal The rule of {@link committedOnly} for one partition, one record at a time, for a decoder
+ * that builds its records in a single pass: it is told each record in offset order, transaction
+ * markers included, and answers whether that record belongs to an aborted transaction.
+ * @example
+ * const aborts = new AbortedTransactions(partition.abortedTransactions);
+ * const aborted = aborts.marks(offset, producerId, inTransaction, isControl, key);
+ */
+export class AbortedTransactions {
+  /** The aborted transactions, by first offset; those before `next` have begun. */
+  private readonly pending: readonly { readonly producerId: string; readonly firstOffset: number }[];
+  private next = 0;
+  /** Producers whose aborted transaction has begun and whose abort marker has not come yet. */
+  private readonly aborting = new Set<string>();
+
+  constructor(listed: readonly { readonly producerId: string; readonly firstOffset: string }[]) {
+    this.pending = listed
+      .map(({ producerId, firstOffset }) => ({ producerId, firstOffset: Number(firstOffset) }))
+      .sort((a, b) => a.firstOffset - b.firstOffset);
+  }
+
+  /** Whether the fetch listed no aborted transaction: then no record is aborted. */
+  get none(): boolean {
+    return this.pending.length === 0;
+  }
+
+  /** Whether the record at `offset` belongs to an aborted transaction (an abort marker does not). */
+  marks(
+    offset: number,
+    producerId: string | undefined,
+    inTransaction: boolean,
+    control: boolean,
+    key: Buffer | null | undefined,
+  ): boolean {
+    const { pending, aborting } = this;
+    while (this.next < pending.length && offset >= pending[this.next]!.firstOffset) {
+      aborting.add(pending[this.next++]!.producerId);
+    }
+    if (producerId === undefined || !aborting.has(producerId)) return false;
+    if (control && isAbortMarker(key)) {
+      aborting.delete(producerId);
+      return false;
+    }
+    return inTransaction;
+  }
+}
+
 /** A control record's key is a version and a type, two 16-bit integers; type 0 is ABORT. */
-function isAbortMarker(message: TransactionalMessage): boolean {
-  const key = message.key;
+function isAbortMarker(key: Buffer | null | undefined): boolean {
   return key !== null && key !== undefined && key.length >= 4 && key.readInt16BE(2) === 0;
 }

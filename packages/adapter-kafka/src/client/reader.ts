@@ -16,7 +16,12 @@ export interface FetchedRecord {
   readonly offset: number;
   readonly key: Buffer | null;
   readonly value: Buffer | null;
-  readonly headers: FetchedHeaders;
+  /**
+   * The record's headers as Tidings reads them (`fromKafkaHeaders` and `fromKafkaHeaderPairs` in
+   * `codec.ts`): one string per name, no prototype. Made for this record alone: the subscription
+   * adds its retry state to it.
+   */
+  readonly headers: Record<string, string>;
   /** A transaction marker (commit or abort), not a record anybody produced. */
   readonly control: boolean;
   /** Written in a transaction that was aborted: a read-committed reader skips it. */

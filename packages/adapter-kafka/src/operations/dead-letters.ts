@@ -9,7 +9,6 @@ import {
   type StoredDeadLetter,
 } from '@tidings/core/adapter';
 import type { KafkaAdminClient } from '../client/admin';
-import { fromKafkaHeaders } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
 import { KAFKA_RETRY_HEADERS } from '../retry-topics';
 import { assignedTopics } from './groups';
@@ -64,7 +63,7 @@ export class KafkaDeadLetters {
         letters.push({
           id,
           key: message.key?.toString() ?? undefined,
-          headers: fromKafkaHeaders(message.headers),
+          headers: message.headers,
           body: message.value ?? EMPTY,
         });
         return letters.length < want;
@@ -146,7 +145,7 @@ export class KafkaDeadLetters {
         letters.set(id, {
           id,
           key: message.key?.toString() ?? undefined,
-          headers: fromKafkaHeaders(message.headers),
+          headers: message.headers,
           body: message.value ?? EMPTY,
         });
         return --left > 0;

@@ -1,7 +1,7 @@
 import { type IncomingRecord, type KeyedDispatcher, RETRY_HEADERS, whenAborted } from '@tidings/core/adapter';
 import type { KafkaGroupConsumer, PartitionBatch } from '../client/consumer';
 import type { FetchedRecord } from '../client/reader';
-import { fromKafkaHeaders, fromKafkaMessage, positionOf } from '../codec';
+import { fromKafkaMessage, positionOf } from '../codec';
 import type { ResolvedKafkaOptions } from '../options';
 import { type Route, readRetryEnvelope, type TopicRoutes } from '../retry-topics';
 import { type PartitionState, partitionKey } from './partition';
@@ -246,7 +246,7 @@ export class Intake {
 }
 
 function toDelivery(state: PartitionState, route: Route, message: FetchedRecord, offset: number): Delivery {
-  const headers = fromKafkaHeaders(message.headers);
+  const headers = message.headers;
   const own = positionOf(state.topic, state.partition, offset);
   const envelope = route.retryTopic ? readRetryEnvelope(headers) : undefined;
   // An in-place retry of this record was under way (before a restart, or under the partition's

@@ -85,7 +85,7 @@ export function fetchGivenUp(jsm: JetStreamManager, stream: string, givenUp: Giv
   return jsm.streams.getMessage(stream, { seq: givenUp.streamSeq });
 }
 
-/** The raw header block of a stored message, for when nats.js cannot parse it. */
+/** The raw header block of a stored message, which the adapter's own header parser reads. */
 export function storedHeaderBlock(stored: StoredMsg): Uint8Array | undefined {
   const hdrs = (stored as unknown as { smr?: { message?: { hdrs?: unknown } } }).smr?.message?.hdrs;
   return typeof hdrs === 'string' ? Buffer.from(hdrs, 'base64') : undefined;

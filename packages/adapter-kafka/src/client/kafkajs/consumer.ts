@@ -1,5 +1,6 @@
 import { sleep } from '@tidings/core/adapter';
 import type { Consumer, EachBatchPayload, Kafka } from 'kafkajs';
+import { fromKafkaHeaders } from '../../codec';
 import type { InstrumentedClient } from '../client';
 import type {
   GroupConsumerHandlers,
@@ -143,7 +144,7 @@ function partitionBatch({ batch, resolveOffset, isStale }: EachBatchPayload): Pa
       offset: Number(message.offset),
       key: message.key ?? null,
       value: message.value ?? null,
-      headers: message.headers ?? {},
+      headers: fromKafkaHeaders(message.headers),
       control: false,
       aborted: false,
     })),

@@ -1,4 +1,5 @@
 import type { Kafka, KafkaMessage } from 'kafkajs';
+import { fromKafkaHeaders } from '../../codec';
 import { committedOnly } from '../committed';
 import type { FetchedRecord, KafkaLogReaderClient } from '../reader';
 
@@ -126,7 +127,7 @@ export function kafkajsLogReader(kafka: Kafka): KafkaLogReaderClient {
         offset: Number(message.offset),
         key: message.key ?? null,
         value: message.value ?? null,
-        headers: message.headers ?? {},
+        headers: fromKafkaHeaders(message.headers),
         control: message.isControlRecord === true,
         aborted: message.aborted,
       }));

@@ -135,9 +135,7 @@ function answerOf(
     if (lastOffset === undefined || last > lastOffset) lastOffset = last;
   }
   // The first batch may start before the asked offset: what lies below it was taken in already.
-  const records = fetchedRecords([answered]).filter(
-    (r) => !r.aborted && !r.control && r.offset >= want.offset,
-  );
+  const records = fetchedRecords([answered], want.offset);
   return { ...want, records, lastOffset };
 }
 

@@ -6,15 +6,16 @@ import {
   offsetCommitV8,
   offsetCommitV9,
 } from '@platformatic/kafka';
-import { committedOnly, type TransactionalMessage } from '../committed';
-import type { FetchedHeaders, FetchedRecord, KafkaLogReaderClient } from '../reader';
+import { fromKafkaHeaderPairs } from '../../codec';
+import { AbortedTransactions } from '../committed';
+import type { FetchedRecord, KafkaLogReaderClient } from '../reader';
 import { kafkaErrorNames } from './errors';
 
 /**
  * Group-less reads and commits on `@platformatic/kafka`. Its `Consumer.fetch` sends one Fetch to a
  * broker of our choosing and joins no group (a consumer joins only when asked to consume), but it
  * hands back the batches as the broker sent them: aborted records and transaction markers included,
- * so the same committed-only filter as on kafkajs marks them. A commit as no member is an
+ * so the same committed-only rule as on kafkajs marks them. A commit as no member is an
  * OffsetCommit with generation -1 and no member id, sent on the coordinator's connection: the
  * client's own commit belongs to a joined member, and `alterConsumerGroupOffsets` takes no metadata.
  *
@@ -38,12 +39,6 @@ const NEVER_JOINED = 'tidings-group-less-reader';
 
 /** Refusals of a commit as no member: the group has members. Callers read them as `type`, as on kafkajs. */
 const MEMBER_REFUSALS = new Set(['UNKNOWN_MEMBER_ID', 'ILLEGAL_GENERATION']);
-
-/** A fetched record in the shape the committed-only filter reads, with what the seam returns. */
-interface Decoded extends TransactionalMessage {
-  readonly value: Buffer | null;
-  readonly headers: FetchedHeaders;
-}
 
 /**
  * @internal Fetches and commits on platformatic clients made with `base`, made on first use.
@@ -135,65 +130,48 @@ export function platformaticLogReader(base: BaseOptions): KafkaLogReaderClient {
 
 /**
  * @internal The records of a Fetch response's partitions in the seam's shape, each marked as the
- * committed-only filter found it (aborted, control); the group consumer's fetch loop reads them too.
+ * committed-only rule (`AbortedTransactions`) finds it (aborted, control), in one pass: offsets as
+ * numbers, headers read straight from their pairs. With `visibleFrom`, only the records a group
+ * consumer hands over: at or past that offset, neither a transaction marker nor aborted (the
+ * markers still pass through the rule, since an abort marker ends its transaction).
  * @example
- * const visible = fetchedRecords([partition]).filter((r) => !r.aborted && !r.control);
+ * const all = fetchedRecords([partition]);
+ * const visible = fetchedRecords([partition], 42);
  */
-export function fetchedRecords(partitions: readonly fetchV17.FetchResponsePartition[]): FetchedRecord[] {
-  return committedOnly(partitions.map(decoded)).map((message) => ({
-    offset: Number(message.offset),
-    key: message.key ?? null,
-    value: message.value,
-    headers: message.headers,
-    control: message.isControlRecord === true,
-    aborted: message.aborted,
-  }));
-}
-
-/** A partition of a Fetch response as the committed-only filter reads it. */
-function decoded(partition: fetchV17.FetchResponsePartition) {
-  const messages: Decoded[] = [];
-  for (const batch of partition.records ?? []) {
-    const control = (batch.attributes & CONTROL) !== 0;
-    const batchContext = {
-      producerId: String(batch.producerId),
-      inTransaction: (batch.attributes & TRANSACTIONAL) !== 0,
-    };
-    for (const record of batch.records) {
-      messages.push({
-        offset: String(batch.firstOffset + BigInt(record.offsetDelta)),
-        key: record.key,
-        value: record.value,
-        headers: headersOf(record.headers),
-        isControlRecord: control,
-        batchContext,
-      });
+export function fetchedRecords(
+  partitions: readonly fetchV17.FetchResponsePartition[],
+  visibleFrom?: number,
+): FetchedRecord[] {
+  const out: FetchedRecord[] = [];
+  const visibleOnly = visibleFrom !== undefined;
+  for (const partition of partitions) {
+    const aborts = new AbortedTransactions(
+      partition.abortedTransactions.map(({ producerId, firstOffset }) => ({
+        producerId: String(producerId),
+        firstOffset: String(firstOffset),
+      })),
+    );
+    for (const batch of partition.records ?? []) {
+      const control = (batch.attributes & CONTROL) !== 0;
+      const inTransaction = (batch.attributes & TRANSACTIONAL) !== 0;
+      // Without aborted transactions in the answer nothing is aborted: no producer id to compare.
+      const producerId = aborts.none ? undefined : String(batch.producerId);
+      const first = Number(batch.firstOffset);
+      for (const record of batch.records) {
+        const offset = first + record.offsetDelta;
+        const aborted =
+          producerId !== undefined && aborts.marks(offset, producerId, inTransaction, control, record.key);
+        if (visibleOnly && (control || aborted || offset < visibleFrom)) continue;
+        out.push({
+          offset,
+          key: record.key ?? null,
+          value: record.value,
+          headers: fromKafkaHeaderPairs(record.headers),
+          control,
+          aborted,
+        });
+      }
     }
-  }
-  return {
-    messages,
-    abortedTransactions: partition.abortedTransactions.map(({ producerId, firstOffset }) => ({
-      producerId: String(producerId),
-      firstOffset: String(firstOffset),
-    })),
-  };
-}
-
-/** Header pairs as the seam gives them: one value per name, every value when a name repeats. */
-function headersOf(pairs: readonly [Buffer | null, Buffer | null][]): FetchedHeaders {
-  const out: Record<string, Buffer | Buffer[]> = {};
-  for (const [name, value] of pairs) {
-    if (name === null) continue;
-    const key = name.toString();
-    const v = value ?? Buffer.alloc(0);
-    const before = Object.hasOwn(out, key) ? out[key] : undefined;
-    // Defined, not assigned: a header named `__proto__` is a header, not the object's prototype.
-    Object.defineProperty(out, key, {
-      value: before === undefined ? v : Array.isArray(before) ? [...before, v] : [before, v],
-      enumerable: true,
-      writable: true,
-      configurable: true,
-    });
   }
   return out;
 }
