@@ -6,7 +6,11 @@ let cachedIso = '';
  * envelope; events published within one millisecond share the string.
  */
 export function nowIso(): string {
-  const ms = Date.now();
+  return isoAt(Date.now());
+}
+
+/** {@link nowIso} for a `Date.now()` value the caller has read already. */
+export function isoAt(ms: number): string {
   if (ms !== cachedMs) {
     cachedMs = ms;
     cachedIso = new Date(ms).toISOString();

@@ -23,6 +23,15 @@ let counter = 0;
  * ```
  */
 export function uuidv7(): string {
+  return uuidv7At(Date.now());
+}
+
+/**
+ * @internal {@link uuidv7} for a time the caller has read already: the bus stamps an event's id
+ * and its `time` attribute from one clock reading, which costs ~0.1 µs here (and most of a
+ * millisecond's worth of events' time in profiles of the in-memory pipeline).
+ */
+export function uuidv7At(now: number): string {
   if (poolOffset === pool.length) {
     randomFillSync(pool);
     poolOffset = 0;
@@ -30,7 +39,7 @@ export function uuidv7(): string {
   const r = poolOffset;
   poolOffset += 10;
 
-  let ms = Date.now();
+  let ms = now;
   if (ms > lastMs) {
     lastMs = ms;
     // Seed the counter at random with its top bit clear, leaving room to count up within the ms.
