@@ -12,10 +12,10 @@ import type {
 } from '../context/publish';
 import type { AnyEventContract } from '../contracts/define-event';
 import type { ValidationOutcome } from '../contracts/schema';
-import { nowIso } from '../envelope/clock';
+import { isoAt } from '../envelope/clock';
 import { type Codec, jsonCodec } from '../envelope/codec';
 import { createEventEncoder } from '../envelope/encode';
-import { uuidv7 } from '../envelope/uuid';
+import { uuidv7At } from '../envelope/uuid';
 import { ClosedError, ConfigError, ValidationError } from '../errors';
 import { checkInteger, definedOnly } from '../internal/options';
 import { logConnectionStates } from '../logging/connection-events';
@@ -383,13 +383,15 @@ class EventBus implements Bus {
       subject = contract.subject(parsed);
       if (subject !== undefined) checkHeaderValue(type, 'subject', subject);
     }
+    // One clock reading for the id and the time: each costs ~0.1 µs, a few % of an event.
+    const now = options.id === undefined || options.time === undefined ? Date.now() : 0;
     return {
       contract,
       topic,
-      id: options.id ?? uuidv7(),
+      id: options.id ?? uuidv7At(now),
       source: this.source,
       type,
-      time: options.time === undefined ? nowIso() : checkTime(type, options.time),
+      time: options.time === undefined ? isoAt(now) : checkTime(type, options.time),
       subject,
       key,
       version: contract.version,

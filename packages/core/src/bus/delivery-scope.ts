@@ -17,12 +17,18 @@ let storage =
 if (process.env.TIDINGS_NO_ALS) storage = undefined;
 let running: DeliveryContext | undefined;
 
-/** Runs `run(ctx)` as the delivery `ctx`: `currentDelivery()` finds it inside. */
-export function runAsDelivery<TResult>(ctx: DeliveryContext, run: () => TResult): TResult {
+/**
+ * Runs `run(ctx)` as the delivery `ctx`: `currentDelivery()` finds it inside. `run` is given the
+ * context, so that a caller needs no closure over it per delivery.
+ */
+export function runAsDelivery<TResult>(
+  ctx: DeliveryContext,
+  run: (ctx: DeliveryContext) => TResult,
+): TResult {
   const previous = running;
   running = ctx;
   try {
-    return storage === undefined ? run() : storage.run(ctx, run);
+    return storage === undefined ? run(ctx) : storage.run(ctx, run, ctx);
   } finally {
     running = previous;
   }

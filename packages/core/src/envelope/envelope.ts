@@ -159,77 +159,47 @@ export function readBinaryAttributes(
 
 // Builds the envelope object in one literal, `data` included, so that every decoded envelope has
 // the same shape and decoding allocates one object rather than an attributes object and a copy.
+//
+// The known attributes are read by name: records from one encoder share one hidden class, so each
+// read is a fixed-offset load. Only when the headers hold more than those (and the content type)
+// are they walked for extensions. Walking every header through a Map of names cost readAttributes
+// 3 % of the in-memory pipeline in profiles.
 function readAttributes(headers: RecordHeaders, prefix: string, contentTypeHeader: string): EnvelopeDraft {
-  let id: string | undefined;
-  let source: string | undefined;
-  let type: string | undefined;
-  let specversion: string | undefined;
-  let time: string | undefined;
-  let subject: string | undefined;
-  let dataschema: string | undefined;
-  let eventversion: string | undefined;
-  let partitionkey: string | undefined;
-  let traceparent: string | undefined;
-  let tracestate: string | undefined;
-  let correlationid: string | undefined;
-  let causationid: string | undefined;
-  let extensions: Record<string, string> | undefined;
-  const attributeOf = headerNames(prefix).attributeOf;
-  for (const header in headers) {
-    const known = attributeOf.get(header);
-    if (known === undefined && !header.startsWith(prefix)) continue;
-    const value = headers[header]!;
-    const name = known ?? header.slice(prefix.length);
-    switch (name) {
-      case 'id':
-        id = value;
-        break;
-      case 'source':
-        source = value;
-        break;
-      case 'type':
-        type = value;
-        break;
-      case 'specversion':
-        specversion = value;
-        break;
-      case 'time':
-        time = value;
-        break;
-      case 'subject':
-        subject = value;
-        break;
-      case 'dataschema':
-        dataschema = value;
-        break;
-      case 'eventversion':
-        eventversion = value;
-        break;
-      case 'partitionkey':
-        partitionkey = value;
-        break;
-      case 'traceparent':
-        traceparent = value;
-        break;
-      case 'tracestate':
-        tracestate = value;
-        break;
-      case 'correlationid':
-        correlationid = value;
-        break;
-      case 'causationid':
-        causationid = value;
-        break;
-      case 'datacontenttype':
-        // Carried by the content-type header in binary mode; structured mode copies it there.
-        break;
-      default:
-        if (EXTENSION_NAME.test(name)) {
-          extensions ??= {};
-          extensions[name] = value;
-        }
-    }
-  }
+  const names = headerNames(prefix);
+  const id = headers[names.id];
+  const source = headers[names.source];
+  const type = headers[names.type];
+  const specversion = headers[names.specversion];
+  const time = headers[names.time];
+  const subject = headers[names.subject];
+  const dataschema = headers[names.dataschema];
+  const eventversion = headers[names.eventversion];
+  const partitionkey = headers[names.partitionkey];
+  const traceparent = headers[names.traceparent];
+  const tracestate = headers[names.tracestate];
+  const correlationid = headers[names.correlationid];
+  const causationid = headers[names.causationid];
+  const datacontenttype = headers[contentTypeHeader];
+  let known =
+    count(id) +
+    count(source) +
+    count(type) +
+    count(specversion) +
+    count(time) +
+    count(subject) +
+    count(dataschema) +
+    count(eventversion) +
+    count(partitionkey) +
+    count(traceparent) +
+    count(tracestate) +
+    count(correlationid) +
+    count(causationid) +
+    // Carried by the content-type header in binary mode; structured mode copies it there.
+    count(headers[names.datacontenttype]);
+  if (!contentTypeHeader.startsWith(prefix)) known += count(datacontenttype);
+  let present = 0;
+  for (const _ in headers) present++;
+  const extensions = present !== known ? readExtensions(headers, prefix, names) : undefined;
   const missing: string[] = [];
   if (id === undefined || id === '') missing.push('id');
   if (source === undefined || source === '') missing.push('source');
@@ -251,7 +221,7 @@ function readAttributes(headers: RecordHeaders, prefix: string, contentTypeHeade
     type: type!,
     specversion: '1.0',
     time,
-    datacontenttype: headers[contentTypeHeader],
+    datacontenttype,
     subject,
     dataschema,
     eventversion: parseVersion(eventversion, id!),
@@ -266,6 +236,29 @@ function readAttributes(headers: RecordHeaders, prefix: string, contentTypeHeade
 }
 
 const EMPTY_EXTENSIONS: Readonly<Record<string, string>> = Object.freeze({});
+
+function count(value: string | undefined): number {
+  return value === undefined ? 0 : 1;
+}
+
+// The other CloudEvents attributes on a record: headers under the prefix that name no attribute
+// of ours and are valid extension names.
+function readExtensions(
+  headers: RecordHeaders,
+  prefix: string,
+  names: HeaderNames,
+): Record<string, string> | undefined {
+  let extensions: Record<string, string> | undefined;
+  for (const header in headers) {
+    if (!header.startsWith(prefix) || names.attributeOf.has(header)) continue;
+    const name = header.slice(prefix.length);
+    if (EXTENSION_NAME.test(name)) {
+      extensions ??= {};
+      extensions[name] = headers[header]!;
+    }
+  }
+  return extensions;
+}
 
 function parseVersion(value: string | undefined, id: string): number {
   // Events from producers that do not version their contracts count as version 1.

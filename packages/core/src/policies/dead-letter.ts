@@ -1,5 +1,6 @@
 import { DEAD_LETTER_HEADERS, type DeadLetterSettlement, RETRY_HEADERS } from '../adapters/contract';
 import type { MessageContext } from '../context/delivery';
+import { isoAt } from '../envelope/clock';
 import { redactUrls } from '../internal/redact';
 import { clip } from '../internal/text';
 import { firstFailureOf } from './retry';
@@ -25,7 +26,8 @@ export function deadLetterSettlement(
   now: number = Date.now(),
 ): DeadLetterSettlement {
   const { record } = ctx;
-  const lastFailureAt = new Date(now).toISOString();
+  // The ISO string of the millisecond is shared (see isoAt): a Date's costs ~1.5 µs here.
+  const lastFailureAt = isoAt(now);
   const reason = truncate(`${error.name}: ${error.message}`);
   const headers: Record<string, string> = {
     // A dead letter is a new record for the readers of the dead-letter topic: its first delivery

@@ -379,6 +379,27 @@ describe('the fused delivery pipeline', () => {
     }
   });
 
+  it("counts a handler's time limit from the handler's start, not from bus middleware's", async () => {
+    // The fused frame may start the clock at ctx.receivedAt only when nothing runs before it.
+    const slowOuter: Middleware = async (_ctx, next) => {
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await next();
+    };
+    const pipeline = createPipeline({
+      outer: [slowOuter],
+      retry: retries.three,
+      deadLetterTopic: (topic, group) => `${topic}.${group}.dlq`,
+      decode: createDecoder(decodeOptions('deadLetter')),
+      timeoutMs: 200,
+      inner: [],
+      handler: () => new Promise((resolve) => setTimeout(resolve, 10)),
+    });
+    const ctx = testContext(recordOf('valid', 1), 3);
+    await pipeline(ctx);
+    expect(ctx.error).toBeUndefined();
+    expect(ctx.settlement).toBeUndefined();
+  });
+
   it('lets a failing dead-letter topic namer escape, for the subscription to settle', async () => {
     // Without outer middleware the frame runs synchronously and throws; with one, it rejects.
     const namerFails = (outer: Parameters<typeof createPipeline>[0]['outer']) =>

@@ -26,7 +26,8 @@ export interface PipelineOptions {
  * @internal Runs one delivery. `undefined` means the delivery finished synchronously (the verdict
  * is in `ctx.settlement`, none meaning ack); otherwise the promise settles when it has finished.
  * It may throw (or reject) only with what escaped the policies: a failure of bus middleware or of
- * the dead-letter topic namer.
+ * the dead-letter topic namer. Run it when the context is made: the handler's time limit may
+ * count from `ctx.receivedAt`.
  */
 export type Pipeline = (ctx: MessageContext) => Promise<void> | undefined;
 
@@ -69,17 +70,18 @@ export function createPipeline(options: PipelineOptions): Pipeline {
   };
 
   // The timeout policy watches only work that did not finish synchronously: its timer cannot fire
-  // before the promise of work that did has settled.
-  const guarded = (ctx: MessageContext): Promise<unknown> | undefined => {
+  // before the promise of work that did has settled. `started` is when that work began.
+  const guarded = (ctx: MessageContext, started: number): Promise<unknown> | undefined => {
     if (guard === undefined) return invoke(ctx);
-    const started = Date.now();
     const pending = invoke(ctx);
     return pending === undefined ? undefined : guard(ctx, started, pending);
   };
 
-  const afterDecode = (ctx: MessageContext, proceed: boolean): Promise<unknown> | undefined =>
-    proceed ? guarded(ctx) : undefined;
-
+  // Without bus middleware the frame runs as the delivery's context is made (see Pipeline): after
+  // a synchronous decode, the work's clock starts at `ctx.receivedAt`, early by the decode's time
+  // (microseconds, more for a body of megabytes), never late. A clock reading costs ~0.1 µs here,
+  // a few % of an in-memory event.
+  const direct = options.outer.length === 0;
   const frame: Pipeline = (ctx) => {
     if (ctx.attempt > maxAttempts) {
       const verdict = beyondLastAttempt(ctx, policy)!;
@@ -90,10 +92,11 @@ export function createPipeline(options: PipelineOptions): Pipeline {
     let pending: Promise<unknown> | undefined;
     try {
       const proceed = decode(ctx);
-      pending =
-        typeof proceed === 'boolean'
-          ? afterDecode(ctx, proceed)
-          : proceed.then((decoded) => afterDecode(ctx, decoded));
+      if (typeof proceed === 'boolean') {
+        pending = proceed ? guarded(ctx, direct ? ctx.receivedAt : Date.now()) : undefined;
+      } else {
+        pending = proceed.then((decoded) => (decoded ? guarded(ctx, Date.now()) : undefined));
+      }
     } catch (thrown) {
       fail(ctx, thrown);
       return undefined;

@@ -1,6 +1,7 @@
 import { RETRY_HEADERS, type RecordHeaders } from '../adapters/contract';
 import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import type { MessageContext } from '../context/delivery';
+import { isoAt } from '../envelope/clock';
 import { ConfigError, isTidingsError } from '../errors';
 import { definedOnly } from '../internal/options';
 
@@ -114,7 +115,7 @@ export function backoffDelay(
 export function retryHeaders(ctx: MessageContext, now: number = Date.now()): Record<string, string> {
   return {
     [RETRY_HEADERS.attempt]: String(ctx.attempt + 1),
-    [RETRY_HEADERS.firstFailureAt]: firstFailureOf(ctx.record.headers) ?? new Date(now).toISOString(),
+    [RETRY_HEADERS.firstFailureAt]: firstFailureOf(ctx.record.headers) ?? isoAt(now),
   };
 }
 
