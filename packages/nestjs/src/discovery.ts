@@ -1,23 +1,20 @@
-// Finds the @Subscribe handlers of an application's providers and controllers, and checks what
-// can only be checked across all of them (unknown buses, two handlers in one group on one topic).
+// Finds the @Subscribe and @SubscribeBatch handlers of an application's providers and controllers,
+// and checks what can only be checked across all of them (unknown buses, two handlers in one group
+// on one topic, whatever their kind).
 import type { DiscoveryService } from '@nestjs/core';
-import { type AnyEventContract, type Bus, ConfigError, type SubscribeOptions } from '@tidings/core';
-import { declaredHandlers } from './subscribe';
+import { type Bus, ConfigError } from '@tidings/core';
+import { declaredHandlers, type HandlerDeclaration } from './subscribe';
 
 type Wrapper = ReturnType<DiscoveryService['getProviders']>[number];
 
-/** @internal A handler found on a provider instance. */
-export interface DiscoveredHandler {
+/** @internal A handler found on a provider instance: its declaration, and where to call it. */
+export type DiscoveredHandler = HandlerDeclaration & {
   /** `ClassName.method`, for messages. */
   readonly label: string;
   readonly instance: Record<string | symbol, unknown>;
-  readonly methodName: string | symbol;
-  readonly contracts: readonly AnyEventContract[];
-  readonly bus: string;
-  readonly options: SubscribeOptions;
-}
+};
 
-/** @internal Every `@Subscribe` handler of the application, each provider instance once. */
+/** @internal Every handler of the application, of either kind, each provider instance once. */
 export function discoverHandlers(discovery: DiscoveryService): DiscoveredHandler[] {
   const found: DiscoveredHandler[] = [];
   const instances = new Set<unknown>();
@@ -34,7 +31,7 @@ export function discoverHandlers(discovery: DiscoveryService): DiscoveredHandler
       if (declaredOnClass.length > 0) {
         throw new ConfigError(
           'Subscribe',
-          `${wrapper.name} is request-scoped or transient (or depends on such a provider); @Subscribe handlers need a singleton provider`,
+          `${wrapper.name} is request-scoped or transient (or depends on such a provider); @Subscribe and @SubscribeBatch handlers need a singleton provider`,
         );
       }
       continue;
@@ -46,12 +43,9 @@ export function discoverHandlers(discovery: DiscoveryService): DiscoveredHandler
     const className = instance.constructor?.name ?? String(wrapper.name);
     for (const declaration of declaredHandlers(Object.getPrototypeOf(instance) as object | null)) {
       found.push({
+        ...declaration,
         label: `${className}.${String(declaration.methodName)}`,
         instance: instance as Record<string | symbol, unknown>,
-        methodName: declaration.methodName,
-        contracts: declaration.contracts,
-        bus: declaration.bus,
-        options: declaration.options,
       });
     }
   }

@@ -16,8 +16,8 @@ export type {
   TidingsOutboxOptions,
   TidingsRootOptions,
 } from './options';
-export type { SubscribeHandlerOptions } from './subscribe';
-export { Subscribe } from './subscribe';
+export type { SubscribeBatchHandlerOptions, SubscribeHandlerOptions } from './subscribe';
+export { Subscribe, SubscribeBatch } from './subscribe';
 export {
   DEFAULT_BUS_NAME,
   getBusToken,

@@ -25,10 +25,13 @@ export class BusHost implements OnApplicationBootstrap, OnModuleDestroy, OnAppli
     checkGroups(mine, this.bus);
     for (const handler of mine) {
       const { instance, methodName } = handler;
-      // Looked up at each delivery, so that a spy or a wrapper put on the instance later is called.
-      const subscription = this.bus.subscribe(handler.contracts, handler.options, (event, ctx) =>
-        (instance[methodName] as (...args: unknown[]) => unknown).call(instance, event, ctx),
-      );
+      // Looked up at each call, so that a spy or a wrapper put on the instance later is called.
+      const call = (...args: unknown[]): unknown =>
+        (instance[methodName] as (...args: unknown[]) => unknown).apply(instance, args);
+      const subscription =
+        handler.kind === 'batch'
+          ? this.bus.subscribeBatch(handler.contracts, handler.options, call)
+          : this.bus.subscribe(handler.contracts, handler.options, call);
       this.subscriptions.push(subscription);
     }
     await this.bus.start();

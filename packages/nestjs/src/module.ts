@@ -38,9 +38,9 @@ interface ResolvedOptions {
 
 /**
  * The Tidings module: makes a bus from the options, provides it (as `TidingsBus`, or under
- * `@InjectBus(name)`) to the whole application, subscribes the `@Subscribe` handlers of every
- * provider once the application has initialised, and drains and closes the bus when it shuts down.
- * Import it once per bus, in the root module.
+ * `@InjectBus(name)`) to the whole application, subscribes the `@Subscribe` and `@SubscribeBatch`
+ * handlers of every provider once the application has initialised, and drains and closes the bus
+ * when it shuts down. Import it once per bus, in the root module.
  *
  * @example
  * ```ts

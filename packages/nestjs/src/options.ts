@@ -77,7 +77,10 @@ export interface TidingsModuleOptions extends Omit<BusOptions, 'adapter' | 'logg
  * ```
  */
 export interface TidingsRootOptions extends TidingsModuleOptions {
-  /** The bus's name, for `@InjectBus(name)` and `@Subscribe(..., { bus: name })`. Default `default`. */
+  /**
+   * The bus's name, for `@InjectBus(name)` and `@Subscribe(..., { bus: name })` (or
+   * `@SubscribeBatch`). Default `default`.
+   */
   readonly name?: string;
 }
 

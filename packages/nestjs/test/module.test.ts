@@ -1,5 +1,6 @@
 // TidingsModule on the in-memory broker: discovery, `this`, async options, named buses, the
-// checks made at bootstrap, the test bus, the outbox relay and the order of shutdown.
+// checks made at bootstrap, the test bus, the outbox relay and the order of shutdown; then the
+// same for batch handlers (@SubscribeBatch).
 // Like every test of this package, it is compiled without decorator metadata (see
 // vitest.config.ts), so every injection names its token, as the package's own code does.
 import 'reflect-metadata';
@@ -7,6 +8,7 @@ import { Inject, Injectable, Module, Scope } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { Test } from '@nestjs/testing';
 import {
+  type BatchContext,
   ClosedError,
   ConfigError,
   createMemoryOutbox,
@@ -25,7 +27,9 @@ import {
   InjectOutbox,
   InjectRelay,
   Subscribe,
+  SubscribeBatch,
   TidingsBus,
+  TidingsHealthIndicator,
   TidingsModule,
   type TidingsModuleOptions,
   type TidingsOptionsFactory,
@@ -376,5 +380,214 @@ describe('TidingsModule', () => {
     expect(app.get('TidingsOutbox:default')).not.toBeNull();
     const without = await boot({ imports: [TidingsModule.forRoot(quiet)] });
     expect(without.get('TidingsOutbox:default')).toBeNull();
+  });
+});
+
+type Placed = EventOf<typeof OrderPlaced>;
+
+describe('@SubscribeBatch', () => {
+  it('hands a provider method batches, `this` being the provider, and settles each event on its own', async () => {
+    @Injectable()
+    class SearchIndexer {
+      readonly batches = new Recorder<string[]>();
+      readonly attempts = new Recorder();
+      constructor(@Inject(Greeter) private readonly greeter: Greeter) {}
+
+      @SubscribeBatch(OrderPlaced, {
+        group: 'search',
+        retry: { maxAttempts: 3, initialDelayMs: 5, jitter: 0 },
+        // Full at three: the first three events make one batch whatever the timing.
+        batch: { maxSize: 3, maxWaitMs: 200 },
+      })
+      async onOrdersPlaced(events: readonly Placed[], batch: BatchContext<Placed>): Promise<void> {
+        this.batches.add(events.map((event) => this.greeter.greet(event.data.orderId)));
+        for (const event of events) {
+          const { attempt } = batch.contextOf(event);
+          this.attempts.add(`${event.data.orderId}@${attempt}`);
+          if (event.data.totalCents < 0 && attempt === 1) batch.fail(event, new Error('index rejected it'));
+        }
+      }
+    }
+    const app = await boot({ imports: [TidingsModule.forRoot(quiet)], providers: [Greeter, SearchIndexer] });
+    const bus = app.get(TidingsBus);
+    await bus.publishBatch(
+      ['o-1', 'o-2', 'o-3'].map((orderId, i) => ({
+        contract: OrderPlaced,
+        data: { orderId, totalCents: i === 1 ? -1 : 1 },
+      })),
+    );
+    const indexer = app.get(SearchIndexer);
+    // The failed event alone comes back, with its attempt counted; the others were acknowledged.
+    expect(await indexer.attempts.until(4)).toEqual(['o-1@1', 'o-2@1', 'o-3@1', 'o-2@2']);
+    expect(indexer.batches.seen).toEqual([['hello o-1', 'hello o-2', 'hello o-3'], ['hello o-2']]);
+
+    // Its subscription is one of the bus's, in bus.health() and in the health indicator.
+    const health = await app.get(TidingsHealthIndicator).isHealthy('broker');
+    expect(health.broker).toMatchObject({
+      status: 'up',
+      subscriptions: [{ group: 'search', topics: ['shop.order.placed'], state: 'running' }],
+    });
+  });
+
+  it('runs beside @Subscribe handlers, on a named bus too', async () => {
+    @Injectable()
+    class Analytics {
+      readonly recorder = new Recorder();
+      @SubscribeBatch([OrderPlaced, OrderShipped], { group: 'analytics', bus: 'audit' })
+      onOrderEvents(events: readonly EventsOf<[typeof OrderPlaced, typeof OrderShipped]>[]): void {
+        for (const event of events) this.recorder.add(`${event.type} ${event.data.orderId}`);
+      }
+    }
+    const app = await boot({
+      imports: [
+        TidingsModule.forRoot(quiet),
+        TidingsModule.forRoot({ name: 'audit', source: 'audit-source', logger: silentLogger }),
+      ],
+      providers: [Greeter, EmailHandlers, Analytics],
+    });
+    const audit = app.get<TidingsBus>(getBusToken('audit'));
+    await app.get(TidingsBus).publish(OrderPlaced, { orderId: 'o-20', totalCents: 1 });
+    await audit.publish(OrderShipped, { orderId: 'o-21' });
+    expect(await app.get(EmailHandlers).recorder.until(1)).toEqual(['hello o-20 (attempt 1)']);
+    expect(await app.get(Analytics).recorder.until(1)).toEqual(['shop.order.shipped o-21']);
+    expect(
+      app
+        .get(TidingsBus)
+        .health()
+        .subscriptions.map((s) => s.group),
+    ).toEqual(['email']);
+    expect(audit.health().subscriptions.map((s) => s.group)).toEqual(['analytics']);
+    const health = await app.get(TidingsHealthIndicator).isHealthy('audit', { bus: 'audit' });
+    expect(health.audit.subscriptions).toMatchObject([{ group: 'analytics', state: 'running' }]);
+  });
+
+  it('refuses a batch handler and an event handler in one group on one topic, and an unknown bus', async () => {
+    @Injectable()
+    class Indexer {
+      @SubscribeBatch(OrderPlaced, { group: 'email' })
+      index(): void {}
+    }
+    const shared = await Test.createTestingModule({
+      imports: [TidingsModule.forRoot(quiet)],
+      providers: [Greeter, EmailHandlers, Indexer],
+    }).compile();
+    opened.push(shared);
+    await expect(shared.init()).rejects.toThrow(
+      /EmailHandlers\.onOrderPlaced and Indexer\.index both handle the topic "shop\.order\.placed" in the group "email"/,
+    );
+
+    @Injectable()
+    class Stray {
+      @SubscribeBatch(OrderPlaced, { group: 'stray', bus: 'billing' })
+      index(): void {}
+    }
+    const stray = await Test.createTestingModule({
+      imports: [TidingsModule.forRoot(quiet)],
+      providers: [Stray],
+    }).compile();
+    opened.push(stray);
+    await expect(stray.init()).rejects.toThrow(/Stray\.index subscribes on the bus "billing"/);
+  });
+
+  it('refuses bad batch settings at bootstrap, naming the field', async () => {
+    @Injectable()
+    class Oversized {
+      @SubscribeBatch(OrderPlaced, { group: 'oversized', batch: { maxSize: 0 } })
+      index(): void {}
+    }
+    const moduleRef = await Test.createTestingModule({
+      imports: [TidingsModule.forRoot(quiet)],
+      providers: [Oversized],
+    }).compile();
+    opened.push(moduleRef);
+    await expect(moduleRef.init()).rejects.toThrow(/batch\.maxSize/);
+  });
+
+  it('refuses a @SubscribeBatch without a group or on a static method when the class is defined', () => {
+    expect(() => SubscribeBatch(OrderPlaced, { group: '' })).toThrow(
+      /@SubscribeBatch needs a non-empty consumer group/,
+    );
+    expect(() => SubscribeBatch([], { group: 'search' })).toThrow(ConfigError);
+    expect(() => {
+      class Static {
+        @SubscribeBatch(OrderPlaced, { group: 'static' })
+        static index(): void {}
+        instance(): void {}
+      }
+      return Static;
+    }).toThrow(/@SubscribeBatch goes on an instance method/);
+  });
+
+  it('replaces an inherited declaration that a subclass makes again, of either kind', async () => {
+    @Injectable()
+    class PerEvent {
+      readonly recorder = new Recorder();
+      @Subscribe(OrderPlaced, { group: 'index' })
+      index(event: Placed | readonly Placed[]): void {
+        this.recorder.add(Array.isArray(event) ? 'batch' : 'event');
+      }
+    }
+    @Injectable()
+    class Batched extends PerEvent {
+      @SubscribeBatch(OrderPlaced, { group: 'index' })
+      override index(events: Placed | readonly Placed[]): void {
+        super.index(events);
+      }
+    }
+    const app = await boot({ imports: [TidingsModule.forRoot(quiet)], providers: [Batched] });
+    await app.get(TidingsBus).publish(OrderPlaced, { orderId: 'o-30', totalCents: 1 });
+    expect(await app.get(Batched).recorder.until(1)).toEqual(['batch']);
+    expect(app.get(TidingsBus).health().subscriptions).toHaveLength(1);
+  });
+
+  it('drains a running batch on shutdown while the bus still publishes, and settles its events', async () => {
+    const release = latch();
+    const started = new Recorder<string[]>();
+    const events: string[] = [];
+    @Injectable()
+    class SlowIndexer {
+      @SubscribeBatch(OrderPlaced, { group: 'slow-index', batch: { maxSize: 2, maxWaitMs: 1_000 } })
+      async index(batch: readonly Placed[], context: BatchContext<Placed>): Promise<void> {
+        started.add(batch.map((event) => event.data.orderId));
+        await release.promise;
+        const first = context.contextOf(batch[0]!);
+        await first.publish(OrderShipped, { orderId: batch[0]!.data.orderId });
+        events.push('batch finished');
+      }
+    }
+    @Injectable()
+    class Watcher {
+      onApplicationShutdown(): void {
+        events.push('application shutdown');
+      }
+    }
+    const testBus = createTestBus();
+    const moduleRef = await Test.createTestingModule({
+      imports: [TidingsModule.forRoot(quiet)],
+      providers: [SlowIndexer, Watcher],
+    })
+      .overrideProvider(TidingsBus)
+      .useValue(testBus)
+      .compile();
+    opened.push(moduleRef);
+    await moduleRef.init();
+    const placed = await testBus.publishBatch([
+      { contract: OrderPlaced, data: { orderId: 'o-40', totalCents: 1 } },
+      { contract: OrderPlaced, data: { orderId: 'o-41', totalCents: 1 } },
+    ]);
+    expect(await started.until(1)).toEqual([['o-40', 'o-41']]);
+
+    let closed = false;
+    const closing = moduleRef.close().then(() => {
+      closed = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(closed).toBe(false);
+    release.open();
+    await closing;
+    expect(events).toEqual(['batch finished', 'application shutdown']);
+    for (const { id } of placed) {
+      expect(testBus.deliveries.filter((d) => d.id === id).map((d) => d.outcome)).toEqual(['handled']);
+    }
   });
 });

@@ -1,7 +1,8 @@
 // A real Nest application (Express, HTTP) on a real broker, NATS JetStream: an event published
 // from a request reaches a provider's handler; shutdown drains a running handler; a failing
 // handler is retried and dead-lettered as its options say; the terminus health endpoint reports
-// an outage of the broker (a private nats-server the test stops, never the shared one).
+// an outage of the broker (a private nats-server the test stops, never the shared one); a batch
+// handler gets the requests' events in batches, and one event it fails comes back alone.
 import 'reflect-metadata';
 import type { Server } from 'node:http';
 import {
@@ -18,6 +19,7 @@ import {
 import { NestFactory } from '@nestjs/core';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
 import {
+  type BatchContext,
   type BrokerAdapter,
   defaultDeadLetterTopic,
   type EventOf,
@@ -25,7 +27,7 @@ import {
   silentLogger,
 } from '@tidings/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { Subscribe, TidingsBus, TidingsHealthIndicator, TidingsModule } from '../src/index';
+import { Subscribe, SubscribeBatch, TidingsBus, TidingsHealthIndicator, TidingsModule } from '../src/index';
 import { OrderPlaced, uniqueName } from './support/events';
 import { deleteStream, natsAdapter, PrivateNatsServer, requireNats } from './support/nats';
 import { latch, Recorder } from './support/recorder';
@@ -198,6 +200,39 @@ describe('a Nest application on NATS JetStream', () => {
     await placeOrder(url, 'declined-1');
     expect(await deadLetters.until(1, 15_000)).toEqual(['declined-1: Error: card declined after 3']);
     expect(attempts.seen).toEqual([1, 2, 3]);
+  });
+
+  it('hands a batch handler the events in batches, settling each on its own', async () => {
+    type Placed = EventOf<typeof OrderPlaced>;
+    const batches = new Recorder<string[]>();
+    const attempts = new Recorder();
+    @Injectable()
+    class SearchIndexer {
+      @SubscribeBatch(OrderPlaced, {
+        group: 'search-index',
+        retry: { maxAttempts: 3, initialDelayMs: 100, jitter: 0 },
+        // Long enough for the four requests' events to meet in one batch on a busy machine.
+        batch: { maxSize: 10, maxWaitMs: 500 },
+      })
+      onOrdersPlaced(events: readonly Placed[], batch: BatchContext<Placed>): void {
+        batches.add(events.map((event) => event.data.orderId));
+        for (const event of events) {
+          const { attempt } = batch.contextOf(event);
+          attempts.add(`${event.data.orderId}@${attempt}`);
+          if (event.data.totalCents === 0 && attempt === 1) batch.fail(event, new Error('nothing to index'));
+        }
+      }
+    }
+    const name = prefix();
+    const { url } = await startApp(() => natsAdapter(name), [SearchIndexer]);
+    const orders = ['b-1', 'b-2', 'b-3', 'b-4'];
+    await Promise.all(orders.map((orderId) => placeOrder(url, orderId, orderId === 'b-3' ? 0 : 100)));
+    const seen = await attempts.until(orders.length + 1, 15_000);
+    expect([...seen].sort()).toEqual(['b-1@1', 'b-2@1', 'b-3@1', 'b-3@2', 'b-4@1']);
+    // Redelivered alone: the events the handler did not fail were acknowledged with their batch.
+    expect(batches.seen.at(-1)).toEqual(['b-3']);
+    // Four orders in fewer calls than events: the broker's deliveries were gathered.
+    expect(batches.seen.length).toBeLessThan(orders.length + 1);
   });
 
   describe('with a broker that goes down', () => {

@@ -5,10 +5,17 @@
 import { Controller, Get, Injectable, Module } from '@nestjs/common';
 import { ConfigModule, ConfigService } from '@nestjs/config';
 import { HealthCheck, HealthCheckService, TerminusModule } from '@nestjs/terminus';
-import { defineEvent, type EventOf, type MessageContext, silentLogger } from '@tidings/core';
+import {
+  type BatchContext,
+  defineEvent,
+  type EventOf,
+  type MessageContext,
+  silentLogger,
+} from '@tidings/core';
 import {
   InjectBus,
   Subscribe,
+  SubscribeBatch,
   TidingsBus,
   TidingsHealthIndicator,
   TidingsModule,
@@ -46,6 +53,22 @@ export class Emails {
   }
 }
 
+@Injectable()
+export class SearchIndex {
+  readonly indexed: string[] = [];
+
+  @SubscribeBatch(OrderPlaced, { group: 'search', batch: { maxSize: 200 }, bus: 'audit' })
+  index(
+    events: readonly EventOf<typeof OrderPlaced>[],
+    batch: BatchContext<EventOf<typeof OrderPlaced>>,
+  ): void {
+    for (const event of events) {
+      if (batch.signal.aborted) batch.fail(event, batch.signal.reason);
+      else this.indexed.push(event.data.orderId);
+    }
+  }
+}
+
 @Controller('health')
 export class HealthController {
   constructor(
@@ -74,6 +97,6 @@ export class HealthController {
     TerminusModule,
   ],
   controllers: [HealthController],
-  providers: [Orders, Emails],
+  providers: [Orders, Emails, SearchIndex],
 })
 export class AppModule {}
