@@ -211,8 +211,9 @@ describe('a Nest application on NATS JetStream', () => {
       @SubscribeBatch(OrderPlaced, {
         group: 'search-index',
         retry: { maxAttempts: 3, initialDelayMs: 100, jitter: 0 },
-        // Long enough for the four requests' events to meet in one batch on a busy machine.
-        batch: { maxSize: 10, maxWaitMs: 500 },
+        // Long enough for the four requests' events to meet in one batch on a loaded CI machine;
+        // it costs the test two waits (the batch, then the retried event's own).
+        batch: { maxSize: 10, maxWaitMs: 2_000 },
       })
       onOrdersPlaced(events: readonly Placed[], batch: BatchContext<Placed>): void {
         batches.add(events.map((event) => event.data.orderId));
