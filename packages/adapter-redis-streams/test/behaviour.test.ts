@@ -1,6 +1,7 @@
+import { Socket } from 'node:net';
 import { Collector } from '@tidings/conformance';
 import type { Settlement } from '@tidings/core/adapter';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
 import { keys } from '../src/keys';
 import { BatchingProxy } from './batching-proxy';
@@ -189,6 +190,40 @@ describe('the Redis Streams adapter', () => {
       a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
     ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
     expect(await (await redis()).xlen(topic)).toBe(2);
+  });
+
+  it('sends publishes made together in one socket write, each with its own outcome', async () => {
+    const { topic } = names('together');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const record = (to: string, text: string) => ({
+      topic: to,
+      key: undefined,
+      headers: { ce_type: 'together' },
+      body: Buffer.from(text),
+    });
+    // Connected, and both topics' shard counts checked: what follows is the XADDs alone.
+    await a.publish([record(topic, 'warm')]);
+    await expect(a.publish([record(notAStream, 'warm')])).rejects.toMatchObject({ code: 'PUBLISH' });
+    const writes = [vi.spyOn(Socket.prototype, '_write'), vi.spyOn(Socket.prototype, '_writev')];
+    try {
+      const outcomes = await Promise.allSettled([
+        a.publish([record(topic, 'first')]),
+        a.publish([record(notAStream, 'refused')]),
+        a.publish([record(topic, 'third')]),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({
+        code: 'PUBLISH',
+        topic: notAStream,
+      });
+      expect(writes.reduce((calls, spy) => calls + spy.mock.calls.length, 0)).toBe(1);
+    } finally {
+      for (const spy of writes) spy.mockRestore();
+    }
+    const stored = await (await redis()).xrange(topic, '-', '+');
+    expect(stored.map(([, fields]) => fields[1])).toEqual(['warm', 'first', 'third']);
   });
 
   it('refuses an oversize body before sending anything', async () => {
