@@ -3,6 +3,7 @@ import { Collector } from '@tidings/conformance';
 import type { Settlement } from '@tidings/core/adapter';
 import { describe, expect, it, vi } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
+import { AckBatcher } from '../src/acks';
 import { keys } from '../src/keys';
 import { BatchingProxy } from './batching-proxy';
 import { ACK, spec, useTestKit } from './kit';
@@ -224,6 +225,50 @@ describe('the Redis Streams adapter', () => {
     }
     const stored = await (await redis()).xrange(topic, '-', '+');
     expect(stored.map(([, fields]) => fields[1])).toEqual(['warm', 'first', 'third']);
+  });
+
+  it('frees an unordered handler slot before its XACK is answered, and waits for the ack on close', async () => {
+    const { topic, group } = names('ack-after-slot');
+    const a = adapter();
+    const collector = new Collector();
+    // The first acknowledgement is held back until the test lets it go; the others pass.
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    const ack = AckBatcher.prototype.ack;
+    const spy = vi.spyOn(AckBatcher.prototype, 'ack').mockImplementation(function (
+      this: AckBatcher,
+      ...args
+    ) {
+      const sent = ack.apply(this, args);
+      return spy.mock.calls.length === 1 ? held.then(() => sent) : sent;
+    });
+    try {
+      const subscription = await a.subscribe(
+        spec({ group, topics: [topic], concurrency: 1 }),
+        collector.handler('only'),
+      );
+      const record = (text: string) => ({ topic, key: undefined, headers: {}, body: Buffer.from(text) });
+      await a.publish([record('first')]);
+      await collector.untilDistinct(1, 10_000);
+      // One slot, and the first ack unanswered: the second record is handled all the same.
+      await a.publish([record('second')]);
+      await collector.untilDistinct(2, 10_000);
+      let closed = false;
+      const closing = subscription.close().then(() => {
+        closed = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(closed).toBe(false);
+      letGo();
+      await closing;
+      expect(((await (await redis()).xpending(topic, group)) as [number])[0]).toBe(0);
+      expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1]);
+    } finally {
+      letGo();
+      spy.mockRestore();
+    }
   });
 
   it('refuses an oversize body before sending anything', async () => {
