@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import { Collector } from '@tidings/conformance';
 import type { Settlement } from '@tidings/core/adapter';
+import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
 import { AckBatcher } from '../src/acks';
@@ -269,6 +270,34 @@ describe('the Redis Streams adapter', () => {
       letGo();
       spy.mockRestore();
     }
+  });
+
+  it("sends a batch's acks with the reader's next read, on the reader's connection", async () => {
+    const { topic, group } = names('ack-with-read');
+    const a = adapter();
+    const collector = new Collector();
+    const acks: string[] = [];
+    const send = Redis.prototype.sendCommand;
+    const spy = vi.spyOn(Redis.prototype, 'sendCommand').mockImplementation(function (this: Redis, ...args) {
+      if (args[0].name === 'xack') acks.push(String(this.options.connectionName));
+      return send.apply(this, args);
+    });
+    try {
+      await a.subscribe(spec({ group, topics: [topic], concurrency: 4 }), collector.handler('only'));
+      await a.publish(
+        ['a', 'b', 'c', 'd'].map((text) => ({ topic, key: undefined, headers: {}, body: Buffer.from(text) })),
+      );
+      await collector.untilDistinct(4, 10_000);
+      await waitUntil(
+        async () => ((await (await redis()).xpending(topic, group)) as [number])[0] === 0,
+        10_000,
+        'the batch was acknowledged',
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    // Without a read to ride with (a handler finishing late), an ack goes on the command connection.
+    expect(acks[0]).toBe(`${a.connectionName}:read-1`);
   });
 
   it('refuses an oversize body before sending anything', async () => {
