@@ -71,6 +71,30 @@ export function createConnection(
   return redis;
 }
 
+// Sockets held back (corked) until the end of the current tick, see `writeTogether`.
+const corked = new WeakSet<object>();
+
+/**
+ * Lets the commands sent on `redis` from now until the end of the current tick go out in one
+ * socket write: the socket is corked now and uncorked by a `process.nextTick`, which runs once
+ * the promise callbacks under way are done. Commands are queued and answered exactly as before
+ * (one reply each, in order); only the system calls are shared: without it, each of a hundred
+ * publishes in flight pays a `write` of its own, a fifth of the publish path's time. On a cluster
+ * (a socket per node, chosen per command) it does nothing.
+ */
+export function writeTogether(redis: RedisClient): void {
+  if (redis instanceof Cluster) return;
+  const stream = redis.stream;
+  // No socket yet: ioredis keeps the command in its offline queue, there is no write to share.
+  if (stream === undefined || corked.has(stream)) return;
+  corked.add(stream);
+  stream.cork();
+  process.nextTick(() => {
+    corked.delete(stream);
+    stream.uncork();
+  });
+}
+
 /** The name a client's connections give themselves (`CLIENT SETNAME`). */
 export function connectionNameOf(redis: RedisClient): string | undefined {
   return redis instanceof Cluster ? redis.options.redisOptions?.connectionName : redis.options.connectionName;

@@ -9,6 +9,7 @@ import {
   settlementHeaders,
   type TopicRule,
 } from '@tidings/core/adapter';
+import { AckBatcher } from './acks';
 import { decodeFields, decodeHeaders } from './codec';
 import type { RedisClient } from './connection';
 import { tagOf } from './keys';
@@ -103,6 +104,8 @@ export class Member {
   /** Entries delivered to this member and not settled, by {@link heldKey}. */
   readonly held = new Map<string, Delivery>();
   readonly dispatcher: KeyedDispatcher<Delivery>;
+  /** The acknowledgements of the turn, sent on the command connection or with the next read. */
+  readonly acks: AckBatcher;
   /** Set when the reader reconnected: a read's reply may have been lost on the way. */
   lookForLostReads = false;
   /** Resolves when the close begins. */
@@ -142,6 +145,7 @@ export class Member {
         )
       : [];
     this.takenOver = this.streams.map(() => !this.ordered);
+    this.acks = new AckBatcher(context.command, this.group, context.shards.keys);
     this.dispatcher = new KeyedDispatcher<Delivery>({
       concurrency: spec.concurrency,
       ordering: spec.ordering,

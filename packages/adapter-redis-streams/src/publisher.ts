@@ -9,7 +9,7 @@ import {
 import { Cluster } from 'ioredis';
 import { encodeFields } from './codec';
 import type { RedisClient } from './connection';
-import { publishFailure } from './connection';
+import { publishFailure, writeTogether } from './connection';
 import { tagOf } from './keys';
 import type { RedisReplicaWait, ResolvedOptions } from './options';
 import type { Shards } from './shards';
@@ -64,6 +64,8 @@ export async function sendRecords(
         [...bySlot(streams)].map((indexes) => writeInSlot(command, records, streams, indexes, options)),
       );
     } else if (records.length === 1) {
+      // Concurrent publishes share the socket writes of their tick (a single XADD stays atomic).
+      writeTogether(command);
       await command.callBuffer('xadd', streams[0]!, '*', ...encodeFields(records[0]!));
     } else {
       await transaction(command, records, streams, [...records.keys()], options);

@@ -7,6 +7,7 @@ import {
   isNoGroup,
   isWrongType,
   primariesOf,
+  writeTogether,
 } from './connection';
 import { type EntryRef, inGroup, type Member, sleep } from './member';
 import { asArray, asText, claimedEntries, readEntries } from './replies';
@@ -134,6 +135,11 @@ export class StreamReader {
       .map((indexes) => indexes.filter((index) => readable.includes(index)))
       .filter((indexes) => indexes.length > 0);
     const block = groups.length > 1 ? Math.min(options.blockMs, SLOT_READ_BLOCK_MS) : options.blockMs;
+    if (!shards.clustered && reader.status === 'ready') {
+      // The acks of the handlers just finished go in the same write, ahead of the read.
+      writeTogether(reader);
+      member.acks.sendWith(reader);
+    }
     const replies = await Promise.allSettled(
       groups.map((indexes) => {
         const streams = member.streamsAt(indexes);

@@ -1,5 +1,4 @@
 import { ConfigError, type Settlement, type SettlementObserver, topicProblem } from '@tidings/core/adapter';
-import { AckBatcher } from './acks';
 import { failureKind } from './connection';
 import { writeDeadLetter } from './dead-letters';
 import { type Delivery, heldKey, type Member } from './member';
@@ -20,16 +19,13 @@ const MAX_REMEMBERED_REFUSALS = 10_000;
  * settlement Redis refused.
  */
 export class Settler {
-  private readonly acks: AckBatcher;
   /** Entries whose dead letter Redis refused for good, by held key: how many times in a row. */
   private readonly refusedDeadLetters = new Map<string, number>();
 
   constructor(
     private readonly member: Member,
     private readonly retries: DueRetries,
-  ) {
-    this.acks = new AckBatcher(member.command, member.group, member.context.shards.keys);
-  }
+  ) {}
 
   /**
    * Applies a settlement. When Redis refuses it, the observer hears of it once
@@ -86,7 +82,7 @@ export class Settler {
     const stream = member.streams[index]!;
     switch (settlement.type) {
       case 'ack':
-        await this.acks.ack(stream, id, delivery.retryHeaders !== undefined);
+        await member.acks.ack(stream, id, delivery.retryHeaders !== undefined);
         return;
       case 'retry': {
         this.retries.wakeFor(await this.retries.schedule(delivery, settlement));

@@ -45,6 +45,8 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
   /** Ordered: the heartbeat's timer, and its run under way. It goes on while the close drains. */
   private heartbeatTimer: NodeJS.Timeout | undefined;
   private beating: Promise<void> | undefined;
+  /** Unordered: acknowledgements on their way whose handler's slot is free already. */
+  private readonly acking = new Set<Promise<void>>();
 
   constructor(private readonly context: SubscriptionContext) {
     this.member = new Member(context, (delivery) => this.process(delivery));
@@ -159,6 +161,10 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       }
       let settlement = await this.handle(delivery.record);
       if (delivery.abandoned) return;
+      if (settlement.type === 'ack' && !member.ordered && this.acking.size < this.context.spec.concurrency) {
+        this.ackAfterSlot(delivery, settlement);
+        return;
+      }
       if (settlement.type !== 'retry' || !member.ordered) {
         // Unordered, a retry is any member's to claim back once Redis has stored it, which can be
         // before this call has read the reply (replies read together): by then the entry must not
@@ -191,6 +197,30 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
       delivery = { ...delivery, waitMs };
       member.held.set(heldKey(delivery), delivery);
     }
+  }
+
+  /**
+   * Unordered: applies an ack without holding the handler's slot, so that the reader fetches the
+   * next entries while the `XACK` is on its way instead of one round trip later (the concurrency
+   * limit counts handlers, and no later record waits for this one). The entry stays held, and
+   * kept fresh, until the ack is applied or left, exactly as when the slot waited; at most
+   * `concurrency` acks wait like this, so a server that refuses them for a while (`OOM`) stops
+   * the reading again once that many are retrying. The close waits for them.
+   */
+  private ackAfterSlot(delivery: Delivery, ack: Settlement): void {
+    const { member } = this;
+    const acking: Promise<void> = this.settler
+      .settleOrLeave(delivery, ack)
+      .then(
+        () => undefined,
+        (error: unknown) => void member.noteError(error),
+      )
+      .finally(() => {
+        member.forget(delivery);
+        this.acking.delete(acking);
+      });
+    this.acking.add(acking);
+    if (this.retries.backlog) setImmediate(() => void member.once('due', () => this.retries.moveDue()));
   }
 
   private handle(record: IncomingRecord): Promise<Settlement> {
@@ -256,7 +286,10 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
     for (const delivery of unstarted) member.held.delete(heldKey(delivery));
     if (unstarted.length > 0) await this.bestEffort(member.releaseIds(unstarted, true));
 
-    const idle = member.dispatcher.idle();
+    // Handlers first, then the acks that left their slots (a handler finishing meanwhile adds one).
+    const idle = member.dispatcher.idle().then(async () => {
+      while (this.acking.size > 0) await Promise.all([...this.acking]);
+    });
     await (signal === undefined ? idle : Promise.race([idle, whenAborted(signal)]));
     // Handlers still running are left: their entries stay pending for the group's next member.
     const handlersLeft = member.held.size > 0;

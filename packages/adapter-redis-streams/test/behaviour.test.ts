@@ -1,7 +1,10 @@
+import { Socket } from 'node:net';
 import { Collector } from '@tidings/conformance';
 import type { Settlement } from '@tidings/core/adapter';
-import { describe, expect, it } from 'vitest';
+import { Redis } from 'ioredis';
+import { describe, expect, it, vi } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
+import { AckBatcher } from '../src/acks';
 import { keys } from '../src/keys';
 import { BatchingProxy } from './batching-proxy';
 import { ACK, spec, useTestKit } from './kit';
@@ -189,6 +192,112 @@ describe('the Redis Streams adapter', () => {
       a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
     ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
     expect(await (await redis()).xlen(topic)).toBe(2);
+  });
+
+  it('sends publishes made together in one socket write, each with its own outcome', async () => {
+    const { topic } = names('together');
+    const notAStream = `${topic}.string`;
+    await (await redis()).set(notAStream, 'x');
+    const a = adapter();
+    const record = (to: string, text: string) => ({
+      topic: to,
+      key: undefined,
+      headers: { ce_type: 'together' },
+      body: Buffer.from(text),
+    });
+    // Connected, and both topics' shard counts checked: what follows is the XADDs alone.
+    await a.publish([record(topic, 'warm')]);
+    await expect(a.publish([record(notAStream, 'warm')])).rejects.toMatchObject({ code: 'PUBLISH' });
+    const writes = [vi.spyOn(Socket.prototype, '_write'), vi.spyOn(Socket.prototype, '_writev')];
+    try {
+      const outcomes = await Promise.allSettled([
+        a.publish([record(topic, 'first')]),
+        a.publish([record(notAStream, 'refused')]),
+        a.publish([record(topic, 'third')]),
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toMatchObject({
+        code: 'PUBLISH',
+        topic: notAStream,
+      });
+      expect(writes.reduce((calls, spy) => calls + spy.mock.calls.length, 0)).toBe(1);
+    } finally {
+      for (const spy of writes) spy.mockRestore();
+    }
+    const stored = await (await redis()).xrange(topic, '-', '+');
+    expect(stored.map(([, fields]) => fields[1])).toEqual(['warm', 'first', 'third']);
+  });
+
+  it('frees an unordered handler slot before its XACK is answered, and waits for the ack on close', async () => {
+    const { topic, group } = names('ack-after-slot');
+    const a = adapter();
+    const collector = new Collector();
+    // The first acknowledgement is held back until the test lets it go; the others pass.
+    let letGo!: () => void;
+    const held = new Promise<void>((resolve) => {
+      letGo = resolve;
+    });
+    const ack = AckBatcher.prototype.ack;
+    const spy = vi.spyOn(AckBatcher.prototype, 'ack').mockImplementation(function (
+      this: AckBatcher,
+      ...args
+    ) {
+      const sent = ack.apply(this, args);
+      return spy.mock.calls.length === 1 ? held.then(() => sent) : sent;
+    });
+    try {
+      const subscription = await a.subscribe(
+        spec({ group, topics: [topic], concurrency: 1 }),
+        collector.handler('only'),
+      );
+      const record = (text: string) => ({ topic, key: undefined, headers: {}, body: Buffer.from(text) });
+      await a.publish([record('first')]);
+      await collector.untilDistinct(1, 10_000);
+      // One slot, and the first ack unanswered: the second record is handled all the same.
+      await a.publish([record('second')]);
+      await collector.untilDistinct(2, 10_000);
+      let closed = false;
+      const closing = subscription.close().then(() => {
+        closed = true;
+      });
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(closed).toBe(false);
+      letGo();
+      await closing;
+      expect(((await (await redis()).xpending(topic, group)) as [number])[0]).toBe(0);
+      expect(collector.deliveries.map((d) => d.record.attempt)).toEqual([1, 1]);
+    } finally {
+      letGo();
+      spy.mockRestore();
+    }
+  });
+
+  it("sends a batch's acks with the reader's next read, on the reader's connection", async () => {
+    const { topic, group } = names('ack-with-read');
+    const a = adapter();
+    const collector = new Collector();
+    const acks: string[] = [];
+    const send = Redis.prototype.sendCommand;
+    const spy = vi.spyOn(Redis.prototype, 'sendCommand').mockImplementation(function (this: Redis, ...args) {
+      if (args[0].name === 'xack') acks.push(String(this.options.connectionName));
+      return send.apply(this, args);
+    });
+    try {
+      await a.subscribe(spec({ group, topics: [topic], concurrency: 4 }), collector.handler('only'));
+      await a.publish(
+        ['a', 'b', 'c', 'd'].map((text) => ({ topic, key: undefined, headers: {}, body: Buffer.from(text) })),
+      );
+      await collector.untilDistinct(4, 10_000);
+      await waitUntil(
+        async () => ((await (await redis()).xpending(topic, group)) as [number])[0] === 0,
+        10_000,
+        'the batch was acknowledged',
+      );
+    } finally {
+      spy.mockRestore();
+    }
+    // Without a read to ride with (a handler finishing late), an ack goes on the command connection.
+    expect(acks[0]).toBe(`${a.connectionName}:read-1`);
   });
 
   it('refuses an oversize body before sending anything', async () => {
