@@ -53,7 +53,12 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
           return handler(record);
         };
         return inner.subscribe(
-          { ...spec, ordering: 'none', concurrency: Math.max(spec.concurrency, 8) },
+          {
+            ...spec,
+            ordering: 'none',
+            concurrency: Math.max(spec.concurrency, 8),
+            prefetch: Math.max(spec.prefetch, 8),
+          },
           shuffled,
           observer,
         );
@@ -66,7 +71,7 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
         };
         return inner.subscribe(spec, forgetful, observer);
       }
-      // Ignores the prefetch it was asked for: one record at a time, so no batch ever fills.
+      // Ignores the concurrency and prefetch it was asked for: one record at a time, so no batch ever fills.
       if (fault === 'one-at-a-time') return inner.subscribe({ ...spec, concurrency: 1 }, handler, observer);
       // Runs a handler for every record it holds: the prefetch taken for the concurrency.
       if (fault === 'handlers-up-to-prefetch') {
