@@ -100,6 +100,7 @@ async function rawRound(messages: number): Promise<number> {
       group: 'bench',
       topics: ['raw'],
       concurrency: 64,
+      prefetch: 64,
       ordering: 'none',
       startFrom: 'latest',
       maxAttempts: 1,

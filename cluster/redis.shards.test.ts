@@ -48,6 +48,7 @@ test('a sharded topic spreads over the primaries, and two ordered members share 
             group: `${prefix}-g`,
             topics: [topic],
             concurrency: 8,
+            prefetch: 8,
             ordering: 'key',
             startFrom: 'earliest',
             maxAttempts: 5,

@@ -98,6 +98,7 @@ export async function runFailover(plan: FailoverPlan): Promise<FailoverResult> {
       group: plan.group,
       topics: [plan.topic],
       concurrency: 32,
+      prefetch: 32,
       ordering: 'none',
       startFrom: 'earliest',
       maxAttempts: 100,

@@ -122,7 +122,7 @@ export interface KafkaConsumerOptions {
   /**
    * Records a subscription holds per partition, fetched and not yet settled, before it pauses fetching
    * that partition (backpressure). It resumes at half. Default 1,000; a subscription whose
-   * concurrency (or batch size) is larger buffers that many instead.
+   * prefetch is larger buffers that many instead.
    */
   readonly maxBufferedRecords?: number;
   /** How often settled positions are committed; close and rebalances commit at once. Default 200 ms. */

@@ -21,6 +21,7 @@ const spec = (overrides: Partial<SubscribeSpec> = {}): SubscribeSpec => ({
   group: 'billing',
   topics: ['orders', 'refunds'],
   concurrency: 1,
+  prefetch: overrides.concurrency ?? 1,
   ordering: 'none',
   startFrom: 'earliest',
   maxAttempts: 5,

@@ -168,6 +168,7 @@ export function subscribeSpec(
     group,
     topics: [topic],
     concurrency: 8,
+    prefetch: overrides.concurrency ?? 8,
     ordering: 'key',
     startFrom: 'earliest',
     maxAttempts: 5,

@@ -143,8 +143,8 @@ export interface NatsAdapterOptions extends NatsConnectionOptions {
   readonly extraDeliveries?: number;
   /**
    * Floor of a consumer's `max_ack_pending` (records delivered and not yet settled, across all
-   * members of a group) for unordered subscriptions; it is raised to the concurrency when that is
-   * higher. Ordered subscriptions use 1 per partition. Default 1,000.
+   * members of a group) for unordered subscriptions; it is raised to the subscription's prefetch
+   * when that is higher. Ordered subscriptions use 1 per partition. Default 1,000.
    */
   readonly maxAckPending?: number;
 }

@@ -230,6 +230,100 @@ describe('consuming', () => {
     expect(info.num_ack_pending).toBe(0);
   });
 
+  /** Waits until the group's consumer has handed `count` records to members, unacknowledged. */
+  async function untilAckPending(group: string, topic: string, count: number): Promise<void> {
+    const jsm = await raw().jetstreamManager();
+    const deadline = Date.now() + 10_000;
+    for (;;) {
+      const info = await jsm.consumers.info(stream, consumerName(group, topic));
+      if (info.num_ack_pending === count) return;
+      if (Date.now() > deadline) throw new Error(`${info.num_ack_pending} of ${count} records pulled`);
+      await pause(50);
+    }
+  }
+
+  it('pulls up to the prefetch, one handler at a time, and keeps the waiting records alive past ack_wait', async () => {
+    const nats = await adapter({ ackWaitMs: 1_000 });
+    const topic = uniqueName('ahead');
+    const subscription = subscribeSpec(topic, { concurrency: 1, prefetch: 4 });
+    const deliveries: IncomingRecord[] = [];
+    const waiter = new Waiter();
+    let running = 0;
+    let peak = 0;
+    await nats.subscribe(subscription, async (record) => {
+      deliveries.push(record);
+      peak = Math.max(peak, ++running);
+      waiter.notify();
+      // The fourth record waits 2.4 s for its handler: more than two ack_waits.
+      await pause(800);
+      running--;
+      waiter.notify();
+      return ACK;
+    });
+    await nats.publish(
+      ['a', 'b', 'c', 'd'].map((body) => ({ topic, key: body, headers: {}, body: Buffer.from(body) })),
+    );
+    await waiter.until(
+      () => deliveries.length > 0,
+      10_000,
+      () => 'nothing delivered',
+    );
+    // All four are here while the first one is handled.
+    await untilAckPending(subscription.group, topic, 4);
+    await waiter.until(
+      () => deliveries.length === 4 && running === 0,
+      15_000,
+      () => `${deliveries.length} of 4 handled`,
+    );
+    // Long enough for a record whose ack_wait ran out to come back.
+    await pause(1_500);
+    expect(peak).toBe(1);
+    expect(deliveries.map(text).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(deliveries.every((record) => record.attempt === 1)).toBe(true);
+    const info = await (await raw().jetstreamManager()).consumers.info(
+      stream,
+      consumerName(subscription.group, topic),
+    );
+    expect(info.num_redelivered).toBe(0);
+    expect(info.num_ack_pending).toBe(0);
+  });
+
+  it('handles at close the records waiting for a handler, rather than giving them back with a delivery spent', async () => {
+    const nats = await adapter();
+    const topic = uniqueName('close-ahead');
+    const spec = subscribeSpec(topic, { concurrency: 1, prefetch: 4 });
+    const handled: IncomingRecord[] = [];
+    const waiter = new Waiter();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const subscription = await nats.subscribe(spec, async (record) => {
+      waiter.notify();
+      await gate;
+      handled.push(record);
+      return ACK;
+    });
+    await nats.publish(
+      ['a', 'b', 'c', 'd'].map((body) => ({ topic, key: body, headers: {}, body: Buffer.from(body) })),
+    );
+    await untilAckPending(spec.group, topic, 4);
+    const closed = subscription.close();
+    // Time for the close to give back what it would give back; the first handler still runs.
+    await pause(300);
+    release();
+    await closed;
+    expect(handled.map(text).sort()).toEqual(['a', 'b', 'c', 'd']);
+    expect(handled.every((record) => record.attempt === 1)).toBe(true);
+    const info = await (await raw().jetstreamManager()).consumers.info(
+      stream,
+      consumerName(spec.group, topic),
+    );
+    expect(info.num_ack_pending).toBe(0);
+    expect(info.num_redelivered).toBe(0);
+    expect(info.num_pending).toBe(0);
+  });
+
   it('keeps per-key order across two members of a group, with retries', async () => {
     const [a, b] = [await adapter(), await adapter()];
     const topic = uniqueName('ordered');

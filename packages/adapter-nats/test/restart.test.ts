@@ -47,6 +47,7 @@ describe('JetStream adapter with a server that stops and starts again', () => {
       group: 'restart',
       topics: ['orders'],
       concurrency: 4,
+      prefetch: 4,
       ordering: 'none',
       startFrom: 'earliest',
       maxAttempts: 5,

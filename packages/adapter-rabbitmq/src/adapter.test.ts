@@ -9,6 +9,7 @@ const spec: SubscribeSpec = {
   group: 'g',
   topics: ['t'],
   concurrency: 1,
+  prefetch: 1,
   ordering: 'none',
   startFrom: 'latest',
   maxAttempts: 3,
@@ -60,7 +61,9 @@ describe('subscribe, with what a caller may ask', () => {
       code: 'CONFIG',
       field: 'ordering',
     });
-    await expect(adapter.subscribe({ ...spec, concurrency: 65_536 }, handler)).rejects.toMatchObject({
+    await expect(
+      adapter.subscribe({ ...spec, concurrency: 65_536, prefetch: 65_536 }, handler),
+    ).rejects.toMatchObject({
       code: 'CONFIG',
       field: 'concurrency',
     });

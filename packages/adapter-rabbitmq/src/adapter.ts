@@ -33,11 +33,8 @@ import { ManagementApi } from './management';
 import { DeadLetterQueues, REPLAY_UNAVAILABLE } from './operations';
 import { type RabbitMQAdapterOptions, type ResolvedOptions, resolveOptions } from './options';
 import { Publisher } from './publisher';
-import { RabbitMQSubscription } from './subscription';
+import { MAX_PREFETCH, RabbitMQSubscription } from './subscription';
 import { Topology } from './topology';
-
-/** RabbitMQ allows a prefetch count of at most 65,535 (an AMQP short). */
-const MAX_PREFETCH = 65_535;
 
 /**
  * A topic is a routing key (an AMQP short string, 255 bytes) and part of queue names; `*` and `#`
@@ -332,7 +329,8 @@ class RabbitMQAdapterImpl implements RabbitMQAdapter {
  * Creates the RabbitMQ adapter, on amqplib. It declares its own topology (a durable topic
  * exchange, a quorum queue per consumer group and topic, shared delay levels for retries), publishes
  * with publisher confirms and the `mandatory` flag, consumes with manual acknowledgements and
- * prefetch = concurrency, and reconnects by itself, redeclaring its queues and resuming its consumers.
+ * the subscription's prefetch (handlers limited to its concurrency), and reconnects by itself,
+ * redeclaring its queues and resuming its consumers.
  *
  * @example
  * ```ts

@@ -47,9 +47,13 @@ export interface SubscriptionContext {
 
 const ignore = (): undefined => undefined;
 
+/** RabbitMQ allows a prefetch count of at most 65,535 (an AMQP short). */
+export const MAX_PREFETCH = 65_535;
+
 /**
- * A subscription: one channel with a consumer per work queue (one queue per topic), prefetch =
- * concurrency per consumer, manual acknowledgements. The channel is reopened, and the queues
+ * A subscription: one channel with a consumer per work queue (one queue per topic), the spec's
+ * prefetch per consumer (at most AMQP's largest), handlers limited to its concurrency, manual
+ * acknowledgements. The channel is reopened, and the queues
  * redeclared, whenever the broker or the network takes it away; deliveries that were in flight on
  * the lost channel are not settled (the broker has already given them back to the queue).
  */
@@ -80,7 +84,7 @@ export class RabbitMQSubscription implements AdapterSubscription, ConsumerLagRep
       topic,
       queue: context.topology.workQueue(spec.group, topic),
     }));
-    // With several topics, each consumer's prefetch lets more in than `concurrency`; the
+    // The prefetch lets more in than `concurrency` (each consumer's, with several topics): the
     // dispatcher keeps the handlers within it, and holds what came in when a pause did.
     this.dispatcher = new KeyedDispatcher<Delivery>({
       concurrency: spec.concurrency,
@@ -209,7 +213,8 @@ export class RabbitMQSubscription implements AdapterSubscription, ConsumerLagRep
     }
     this.lease = lease;
     try {
-      await channel.prefetch(this.spec.concurrency, false);
+      // Holding fewer than asked is allowed; AMQP cannot count more.
+      await channel.prefetch(Math.min(this.spec.prefetch, MAX_PREFETCH), false);
       for (const { queue, topic } of this.queues)
         await this.context.topology.declareQueue(channel, queue, topic);
       if (!this.dispatcher.paused) await this.consume(lease);

@@ -42,6 +42,7 @@ describe('a broker that refuses the full dead letter', () => {
         group: 'g',
         topics: [topic],
         concurrency: 2,
+        prefetch: 2,
         ordering: 'none',
         startFrom: 'latest',
         maxAttempts: 3,

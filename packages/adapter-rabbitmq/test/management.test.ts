@@ -41,6 +41,7 @@ async function holding(adapter: BrokerAdapter, topic: string, group: string, con
       group,
       topics: [topic],
       concurrency,
+      prefetch: concurrency,
       ordering: 'none',
       startFrom: 'latest',
       maxAttempts: 5,

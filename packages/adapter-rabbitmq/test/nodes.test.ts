@@ -61,6 +61,7 @@ describe('a list of nodes', () => {
         group: 'g',
         topics: ['t'],
         concurrency: 1,
+        prefetch: 1,
         ordering: 'none',
         startFrom: 'latest',
         maxAttempts: 3,

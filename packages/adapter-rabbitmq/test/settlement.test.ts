@@ -285,4 +285,40 @@ describe('settling records on RabbitMQ', () => {
     await collector.untilDistinct(60, 20_000);
     expect(most).toBe(2);
   });
+
+  it('takes its prefetch from the broker while running only its concurrency', async () => {
+    const subscriber = await adapter();
+    const topic = 'ahead';
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let running = 0;
+    let most = 0;
+    const collector = new Collector();
+    await subscriber.subscribe(
+      { ...spec('ahead', [topic], 1), prefetch: 4 },
+      collector.handler('only', async () => {
+        running++;
+        most = Math.max(most, running);
+        await gate;
+        running--;
+        return { type: 'ack' };
+      }),
+    );
+    await subscriber.publish(
+      Array.from({ length: 6 }, (_, i) => ({
+        topic,
+        key: undefined,
+        headers: {},
+        body: Buffer.from(`a-${i}`),
+      })),
+    );
+    // Four delivered (one in its handler, three waiting), two still ready in the queue.
+    await untilDepth(workQueueName(exchange, 'ahead', topic), 2, 10_000);
+    expect(collector.deliveries).toHaveLength(1);
+    release();
+    await collector.untilDistinct(6, 20_000);
+    expect(most).toBe(1);
+  });
 });

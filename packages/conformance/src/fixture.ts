@@ -67,8 +67,11 @@ export class SuiteFixture implements Fixture {
   }
 
   spec(overrides: Partial<SubscribeSpec> & Pick<SubscribeSpec, 'group' | 'topics'>): SubscribeSpec {
+    const concurrency = overrides.concurrency ?? 8;
     return {
-      concurrency: 8,
+      concurrency,
+      // Holding no more than it runs, unless a scenario asks for more (concurrency-within-prefetch).
+      prefetch: concurrency,
       ordering: 'none',
       // Scenarios publish after subscribing; starting a new group at the earliest record removes
       // any race between the group's creation and the first publish on brokers that retain records.

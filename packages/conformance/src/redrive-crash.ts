@@ -48,8 +48,8 @@ export interface RedriveCrashOptions {
   /** The redrive's rate; by default about four seconds for all letters, at least 250 a second. */
   readonly ratePerSecond?: number;
   /**
-   * Over the subscribe spec of both groups: `concurrency: 32, ordering: 'none', startFrom:
-   * 'earliest', maxAttempts: 5, handlerTimeoutMs: 5_000`.
+   * Over the subscribe spec of both groups: `concurrency: 32, prefetch: concurrency, ordering:
+   * 'none', startFrom: 'earliest', maxAttempts: 5, handlerTimeoutMs: 5_000`.
    */
   readonly spec?: Partial<Omit<SubscribeSpec, 'group' | 'topics'>>;
   /** The header carrying each record's event id, which the idempotent handler keys on. Default `ce_id`. */
@@ -131,10 +131,12 @@ export async function runRedriveCrash(options: RedriveCrashOptions): Promise<Red
   const failedSeen = new Collector();
   const otherSeen = new Collector();
   const observer = new ObserverLog();
+  const concurrency = options.spec?.concurrency ?? 32;
   const spec = (name: string): SubscribeSpec => ({
     group: name,
     topics: [topic],
-    concurrency: 32,
+    concurrency,
+    prefetch: concurrency,
     ordering: 'none',
     startFrom: 'earliest',
     maxAttempts: 5,

@@ -20,6 +20,7 @@ export type ScenarioName =
   | 'close-semantics'
   | 'bodies-and-unicode'
   | 'concurrent-publishers'
+  | 'concurrency-within-prefetch'
   | 'reconnect'
   | 'consumer-lag'
   | 'group-admin'

@@ -6,6 +6,7 @@ import { batchConsumeAll, batchKeyOrder, batchSettlement } from './scenarios/bat
 import {
   bodiesAndUnicode,
   competingConsumers,
+  concurrencyWithinPrefetch,
   concurrentPublishers,
   fanOut,
   manyTopics,
@@ -54,6 +55,7 @@ export const scenarios: readonly Scenario[] = [
   closeSemantics,
   bodiesAndUnicode,
   concurrentPublishers,
+  concurrencyWithinPrefetch,
   reconnect,
   consumerLag,
   groupAdmin,

@@ -85,6 +85,12 @@ describe.concurrent('the conformance suite catches broken adapters', { timeout: 
     expect(statuses.get('publish-consume-all')).toBe('passed');
   });
 
+  it('fails an adapter that runs as many handlers as records it holds', async ({ expect }) => {
+    const statuses = await suiteAgainst('handlers-up-to-prefetch');
+    expect(statuses.get('concurrency-within-prefetch')).toBe('failed');
+    expect(statuses.get('publish-consume-all')).toBe('passed');
+  });
+
   it('fails an adapter whose lag leaves out the records in handlers', async ({ expect }) => {
     const statuses = await suiteAgainst('lag-ignores-in-flight');
     expect(statuses.get('consumer-lag')).toBe('failed');

@@ -136,10 +136,10 @@ export class KafkaSubscription implements AdapterSubscription, ConsumerLagReport
       dispatcher: this.dispatcher,
       routes: this.routes,
       partitions: this.partitions,
-      // A partition buffers at least the subscription's concurrency, so that one partition can
-      // keep every handler slot busy (and fill a whole batch of a batch subscription, whose
-      // concurrency is its batch size) before fetching pauses for backpressure.
-      options: { ...consumer, maxBufferedRecords: Math.max(consumer.maxBufferedRecords, spec.concurrency) },
+      // A partition buffers at least the subscription's prefetch (never below its concurrency),
+      // so that one partition can keep every handler slot busy and have the next records on hand
+      // (a batch subscription's next batch) before fetching pauses for backpressure.
+      options: { ...consumer, maxBufferedRecords: Math.max(consumer.maxBufferedRecords, spec.prefetch) },
       stopping,
       closing,
     });

@@ -32,7 +32,7 @@ export interface ConsumerSettings {
 
 /**
  * The consumers of a subscription. Unordered: one per topic, over all its partitions, with
- * `max_ack_pending` at least the concurrency. Ordered by key: one per topic and partition with
+ * `max_ack_pending` at least the prefetch. Ordered by key: one per topic and partition with
  * `max_ack_pending` 1, so that the server hands out a partition's records one at a time, in
  * stream order, across every member of the group, and holds the partition while a record waits
  * for its redelivery.
@@ -56,7 +56,7 @@ export function planConsumers(spec: SubscribeSpec, settings: ConsumerSettings): 
         topic,
         partition: undefined,
         filter: topicFilter(settings.prefix, topic),
-        maxAckPending: Math.max(settings.maxAckPending, spec.concurrency),
+        maxAckPending: Math.max(settings.maxAckPending, spec.prefetch),
       });
     }
   }
@@ -208,7 +208,7 @@ async function reconcile(
   // it below one another's, or a member's core would never see a record past its own last attempt.
   const limit = Math.max(deliveryLimit(config.max_deliver), deliveryLimit(wanted.max_deliver));
   if (limit !== deliveryLimit(config.max_deliver)) update.max_deliver = wanted.max_deliver;
-  // Ordered consumers must stay at 1; others only grow, so that a member with less concurrency
+  // Ordered consumers must stay at 1; others only grow, so that a member with a smaller prefetch
   // does not throttle the others.
   const ackPending = config.max_ack_pending ?? 0;
   if (

@@ -34,8 +34,8 @@ export interface PullerHost {
 /**
  * Pulls records from one durable consumer with explicit credit: it never asks for more than its
  * `share` minus what it holds and what it already asked for, so a subscription holds no more
- * records than its concurrency allows (plus one per consumer when a subscription spans more
- * consumers than its concurrency). Pull requests carry idle heartbeats; a puller that hears
+ * records than its prefetch allows (plus one per consumer when a subscription spans more
+ * consumers than its prefetch). Pull requests carry idle heartbeats; a puller that hears
  * nothing for a while, or whose connection came back, forgets its requests and asks again.
  */
 export class Puller {

@@ -67,9 +67,10 @@ const FORGET_WAIT_MS = 1_000;
 
 /**
  * One subscription on JetStream: pulls from the durable consumers of its group (one per topic, or
- * one per topic and partition when ordered), runs the handler with the concurrency limit, maps
- * each settlement to an ack, a delayed nak, or a dead letter followed by a term, and keeps the
- * records it holds alive with progress acks so a slow handler is not redelivered while it runs.
+ * one per topic and partition when ordered) up to the prefetch, runs the handler with the
+ * concurrency limit, maps each settlement to an ack, a delayed nak, or a dead letter followed by a
+ * term, and keeps every record it holds alive with progress acks, so that neither a slow handler
+ * nor a record waiting for a free handler is redelivered meanwhile.
  */
 export class JetStreamSubscription
   extends NatsSubscription<Held>
@@ -139,7 +140,11 @@ export class JetStreamSubscription
     for (const [i, plan] of plans.entries()) this.maxDeliver.set(plan.name, limits[i]!);
     if (this.isClosing) return;
     this.watch.start(plans.map((plan) => plan.name));
-    const share = Math.max(1, Math.ceil(this.spec.concurrency / plans.length));
+    // Unordered, each consumer may hand over its part of the prefetch, so that the next records
+    // are here when a handler finishes; the dispatcher still runs `concurrency` at most. Ordered,
+    // a partition's consumer hands out one record at a time whatever is asked.
+    const wanted = this.spec.ordering === 'none' ? this.spec.prefetch : this.spec.concurrency;
+    const share = Math.max(1, Math.ceil(wanted / plans.length));
     this.pullers = plans.map(
       (plan) =>
         new Puller(
@@ -277,11 +282,14 @@ export class JetStreamSubscription
     // go back to the group: the server redelivers them, or gives up on a last delivery and
     // another member takes it up on the advisory.
     this.stopWaits();
-    // Records that no handler has started go back to the group at once.
-    this.giveBack(this.work.drainQueued());
+    // Records that no handler has started yet (up to prefetch − concurrency of them, or what a
+    // pause held) are handled before the close ends, as in-flight ones are: given back, each
+    // would return with one more delivery counted, an attempt the core never made.
+    this.work.resume();
     await this.idle(signal);
-    // Handlers still running after an abort: their records go to the next member now, rather
-    // than after ack_wait.
+    // After an abort, the records not started and those whose handler still runs go to the next
+    // member now, rather than after ack_wait.
+    this.giveBack(this.work.drainQueued());
     this.giveBack([...this.held.values()]);
     clearInterval(this.timer);
     this.unlisten?.();

@@ -7,6 +7,7 @@ export function subscribeSpec(topic: string, overrides: Partial<SubscribeSpec> =
     group: uniqueName('g'),
     topics: [topic],
     concurrency: 8,
+    prefetch: overrides.concurrency ?? 8,
     ordering: 'none',
     startFrom: 'earliest',
     maxAttempts: 10,

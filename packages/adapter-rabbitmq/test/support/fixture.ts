@@ -56,6 +56,7 @@ export function useBroker(label: string): BrokerFixture {
       group,
       topics,
       concurrency,
+      prefetch: concurrency,
       ordering: 'none',
       startFrom: 'latest',
       maxAttempts: 5,

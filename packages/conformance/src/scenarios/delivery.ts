@@ -202,6 +202,38 @@ export const bodiesAndUnicode: Scenario = {
   },
 };
 
+export const concurrencyWithinPrefetch: Scenario = {
+  name: 'concurrency-within-prefetch',
+  title: 'runs at most `concurrency` handlers at once while it may hold `prefetch` records, and loses none',
+  async run(fx, settings) {
+    const adapter = await fx.adapter();
+    // Two topics: an adapter with a prefetch per topic must still bound the handlers of both.
+    const topics = [fx.topic('flow-a'), fx.topic('flow-b')];
+    const concurrency = 3;
+    const collector = new Collector();
+    let running = 0;
+    let peak = 0;
+    await adapter.subscribe(
+      fx.spec({ group: fx.group('flow'), topics, concurrency, prefetch: 8 * concurrency }),
+      collector.handler('only', async () => {
+        running++;
+        peak = Math.max(peak, running);
+        // Long enough for the records the adapter holds to pile up behind the busy handlers.
+        await new Promise((resolve) => setTimeout(resolve, 10));
+        running--;
+        return { type: 'ack' };
+      }),
+    );
+    const sent = topics.flatMap((topic) => records(topic, topic, 40, { key: (i) => `key-${i % 8}` }));
+    await publishInBatches(adapter, sent, 20);
+    await collector.untilDistinct(sent.length, settings.deliveryTimeoutMs);
+    expect(peak, 'handlers running at once').toBeLessThanOrEqual(concurrency);
+    expect(collector.deliveries.length, 'records delivered more than once on a healthy run').toBe(
+      sent.length,
+    );
+  },
+};
+
 export const concurrentPublishers: Scenario = {
   name: 'concurrent-publishers',
   title: 'loses nothing when several publishers publish at once',

@@ -21,7 +21,8 @@ export const keyOrdering: Scenario = {
     // One record fails once, to show that a retry holds back the rest of its key.
     const failOnce = 'key-3#5';
     await adapter.subscribe(
-      fx.spec({ group: fx.group('order'), topics: [topic], ordering: 'key', concurrency: 8 }),
+      // A prefetch above the concurrency, as the bus asks by default: order must hold all the same.
+      fx.spec({ group: fx.group('order'), topics: [topic], ordering: 'key', concurrency: 8, prefetch: 32 }),
       collector.handler('only', async (record) => {
         const key = record.key ?? '';
         if ((inFlightByKey.get(key) ?? 0) > 0) overlapping++;

@@ -15,7 +15,8 @@ export type Fault =
   | 'no-redelivery'
   | 'lag-ignores-in-flight'
   | 'unreported-dead-letter'
-  | 'one-at-a-time';
+  | 'one-at-a-time'
+  | 'handlers-up-to-prefetch';
 
 /**
  * Wraps the in-memory adapter so that it breaks one promise of the contract while still claiming
@@ -52,7 +53,12 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
           return handler(record);
         };
         return inner.subscribe(
-          { ...spec, ordering: 'none', concurrency: Math.max(spec.concurrency, 8) },
+          {
+            ...spec,
+            ordering: 'none',
+            concurrency: Math.max(spec.concurrency, 8),
+            prefetch: Math.max(spec.prefetch, 8),
+          },
           shuffled,
           observer,
         );
@@ -65,8 +71,12 @@ export function faultyAdapter(fault: Fault, broker: MemoryBroker): BrokerAdapter
         };
         return inner.subscribe(spec, forgetful, observer);
       }
-      // Ignores the prefetch it was asked for: one record at a time, so no batch ever fills.
+      // Ignores the concurrency and prefetch it was asked for: one record at a time, so no batch ever fills.
       if (fault === 'one-at-a-time') return inner.subscribe({ ...spec, concurrency: 1 }, handler, observer);
+      // Runs a handler for every record it holds: the prefetch taken for the concurrency.
+      if (fault === 'handlers-up-to-prefetch') {
+        return inner.subscribe({ ...spec, concurrency: spec.prefetch }, handler, observer);
+      }
       if (fault === 'lag-ignores-in-flight') return lagIgnoringInFlight(inner, spec, handler, observer);
       // Stores dead letters but never says so: the core could not tell when they landed.
       if (fault === 'unreported-dead-letter') return inner.subscribe(spec, handler);

@@ -173,10 +173,18 @@ export interface SubscribeSpec {
   /** Topics to consume; at least one. */
   readonly topics: readonly string[];
   /**
-   * Maximum number of records of this subscription whose handler promise is pending at once.
-   * The adapter must not deliver more; it uses this as its prefetch.
+   * Maximum number of records of this subscription whose handler promise is pending at once: the
+   * adapter never has more `onRecord` calls unsettled, whatever it holds from the broker.
    */
   readonly concurrency: number;
+  /**
+   * How many records the adapter may hold from the broker at once, delivered to the handler or
+   * waiting for a free slot: its broker prefetch (AMQP `basic.qos`, a JetStream pull batch, a
+   * Kafka fetch buffer). At least `concurrency`, so that the next records are already here when a
+   * handler finishes instead of one round trip away. Holding fewer is allowed (an adapter whose
+   * broker has no prefetch ignores it); `concurrency` still bounds the pending `onRecord` calls.
+   */
+  readonly prefetch: number;
   /**
    * `'key'`: records with the same key are delivered one at a time, in publish order, the next
    * only after the previous one settled (a retry of a record holds back later records of its key).
@@ -370,7 +378,8 @@ export interface BrokerAdapter {
   /**
    * Start consuming. Resolves once the subscription is registered with the broker (so that records
    * published after this promise resolves reach the group), then calls `handler` for each record,
-   * never more than `spec.concurrency` at once and honouring `spec.ordering`. The adapter applies
+   * never more than `spec.concurrency` at once (while holding up to `spec.prefetch` records from
+   * the broker) and honouring `spec.ordering`. The adapter applies
    * each settlement when the handler's promise resolves, and tells `observer` what became of a
    * dead letter (stored, or not) and of any settlement it could not apply. A topic that
    * `capabilities.topicRule` refuses rejects with a `ConfigError`. After `close`, rejects with a

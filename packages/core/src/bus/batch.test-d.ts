@@ -38,8 +38,10 @@ describe('batch subscription types', () => {
   });
 
   it('rejects what does not fit', () => {
-    // @ts-expect-error the prefetch follows the batch size
+    // @ts-expect-error the concurrency follows the batch size
     bus.subscribeBatch(OrderPlaced, { group: 'g', concurrency: 4 }, () => undefined);
+    // @ts-expect-error and so does the prefetch
+    bus.subscribeBatch(OrderPlaced, { group: 'g', prefetch: 400 }, () => undefined);
     // @ts-expect-error maxSize is a number
     bus.subscribeBatch(OrderPlaced, { group: 'g', batch: { maxSize: '500' } }, () => undefined);
     bus.subscribeBatch(OrderPlaced, { group: 'g' }, (events) => {

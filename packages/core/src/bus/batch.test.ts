@@ -263,9 +263,15 @@ describe('subscribeBatch', () => {
       { group: 'a', timeoutMs: 1_000, batch },
       () => undefined,
     );
-    expect(specOf(unordered)).toMatchObject({ concurrency: 250, ordering: 'none', handlerTimeoutMs: 1_040 });
+    // Two batches' worth held: the next one fills while the handler runs this one.
+    expect(specOf(unordered)).toMatchObject({
+      concurrency: 250,
+      prefetch: 500,
+      ordering: 'none',
+      handlerTimeoutMs: 1_040,
+    });
     const ordered = bus.subscribeBatch(OrderPlaced, { group: 'b', ordering: 'key', batch }, () => undefined);
-    expect(specOf(ordered)).toMatchObject({ concurrency: 250, ordering: 'key' });
+    expect(specOf(ordered)).toMatchObject({ concurrency: 250, prefetch: 500, ordering: 'key' });
   });
 
   it('refuses bad batch options at construction, naming the field', () => {
@@ -279,7 +285,8 @@ describe('subscribeBatch', () => {
     expect(attempt({ batch: { maxWaitMs: 1.5 } })).toThrow(/batch\.maxWaitMs/);
     expect(attempt({ batch: { size: 10 } })).toThrow(/batch\.size/);
     expect(attempt({ batch: 10 })).toThrow(/batch/);
-    // The prefetch follows the batch size.
+    // The concurrency and prefetch follow the batch size.
     expect(attempt({ concurrency: 4 })).toThrow(/concurrency/);
+    expect(attempt({ prefetch: 400 })).toThrow(/prefetch/);
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { OrderPlaced, OrderPlacedV1, OrderShipped, order } from '../../test/support/contracts';
-import type { BrokerAdapter } from '../adapters/contract';
+import type { BrokerAdapter, SubscribeSpec } from '../adapters/contract';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
 import { createMemoryBroker } from '../adapters/memory/broker';
 import type { ReceivedEvent } from '../context/delivery';
@@ -228,6 +228,10 @@ describe('bus configuration', () => {
   it.each([
     [{ group: '' }, 'group'],
     [{ group: 'g', concurrency: 0 }, 'concurrency'],
+    [{ group: 'g', prefetch: 0 }, 'prefetch'],
+    [{ group: 'g', prefetch: 2.5 }, 'prefetch'],
+    [{ group: 'g', concurrency: 8, prefetch: 4 }, 'prefetch'],
+    [{ group: 'g', prefetch: 15 }, 'prefetch'],
     [{ group: 'g', timeoutMs: -1 }, 'timeoutMs'],
     [{ group: 'g', retry: { maxAttempts: 0 } }, 'retry.maxAttempts'],
     [{ group: 'g', startFrom: 'middle' }, 'startFrom'],
@@ -254,6 +258,62 @@ describe('bus configuration', () => {
     expect(() => createBus({ source: 's', subscriptionDefaults: { retry: { jitter: 2 } } })).toThrow(
       ConfigError,
     );
+    for (const subscriptionDefaults of [{ prefetch: 0 }, { concurrency: 8, prefetch: 4 }]) {
+      expect(() => createBus({ source: 's', subscriptionDefaults })).toThrow(
+        expect.objectContaining({ field: 'subscriptionDefaults.prefetch' }),
+      );
+    }
+  });
+
+  it('asks the adapter for a prefetch of four times the concurrency unless told, and never below it', async () => {
+    const specs = new Map<string, SubscribeSpec>();
+    const recording = (): BrokerAdapter => {
+      const inner = createMemoryAdapter();
+      return {
+        name: 'recording',
+        capabilities: inner.capabilities,
+        get state() {
+          return inner.state;
+        },
+        connect: () => inner.connect(),
+        publish: (records) => inner.publish(records),
+        subscribe: (spec, handler) => {
+          specs.set(spec.group, spec);
+          return inner.subscribe(spec, handler);
+        },
+        close: (options) => inner.close(options),
+      };
+    };
+    const bus = createBus({ source: 's', adapter: recording(), subscriptionDefaults: { concurrency: 4 } });
+    const flowOf = (group: string) => {
+      const spec = specs.get(group);
+      return spec === undefined ? undefined : { concurrency: spec.concurrency, prefetch: spec.prefetch };
+    };
+    const subscriptions = [
+      bus.subscribe(OrderPlaced, { group: 'from-defaults' }, () => undefined),
+      bus.subscribe(OrderPlaced, { group: 'own-concurrency', concurrency: 10 }, () => undefined),
+      bus.subscribe(OrderPlaced, { group: 'own-prefetch', prefetch: 4 }, () => undefined),
+      bus.subscribe(OrderPlaced, { group: 'both', concurrency: 2, prefetch: 500 }, () => undefined),
+    ];
+    await bus.start();
+    await Promise.all(subscriptions.map((subscription) => subscription.ready));
+    expect(flowOf('from-defaults')).toEqual({ concurrency: 4, prefetch: 16 });
+    expect(flowOf('own-concurrency')).toEqual({ concurrency: 10, prefetch: 40 });
+    expect(flowOf('own-prefetch')).toEqual({ concurrency: 4, prefetch: 4 });
+    expect(flowOf('both')).toEqual({ concurrency: 2, prefetch: 500 });
+    await bus.stop();
+
+    const plain = createBus({ source: 's', adapter: recording() });
+    plain.subscribe(OrderPlaced, { group: 'plain' }, () => undefined);
+    await plain.start();
+    expect(flowOf('plain')).toEqual({ concurrency: 16, prefetch: 64 });
+    // A prefetch given in the defaults is checked against each subscription's own concurrency.
+    const shared = createBus({ source: 's', subscriptionDefaults: { prefetch: 32 } });
+    expect(() => shared.subscribe(OrderPlaced, { group: 'g', concurrency: 64 }, () => undefined)).toThrow(
+      expect.objectContaining({ field: 'prefetch' }),
+    );
+    await plain.stop();
+    await shared.stop();
   });
 
   it('refuses to publish or subscribe once stopped', async () => {

@@ -137,6 +137,7 @@ describe('createOperator', () => {
     const spec = {
       topics: ['t'],
       concurrency: 1,
+      prefetch: 1,
       ordering: 'none',
       startFrom: 'latest',
       maxAttempts: 1,

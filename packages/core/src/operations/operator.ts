@@ -267,6 +267,8 @@ class OperatorImpl implements Operator {
         group,
         topics: [topic],
         concurrency: 1,
+        // A tail shows records as they come: nothing to gain from holding more.
+        prefetch: 1,
         ordering: 'none',
         startFrom: 'latest',
         maxAttempts: 1,

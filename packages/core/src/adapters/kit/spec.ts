@@ -5,9 +5,10 @@ import { topicProblem } from './topic-rule';
 /**
  * Checks what the core asks of a subscription, the same way for every adapter, and throws a
  * `ConfigError` naming the bad field: a consumer group, at least one topic (each one the adapter's
- * topic rule accepts), a concurrency of at least 1, an ordering the adapter can keep, a start
- * position, at least one attempt and a handler timeout in milliseconds. The bus checks the same
- * before it subscribes; adapters call this because they are also used directly.
+ * topic rule accepts), a concurrency of at least 1, a prefetch of at least the concurrency, an
+ * ordering the adapter can keep, a start position, at least one attempt and a handler timeout in
+ * milliseconds. The bus checks the same before it subscribes; adapters call this because they are
+ * also used directly.
  *
  * @example
  * ```ts
@@ -30,6 +31,12 @@ export function checkSubscribeSpec(spec: SubscribeSpec, capabilities: AdapterCap
   }
   if (!Number.isInteger(spec.concurrency) || spec.concurrency < 1) {
     throw new ConfigError('concurrency', `must be an integer of at least 1, got ${String(spec.concurrency)}`);
+  }
+  if (!Number.isInteger(spec.prefetch) || spec.prefetch < spec.concurrency) {
+    throw new ConfigError(
+      'prefetch',
+      `must be an integer of at least the concurrency (${spec.concurrency}), got ${String(spec.prefetch)}`,
+    );
   }
   if (spec.ordering !== 'key' && spec.ordering !== 'none') {
     throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(spec.ordering)}`);

@@ -14,6 +14,7 @@ const spec = (
   group,
   topics,
   concurrency: extra.concurrency ?? 4,
+  prefetch: extra.concurrency ?? 4,
   ordering: extra.ordering ?? 'none',
   startFrom: extra.startFrom ?? 'latest',
   maxAttempts: 5,
