@@ -54,6 +54,7 @@ describe('a member killed with SIGKILL', () => {
           group,
           topics: [topic],
           concurrency: 8,
+          prefetch: 8,
           ordering: 'none',
           startFrom: 'earliest',
           maxAttempts: 10,

@@ -41,6 +41,7 @@ describe('a server with appendonly yes and appendfsync always, crashed and resta
         group: 'durable-group',
         topics: [topic],
         concurrency: 4,
+        prefetch: 4,
         ordering: 'none',
         startFrom: 'earliest',
         maxAttempts: 10,

@@ -16,6 +16,7 @@ export function spec(
     maxAttempts: 10,
     handlerTimeoutMs: 2_000,
     ...overrides,
+    prefetch: overrides.prefetch ?? overrides.concurrency ?? 8,
   };
 }
 

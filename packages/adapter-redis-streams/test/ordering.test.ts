@@ -17,6 +17,7 @@ function ordered(group: string, topic: string, overrides: Partial<SubscribeSpec>
     maxAttempts: 10,
     handlerTimeoutMs: 2_000,
     ...overrides,
+    prefetch: overrides.prefetch ?? overrides.concurrency ?? 4,
   };
 }
 

@@ -32,6 +32,7 @@ it('publishes and consumes through a Sentinel, and again after it failed the pri
       group: 'g',
       topics: ['sentinel'],
       concurrency: 4,
+      prefetch: 4,
       ordering: 'none',
       startFrom: 'earliest',
       maxAttempts: 10,
