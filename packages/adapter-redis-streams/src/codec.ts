@@ -43,18 +43,43 @@ export function encodeFields(content: EntryContent): (string | Buffer)[] {
  * as a member of `Object.prototype`.
  */
 export function decodeFields(fields: readonly Buffer[]): EntryContent {
-  let body: Uint8Array = new Uint8Array(0);
+  let body: Uint8Array | undefined;
   let key: string | undefined;
   const headers = emptyHeaders();
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fields[i]!.toString('utf8');
+    const name = fieldName(fields[i]!, i >> 1);
     const value = fields[i + 1]!;
     if (name === FIELDS.body) body = value;
     else if (name === FIELDS.key) key = value.toString('utf8');
     else if (name.startsWith('$$')) headers[name.slice(1)] = value.toString('utf8');
     else if (!name.startsWith('$')) headers[name] = value.toString('utf8');
   }
-  return { key, headers, body };
+  return { key, headers, body: body ?? new Uint8Array(0) };
+}
+
+// Field names repeat from entry to entry (the records of a topic carry the same headers in the same
+// order), so the name last decoded at each position is kept with a copy of its bytes, and the same
+// bytes there are not decoded again: comparing a few bytes costs a fraction of a `toString`.
+const NAME_SLOTS = 32;
+const NAME_MAX_BYTES = 64;
+const lastNames: ({ readonly bytes: Buffer; readonly text: string } | undefined)[] = [];
+
+/** The name of field `slot` of an entry, as `bytes.toString('utf8')` gives it. */
+function fieldName(bytes: Buffer, slot: number): string {
+  const last = lastNames[slot];
+  if (last !== undefined && sameBytes(last.bytes, bytes)) return last.text;
+  const text = bytes.toString('utf8');
+  if (slot < NAME_SLOTS && bytes.length <= NAME_MAX_BYTES) {
+    // A copy: the field is a view of the socket's read buffer, which must not be kept alive.
+    lastNames[slot] = { bytes: Buffer.from(bytes), text };
+  }
+  return text;
+}
+
+function sameBytes(a: Buffer, b: Buffer): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }
 
 /**
