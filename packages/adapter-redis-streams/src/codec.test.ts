@@ -31,6 +31,14 @@ describe('entry fields', () => {
     const first = decodeFields([shared, Buffer.from('1'), Buffer.from('$body'), Buffer.from('b')]);
     shared.write('ce_bbb');
     const second = decodeFields([shared, Buffer.from('2'), Buffer.from('$key!'), Buffer.from('k')]);
+    // Values too: the same bytes at a position, then other bytes of the same length, then a buffer
+    // rewritten in place after it was read.
+    const value = Buffer.from('x1');
+    const values = ['x1', 'x1', 'x2', 'x1'].map((text) => {
+      value.write(text);
+      return decodeFields([Buffer.from('h'), value]).headers.h;
+    });
+    expect(values).toEqual(['x1', 'x1', 'x2', 'x1']);
     const third = decodeFields([Buffer.from([0x63, 0xff]), Buffer.from('3')]);
     expect({ ...first.headers }).toEqual({ ce_aaa: '1' });
     expect(Buffer.from(first.body).toString()).toBe('b');

@@ -47,31 +47,44 @@ export function decodeFields(fields: readonly Buffer[]): EntryContent {
   let key: string | undefined;
   const headers = emptyHeaders();
   for (let i = 0; i + 1 < fields.length; i += 2) {
-    const name = fieldName(fields[i]!, i >> 1);
+    const slot = i >> 1;
+    const name = textOf(lastNames, fields[i]!, slot);
     const value = fields[i + 1]!;
     if (name === FIELDS.body) body = value;
     else if (name === FIELDS.key) key = value.toString('utf8');
-    else if (name.startsWith('$$')) headers[name.slice(1)] = value.toString('utf8');
-    else if (!name.startsWith('$')) headers[name] = value.toString('utf8');
+    else if (name.startsWith('$$')) headers[name.slice(1)] = textOf(lastValues, value, slot);
+    else if (!name.startsWith('$')) headers[name] = textOf(lastValues, value, slot);
   }
   return { key, headers, body: body ?? new Uint8Array(0) };
 }
 
 // Field names repeat from entry to entry (the records of a topic carry the same headers in the same
-// order), so the name last decoded at each position is kept with a copy of its bytes, and the same
-// bytes there are not decoded again: comparing a few bytes costs a fraction of a `toString`.
-const NAME_SLOTS = 32;
-const NAME_MAX_BYTES = 64;
-const lastNames: ({ readonly bytes: Buffer; readonly text: string } | undefined)[] = [];
+// order), and so do many header values (type, source, content type): the text last decoded at each
+// position is kept with a copy of its bytes, and the same bytes there are not decoded again, since
+// comparing a few bytes costs a fraction of a `toString`. A position whose text keeps changing (an
+// id, a time) is copied again only once in a while, so it costs a short comparison, not a copy.
+const SLOTS = 32;
+const MAX_BYTES = 64;
+const RECOPY_EVERY = 64;
 
-/** The name of field `slot` of an entry, as `bytes.toString('utf8')` gives it. */
-function fieldName(bytes: Buffer, slot: number): string {
-  const last = lastNames[slot];
-  if (last !== undefined && sameBytes(last.bytes, bytes)) return last.text;
+interface LastText {
+  readonly bytes: Buffer;
+  readonly text: string;
+  /** Misses since the copy was made. */
+  misses: number;
+}
+
+const lastNames: (LastText | undefined)[] = [];
+const lastValues: (LastText | undefined)[] = [];
+
+/** `bytes.toString('utf8')`, from `last` when field `slot` held the same bytes before. */
+function textOf(last: (LastText | undefined)[], bytes: Buffer, slot: number): string {
+  const seen = last[slot];
+  if (seen !== undefined && sameBytes(seen.bytes, bytes)) return seen.text;
   const text = bytes.toString('utf8');
-  if (slot < NAME_SLOTS && bytes.length <= NAME_MAX_BYTES) {
+  if (slot < SLOTS && bytes.length <= MAX_BYTES && (seen === undefined || ++seen.misses >= RECOPY_EVERY)) {
     // A copy: the field is a view of the socket's read buffer, which must not be kept alive.
-    lastNames[slot] = { bytes: Buffer.from(bytes), text };
+    last[slot] = { bytes: Buffer.from(bytes), text, misses: 0 };
   }
   return text;
 }
