@@ -24,6 +24,29 @@ describe('entry fields', () => {
     );
   });
 
+  it('reads names as their bytes say, entry after entry, when the names at a position change', () => {
+    // The decoder keeps the last name seen at each position: same-length names, invalid UTF-8 and
+    // a read buffer reused for the next entry must all still read as their own bytes.
+    const shared = Buffer.from('ce_aaa');
+    const first = decodeFields([shared, Buffer.from('1'), Buffer.from('$body'), Buffer.from('b')]);
+    shared.write('ce_bbb');
+    const second = decodeFields([shared, Buffer.from('2'), Buffer.from('$key!'), Buffer.from('k')]);
+    // Values too: the same bytes at a position, then other bytes of the same length, then a buffer
+    // rewritten in place after it was read.
+    const value = Buffer.from('x1');
+    const values = ['x1', 'x1', 'x2', 'x1'].map((text) => {
+      value.write(text);
+      return decodeFields([Buffer.from('h'), value]).headers.h;
+    });
+    expect(values).toEqual(['x1', 'x1', 'x2', 'x1']);
+    const third = decodeFields([Buffer.from([0x63, 0xff]), Buffer.from('3')]);
+    expect({ ...first.headers }).toEqual({ ce_aaa: '1' });
+    expect(Buffer.from(first.body).toString()).toBe('b');
+    expect({ ...second.headers }).toEqual({ ce_bbb: '2' });
+    expect(second.body).toEqual(new Uint8Array(0));
+    expect({ ...third.headers }).toEqual({ 'c\uFFFD': '3' });
+  });
+
   it('escapes header names that start with $ so none is taken for the body or the key', () => {
     const args = encodeFields({
       key: undefined,

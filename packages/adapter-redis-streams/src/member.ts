@@ -48,6 +48,8 @@ export interface Delivery {
   /** The index of its stream in {@link Member.streams}. */
   readonly index: number;
   readonly id: string;
+  /** Its key in {@link Member.held}, made once: every settlement looks it up again. */
+  readonly heldAs: string;
   readonly record: IncomingRecord;
   /** Headers earlier retries added, kept beside the pending entry. */
   readonly retryHeaders: Readonly<Record<string, string>> | undefined;
@@ -227,7 +229,7 @@ export class Member {
     const key = heldKey({ index, id: entry.id });
     // Our own entry, claimed back while we still hold it (a stall let it go idle): keep one copy.
     if (this.held.has(key)) return;
-    const delivery = this.delivery(index, entry);
+    const delivery = this.delivery(index, entry, key);
     this.held.set(key, delivery);
     this.dispatcher.push(delivery);
   }
@@ -237,7 +239,7 @@ export class Member {
    * unordered retry claimed back before its first delivery had finished settling.
    */
   forget(delivery: Delivery): void {
-    const key = heldKey(delivery);
+    const key = delivery.heldAs;
     if (this.held.get(key) === delivery) this.held.delete(key);
   }
 
@@ -250,7 +252,7 @@ export class Member {
   }
 
   /** The delivery of an entry of stream `index`: its record, with the attempt by the one rule. */
-  delivery(index: number, entry: EntryData): Delivery {
+  delivery(index: number, entry: EntryData, heldAs: string = heldKey({ index, id: entry.id })): Delivery {
     const content = decodeFields(entry.fields);
     const retryHeaders = decodeHeaders(entry.retryHeaders);
     // A retry redelivers this very entry, so its delivery count already counts the retry: an
@@ -263,6 +265,7 @@ export class Member {
     return {
       index,
       id: entry.id,
+      heldAs,
       record: {
         topic: this.topicOf[index]!,
         key: content.key,

@@ -187,7 +187,8 @@ export class StreamReader {
         if (index < 0 || entry.fields === null) continue;
         // Ordered: a read that returns after the lease ran out gives its entries to the next holder.
         if (!member.mayRead(index)) late.push({ index, id: entry.id });
-        else member.accept(index, { ...entry, fields: entry.fields, deliveries: 1 });
+        // A read with '>' is each entry's first delivery.
+        else member.accept(index, { id: entry.id, fields: entry.fields, deliveries: 1 });
       }
       if (late.length > 0) await member.releaseIds(late, true);
     } catch (error) {

@@ -41,15 +41,20 @@ export class Settler {
    *   A dead letter resolves to the delay after which its record must come back (1 s, doubling
    *   with each refusal up to 60 s); any other settlement leaves its entry pending.
    *
-   * Resolves with that delay, or `undefined` once the settlement is applied or left.
+   * Resolves with that delay, or `undefined` once the settlement is applied or left. `sent` is a
+   * first attempt already under way (see {@link sendAck}), awaited in place of the first `settle`.
    */
-  async settleOrLeave(delivery: Delivery, settlement: Settlement): Promise<number | undefined> {
+  async settleOrLeave(
+    delivery: Delivery,
+    settlement: Settlement,
+    sent?: Promise<void>,
+  ): Promise<number | undefined> {
     const { member } = this;
     const key = heldKey(delivery);
     let told = false;
     for (let failures = 0; ; failures++) {
       try {
-        await this.settle(delivery, settlement);
+        await (failures === 0 && sent !== undefined ? sent : this.settle(delivery, settlement));
         this.refusedDeadLetters.delete(key);
         return undefined;
       } catch (thrown) {
@@ -82,7 +87,7 @@ export class Settler {
     const stream = member.streams[index]!;
     switch (settlement.type) {
       case 'ack':
-        await member.acks.ack(stream, id, delivery.retryHeaders !== undefined);
+        await this.sendAck(delivery);
         return;
       case 'retry': {
         this.retries.wakeFor(await this.retries.schedule(delivery, settlement));
@@ -111,6 +116,16 @@ export class Settler {
         return;
       }
     }
+  }
+
+  /**
+   * Sends the ack of `delivery` in the turn's `XACK` batch: the whole of an ack that goes through,
+   * with no async step of its own. A caller that must see a refusal handled passes the promise on
+   * to {@link settleOrLeave}.
+   */
+  sendAck(delivery: Delivery): Promise<void> {
+    const { member } = this;
+    return member.acks.ack(member.streams[delivery.index]!, delivery.id, delivery.retryHeaders !== undefined);
   }
 
   /** Calls the observer, if any; what it throws is ignored (the contract says it does not). */

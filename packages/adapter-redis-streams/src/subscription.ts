@@ -208,17 +208,23 @@ export class StreamSubscription implements AdapterSubscription, ConsumerLagRepor
    * the reading again once that many are retrying. The close waits for them.
    */
   private ackAfterSlot(delivery: Delivery, ack: Settlement): void {
-    const { member } = this;
-    const acking: Promise<void> = this.settler
-      .settleOrLeave(delivery, ack)
-      .then(
-        () => undefined,
-        (error: unknown) => void member.noteError(error),
-      )
-      .finally(() => {
-        member.forget(delivery);
-        this.acking.delete(acking);
-      });
+    const { member, settler } = this;
+    const done = (): void => {
+      member.forget(delivery);
+      this.acking.delete(acking);
+    };
+    // An ack that goes through costs one callback; only a refused one takes the retrying path
+    // (the async steps of `settleOrLeave` per record were most of the promises of a delivery).
+    const sent = settler.sendAck(delivery);
+    const acking: Promise<void> = sent.then(done, () =>
+      settler
+        .settleOrLeave(delivery, ack, sent)
+        .then(
+          () => undefined,
+          (error: unknown) => void member.noteError(error),
+        )
+        .finally(done),
+    );
     this.acking.add(acking);
     if (this.retries.backlog) setImmediate(() => void member.once('due', () => this.retries.moveDue()));
   }
