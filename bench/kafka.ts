@@ -394,7 +394,7 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
       topic: (name) => `${prefix}-tidings-${name}`,
       group: `${prefix}-tidings`,
       // Unordered, as the raw consumers are.
-      tuned: { concurrency: TUNED_CONCURRENCY, ordering: 'none' },
+      tuned: { concurrency: TUNED_CONCURRENCY, prefetch: TUNED_CONCURRENCY, ordering: 'none' },
     }),
     cleanup: () => cleanup(kafka, prefix),
   };

@@ -154,7 +154,7 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
         adapter: () => createNatsAdapter({ servers: SERVERS, prefix, stream: { name: stream } }),
         topic: (name) => name,
         // Unordered, as the raw consumer is; the default policies stay on.
-        tuned: { concurrency: PREFETCH, ordering: 'none' },
+        tuned: { concurrency: PREFETCH, prefetch: PREFETCH, ordering: 'none' },
       }),
       // Both Tidings lanes share the stream: deleted once, after both have closed.
       cleanup: () => deleteStream(stream),

@@ -149,7 +149,7 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
           createRabbitMQAdapter({ url: URL, exchange, connectionName: `${exchange} ${role}` }),
         topic: (name) => name,
         group,
-        tuned: { concurrency: PREFETCH, ordering: 'none' },
+        tuned: { concurrency: PREFETCH, prefetch: PREFETCH, ordering: 'none' },
         declareGroupFirst: true,
         cleanup: (topics, laneGroup) => deleteTidingsTopology(exchange, laneGroup, topics),
       }),

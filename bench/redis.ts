@@ -159,7 +159,7 @@ export async function run(options: DriverOptions): Promise<BenchResult[]> {
         adapter: () => createRedisStreamsAdapter({ connection: URL, blockMs: BLOCK_MS }),
         topic: (name) => `${prefix}:tidings:${name}`,
         // Unordered, as the raw consumer is.
-        tuned: { concurrency: READ_COUNT, ordering: 'none' },
+        tuned: { concurrency: READ_COUNT, prefetch: READ_COUNT, ordering: 'none' },
       }),
       cleanup: () => deleteMatching(`*${prefix}*`),
     },

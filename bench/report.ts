@@ -30,8 +30,9 @@ const LANES: Readonly<Record<string, string>> = {
   'nats.js': 'js.publish awaiting each ack; consume() pulling 64 ahead, an ack each',
   amqplib: 'confirm channel, persistent messages; prefetch 64, an ack each',
   ioredis: 'XADD, pipelined; XREADGROUP COUNT 64, one XACK per read',
-  default: 'Tidings, no subscription options: concurrency 16, ordering by key where the adapter orders',
-  tuned: "Tidings, concurrency 64 as the raw consumer's prefetch or read count, ordering 'none'",
+  default:
+    'Tidings, no subscription options: concurrency 16, prefetch 64, ordering by key where the adapter orders',
+  tuned: "Tidings, concurrency and prefetch 64 as the raw consumer's prefetch or read count, ordering 'none'",
 };
 
 /**
@@ -43,7 +44,7 @@ const ADVICE: Readonly<Record<string, string>> = {
     "Set `ordering: 'none'` and `concurrency: 64` where handlers need no per-key order: by default a subscription handles each key's events in the order Kafka stored them, one at a time, because most consumers of one key's events (an order's, an account's) depend on that order.",
   nats: "Set `ordering: 'none'` and `concurrency: 64` where handlers need no per-key order: by default the adapter handles each of a topic's partitions one record at a time, to keep each key's events in order, as most consumers need.",
   rabbitmq:
-    "Raise `concurrency` (the queue's prefetch) to 64: the default 16 keeps a consumer from holding a large share of a queue's messages unacknowledged, away from the group's other members and from a retry's order.",
+    "Raise `concurrency` to 64 where handlers can run that many at once: the default runs 16 because handlers usually share a database pool of about that size; the queue's prefetch already follows at four times the concurrency.",
   redis:
     "Set `ordering: 'none'` and `concurrency: 64` where handlers need no per-key order: by default a subscription keeps each key's events in the order they were added, one at a time.",
 };

@@ -2,7 +2,7 @@
 // adapter, with validation on both sides, the CloudEvents envelope and the default policies
 // (retry, dead letter, handler timeout) on, exactly as an application would use them. Two lanes:
 // `default` subscribes with no options but the group and where to start (what a user gets first),
-// `tuned` with the concurrency and ordering that match the raw consumer.
+// `tuned` with the concurrency, prefetch and ordering that match the raw consumer.
 import { type BrokerAdapter, type Bus, createBus, type SubscribeOptions } from '@tidings/core';
 import { BATCH_SIZE, BATCH_WAIT_MS, type Lane, type LaneTarget, type TidingsLanes } from './driver';
 import { type BenchEvent, benchContract } from './event';
@@ -20,8 +20,8 @@ export interface TidingsLaneOptions {
    * Default `bench` (each topic is the run's own).
    */
   readonly group?: string;
-  /** Concurrency and ordering of the tuned lane's subscriptions, to match what the raw consumer does. */
-  readonly tuned?: Pick<SubscribeOptions, 'concurrency' | 'ordering'>;
+  /** Concurrency, prefetch and ordering of the tuned lane's subscriptions, to match what the raw consumer does. */
+  readonly tuned?: Pick<SubscribeOptions, 'concurrency' | 'prefetch' | 'ordering'>;
   /**
    * Subscribe the group, and stop it again, before publishing to a target: a broker that drops
    * what no queue is bound for yet (RabbitMQ) then stores the backlog for the consumer.
@@ -70,7 +70,7 @@ export function batchSubscriber(bus: Bus): BatchSubscriber | undefined {
 function tidingsLane(
   name: TidingsLaneName,
   options: TidingsLaneOptions,
-  subscription: Pick<SubscribeOptions, 'concurrency' | 'ordering'>,
+  subscription: Pick<SubscribeOptions, 'concurrency' | 'prefetch' | 'ordering'>,
   withBatches: boolean,
 ): Lane<'tidings'> {
   const topics: string[] = [];
