@@ -150,6 +150,9 @@ export class Member {
     this.acks = new AckBatcher(context.command, this.group, context.shards.keys);
     this.dispatcher = new KeyedDispatcher<Delivery>({
       concurrency: spec.concurrency,
+      // Entries read ahead wait here, held (in the PEL, kept fresh by `Recovery.refresh` like
+      // those running) until a handler is free; the close gives back those not started.
+      prefetch: spec.prefetch,
       ordering: spec.ordering,
       keyOf: (delivery) => delivery.record.key,
       run,

@@ -21,7 +21,8 @@ const SLOT_READ_BLOCK_MS = 250;
 
 /**
  * The reading part of a subscription: a blocking `XREADGROUP ... >` on a connection of its own,
- * fetching no more than the dispatcher has room for, on the streams the member may read. After the
+ * fetching no more than the dispatcher has room for (up to the subscription's prefetch, running
+ * and waiting together), on the streams the member may read. After the
  * reader reconnects it first picks up, in id order, the entries delivered to it whose reply was
  * lost on the way.
  */

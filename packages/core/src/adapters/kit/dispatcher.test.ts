@@ -125,4 +125,53 @@ describe('KeyedDispatcher', () => {
     await room;
     expect(woke).toBe(true);
   });
+
+  it('holds up to the prefetch while running no more than the concurrency', async () => {
+    const gates = new Map<number, ReturnType<typeof gate>>();
+    const started: number[] = [];
+    const dispatcher = new KeyedDispatcher<Item>({
+      concurrency: 2,
+      prefetch: 5,
+      ordering: 'none',
+      keyOf: () => undefined,
+      run: async (item) => {
+        started.push(item.n);
+        const g = gate();
+        gates.set(item.n, g);
+        await g.opened;
+      },
+    });
+    expect(dispatcher.room).toBe(5);
+    for (let n = 1; n <= 5; n++) dispatcher.push({ key: undefined, n });
+    expect(started).toEqual([1, 2]);
+    expect(dispatcher.queued).toBe(3);
+    expect(dispatcher.room).toBe(0);
+    const room = dispatcher.whenRoom();
+    gates.get(1)!.open();
+    await room;
+    expect(started).toEqual([1, 2, 3]);
+    expect(dispatcher.inFlight).toBe(2);
+    expect(dispatcher.room).toBe(1);
+    // Each item finished lets the next one start, with a gate of its own.
+    while (started.length < 5) {
+      for (const g of gates.values()) g.open();
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    for (const g of gates.values()) g.open();
+    await dispatcher.idle();
+    expect(started).toEqual([1, 2, 3, 4, 5]);
+  });
+
+  it('refuses a prefetch below the concurrency', () => {
+    expect(
+      () =>
+        new KeyedDispatcher<Item>({
+          concurrency: 4,
+          prefetch: 3,
+          ordering: 'none',
+          keyOf: () => undefined,
+          run: async () => undefined,
+        }),
+    ).toThrow(/prefetch/);
+  });
 });

@@ -12,6 +12,11 @@ interface Pushed<T> {
 export interface DispatcherOptions<T> {
   /** Most items running at once. */
   readonly concurrency: number;
+  /**
+   * Most items held at once, running or waiting to start ({@link KeyedDispatcher.room} counts
+   * against it): the subscription's prefetch, at least `concurrency`. Default: `concurrency`.
+   */
+  readonly prefetch?: number;
   /** `'key'`: items of one key run one at a time, in the order they were pushed. */
   readonly ordering: 'key' | 'none';
   /** The ordering key of an item; `undefined` means the item waits for no other. */
@@ -29,13 +34,15 @@ export interface DispatcherOptions<T> {
 /**
  * Runs fetched records through a handler with a concurrency limit and, optionally, per-key
  * ordering: the common core of a pull-based adapter's consume loop. Adapters fetch while
- * {@link KeyedDispatcher.room} is above zero, push what they fetched, and await
- * {@link KeyedDispatcher.idle} to drain on close.
+ * {@link KeyedDispatcher.room} is above zero (up to the prefetch, so that the next items are here
+ * when a handler finishes), push what they fetched, and await {@link KeyedDispatcher.idle} to
+ * drain on close.
  *
  * @example
  * ```ts
  * const dispatcher = new KeyedDispatcher<Message>({
  *   concurrency: spec.concurrency,
+ *   prefetch: spec.prefetch,
  *   ordering: spec.ordering,
  *   keyOf: (message) => message.key,
  *   run: async (message) => settle(message, await handler(toIncoming(message))),
@@ -48,6 +55,7 @@ export interface DispatcherOptions<T> {
  */
 export class KeyedDispatcher<T> {
   private readonly concurrency: number;
+  private readonly prefetch: number;
   private readonly ordered: boolean;
   /** Items ready to start, and key tokens whose next item waits in `keyed`. */
   private readonly ready = new Deque<Pushed<T> | string>();
@@ -62,6 +70,7 @@ export class KeyedDispatcher<T> {
 
   constructor(private readonly options: DispatcherOptions<T>) {
     this.concurrency = checkInteger('concurrency', options.concurrency, 1);
+    this.prefetch = checkInteger('prefetch', options.prefetch ?? this.concurrency, this.concurrency);
     if (options.ordering !== 'key' && options.ordering !== 'none') {
       throw new ConfigError('ordering', `must be 'key' or 'none', got ${String(options.ordering)}`);
     }
@@ -78,10 +87,13 @@ export class KeyedDispatcher<T> {
     return this.waiting;
   }
 
-  /** How many more items may be pushed before the dispatcher holds as many as it can run. */
+  /**
+   * How many more items may be pushed before the dispatcher holds its prefetch (running and
+   * waiting together): what a pull loop asks its broker for.
+   */
   get room(): number {
     if (this.pausedNow) return 0;
-    return Math.max(0, this.concurrency - this.running - this.waiting);
+    return Math.max(0, this.prefetch - this.running - this.waiting);
   }
 
   /** Whether {@link pause} holds the items back. */
