@@ -105,7 +105,11 @@ interface Entry {
   readonly reject: (error: unknown) => void;
 }
 
-/** The deliveries of each running batch, by each of them; see {@link deliveriesOfBatch}. */
+/**
+ * The deliveries of each running batch, by its first one (the delivery its handler runs as); see
+ * {@link deliveriesOfBatch}. One entry per batch, not per event: weak-map entries are costly to
+ * make and to collect.
+ */
 const batchOf = new WeakMap<DeliveryContext, readonly DeliveryContext[]>();
 
 /**
@@ -221,7 +225,7 @@ export class BatchCollector {
     };
 
     const deliveries = contexts as DeliveryContext[];
-    for (const ctx of deliveries) batchOf.set(ctx, deliveries);
+    batchOf.set(deliveries[0]!, deliveries);
     let result: unknown;
     try {
       // As its first delivery, as a single-event handler runs as its own: see deliveriesOfBatch.
