@@ -175,6 +175,7 @@ export class BatchCollector {
     let reject!: (error: unknown) => void;
     let verdict: Promise<void> | undefined;
     if (this.options.decide === undefined) {
+      // Each event waits on a promise of its own, in `waiters`: there is no shared one to settle.
       resolve = reject = () => undefined;
     } else {
       verdict = new Promise<void>((ok, fail) => {
