@@ -81,6 +81,73 @@ describe('subscribeBatch', () => {
     await bus.stop();
   });
 
+  // Behind idempotency each event waits on its own promise (the store must see each one's own
+  // outcome); without it the batch's events share one. Both roads settle each event on its own.
+  it('settles each event on its own behind the idempotency policy too: only the failed one comes again', async () => {
+    const bus = createTestBus();
+    const seen: string[] = [];
+    bus.subscribeBatch(
+      OrderPlaced,
+      {
+        group: 'index',
+        idempotency: createMemoryIdempotencyStore(),
+        retry: { maxAttempts: 3, initialDelayMs: 1, jitter: 0 },
+        batch: { maxWaitMs: 5 },
+      },
+      (events, batch) => {
+        for (const event of events) {
+          const { attempt } = batch.contextOf(event);
+          seen.push(`${event.data.orderId}@${attempt}`);
+          if (event.data.orderId === 'bad' && attempt === 1) batch.fail(event, new Error('index busy'));
+        }
+      },
+    );
+    await bus.start();
+    await bus.publishBatch(['good', 'bad'].map((id) => ({ contract: OrderPlaced, data: order(id) })));
+    await bus.waitFor({ group: 'index', outcome: 'handled' }, { count: 2 });
+    const outcomes = bus.deliveries.map((d) => [
+      (d.data as { orderId: string }).orderId,
+      d.attempt,
+      d.outcome,
+    ]);
+    expect(outcomes).toEqual([
+      ['good', 1, 'handled'],
+      ['bad', 1, 'retried'],
+      ['bad', 2, 'handled'],
+    ]);
+    expect(seen).toEqual(['good@1', 'bad@1', 'bad@2']);
+    await bus.stop();
+  });
+
+  it('retries an event it failed after the longest delay when even dead-lettering it fails (the topic namer throws)', async () => {
+    // The namer is asked once at subscribe time (to check the topic); it fails from then on.
+    let namerUp = true;
+    const bus = createTestBus({
+      deadLetterTopic: (topic, group) => {
+        if (namerUp) return `${topic}.${group}.dlq`;
+        throw new Error('namer down');
+      },
+    });
+    bus.subscribeBatch(
+      OrderPlaced,
+      { group: 'index', retry: { maxAttempts: 3, maxDelayMs: 60_000 }, batch: { maxWaitMs: 5 } },
+      (events, batch) => {
+        for (const event of events) {
+          if (event.data.orderId === 'bad') batch.fail(event, new NonRetryableError('malformed'));
+        }
+      },
+    );
+    await bus.start();
+    namerUp = false;
+    await bus.publishBatch(['good', 'bad'].map((id) => ({ contract: OrderPlaced, data: order(id) })));
+    const [retried] = await bus.waitFor({ group: 'index', outcome: 'retried' });
+    expect(retried).toMatchObject({ attempt: 1 });
+    expect((retried!.data as { orderId: string }).orderId).toBe('bad');
+    await bus.waitFor({ group: 'index', outcome: 'handled' });
+    expect(bus.deliveries.map((d) => d.outcome).sort()).toEqual(['handled', 'retried']);
+    await bus.stop();
+  });
+
   it('fails every event the handler did not fail itself with what it throws', async () => {
     const bus = createTestBus();
     bus.subscribeBatch(

@@ -97,15 +97,25 @@ export type BatchHandler<TEvent extends ReceivedEvent = ReceivedEvent> = (
   batch: BatchContext<TEvent>,
 ) => unknown;
 
-/** One event waiting for its batch's verdict. */
-interface Entry {
-  readonly event: ReceivedEvent;
-  readonly ctx: MessageContext;
+/**
+ * The batch being gathered. Its events share one promise, `verdict`, when the collector can set
+ * each event's own outcome on its context (see {@link BatchCollectorOptions.decide}); otherwise
+ * each event waits on a promise of its own, in `waiters`.
+ */
+interface OpenBatch {
+  readonly events: ReceivedEvent[];
+  readonly contexts: MessageContext[];
+  readonly verdict: Promise<void> | undefined;
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
+  readonly waiters: { resolve: () => void; reject: (error: unknown) => void }[] | undefined;
 }
 
-/** The deliveries of each running batch, by each of them; see {@link deliveriesOfBatch}. */
+/**
+ * The deliveries of each running batch, by its first one (the delivery its handler runs as); see
+ * {@link deliveriesOfBatch}. One entry per batch, not per event: weak-map entries are costly to
+ * make and to collect.
+ */
 const batchOf = new WeakMap<DeliveryContext, readonly DeliveryContext[]>();
 
 /**
@@ -124,6 +134,15 @@ export interface BatchCollectorOptions extends ResolvedBatchOptions {
   readonly timeoutMs: number | false;
   // biome-ignore lint/suspicious/noExplicitAny: typed by subscribeBatch's signature.
   readonly handler: BatchHandler<any>;
+  /**
+   * Sets the outcome of one failed event on its context, by the one failure decision, when
+   * nothing between the pipeline's failure decision and the handler (idempotency, the
+   * subscription's middleware) needs to see each event's own rejection. With it, a batch's events
+   * share one promise, which spares each event a promise and two closures (their garbage was a
+   * large part of what a batched event cost beyond a single one); without it, each event waits
+   * on a promise of its own.
+   */
+  readonly decide?: ((ctx: MessageContext, error: unknown) => void) | undefined;
 }
 
 /**
@@ -135,17 +154,40 @@ export interface BatchCollectorOptions extends ResolvedBatchOptions {
  * batch from waiting forever on deliveries the adapter holds back (per-key order, prefetch).
  */
 export class BatchCollector {
-  private open: Entry[] = [];
+  private open: OpenBatch | undefined;
   private timer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly options: BatchCollectorOptions) {}
 
-  readonly join: Handler = (event, ctx) =>
-    new Promise<void>((resolve, reject) => {
-      this.open.push({ event, ctx, resolve, reject });
-      if (this.open.length >= this.options.maxSize) this.flush();
-      else if (this.open.length === 1) this.timer = setTimeout(this.flush, this.options.maxWaitMs);
-    });
+  readonly join: Handler = (event, ctx) => {
+    const open = this.open ?? this.openBatch();
+    open.events.push(event);
+    open.contexts.push(ctx);
+    const verdict =
+      open.verdict ?? new Promise<void>((resolve, reject) => open.waiters!.push({ resolve, reject }));
+    if (open.events.length >= this.options.maxSize) this.flush();
+    else if (open.events.length === 1) this.timer = setTimeout(this.flush, this.options.maxWaitMs);
+    return verdict;
+  };
+
+  private openBatch(): OpenBatch {
+    let resolve!: () => void;
+    let reject!: (error: unknown) => void;
+    let verdict: Promise<void> | undefined;
+    if (this.options.decide === undefined) {
+      // Each event waits on a promise of its own, in `waiters`: there is no shared one to settle.
+      resolve = reject = () => undefined;
+    } else {
+      verdict = new Promise<void>((ok, fail) => {
+        resolve = ok;
+        reject = fail;
+      });
+    }
+    const waiters = verdict === undefined ? [] : undefined;
+    const open: OpenBatch = { events: [], contexts: [], verdict, resolve, reject, waiters };
+    this.open = open;
+    return open;
+  }
 
   /** Hands the open batch, if any, to the handler now. */
   readonly flush = (): void => {
@@ -153,35 +195,48 @@ export class BatchCollector {
       clearTimeout(this.timer);
       this.timer = undefined;
     }
-    if (this.open.length === 0) return;
-    const entries = this.open;
-    this.open = [];
+    const open = this.open;
+    if (open === undefined) return;
+    this.open = undefined;
     // Outside any delivery's trace context: the call serves many events, and each has its own
     // process span (kept per event so that every event links to its producer's trace and ends
     // with its own settlement).
-    context.with(ROOT_CONTEXT, () => this.run(entries));
+    context.with(ROOT_CONTEXT, () => this.run(open));
   };
 
-  private run(entries: Entry[]): void {
-    const { handler, timeoutMs, group } = this.options;
+  private run(open: OpenBatch): void {
+    const { handler, timeoutMs, group, decide } = this.options;
     let settled = false;
     let failures: Map<ReceivedEvent, unknown> | undefined;
     let controller: AbortController | undefined;
     let timer: ReturnType<typeof setTimeout> | undefined;
-    const events = entries.map((entry) => entry.event) as unknown as readonly [
-      ReceivedEvent,
-      ...ReceivedEvent[],
-    ];
-    const contexts = entries.map((entry) => entry.ctx);
+    const events = open.events as unknown as readonly [ReceivedEvent, ...ReceivedEvent[]];
+    const contexts = open.contexts;
 
     const settle = (threw: boolean, thrown: unknown): void => {
       if (settled) return;
       settled = true;
       if (timer !== undefined) clearTimeout(timer);
-      for (const entry of entries) {
-        if (failures?.has(entry.event)) entry.reject(failures.get(entry.event));
-        else if (threw) entry.reject(thrown);
-        else entry.resolve();
+      const { waiters } = open;
+      if (waiters !== undefined) {
+        for (let i = 0; i < waiters.length; i++) {
+          const event = events[i]!;
+          if (failures?.has(event)) waiters[i]!.reject(failures.get(event));
+          else if (threw) waiters[i]!.reject(thrown);
+          else waiters[i]!.resolve();
+        }
+      } else if (failures === undefined) {
+        // One outcome for every event: the pipeline decides each failure, as for a single event.
+        if (threw) open.reject(thrown);
+        else open.resolve();
+      } else {
+        // Outcomes differ: each failed event's is set on its context, and all share the promise.
+        for (let i = 0; i < events.length; i++) {
+          const event = events[i]!;
+          if (failures.has(event)) decide!(contexts[i]!, failures.get(event));
+          else if (threw) decide!(contexts[i]!, thrown);
+        }
+        open.resolve();
       }
     };
 
@@ -221,7 +276,7 @@ export class BatchCollector {
     };
 
     const deliveries = contexts as DeliveryContext[];
-    for (const ctx of deliveries) batchOf.set(ctx, deliveries);
+    batchOf.set(deliveries[0]!, deliveries);
     let result: unknown;
     try {
       // As its first delivery, as a single-event handler runs as its own: see deliveriesOfBatch.
@@ -237,7 +292,7 @@ export class BatchCollector {
     if (timeoutMs !== false) {
       timer = setTimeout(() => {
         const error = new TimeoutError(
-          `batch handler of group "${group}" (${entries.length} events) took longer than ${timeoutMs} ms`,
+          `batch handler of group "${group}" (${events.length} events) took longer than ${timeoutMs} ms`,
           timeoutMs,
         );
         // Aborting each delivery aborts the batch's signal too.

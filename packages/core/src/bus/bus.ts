@@ -2,7 +2,7 @@ import type { BrokerAdapter, OutgoingRecord } from '../adapters/contract';
 import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names';
 import { topicProblem } from '../adapters/kit/topic-rule';
 import { createMemoryAdapter } from '../adapters/memory/adapter';
-import type { DeliveryContext, Handler } from '../context/delivery';
+import type { DeliveryContext, Handler, MessageContext } from '../context/delivery';
 import type {
   BatchEntry,
   EventDraft,
@@ -24,6 +24,7 @@ import { compose, type Middleware } from '../middleware/types';
 import { topicOfContract } from '../operations/application';
 import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
 import { createDecoder } from '../policies/decode';
+import type { FailurePolicy } from '../policies/failure';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
 import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
@@ -53,7 +54,7 @@ import type {
   SubscriptionDefaults,
   TopicNamer,
 } from './options';
-import { type Subscription, SubscriptionRuntime } from './subscription';
+import { lastResortVerdict, type Subscription, SubscriptionRuntime } from './subscription';
 
 type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 
@@ -530,11 +531,6 @@ class EventBus implements Bus {
     const unknownTypes = settings.unknownTypes ?? 'deadLetter';
     // A batch replaces the handler with its collector; the timeout then bounds the whole batch
     // call (the collector's), not each event's wait for its batch.
-    const collector =
-      batch === undefined
-        ? undefined
-        : new BatchCollector({ ...batch, group, timeoutMs, handler: handler as BatchHandler });
-
     // The fixed frame of the pipeline; see docs/concepts.md for why it is in this order.
     const inner: Middleware[] = [];
     if (options.idempotency !== undefined) {
@@ -543,6 +539,22 @@ class EventBus implements Bus {
       inner.push(idempotency(idempotencyOptions));
     }
     inner.push(...(options.middleware ?? []));
+    const failure: FailurePolicy = { retry: retryOptions, deadLetterTopic: this.deadLetterTopic };
+    // With nothing between the failure decision and the handler, the collector may set a failed
+    // event's outcome itself, by the same decision the pipeline would make when the event's
+    // promise rejected; then a batch's events share one promise.
+    const decide =
+      inner.length === 0
+        ? (ctx: MessageContext, error: unknown): void => {
+            const verdict = lastResortVerdict(ctx, error, failure);
+            ctx.error = verdict.error;
+            ctx.settlement = verdict.settlement;
+          }
+        : undefined;
+    const collector =
+      batch === undefined
+        ? undefined
+        : new BatchCollector({ ...batch, group, timeoutMs, handler: handler as BatchHandler, decide });
     const run = createPipeline({
       outer: this.outerMiddleware,
       retry: retryOptions,
@@ -580,7 +592,7 @@ class EventBus implements Bus {
       {
         publisher: this,
         drainTimeoutMs: this.drainTimeoutMs,
-        failure: { retry: retryOptions, deadLetterTopic: this.deadLetterTopic },
+        failure,
         telemetry: this.telemetry,
         onStopped: (runtime) => this.runtimes.delete(runtime),
         // A stopping subscription gets no more events: its partial batch need not wait.

@@ -9,7 +9,7 @@ import type {
   SubscriptionState,
 } from '../adapters/contract';
 import { type ConsumerLag, reportsLag } from '../adapters/optional';
-import type { ContextPublisher } from '../context/delivery';
+import type { ContextPublisher, MessageContext } from '../context/delivery';
 import { DeliveryContext } from '../context/delivery';
 import type { AnyEventContract } from '../contracts/define-event';
 import { ClosedError, toError } from '../errors';
@@ -71,6 +71,31 @@ export interface Subscription {
 }
 
 const ACK: Settlement = Object.freeze({ type: 'ack' });
+
+/**
+ * @internal The failure decision for `thrown`, and should even that throw (a dead-letter topic
+ * namer that fails), a retry after the longest delay, so that the record is neither lost nor
+ * redelivered in a tight loop.
+ *
+ * @example
+ * ```ts
+ * const { settlement, error } = lastResortVerdict(ctx, new Error('boom'), policy);
+ * ```
+ */
+export function lastResortVerdict(
+  ctx: MessageContext,
+  thrown: unknown,
+  policy: FailurePolicy,
+): FailureVerdict {
+  try {
+    return decideFailure(ctx, thrown, policy);
+  } catch (namerFailure) {
+    return {
+      error: toError(namerFailure),
+      settlement: { type: 'retry', delayMs: policy.retry.maxDelayMs, headers: retryHeaders(ctx) },
+    };
+  }
+}
 
 /** @internal What a subscription runtime needs from its bus. */
 export interface RuntimeDeps {
@@ -236,20 +261,7 @@ export class SubscriptionRuntime implements Subscription, LagSource {
     span: Span | undefined,
     started: number,
   ): Settlement {
-    let verdict: FailureVerdict;
-    try {
-      verdict = decideFailure(ctx, thrown, this.deps.failure);
-    } catch (namerFailure) {
-      const error = toError(namerFailure);
-      verdict = {
-        error,
-        settlement: {
-          type: 'retry',
-          delayMs: this.deps.failure.retry.maxDelayMs,
-          headers: retryHeaders(ctx),
-        },
-      };
-    }
+    const verdict = lastResortVerdict(ctx, thrown, this.deps.failure);
     this.report(verdict.error);
     this.deps.telemetry.endProcess(ctx, verdict.settlement, verdict.error, span, started);
     return verdict.settlement;
