@@ -24,9 +24,10 @@ function adapter(maxBufferedRecords?: number): Promise<NatsAdapter> {
 }
 
 describe('core NATS adapter', () => {
-  it('publishes to <prefix>.<topic> with encoded headers, no partition and no message id', async () => {
+  /** Publishes one record through the adapter and returns the message a plain subscriber got. */
+  async function publishAndCatch(name: string, headers: Record<string, string>): Promise<Msg> {
     const nats = await adapter();
-    const topic = uniqueName('wire');
+    const topic = uniqueName(name);
     const seen: Msg[] = [];
     const waiter = new Waiter();
     raw().subscribe(`${prefix}.${topic}`, {
@@ -37,42 +38,28 @@ describe('core NATS adapter', () => {
       },
     });
     await raw().flush();
-    await nats.publish([
-      { topic, key: 'k', headers: { 'ce-id': 'e1', 'ce-source': 'a b' }, body: Buffer.from('x') },
-    ]);
+    await nats.publish([{ topic, key: 'k', headers, body: Buffer.from('x') }]);
     await waiter.until(
       () => seen.length === 1,
       10_000,
       () => 'nothing published',
     );
-    expect(seen[0]!.headers?.get('ce-source')).toBe('a%20b');
-    expect(seen[0]!.headers?.has('Nats-Msg-Id')).toBe(false);
+    return seen[0]!;
+  }
+
+  it('publishes to <prefix>.<topic> with encoded headers, no partition and no message id', async () => {
+    const msg = await publishAndCatch('wire', { 'ce-id': 'e1', 'ce-source': 'a b' });
+    expect(msg.headers?.get('ce-source')).toBe('a%20b');
+    expect(msg.headers?.has('Nats-Msg-Id')).toBe(false);
   });
 
   it("finds a delivered message's raw header block where the adapter reads it (not nats.js's slower parse)", async () => {
-    const nats = await adapter();
-    const topic = uniqueName('raw-block');
-    const seen: Msg[] = [];
-    const waiter = new Waiter();
-    raw().subscribe(`${prefix}.${topic}`, {
-      max: 1,
-      callback: (_error, msg) => {
-        seen.push(msg);
-        waiter.notify();
-      },
-    });
-    await raw().flush();
-    await nats.publish([{ topic, key: 'k', headers: { 'ce-id': 'e1' }, body: Buffer.from('x') }]);
-    await waiter.until(
-      () => seen.length === 1,
-      10_000,
-      () => 'nothing published',
-    );
-    const block = rawHeaderBlock(seen[0]);
+    const msg = await publishAndCatch('raw-block', { 'ce-id': 'e1' });
+    const block = rawHeaderBlock(msg);
     // Undefined here means nats.js moved the fields: records are still read, through its own parse.
     expect(block).toBeDefined();
     expect(new TextDecoder().decode(block).startsWith('NATS/1.0\r\n')).toBe(true);
-    expect(fromNatsHeaders(seen[0]!)).toEqual(fromNatsHeaders(seen[0]!, () => undefined));
+    expect(fromNatsHeaders(msg)).toEqual(fromNatsHeaders(msg, () => undefined));
   });
 
   it('retries in the consuming process, the attempt rising by the kit rule', async () => {
