@@ -178,7 +178,7 @@ class KafkaBrokerAdapter implements KafkaAdapter {
     try {
       // The hot path: no extra await once connected.
       if (this.monitor.state !== 'connected') await this.connect();
-      await this.topics.ensure([...new Set(records.map((record) => record.topic))]);
+      if (!this.topics.allReady(records)) await this.topics.ensure(records.map((record) => record.topic));
     } catch (error) {
       const topic = records[0]!.topic;
       const { redactor } = this.options;

@@ -12,7 +12,10 @@ interface Call {
   done: boolean;
   readonly resolve: () => void;
   readonly reject: (error: Error) => void;
-  readonly timer: NodeJS.Timeout;
+  /** `performance.now()` after which the call fails with a timeout. */
+  readonly deadline: number;
+  /** The topic its timeout error names: its first record's. */
+  readonly topic: string;
 }
 
 interface Pending {
@@ -40,6 +43,15 @@ export class Publisher {
   private head = 0;
   private sending: Promise<void> | undefined;
   private closed = false;
+  /**
+   * Calls in the order they came, so in the order of their deadlines (one timeout for all): one
+   * timer, armed for the oldest open call, stands for them all instead of a timer per call.
+   */
+  private calls: Call[] = [];
+  private callsHead = 0;
+  /** Calls not yet done; the timer is cleared when none is. */
+  private open = 0;
+  private timer: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -70,16 +82,12 @@ export class Publisher {
         done: false,
         resolve,
         reject,
-        timer: setTimeout(() => {
-          this.fail(
-            call,
-            new PublishError(
-              `kafka: publishing to "${records[0]!.topic}" was not acknowledged within ${timeoutMs} ms; it may still complete`,
-              { topic: records[0]!.topic },
-            ),
-          );
-        }, timeoutMs),
+        deadline: performance.now() + timeoutMs,
+        topic: records[0]!.topic,
       };
+      this.calls.push(call);
+      this.open++;
+      this.timer ??= setTimeout(() => this.expire(), timeoutMs);
       for (const record of records) {
         this.queue.push({
           topic: record.topic,
@@ -171,8 +179,7 @@ export class Publisher {
       if (call.done) continue;
       call.remaining--;
       if (call.remaining === 0) {
-        call.done = true;
-        clearTimeout(call.timer);
+        this.finish(call);
         call.resolve();
       }
     }
@@ -180,9 +187,49 @@ export class Publisher {
 
   private fail(call: Call, error: Error): void {
     if (call.done) return;
-    call.done = true;
-    clearTimeout(call.timer);
+    this.finish(call);
     call.reject(error);
+  }
+
+  /** Marks a call done; with none left open the timer goes, so that it holds no process open. */
+  private finish(call: Call): void {
+    call.done = true;
+    this.open--;
+    if (this.open > 0) return;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.calls = [];
+    this.callsHead = 0;
+  }
+
+  /** Fails the calls past their deadline, oldest first, and arms the timer for the next open one. */
+  private expire(): void {
+    this.timer = undefined;
+    const now = performance.now();
+    while (this.callsHead < this.calls.length) {
+      const call = this.calls[this.callsHead]!;
+      if (call.done) {
+        this.callsHead++;
+        continue;
+      }
+      if (call.deadline > now) {
+        this.timer = setTimeout(() => this.expire(), Math.max(1, Math.ceil(call.deadline - now)));
+        break;
+      }
+      this.callsHead++;
+      const timeoutMs = this.options.producer.publishTimeoutMs;
+      this.fail(
+        call,
+        new PublishError(
+          `kafka: publishing to "${call.topic}" was not acknowledged within ${timeoutMs} ms; it may still complete`,
+          { topic: call.topic },
+        ),
+      );
+    }
+    if (this.callsHead > 4_096 && this.callsHead * 2 > this.calls.length) {
+      this.calls = this.calls.slice(this.callsHead);
+      this.callsHead = 0;
+    }
   }
 
   private ensureProducer(): Promise<KafkaProducerClient> {

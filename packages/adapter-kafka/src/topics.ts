@@ -80,6 +80,8 @@ export const KAFKA_DEFAULT_MAX_MESSAGE_BYTES = 1_048_588;
  */
 export class TopicManager {
   private readonly known = new Map<string, Promise<void>>();
+  /** Topics whose check or creation succeeded: a publish to them needs no promise at all. */
+  private readonly ready = new Set<string>();
   private readonly limits = new Map<string, Promise<number>>();
 
   constructor(
@@ -97,7 +99,9 @@ export class TopicManager {
     for (const topic of new Set(topics)) {
       let known = this.known.get(topic);
       if (known === undefined) {
-        known = this.options.create ? this.create(topic) : this.check(topic);
+        known = (this.options.create ? this.create(topic) : this.check(topic)).then(() => {
+          this.ready.add(topic);
+        });
         this.known.set(topic, known);
         // Forget failures, so that a later call tries again.
         known.catch(() => this.known.delete(topic));
@@ -105,6 +109,15 @@ export class TopicManager {
       waits.push(known);
     }
     await Promise.all(waits);
+  }
+
+  /**
+   * Whether every record's topic is known to exist already, so that {@link ensure} has nothing to
+   * wait for: checked per publish without a Set, an array or a promise per call.
+   */
+  allReady(records: readonly { readonly topic: string }[]): boolean {
+    for (let i = 0; i < records.length; i++) if (!this.ready.has(records[i]!.topic)) return false;
+    return true;
   }
 
   /**

@@ -22,7 +22,38 @@ import { watchConnections } from './watch';
  * @module
  */
 
-type BufferMessage = MessageToProduce<Buffer, Buffer, Buffer, Buffer>;
+/** Key and body as Buffers; header names and values as the record's strings, serialised by the producer. */
+type WireRecord = MessageToProduce<Buffer, Buffer, string, string>;
+
+/** Header names a producer keeps as bytes: a record carries the same dozen names, an app a few dozen. */
+const HEADER_NAME_CACHE_LIMIT = 1_024;
+
+/**
+ * @internal Header names and values to bytes, as platformatic's `serializers` take them. platformatic
+ * turns every record's headers into a Map of serialised pairs itself, so handing it the record's
+ * own header object costs one pass; names repeat on every record and are encoded once (the Buffers
+ * are only read, when the request is written).
+ * @example
+ * new Producer({ ...base, serializers: headerSerializers() });
+ */
+export function headerSerializers(): {
+  headerKey: (name?: string) => Buffer | undefined;
+  headerValue: (value?: string) => Buffer | undefined;
+} {
+  const names = new Map<string, Buffer>();
+  return {
+    headerKey(name) {
+      if (name === undefined) return undefined;
+      let bytes = names.get(name);
+      if (bytes === undefined) {
+        bytes = Buffer.from(name);
+        if (names.size < HEADER_NAME_CACHE_LIMIT) names.set(name, bytes);
+      }
+      return bytes;
+    },
+    headerValue: (value) => (value === undefined ? undefined : Buffer.from(value)),
+  };
+}
 
 /** The seam's names of codecs are platformatic's own. */
 const COMPRESSION: Record<KafkaCompression, CompressionAlgorithmValue> = {
@@ -41,7 +72,7 @@ const COMPRESSION: Record<KafkaCompression, CompressionAlgorithmValue> = {
  * @example
  * new Producer({ ...base, partitioner: javaPartitioner() });
  */
-export function javaPartitioner(): (message: BufferMessage, key: Buffer | undefined) => number {
+export function javaPartitioner(): (message: WireRecord, key: Buffer | undefined) => number {
   const next = new Map<string, number>();
   return (message, key) => {
     if (Buffer.isBuffer(key)) return compatibilityPartitioner(message, key);
@@ -60,15 +91,16 @@ export function javaPartitioner(): (message: BufferMessage, key: Buffer | undefi
  * const producer = producers.producer({ allowAutoTopicCreation: false });
  */
 export function platformaticProducers(
-  base: ProducerOptions<Buffer, Buffer, Buffer, Buffer>,
+  base: ProducerOptions<Buffer, Buffer, string, string>,
   monitor: Pick<ConnectionWatcher, 'lost'>,
 ): KafkaProducerFactory {
   const make = (
     settings: ProducerSettings,
-    extra: Partial<ProducerOptions<Buffer, Buffer, Buffer, Buffer>>,
+    extra: Partial<ProducerOptions<Buffer, Buffer, string, string>>,
   ) =>
-    new Producer<Buffer, Buffer, Buffer, Buffer>({
+    new Producer<Buffer, Buffer, string, string>({
       ...base,
+      serializers: headerSerializers(),
       // Idempotent, acks=all, one request in flight per broker: a retried batch cannot overtake the next.
       idempotent: true,
       acks: -1,
@@ -148,14 +180,16 @@ export function platformaticProducers(
   };
 }
 
-/** The seam's records as platformatic's, every part a Buffer (the client's default serialisers pass Buffers through). */
-function messagesOf(batch: readonly TopicMessages[]): BufferMessage[] {
-  return batch.flatMap(({ topic, messages }) =>
-    messages.map(({ key, value, headers }) => ({
-      topic,
-      value,
-      ...(key === null ? {} : { key: Buffer.from(key) }),
-      headers: new Map(Object.entries(headers).map(([name, v]) => [Buffer.from(name), Buffer.from(v)])),
-    })),
-  );
+/**
+ * The seam's records as platformatic's: key and body as Buffers (the client's default serialisers
+ * pass them through), the header object as it is (the producer's {@link headerSerializers} encode it).
+ */
+function messagesOf(batch: readonly TopicMessages[]): WireRecord[] {
+  const out: WireRecord[] = [];
+  for (const { topic, messages } of batch) {
+    for (const { key, value, headers } of messages) {
+      out.push(key === null ? { topic, value, headers } : { topic, value, headers, key: Buffer.from(key) });
+    }
+  }
+  return out;
 }
