@@ -16,8 +16,8 @@ import { runAsDelivery } from './delivery-scope';
  * @example
  * ```ts
  * const batch: BatchOptions = { maxSize: 500, maxWaitMs: 50 };
- * bus.subscribeBatch(OrderPlaced, { group: 'search-index', batch }, async (events) => {
- *   await search.bulk(events.map((event) => event.data));
+ * bus.subscribeBatch(OrderPlaced, { group: 'order-stats', batch }, (events) => {
+ *   console.log(`${events.length} orders, first ${events[0].id}`);
  * });
  * ```
  */
@@ -59,10 +59,16 @@ export function resolveBatchOptions(options: BatchOptions | undefined): Resolved
  *
  * @example
  * ```ts
+ * // Your search client's bulk call: one outcome per document, in the order given.
+ * declare function indexAll(
+ *   documents: readonly unknown[],
+ *   options: { signal: AbortSignal },
+ * ): Promise<{ ok: boolean; reason: string }[]>;
+ *
  * bus.subscribeBatch(OrderPlaced, { group: 'search-index' }, async (events, batch) => {
- *   const result = await search.bulk(events.map(toDocument), { signal: batch.signal });
- *   result.items.forEach((item, i) => {
- *     if (item.error) batch.fail(events[i]!, new Error(item.error.reason));
+ *   const outcomes = await indexAll(events.map((event) => event.data), { signal: batch.signal });
+ *   outcomes.forEach((outcome, i) => {
+ *     if (!outcome.ok) batch.fail(events[i]!, new Error(outcome.reason));
  *   });
  * });
  * ```
