@@ -8,6 +8,7 @@ import { checkOptionNames, type OptionNames } from '../adapters/kit/option-names
 import type { DeliveryContext, Handler, MessageContext, ReceivedEvent } from '../context/delivery';
 import { ConfigError, TimeoutError } from '../errors';
 import { checkInteger } from '../internal/options';
+import { isThenable } from '../internal/thenable';
 import { runAsDelivery } from './delivery-scope';
 
 /**
@@ -313,11 +314,4 @@ export class BatchCollector {
       (thrown: unknown) => settle(true, thrown),
     );
   }
-}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
 }

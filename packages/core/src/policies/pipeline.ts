@@ -1,5 +1,6 @@
 import type { Handler, MessageContext } from '../context/delivery';
 import { ConfigError } from '../errors';
+import { isThenable } from '../internal/thenable';
 import { compose, type Middleware } from '../middleware/types';
 import type { DeadLetterTopicNamer } from './dead-letter';
 import type { Decoder } from './decode';
@@ -116,13 +117,6 @@ export function createPipeline(options: PipelineOptions): Pipeline {
 }
 
 function ignore(): void {}
-
-function isThenable(value: unknown): value is PromiseLike<unknown> {
-  return (
-    ((typeof value === 'object' && value !== null) || typeof value === 'function') &&
-    typeof (value as { then?: unknown }).then === 'function'
-  );
-}
 
 // biome-ignore lint/suspicious/noExplicitAny: handlers are typed by subscribe's signature.
 function callHandler(handler: Handler<any>): (ctx: MessageContext) => Promise<void> {
