@@ -24,7 +24,7 @@ import { compose, type Middleware } from '../middleware/types';
 import { topicOfContract } from '../operations/application';
 import { type DeadLetterTopicNamer, defaultDeadLetterTopic } from '../policies/dead-letter';
 import { createDecoder } from '../policies/decode';
-import type { FailurePolicy } from '../policies/failure';
+import { type FailurePolicy, lastResortVerdict } from '../policies/failure';
 import { type IdempotencyOptions, idempotency } from '../policies/idempotency';
 import { createPipeline } from '../policies/pipeline';
 import { resolveRetryOptions } from '../policies/retry';
@@ -54,7 +54,7 @@ import type {
   SubscriptionDefaults,
   TopicNamer,
 } from './options';
-import { lastResortVerdict, type Subscription, SubscriptionRuntime } from './subscription';
+import { type Subscription, SubscriptionRuntime } from './subscription';
 
 type BusState = 'created' | 'starting' | 'started' | 'stopping' | 'stopped';
 

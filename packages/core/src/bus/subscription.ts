@@ -9,15 +9,14 @@ import type {
   SubscriptionState,
 } from '../adapters/contract';
 import { type ConsumerLag, reportsLag } from '../adapters/optional';
-import type { ContextPublisher, MessageContext } from '../context/delivery';
+import type { ContextPublisher } from '../context/delivery';
 import { DeliveryContext } from '../context/delivery';
 import type { AnyEventContract } from '../contracts/define-event';
 import { ClosedError, toError } from '../errors';
 import { urlRedactor } from '../internal/redact';
 import { clip } from '../internal/text';
-import { decideFailure, type FailurePolicy, type FailureVerdict } from '../policies/failure';
+import { type FailurePolicy, lastResortVerdict } from '../policies/failure';
 import type { Pipeline } from '../policies/pipeline';
-import { retryHeaders } from '../policies/retry';
 import type { BusTelemetry } from '../tracing/telemetry';
 import type { LagSource } from '../tracing/telemetry-base';
 import { runAsDelivery } from './delivery-scope';
@@ -71,31 +70,6 @@ export interface Subscription {
 }
 
 const ACK: Settlement = Object.freeze({ type: 'ack' });
-
-/**
- * @internal The failure decision for `thrown`, and should even that throw (a dead-letter topic
- * namer that fails), a retry after the longest delay, so that the record is neither lost nor
- * redelivered in a tight loop.
- *
- * @example
- * ```ts
- * const { settlement, error } = lastResortVerdict(ctx, new Error('boom'), policy);
- * ```
- */
-export function lastResortVerdict(
-  ctx: MessageContext,
-  thrown: unknown,
-  policy: FailurePolicy,
-): FailureVerdict {
-  try {
-    return decideFailure(ctx, thrown, policy);
-  } catch (namerFailure) {
-    return {
-      error: toError(namerFailure),
-      settlement: { type: 'retry', delayMs: policy.retry.maxDelayMs, headers: retryHeaders(ctx) },
-    };
-  }
-}
 
 /** @internal What a subscription runtime needs from its bus. */
 export interface RuntimeDeps {

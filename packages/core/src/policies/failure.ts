@@ -61,3 +61,28 @@ export function beyondLastAttempt(ctx: MessageContext, policy: FailurePolicy): F
   );
   return { error, settlement: deadLetterSettlement(ctx, error, policy.deadLetterTopic) };
 }
+
+/**
+ * @internal The failure decision for `thrown`, and should even that throw (a dead-letter topic
+ * namer that fails), a retry after the longest delay, so that the record is neither lost nor
+ * redelivered in a tight loop.
+ *
+ * @example
+ * ```ts
+ * const { settlement, error } = lastResortVerdict(ctx, new Error('boom'), policy);
+ * ```
+ */
+export function lastResortVerdict(
+  ctx: MessageContext,
+  thrown: unknown,
+  policy: FailurePolicy,
+): FailureVerdict {
+  try {
+    return decideFailure(ctx, thrown, policy);
+  } catch (namerFailure) {
+    return {
+      error: toError(namerFailure),
+      settlement: { type: 'retry', delayMs: policy.retry.maxDelayMs, headers: retryHeaders(ctx) },
+    };
+  }
+}
