@@ -86,6 +86,11 @@ function verdict(outcome: Outcome): string | undefined {
   return `${sample.source}:${sample.line} ${problem} (${ms} ms)\n  stdout: ${stdout.slice(-600)}\n  stderr: ${stderr.slice(-1_500)}`;
 }
 
+/** A server sample that the SIGINT it was sent killed, instead of its handler stopping it. */
+function diedOfTheInterrupt(outcome: Outcome): boolean {
+  return outcome.sample.kind === 'server' && outcome.interrupted && outcome.signal === 'SIGINT';
+}
+
 describe('documentation samples', () => {
   const samples: Sample[] = [];
 
@@ -123,7 +128,14 @@ describe('documentation samples', () => {
         const file = join(out, `sample-${index}.ts`);
         // `export {}` makes every sample a module, so top-level await and imports are allowed.
         await writeFile(file, `${sample.code}\nexport {};\n`);
-        const outcome = await run(sample, file);
+        let outcome = await run(sample, file);
+        if (diedOfTheInterrupt(outcome)) {
+          // Once in CI (stop 30) a server sample that installs its handlers before its first line
+          // died of the one SIGINT it was sent; it never did in 300 runs here. A second run tells a
+          // sample without a handler (which dies again) from that; the first death stays in the log.
+          console.log(`${sample.source}:${sample.line} died of its SIGINT; running it once more`);
+          outcome = await run(sample, file);
+        }
         const problem = verdict(outcome);
         if (problem !== undefined) problems.push(problem);
         console.log(
