@@ -1,4 +1,4 @@
-import { attemptOf, type IncomingRecord, type OutgoingRecord } from '@tidings/core/adapter';
+import { attemptOf, type IncomingRecord, type OutgoingRecord, RepeatedText } from '@tidings/core/adapter';
 import type { WireMessage } from './client/producer';
 import type { FetchedHeaders } from './client/reader';
 
@@ -44,11 +44,17 @@ export function fromKafkaHeaders(headers: FetchedHeaders | undefined): Record<st
   return out;
 }
 
+// A topic's records carry the same header names in the same order, and many of the same values
+// (type, source, spec version, content type): decoded once while they repeat at their position.
+const headerNames = new RepeatedText();
+const headerValues = new RepeatedText();
+
 /**
  * @internal Header pairs as a Kafka record carries them on the wire (as `@platformatic/kafka` decodes
  * them) read as {@link fromKafkaHeaders} reads a header object: the last value of a repeated name
  * wins, a null value reads as empty, a pair without a name is left out, and the result has no
- * prototype. One pass, one string per name and value, no intermediate object.
+ * prototype. One pass, no intermediate object, and names and values that repeat from record to
+ * record are not decoded again.
  */
 export function fromKafkaHeaderPairs(
   pairs: readonly (readonly [Buffer | null, Buffer | null])[],
@@ -57,8 +63,7 @@ export function fromKafkaHeaderPairs(
   for (let i = 0; i < pairs.length; i++) {
     const [name, value] = pairs[i]!;
     if (name === null) continue;
-    // `toString()` without an encoding is Node's direct UTF-8 path; with one it looks the encoding up.
-    out[name.toString()] = value === null ? '' : value.toString();
+    out[headerNames.text(name, i)] = value === null ? '' : headerValues.text(value, i);
   }
   return out;
 }

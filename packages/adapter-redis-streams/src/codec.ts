@@ -1,4 +1,4 @@
-import type { RecordHeaders } from '@tidings/core/adapter';
+import { type RecordHeaders, RepeatedText } from '@tidings/core/adapter';
 
 /**
  * How a record is laid out as the fields of a stream entry. Headers are fields of their own name,
@@ -32,6 +32,11 @@ export function encodeFields(content: EntryContent): (string | Buffer)[] {
   return args;
 }
 
+// Field names repeat from entry to entry (the records of a topic carry the same headers in the same
+// order), and so do many header values: decoded once while they repeat at their position.
+const names = new RepeatedText();
+const values = new RepeatedText();
+
 /**
  * Reads a record back from an entry's fields, as returned in buffer mode. Fields with reserved
  * names this version does not know are skipped; an entry written by another tool without a
@@ -48,51 +53,14 @@ export function decodeFields(fields: readonly Buffer[]): EntryContent {
   const headers = emptyHeaders();
   for (let i = 0; i + 1 < fields.length; i += 2) {
     const slot = i >> 1;
-    const name = textOf(lastNames, fields[i]!, slot);
+    const name = names.text(fields[i]!, slot);
     const value = fields[i + 1]!;
     if (name === FIELDS.body) body = value;
     else if (name === FIELDS.key) key = value.toString('utf8');
-    else if (name.startsWith('$$')) headers[name.slice(1)] = textOf(lastValues, value, slot);
-    else if (!name.startsWith('$')) headers[name] = textOf(lastValues, value, slot);
+    else if (name.startsWith('$$')) headers[name.slice(1)] = values.text(value, slot);
+    else if (!name.startsWith('$')) headers[name] = values.text(value, slot);
   }
   return { key, headers, body: body ?? new Uint8Array(0) };
-}
-
-// Field names repeat from entry to entry (the records of a topic carry the same headers in the same
-// order), and so do many header values (type, source, content type): the text last decoded at each
-// position is kept with a copy of its bytes, and the same bytes there are not decoded again, since
-// comparing a few bytes costs a fraction of a `toString`. A position whose text keeps changing (an
-// id, a time) is copied again only once in a while, so it costs a short comparison, not a copy.
-const SLOTS = 32;
-const MAX_BYTES = 64;
-const RECOPY_EVERY = 64;
-
-interface LastText {
-  readonly bytes: Buffer;
-  readonly text: string;
-  /** Misses since the copy was made. */
-  misses: number;
-}
-
-const lastNames: (LastText | undefined)[] = [];
-const lastValues: (LastText | undefined)[] = [];
-
-/** `bytes.toString('utf8')`, from `last` when field `slot` held the same bytes before. */
-function textOf(last: (LastText | undefined)[], bytes: Buffer, slot: number): string {
-  const seen = last[slot];
-  if (seen !== undefined && sameBytes(seen.bytes, bytes)) return seen.text;
-  const text = bytes.toString('utf8');
-  if (slot < SLOTS && bytes.length <= MAX_BYTES && (seen === undefined || ++seen.misses >= RECOPY_EVERY)) {
-    // A copy: the field is a view of the socket's read buffer, which must not be kept alive.
-    last[slot] = { bytes: Buffer.from(bytes), text, misses: 0 };
-  }
-  return text;
-}
-
-function sameBytes(a: Buffer, b: Buffer): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
-  return true;
 }
 
 /**

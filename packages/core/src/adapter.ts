@@ -44,6 +44,7 @@ export {
   recordForGroup,
   redriveHeaders,
 } from './adapters/kit/redrive';
+export { RepeatedText } from './adapters/kit/repeated-text';
 export { isSettlement, RETRY_NOW, settlementHeaders, settlementOf } from './adapters/kit/settlement';
 export { checkSubscribeSpec } from './adapters/kit/spec';
 export { sleep, withTimeout } from './adapters/kit/timers';
