@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { Collector } from '@tidings/conformance';
-import type { Settlement } from '@tidings/core/adapter';
+import type { OutgoingRecord, Settlement } from '@tidings/core/adapter';
 import { Redis } from 'ioredis';
 import { describe, expect, it, vi } from 'vitest';
 import { createRedisStreamsAdapter } from '../src';
@@ -10,6 +10,11 @@ import { BatchingProxy } from './batching-proxy';
 import { ACK, spec, useTestKit } from './kit';
 import { killConnections, REDIS_URL } from './redis';
 import { waitUntil } from './wait';
+
+/** A key-less record to `topic` whose body is `text`. */
+function textRecord(topic: string, text: string, headers: Record<string, string>): OutgoingRecord {
+  return { topic, key: undefined, headers, body: Buffer.from(text) };
+}
 
 describe('the Redis Streams adapter', () => {
   const { adapter, names, redis } = useTestKit();
@@ -182,12 +187,7 @@ describe('the Redis Streams adapter', () => {
     const notAStream = `${topic}.string`;
     await (await redis()).set(notAStream, 'x');
     const a = adapter();
-    const record = (to: string, text: string) => ({
-      topic: to,
-      key: undefined,
-      headers: {},
-      body: Buffer.from(text),
-    });
+    const record = (to: string, text: string) => textRecord(to, text, {});
     await expect(
       a.publish([record(topic, 'first'), record(notAStream, 'refused'), record(topic, 'third')]),
     ).rejects.toMatchObject({ code: 'PUBLISH', topic: notAStream });
@@ -199,12 +199,7 @@ describe('the Redis Streams adapter', () => {
     const notAStream = `${topic}.string`;
     await (await redis()).set(notAStream, 'x');
     const a = adapter();
-    const record = (to: string, text: string) => ({
-      topic: to,
-      key: undefined,
-      headers: { ce_type: 'together' },
-      body: Buffer.from(text),
-    });
+    const record = (to: string, text: string) => textRecord(to, text, { ce_type: 'together' });
     // Connected, and both topics' shard counts checked: what follows is the XADDs alone.
     await a.publish([record(topic, 'warm')]);
     await expect(a.publish([record(notAStream, 'warm')])).rejects.toMatchObject({ code: 'PUBLISH' });
