@@ -41,10 +41,10 @@ describe('RepeatedText', () => {
     let decodes = 0;
     const counted = (text: string): Buffer => {
       const bytes = Buffer.from(text);
-      const toString = bytes.toString.bind(bytes);
+      const decode = bytes.toString.bind(bytes);
       bytes.toString = (...args: Parameters<Buffer['toString']>) => {
         decodes++;
-        return toString(...args);
+        return decode(...args);
       };
       return bytes;
     };
