@@ -131,7 +131,7 @@ describe('documentation samples', () => {
         let outcome = await run(sample, file);
         if (diedOfTheInterrupt(outcome)) {
           // Once in CI (stop 30) a server sample that installs its handlers before its first line
-          // died of the one SIGINT it was sent; it never did in 300 runs here. A second run tells a
+          // died of the one SIGINT it was sent; it never did in 210 runs here. A second run tells a
           // sample without a handler (which dies again) from that; the first death stays in the log.
           console.log(`${sample.source}:${sample.line} died of its SIGINT; running it once more`);
           outcome = await run(sample, file);
