@@ -218,8 +218,17 @@ export function clientContract(name: string, make: ClientMaker): void {
         const last = await second.transaction();
         await last.send(one('last'));
         await last.commit();
-        const records = await made.reader.fetch(topic, 0, 0, 1 << 20);
-        const visible = records.filter((r) => !r.control && !r.aborted).map((r) => r.value?.toString());
+        // The coordinator writes a commit's markers after EndTxn has answered, and the broker serves
+        // up to the last stable offset: the last transaction shows once its marker is in the log.
+        const visibleNow = async () => {
+          const records = await made.reader.fetch(topic, 0, 0, 1 << 20);
+          return records.filter((r) => !r.control && !r.aborted).map((r) => r.value?.toString());
+        };
+        let visible = await visibleNow();
+        for (const deadline = Date.now() + 10_000; visible.length < 3 && Date.now() < deadline; ) {
+          await new Promise((resolve) => setTimeout(resolve, 50));
+          visible = await visibleNow();
+        }
         expect(visible).toEqual(['kept', 'after', 'last']);
       } finally {
         await first.disconnect();
